@@ -1,0 +1,58 @@
+using System.Diagnostics;
+using Microsoft.AspNetCore.Diagnostics;
+
+namespace AiHub.Infrastructure.Errors;
+
+internal static class ErrorsExtensions
+{
+    public static IServiceCollection AddProblemResponses(this IServiceCollection services)
+    {
+        services.AddProblemDetails(options => options.CustomizeProblemDetails = context =>
+        {
+            context.ProblemDetails.Instance ??= context.HttpContext.Request.Path;
+            context.ProblemDetails.Extensions["traceId"] = Activity.Current?.TraceId.ToString() ?? context.HttpContext.TraceIdentifier;
+            context.ProblemDetails.Extensions["requestId"] = context.HttpContext.TraceIdentifier;
+        });
+        services.AddExceptionHandler<ProblemDetailsExceptionHandler>();
+        // Minimal APIs then report a malformed body as an exception with its reason instead of a bare 400.
+        services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
+        return services;
+    }
+
+    public static IApplicationBuilder UseProblemResponses(this IApplicationBuilder app)
+    {
+        app.UseExceptionHandler();
+        // A browser that misses a page gets the UI's not-found page; every other bodiless error becomes a ProblemDetails.
+        app.UseWhen(http => WantsPage(http.Request), page => page.UseStatusCodePagesWithReExecute(NotFoundPath, createScopeForStatusCodePages: true));
+        app.UseWhen(http => !WantsPage(http.Request), api => api.UseStatusCodePages(WriteProblem));
+        return app;
+    }
+
+    static async Task WriteProblem(StatusCodeContext status)
+    {
+        var http = status.HttpContext;
+        var problems = http.RequestServices.GetRequiredService<IProblemDetailsService>();
+        await problems.WriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = http,
+            ProblemDetails = { Status = http.Response.StatusCode, Detail = DetailFor(http) },
+        });
+    }
+
+    public const string NotFoundPath = "/not-found";
+
+    static readonly string[] ApiPrefixes = ["/api", "/v1", "/health", "/openapi", "/mcp", "/metrics", "/_blazor", "/_framework", "/_content"];
+
+    static bool WantsPage(HttpRequest request) =>
+        HttpMethods.IsGet(request.Method)
+        && !ApiPrefixes.Any(p => request.Path.StartsWithSegments(p, StringComparison.OrdinalIgnoreCase))
+        && request.GetTypedHeaders().Accept.Any(a => a.MediaType.Equals("text/html", StringComparison.OrdinalIgnoreCase));
+
+    static string? DetailFor(HttpContext http) => http.Response.StatusCode switch
+    {
+        StatusCodes.Status404NotFound => $"No resource matches {http.Request.Method} {http.Request.Path}.",
+        StatusCodes.Status405MethodNotAllowed => $"{http.Request.Method} is not allowed on {http.Request.Path}.",
+        StatusCodes.Status415UnsupportedMediaType => "The request's Content-Type is not supported here; send application/json.",
+        _ => null,
+    };
+}

@@ -1,0 +1,54 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Mvc;
+
+namespace AiHub.Infrastructure.Errors;
+
+/// <summary>The one place where exceptions become responses: known ones get their status and message, the rest a bare 500.</summary>
+internal sealed partial class ProblemDetailsExceptionHandler(IProblemDetailsService problems, ILogger<ProblemDetailsExceptionHandler> logger) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken ct)
+    {
+        var (status, title, detail) = exception switch
+        {
+            BadHttpRequestException { InnerException: JsonException json } => (StatusCodes.Status400BadRequest, "The request body is not valid JSON.", json.Message),
+            BadHttpRequestException bad => (bad.StatusCode, "The request is not valid.", bad.Message),
+            JsonException json => (StatusCodes.Status400BadRequest, "The request body is not valid JSON.", json.Message),
+            ProblemException known => (known.Status, known.Title, known.Detail),
+            OperationCanceledException when context.RequestAborted.IsCancellationRequested => (499, "The client closed the request.", null),
+            _ => (StatusCodes.Status500InternalServerError, "An unexpected error occurred.", "The error was logged; quote the traceId when reporting it."),
+        };
+        if (status >= 500)
+            LogUnhandled(exception, context.Request.Method, context.Request.Path);
+        if (context.Response.HasStarted || context.RequestAborted.IsCancellationRequested)
+            return true;
+        context.Response.StatusCode = status;
+        return await problems.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = context,
+            Exception = exception,
+            ProblemDetails = new ProblemDetails
+            {
+                Status = status,
+                Title = title,
+                Detail = detail,
+                Type = exception is ProblemException { Type: { } type } ? type : null,
+            },
+        });
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception on {Method} {Path}")]
+    partial void LogUnhandled(Exception e, string method, string path);
+}
+
+/// <summary>An expected failure that features throw to answer with a specific ProblemDetails.</summary>
+internal class ProblemException(int status, string title, string? detail = null, string? type = null) : Exception(detail ?? title)
+{
+    public int Status { get; } = status;
+
+    public string Title { get; } = title;
+
+    public string? Detail { get; } = detail;
+
+    public string? Type { get; } = type;
+}

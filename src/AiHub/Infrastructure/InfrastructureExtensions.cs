@@ -1,0 +1,43 @@
+using AiHub.Infrastructure.Configuration;
+using AiHub.Infrastructure.Errors;
+using AiHub.Infrastructure.Health;
+using AiHub.Infrastructure.Logging;
+using AiHub.Infrastructure.Redis;
+using AiHub.Infrastructure.Telemetry;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Scalar.AspNetCore;
+
+namespace AiHub.Infrastructure;
+
+public static class InfrastructureExtensions
+{
+    /// <summary>Configuration sources, logs, telemetry, error responses, health, Redis and the OpenAPI document.</summary>
+    public static IHostApplicationBuilder AddInfrastructure(this IHostApplicationBuilder builder)
+    {
+        builder.Configuration.AddAiHubEnvironmentVariables();
+        builder.Logging.AddAiHubConsole();
+        builder.AddTelemetry();
+        var services = builder.Services;
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddProblemResponses();
+        services.AddRedis();
+        services.AddHealth();
+        services.AddOpenApi();
+        return builder;
+    }
+
+    public static WebApplication UseInfrastructure(this WebApplication app)
+    {
+        app.UseProblemResponses();
+        app.UsePrometheusWhenEnabled();
+        return app;
+    }
+
+    public static IEndpointRouteBuilder MapInfrastructureEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapHealthEndpoints();
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.MapScalarApiReference("/docs", options => options.WithTitle("AiHub API"));
+        return app;
+    }
+}

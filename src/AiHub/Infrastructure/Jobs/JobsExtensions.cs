@@ -1,0 +1,85 @@
+using AiHub.Data;
+using AiHub.Infrastructure.Configuration;
+using AiHub.Infrastructure.Hosting;
+using Hangfire;
+using Hangfire.AspNetCore;
+using Hangfire.InMemory;
+using Hangfire.PostgreSql;
+using Hangfire.PostgreSql.Factories;
+using Microsoft.Extensions.Options;
+
+namespace AiHub.Infrastructure.Jobs;
+
+public static class JobsExtensions
+{
+    public static IHostApplicationBuilder AddJobs(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddSettings<JobsSettings>(JobsSettings.Section);
+        services.AddSettings<NodeSettings>(NodeSettings.Section)
+            .Validate<IOptions<DatabaseSettings>>(
+                (node, database) => database.Value.Provider != DatabaseProvider.Sqlite || node.Role == NodeRole.All,
+                "Node:Role: must be All when Database:Provider is Sqlite (embedded jobs are queued in memory, inside this one process)");
+
+        GlobalConfiguration.Configuration
+            .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
+            .UseSimpleAssemblyNameTypeSerializer()
+            .UseRecommendedSerializerSettings();
+
+        // Storage and client are per host, never Hangfire's static JobStorage.Current: tests run several hosts in one process.
+        services.AddSingleton<JobStorage>(sp => CreateStorage(sp.GetRequiredService<IOptions<DatabaseSettings>>().Value));
+        services.AddSingleton<IBackgroundJobClient>(sp => new BackgroundJobClient(sp.GetRequiredService<JobStorage>()));
+        services.AddSingleton<IRecurringJobManager>(sp => new RecurringJobManager(sp.GetRequiredService<JobStorage>()));
+        services.AddSingleton<JobActivator>(sp => new AspNetCoreJobActivator(sp.GetRequiredService<IServiceScopeFactory>()));
+        services.AddScoped<WorkQueue>();
+        services.AddScoped<WorkRunner>();
+        services.AddScoped<WorkRecovery>();
+        services.AddHostedService<JobServerHost>();
+        return builder;
+    }
+
+    static JobStorage CreateStorage(DatabaseSettings database)
+    {
+        if (database.Provider == DatabaseProvider.Sqlite)
+            return new InMemoryStorage(new InMemoryStorageOptions());
+        var options = new PostgreSqlStorageOptions { SchemaName = "hangfire", PrepareSchemaIfNecessary = true };
+        return new PostgreSqlStorage(new NpgsqlConnectionFactory(database.ConnectionString!, options), options);
+    }
+}
+
+/// <summary>Starts the job server on nodes that run jobs, after recovering what a restart orphaned.</summary>
+internal sealed class JobServerHost(
+    IServiceProvider services,
+    JobStorage storage,
+    JobActivator activator,
+    IRecurringJobManager recurring,
+    IOptions<NodeSettings> node,
+    IOptions<JobsSettings> jobs) : IHostedService, IDisposable
+{
+    BackgroundJobServer? _server;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (!node.Value.RunsJobs)
+            return;
+        if (storage is InMemoryStorage)
+        {
+            await using var scope = services.CreateAsyncScope();
+            await scope.ServiceProvider.GetRequiredService<WorkRecovery>().RecoverAfterRestartAsync(cancellationToken);
+        }
+        recurring.AddOrUpdate<WorkRecovery>("work-sweep", r => r.SweepAsync(CancellationToken.None), Cron.Minutely());
+        _server = new BackgroundJobServer(
+            new BackgroundJobServerOptions { WorkerCount = jobs.Value.WorkerCount, Activator = activator, ServerName = $"{Environment.MachineName}:{Environment.ProcessId}" },
+            storage);
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_server is null)
+            return;
+        _server.SendStop();
+        await _server.WaitForShutdownAsync(cancellationToken);
+    }
+
+    public void Dispose() => _server?.Dispose();
+}

@@ -1,0 +1,28 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace AiHub.Infrastructure.Jobs;
+
+internal sealed class JobsSettings
+{
+    public const string Section = "Jobs";
+
+    [Range(1, 64)]
+    public int WorkerCount { get; set; } = Math.Max(2, Environment.ProcessorCount);
+
+    [Range(1, 100)]
+    public int MaxAttempts { get; set; } = 5;
+
+    /// <summary>How long a worker owns a running item before another may take it over.</summary>
+    [Range(typeof(TimeSpan), "00:00:05", "1.00:00:00")]
+    public TimeSpan Lease { get; set; } = TimeSpan.FromMinutes(10);
+
+    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(10);
+
+    [Range(typeof(TimeSpan), "00:00:00.010", "1.00:00:00")]
+    public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>A pending item untouched this long is queued again by the sweeper (its queue entry was lost).</summary>
+    [Range(typeof(TimeSpan), "00:00:05", "1.00:00:00")]
+    public TimeSpan StaleAfter { get; set; } = TimeSpan.FromMinutes(5);
+}

@@ -1,0 +1,20 @@
+using AiHub.Components;
+using AiHub.Data;
+using AiHub.Infrastructure;
+using AiHub.Infrastructure.Hosting;
+using AiHub.Infrastructure.Jobs;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddInfrastructure();      // configuration, logs, telemetry, ProblemDetails, health, OpenAPI
+builder.AddData();                // AppDbContext on SQLite or PostgreSQL, migrations
+builder.AddJobs();                // Hangfire, durable work items, recovery
+builder.AddWebUi();               // Blazor + MudBlazor shell
+
+var app = builder.Build();
+app.UseInfrastructure();
+app.MapInfrastructureEndpoints();
+app.MapWebUi();
+
+return await app.RunAiHubAsync(args);   // `serve` (default) or `migrate`
+
+public partial class Program;
