@@ -35,6 +35,7 @@ wait_for_tcp() {
   local host=$1 port=$2 timeout=${3:-30}
   local deadline=$((SECONDS + timeout))
   while ((SECONDS < deadline)); do
+    # shellcheck disable=SC2016
     if timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$host" "$port" 2>/dev/null; then
       return 0
     fi
@@ -93,7 +94,7 @@ ensure_apt_packages() {
   fi
   _apt_install "${missing[@]}" && return 0
   log "apt-get install failed; repairing dpkg state, refreshing lists and retrying once"
-  LC_ALL=C DEBIAN_FRONTEND=noninteractive dpkg --configure -a || true
+  LC_ALL=C DEBIAN_FRONTEND=noninteractive dpkg --configure -a >&2 || true
   _apt_update || true
   if ! _apt_install "${missing[@]}"; then
     log "ERROR: could not install apt packages: ${missing[*]}"

@@ -111,9 +111,7 @@ _pg_as_postgres() {
 
 # _pg_prepare_base RUN_DIR: prints a fresh directory owned by postgres for data, log and socket.
 _pg_prepare_base() {
-  local run_dir=$1 base
-  mkdir -p "$run_dir"
-  base="$(cd "$run_dir" && pwd -P)/pg"
+  local run_dir=$1 base="$1/pg"
   _pg_discard_stale "$base/data"
   rm -rf "$base"
   if [[ -f "$run_dir/pg.location" ]]; then
@@ -167,6 +165,7 @@ _pg_fail() {
     log "last lines of $_AIHUB_PG_LOG:"
     tail -n 30 "$_AIHUB_PG_LOG" >&2
   fi
+  pg_stop
   return 1
 }
 
@@ -210,6 +209,7 @@ SQL
 # Exports AIHUB_TEST_PG_PORT, AIHUB_TEST_POSTGRES (Npgsql connection string) and AIHUB_TEST_PG_BIN.
 pg_start() {
   local run_dir=${1:?pg_start needs a run directory} base data
+  run_dir=$(mkdir -p "$run_dir" && cd "$run_dir" && pwd -P) || return 1
   base=$(_pg_prepare_base "$run_dir") || return 1
   data="$base/data"
   _AIHUB_PG_BASE=$base
@@ -244,8 +244,11 @@ pg_stop() {
   fi
   rm -rf "$data"
   if [[ "$base" == /tmp/aihub-pg.* ]]; then
+    if [[ -n "${_AIHUB_PG_RUN_DIR:-}" ]]; then
+      cp -f "$base/server.log" "$_AIHUB_PG_RUN_DIR/pg-server.log" 2>/dev/null || true
+      rm -f "$_AIHUB_PG_RUN_DIR/pg.location"
+    fi
     rm -rf "$base"
-    rm -f "${_AIHUB_PG_RUN_DIR:-/nonexistent}/pg.location"
   fi
   unset _AIHUB_PG_DATA _AIHUB_PG_BASE _AIHUB_PG_LOG _AIHUB_PG_PORT_STARTED _AIHUB_PG_RUN_DIR
   unset AIHUB_TEST_PG_PORT AIHUB_TEST_POSTGRES AIHUB_TEST_PG_BIN

@@ -29,6 +29,8 @@ public static class InfrastructureExtensions
     public static WebApplication UseInfrastructure(this WebApplication app)
     {
         app.UseProblemResponses();
+        // Routing after the status-code pages, so that a re-executed request (the not-found page) is routed again.
+        app.UseRouting();
         app.UsePrometheusWhenEnabled();
         return app;
     }

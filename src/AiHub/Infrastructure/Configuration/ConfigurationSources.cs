@@ -11,7 +11,7 @@ internal static class ConfigurationSources
     public static void AddAiHubEnvironmentVariables(this IConfigurationBuilder configuration)
     {
         var source = new EnvironmentVariablesConfigurationSource { Prefix = EnvironmentPrefix };
-        var commandLine = configuration.Sources.ToList().FindIndex(s => s is CommandLineConfigurationSource);
+        var commandLine = configuration.Sources.ToList().FindLastIndex(s => s is CommandLineConfigurationSource);
         if (commandLine < 0)
             configuration.Sources.Add(source);
         else

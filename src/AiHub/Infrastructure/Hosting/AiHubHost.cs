@@ -1,5 +1,7 @@
+using System.Data.Common;
 using AiHub.Data;
 using AiHub.Infrastructure.Configuration;
+using AiHub.Infrastructure.Logging;
 
 namespace AiHub.Infrastructure.Hosting;
 
@@ -31,6 +33,11 @@ public static class AiHubHost
         catch (DatabaseBehindException e)
         {
             return Fail(StartRefused, "refusing to start: " + e.Message);
+        }
+        catch (DbException e)
+        {
+            var doing = command == "migrate" ? "migrate failed" : "refusing to start";
+            return Fail(StartRefused, $"{doing}: cannot reach the database: {SecretRedactor.Redact(e.Message)}");
         }
     }
 

@@ -69,17 +69,25 @@ internal sealed class JobServerHost(
         }
         recurring.AddOrUpdate<WorkRecovery>("work-sweep", r => r.SweepAsync(CancellationToken.None), Cron.Minutely());
         _server = new BackgroundJobServer(
-            new BackgroundJobServerOptions { WorkerCount = jobs.Value.WorkerCount, Activator = activator, ServerName = $"{Environment.MachineName}:{Environment.ProcessId}" },
+            new BackgroundJobServerOptions
+            {
+                WorkerCount = jobs.Value.WorkerCount,
+                Activator = activator,
+                SchedulePollingInterval = jobs.Value.SchedulePollingInterval,
+                ServerName = $"{Environment.MachineName}:{Environment.ProcessId}",
+            },
             storage);
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (_server is null)
+        // The host may stop twice (a signal, then disposal); only the first stop has a server to wait for.
+        if (Interlocked.Exchange(ref _server, null) is not { } server)
             return;
-        _server.SendStop();
-        await _server.WaitForShutdownAsync(cancellationToken);
+        server.SendStop();
+        await server.WaitForShutdownAsync(cancellationToken);
+        server.Dispose();
     }
 
-    public void Dispose() => _server?.Dispose();
+    public void Dispose() => Interlocked.Exchange(ref _server, null)?.Dispose();
 }

@@ -22,6 +22,10 @@ internal sealed class JobsSettings
     [Range(typeof(TimeSpan), "00:00:00.010", "1.00:00:00")]
     public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromHours(1);
 
+    /// <summary>How often a worker looks for retries that have come due.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.050", "00:10:00")]
+    public TimeSpan SchedulePollingInterval { get; set; } = TimeSpan.FromSeconds(15);
+
     /// <summary>A pending item untouched this long is queued again by the sweeper (its queue entry was lost).</summary>
     [Range(typeof(TimeSpan), "00:00:05", "1.00:00:00")]
     public TimeSpan StaleAfter { get; set; } = TimeSpan.FromMinutes(5);

@@ -1,0 +1,83 @@
+using AiHub.Data;
+using AiHub.IntegrationTests.Support;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace AiHub.IntegrationTests;
+
+public sealed class MigrationTests
+{
+    [Theory]
+    [InlineData("Sqlite")]
+    [InlineData("Postgres")]
+    public async Task Migrations_apply_from_empty_and_leave_nothing_pending(string provider)
+    {
+        await using var database = provider == "Sqlite" ? TestDatabase.Sqlite() : await TestDatabase.PostgresAsync();
+        await using var app = AiHubApp.On(database);
+        using var scope = app.Services.CreateScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+
+        var applied = (await db.Database.GetAppliedMigrationsAsync(TestContext.Current.CancellationToken)).ToList();
+        var pending = await db.Database.GetPendingMigrationsAsync(TestContext.Current.CancellationToken);
+
+        Assert.NotEmpty(applied);
+        Assert.Empty(pending);
+        Assert.Equal(applied, db.Database.GetMigrations());
+    }
+
+    [Theory]
+    [InlineData("Sqlite")]
+    [InlineData("Postgres")]
+    public async Task Each_provider_has_a_migration_for_every_model_change(string provider)
+    {
+        await using var database = provider == "Sqlite" ? TestDatabase.Sqlite() : await TestDatabase.PostgresAsync();
+        await using var app = AiHubApp.On(database);
+        using var scope = app.Services.CreateScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+
+        Assert.False(db.Database.HasPendingModelChanges(),
+            $"The model has changed since the last {provider} migration: add one for each provider (see docs/decisions).");
+    }
+
+    [Fact]
+    public async Task Postgres_migration_creates_pgvector_and_an_hnsw_index_answers_nearest_neighbour_queries()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var database = await TestDatabase.PostgresAsync();
+        await using var app = AiHubApp.On(database);
+        _ = app.Services; // starting the host applies the migrations
+
+        await using var connection = new NpgsqlConnection(database.ConnectionString);
+        await connection.OpenAsync(ct);
+        var version = (string)(await new NpgsqlCommand("SELECT extversion FROM pg_extension WHERE extname = 'vector'", connection).ExecuteScalarAsync(ct))!;
+        Assert.StartsWith("0.8", version, StringComparison.Ordinal);
+
+        await new NpgsqlCommand("""
+            CREATE TABLE probe (id int PRIMARY KEY, embedding vector(3));
+            INSERT INTO probe SELECT i, ARRAY[i, i * 2, 100 - i]::vector FROM generate_series(1, 500) AS i;
+            CREATE INDEX probe_embedding ON probe USING hnsw (embedding vector_cosine_ops);
+            """, connection).ExecuteNonQueryAsync(ct);
+        await new NpgsqlCommand("SET enable_seqscan = off", connection).ExecuteNonQueryAsync(ct);
+
+        var plan = string.Join("\n", await ReadAllAsync(new NpgsqlCommand(
+            "EXPLAIN SELECT id FROM probe ORDER BY embedding <=> '[40,80,60]' LIMIT 3", connection), ct));
+        var nearest = await ReadAllAsync(new NpgsqlCommand(
+            "SELECT id FROM probe ORDER BY embedding <=> '[40,80,60]' LIMIT 1", connection), ct);
+
+        Assert.Contains("probe_embedding", plan, StringComparison.Ordinal);
+        Assert.Equal("40", Assert.Single(nearest));
+    }
+
+    static async Task<List<string>> ReadAllAsync(NpgsqlCommand command, CancellationToken ct)
+    {
+        await using (command)
+        await using (var reader = await command.ExecuteReaderAsync(ct))
+        {
+            var rows = new List<string>();
+            while (await reader.ReadAsync(ct))
+                rows.Add(Convert.ToString(reader.GetValue(0), System.Globalization.CultureInfo.InvariantCulture)!);
+            return rows;
+        }
+    }
+}

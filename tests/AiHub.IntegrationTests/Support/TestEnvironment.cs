@@ -1,0 +1,14 @@
+namespace AiHub.IntegrationTests.Support;
+
+/// <summary>The real servers that scripts/test.sh starts and announces through environment variables.</summary>
+internal static class TestEnvironment
+{
+    public static string PostgresAdmin => Environment.GetEnvironmentVariable("AIHUB_TEST_POSTGRES") is { Length: > 0 } cs
+        ? cs
+        : throw new InvalidOperationException(
+            "AIHUB_TEST_POSTGRES is not set: run the suite with scripts/test.sh, which starts PostgreSQL with pgvector.");
+
+    public static string Redis => Environment.GetEnvironmentVariable("AIHUB_TEST_REDIS") is { Length: > 0 } endpoint
+        ? endpoint
+        : throw new InvalidOperationException("AIHUB_TEST_REDIS is not set: run the suite with scripts/test.sh, which starts Redis.");
+}
