@@ -22,7 +22,12 @@ public static class InfrastructureExtensions
         services.AddProblemResponses();
         services.AddRedis();
         services.AddHealth();
-        services.AddOpenApi();
+        services.AddOpenApi(options => options.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "AiHub API";
+            document.Info.Description = "Organisations, chat, knowledge bases and credits. Errors are RFC 9457 ProblemDetails.";
+            return Task.CompletedTask;
+        }));
         return builder;
     }
 
@@ -39,7 +44,7 @@ public static class InfrastructureExtensions
     {
         app.MapHealthEndpoints();
         app.MapOpenApi("/openapi/{documentName}.json");
-        app.MapScalarApiReference("/docs", options => options.WithTitle("AiHub API"));
+        app.MapScalarApiReference("/docs", options => options.WithTitle("AiHub API").DisableDefaultFonts());
         return app;
     }
 }

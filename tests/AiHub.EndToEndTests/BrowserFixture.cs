@@ -1,0 +1,65 @@
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Playwright;
+
+namespace AiHub.EndToEndTests;
+
+/// <summary>AiHub on a real Kestrel port, embedded on its own SQLite file, and Debian's Chromium driven by Playwright.</summary>
+public sealed class BrowserFixture : IAsyncLifetime
+{
+    readonly string _dataDirectory = Directory.CreateTempSubdirectory("aihub-e2e-").FullName;
+    readonly Factory _app;
+    IPlaywright? _playwright;
+
+    public BrowserFixture() => _app = new Factory(_dataDirectory);
+
+    public IBrowser Browser { get; private set; } = null!;
+
+    public Uri BaseAddress { get; private set; } = null!;
+
+    /// <summary>Where screenshots go; scripts/test.sh keeps them as artifacts of the run.</summary>
+    public static string ArtifactsDirectory =>
+        Environment.GetEnvironmentVariable("AIHUB_TEST_ARTIFACTS") is { Length: > 0 } dir ? dir : Path.Combine(AppContext.BaseDirectory, "artifacts");
+
+    public async ValueTask InitializeAsync()
+    {
+        _app.UseKestrel(0);
+        _app.StartServer();
+        using (var client = _app.CreateClient())
+            BaseAddress = client.BaseAddress!;
+
+        _playwright = await Playwright.CreateAsync();
+        Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = Environment.GetEnvironmentVariable("AIHUB_TEST_CHROMIUM") ?? "/usr/bin/chromium",
+            Headless = true,
+            // Without these Chromium reaches for Google's services, which a closed network refuses many times over.
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        });
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Browser.DisposeAsync();
+        _playwright?.Dispose();
+        await _app.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(_dataDirectory, recursive: true);
+    }
+
+    sealed class Factory(string dataDirectory) : WebApplicationFactory<Program>
+    {
+        protected override void ConfigureWebHost(IWebHostBuilder builder)
+        {
+            // Development is what `dotnet run` uses, and it serves the UI's static assets from the build output.
+            builder.UseEnvironment("Development");
+            builder.UseSetting("Database:ConnectionString", $"Data Source={Path.Combine(dataDirectory, "aihub.db")}");
+        }
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class SharedBrowser : ICollectionFixture<BrowserFixture>
+{
+    public const string Name = "browser";
+}
