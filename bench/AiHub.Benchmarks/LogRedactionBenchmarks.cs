@@ -5,6 +5,7 @@ namespace AiHub.Benchmarks;
 
 /// <summary>Every log line passes through the redactor, so its cost is paid on every request that logs.</summary>
 [MemoryDiagnoser]
+[MedianColumn]
 public class LogRedactionBenchmarks
 {
     const string Ordinary = "Request finished HTTP/1.1 GET http://localhost:5080/api/orgs/0199a1b2-0000-7000-8000-000000000000/workspaces - 200 1532 application/json 4.2ms";

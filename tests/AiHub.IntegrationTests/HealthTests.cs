@@ -12,7 +12,7 @@ public sealed class HealthTests
     [InlineData("Postgres")]
     public async Task Live_and_ready_answer_200_when_the_database_answers(string provider)
     {
-        await using var database = provider == "Sqlite" ? TestDatabase.Sqlite() : await TestDatabase.PostgresAsync();
+        await using var database = await TestDatabase.CreateAsync(provider);
         await using var app = AiHubApp.On(database);
         using var client = app.CreateClient();
 

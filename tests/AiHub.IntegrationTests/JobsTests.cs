@@ -14,28 +14,18 @@ public abstract class JobsTests(string provider)
     [Fact]
     public async Task Queued_work_runs_and_is_recorded_as_succeeded()
     {
-        await using var database = await CreateDatabaseAsync();
-        var log = new ProbeLog();
-        await using var app = AppWith(database, log);
-
-        var id = await EnqueueAsync(app, new ProbePayload("succeed"));
-        var item = await WaitForEndAsync(app, id);
+        var (item, log) = await RunToEndAsync(new ProbePayload("succeed"));
 
         Assert.Equal(WorkState.Succeeded, item.State);
         Assert.Equal(1, item.Attempts);
         Assert.NotNull(item.CompletedAt);
-        Assert.Equal(1, log.Runs(id));
+        Assert.Equal(1, log.Runs(item.Id));
     }
 
     [Fact]
     public async Task Transient_failures_are_retried_until_the_work_succeeds()
     {
-        await using var database = await CreateDatabaseAsync();
-        var log = new ProbeLog();
-        await using var app = AppWith(database, log);
-
-        var id = await EnqueueAsync(app, new ProbePayload("fail-then-succeed", FailTimes: 2));
-        var item = await WaitForEndAsync(app, id);
+        var (item, _) = await RunToEndAsync(new ProbePayload("fail-then-succeed", FailTimes: 2));
 
         Assert.Equal(WorkState.Succeeded, item.State);
         Assert.Equal(3, item.Attempts);
@@ -45,12 +35,7 @@ public abstract class JobsTests(string provider)
     [Fact]
     public async Task Work_that_keeps_failing_stops_after_the_last_attempt_with_its_error()
     {
-        await using var database = await CreateDatabaseAsync();
-        var log = new ProbeLog();
-        await using var app = AppWith(database, log, new() { ["Jobs:MaxAttempts"] = "3" });
-
-        var id = await EnqueueAsync(app, new ProbePayload("fail-then-succeed", FailTimes: 100));
-        var item = await WaitForEndAsync(app, id);
+        var (item, _) = await RunToEndAsync(new ProbePayload("fail-then-succeed", FailTimes: 100), new() { ["Jobs:MaxAttempts"] = "3" });
 
         Assert.Equal(WorkState.Failed, item.State);
         Assert.Equal(3, item.Attempts);
@@ -60,15 +45,10 @@ public abstract class JobsTests(string provider)
     [Fact]
     public async Task Fatal_work_is_not_retried()
     {
-        await using var database = await CreateDatabaseAsync();
-        var log = new ProbeLog();
-        await using var app = AppWith(database, log);
-
-        var id = await EnqueueAsync(app, new ProbePayload("fatal"));
-        var item = await WaitForEndAsync(app, id);
+        var (item, log) = await RunToEndAsync(new ProbePayload("fatal"));
 
         Assert.Equal(WorkState.Failed, item.State);
-        Assert.Equal(1, log.Runs(id));
+        Assert.Equal(1, log.Runs(item.Id));
     }
 
     [Fact]
@@ -103,8 +83,16 @@ public abstract class JobsTests(string provider)
         Assert.Equal(WorkState.Succeeded, item.State);
     }
 
-    protected Task<TestDatabase> CreateDatabaseAsync() =>
-        provider == "Sqlite" ? Task.FromResult(TestDatabase.Sqlite()) : TestDatabase.PostgresAsync();
+    protected Task<TestDatabase> CreateDatabaseAsync() => TestDatabase.CreateAsync(provider);
+
+    async Task<(WorkItem Item, ProbeLog Log)> RunToEndAsync(ProbePayload payload, Dictionary<string, string?>? settings = null)
+    {
+        await using var database = await CreateDatabaseAsync();
+        var log = new ProbeLog();
+        await using var app = AppWith(database, log, settings);
+        var id = await EnqueueAsync(app, payload);
+        return (await WaitForEndAsync(app, id), log);
+    }
 
     internal static AiHubApp AppWith(TestDatabase database, ProbeLog log, Dictionary<string, string?>? settings = null) =>
         AiHubApp.On(database, settings, services =>
@@ -184,7 +172,26 @@ public sealed class JobsOnSqlite() : JobsTests("Sqlite")
     }
 }
 
-public sealed class JobsOnPostgres() : JobsTests("Postgres");
+public sealed class JobsOnPostgres() : JobsTests("Postgres")
+{
+    [Fact]
+    public async Task Work_queued_on_a_web_node_is_run_by_a_worker_node_of_the_same_cluster()
+    {
+        await using var database = await CreateDatabaseAsync();
+        var webLog = new ProbeLog();
+        var workerLog = new ProbeLog();
+        await using var web = AppWith(database, webLog, new() { ["Node:Role"] = "Web" });
+        await using var worker = AppWith(database, workerLog, new() { ["Node:Role"] = "Worker" });
+        _ = worker.Services; // start the worker node
+
+        var id = await EnqueueAsync(web, new ProbePayload("succeed"));
+        var item = await WaitForEndAsync(web, id);
+
+        Assert.Equal(WorkState.Succeeded, item.State);
+        Assert.Equal(0, webLog.Runs(id));
+        Assert.Equal(1, workerLog.Runs(id));
+    }
+}
 
 internal sealed record ProbePayload(string Mode, int FailTimes = 0, int DelayMs = 0);
 

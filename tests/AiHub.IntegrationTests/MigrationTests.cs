@@ -13,7 +13,7 @@ public sealed class MigrationTests
     [InlineData("Postgres")]
     public async Task Migrations_apply_from_empty_and_leave_nothing_pending(string provider)
     {
-        await using var database = provider == "Sqlite" ? TestDatabase.Sqlite() : await TestDatabase.PostgresAsync();
+        await using var database = await TestDatabase.CreateAsync(provider);
         await using var app = AiHubApp.On(database);
         using var scope = app.Services.CreateScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
@@ -31,7 +31,7 @@ public sealed class MigrationTests
     [InlineData("Postgres")]
     public async Task Each_provider_has_a_migration_for_every_model_change(string provider)
     {
-        await using var database = provider == "Sqlite" ? TestDatabase.Sqlite() : await TestDatabase.PostgresAsync();
+        await using var database = await TestDatabase.CreateAsync(provider);
         await using var app = AiHubApp.On(database);
         using var scope = app.Services.CreateScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();

@@ -13,6 +13,9 @@ public abstract class TestDatabase : IAsyncDisposable
 
     public static TestDatabase Sqlite() => new SqliteTestDatabase();
 
+    public static async Task<TestDatabase> CreateAsync(string provider) =>
+        provider == "Sqlite" ? Sqlite() : await PostgresAsync();
+
     public static async Task<TestDatabase> PostgresAsync()
     {
         var name = "aihub_test_" + Guid.NewGuid().ToString("N")[..12];
