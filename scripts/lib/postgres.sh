@@ -53,11 +53,10 @@ _fetch_pgvector_source() {
   mapfile -t opts < <(_trixie_source_apt_opts "$work")
   printf 'deb-src %s trixie main\n' "$mirror" >"$work/sources.list"
   log "fetching pgvector source package from $mirror (trixie)"
+  # Signed by the keys in bookworm's debian-archive-keyring; an unverified source is never built.
   if ! _apt_get "${opts[@]}" update -q; then
-    # An old debian-archive-keyring may not know the trixie signing keys.
-    log "WARNING: trixie Release could not be verified; fetching pgvector source unauthenticated"
-    printf 'deb-src [trusted=yes] %s trixie main\n' "$mirror" >"$work/sources.list"
-    _apt_get "${opts[@]}" update -q || return 1
+    log "ERROR: could not fetch or verify trixie's source index (is debian-archive-keyring up to date?)"
+    return 1
   fi
   (cd "$work/src" && _apt_get "${opts[@]}" source -q pgvector) || return 1
   find "$work/src" -mindepth 1 -maxdepth 1 -type d -name 'pgvector-*' | head -n 1

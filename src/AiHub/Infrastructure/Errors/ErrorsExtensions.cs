@@ -22,8 +22,8 @@ internal static class ErrorsExtensions
     public static IApplicationBuilder UseProblemResponses(this IApplicationBuilder app)
     {
         app.UseExceptionHandler();
-        // A browser that misses a page gets the UI's not-found page; every other bodiless error becomes a ProblemDetails.
-        app.UseWhen(http => WantsPage(http.Request), page => page.UseStatusCodePagesWithReExecute(NotFoundPath, createScopeForStatusCodePages: true));
+        // A browser asking for a page gets the UI's page for the status; every other bodiless error becomes a ProblemDetails.
+        app.UseWhen(http => WantsPage(http.Request), page => page.UseStatusCodePagesWithReExecute(StatusPagePath, createScopeForStatusCodePages: true));
         app.UseWhen(http => !WantsPage(http.Request), api => api.UseStatusCodePages(WriteProblem));
         return app;
     }
@@ -39,7 +39,7 @@ internal static class ErrorsExtensions
         });
     }
 
-    public const string NotFoundPath = "/not-found";
+    const string StatusPagePath = "/status/{0}";
 
     static readonly string[] ApiPrefixes = ["/api", "/v1", "/health", "/openapi", "/mcp", "/metrics", "/_blazor", "/_framework", "/_content"];
 
