@@ -44,7 +44,14 @@ public static class InfrastructureExtensions
     {
         app.MapHealthEndpoints();
         app.MapOpenApi("/openapi/{documentName}.json");
-        app.MapScalarApiReference("/docs", options => options.WithTitle("AiHub API").DisableDefaultFonts());
+        // Self-hosted means no calls home: no hosted fonts, AI agent, MCP upsell or telemetry from the reference UI.
+        app.MapScalarApiReference("/docs", options => options
+            .WithTitle("AiHub API")
+            .DisableDefaultFonts()
+            .DisableAgent()
+            .DisableMcp()
+            .DisableTelemetry()
+            .HideDeveloperTools());
         return app;
     }
 }
