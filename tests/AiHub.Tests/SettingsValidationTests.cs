@@ -42,6 +42,16 @@ public sealed class SettingsValidationTests
         Assert.Equal("Jobs:Lease: 'ten minutes' is not valid; expected a duration such as 00:00:30", error.Message);
     }
 
+    [Fact]
+    public void A_duration_out_of_its_range_is_named_with_its_bounds()
+    {
+        using var services = Build(new Dictionary<string, string?> { ["Jobs:Lease"] = "00:00:01" });
+
+        var error = Assert.Throws<InvalidConfigurationException>(services.ValidateAllSettings);
+
+        Assert.Equal("Jobs:Lease: The field Lease must be between 00:00:05 and 1.00:00:00.", error.Message);
+    }
+
     static ServiceProvider Build(Dictionary<string, string?> values)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(values).Build();

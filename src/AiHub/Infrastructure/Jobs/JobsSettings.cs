@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using AiHub.Infrastructure.Configuration;
 
 namespace AiHub.Infrastructure.Jobs;
 
@@ -13,20 +14,20 @@ internal sealed class JobsSettings
     public int MaxAttempts { get; set; } = 5;
 
     /// <summary>How long a worker owns a running item before another may take it over.</summary>
-    [Range(typeof(TimeSpan), "00:00:05", "1.00:00:00")]
+    [Duration("00:00:05", "1.00:00:00")]
     public TimeSpan Lease { get; set; } = TimeSpan.FromMinutes(10);
 
-    [Range(typeof(TimeSpan), "00:00:00.010", "01:00:00")]
+    [Duration("00:00:00.010", "01:00:00")]
     public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(10);
 
-    [Range(typeof(TimeSpan), "00:00:00.010", "1.00:00:00")]
+    [Duration("00:00:00.010", "1.00:00:00")]
     public TimeSpan RetryMaxDelay { get; set; } = TimeSpan.FromHours(1);
 
     /// <summary>How often a worker looks for retries that have come due.</summary>
-    [Range(typeof(TimeSpan), "00:00:00.050", "00:10:00")]
+    [Duration("00:00:00.050", "00:10:00")]
     public TimeSpan SchedulePollingInterval { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>A pending item untouched this long is queued again by the sweeper (its queue entry was lost).</summary>
-    [Range(typeof(TimeSpan), "00:00:05", "1.00:00:00")]
+    [Duration("00:00:05", "1.00:00:00")]
     public TimeSpan StaleAfter { get; set; } = TimeSpan.FromMinutes(5);
 }
