@@ -26,7 +26,7 @@ trap stop_services EXIT
 
 started=$SECONDS
 log "installing what is missing (apt: Chromium, fonts, PostgreSQL 15, pgvector 0.8, Redis)"
-ensure_apt_packages ca-certificates chromium fonts-liberation
+ensure_apt_packages ca-certificates python3 chromium fonts-liberation
 ensure_postgres_with_pgvector
 ensure_redis
 
@@ -39,8 +39,9 @@ log "services ready after $((SECONDS - started)) s"
 log "building ($configuration)"
 dotnet build AiHub.slnx -c "$configuration" -warnaserror -nologo -clp:ErrorsOnly
 
+projects=(AiHub.Tests AiHub.IntegrationTests AiHub.EndToEndTests)
 status=0
-for project in AiHub.Tests AiHub.IntegrationTests AiHub.EndToEndTests; do
+for project in "${projects[@]}"; do
   log "running $project"
   dotnet test "tests/$project/$project.csproj" -c "$configuration" --no-build --nologo \
     --logger "trx;LogFileName=$project.trx" --logger "console;verbosity=normal" \
@@ -50,7 +51,7 @@ done
 log "screenshots and other artifacts: ${AIHUB_TEST_ARTIFACTS#"$root"/}; test results: ${results#"$root"/}"
 log "whole run: $((SECONDS - started)) s"
 # One closing line over every project, from the result files themselves.
-python3 - "$results" "$status" <<'PY'
+python3 - "$results" "$status" "${#projects[@]}" <<'PY'
 import glob, sys, xml.etree.ElementTree as ET
 ns = "{http://microsoft.com/schemas/VisualStudio/TeamTest/2010}"
 passed = failed = skipped = files = 0
@@ -60,7 +61,7 @@ for path in glob.glob(sys.argv[1] + "/*.trx"):
     passed += int(counters.get("passed", 0))
     failed += int(counters.get("failed", 0)) + int(counters.get("error", 0)) + int(counters.get("timeout", 0)) + int(counters.get("aborted", 0))
     skipped += int(counters.get("notExecuted", 0)) + int(counters.get("inconclusive", 0))
-if files < 3 and failed == 0:
+if files < int(sys.argv[3]) and failed == 0:
     failed = 1  # a test project that crashed before writing its results is a failure, not a silence
 print(f"{passed} passed, {failed} failed, {skipped} skipped")
 sys.exit(1 if failed or sys.argv[2] != "0" else 0)

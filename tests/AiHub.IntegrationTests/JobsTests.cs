@@ -157,7 +157,7 @@ public sealed class JobsOnSqlite() : JobsTests("Sqlite")
         await using var database = await CreateDatabaseAsync();
         var log = new ProbeLog();
         Guid running, pending;
-        await using (var before = AppWith(database, log, new() { ["Node:Role"] = "All", ["Jobs:WorkerCount"] = "1" }))
+        await using (var before = AppWith(database, log))
         {
             running = await InsertOrphanAsync(before, WorkState.Running, TimeSpan.FromMinutes(1));
             pending = await InsertOrphanAsync(before, WorkState.Pending, TimeSpan.FromSeconds(1));

@@ -11,34 +11,25 @@ public sealed class MigrationTests
     [Theory]
     [InlineData("Sqlite")]
     [InlineData("Postgres")]
-    public async Task Migrations_apply_from_empty_and_leave_nothing_pending(string provider)
+    public Task Migrations_apply_from_empty_and_leave_nothing_pending(string provider) => OnNewDatabaseAsync(provider, async db =>
     {
-        await using var database = await TestDatabase.CreateAsync(provider);
-        await using var app = AiHubApp.On(database);
-        using var scope = app.Services.CreateScope();
-        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-
         var applied = (await db.Database.GetAppliedMigrationsAsync(TestContext.Current.CancellationToken)).ToList();
         var pending = await db.Database.GetPendingMigrationsAsync(TestContext.Current.CancellationToken);
 
         Assert.NotEmpty(applied);
         Assert.Empty(pending);
         Assert.Equal(applied, db.Database.GetMigrations());
-    }
+    });
 
     [Theory]
     [InlineData("Sqlite")]
     [InlineData("Postgres")]
-    public async Task Each_provider_has_a_migration_for_every_model_change(string provider)
+    public Task Each_provider_has_a_migration_for_every_model_change(string provider) => OnNewDatabaseAsync(provider, db =>
     {
-        await using var database = await TestDatabase.CreateAsync(provider);
-        await using var app = AiHubApp.On(database);
-        using var scope = app.Services.CreateScope();
-        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-
         Assert.False(db.Database.HasPendingModelChanges(),
             $"The model has changed since the last {provider} migration: add one for each provider (see docs/decisions).");
-    }
+        return Task.CompletedTask;
+    });
 
     [Fact]
     public async Task Postgres_migration_creates_pgvector_and_an_hnsw_index_answers_nearest_neighbour_queries()
@@ -67,6 +58,15 @@ public sealed class MigrationTests
 
         Assert.Contains("probe_embedding", plan, StringComparison.Ordinal);
         Assert.Equal("40", Assert.Single(nearest));
+    }
+
+    /// <summary>Starts AiHub on an empty database (which migrates it) and hands the check its context.</summary>
+    static async Task OnNewDatabaseAsync(string provider, Func<AppDbContext, Task> check)
+    {
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var app = AiHubApp.On(database);
+        using var scope = app.Services.CreateScope();
+        await check(scope.ServiceProvider.GetRequiredService<AppDbContext>());
     }
 
     static async Task<List<string>> ReadAllAsync(NpgsqlCommand command, CancellationToken ct)

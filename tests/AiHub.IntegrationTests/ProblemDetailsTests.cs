@@ -101,17 +101,14 @@ public abstract class ProblemDetailsTests(HostFixture host)
     }
 }
 
-public sealed class ProblemDetailsOnSqlite(ProbeHost<SqliteHost> host) : ProblemDetailsTests(host), IClassFixture<ProbeHost<SqliteHost>>;
+public sealed class ProblemDetailsOnSqlite(ProbeHostOnSqlite host) : ProblemDetailsTests(host), IClassFixture<ProbeHostOnSqlite>;
 
-public sealed class ProblemDetailsOnPostgres(ProbeHost<PostgresHost> host) : ProblemDetailsTests(host), IClassFixture<ProbeHost<PostgresHost>>;
+public sealed class ProblemDetailsOnPostgres(ProbeHostOnPostgres host) : ProblemDetailsTests(host), IClassFixture<ProbeHostOnPostgres>;
 
-/// <summary>A host with two extra endpoints that exercise the error pipeline the way feature endpoints will.</summary>
-public sealed class ProbeHost<THost> : HostFixture where THost : HostFixture, new()
-{
-    protected override Task<TestDatabase> CreateDatabaseAsync() => new THost().CreateDatabasePublicAsync();
+/// <summary>Hosts with two extra endpoints that exercise the error pipeline the way feature endpoints will.</summary>
+public sealed class ProbeHostOnSqlite() : HostFixture("Sqlite", ProbeEndpoints.Register);
 
-    protected override Action<IServiceCollection> ConfigureServices => services => services.AddSingleton<IStartupFilter, ProbeEndpoints>();
-}
+public sealed class ProbeHostOnPostgres() : HostFixture("Postgres", ProbeEndpoints.Register);
 
 internal sealed class ProbeEndpoints : IStartupFilter
 {
@@ -120,6 +117,8 @@ internal sealed class ProbeEndpoints : IStartupFilter
     public const string SecretInException = "password=hunter2";
 
     sealed record EchoRequest(string? Name, int Count);
+
+    public static void Register(IServiceCollection services) => services.AddSingleton<IStartupFilter, ProbeEndpoints>();
 
     public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
     {

@@ -1,27 +1,19 @@
+using Microsoft.Extensions.DependencyInjection;
+
 namespace AiHub.IntegrationTests.Support;
 
 /// <summary>One database and one running AiHub for a test class.</summary>
-public abstract class HostFixture : IAsyncLifetime
+public abstract class HostFixture(string provider, Action<IServiceCollection>? services = null) : IAsyncLifetime
 {
     TestDatabase? _database;
     AiHubApp? _app;
 
-    public TestDatabase Database => _database ?? throw new InvalidOperationException("not started");
-
-    public AiHubApp App => _app ?? throw new InvalidOperationException("not started");
-
     public HttpClient Client { get; private set; } = null!;
-
-    protected abstract Task<TestDatabase> CreateDatabaseAsync();
-
-    internal Task<TestDatabase> CreateDatabasePublicAsync() => CreateDatabaseAsync();
-
-    protected virtual Action<Microsoft.Extensions.DependencyInjection.IServiceCollection>? ConfigureServices => null;
 
     public async ValueTask InitializeAsync()
     {
-        _database = await CreateDatabaseAsync();
-        _app = AiHubApp.On(_database, services: ConfigureServices);
+        _database = await TestDatabase.CreateAsync(provider);
+        _app = AiHubApp.On(_database, services: services);
         Client = _app.CreateClient();
     }
 
@@ -34,14 +26,4 @@ public abstract class HostFixture : IAsyncLifetime
             await _database.DisposeAsync();
         GC.SuppressFinalize(this);
     }
-}
-
-public sealed class SqliteHost : HostFixture
-{
-    protected override Task<TestDatabase> CreateDatabaseAsync() => Task.FromResult(TestDatabase.Sqlite());
-}
-
-public sealed class PostgresHost : HostFixture
-{
-    protected override Task<TestDatabase> CreateDatabaseAsync() => TestDatabase.PostgresAsync();
 }
