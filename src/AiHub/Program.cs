@@ -1,5 +1,7 @@
+using AiHub.Admin;
 using AiHub.Components;
 using AiHub.Data;
+using AiHub.Identity;
 using AiHub.Infrastructure;
 using AiHub.Infrastructure.Hosting;
 using AiHub.Infrastructure.Jobs;
@@ -8,11 +10,15 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddInfrastructure();      // configuration, logs, telemetry, ProblemDetails, health, OpenAPI
 builder.AddData();                // AppDbContext on SQLite or PostgreSQL, migrations
 builder.AddJobs();                // Hangfire, durable work items, recovery
+builder.AddAdmin();               // append-only audit log
+builder.AddIdentityFeature();     // accounts, cookies and tokens, OAuth/OIDC, 2FA, roles and permissions
 builder.AddWebUi();               // Blazor + MudBlazor shell
 
 var app = builder.Build();
 app.UseInfrastructure();
 app.MapInfrastructureEndpoints();
+app.MapIdentityEndpoints();
+app.MapAdminEndpoints();
 app.MapWebUi();
 
 return await app.RunAiHubAsync(args);   // `serve` (default) or `migrate`

@@ -1,3 +1,4 @@
+using AiHub.Infrastructure.Caching;
 using AiHub.Infrastructure.Configuration;
 using AiHub.Infrastructure.Errors;
 using AiHub.Infrastructure.Health;
@@ -21,6 +22,7 @@ public static class InfrastructureExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddProblemResponses();
         services.AddRedis();
+        services.AddCaching();
         services.AddHealth();
         services.AddOpenApi(options => options.AddDocumentTransformer((document, _, _) =>
         {
@@ -36,6 +38,8 @@ public static class InfrastructureExtensions
         app.UseProblemResponses();
         // Routing after the status-code pages, so that a re-executed request (the not-found page) is routed again.
         app.UseRouting();
+        app.UseAuthentication();
+        app.UseAuthorization();
         app.UsePrometheusWhenEnabled();
         return app;
     }

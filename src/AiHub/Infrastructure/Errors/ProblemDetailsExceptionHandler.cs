@@ -23,6 +23,8 @@ internal sealed partial class ProblemDetailsExceptionHandler(IProblemDetailsServ
         if (context.Response.HasStarted || context.RequestAborted.IsCancellationRequested)
             return true;
         context.Response.StatusCode = status;
+        if (exception is ProblemException { RetryAfter: { } wait })
+            context.Response.Headers.RetryAfter = ((int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
         return await problems.TryWriteAsync(new ProblemDetailsContext
         {
             HttpContext = context,
@@ -33,6 +35,7 @@ internal sealed partial class ProblemDetailsExceptionHandler(IProblemDetailsServ
                 Title = title,
                 Detail = detail,
                 Type = exception is ProblemException { Type: { } type } ? type : null,
+                Extensions = exception is ProblemException { Errors: { } errors } ? new Dictionary<string, object?> { ["errors"] = errors } : new Dictionary<string, object?>(),
             },
         });
     }
@@ -51,4 +54,10 @@ internal class ProblemException(int status, string title, string? detail = null,
     public string? Detail { get; } = detail;
 
     public string? Type { get; } = type;
+
+    /// <summary>Sent as the Retry-After header (429, a locked account).</summary>
+    public TimeSpan? RetryAfter { get; init; }
+
+    /// <summary>Field-level messages, sent as the <c>errors</c> extension like a validation problem.</summary>
+    public IDictionary<string, string[]>? Errors { get; init; }
 }

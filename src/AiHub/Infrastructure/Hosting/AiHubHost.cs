@@ -1,11 +1,12 @@
 using System.Data.Common;
 using AiHub.Data;
+using AiHub.Identity;
 using AiHub.Infrastructure.Configuration;
 using AiHub.Infrastructure.Logging;
 
 namespace AiHub.Infrastructure.Hosting;
 
-/// <summary>The process's commands: <c>serve</c> (the default) and <c>migrate</c>. Start-up refusals print one line, not a stack trace.</summary>
+/// <summary>The process's commands: <c>serve</c> (the default), <c>migrate</c> and <c>create-admin</c>. Start-up refusals print one line, not a stack trace.</summary>
 public static class AiHubHost
 {
     internal const int ConfigurationError = 2;
@@ -22,6 +23,7 @@ public static class AiHubHost
             {
                 "serve" => await ServeAsync(app),
                 "migrate" => await MigrateAsync(app),
+                "create-admin" => await CreateAdminAsync(app),
                 "help" or "--help" or "-h" => Usage(Console.Out, 0),
                 _ => Usage(Console.Error, UsageError, $"unknown command '{command}'"),
             };
@@ -57,6 +59,19 @@ public static class AiHubHost
         return 0;
     }
 
+    static async Task<int> CreateAdminAsync(WebApplication app)
+    {
+        var email = app.Configuration["email"]?.Trim();
+        if (string.IsNullOrEmpty(email) || !new System.ComponentModel.DataAnnotations.EmailAddressAttribute().IsValid(email))
+            return Usage(Console.Error, UsageError, "create-admin needs --email name@example.com");
+        await app.Services.GetRequiredService<DatabaseMigrator>().EnsureReadyAsync(CancellationToken.None);
+        var (created, link) = await AdminBootstrap.CreateAdminAsync(app.Services, email, CancellationToken.None);
+        await Console.Out.WriteLineAsync(created
+            ? $"aihub: created {email} as SuperAdmin; set its password within the hour at {link}"
+            : $"aihub: {email} is SuperAdmin; to set a new password within the hour, open {link}");
+        return 0;
+    }
+
     /// <summary>The first argument that is neither an option, nor an option's value, nor a <c>key=value</c> setting.</summary>
     internal static string CommandOf(IReadOnlyList<string> args)
     {
@@ -81,7 +96,7 @@ public static class AiHubHost
     {
         if (error is not null)
             writer.WriteLine("aihub: " + error);
-        writer.WriteLine("usage: aihub [serve|migrate] [--Section:Key=value …]   (settings also come from AIHUB_Section__Key variables)");
+        writer.WriteLine("usage: aihub [serve|migrate|create-admin --email ADDRESS] [--Section:Key=value …]   (settings also come from AIHUB_Section__Key variables)");
         return exitCode;
     }
 

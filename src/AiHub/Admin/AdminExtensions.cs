@@ -1,0 +1,45 @@
+using AiHub.Data;
+using AiHub.Identity;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+
+namespace AiHub.Admin;
+
+internal sealed record AuditEntry(Guid Id, DateTimeOffset OccurredAt, string Kind, Guid? UserId, Guid? ActorId, Guid? OrganizationId, string? IpAddress, string? UserAgent, string? Data);
+
+internal sealed record AuditPage(IReadOnlyList<AuditEntry> Items, DateTimeOffset? Before);
+
+public static class AdminExtensions
+{
+    /// <summary>The append-only audit log that every feature writes to.</summary>
+    public static IHostApplicationBuilder AddAdmin(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddScoped<AuditLog>();
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapAdminEndpoints(this IEndpointRouteBuilder app)
+    {
+        var admin = app.MapGroup("/api/admin").WithTags("Admin");
+        admin.MapGet("/audit", ListAudit).RequireAuthorization(Permissions.AuditRead);
+        return app;
+    }
+
+    /// <remarks>Pages by time (<c>before</c>), newest first, so that new events never shift a page being read.</remarks>
+    static async Task<Ok<AuditPage>> ListAudit(AppDbContext db, CancellationToken ct, Guid? userId = null, string? kind = null, DateTimeOffset? before = null, int limit = 50)
+    {
+        if (limit is < 1 or > 500)
+            throw Accounts.Invalid("limit", "limit is between 1 and 500.");
+        var query = db.AuditEvents.AsNoTracking();
+        if (userId is { } user)
+            query = query.Where(e => e.UserId == user || e.ActorId == user);
+        if (!string.IsNullOrWhiteSpace(kind))
+            query = query.Where(e => e.Kind == kind);
+        if (before is { } cursor)
+            query = query.Where(e => e.OccurredAt < cursor);
+        var items = await query.OrderByDescending(e => e.OccurredAt).ThenByDescending(e => e.Id).Take(limit)
+            .Select(e => new AuditEntry(e.Id, e.OccurredAt, e.Kind, e.UserId, e.ActorId, e.OrganizationId, e.IpAddress, e.UserAgent, e.Data))
+            .ToListAsync(ct);
+        return TypedResults.Ok(new AuditPage(items, items.Count == limit ? items[^1].OccurredAt : null));
+    }
+}

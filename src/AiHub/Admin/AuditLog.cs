@@ -1,0 +1,37 @@
+using System.Text.Json;
+using AiHub.Data;
+
+namespace AiHub.Admin;
+
+/// <summary>Adds audit events to the request's unit of work; they are saved with the change they describe.</summary>
+internal sealed class AuditLog(AppDbContext db, TimeProvider clock, IHttpContextAccessor http)
+{
+    public AuditEvent Add(string kind, Guid? userId, object? data = null, Guid? actorId = null, Guid? organizationId = null)
+    {
+        var request = http.HttpContext?.Request;
+        var now = clock.GetUtcNow();
+        var entry = new AuditEvent
+        {
+            Id = Guid.CreateVersion7(now),
+            OccurredAt = now,
+            Kind = kind,
+            UserId = userId,
+            ActorId = actorId,
+            OrganizationId = organizationId,
+            IpAddress = http.HttpContext?.Connection.RemoteIpAddress?.ToString(),
+            UserAgent = request?.Headers.UserAgent.ToString() is { Length: > 0 } agent ? Truncate(agent, 512) : null,
+            Data = data is null ? null : JsonSerializer.Serialize(data, JsonSerializerOptions.Web),
+        };
+        db.AuditEvents.Add(entry);
+        return entry;
+    }
+
+    /// <summary>For events that stand alone (a failed login): nothing else is being saved with them.</summary>
+    public async Task RecordAsync(string kind, Guid? userId, object? data, CancellationToken ct)
+    {
+        Add(kind, userId, data);
+        await db.SaveChangesAsync(ct);
+    }
+
+    static string Truncate(string value, int length) => value.Length <= length ? value : value[..length];
+}

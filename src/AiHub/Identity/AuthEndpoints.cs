@@ -1,0 +1,113 @@
+using AiHub.Admin;
+using AiHub.Data;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Identity;
+
+namespace AiHub.Identity;
+
+internal sealed record RegisterRequest(string? Email, string? Password, string? DisplayName);
+
+internal sealed record VerifyEmailRequest(string? Email, string? Code);
+
+internal sealed record EmailRequest(string? Email);
+
+internal sealed record LoginRequest(string? Email, string? Password, string? TotpCode);
+
+internal sealed record RefreshRequest(string? RefreshToken);
+
+internal sealed record ResetPasswordRequest(string? Token, string? NewPassword);
+
+internal sealed record AuthMessage(string Status, string Message);
+
+internal static class AuthEndpoints
+{
+    public static void MapAuthEndpoints(this IEndpointRouteBuilder app)
+    {
+        var auth = app.MapGroup("/api/auth").WithTags("Authentication").AllowAnonymous();
+        auth.MapPost("/register", Register);
+        auth.MapPost("/verify-email", VerifyEmail);
+        auth.MapPost("/resend-verification", ResendVerification);
+        auth.MapPost("/login", Login);
+        auth.MapPost("/refresh", Refresh);
+        auth.MapPost("/logout", Logout);
+        auth.MapPost("/forgot-password", ForgotPassword);
+        auth.MapPost("/reset-password", ResetPassword);
+    }
+
+    static async Task<Accepted<AuthMessage>> Register(RegisterRequest body, Accounts accounts, CancellationToken ct)
+    {
+        await accounts.RegisterAsync(body.Email, body.Password, body.DisplayName, ct);
+        return TypedResults.Accepted((string?)null, new AuthMessage("verification-pending",
+            "If the address can receive mail, a 6-digit code is on its way; it expires in 15 minutes."));
+    }
+
+    static async Task<Ok<AuthMessage>> VerifyEmail(VerifyEmailRequest body, Accounts accounts, CancellationToken ct)
+    {
+        await accounts.VerifyEmailAsync(body.Email, body.Code, ct);
+        return TypedResults.Ok(new AuthMessage("verified", "The email address is verified; sign in."));
+    }
+
+    static async Task<Accepted<AuthMessage>> ResendVerification(EmailRequest body, Accounts accounts, CancellationToken ct)
+    {
+        await accounts.ResendVerificationAsync(body.Email, ct);
+        return TypedResults.Accepted((string?)null, new AuthMessage("verification-pending",
+            "If the address has an account waiting for verification, a new code is on its way."));
+    }
+
+    static async Task<Ok<TokenPair>> Login(LoginRequest body, Accounts accounts, Tokens tokens, AppDbContext db, CancellationToken ct)
+    {
+        var (user, session) = await accounts.LoginAsync(body.Email, body.Password, body.TotpCode, SessionKind.Api, ct);
+        var pair = tokens.Issue(user, session);
+        await db.SaveChangesAsync(ct);
+        return TypedResults.Ok(pair);
+    }
+
+    static async Task<Ok<TokenPair>> Refresh(RefreshRequest body, Tokens tokens, CancellationToken ct)
+    {
+        if (string.IsNullOrWhiteSpace(body.RefreshToken))
+            throw Accounts.Invalid("refreshToken", "Send the refresh token from the last sign-in or refresh.");
+        return TypedResults.Ok(await tokens.RefreshAsync(body.RefreshToken, ct));
+    }
+
+    /// <remarks>Anonymous on purpose: a client whose access token has just expired must still be able to sign out.</remarks>
+    static async Task<NoContent> Logout(RefreshRequest? body, HttpContext http, Tokens tokens, Sessions sessions, AuditLog audit, AppDbContext db, CancellationToken ct)
+    {
+        Guid? userId = null;
+        // The bearer first: once its session is revoked below, it would no longer authenticate.
+        var bearer = await http.AuthenticateAsync(JwtBearerDefaults.AuthenticationScheme);
+        if (bearer.Succeeded && bearer.Principal.UserId() is { } bearerUser)
+        {
+            if (bearer.Principal.FindFirst("jti")?.Value is { } jti && bearer.Properties?.ExpiresUtc is { } expires)
+                await sessions.DenyAccessTokenAsync(jti, expires, ct);
+            if (bearer.Principal.SessionId() is { } sid)
+                await sessions.RevokeAsync(bearerUser, sid, "logout", ct);
+            userId = bearerUser;
+        }
+        if (!string.IsNullOrWhiteSpace(body?.RefreshToken) && await tokens.FindAsync(body.RefreshToken, ct) is { } refresh)
+        {
+            await sessions.RevokeAsync(refresh.UserId, refresh.SessionId, "logout", ct);
+            userId ??= refresh.UserId;
+        }
+        if (userId is not null)
+        {
+            audit.Add(AuditKinds.Logout, userId);
+            await db.SaveChangesAsync(ct);
+        }
+        return TypedResults.NoContent();
+    }
+
+    static async Task<Accepted<AuthMessage>> ForgotPassword(EmailRequest body, Accounts accounts, CancellationToken ct)
+    {
+        await accounts.ForgotPasswordAsync(body.Email, ct);
+        return TypedResults.Accepted((string?)null, new AuthMessage("reset-sent",
+            "If the address has an account, a link to choose a new password is on its way; it works once, within an hour."));
+    }
+
+    static async Task<Ok<AuthMessage>> ResetPassword(ResetPasswordRequest body, Accounts accounts, CancellationToken ct)
+    {
+        await accounts.ResetPasswordAsync(body.Token, body.NewPassword, ct);
+        return TypedResults.Ok(new AuthMessage("password-reset", "The password is changed and every session is signed out; sign in again."));
+    }
+}

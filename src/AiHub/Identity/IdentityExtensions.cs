@@ -1,0 +1,160 @@
+using AiHub.Infrastructure.Configuration;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.Tokens;
+using AiHub.Data;
+
+namespace AiHub.Identity;
+
+public static class IdentityExtensions
+{
+    /// <summary>The scheme that picks JWT bearer for API clients and the Identity cookie for the browser.</summary>
+    internal const string SmartScheme = "AiHub";
+
+    /// <summary>Accounts, cookies and tokens, OAuth and OIDC sign-in, two-factor codes, roles and permissions.</summary>
+    public static IHostApplicationBuilder AddIdentityFeature(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddSettings<IdentitySettings>(IdentitySettings.Section);
+        services.AddSettings<BootstrapSettings>(BootstrapSettings.Section);
+        services.AddHttpContextAccessor();
+
+        services.AddIdentityCore<AppUser>()
+            .AddRoles<AppRole>()
+            .AddEntityFrameworkStores<AppDbContext>()
+            .AddSignInManager()
+            .AddDefaultTokenProviders()
+            .AddTokenProvider<EmailCodeTokenProvider>(EmailCodeTokenProvider.Name)
+            .AddPasswordValidator<PasswordPolicy>();
+        services.AddOptions<IdentityOptions>().Configure<IOptions<IdentitySettings>>((options, settings) =>
+        {
+            options.User.RequireUniqueEmail = true;
+            options.Password.RequiredLength = PasswordPolicy.MinimumLength;
+            options.Password.RequireDigit = false;
+            options.Password.RequireLowercase = false;
+            options.Password.RequireUppercase = false;
+            options.Password.RequireNonAlphanumeric = false;
+            options.Password.RequiredUniqueChars = 1;
+            options.Lockout.AllowedForNewUsers = true;
+            options.Lockout.MaxFailedAccessAttempts = settings.Value.MaxFailedLogins;
+            options.Lockout.DefaultLockoutTimeSpan = settings.Value.LockoutDuration;
+            // Login checks verification itself, after the password, so that only the account's owner learns it.
+            options.SignIn.RequireConfirmedEmail = false;
+            options.Tokens.EmailConfirmationTokenProvider = EmailCodeTokenProvider.Name;
+            options.ClaimsIdentity.UserIdClaimType = "sub";
+        });
+        services.AddOptions<DataProtectionTokenProviderOptions>().Configure<IOptions<IdentitySettings>>((options, settings) =>
+            options.TokenLifespan = settings.Value.PasswordResetLifetime);
+        services.AddSingleton<EmailCodeTokenProvider>();
+
+        services.AddAuthentication(SmartScheme)
+            .AddPolicyScheme(SmartScheme, "Bearer token or cookie", options => options.ForwardDefaultSelector = http =>
+                http.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+                    ? JwtBearerDefaults.AuthenticationScheme
+                    : IdentityConstants.ApplicationScheme)
+            .AddJwtBearer()
+            .AddIdentityCookies();
+        services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).Configure<SigningKeys, TimeProvider>(ConfigureBearer);
+        services.AddOptions<CookieAuthenticationOptions>(IdentityConstants.ApplicationScheme).Configure<IOptions<IdentitySettings>>(ConfigureCookie);
+        services.AddExternalLogins();
+
+        services.AddAuthorization(options =>
+        {
+            foreach (var permission in Permissions.All)
+                options.AddPolicy(permission, policy => policy.RequireAuthenticatedUser().AddRequirements(new PermissionRequirement(permission)));
+        });
+        services.AddSingleton<Microsoft.AspNetCore.Authorization.IAuthorizationHandler, PermissionHandler>();
+        services.AddSingleton<PermissionLookup>();
+        services.AddSingleton<SigningKeys>();
+        services.AddHostedService(sp => sp.GetRequiredService<SigningKeys>());
+        services.AddHostedService<AdminBootstrap>();
+        services.AddScoped<Sessions>();
+        services.AddScoped<Tokens>();
+        services.AddScoped<Accounts>();
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapIdentityEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapAuthEndpoints();
+        app.MapMeEndpoints();
+        app.MapAdminUserEndpoints();
+        app.MapBrowserSignInEndpoints();
+        app.MapExternalLoginEndpoints();
+        return app;
+    }
+
+    static void ConfigureBearer(JwtBearerOptions options, SigningKeys keys, TimeProvider clock)
+    {
+        options.MapInboundClaims = false;
+        options.TimeProvider = clock;
+        options.TokenValidationParameters = new TokenValidationParameters
+        {
+            ValidIssuer = Tokens.Issuer,
+            ValidAudience = Tokens.Audience,
+            NameClaimType = "email",
+            ClockSkew = TimeSpan.Zero,
+            IssuerSigningKeyResolver = (_, _, _, _) => [keys.Current],
+            // Lifetime against the injected clock, so that expiry is testable and follows the host's TimeProvider.
+            LifetimeValidator = (notBefore, expires, _, _) =>
+            {
+                var now = clock.GetUtcNow().UtcDateTime;
+                return (notBefore is null || notBefore <= now) && expires > now;
+            },
+        };
+        options.Events = new JwtBearerEvents
+        {
+            OnTokenValidated = async context =>
+            {
+                var services = context.HttpContext.RequestServices;
+                var sessions = services.GetRequiredService<Sessions>();
+                var jti = context.Principal?.FindFirst("jti")?.Value;
+                var ct = context.HttpContext.RequestAborted;
+                if (jti is null || await sessions.IsDeniedAsync(jti, ct))
+                    context.Fail("The access token was revoked.");
+                else if (context.Principal!.SessionId() is not { } sid || !await sessions.IsActiveAsync(sid, ct))
+                    context.Fail("The session has ended.");
+            },
+        };
+    }
+
+    static void ConfigureCookie(CookieAuthenticationOptions options, IOptions<IdentitySettings> settings)
+    {
+        options.Cookie.Name = "aihub.session";
+        options.Cookie.HttpOnly = true;
+        options.Cookie.SameSite = SameSiteMode.Lax;
+        options.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+        options.ExpireTimeSpan = settings.Value.BrowserSessionLifetime;
+        options.SlidingExpiration = true;
+        options.LoginPath = "/account/login";
+        options.LogoutPath = "/account/logout";
+        options.AccessDeniedPath = "/status/403";
+        options.Events = new CookieAuthenticationEvents
+        {
+            // An API caller without a token gets 401/403 ProblemDetails, not a redirect to the sign-in page.
+            OnRedirectToLogin = context => RedirectOrStatus(context, StatusCodes.Status401Unauthorized),
+            OnRedirectToAccessDenied = context => RedirectOrStatus(context, StatusCodes.Status403Forbidden),
+            OnValidatePrincipal = async context =>
+            {
+                var sessions = context.HttpContext.RequestServices.GetRequiredService<Sessions>();
+                if (context.Principal?.SessionId() is not { } sid || !await sessions.IsActiveAsync(sid, context.HttpContext.RequestAborted))
+                {
+                    context.RejectPrincipal();
+                    await context.HttpContext.SignOutAsync(IdentityConstants.ApplicationScheme);
+                }
+            },
+        };
+    }
+
+    static Task RedirectOrStatus(RedirectContext<CookieAuthenticationOptions> context, int status)
+    {
+        if (context.Request.Path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase))
+            context.Response.StatusCode = status;
+        else
+            context.Response.Redirect(context.RedirectUri);
+        return Task.CompletedTask;
+    }
+}

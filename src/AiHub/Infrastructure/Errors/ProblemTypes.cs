@@ -1,0 +1,25 @@
+namespace AiHub.Infrastructure.Errors;
+
+/// <summary>The <c>type</c> of each ProblemDetails a client may want to tell apart; docs/problems.md describes them.</summary>
+internal static class ProblemTypes
+{
+    const string Prefix = "urn:aihub:problem:";
+
+    public const string RateLimited = Prefix + "rate-limited";
+    public const string Validation = Prefix + "validation";
+    public const string InvalidCredentials = Prefix + "invalid-credentials";
+    public const string EmailNotVerified = Prefix + "email-not-verified";
+    public const string AccountLocked = Prefix + "account-locked";
+    public const string TwoFactorRequired = Prefix + "two-factor-required";
+    public const string InvalidTwoFactorCode = Prefix + "invalid-two-factor-code";
+    public const string InvalidRefreshToken = Prefix + "invalid-refresh-token";
+    public const string RefreshTokenReused = Prefix + "refresh-token-reused";
+    public const string VerificationCodeInvalid = Prefix + "verification-code-invalid";
+    public const string VerificationCodeExpired = Prefix + "verification-code-expired";
+    public const string VerificationCodeExhausted = Prefix + "verification-code-exhausted";
+    public const string ResetTokenInvalid = Prefix + "reset-token-invalid";
+    public const string WeakPassword = Prefix + "weak-password";
+    public const string Forbidden = Prefix + "forbidden";
+    public const string Conflict = Prefix + "conflict";
+    public const string NotFound = Prefix + "not-found";
+}

@@ -1,0 +1,62 @@
+using System.Collections.Concurrent;
+using AiHub.Infrastructure.Errors;
+using AiHub.Infrastructure.Redis;
+using StackExchange.Redis;
+
+namespace AiHub.Infrastructure.RateLimiting;
+
+/// <summary>Fixed-window counters: in process when embedded, in Redis when configured so that every node counts together.</summary>
+internal sealed class RateCounter(RedisConnection redis, TimeProvider clock)
+{
+    readonly ConcurrentDictionary<string, Window> _local = new();
+
+    sealed record Window(DateTimeOffset Ends, int Count);
+
+    /// <summary>Counts one attempt under <paramref name="key"/>; returns how long to wait when it is over <paramref name="limit"/>.</summary>
+    public async Task<TimeSpan?> HitAsync(string key, int limit, TimeSpan window, CancellationToken ct)
+    {
+        var (count, remaining) = redis.Enabled ? await HitRedisAsync(key, window, ct) : HitLocal(key, window);
+        return count > limit ? (remaining > TimeSpan.Zero ? remaining : TimeSpan.FromSeconds(1)) : null;
+    }
+
+    /// <summary>Throws a 429 ProblemDetails with Retry-After when the attempt is over the limit.</summary>
+    public async Task EnforceAsync(string key, int limit, TimeSpan window, CancellationToken ct)
+    {
+        if (await HitAsync(key, limit, window, ct) is { } wait)
+            throw TooManyAttempts.After(wait);
+    }
+
+    (int, TimeSpan) HitLocal(string key, TimeSpan window)
+    {
+        var now = clock.GetUtcNow();
+        var updated = _local.AddOrUpdate(key,
+            _ => new Window(now + window, 1),
+            (_, current) => current.Ends <= now ? new Window(now + window, 1) : current with { Count = current.Count + 1 });
+        if (_local.Count > 100_000)
+            foreach (var stale in _local.Where(p => p.Value.Ends <= now).Select(p => p.Key).ToList())
+                _local.TryRemove(stale, out _);
+        return (updated.Count, updated.Ends - now);
+    }
+
+    const string HitScript = """
+        local count = redis.call('INCR', KEYS[1])
+        if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+        return { count, redis.call('PTTL', KEYS[1]) }
+        """;
+
+    async Task<(int, TimeSpan)> HitRedisAsync(string key, TimeSpan window, CancellationToken ct)
+    {
+        var connection = await redis.GetAsync(ct);
+        var result = (RedisResult[])(await connection.GetDatabase().ScriptEvaluateAsync(HitScript, [(RedisKey)("aihub:rate:" + key)], [(long)window.TotalMilliseconds]))!;
+        return ((int)result[0], TimeSpan.FromMilliseconds(Math.Max(0, (long)result[1])));
+    }
+}
+
+internal static class TooManyAttempts
+{
+    public static ProblemException After(TimeSpan wait) => new(
+        StatusCodes.Status429TooManyRequests,
+        "Too many attempts.",
+        $"Try again in {Math.Ceiling(wait.TotalSeconds)} seconds.",
+        ProblemTypes.RateLimited) { RetryAfter = wait };
+}
