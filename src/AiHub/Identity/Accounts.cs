@@ -77,7 +77,7 @@ internal sealed class Accounts(
         await rates.EnforceAsync($"verify:email:{Normalize(email)}", Settings.RateLimits.VerifyPerEmail, Settings.RateLimits.Window, ct);
         var user = await users.FindByEmailAsync(email);
         if (user is { EmailConfirmed: true })
-            return;
+            throw new ProblemException(StatusCodes.Status409Conflict, "The address is already verified.", "Sign in with it.", ProblemTypes.Conflict);
         if (user is null)
             throw CodeProblem(ProblemTypes.VerificationCodeInvalid, "The code is wrong or has expired; ask for a new one.");
         var result = await users.ConfirmEmailAsync(user, code.Trim());

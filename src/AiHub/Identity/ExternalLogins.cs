@@ -76,6 +76,7 @@ internal static class ExternalLogins
         options.CallbackPath = callback;
         options.SignInScheme = IdentityConstants.ExternalScheme;
         options.UsePkce = true;
+        options.Events.OnRemoteFailure = BackToLoginAsync;
         if (settings.AuthorizationEndpoint is { } authorize)
             options.AuthorizationEndpoint = authorize.ToString();
         if (settings.TokenEndpoint is { } token)
@@ -101,6 +102,18 @@ internal static class ExternalLogins
         options.Scope.Add("profile");
         options.Scope.Add("email");
         options.ClaimActions.MapUniqueJsonKey(VerifiedClaim, VerifiedClaim);
+        options.Events.OnRemoteFailure = BackToLoginAsync;
+    }
+
+    /// <summary>A refused consent, a forged state or a provider error ends on the sign-in page with a reason, not a 500.</summary>
+    static Task BackToLoginAsync(RemoteFailureContext context)
+    {
+        var reason = context.Failure?.Message.Contains("access_denied", StringComparison.Ordinal) == true
+            ? "The sign-in was cancelled at the provider."
+            : "The sign-in with the provider could not be completed; try again.";
+        context.Response.Redirect("/account/login?error=" + Uri.EscapeDataString(reason));
+        context.HandleResponse();
+        return Task.CompletedTask;
     }
 
     /// <summary>GitHub's profile may hide the address; the emails endpoint says which one is primary and verified.</summary>

@@ -74,6 +74,7 @@ public static class IdentityExtensions
         services.AddScoped<Sessions>();
         services.AddScoped<Tokens>();
         services.AddScoped<Accounts>();
+        services.AddScoped<BrowserSignIn>();
         return builder;
     }
 
