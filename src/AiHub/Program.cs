@@ -3,11 +3,13 @@ using AiHub.Data;
 using AiHub.Infrastructure;
 using AiHub.Infrastructure.Hosting;
 using AiHub.Infrastructure.Jobs;
+using AiHub.Notifications;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddInfrastructure();      // configuration, logs, telemetry, ProblemDetails, health, OpenAPI
 builder.AddData();                // AppDbContext on SQLite or PostgreSQL, migrations
 builder.AddJobs();                // Hangfire, durable work items, recovery
+builder.AddNotifications();       // email over SMTP or a pickup directory, Razor templates
 builder.AddWebUi();               // Blazor + MudBlazor shell
 
 var app = builder.Build();
