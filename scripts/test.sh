@@ -25,8 +25,8 @@ stop_services() {
 trap stop_services EXIT
 
 started=$SECONDS
-log "installing what is missing (apt: Chromium, fonts, PostgreSQL 15, pgvector 0.8, Redis)"
-ensure_apt_packages ca-certificates python3 chromium fonts-liberation
+log "installing what is missing (apt: Chromium, fonts, aiosmtpd, PostgreSQL 15, pgvector 0.8, Redis)"
+ensure_apt_packages ca-certificates python3 python3-aiosmtpd chromium fonts-liberation
 ensure_postgres_with_pgvector
 ensure_redis
 

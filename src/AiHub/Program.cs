@@ -5,11 +5,13 @@ using AiHub.Identity;
 using AiHub.Infrastructure;
 using AiHub.Infrastructure.Hosting;
 using AiHub.Infrastructure.Jobs;
+using AiHub.Notifications;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddInfrastructure();      // configuration, logs, telemetry, ProblemDetails, health, OpenAPI
 builder.AddData();                // AppDbContext on SQLite or PostgreSQL, migrations
 builder.AddJobs();                // Hangfire, durable work items, recovery
+builder.AddNotifications();       // email over SMTP or a pickup directory, Razor templates
 builder.AddAdmin();               // append-only audit log
 builder.AddIdentityFeature();     // accounts, cookies and tokens, OAuth/OIDC, 2FA, roles and permissions
 builder.AddWebUi();               // Blazor + MudBlazor shell
@@ -21,6 +23,6 @@ app.MapIdentityEndpoints();
 app.MapAdminEndpoints();
 app.MapWebUi();
 
-return await app.RunAiHubAsync(args);   // `serve` (default) or `migrate`
+return await app.RunAiHubAsync(args);   // `serve` (default), `migrate` or `create-admin`
 
 public partial class Program;

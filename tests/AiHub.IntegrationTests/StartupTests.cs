@@ -11,6 +11,8 @@ public sealed class StartupTests
     [InlineData("AIHUB_Node__Role", "Everything", "Node:Role: 'Everything' is not valid; expected one of All, Web, Worker")]
     [InlineData("AIHUB_Jobs__WorkerCount", "0", "Jobs:WorkerCount:")]
     [InlineData("AIHUB_Telemetry__PrometheusEnabled", "sometimes", "Telemetry:PrometheusEnabled: 'sometimes' is not valid; expected true or false")]
+    [InlineData("AIHUB_Email__Smtp__Security", "Tls", "Email:Smtp:Security: 'Tls' is not valid; expected one of Auto, None, StartTls, SslOnConnect")]
+    [InlineData("AIHUB_Email__From", "nobody", "Email:From: must be one mailbox")]
     public async Task A_bad_setting_stops_the_process_with_one_line_naming_it(string variable, string value, string expected)
     {
         await using var database = TestDatabase.Sqlite();

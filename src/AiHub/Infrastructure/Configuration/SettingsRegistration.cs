@@ -34,21 +34,20 @@ internal static partial class SettingsRegistration
             }
             catch (TargetInvocationException e) when (e.InnerException is InvalidOperationException conversion)
             {
-                problems.Add(DescribeConversionFailure(conversion, configuration, registered.Type));
+                problems.Add(DescribeConversionFailure(conversion, configuration, registered));
             }
         }
         if (problems.Count > 0)
             throw new InvalidConfigurationException(string.Join("; ", problems.Distinct()));
     }
 
-    static string DescribeConversionFailure(InvalidOperationException e, IConfiguration configuration, Type settingsType)
+    static string DescribeConversionFailure(InvalidOperationException e, IConfiguration configuration, RegisteredSettings registered)
     {
         var path = ConfigurationPath().Match(e.Message) is { Success: true } m ? m.Groups[1].Value : null;
         if (path is null)
             return e.Message;
         var value = configuration[path];
-        var property = settingsType.GetProperty(path[(path.LastIndexOf(':') + 1)..], BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
-        var type = property is null ? null : Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+        var type = PropertyType(registered.Type, path[Math.Min(path.Length, registered.Section.Length + 1)..]);
         var expected = type switch
         {
             null => "a valid value",
@@ -60,6 +59,18 @@ internal static partial class SettingsRegistration
             _ => "a valid " + type.Name,
         };
         return $"{path}: '{value}' is not valid; expected {expected}";
+    }
+
+    /// <summary>Follows a path such as <c>Smtp:Port</c> through nested settings objects.</summary>
+    static Type? PropertyType(Type settingsType, string relativePath)
+    {
+        Type? type = settingsType;
+        foreach (var name in relativePath.Split(':'))
+        {
+            var property = type?.GetProperty(name, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
+            type = property is null ? null : Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
+        }
+        return type;
     }
 
     [GeneratedRegex("at '([^']+)'")]
