@@ -184,7 +184,7 @@ internal static class ExternalLogins
             user = await users.FindByEmailAsync(email);
             if (user is null)
             {
-                user = new AppUser { UserName = email, Email = email, EmailConfirmed = true, CreatedAt = clock.GetUtcNow(), DisplayName = info.Principal.FindFirstValue(ClaimTypes.Name) };
+                user = new AppUser { UserName = email, Email = email, EmailConfirmed = true, CreatedAt = clock.GetUtcNow(), DisplayName = info.Principal.FindFirstValue(ClaimTypes.Name) ?? info.Principal.FindFirstValue("name") };
                 var created = await users.CreateAsync(user);
                 if (!created.Succeeded)
                     return BrowserSignIn.BackToLogin(string.Join(" ", created.Errors.Select(e => e.Description)));

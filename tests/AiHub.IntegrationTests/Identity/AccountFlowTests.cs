@@ -24,13 +24,13 @@ public abstract class AccountFlowTests(IdentityHost host)
 
         using var registered = await client.PostAsJsonAsync("/api/auth/register", new { email, password = Password }, Ct);
         var mail = await host.NextMailAsync(email);
-        var code = System.Text.RegularExpressions.Regex.Match(mail.TextBody, @"\b\d{6}\b").Value;
+        var code = System.Text.RegularExpressions.Regex.Match(mail.TextBody ?? "", @"\b\d{6}\b").Value;
         using var verified = await client.PostAsJsonAsync("/api/auth/verify-email", new { email, code }, Ct);
         var tokens = await LoginAsync(client, email);
         using var me = await client.SendAsync(As(tokens, HttpMethod.Get, "/api/me"), Ct);
         var profile = await me.Content.ReadFromJsonAsync<JsonElement>(Ct);
         using var refreshed = await client.PostAsJsonAsync("/api/auth/refresh", new { tokens.RefreshToken }, Ct);
-        var next = (await refreshed.Content.ReadFromJsonAsync<Tokens>(Ct))!;
+        var next = (await refreshed.Content.ReadFromJsonAsync<AuthTokens>(Ct))!;
         using var loggedOut = await client.SendAsync(As(next, HttpMethod.Post, "/api/auth/logout", new { next.RefreshToken }), Ct);
         using var afterLogout = await client.SendAsync(As(next, HttpMethod.Get, "/api/me"), Ct);
         using var refreshAfterLogout = await client.PostAsJsonAsync("/api/auth/refresh", new { next.RefreshToken }, Ct);
@@ -125,7 +125,7 @@ public abstract class AccountFlowTests(IdentityHost host)
         using var client = host.Client();
         var first = await host.NewUserAsync(client);
         using var rotated = await client.PostAsJsonAsync("/api/auth/refresh", new { first.RefreshToken }, Ct);
-        var second = (await rotated.Content.ReadFromJsonAsync<Tokens>(Ct))!;
+        var second = (await rotated.Content.ReadFromJsonAsync<AuthTokens>(Ct))!;
 
         using var replay = await client.PostAsJsonAsync("/api/auth/refresh", new { first.RefreshToken }, Ct);
         using var successor = await client.PostAsJsonAsync("/api/auth/refresh", new { second.RefreshToken }, Ct);
@@ -149,7 +149,7 @@ public abstract class AccountFlowTests(IdentityHost host)
         using var forgot = await client.PostAsJsonAsync("/api/auth/forgot-password", new { email }, Ct);
         using var forgotUnknown = await client.PostAsJsonAsync("/api/auth/forgot-password", new { email = NewEmail() }, Ct);
         var mail = await host.NextMailAsync(email);
-        var link = System.Text.RegularExpressions.Regex.Match(mail.TextBody, @"https://aihub\.test/account/reset-password\?token=\S+").Value;
+        var link = System.Text.RegularExpressions.Regex.Match(mail.TextBody ?? "", @"https://aihub\.test/account/reset-password\?token=\S+").Value;
         var token = HttpUtility.ParseQueryString(new Uri(link).Query)["token"];
         using var reset = await client.PostAsJsonAsync("/api/auth/reset-password", new { token, newPassword = "Brand-New-Password-9" }, Ct);
         using var reused = await client.PostAsJsonAsync("/api/auth/reset-password", new { token, newPassword = "Yet-Another-Password-9" }, Ct);
@@ -292,7 +292,7 @@ public abstract class AccountFlowTests(IdentityHost host)
         Assert.True(await db.AuditEvents.AnyAsync(Ct));
     }
 
-    async Task<bool> AuditedAsync(string kind, Tokens tokens)
+    async Task<bool> AuditedAsync(string kind, AuthTokens tokens)
     {
         var userId = Guid.Parse(new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(tokens.AccessToken).Subject);
         await using var scope = host.App.Services.CreateAsyncScope();

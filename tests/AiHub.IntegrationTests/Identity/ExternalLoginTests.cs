@@ -116,7 +116,7 @@ public abstract class ExternalLoginTests(IdentityHost host)
     }
 
     /// <summary>Plays the browser through the provider and back; returns where AiHub finally sends it.</summary>
-    async Task<string> SignInWithAsync(HttpClient browser, string provider, string returnUrl)
+    static async Task<string> SignInWithAsync(HttpClient browser, string provider, string returnUrl)
     {
         using var external = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = true });
         var start = await browser.GetAsync($"/auth/{provider}?returnUrl={Uri.EscapeDataString(returnUrl)}", Ct);

@@ -83,7 +83,7 @@ public abstract class PermissionTests(IdentityHost host)
         permissions.Contains(permission) ? HttpStatusCode.OK : HttpStatusCode.Forbidden;
 
     /// <summary>The first SuperAdmin, made the way an operator does (<c>create-admin</c>), whose password is set through the emailed-style link.</summary>
-    async Task<Tokens> SuperAdminAsync(HttpClient client)
+    async Task<AuthTokens> SuperAdminAsync(HttpClient client)
     {
         var email = NewEmail("root");
         var (_, link) = await AdminBootstrap.CreateAdminAsync(host.App.Services, email, Ct);
@@ -93,7 +93,7 @@ public abstract class PermissionTests(IdentityHost host)
         return await LoginAsync(client, email);
     }
 
-    async Task<(string Id, Tokens Tokens)> UserWithOnlyRoleAsync(HttpClient client, Tokens root, string role)
+    async Task<(string Id, AuthTokens AuthTokens)> UserWithOnlyRoleAsync(HttpClient client, AuthTokens root, string role)
     {
         var email = await host.RegisterVerifiedAsync(client);
         var tokens = await LoginAsync(client, email);

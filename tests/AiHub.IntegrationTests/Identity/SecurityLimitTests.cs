@@ -120,7 +120,7 @@ public sealed class SecurityLimitTests
         using var expired = await client.SendAsync(As(tokens, HttpMethod.Get, "/api/me"), Ct);
         using var refreshed = await client.PostAsJsonAsync("/api/auth/refresh", new { tokens.RefreshToken }, Ct);
         clock.Advance(TimeSpan.FromDays(8));
-        var next = (await refreshed.Content.ReadFromJsonAsync<Tokens>(Ct))!;
+        var next = (await refreshed.Content.ReadFromJsonAsync<AuthTokens>(Ct))!;
         using var refreshTooLate = await client.PostAsJsonAsync("/api/auth/refresh", new { next.RefreshToken }, Ct);
 
         Assert.Equal(HttpStatusCode.OK, fresh.StatusCode);
@@ -165,8 +165,8 @@ public sealed class SecurityLimitTests
         using var ___ = await client.PostAsJsonAsync("/api/auth/refresh", new { tokens.RefreshToken }, Ct);
         using var ____ = await client.PostAsJsonAsync("/api/auth/forgot-password", new { email }, Ct);
         var reset = await host.NextMailAsync(email);
-        reset = reset.Subject.Contains("Welcome", StringComparison.OrdinalIgnoreCase) ? await host.NextMailAsync(email) : reset;
-        var token = System.Text.RegularExpressions.Regex.Match(reset.TextBody, @"token=(\S+)").Groups[1].Value;
+        reset = reset.Subject!.Contains("Welcome", StringComparison.OrdinalIgnoreCase) ? await host.NextMailAsync(email) : reset;
+        var token = System.Text.RegularExpressions.Regex.Match(reset.TextBody ?? "", @"token=(\S+)").Groups[1].Value;
 
         var all = string.Join("\n", logs.Messages);
         Assert.NotEmpty(logs.Messages);

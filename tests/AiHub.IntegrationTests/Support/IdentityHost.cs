@@ -92,17 +92,17 @@ public sealed partial class IdentityHost : IAsyncDisposable
         return email;
     }
 
-    public static async Task<Tokens> LoginAsync(HttpClient client, string email, string password = Password, string? totpCode = null)
+    public static async Task<AuthTokens> LoginAsync(HttpClient client, string email, string password = Password, string? totpCode = null)
     {
         using var response = await client.PostAsJsonAsync("/api/auth/login", new { email, password, totpCode });
         Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync());
-        return (await response.Content.ReadFromJsonAsync<Tokens>())!;
+        return (await response.Content.ReadFromJsonAsync<AuthTokens>())!;
     }
 
-    public async Task<Tokens> NewUserAsync(HttpClient client, string? email = null) =>
+    public async Task<AuthTokens> NewUserAsync(HttpClient client, string? email = null) =>
         await LoginAsync(client, await RegisterVerifiedAsync(client, email));
 
-    public static HttpRequestMessage As(Tokens tokens, HttpMethod method, string path, object? body = null)
+    public static HttpRequestMessage As(AuthTokens tokens, HttpMethod method, string path, object? body = null)
     {
         var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
         request.Headers.Authorization = new("Bearer", tokens.AccessToken);
@@ -127,4 +127,4 @@ public sealed partial class IdentityHost : IAsyncDisposable
     }
 }
 
-public sealed record Tokens(string AccessToken, string RefreshToken, int ExpiresIn, string TokenType);
+public sealed record AuthTokens(string AccessToken, string RefreshToken, int ExpiresIn, string TokenType);
