@@ -7,6 +7,7 @@ public sealed class SecretRedactorTests
     [Theory]
     [InlineData("Authorization: Bearer abc.def-123456789", "abc.def-123456789")]
     [InlineData("key ahk_4f2a9c_SuperSecretValue123 used", "ahk_4f2a9c_SuperSecretValue123")]
+    [InlineData("refresh ahr_Zm9vYmFyLWJhei1xdXV4LTEyMzQ1Njc4 sent", "ahr_Zm9vYmFyLWJhei1xdXV4LTEyMzQ1Njc4")]
     [InlineData("provider key sk-proj-AbCdEf0123456789xyz", "sk-proj-AbCdEf0123456789xyz")]
     [InlineData("anthropic sk-ant-api03-AbCdEf0123456789", "sk-ant-api03-AbCdEf0123456789")]
     [InlineData("stripe sk_live_51HxYzAbCdEf", "sk_live_51HxYzAbCdEf")]
@@ -36,6 +37,9 @@ public sealed class SecretRedactorTests
     [InlineData("ConnectionString", true)]
     [InlineData("requestId", false)]
     [InlineData("path", false)]
+    [InlineData("code", true)]
+    [InlineData("totpCode", true)]
+    [InlineData("statusCode", false)]
     public void Field_names_that_hold_secrets_are_recognised(string name, bool secret) =>
         Assert.Equal(secret, SecretRedactor.IsSecretName(name));
 }

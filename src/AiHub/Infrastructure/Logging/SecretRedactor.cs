@@ -9,9 +9,14 @@ internal static partial class SecretRedactor
 
     static readonly string[] SecretNames = ["password", "pwd", "secret", "token", "apikey", "api_key", "api-key", "authorization", "cookie", "credential", "connectionstring", "code"];
 
+    // Names that end like a secret's but hold plain numbers worth keeping in a log.
+    static readonly string[] PlainNames = ["statuscode", "errorcode", "exitcode", "eventcode"];
+
     public static bool IsSecretName(string name)
     {
         var lower = name.ToLowerInvariant();
+        if (PlainNames.Contains(lower))
+            return false;
         return SecretNames.Any(s => lower.EndsWith(s, StringComparison.Ordinal) || lower.StartsWith(s, StringComparison.Ordinal));
     }
 
@@ -32,8 +37,8 @@ internal static partial class SecretRedactor
     [GeneratedRegex(@"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")]
     private static partial Regex Jwt();
 
-    // AiHub API keys, OpenAI/Anthropic-style keys, Stripe secrets and webhook signing secrets.
-    [GeneratedRegex(@"\b(ahk_[A-Za-z0-9_]{8,}|sk-(ant-)?[A-Za-z0-9_-]{12,}|(sk|rk)_(live|test)_[A-Za-z0-9]{8,}|whsec_[A-Za-z0-9]{8,})")]
+    // AiHub API keys and refresh tokens, OpenAI/Anthropic-style keys, Stripe secrets and webhook signing secrets.
+    [GeneratedRegex(@"\b(ah[kr]_[A-Za-z0-9_-]{8,}|sk-(ant-)?[A-Za-z0-9_-]{12,}|(sk|rk)_(live|test)_[A-Za-z0-9]{8,}|whsec_[A-Za-z0-9]{8,})")]
     private static partial Regex KnownKeyFormats();
 
     [GeneratedRegex(@"(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+@", RegexOptions.IgnoreCase)]
