@@ -68,6 +68,7 @@ public static class IdentityExtensions
         });
         services.AddSingleton<Microsoft.AspNetCore.Authorization.IAuthorizationHandler, PermissionHandler>();
         services.AddSingleton<PermissionLookup>();
+        services.Configure<Microsoft.AspNetCore.OpenApi.OpenApiOptions>("v1", options => options.AddBearerSecurity());
         services.AddSingleton<SigningKeys>();
         services.AddHostedService(sp => sp.GetRequiredService<SigningKeys>());
         services.AddHostedService<AdminBootstrap>();
