@@ -46,6 +46,7 @@ internal sealed class Accounts(
         // The password is judged before the address is looked up, so the answer never depends on whether it exists.
         await RequireStrongPasswordAsync(candidate, password);
         await rates.EnforceAsync($"register:ip:{Ip}", Settings.RateLimits.RegisterPerIp, Settings.RateLimits.Window, ct);
+        await rates.EnforceAsync($"register:email:{Normalize(email)}", Settings.RateLimits.RegisterPerEmail, Settings.RateLimits.Window, ct);
 
         if (await users.FindByEmailAsync(email) is { } existing)
         {
@@ -175,6 +176,7 @@ internal sealed class Accounts(
         await rates.EnforceAsync($"reset:ip:{Ip}", Settings.RateLimits.ResetPerIp, Settings.RateLimits.Window, ct);
         if (ReadResetToken(token) is not var (userId, identityToken) || await users.FindByIdAsync(userId.ToString()) is not { } user)
             throw ResetLinkInvalid();
+        await rates.EnforceAsync($"reset:user:{user.Id:N}", Settings.RateLimits.ResetPerEmail, Settings.RateLimits.Window, ct);
         await RequireStrongPasswordAsync(user, newPassword);
         var result = await users.ResetPasswordAsync(user, identityToken, newPassword!);
         if (!result.Succeeded)

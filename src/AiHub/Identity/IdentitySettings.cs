@@ -75,6 +75,9 @@ internal sealed class RateLimitSettings
     public int RegisterPerIp { get; set; } = 20;
 
     [Range(1, 100_000)]
+    public int RegisterPerEmail { get; set; } = 5;
+
+    [Range(1, 100_000)]
     public int VerifyPerIp { get; set; } = 50;
 
     [Range(1, 100_000)]
@@ -88,6 +91,10 @@ internal sealed class RateLimitSettings
 
     [Range(1, 100_000)]
     public int ResetPerIp { get; set; } = 20;
+
+    /// <summary>Counted per account, which the reset link names.</summary>
+    [Range(1, 100_000)]
+    public int ResetPerEmail { get; set; } = 10;
 }
 
 internal class OAuthProviderSettings : IValidatableObject
