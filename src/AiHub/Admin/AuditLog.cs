@@ -1,5 +1,6 @@
 using System.Text.Json;
 using AiHub.Data;
+using AiHub.Infrastructure.Hosting;
 
 namespace AiHub.Admin;
 
@@ -8,7 +9,6 @@ internal sealed class AuditLog(AppDbContext db, TimeProvider clock, IHttpContext
 {
     public AuditEvent Add(string kind, Guid? userId, object? data = null, Guid? actorId = null, Guid? organizationId = null)
     {
-        var request = http.HttpContext?.Request;
         var now = clock.GetUtcNow();
         var entry = new AuditEvent
         {
@@ -18,8 +18,8 @@ internal sealed class AuditLog(AppDbContext db, TimeProvider clock, IHttpContext
             UserId = userId,
             ActorId = actorId,
             OrganizationId = organizationId,
-            IpAddress = http.HttpContext?.Connection.RemoteIpAddress?.ToString(),
-            UserAgent = request?.Headers.UserAgent.ToString() is { Length: > 0 } agent ? Truncate(agent, 512) : null,
+            IpAddress = http.HttpContext.IpAddress(),
+            UserAgent = http.HttpContext.UserAgent(),
             Data = data is null ? null : JsonSerializer.Serialize(data, JsonSerializerOptions.Web),
         };
         db.AuditEvents.Add(entry);
@@ -32,6 +32,4 @@ internal sealed class AuditLog(AppDbContext db, TimeProvider clock, IHttpContext
         Add(kind, userId, data);
         await db.SaveChangesAsync(ct);
     }
-
-    static string Truncate(string value, int length) => value.Length <= length ? value : value[..length];
 }

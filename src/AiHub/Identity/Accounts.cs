@@ -3,6 +3,7 @@ using System.Text;
 using AiHub.Admin;
 using AiHub.Data;
 using AiHub.Infrastructure.Errors;
+using AiHub.Infrastructure.Hosting;
 using AiHub.Infrastructure.RateLimiting;
 using AiHub.Notifications;
 using Microsoft.AspNetCore.Identity;
@@ -35,7 +36,7 @@ internal sealed class Accounts(
 
     IdentitySettings Settings => settings.Value;
 
-    string Ip => http.HttpContext?.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+    string Ip => http.HttpContext.IpAddress() ?? "unknown";
 
     public async Task RegisterAsync(string? email, string? password, string? displayName, CancellationToken ct)
     {

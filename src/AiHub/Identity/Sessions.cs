@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using AiHub.Data;
+using AiHub.Infrastructure.Hosting;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Caching.Distributed;
 
@@ -20,8 +21,8 @@ internal sealed class Sessions(AppDbContext db, TimeProvider clock, IDistributed
             CreatedAt = now,
             LastSeenAt = now,
             ExpiresAt = now + lifetime,
-            IpAddress = http?.Connection.RemoteIpAddress?.ToString(),
-            UserAgent = http?.Request.Headers.UserAgent.ToString() is { Length: > 0 } agent ? agent[..Math.Min(agent.Length, 512)] : null,
+            IpAddress = http.IpAddress(),
+            UserAgent = http.UserAgent(),
         };
         db.UserSessions.Add(session);
         return session;
@@ -31,8 +32,19 @@ internal sealed class Sessions(AppDbContext db, TimeProvider clock, IDistributed
     public async Task<bool> IsActiveAsync(Guid sessionId, CancellationToken ct)
     {
         var now = clock.GetUtcNow();
-        return await db.UserSessions.AsNoTracking().AnyAsync(s => s.Id == sessionId && s.RevokedAt == null && s.ExpiresAt > now, ct);
+        var lastSeen = await db.UserSessions.AsNoTracking()
+            .Where(s => s.Id == sessionId && s.RevokedAt == null && s.ExpiresAt > now)
+            .Select(s => (DateTimeOffset?)s.LastSeenAt)
+            .FirstOrDefaultAsync(ct);
+        if (lastSeen is null)
+            return false;
+        // "Last seen" for the sessions page, written at most every few minutes so that reads stay reads.
+        if (lastSeen < now - SeenGranularity)
+            await db.UserSessions.Where(s => s.Id == sessionId).ExecuteUpdateAsync(u => u.SetProperty(s => s.LastSeenAt, now), ct);
+        return true;
     }
+
+    static readonly TimeSpan SeenGranularity = TimeSpan.FromMinutes(5);
 
     public async Task<int> RevokeAsync(Guid userId, Guid sessionId, string reason, CancellationToken ct) =>
         await RevokeWhereAsync(db.UserSessions.Where(s => s.UserId == userId && s.Id == sessionId), reason, ct);
