@@ -3,6 +3,7 @@ using AiHub.Infrastructure.Configuration;
 using AiHub.Infrastructure.Errors;
 using AiHub.Infrastructure.Health;
 using AiHub.Infrastructure.Logging;
+using AiHub.Infrastructure.RateLimiting;
 using AiHub.Infrastructure.Redis;
 using AiHub.Infrastructure.Telemetry;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -23,6 +24,7 @@ public static class InfrastructureExtensions
         services.AddProblemResponses();
         services.AddRedis();
         services.AddCaching();
+        services.AddSingleton<RateCounter>();
         services.AddHealth();
         services.AddOpenApi(options => options.AddDocumentTransformer((document, _, _) =>
         {
