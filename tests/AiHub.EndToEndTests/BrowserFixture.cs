@@ -1,5 +1,8 @@
+using AiHub.Identity;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 
 namespace AiHub.EndToEndTests;
@@ -11,11 +14,14 @@ public sealed class BrowserFixture : IAsyncLifetime
     readonly Factory _app;
     IPlaywright? _playwright;
 
-    public BrowserFixture() => _app = new Factory(_dataDirectory);
+    public BrowserFixture() => _app = new Factory(_dataDirectory, MailDirectory);
 
     public IBrowser Browser { get; private set; } = null!;
 
     public Uri BaseAddress { get; private set; } = null!;
+
+    /// <summary>Where AiHub writes the mail it sends, one .eml file each, when no SMTP server is configured.</summary>
+    public string MailDirectory => Path.Combine(_dataDirectory, "mail");
 
     /// <summary>Where screenshots go; scripts/test.sh keeps them as artifacts of the run.</summary>
     public static string ArtifactsDirectory =>
@@ -38,6 +44,31 @@ public sealed class BrowserFixture : IAsyncLifetime
         });
     }
 
+    public async Task<IPage> NewPageAsync()
+    {
+        var context = await Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new() { Width = 1280, Height = 800 }, ColorScheme = ColorScheme.Light });
+        return await context.NewPageAsync();
+    }
+
+    public static async Task<string> ScreenshotAsync(IPage page, string name)
+    {
+        Directory.CreateDirectory(ArtifactsDirectory);
+        var path = Path.Combine(ArtifactsDirectory, name);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
+        return path;
+    }
+
+    /// <summary>A verified account, for tests about what comes after sign-up.</summary>
+    public async Task CreateAccountAsync(string email, string password, string? displayName = null)
+    {
+        await using var scope = _app.Services.CreateAsyncScope();
+        var users = scope.ServiceProvider.GetRequiredService<UserManager<AppUser>>();
+        var user = new AppUser { UserName = email, Email = email, EmailConfirmed = true, DisplayName = displayName, CreatedAt = DateTimeOffset.UtcNow };
+        var created = await users.CreateAsync(user, password);
+        Assert.True(created.Succeeded, string.Join(" ", created.Errors.Select(e => e.Description)));
+        await users.AddToRoleAsync(user, Roles.Default);
+    }
+
     public async ValueTask DisposeAsync()
     {
         await Browser.DisposeAsync();
@@ -47,13 +78,14 @@ public sealed class BrowserFixture : IAsyncLifetime
         Directory.Delete(_dataDirectory, recursive: true);
     }
 
-    sealed class Factory(string dataDirectory) : WebApplicationFactory<Program>
+    sealed class Factory(string dataDirectory, string mailDirectory) : WebApplicationFactory<Program>
     {
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
             // Development is what `dotnet run` uses, and it serves the UI's static assets from the build output.
             builder.UseEnvironment("Development");
             builder.UseSetting("Database:ConnectionString", $"Data Source={Path.Combine(dataDirectory, "aihub.db")}");
+            builder.UseSetting("Email:PickupDirectory", mailDirectory);
         }
     }
 }

@@ -8,7 +8,7 @@ public sealed class LandingPageTests(BrowserFixture fixture)
     [Fact]
     public async Task The_landing_page_says_what_AiHub_is_and_is_saved_as_a_screenshot()
     {
-        var page = await NewPageAsync();
+        var page = await fixture.NewPageAsync();
         var failedRequests = new List<string>();
         page.RequestFailed += (_, request) => failedRequests.Add(request.Url);
         page.Response += (_, response) => { if (response.Status >= 400) failedRequests.Add($"{response.Status} {response.Url}"); };
@@ -20,7 +20,7 @@ public sealed class LandingPageTests(BrowserFixture fixture)
         await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Knowledge with sources" })).ToBeVisibleAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Link, new() { Name = "API reference" }).First).ToBeVisibleAsync();
         Assert.Empty(failedRequests);
-        var path = await ScreenshotAsync(page, "landing.png");
+        var path = await BrowserFixture.ScreenshotAsync(page, "landing.png");
         Assert.True(new FileInfo(path).Length > 10_000, "the screenshot should show a rendered page");
         TestContext.Current.AddAttachment("landing.png", await File.ReadAllBytesAsync(path, TestContext.Current.CancellationToken), "image/png");
     }
@@ -28,14 +28,14 @@ public sealed class LandingPageTests(BrowserFixture fixture)
     [Fact]
     public async Task The_theme_switch_turns_the_page_dark_and_back()
     {
-        var page = await NewPageAsync();
+        var page = await fixture.NewPageAsync();
         await page.GotoAsync(fixture.BaseAddress.ToString(), new PageGotoOptions { WaitUntil = WaitUntilState.NetworkIdle });
         var light = await BackgroundAsync(page);
 
         await page.GetByTestId("theme-toggle").ClickAsync();
         await page.WaitForFunctionAsync($"() => getComputedStyle(document.body).backgroundColor !== '{light}'");
         var dark = await BackgroundAsync(page);
-        await ScreenshotAsync(page, "landing-dark.png");
+        await BrowserFixture.ScreenshotAsync(page, "landing-dark.png");
 
         Assert.NotEqual(light, dark);
         Assert.True(Brightness(dark) < Brightness(light), $"dark background {dark} should be darker than {light}");
@@ -44,7 +44,7 @@ public sealed class LandingPageTests(BrowserFixture fixture)
     [Fact]
     public async Task An_unknown_address_shows_the_not_found_page()
     {
-        var page = await NewPageAsync();
+        var page = await fixture.NewPageAsync();
 
         var response = await page.GotoAsync(new Uri(fixture.BaseAddress, "/no/such/page").ToString());
 
@@ -55,29 +55,15 @@ public sealed class LandingPageTests(BrowserFixture fixture)
     [Fact]
     public async Task The_api_reference_is_served_without_the_internet()
     {
-        var page = await NewPageAsync();
+        var page = await fixture.NewPageAsync();
         var external = new List<string>();
         page.Request += (_, request) => { if (!request.Url.StartsWith(fixture.BaseAddress.ToString(), StringComparison.Ordinal) && !request.Url.StartsWith("data:", StringComparison.Ordinal)) external.Add(request.Url); };
 
         await page.GotoAsync(new Uri(fixture.BaseAddress, "/docs").ToString(), new PageGotoOptions { WaitUntil = WaitUntilState.NetworkIdle });
 
-        await ScreenshotAsync(page, "api-reference.png");
+        await BrowserFixture.ScreenshotAsync(page, "api-reference.png");
         await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "AiHub API" }).First).ToBeVisibleAsync();
         Assert.Empty(external);
-    }
-
-    async Task<IPage> NewPageAsync()
-    {
-        var context = await fixture.Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new() { Width = 1280, Height = 800 }, ColorScheme = ColorScheme.Light });
-        return await context.NewPageAsync();
-    }
-
-    static async Task<string> ScreenshotAsync(IPage page, string name)
-    {
-        Directory.CreateDirectory(BrowserFixture.ArtifactsDirectory);
-        var path = Path.Combine(BrowserFixture.ArtifactsDirectory, name);
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = path, FullPage = true });
-        return path;
     }
 
     static Task<string> BackgroundAsync(IPage page) => page.EvaluateAsync<string>("() => getComputedStyle(document.body).backgroundColor");

@@ -211,6 +211,17 @@ internal sealed class Accounts(
         await db.SaveChangesAsync(ct);
     }
 
+    public async Task SetDisplayNameAsync(AppUser user, string? displayName)
+    {
+        var name = Clean(displayName);
+        if (name is { Length: > 100 })
+            throw Invalid("displayName", "The display name can be at most 100 characters.");
+        user.DisplayName = name;
+        var result = await users.UpdateAsync(user);
+        if (!result.Succeeded)
+            throw Invalid("displayName", string.Join(" ", result.Errors.Select(e => e.Description)));
+    }
+
     /// <summary>Makes the configured bootstrap address SuperAdmin while the platform has none.</summary>
     public async Task GrantBootstrapAdminAsync(AppUser user, CancellationToken ct)
     {

@@ -1,8 +1,12 @@
+using AiHub.Identity.Pages;
 using AiHub.Infrastructure.Configuration;
+using AiHub.Notifications;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
 using AiHub.Data;
@@ -76,6 +80,10 @@ public static class IdentityExtensions
         services.AddScoped<Tokens>();
         services.AddScoped<Accounts>();
         services.AddScoped<BrowserSignIn>();
+        services.AddScoped<TwoFactor>();
+        services.AddCascadingAuthenticationState();
+        services.AddScoped<DisplayNameChanges>();
+        services.AddScoped<AuthenticationStateProvider, SessionRevalidation>();
         return builder;
     }
 

@@ -1,11 +1,9 @@
-using System.Globalization;
 using System.Security.Claims;
 using AiHub.Admin;
 using AiHub.Data;
 using AiHub.Infrastructure.Errors;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Identity;
-using Microsoft.EntityFrameworkCore;
 
 namespace AiHub.Identity;
 
@@ -62,14 +60,10 @@ internal static class MeEndpoints
             user.PasswordHash is not null, grants.Roles, grants.Permissions, logins.Select(l => l.LoginProvider).ToList(), user.CreatedAt);
     }
 
-    static async Task<Ok<MeResponse>> Update(UpdateMeRequest body, ClaimsPrincipal principal, UserManager<AppUser> users, PermissionLookup permissions, CancellationToken ct)
+    static async Task<Ok<MeResponse>> Update(UpdateMeRequest body, ClaimsPrincipal principal, UserManager<AppUser> users, Accounts accounts, PermissionLookup permissions, CancellationToken ct)
     {
         var user = await CurrentAsync(principal, users);
-        var name = body.DisplayName?.Trim();
-        if (name is { Length: > 100 })
-            throw Accounts.Invalid("displayName", "The display name can be at most 100 characters.");
-        user.DisplayName = string.IsNullOrEmpty(name) ? null : name;
-        await users.UpdateAsync(user);
+        await accounts.SetDisplayNameAsync(user, body.DisplayName);
         return TypedResults.Ok(await DescribeAsync(user, users, permissions, ct));
     }
 
@@ -80,16 +74,11 @@ internal static class MeEndpoints
         return TypedResults.NoContent();
     }
 
-    static async Task<Ok<List<SessionResponse>>> ListSessions(ClaimsPrincipal principal, AppDbContext db, TimeProvider clock, CancellationToken ct)
+    static async Task<Ok<List<SessionResponse>>> ListSessions(ClaimsPrincipal principal, Sessions sessions, CancellationToken ct)
     {
-        var userId = principal.UserId()!.Value;
         var current = principal.SessionId();
-        var now = clock.GetUtcNow();
-        var sessions = await db.UserSessions.AsNoTracking()
-            .Where(s => s.UserId == userId && s.RevokedAt == null && s.ExpiresAt > now)
-            .OrderByDescending(s => s.LastSeenAt)
-            .ToListAsync(ct);
-        return TypedResults.Ok(sessions.Select(s => new SessionResponse(s.Id, s.Kind.ToString(), s.CreatedAt, s.LastSeenAt, s.ExpiresAt, s.IpAddress, s.UserAgent, s.Id == current)).ToList());
+        var active = await sessions.ListActiveAsync(principal.UserId()!.Value, ct);
+        return TypedResults.Ok(active.Select(s => new SessionResponse(s.Id, s.Kind.ToString(), s.CreatedAt, s.LastSeenAt, s.ExpiresAt, s.IpAddress, s.UserAgent, s.Id == current)).ToList());
     }
 
     static async Task<NoContent> RevokeSession(Guid id, ClaimsPrincipal principal, Sessions sessions, AuditLog audit, AppDbContext db, CancellationToken ct)
@@ -102,61 +91,17 @@ internal static class MeEndpoints
         return TypedResults.NoContent();
     }
 
-    static async Task<Ok<TwoFactorSetup>> EnableTwoFactor(ClaimsPrincipal principal, UserManager<AppUser> users)
-    {
-        var user = await CurrentAsync(principal, users);
-        if (user.TwoFactorEnabled)
-            throw new ProblemException(StatusCodes.Status409Conflict, "Two-factor sign-in is already on.",
-                "Turn it off first to enrol a new authenticator.", ProblemTypes.Conflict);
-        await users.ResetAuthenticatorKeyAsync(user);
-        var key = (await users.GetAuthenticatorKeyAsync(user))!;
-        var codes = (await users.GenerateNewTwoFactorRecoveryCodesAsync(user, 10))!.ToList();
-        return TypedResults.Ok(new TwoFactorSetup(FormatKey(key), OtpauthUri(user.Email!, key), codes));
-    }
+    static async Task<Ok<TwoFactorSetup>> EnableTwoFactor(ClaimsPrincipal principal, UserManager<AppUser> users, TwoFactor twoFactor) =>
+        TypedResults.Ok(await twoFactor.StartAsync(await CurrentAsync(principal, users)));
 
-    static async Task<Ok<TwoFactorStatus>> ConfirmTwoFactor(TwoFactorCodeRequest body, ClaimsPrincipal principal, UserManager<AppUser> users, AuditLog audit, AppDbContext db, CancellationToken ct)
-    {
-        var user = await CurrentAsync(principal, users);
-        if (await users.GetAuthenticatorKeyAsync(user) is null)
-            throw new ProblemException(StatusCodes.Status409Conflict, "There is no enrolment to confirm.", "Call /api/me/2fa/enable first.", ProblemTypes.Conflict);
-        if (!await users.VerifyTwoFactorTokenAsync(user, users.Options.Tokens.AuthenticatorTokenProvider, Digits(body.Code)))
-            throw InvalidCode();
-        await users.SetTwoFactorEnabledAsync(user, true);
-        audit.Add(AuditKinds.TwoFactorEnabled, user.Id);
-        await db.SaveChangesAsync(ct);
-        return TypedResults.Ok(new TwoFactorStatus(true, await users.CountRecoveryCodesAsync(user)));
-    }
+    static async Task<Ok<TwoFactorStatus>> ConfirmTwoFactor(TwoFactorCodeRequest body, ClaimsPrincipal principal, UserManager<AppUser> users, TwoFactor twoFactor, CancellationToken ct) =>
+        TypedResults.Ok(await twoFactor.ConfirmAsync(await CurrentAsync(principal, users), body.Code, ct));
 
-    static async Task<Ok<TwoFactorStatus>> DisableTwoFactor(TwoFactorCodeRequest body, ClaimsPrincipal principal, UserManager<AppUser> users, AuditLog audit, AppDbContext db, CancellationToken ct)
-    {
-        var user = await CurrentAsync(principal, users);
-        if (!user.TwoFactorEnabled)
-            return TypedResults.Ok(new TwoFactorStatus(false, 0));
-        // A current code (or a recovery code) proves the person at the keyboard still holds the second factor.
-        var ok = await users.VerifyTwoFactorTokenAsync(user, users.Options.Tokens.AuthenticatorTokenProvider, Digits(body.Code))
-            || (!string.IsNullOrWhiteSpace(body.Code) && (await users.RedeemTwoFactorRecoveryCodeAsync(user, body.Code.Trim())).Succeeded);
-        if (!ok)
-            throw InvalidCode();
-        await users.SetTwoFactorEnabledAsync(user, false);
-        await users.ResetAuthenticatorKeyAsync(user);
-        audit.Add(AuditKinds.TwoFactorDisabled, user.Id);
-        await db.SaveChangesAsync(ct);
-        return TypedResults.Ok(new TwoFactorStatus(false, 0));
-    }
+    static async Task<Ok<TwoFactorStatus>> DisableTwoFactor(TwoFactorCodeRequest body, ClaimsPrincipal principal, UserManager<AppUser> users, TwoFactor twoFactor, CancellationToken ct) =>
+        TypedResults.Ok(await twoFactor.DisableAsync(await CurrentAsync(principal, users), body.Code, ct));
 
     internal static async Task<AppUser> CurrentAsync(ClaimsPrincipal principal, UserManager<AppUser> users) =>
         principal.UserId() is { } id && await users.FindByIdAsync(id.ToString()) is { } user
             ? user
             : throw new ProblemException(StatusCodes.Status401Unauthorized, "The account no longer exists.", null, ProblemTypes.InvalidCredentials);
-
-    static string Digits(string? code) => code?.Replace(" ", "", StringComparison.Ordinal).Replace("-", "", StringComparison.Ordinal) ?? "";
-
-    static ProblemException InvalidCode() => new(StatusCodes.Status400BadRequest, "The code is not correct.",
-        "Enter the current 6-digit code from the authenticator app.", ProblemTypes.InvalidTwoFactorCode);
-
-    internal static string FormatKey(string key) =>
-        string.Join(' ', Enumerable.Range(0, (key.Length + 3) / 4).Select(i => key.Substring(i * 4, Math.Min(4, key.Length - i * 4)))).ToLowerInvariant();
-
-    internal static string OtpauthUri(string email, string key) => string.Create(CultureInfo.InvariantCulture,
-        $"otpauth://totp/{Uri.EscapeDataString("AiHub")}:{Uri.EscapeDataString(email)}?secret={key}&issuer=AiHub&digits=6&period=30");
 }

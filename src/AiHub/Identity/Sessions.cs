@@ -46,6 +46,16 @@ internal sealed class Sessions(AppDbContext db, TimeProvider clock, IDistributed
 
     static readonly TimeSpan SeenGranularity = TimeSpan.FromMinutes(5);
 
+    /// <summary>The user's sessions that can still be used, most recently used first.</summary>
+    public async Task<List<UserSession>> ListActiveAsync(Guid userId, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        return await db.UserSessions.AsNoTracking()
+            .Where(s => s.UserId == userId && s.RevokedAt == null && s.ExpiresAt > now)
+            .OrderByDescending(s => s.LastSeenAt)
+            .ToListAsync(ct);
+    }
+
     public async Task<int> RevokeAsync(Guid userId, Guid sessionId, string reason, CancellationToken ct) =>
         await RevokeWhereAsync(db.UserSessions.Where(s => s.UserId == userId && s.Id == sessionId), reason, ct);
 
