@@ -113,6 +113,28 @@ internal sealed class Accounts(
     /// <summary>Checks the credentials (and the second factor) and starts a session of the given kind.</summary>
     public async Task<(AppUser User, UserSession Session)> LoginAsync(string? email, string? password, string? totpCode, SessionKind kind, CancellationToken ct)
     {
+        var user = await CheckPasswordAsync(email, password, ct);
+        if (user.TwoFactorEnabled)
+            await CheckSecondFactorAsync(user, totpCode, ct);
+        return await StartSessionAsync(user, kind, "password", ct);
+    }
+
+    /// <summary>
+    /// The second step of a sign-in whose first step (a password, or a provider) has passed and whose account needs
+    /// an authenticator code.
+    /// </summary>
+    public async Task<(AppUser User, UserSession Session)> CompleteSecondFactorAsync(AppUser user, string? code, string method, SessionKind kind, CancellationToken ct)
+    {
+        await rates.EnforceAsync($"login:email:{user.NormalizedEmail}", Settings.RateLimits.LoginPerEmail, Settings.RateLimits.Window, ct);
+        if (await users.IsLockedOutAsync(user))
+            throw await LockedAsync(user, ct);
+        await CheckSecondFactorAsync(user, code, ct);
+        return await StartSessionAsync(user, kind, method + "+2fa", ct);
+    }
+
+    /// <summary>The first step of a password sign-in: limits, lockout, password and verified address; not the second factor.</summary>
+    public async Task<AppUser> CheckPasswordAsync(string? email, string? password, CancellationToken ct)
+    {
         email = RequireEmail(email);
         if (string.IsNullOrEmpty(password))
             throw Invalid("password", "Enter the password.");
@@ -141,13 +163,15 @@ internal sealed class Accounts(
         if (!user.EmailConfirmed)
             throw new ProblemException(StatusCodes.Status403Forbidden, "The email address is not verified yet.",
                 "Enter the 6-digit code we emailed, or ask for a new one.", ProblemTypes.EmailNotVerified);
-        if (user.TwoFactorEnabled)
-            await CheckSecondFactorAsync(user, totpCode, ct);
+        return user;
+    }
 
+    public async Task<(AppUser User, UserSession Session)> StartSessionAsync(AppUser user, SessionKind kind, string method, CancellationToken ct)
+    {
         await users.ResetAccessFailedCountAsync(user);
         var lifetime = kind == SessionKind.Api ? Settings.RefreshTokenLifetime : Settings.BrowserSessionLifetime;
         var session = sessions.Start(user.Id, kind, lifetime, http.HttpContext);
-        audit.Add(AuditKinds.LoginSucceeded, user.Id, new { method = "password", session = session.Id, kind = kind.ToString() });
+        audit.Add(AuditKinds.LoginSucceeded, user.Id, new { method, session = session.Id, kind = kind.ToString() });
         await db.SaveChangesAsync(ct);
         return (user, session);
     }

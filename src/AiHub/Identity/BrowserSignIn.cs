@@ -4,32 +4,43 @@ using AiHub.Data;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Identity;
-using Microsoft.Extensions.Options;
 
 namespace AiHub.Identity;
 
 /// <summary>The web UI's cookie: each sign-in is a session of its own, so it can be listed and revoked like an API client's.</summary>
-internal sealed class BrowserSignIn(
-    SignInManager<AppUser> signIn,
-    Sessions sessions,
-    AuditLog audit,
-    AppDbContext db,
-    IHttpContextAccessor http,
-    IOptions<IdentitySettings> settings)
+internal sealed class BrowserSignIn(SignInManager<AppUser> signIn, UserManager<AppUser> users, IHttpContextAccessor http)
 {
-    /// <summary>Starts a browser session for a user whom a provider has vouched for.</summary>
-    public async Task SignInAsync(AppUser user, string method, CancellationToken ct)
-    {
-        var session = sessions.Start(user.Id, SessionKind.Browser, settings.Value.BrowserSessionLifetime, http.HttpContext);
-        audit.Add(AuditKinds.LoginSucceeded, user.Id, new { method, session = session.Id, kind = nameof(SessionKind.Browser) });
-        await db.SaveChangesAsync(ct);
-        await SignInAsync(user, session);
-    }
+    const string MethodClaim = "amr";
 
-    /// <summary>Writes the cookie for a session that <see cref="Accounts.LoginAsync"/> started.</summary>
+    HttpContext Http => http.HttpContext ?? throw new InvalidOperationException("Browser sign-in needs the HTTP request.");
+
+    /// <summary>Writes the cookie for a session that <see cref="Accounts"/> started.</summary>
     public async Task SignInAsync(AppUser user, UserSession session) =>
         await signIn.SignInWithClaimsAsync(user, new AuthenticationProperties { IsPersistent = true, ExpiresUtc = session.ExpiresAt },
             [new Claim("sid", session.Id.ToString())]);
+
+    /// <summary>
+    /// Remembers, in Identity's short-lived two-factor cookie, whose first step (password or provider) passed,
+    /// so that the code form carries neither the password nor the provider's answer.
+    /// </summary>
+    public async Task BeginSecondFactorAsync(AppUser user, string method)
+    {
+        var identity = new ClaimsIdentity(IdentityConstants.TwoFactorUserIdScheme);
+        identity.AddClaim(new Claim(ClaimTypes.Name, user.Id.ToString()));
+        identity.AddClaim(new Claim(MethodClaim, method));
+        await Http.SignInAsync(IdentityConstants.TwoFactorUserIdScheme, new ClaimsPrincipal(identity));
+    }
+
+    /// <summary>The user waiting for their second factor, unless the five minutes have passed.</summary>
+    public async Task<(AppUser User, string Method)?> PendingSecondFactorAsync()
+    {
+        var result = await Http.AuthenticateAsync(IdentityConstants.TwoFactorUserIdScheme);
+        if (!result.Succeeded || result.Principal.FindFirstValue(ClaimTypes.Name) is not { } id || await users.FindByIdAsync(id) is not { } user)
+            return null;
+        return (user, result.Principal.FindFirstValue(MethodClaim) ?? "password");
+    }
+
+    public async Task EndSecondFactorAsync() => await Http.SignOutAsync(IdentityConstants.TwoFactorUserIdScheme);
 
     public static string LocalOrHome(string? returnUrl) =>
         returnUrl is { Length: > 0 } url && url[0] == '/' && (url.Length == 1 || (url[1] != '/' && url[1] != '\\')) ? url : "/";

@@ -167,7 +167,7 @@ internal static class ExternalLogins
 
     /// <summary>Where every provider's callback lands: find or link the account, then start a browser session.</summary>
     static async Task<IResult> CompleteAsync(HttpContext http, SignInManager<AppUser> signIn, UserManager<AppUser> users,
-        AuditLog audit, BrowserSignIn browser, TimeProvider clock, string? returnUrl, CancellationToken ct)
+        AuditLog audit, Accounts accounts, BrowserSignIn browser, TimeProvider clock, string? returnUrl, CancellationToken ct)
     {
         var info = await signIn.GetExternalLoginInfoAsync();
         await http.SignOutAsync(IdentityConstants.ExternalScheme);
@@ -203,9 +203,15 @@ internal static class ExternalLogins
         }
         if (await users.IsLockedOutAsync(user))
             return BrowserSignIn.BackToLogin("The account is locked for a while after too many failed sign-ins.");
+        var method = $"external:{info.LoginProvider}";
         if (user.TwoFactorEnabled)
-            return BrowserSignIn.BackToLogin("This account uses two-factor sign-in: sign in with the password and the authenticator code.");
-        await browser.SignInAsync(user, $"external:{info.LoginProvider}", ct);
+        {
+            // The provider vouches for the first factor only; the account's own second factor still applies.
+            await browser.BeginSecondFactorAsync(user, method);
+            return Results.LocalRedirect("/account/login?twoFactor=true&returnUrl=" + Uri.EscapeDataString(BrowserSignIn.LocalOrHome(returnUrl)));
+        }
+        var (_, session) = await accounts.StartSessionAsync(user, SessionKind.Browser, method, ct);
+        await browser.SignInAsync(user, session);
         return Results.LocalRedirect(BrowserSignIn.LocalOrHome(returnUrl));
     }
 

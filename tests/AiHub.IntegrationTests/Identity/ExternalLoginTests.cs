@@ -69,6 +69,50 @@ public abstract class ExternalLoginTests(IdentityHost host)
     }
 
     [Fact]
+    public async Task A_provider_vouches_for_the_first_factor_only_and_the_account_still_asks_for_its_code()
+    {
+        using var api = host.Client();
+        var email = await host.RegisterVerifiedAsync(api);
+        var tokens = await LoginAsync(api, email);
+        using var enable = await api.SendAsync(As(tokens, HttpMethod.Post, "/api/me/2fa/enable"), Ct);
+        var key = (await enable.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("sharedKey").GetString()!;
+        using var confirm = await api.SendAsync(As(tokens, HttpMethod.Post, "/api/me/2fa/confirm", new { code = Totp.Code(key) }), Ct);
+        host.Idp.NextUser(FakeIdentityProvider.Google, new FakeUser(Guid.NewGuid().ToString("N"), email, EmailVerified: true, "Test User"));
+        using var browser = host.Client(cookies: true);
+
+        var askedForCode = await SignInWithAsync(browser, FakeIdentityProvider.Google, "/account");
+        using var beforeCode = await browser.GetAsync("/api/me", Ct);
+        var form = await browser.GetStringAsync(askedForCode, Ct);
+        using var wrong = await PostCodeAsync(browser, askedForCode, form, Totp.Code(key) == "000000" ? "111111" : "000000");
+        var retry = await wrong.Content.ReadAsStringAsync(Ct);
+        using var right = await PostCodeAsync(browser, askedForCode, retry, Totp.Code(key));
+        using var me = await browser.GetAsync("/api/me", Ct);
+
+        Assert.Equal(HttpStatusCode.OK, confirm.StatusCode);
+        Assert.StartsWith("/account/login?twoFactor=true", askedForCode, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Unauthorized, beforeCode.StatusCode);
+        Assert.Contains(email, form, StringComparison.Ordinal);
+        Assert.Contains("not correct", retry, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Redirect, right.StatusCode);
+        Assert.Equal("/account", right.Headers.Location!.OriginalString);
+        Assert.Equal(HttpStatusCode.OK, me.StatusCode);
+    }
+
+    /// <summary>Posts the sign-in page's code form as a browser would, with its antiforgery token.</summary>
+    static async Task<HttpResponseMessage> PostCodeAsync(HttpClient browser, string page, string html, string code)
+    {
+        string Hidden(string name) => System.Text.RegularExpressions.Regex.Match(html, $"name=\"{System.Text.RegularExpressions.Regex.Escape(name)}\"[^>]*value=\"([^\"]*)\"").Groups[1].Value;
+        var fields = new Dictionary<string, string>
+        {
+            ["_handler"] = "login",
+            ["__RequestVerificationToken"] = System.Net.WebUtility.HtmlDecode(Hidden("__RequestVerificationToken")),
+            ["Input.Stage"] = Hidden("Input.Stage"),
+            ["Input.Code"] = code,
+        };
+        return await browser.PostAsync(page, new FormUrlEncodedContent(fields), Ct);
+    }
+
+    [Fact]
     public async Task A_forged_state_or_a_refusal_at_the_provider_ends_on_the_sign_in_page()
     {
         using var browser = host.Client(cookies: true);
