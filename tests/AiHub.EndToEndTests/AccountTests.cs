@@ -1,11 +1,12 @@
 using System.Text.RegularExpressions;
+using AiHub.IntegrationTests.Support;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
 
 namespace AiHub.EndToEndTests;
 
 [Collection(SharedBrowser.Name)]
-public sealed class AccountTests(BrowserFixture fixture)
+public sealed partial class AccountTests(BrowserFixture fixture)
 {
     const string Password = "Correct-Horse-42";
 
@@ -15,7 +16,6 @@ public sealed class AccountTests(BrowserFixture fixture)
         var ct = TestContext.Current.CancellationToken;
         var page = await fixture.NewPageAsync();
         var email = Unique("story");
-        var started = DateTimeOffset.UtcNow;
 
         await page.GotoAsync(Url("/"));
         await page.GetByTestId("register").ClickAsync();
@@ -28,7 +28,8 @@ public sealed class AccountTests(BrowserFixture fixture)
 
         await Expect(page).ToHaveURLAsync(new Regex(@"/account/verify\?email="));
         await Expect(page.GetByTestId("verify-email")).ToHaveValueAsync(email);
-        var code = await Mailbox.ReadCodeAsync(fixture.MailDirectory, email, started, ct);
+        var mail = await PickupDirectory.WaitForMessageAsync(fixture.MailDirectory, email, TimeSpan.FromSeconds(15), m => SixDigits().IsMatch(m.TextBody ?? ""));
+        var code = SixDigits().Match(mail.TextBody!).Value;
         await page.GetByTestId("verify-code").FillAsync(code);
         await page.GetByTestId("verify-submit").ClickAsync();
 
@@ -145,7 +146,7 @@ public sealed class AccountTests(BrowserFixture fixture)
         await Expect(page.GetByTestId("two-factor-qr").Locator("svg")).ToBeVisibleAsync();
         var key = await page.GetByTestId("two-factor-key").InnerTextAsync();
         await BrowserFixture.ScreenshotAsync(page, "two-factor-setup.png");
-        await page.GetByTestId("two-factor-confirm-code").FillAsync(Totp.Now(key));
+        await page.GetByTestId("two-factor-confirm-code").FillAsync(Totp.Code(key));
         await page.GetByTestId("two-factor-confirm").ClickAsync();
         await Expect(page.GetByTestId("recovery-codes").Locator("li")).ToHaveCountAsync(10);
         await page.GetByTestId("recovery-codes-done").ClickAsync();
@@ -161,7 +162,7 @@ public sealed class AccountTests(BrowserFixture fixture)
         await page.GetByTestId("login-code").FillAsync("000000");
         await page.GetByTestId("login-submit").ClickAsync();
         await Expect(page.GetByTestId("form-problem")).ToContainTextAsync("The two-factor code is not correct.");
-        await page.GetByTestId("login-code").FillAsync(Totp.Now(key));
+        await page.GetByTestId("login-code").FillAsync(Totp.Code(key));
         await page.GetByTestId("login-submit").ClickAsync();
 
         await Expect(page).ToHaveURLAsync(Url("/"));
@@ -204,4 +205,7 @@ public sealed class AccountTests(BrowserFixture fixture)
     string Url(string path) => new Uri(fixture.BaseAddress, path).ToString();
 
     static string Unique(string name) => $"{name}-{Guid.NewGuid():N}"[..(name.Length + 9)] + "@example.com";
+
+    [GeneratedRegex(@"\b\d{6}\b")]
+    private static partial Regex SixDigits();
 }

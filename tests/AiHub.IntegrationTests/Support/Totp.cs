@@ -1,22 +1,23 @@
-using System.Buffers.Binary;
 using System.Security.Cryptography;
 
-namespace AiHub.EndToEndTests;
+namespace AiHub.IntegrationTests.Support;
 
-/// <summary>What an authenticator app computes from the shared key (RFC 6238: HMAC-SHA1, 30-second steps, 6 digits).</summary>
-static class Totp
+/// <summary>RFC 6238 codes, as an authenticator app computes them from the shared key.</summary>
+public static class Totp
 {
-    public static string Now(string sharedKey)
+    public static string Code(string sharedKey, DateTimeOffset? at = null)
     {
         var key = Base32(sharedKey.Replace(" ", "", StringComparison.Ordinal).ToUpperInvariant());
-        Span<byte> counter = stackalloc byte[8];
-        BinaryPrimitives.WriteInt64BigEndian(counter, DateTimeOffset.UtcNow.ToUnixTimeSeconds() / 30);
-#pragma warning disable CA5350 // RFC 6238's authenticator apps use HMAC-SHA1; the test must compute what they compute.
+        var step = (at ?? DateTimeOffset.UtcNow).ToUnixTimeSeconds() / 30;
+        var counter = BitConverter.GetBytes(step);
+        if (BitConverter.IsLittleEndian)
+            Array.Reverse(counter);
+#pragma warning disable CA5350 // RFC 6238 authenticators use HMAC-SHA1.
         var hash = HMACSHA1.HashData(key, counter);
 #pragma warning restore CA5350
         var offset = hash[^1] & 0x0f;
-        var value = (BinaryPrimitives.ReadInt32BigEndian(hash.AsSpan(offset)) & 0x7fffffff) % 1_000_000;
-        return value.ToString("D6", System.Globalization.CultureInfo.InvariantCulture);
+        var binary = ((hash[offset] & 0x7f) << 24) | (hash[offset + 1] << 16) | (hash[offset + 2] << 8) | hash[offset + 3];
+        return (binary % 1_000_000).ToString("D6", System.Globalization.CultureInfo.InvariantCulture);
     }
 
     static byte[] Base32(string text)
