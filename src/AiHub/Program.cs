@@ -6,6 +6,7 @@ using AiHub.Infrastructure;
 using AiHub.Infrastructure.Hosting;
 using AiHub.Infrastructure.Jobs;
 using AiHub.Notifications;
+using AiHub.Organizations;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddInfrastructure();      // configuration, logs, telemetry, ProblemDetails, health, OpenAPI
@@ -14,12 +15,14 @@ builder.AddJobs();                // Hangfire, durable work items, recovery
 builder.AddNotifications();       // email over SMTP or a pickup directory, Razor templates
 builder.AddAdmin();               // append-only audit log
 builder.AddIdentityFeature();     // accounts, cookies and tokens, OAuth/OIDC, 2FA, roles and permissions
+builder.AddOrganizations();       // orgs, members, invitations, workspaces, teams; the tenancy fence
 builder.AddWebUi();               // Blazor + MudBlazor shell
 
 var app = builder.Build();
 app.UseInfrastructure();
 app.MapInfrastructureEndpoints();
 app.MapIdentityEndpoints();
+app.MapOrganizationEndpoints();
 app.MapAdminEndpoints();
 app.MapWebUi();
 

@@ -35,11 +35,20 @@ public static class AdminExtensions
             query = query.Where(e => e.UserId == user || e.ActorId == user);
         if (!string.IsNullOrWhiteSpace(kind))
             query = query.Where(e => e.Kind == kind);
+        return TypedResults.Ok(await AuditQueries.PageAsync(query, before, limit, ct));
+    }
+}
+
+internal static class AuditQueries
+{
+    /// <summary>One page of events, newest first; <see cref="AuditPage.Before"/> asks for the next.</summary>
+    public static async Task<AuditPage> PageAsync(IQueryable<AuditEvent> query, DateTimeOffset? before, int limit, CancellationToken ct)
+    {
         if (before is { } cursor)
             query = query.Where(e => e.OccurredAt < cursor);
         var items = await query.OrderByDescending(e => e.OccurredAt).ThenByDescending(e => e.Id).Take(limit)
             .Select(e => new AuditEntry(e.Id, e.OccurredAt, e.Kind, e.UserId, e.ActorId, e.OrganizationId, e.IpAddress, e.UserAgent, e.Data))
             .ToListAsync(ct);
-        return TypedResults.Ok(new AuditPage(items, items.Count == limit ? items[^1].OccurredAt : null));
+        return new AuditPage(items, items.Count == limit ? items[^1].OccurredAt : null);
     }
 }

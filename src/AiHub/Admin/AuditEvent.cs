@@ -51,6 +51,26 @@ internal static class AuditKinds
     public const string RoleGranted = "role.granted";
     public const string RoleRevoked = "role.revoked";
     public const string ExternalLoginLinked = "oauth.linked";
+    public const string OrgCreated = "org.created";
+    public const string OrgUpdated = "org.updated";
+    public const string OrgDeleted = "org.deleted";
+    public const string OrgRestored = "org.restored";
+    public const string MemberJoined = "member.joined";
+    public const string MemberRoleChanged = "member.role_changed";
+    public const string MemberRemoved = "member.removed";
+    public const string MemberLeft = "member.left";
+    public const string OwnershipTransferred = "org.ownership_transferred";
+    public const string InvitationSent = "invitation.sent";
+    public const string InvitationRevoked = "invitation.revoked";
+    public const string InvitationDeclined = "invitation.declined";
+    public const string WorkspaceCreated = "workspace.created";
+    public const string WorkspaceUpdated = "workspace.updated";
+    public const string WorkspaceDeleted = "workspace.deleted";
+    public const string TeamCreated = "team.created";
+    public const string TeamUpdated = "team.updated";
+    public const string TeamDeleted = "team.deleted";
+    public const string TeamMemberAdded = "team.member_added";
+    public const string TeamMemberRemoved = "team.member_removed";
 }
 
 internal sealed class AuditEventConfiguration : IEntityTypeConfiguration<AuditEvent>

@@ -29,7 +29,8 @@ internal sealed class Accounts(
     IHttpContextAccessor http,
     TimeProvider clock,
     IOptions<IdentitySettings> settings,
-    IOptions<BootstrapSettings> bootstrap)
+    IOptions<BootstrapSettings> bootstrap,
+    IEnumerable<IAccountEvents> accountEvents)
 {
     const string ConfirmPurpose = UserManager<AppUser>.ConfirmEmailTokenPurpose;
     static readonly EmailAddressAttribute EmailFormat = new();
@@ -65,6 +66,8 @@ internal sealed class Accounts(
             throw Invalid("email", string.Join(" ", created.Errors.Select(e => e.Description)));
         }
         await users.AddToRoleAsync(candidate, Roles.Default);
+        foreach (var listener in accountEvents)
+            await listener.UserCreatedAsync(candidate, ct);
         audit.Add(AuditKinds.Registered, candidate.Id);
         await rates.HitAsync($"resend:email:{Normalize(email)}", 1, Settings.ResendCooldown, ct);
         await SendCodeAsync(candidate, ct);

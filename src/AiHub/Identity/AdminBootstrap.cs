@@ -39,6 +39,8 @@ internal sealed class AdminBootstrap(IServiceScopeFactory scopes, IOptions<Boots
             user = new AppUser { UserName = email, Email = email, EmailConfirmed = true, CreatedAt = clock.GetUtcNow() };
             Check(await users.CreateAsync(user));
             Check(await users.AddToRoleAsync(user, Roles.Default));
+            foreach (var listener in sp.GetServices<IAccountEvents>())
+                await listener.UserCreatedAsync(user, ct);
             audit.Add(AuditKinds.Registered, user.Id, new { via = "create-admin" });
         }
         else if (!user.EmailConfirmed)

@@ -189,6 +189,8 @@ internal static class ExternalLogins
                 if (!created.Succeeded)
                     return BrowserSignIn.BackToLogin(string.Join(" ", created.Errors.Select(e => e.Description)));
                 await users.AddToRoleAsync(user, Roles.Default);
+                foreach (var listener in http.RequestServices.GetServices<IAccountEvents>())
+                    await listener.UserCreatedAsync(user, ct);
                 audit.Add(AuditKinds.Registered, user.Id, new { via = info.LoginProvider });
             }
             else if (!user.EmailConfirmed)

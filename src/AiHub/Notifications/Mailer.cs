@@ -45,6 +45,23 @@ internal sealed class Mailer(EmailRenderer renderer, WorkQueue queue, IDataProte
             ct);
     }
 
+    public Task SendInvitationAsync(string to, string inviter, string orgName, string role, Uri link, CancellationToken ct)
+    {
+        RequireAbsolute(link);
+        return SendAsync<InvitationEmail>(
+            to,
+            EmailText.InvitationSubject(orgName),
+            new()
+            {
+                [nameof(InvitationEmail.Inviter)] = inviter,
+                [nameof(InvitationEmail.OrgName)] = orgName,
+                [nameof(InvitationEmail.Role)] = role,
+                [nameof(InvitationEmail.Link)] = link,
+            },
+            EmailText.Invitation(inviter, orgName, role, link),
+            ct);
+    }
+
     async Task SendAsync<TTemplate>(string to, string subject, Dictionary<string, object?> parameters, string text, CancellationToken ct)
         where TTemplate : Microsoft.AspNetCore.Components.IComponent
     {

@@ -10,11 +10,13 @@ internal static class EmailText
     public const string VerificationCodeSubject = "Your AiHub verification code";
     public const string PasswordResetSubject = "Reset your AiHub password";
     public const string WelcomeSubject = "Welcome to AiHub";
+    public static string InvitationSubject(string orgName) => $"You are invited to {orgName} on AiHub";
     public const string NotYou = "If you did not ask for this, you can ignore this email.";
     public const string Footer = "You receive this email because of an action on your AiHub account.";
 
     public static readonly TimeSpan VerificationCodeLifetime = TimeSpan.FromMinutes(15);
     public static readonly TimeSpan PasswordResetLifetime = TimeSpan.FromHours(1);
+    public static readonly TimeSpan InvitationLifetime = TimeSpan.FromDays(7);
 
     public static string Greeting(string? displayName) =>
         string.IsNullOrWhiteSpace(displayName) ? "Hello," : $"Hello {displayName.Trim()},";
@@ -44,6 +46,13 @@ internal static class EmailText
         Greeting(displayName),
         $"Welcome to {ProductName}. Your account is ready: chat with your models, build knowledge bases from your documents and get answers that cite their sources.",
         $"Open {ProductName}: {appLink.AbsoluteUri}");
+
+    public static string Invitation(string inviter, string orgName, string role, Uri link) => Compose(
+        "Hello,",
+        $"{inviter} invited you to join {orgName} on {ProductName} as {role}. To accept or decline, open this address (you can create an account there):",
+        link.AbsoluteUri,
+        $"The invitation expires in {Describe(InvitationLifetime)}.",
+        NotYou);
 
     static string Compose(params string[] paragraphs)
     {

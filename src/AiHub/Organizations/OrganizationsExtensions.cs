@@ -1,0 +1,68 @@
+using AiHub.Data;
+using AiHub.Identity;
+using Hangfire;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.EntityFrameworkCore;
+
+namespace AiHub.Organizations;
+
+public static class OrganizationsExtensions
+{
+    /// <summary>Organisations, membership and roles, invitations, workspaces and teams; the tenancy fence on org routes.</summary>
+    public static IHostApplicationBuilder AddOrganizations(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddSingleton<OrgAccess>();
+        services.AddSingleton<IAuthorizationHandler, OrgPermissionHandler>();
+        services.AddSingleton<IAuthorizationMiddlewareResultHandler, OrgAuthorizationResultHandler>();
+        services.AddAuthorizationBuilder().AddOrgPolicies();
+        services.AddScoped<Orgs>();
+        services.AddScoped<IAccountEvents>(sp => sp.GetRequiredService<Orgs>());
+        services.AddScoped<OrgPurge>();
+        services.AddHostedService<OrgPurgeSchedule>();
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapOrganizationEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapOrgEndpoints();
+        app.MapInvitationEndpoints();
+        app.MapWorkspaceEndpoints();
+        app.MapTeamEndpoints();
+        return app;
+    }
+
+    static AuthorizationBuilder AddOrgPolicies(this AuthorizationBuilder authorization)
+    {
+        foreach (var permission in OrgPermissions.All)
+            authorization.AddPolicy(permission, policy => policy.RequireAuthenticatedUser().AddRequirements(new OrgPermissionRequirement(permission)));
+        return authorization;
+    }
+}
+
+/// <summary>Deleted organisations stay restorable for 30 days; then this removes them and, by cascade, everything they own.</summary>
+internal sealed partial class OrgPurge(AppDbContext db, TimeProvider clock, ILogger<OrgPurge> logger)
+{
+    public async Task<int> PurgeAsync(CancellationToken ct)
+    {
+        var cutoff = clock.GetUtcNow() - OrgEndpoints.RestoreWindow;
+        var purged = await db.Organizations.Where(o => o.DeletedAt != null && o.DeletedAt < cutoff).ExecuteDeleteAsync(ct);
+        if (purged > 0)
+            LogPurged(purged);
+        return purged;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Purged {Count} organisation(s) deleted more than 30 days ago")]
+    partial void LogPurged(int count);
+}
+
+internal sealed class OrgPurgeSchedule(IRecurringJobManager recurring) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        recurring.AddOrUpdate<OrgPurge>("org-purge", purge => purge.PurgeAsync(CancellationToken.None), Cron.Daily());
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
