@@ -1,0 +1,122 @@
+using System.Net;
+using System.Text.RegularExpressions;
+using AiHub.IntegrationTests.Support;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using static AiHub.IntegrationTests.Organizations.OrgApi;
+using static AiHub.IntegrationTests.Support.IdentityHost;
+
+namespace AiHub.IntegrationTests.Organizations;
+
+/// <summary>
+/// Every route under <c>/api/orgs/{orgId}</c>, found by enumerating the app's endpoints, called across the tenant
+/// boundary: it must answer 403 or 404, never another org's data. A new org-scoped route is covered without anyone
+/// remembering to add it; a route with a parameter this test cannot fill makes it fail.
+/// </summary>
+public abstract partial class TenantIsolationTests(IdentityHost host)
+{
+    static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    sealed record Tenant(AuthTokens Owner, Guid OrgId, Dictionary<string, Guid> Ids);
+
+    [Fact]
+    public async Task Every_org_scoped_route_refuses_callers_and_ids_of_another_org()
+    {
+        using var client = host.Client();
+        var mine = await TenantAsync(client, "Mine");
+        var theirs = await TenantAsync(client, "Theirs");
+        var routes = OrgRoutes();
+
+        var calls = 0;
+        var leaks = new List<string>();
+        foreach (var (method, pattern) in routes)
+        {
+            // A member of one org calling another org's routes, with that org's own ids.
+            leaks.AddRange(await CallAsync(client, mine.Owner, method, Fill(pattern, theirs.OrgId, theirs)));
+            calls++;
+            if (!pattern.Contains("{orgId:guid}/", StringComparison.Ordinal) || !RouteParameter().IsMatch(pattern.Replace("{orgId:guid}", "", StringComparison.Ordinal)))
+                continue;
+            // The caller's own org in the route, but ids that belong to the other org.
+            leaks.AddRange(await CallAsync(client, mine.Owner, method, Fill(pattern, mine.OrgId, theirs)));
+            calls++;
+        }
+
+        TestContext.Current.TestOutputHelper?.WriteLine($"tenant isolation: {routes.Count} org-scoped routes, {calls} cross-tenant calls");
+        Assert.Empty(leaks);
+        // A floor, not the count: enumeration finding fewer routes than exist today means it is broken.
+        Assert.True(routes.Count >= 24, $"only {routes.Count} org-scoped routes were found");
+    }
+
+    /// <summary>Every (method, route pattern) under /api/orgs/{orgId}, as the app has them right now.</summary>
+    List<(string Method, string Pattern)> OrgRoutes() =>
+        host.App.Services.GetRequiredService<EndpointDataSource>().Endpoints
+            .OfType<RouteEndpoint>()
+            .Where(e => e.RoutePattern.RawText?.Contains("{orgId", StringComparison.Ordinal) == true)
+            .SelectMany(e => (e.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? ["GET"]).Select(m => (m, e.RoutePattern.RawText!)))
+            .Distinct()
+            .OrderBy(r => r.Item2, StringComparer.Ordinal).ThenBy(r => r.m, StringComparer.Ordinal)
+            .ToList();
+
+    static async Task<List<string>> CallAsync(HttpClient client, AuthTokens caller, string method, string path)
+    {
+        using var response = await client.SendAsync(As(caller, new HttpMethod(method), path, SampleBody(method, path)), Ct);
+        var body = await response.Content.ReadAsStringAsync(Ct);
+        return response.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.NotFound
+            ? []
+            : [$"{method} {path} -> {(int)response.StatusCode} {body[..Math.Min(body.Length, 200)]}"];
+    }
+
+    static string Fill(string pattern, Guid orgId, Tenant ids) => RouteParameter().Replace(pattern, m =>
+    {
+        var name = m.Groups["name"].Value;
+        if (name == "orgId")
+            return orgId.ToString();
+        var before = pattern[..m.Index].TrimEnd('/');
+        var collection = before[(before.LastIndexOf('/') + 1)..];
+        var key = name == "id" ? collection : name;
+        return ids.Ids.TryGetValue(key, out var id)
+            ? id.ToString()
+            : throw new InvalidOperationException($"The isolation test does not know how to fill {{{name}}} in {pattern}; add an id of that kind to TenantAsync.");
+    });
+
+    /// <summary>A body that would pass validation, so that only the tenant boundary can refuse the call.</summary>
+    static Dictionary<string, object>? SampleBody(string method, string path) => method is "POST" or "PATCH" or "PUT"
+        ? new()
+        {
+            ["name"] = "Cross-tenant " + Guid.NewGuid().ToString("N")[..6] + " " + path.Length,
+            ["email"] = NewEmail("cross"),
+            ["role"] = "Member",
+            ["userId"] = Guid.Empty,
+            ["permissions"] = new[] { "workspaces:read" },
+        }
+        : null;
+
+    /// <summary>An org with one resource of every kind its routes name.</summary>
+    async Task<Tenant> TenantAsync(HttpClient client, string name)
+    {
+        var email = NewEmail(name.ToLowerInvariant());
+        var owner = await host.NewUserAsync(client, email);
+        var orgId = await CreateOrgAsync(client, owner, name);
+        var memberEmail = NewEmail(name.ToLowerInvariant() + "-member");
+        var member = await host.NewUserAsync(client, memberEmail);
+        await JoinAsync(host, client, owner, orgId, memberEmail, member);
+        var team = await CreateAsync(client, owner, orgId, "teams", new { name = "Team" });
+        await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/teams/{team}/members", new { userId = UserIdOf(member) });
+        var ids = new Dictionary<string, Guid>
+        {
+            ["workspaces"] = await CreateAsync(client, owner, orgId, "workspaces", new { name = "Workspace" }),
+            ["teams"] = team,
+            ["invitations"] = await CreateAsync(client, owner, orgId, "invitations", new { email = NewEmail("pending"), role = "Guest" }),
+            ["members"] = UserIdOf(member),
+            ["userId"] = UserIdOf(member),
+        };
+        return new Tenant(owner, orgId, ids);
+    }
+
+    [GeneratedRegex(@"\{(?<name>[A-Za-z]+)(:[^}]*)?\}")]
+    private static partial Regex RouteParameter();
+}
+
+public sealed class TenantIsolationOnSqlite(SqliteIdentityFixture fixture) : TenantIsolationTests(fixture.Host), IClassFixture<SqliteIdentityFixture>;
+
+public sealed class TenantIsolationOnPostgres(PostgresIdentityFixture fixture) : TenantIsolationTests(fixture.Host), IClassFixture<PostgresIdentityFixture>;
