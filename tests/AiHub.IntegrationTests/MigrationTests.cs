@@ -1,6 +1,7 @@
 using AiHub.Data;
 using AiHub.IntegrationTests.Support;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
@@ -58,6 +59,31 @@ public sealed class MigrationTests
 
         Assert.Contains("probe_embedding", plan, StringComparison.Ordinal);
         Assert.Equal("40", Assert.Single(nearest));
+    }
+
+    [Theory]
+    [InlineData("Sqlite")]
+    [InlineData("Postgres")]
+    public async Task Accounts_older_than_organisations_get_their_personal_org_from_the_migration(string provider)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var database = await TestDatabase.CreateAsync(provider);
+        await using var db = provider == "Sqlite"
+            ? (AppDbContext)new SqliteAppDbContext((DbContextOptions<SqliteAppDbContext>)DataExtensions.ConfigureSqlite(new DbContextOptionsBuilder<SqliteAppDbContext>(), database.ConnectionString).Options)
+            : new PostgresAppDbContext((DbContextOptions<PostgresAppDbContext>)DataExtensions.ConfigurePostgres(new DbContextOptionsBuilder<PostgresAppDbContext>(), database.ConnectionString).Options);
+        var migrator = db.GetService<Microsoft.EntityFrameworkCore.Migrations.IMigrator>();
+        await migrator.MigrateAsync(db.Database.GetMigrations().Single(m => m.EndsWith("_Identity", StringComparison.Ordinal)), ct);
+        var sqlite = provider == "Sqlite";
+        var user = new AiHub.Identity.AppUser { Id = Guid.CreateVersion7(), UserName = "old@example.com", Email = "old@example.com", DisplayName = "Old Timer", CreatedAt = DateTimeOffset.UtcNow };
+        await db.Database.ExecuteSqlInterpolatedAsync($"INSERT INTO users (id, user_name, email, display_name, created_at, email_confirmed, phone_number_confirmed, two_factor_enabled, lockout_enabled, access_failed_count) VALUES ({(sqlite ? user.Id.ToString().ToUpperInvariant() : user.Id)}, {user.UserName}, {user.Email}, {user.DisplayName}, {(sqlite ? new Microsoft.EntityFrameworkCore.Storage.ValueConversion.DateTimeOffsetToBinaryConverter().ConvertToProvider(user.CreatedAt)! : user.CreatedAt)}, {true}, {false}, {false}, {true}, {0})", ct);
+
+        await migrator.MigrateAsync(cancellationToken: ct);
+        var membership = await db.Memberships.SingleAsync(m => m.UserId == user.Id, ct);
+        var org = await db.Organizations.SingleAsync(o => o.Id == membership.OrganizationId, ct);
+
+        Assert.Equal(AiHub.Organizations.OrgRole.Owner, membership.Role);
+        Assert.True(org.IsPersonal);
+        Assert.Equal("Old Timer's org", org.Name);
     }
 
     /// <summary>Starts AiHub on an empty database (which migrates it) and hands the check its context.</summary>

@@ -186,6 +186,16 @@ namespace AiHub.Data.Migrations.Sqlite
                 table: "workspaces",
                 columns: new[] { "organization_id", "name" },
                 unique: true);
+
+            // Accounts made before organisations existed get their personal org, keyed by their own id.
+            migrationBuilder.Sql("""
+                INSERT INTO organizations (id, name, is_personal, created_at)
+                SELECT u.id, COALESCE(u.display_name || '''s org', 'Personal'), 1, u.created_at FROM users u
+                WHERE NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id);
+                INSERT INTO memberships (organization_id, user_id, role, joined_at)
+                SELECT u.id, u.id, 'Owner', u.created_at FROM users u
+                WHERE NOT EXISTS (SELECT 1 FROM memberships m WHERE m.user_id = u.id);
+                """);
         }
 
         /// <inheritdoc />
