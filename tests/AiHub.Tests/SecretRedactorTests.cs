@@ -24,6 +24,18 @@ public sealed class SecretRedactorTests
         Assert.Contains(SecretRedactor.Mask, redacted, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_new_API_key_is_masked_whole()
+    {
+        var (prefix, key) = AiHub.Organizations.ApiKeys.ApiKeySecrets.New();
+
+        var redacted = SecretRedactor.Redact($"request with {key} failed");
+
+        Assert.Equal("request with *** failed", redacted);
+        Assert.Matches("^[a-z0-9]{8}$", prefix);
+        Assert.True(AiHub.Organizations.ApiKeys.ApiKeySecrets.LooksLikeKey(key));
+    }
+
     [Theory]
     [InlineData("Now listening on: http://localhost:5080")]
     [InlineData("Database migrations applied: 1 (20261123112607_Initial)")]

@@ -2,6 +2,7 @@ using AiHub.Admin;
 using AiHub.Identity;
 using AiHub.Infrastructure.Jobs;
 using AiHub.Organizations;
+using AiHub.Organizations.ApiKeys;
 using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
@@ -40,6 +41,8 @@ internal abstract class AppDbContext(DbContextOptions options)
 
     public DbSet<Invitation> Invitations => Set<Invitation>();
 
+    public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+
     /// <summary>
     /// The organisation of the current request, set when an org route is authorised. Queries of tenant-owned rows are
     /// filtered by it as a second fence; the first is that every fetch names its <c>(orgId, id)</c>.
@@ -59,6 +62,7 @@ internal abstract class AppDbContext(DbContextOptions options)
         modelBuilder.Entity<Team>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
         modelBuilder.Entity<TeamMember>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
         modelBuilder.Entity<Invitation>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
+        modelBuilder.Entity<ApiKey>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
     }
 
     public override Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)

@@ -18,6 +18,12 @@ public static class IdentityExtensions
     /// <summary>The scheme that picks JWT bearer for API clients and the Identity cookie for the browser.</summary>
     internal const string SmartScheme = "AiHub";
 
+    /// <summary>The scheme of organisation API keys, which the Organizations feature registers.</summary>
+    internal const string ApiKeyScheme = "ApiKey";
+
+    /// <summary>How an API key starts, which tells it apart from a JWT (which starts <c>eyJ</c>).</summary>
+    internal const string ApiKeyTokenPrefix = "ahk_";
+
     /// <summary>Accounts, cookies and tokens, OAuth and OIDC sign-in, two-factor codes, roles and permissions.</summary>
     public static IHostApplicationBuilder AddIdentityFeature(this IHostApplicationBuilder builder)
     {
@@ -55,10 +61,7 @@ public static class IdentityExtensions
         services.AddSingleton<EmailCodeTokenProvider>();
 
         services.AddAuthentication(SmartScheme)
-            .AddPolicyScheme(SmartScheme, "Bearer token or cookie", options => options.ForwardDefaultSelector = http =>
-                http.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
-                    ? JwtBearerDefaults.AuthenticationScheme
-                    : IdentityConstants.ApplicationScheme)
+            .AddPolicyScheme(SmartScheme, "Bearer token, API key or cookie", options => options.ForwardDefaultSelector = SchemeFor)
             .AddJwtBearer()
             .AddIdentityCookies();
         services.AddOptions<JwtBearerOptions>(JwtBearerDefaults.AuthenticationScheme).Configure<SigningKeys, TimeProvider>(ConfigureBearer);
@@ -95,6 +98,16 @@ public static class IdentityExtensions
         app.MapBrowserSignInEndpoints();
         app.MapExternalLoginEndpoints();
         return app;
+    }
+
+    static string SchemeFor(HttpContext http)
+    {
+        var authorization = http.Request.Headers.Authorization.ToString();
+        if (!authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+            return IdentityConstants.ApplicationScheme;
+        return authorization.AsSpan("Bearer ".Length).TrimStart().StartsWith(ApiKeyTokenPrefix, StringComparison.Ordinal)
+            ? ApiKeyScheme
+            : JwtBearerDefaults.AuthenticationScheme;
     }
 
     static void ConfigureBearer(JwtBearerOptions options, SigningKeys keys, TimeProvider clock)

@@ -26,7 +26,7 @@ internal static class InvitationEndpoints
     {
         var org = OrgEndpoints.Org(app).WithTags("Invitations");
         org.MapGet("/invitations", List).RequireAuthorization(OrgPermissions.MembersManage);
-        org.MapPost("/invitations", Invite).RequireAuthorization(OrgPermissions.MembersManage);
+        org.MapPost("/invitations", Invite).RequireAuthorization(OrgPermissions.MembersManage).RequireUser();
         org.MapDelete("/invitations/{id:guid}", Revoke).RequireAuthorization(OrgPermissions.MembersManage);
 
         var invitations = app.MapGroup("/api/invitations/{token}").WithTags("Invitations");

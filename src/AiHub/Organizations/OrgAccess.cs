@@ -2,6 +2,7 @@ using System.Security.Claims;
 using AiHub.Data;
 using AiHub.Identity;
 using AiHub.Infrastructure.Errors;
+using AiHub.Organizations.ApiKeys;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Authorization.Policy;
 using Microsoft.EntityFrameworkCore;
@@ -9,8 +10,12 @@ using Microsoft.Extensions.Caching.Hybrid;
 
 namespace AiHub.Organizations;
 
-/// <summary>What one caller may do in one organisation: a member's role, or (later) an API key's grants.</summary>
-internal sealed record OrgGrant(Guid OrganizationId, OrgRole Role, IReadOnlyList<string> Permissions)
+/// <summary>What one caller may do in one organisation: a member's role, or an API key's permissions.</summary>
+/// <remarks>
+/// An API key has no role of its own; it counts as a Guest wherever a rule asks for a role (teams, invitations), so
+/// that only its permissions ever open anything.
+/// </remarks>
+internal sealed record OrgGrant(Guid OrganizationId, OrgRole Role, IReadOnlyList<string> Permissions, Guid? ApiKeyId = null, Guid? WorkspaceId = null)
 {
     public bool Has(string permission) => Permissions.Contains(permission);
 }
@@ -60,9 +65,15 @@ internal sealed class OrgPermissionHandler(OrgAccess access) : AuthorizationHand
 
     protected override async Task HandleRequirementAsync(AuthorizationHandlerContext context, OrgPermissionRequirement requirement, HttpContext http)
     {
-        if (OrgIdOf(http) is not { } orgId || context.User.UserId() is not { } userId)
+        if (OrgIdOf(http) is not { } orgId)
             return;
-        var grant = await access.GetAsync(orgId, userId, http.RequestAborted);
+        OrgGrant? grant;
+        if (context.User.ApiKey() is { } key)
+            grant = key.OrganizationId == orgId ? new OrgGrant(orgId, OrgRole.Guest, key.Permissions, key.Id, key.WorkspaceId) : null;
+        else if (context.User.UserId() is { } userId)
+            grant = await access.GetAsync(orgId, userId, http.RequestAborted);
+        else
+            return;
         if (grant is null)
         {
             http.Items[NotAMemberKey] = true;
@@ -78,6 +89,41 @@ internal sealed class OrgPermissionHandler(OrgAccess access) : AuthorizationHand
         http.Request.RouteValues.TryGetValue("orgId", out var value) && Guid.TryParse(value?.ToString(), out var id) ? id : null;
 }
 
+/// <summary>Marks an org endpoint that acts as a person (leaving, handing over, inviting): an API key gets 403 there.</summary>
+internal sealed class RequiresUserMetadata
+{
+    public static readonly RequiresUserMetadata Instance = new();
+}
+
+internal static class RequiresUserExtensions
+{
+    public static TBuilder RequireUser<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
+        builder.WithMetadata(RequiresUserMetadata.Instance);
+}
+
+/// <summary>
+/// API keys are let in on org routes only, and not on those that act as a person; everywhere else (the profile, the
+/// admin API, org creation) they get a clear 403, because those endpoints need a user id a key does not have.
+/// </summary>
+/// <remarks>Runs on every authorization, whatever the policy, so that no endpoint can forget it.</remarks>
+internal sealed class ApiKeyEndpointGuard : IAuthorizationHandler
+{
+    static readonly HashSet<string> OrgPolicies = [.. OrgPermissions.All];
+
+    public Task HandleAsync(AuthorizationHandlerContext context)
+    {
+        if (!context.User.IsApiKey())
+            return Task.CompletedTask;
+        var endpoint = (context.Resource as HttpContext)?.GetEndpoint();
+        var allowed = endpoint is not null
+            && endpoint.Metadata.GetMetadata<RequiresUserMetadata>() is null
+            && endpoint.Metadata.GetOrderedMetadata<IAuthorizeData>().Any(a => a.Policy is { } policy && OrgPolicies.Contains(policy));
+        if (!allowed)
+            context.Fail(new AuthorizationFailureReason(this, "This needs a signed-in user, not an API key."));
+        return Task.CompletedTask;
+    }
+}
+
 /// <summary>Turns the handler's "not a member" into a 404 ProblemDetails instead of a 403.</summary>
 internal sealed class OrgAuthorizationResultHandler : IAuthorizationMiddlewareResultHandler
 {
@@ -88,6 +134,9 @@ internal sealed class OrgAuthorizationResultHandler : IAuthorizationMiddlewareRe
         if (authorizeResult.Forbidden && context.Items.ContainsKey(OrgPermissionHandler.NotAMemberKey))
             throw new ProblemException(StatusCodes.Status404NotFound, "No such organisation.",
                 "It does not exist, was deleted, or you are not a member.", ProblemTypes.NotFound);
+        if (authorizeResult.Forbidden && authorizeResult.AuthorizationFailure?.FailureReasons.Any(r => r.Handler is ApiKeyEndpointGuard) == true)
+            throw new ProblemException(StatusCodes.Status403Forbidden, "This needs a signed-in user, not an API key.",
+                "API keys work on organisation routes that do not act as a person; sign in to do this.", ProblemTypes.ApiKeyNotAllowed);
         await _default.HandleAsync(next, context, policy, authorizeResult);
     }
 }

@@ -35,10 +35,10 @@ internal static class OrgEndpoints
         org.MapPatch("", Update).RequireAuthorization(OrgPermissions.OrgManage);
         org.MapDelete("", Delete).RequireAuthorization(OrgPermissions.OrgDelete);
         org.MapGet("/members", Members).RequireAuthorization(OrgPermissions.MembersRead);
-        org.MapPatch("/members/{userId:guid}", ChangeRole).RequireAuthorization(OrgPermissions.MembersManage);
-        org.MapDelete("/members/{userId:guid}", Remove).RequireAuthorization(OrgPermissions.MembersManage);
-        org.MapPost("/leave", Leave).RequireAuthorization(OrgPermissions.OrgRead);
-        org.MapPost("/transfer-ownership", Transfer).RequireAuthorization(OrgPermissions.OrgDelete);
+        org.MapPatch("/members/{userId:guid}", ChangeRole).RequireAuthorization(OrgPermissions.MembersManage).RequireUser();
+        org.MapDelete("/members/{userId:guid}", Remove).RequireAuthorization(OrgPermissions.MembersManage).RequireUser();
+        org.MapPost("/leave", Leave).RequireAuthorization(OrgPermissions.OrgRead).RequireUser();
+        org.MapPost("/transfer-ownership", Transfer).RequireAuthorization(OrgPermissions.OrgDelete).RequireUser();
         org.MapGet("/activity", Activity).RequireAuthorization(OrgPermissions.ActivityRead);
 
         var deleted = app.MapGroup("/api/me/deleted-orgs").WithTags("Organizations").RequireAuthorization();
@@ -68,7 +68,7 @@ internal static class OrgEndpoints
     }
 
     static async Task<Ok<OrgResponse>> Get(Guid orgId, HttpContext http, Orgs orgs, CancellationToken ct) =>
-        TypedResults.Ok(Describe(await orgs.FindAsync(orgId, ct), http.Grant().Role));
+        TypedResults.Ok(Describe(await orgs.FindAsync(orgId, ct), http.Grant()));
 
     static async Task<Ok<OrgResponse>> Update(Guid orgId, OrgRequest body, HttpContext http, ClaimsPrincipal user, Orgs orgs, AuditLog audit, AppDbContext db, CancellationToken ct)
     {
@@ -76,7 +76,7 @@ internal static class OrgEndpoints
         org.Name = RequireName(body.Name);
         audit.Add(AuditKinds.OrgUpdated, user.UserId(), new { org.Name }, organizationId: orgId);
         await db.SaveChangesAsync(ct);
-        return TypedResults.Ok(Describe(org, http.Grant().Role));
+        return TypedResults.Ok(Describe(org, http.Grant()));
     }
 
     /// <remarks>Soft: the org answers 404 at once, can be restored for 30 days, and is purged by a job after that.</remarks>
@@ -163,6 +163,10 @@ internal static class OrgEndpoints
         await access.InvalidateOrgAsync(id, members, ct);
         return TypedResults.Ok(Describe(org, OrgRole.Owner));
     }
+
+    /// <remarks>An API key's permissions are its own, not those of the role it counts as.</remarks>
+    static OrgResponse Describe(Organization org, OrgGrant grant) =>
+        new(org.Id, org.Name, org.IsPersonal, grant.Role.ToString(), grant.Permissions.Select(OrgPermissions.Name).ToList(), org.CreatedAt);
 
     static OrgResponse Describe(Organization org, OrgRole role) =>
         new(org.Id, org.Name, org.IsPersonal, role.ToString(), OrgPermissions.ByRole[role].Select(OrgPermissions.Name).ToList(), org.CreatedAt);

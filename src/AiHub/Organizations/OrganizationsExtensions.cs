@@ -1,6 +1,8 @@
 using AiHub.Data;
 using AiHub.Identity;
+using AiHub.Organizations.ApiKeys;
 using Hangfire;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.EntityFrameworkCore;
 
@@ -8,12 +10,15 @@ namespace AiHub.Organizations;
 
 public static class OrganizationsExtensions
 {
-    /// <summary>Organisations, membership and roles, invitations, workspaces and teams; the tenancy fence on org routes.</summary>
+    /// <summary>Organisations, membership and roles, invitations, workspaces, teams and API keys; the tenancy fence on org routes.</summary>
     public static IHostApplicationBuilder AddOrganizations(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
         services.AddSingleton<OrgAccess>();
         services.AddSingleton<IAuthorizationHandler, OrgPermissionHandler>();
+        services.AddSingleton<IAuthorizationHandler, ApiKeyEndpointGuard>();
+        services.AddSingleton<ApiKeyLookup>();
+        services.AddAuthentication().AddScheme<AuthenticationSchemeOptions, ApiKeyAuthentication>(IdentityExtensions.ApiKeyScheme, "Organisation API key", null);
         services.AddSingleton<IAuthorizationMiddlewareResultHandler, OrgAuthorizationResultHandler>();
         services.AddAuthorizationBuilder().AddOrgPolicies();
         services.AddScoped<Orgs>();
@@ -29,6 +34,7 @@ public static class OrganizationsExtensions
         app.MapInvitationEndpoints();
         app.MapWorkspaceEndpoints();
         app.MapTeamEndpoints();
+        app.MapApiKeyEndpoints();
         return app;
     }
 

@@ -23,10 +23,10 @@ internal static class TeamEndpoints
         teams.MapGet("", List).RequireAuthorization(OrgPermissions.TeamsRead);
         teams.MapPost("", Create).RequireAuthorization(OrgPermissions.TeamsManage);
         teams.MapGet("/{id:guid}", Get).RequireAuthorization(OrgPermissions.TeamsRead);
-        teams.MapPatch("/{id:guid}", Rename).RequireAuthorization(OrgPermissions.TeamsManage);
+        teams.MapPatch("/{id:guid}", Rename).RequireAuthorization(OrgPermissions.TeamsManage).RequireUser();
         teams.MapDelete("/{id:guid}", Delete).RequireAuthorization(OrgPermissions.TeamsManage);
-        teams.MapPost("/{id:guid}/members", AddMember).RequireAuthorization(OrgPermissions.TeamsManage);
-        teams.MapDelete("/{id:guid}/members/{userId:guid}", RemoveMember).RequireAuthorization(OrgPermissions.TeamsManage);
+        teams.MapPost("/{id:guid}/members", AddMember).RequireAuthorization(OrgPermissions.TeamsManage).RequireUser();
+        teams.MapDelete("/{id:guid}/members/{userId:guid}", RemoveMember).RequireAuthorization(OrgPermissions.TeamsManage).RequireUser();
     }
 
     static async Task<Ok<List<TeamResponse>>> List(Guid orgId, AppDbContext db, CancellationToken ct)

@@ -12,6 +12,8 @@ internal static class ProblemTypes
     public const string AccountLocked = Prefix + "account-locked";
     public const string TwoFactorRequired = Prefix + "two-factor-required";
     public const string InvalidTwoFactorCode = Prefix + "invalid-two-factor-code";
+    public const string InvalidApiKey = Prefix + "invalid-api-key";
+    public const string ApiKeyNotAllowed = Prefix + "api-key-not-allowed";
     public const string InvalidRefreshToken = Prefix + "invalid-refresh-token";
     public const string RefreshTokenReused = Prefix + "refresh-token-reused";
     public const string VerificationCodeInvalid = Prefix + "verification-code-invalid";

@@ -1,0 +1,150 @@
+using System.Security.Claims;
+using AiHub.Admin;
+using AiHub.Data;
+using AiHub.Identity;
+using AiHub.Infrastructure.Errors;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+
+namespace AiHub.Organizations.ApiKeys;
+
+internal sealed record ApiKeyRequest(
+    string? Name, IReadOnlyList<string>? Permissions, Guid? WorkspaceId, DateTimeOffset? ExpiresAt, int? RateLimitPerMinute, long? MonthlyBudgetCredits);
+
+internal sealed record ApiKeyResponse(
+    Guid Id, string Name, string Prefix, IReadOnlyList<string> Permissions, Guid? WorkspaceId, Guid CreatedBy, DateTimeOffset CreatedAt,
+    DateTimeOffset? ExpiresAt, DateTimeOffset? LastUsedAt, DateTimeOffset? RevokedAt, int? RateLimitPerMinute, long? MonthlyBudgetCredits);
+
+/// <summary>The one response that holds the key itself; it cannot be read again.</summary>
+internal sealed record ApiKeyWithSecret(ApiKeyResponse Key, string Secret);
+
+internal static class ApiKeyEndpoints
+{
+    public const int MaxRateLimitPerMinute = 100_000;
+
+    public static void MapApiKeyEndpoints(this IEndpointRouteBuilder app)
+    {
+        var keys = OrgEndpoints.Org(app).MapGroup("/api-keys").WithTags("API keys");
+        keys.MapGet("", List).RequireAuthorization(OrgPermissions.ApiKeysRead);
+        // Made, revoked and rotated by people only: a key has no creator to answer for the keys it would make.
+        keys.MapPost("", Create).RequireAuthorization(OrgPermissions.ApiKeysManage).RequireUser();
+        keys.MapDelete("/{id:guid}", Revoke).RequireAuthorization(OrgPermissions.ApiKeysManage).RequireUser();
+        keys.MapPost("/{id:guid}/rotate", Rotate).RequireAuthorization(OrgPermissions.ApiKeysManage).RequireUser();
+    }
+
+    static async Task<Ok<List<ApiKeyResponse>>> List(Guid orgId, AppDbContext db, CancellationToken ct)
+    {
+        var keys = await db.ApiKeys.AsNoTracking().Where(k => k.OrganizationId == orgId).OrderByDescending(k => k.CreatedAt).ToListAsync(ct);
+        return TypedResults.Ok(keys.Select(Describe).ToList());
+    }
+
+    /// <remarks>A key holds a subset of its creator's permissions in this org, never more.</remarks>
+    static async Task<Created<ApiKeyWithSecret>> Create(Guid orgId, ApiKeyRequest body, HttpContext http, ClaimsPrincipal user, AppDbContext db,
+        AuditLog audit, TimeProvider clock, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        var (name, permissions) = Validate(body, now);
+        var beyond = permissions.Where(p => !http.Grant().Has(p)).Select(OrgPermissions.Name).ToList();
+        if (beyond.Count > 0)
+            throw Orgs.Forbidden($"A key cannot hold what you do not: {string.Join(", ", beyond)}.");
+        if (body.WorkspaceId is { } workspaceId)
+            await WorkspaceEndpoints.FindAsync(db, orgId, workspaceId, ct);
+
+        var (prefix, secret) = ApiKeySecrets.New();
+        var key = new ApiKey
+        {
+            Id = Guid.CreateVersion7(now),
+            OrganizationId = orgId,
+            WorkspaceId = body.WorkspaceId,
+            Name = name,
+            Prefix = prefix,
+            SecretHash = ApiKeySecrets.Hash(secret),
+            Permissions = ApiKeySecrets.FormatPermissions(permissions),
+            CreatedBy = user.UserId()!.Value,
+            CreatedAt = now,
+            ExpiresAt = body.ExpiresAt,
+            RateLimitPerMinute = body.RateLimitPerMinute,
+            MonthlyBudgetCredits = body.MonthlyBudgetCredits,
+        };
+        db.ApiKeys.Add(key);
+        audit.Add(AuditKinds.ApiKeyCreated, key.CreatedBy, new { key.Id, key.Name, key.Prefix, key.Permissions }, organizationId: orgId);
+        await db.SaveChangesAsync(ct);
+        return TypedResults.Created($"/api/orgs/{orgId}/api-keys/{key.Id}", new ApiKeyWithSecret(Describe(key), secret));
+    }
+
+    static async Task<NoContent> Revoke(Guid orgId, Guid id, HttpContext http, ClaimsPrincipal user, AppDbContext db, ApiKeyLookup lookup,
+        AuditLog audit, TimeProvider clock, CancellationToken ct)
+    {
+        var actorId = user.UserId()!.Value;
+        var key = await FindOwnAsync(db, http.Grant(), actorId, id, ct);
+        if (key.RevokedAt is not null)
+            return TypedResults.NoContent();
+        key.RevokedAt = clock.GetUtcNow();
+        audit.Add(AuditKinds.ApiKeyRevoked, key.CreatedBy, new { key.Id, key.Name, key.Prefix }, actorId, orgId);
+        await db.SaveChangesAsync(ct);
+        await lookup.ForgetAsync(key.SecretHash, ct);
+        return TypedResults.NoContent();
+    }
+
+    /// <remarks>Same key, new secret: its permissions, limits and history stay, and the old secret stops at once.</remarks>
+    static async Task<Ok<ApiKeyWithSecret>> Rotate(Guid orgId, Guid id, HttpContext http, ClaimsPrincipal user, AppDbContext db, ApiKeyLookup lookup,
+        AuditLog audit, TimeProvider clock, CancellationToken ct)
+    {
+        var actorId = user.UserId()!.Value;
+        var key = await FindOwnAsync(db, http.Grant(), actorId, id, ct);
+        if (key.RevokedAt is not null || key.ExpiresAt <= clock.GetUtcNow())
+            throw Orgs.Conflict("The key is revoked or expired.", "Create a new key instead.");
+        var oldHash = key.SecretHash;
+        var (prefix, secret) = ApiKeySecrets.New();
+        key.Prefix = prefix;
+        key.SecretHash = ApiKeySecrets.Hash(secret);
+        audit.Add(AuditKinds.ApiKeyRotated, key.CreatedBy, new { key.Id, key.Name, key.Prefix }, actorId, orgId);
+        await db.SaveChangesAsync(ct);
+        await lookup.ForgetAsync(oldHash, ct);
+        return TypedResults.Ok(new ApiKeyWithSecret(Describe(key), secret));
+    }
+
+    /// <summary>By (org, id); Admins and Owners act on any key of the org, everyone else on the keys they made.</summary>
+    static async Task<ApiKey> FindOwnAsync(AppDbContext db, OrgGrant grant, Guid actorId, Guid id, CancellationToken ct)
+    {
+        var key = await db.ApiKeys.FirstOrDefaultAsync(k => k.OrganizationId == grant.OrganizationId && k.Id == id, ct)
+            ?? throw Orgs.NotFound("No such API key.", $"There is no API key {id} in this organisation.");
+        if (grant.Role < OrgRole.Admin && key.CreatedBy != actorId)
+            throw Orgs.Forbidden("Only an Admin or Owner manages keys that someone else made.");
+        return key;
+    }
+
+    static (string Name, List<string> Permissions) Validate(ApiKeyRequest body, DateTimeOffset now)
+    {
+        var errors = new Dictionary<string, string[]>();
+        var name = body.Name?.Trim();
+        if (string.IsNullOrEmpty(name) || name.Length > 100)
+            errors["name"] = ["Give a name of 1 to 100 characters."];
+        var permissions = new List<string>();
+        if (body.Permissions is not { Count: > 0 })
+            errors["permissions"] = ["Give at least one permission, like workspaces:read."];
+        else
+        {
+            var unknown = body.Permissions.Where(p => OrgPermissions.FromName(p ?? "") is null).ToList();
+            if (unknown.Count > 0)
+                errors["permissions"] = [$"Not a permission: {string.Join(", ", unknown)}. Known: {string.Join(", ", OrgPermissions.All.Select(OrgPermissions.Name))}."];
+            permissions = [.. body.Permissions.Select(p => OrgPermissions.FromName(p ?? "")).OfType<string>().Distinct()];
+        }
+        if (body.ExpiresAt is { } expires && expires <= now)
+            errors["expiresAt"] = ["The expiry must be in the future."];
+        if (body.RateLimitPerMinute is < 1 or > MaxRateLimitPerMinute)
+            errors["rateLimitPerMinute"] = [$"The rate limit is between 1 and {MaxRateLimitPerMinute:N0} requests a minute."];
+        if (body.MonthlyBudgetCredits is < 0)
+            errors["monthlyBudgetCredits"] = ["The monthly budget cannot be negative."];
+        if (errors.Count > 0)
+            throw new ProblemException(StatusCodes.Status400BadRequest, "The request is not valid.", string.Join(" ", errors.Values.SelectMany(e => e)), ProblemTypes.Validation)
+            {
+                Errors = errors,
+            };
+        return (name!, permissions);
+    }
+
+    static ApiKeyResponse Describe(ApiKey k) => new(
+        k.Id, k.Name, k.Prefix, k.PermissionList().Select(OrgPermissions.Name).ToList(), k.WorkspaceId, k.CreatedBy, k.CreatedAt,
+        k.ExpiresAt, k.LastUsedAt, k.RevokedAt, k.RateLimitPerMinute, k.MonthlyBudgetCredits);
+}
