@@ -8,7 +8,7 @@ namespace AiHub.EndToEndTests;
 [Collection(SharedBrowser.Name)]
 public sealed partial class AccountTests(BrowserFixture fixture)
 {
-    const string Password = "Correct-Horse-42";
+    internal const string Password = "Correct-Horse-42";
 
     [Fact]
     public async Task A_new_account_signs_up_verifies_with_the_mailed_code_signs_in_sees_its_session_and_signs_out()
@@ -185,27 +185,30 @@ public sealed partial class AccountTests(BrowserFixture fixture)
     }
 
     /// <remarks>From the interactive home page, so that the sign-in page is reached the way a user reaches it: it must leave the circuit to set the cookie.</remarks>
-    async Task<IPage> SignedInAsync(string email)
+    Task<IPage> SignedInAsync(string email) => SignedInAsync(fixture, email);
+
+    internal static async Task<IPage> SignedInAsync(BrowserFixture fixture, string email)
     {
         var page = await fixture.NewPageAsync();
-        await page.GotoAsync(Url("/"));
+        var home = new Uri(fixture.BaseAddress, "/").ToString();
+        await page.GotoAsync(home);
         await InteractiveAsync(page);
         await page.GetByTestId("sign-in").ClickAsync();
-        await Expect(page).ToHaveURLAsync(Url("/account/login"));
+        await Expect(page).ToHaveURLAsync(new Uri(fixture.BaseAddress, "/account/login").ToString());
         await page.GetByTestId("login-email").FillAsync(email);
         await page.GetByTestId("login-password").FillAsync(Password);
         await page.GetByTestId("login-submit").ClickAsync();
-        await Expect(page).ToHaveURLAsync(Url("/"));
+        await Expect(page).ToHaveURLAsync(home);
         return page;
     }
 
     /// <summary>A prerendered page ignores clicks until its circuit is up; the layout says when it is.</summary>
-    static Task InteractiveAsync(IPage page) => page.Locator("[data-interactive=true]").First.WaitForAsync();
+    internal static Task InteractiveAsync(IPage page) => page.Locator("[data-interactive=true]").First.WaitForAsync();
 
     string Url(string path) => new Uri(fixture.BaseAddress, path).ToString();
 
-    static string Unique(string name) => $"{name}-{Guid.NewGuid():N}"[..(name.Length + 9)] + "@example.com";
+    internal static string Unique(string name) => $"{name}-{Guid.NewGuid():N}"[..(name.Length + 9)] + "@example.com";
 
     [GeneratedRegex(@"\b\d{6}\b")]
-    private static partial Regex SixDigits();
+    internal static partial Regex SixDigits();
 }

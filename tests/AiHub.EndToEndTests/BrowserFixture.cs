@@ -1,3 +1,4 @@
+using AiHub.Data;
 using AiHub.Identity;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Identity;
@@ -67,6 +68,10 @@ public sealed class BrowserFixture : IAsyncLifetime
         var created = await users.CreateAsync(user, password);
         Assert.True(created.Succeeded, string.Join(" ", created.Errors.Select(e => e.Description)));
         await users.AddToRoleAsync(user, Roles.Default);
+        // What sign-up does next: the personal organisation, among others.
+        foreach (var listener in scope.ServiceProvider.GetServices<IAccountEvents>())
+            await listener.UserCreatedAsync(user, CancellationToken.None);
+        await scope.ServiceProvider.GetRequiredService<AppDbContext>().SaveChangesAsync();
     }
 
     public async ValueTask DisposeAsync()

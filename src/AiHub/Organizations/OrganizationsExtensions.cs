@@ -22,6 +22,10 @@ public static class OrganizationsExtensions
         services.AddSingleton<IAuthorizationMiddlewareResultHandler, OrgAuthorizationResultHandler>();
         services.AddAuthorizationBuilder().AddOrgPolicies();
         services.AddScoped<Orgs>();
+        services.AddScoped<Invitations>();
+        services.AddScoped<Workspaces>();
+        services.AddScoped<Teams>();
+        services.AddScoped<CurrentOrg>();
         services.AddScoped<IAccountEvents>(sp => sp.GetRequiredService<Orgs>());
         services.AddScoped<OrgPurge>();
         services.AddHostedService<OrgPurgeSchedule>();
@@ -51,7 +55,7 @@ internal sealed partial class OrgPurge(AppDbContext db, TimeProvider clock, ILog
 {
     public async Task<int> PurgeAsync(CancellationToken ct)
     {
-        var cutoff = clock.GetUtcNow() - OrgEndpoints.RestoreWindow;
+        var cutoff = clock.GetUtcNow() - Orgs.RestoreWindow;
         var purged = await db.Organizations.Where(o => o.DeletedAt != null && o.DeletedAt < cutoff).ExecuteDeleteAsync(ct);
         if (purged > 0)
             LogPurged(purged);

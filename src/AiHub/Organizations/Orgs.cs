@@ -9,6 +9,9 @@ namespace AiHub.Organizations;
 /// <summary>Creating organisations and changing who belongs to them; every change is audited under the org.</summary>
 internal sealed class Orgs(AppDbContext db, AuditLog audit, OrgAccess access, TimeProvider clock) : IAccountEvents
 {
+    /// <summary>How long a deleted organisation can be restored before its data is purged.</summary>
+    public static readonly TimeSpan RestoreWindow = TimeSpan.FromDays(30);
+
     public Task UserCreatedAsync(AppUser user, CancellationToken ct)
     {
         Create(user.Id, string.IsNullOrWhiteSpace(user.DisplayName) ? "Personal" : $"{user.DisplayName.Trim()}'s org", personal: true);
@@ -23,6 +26,97 @@ internal sealed class Orgs(AppDbContext db, AuditLog audit, OrgAccess access, Ti
         db.Memberships.Add(new Membership { OrganizationId = org.Id, UserId = ownerId, Role = OrgRole.Owner, JoinedAt = now });
         audit.Add(AuditKinds.OrgCreated, ownerId, new { org.Name, personal }, organizationId: org.Id);
         return org;
+    }
+
+    public async Task<List<OrgResponse>> ListAsync(Guid userId, CancellationToken ct)
+    {
+        var rows = await (from m in db.Memberships
+                          join o in db.Organizations on m.OrganizationId equals o.Id
+                          where m.UserId == userId && o.DeletedAt == null
+                          orderby o.IsPersonal descending, o.Name
+                          select new { o, m.Role }).ToListAsync(ct);
+        return rows.Select(r => Describe(r.o, r.Role)).ToList();
+    }
+
+    public async Task<Organization> CreateAsync(Guid ownerId, string? name, CancellationToken ct)
+    {
+        var org = Create(ownerId, RequireName(name));
+        await db.SaveChangesAsync(ct);
+        return org;
+    }
+
+    public async Task<Organization> RenameAsync(OrgGrant caller, Guid actorId, string? name, CancellationToken ct)
+    {
+        Require(caller, OrgPermissions.OrgManage);
+        var org = await FindAsync(caller.OrganizationId, ct);
+        org.Name = RequireName(name);
+        audit.Add(AuditKinds.OrgUpdated, actorId, new { org.Name }, organizationId: org.Id);
+        await db.SaveChangesAsync(ct);
+        return org;
+    }
+
+    /// <remarks>Soft: the org answers 404 at once, can be restored for 30 days, and is purged by a job after that.</remarks>
+    public async Task DeleteAsync(OrgGrant caller, Guid actorId, CancellationToken ct)
+    {
+        Require(caller, OrgPermissions.OrgDelete);
+        var org = await FindAsync(caller.OrganizationId, ct);
+        if (org.IsPersonal)
+            throw Conflict("A personal organisation cannot be deleted.", "It goes when the account does.");
+        org.DeletedAt = clock.GetUtcNow();
+        audit.Add(AuditKinds.OrgDeleted, actorId, null, organizationId: org.Id);
+        await db.SaveChangesAsync(ct);
+        await InvalidateMembersAsync(org.Id, ct);
+    }
+
+    public async Task<List<DeletedOrg>> ListDeletedAsync(Guid userId, CancellationToken ct)
+    {
+        var rows = await (from m in db.Memberships
+                          join o in db.Organizations on m.OrganizationId equals o.Id
+                          where m.UserId == userId && m.Role == OrgRole.Owner && o.DeletedAt != null
+                          select o).ToListAsync(ct);
+        return rows.OrderByDescending(o => o.DeletedAt).Select(o => new DeletedOrg(o.Id, o.Name, o.DeletedAt!.Value, o.DeletedAt.Value + RestoreWindow)).ToList();
+    }
+
+    public async Task<Organization> RestoreAsync(Guid userId, Guid orgId, CancellationToken ct)
+    {
+        var org = await (from o in db.Organizations
+                         join m in db.Memberships on o.Id equals m.OrganizationId
+                         where o.Id == orgId && o.DeletedAt != null && m.UserId == userId && m.Role == OrgRole.Owner
+                         select o).FirstOrDefaultAsync(ct)
+            ?? throw NotFound("No such deleted organisation.", "Only an Owner can restore it, within 30 days of its deletion.");
+        org.DeletedAt = null;
+        audit.Add(AuditKinds.OrgRestored, userId, null, organizationId: orgId);
+        await db.SaveChangesAsync(ct);
+        await InvalidateMembersAsync(orgId, ct);
+        return org;
+    }
+
+    public async Task<List<MemberResponse>> MembersAsync(OrgGrant caller, CancellationToken ct)
+    {
+        Require(caller, OrgPermissions.MembersRead);
+        var rows = await (from m in db.Memberships
+                          join u in db.Users on m.UserId equals u.Id
+                          where m.OrganizationId == caller.OrganizationId
+                          orderby u.NormalizedEmail
+                          select new { m, u.Email, u.DisplayName }).ToListAsync(ct);
+        return rows.OrderByDescending(r => r.m.Role)
+            .Select(r => new MemberResponse(r.m.UserId, r.Email!, r.DisplayName, r.m.Role.ToString(), r.m.JoinedAt)).ToList();
+    }
+
+    /// <remarks>Newest first, paged by time (<c>before</c>), so that new events never shift a page being read.</remarks>
+    public async Task<AuditPage> ActivityAsync(OrgGrant caller, DateTimeOffset? before, int limit, CancellationToken ct)
+    {
+        Require(caller, OrgPermissions.ActivityRead);
+        if (limit is < 1 or > 200)
+            throw Invalid("limit", "limit is between 1 and 200.");
+        return await AuditQueries.PageAsync(db.AuditEvents.Where(e => e.OrganizationId == caller.OrganizationId), before, limit, ct);
+    }
+
+    /// <summary>Addresses for the user ids an activity page names; an account that is gone is simply missing.</summary>
+    public async Task<Dictionary<Guid, string>> EmailsAsync(IEnumerable<Guid> userIds, CancellationToken ct)
+    {
+        var ids = userIds.Distinct().ToList();
+        return await db.Users.AsNoTracking().Where(u => ids.Contains(u.Id)).ToDictionaryAsync(u => u.Id, u => u.Email!, ct);
     }
 
     public async Task<Membership> MemberAsync(Guid orgId, Guid userId, CancellationToken ct) =>
@@ -79,10 +173,39 @@ internal sealed class Orgs(AppDbContext db, AuditLog audit, OrgAccess access, Ti
         await db.Organizations.FirstOrDefaultAsync(o => o.Id == orgId && o.DeletedAt == null, ct)
         ?? throw NotFound("No such organisation.", "It does not exist, was deleted, or you are not a member.");
 
+    async Task InvalidateMembersAsync(Guid orgId, CancellationToken ct)
+    {
+        var members = await db.Memberships.Where(m => m.OrganizationId == orgId).Select(m => m.UserId).ToListAsync(ct);
+        await access.InvalidateOrgAsync(orgId, members, ct);
+    }
+
     async Task RequireAnotherOwnerAsync(Guid orgId, Guid leaving, CancellationToken ct)
     {
         if (!await db.Memberships.AnyAsync(m => m.OrganizationId == orgId && m.Role == OrgRole.Owner && m.UserId != leaving, ct))
             throw Conflict("The last Owner cannot leave.", "Make someone else Owner first, or delete the organisation.");
+    }
+
+    public static OrgResponse Describe(Organization org, OrgRole role) =>
+        new(org.Id, org.Name, org.IsPersonal, role.ToString(), OrgPermissions.ByRole[role].Select(OrgPermissions.Name).ToList(), org.CreatedAt);
+
+    public static string RequireName(string? name)
+    {
+        var trimmed = name?.Trim();
+        if (string.IsNullOrEmpty(trimmed) || trimmed.Length > 100)
+            throw Invalid("name", "Give a name of 1 to 100 characters.");
+        return trimmed;
+    }
+
+    public static OrgRole ParseRole(string? role) =>
+        Enum.TryParse<OrgRole>(role, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed) && !int.TryParse(role, out _)
+            ? parsed
+            : throw Invalid("role", $"'{role}' is not a role; expected one of {string.Join(", ", Enum.GetNames<OrgRole>())}.");
+
+    /// <summary>The route policies check this on the API; the pages have no route policy, so every service call checks again.</summary>
+    public static void Require(OrgGrant caller, string permission)
+    {
+        if (!caller.Has(permission))
+            throw Forbidden($"Your role ({caller.Role}) does not allow {OrgPermissions.Name(permission)}.");
     }
 
     public static void RequireWithinReach(OrgGrant caller, OrgRole role)

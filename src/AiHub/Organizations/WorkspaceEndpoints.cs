@@ -1,9 +1,6 @@
 using System.Security.Claims;
-using AiHub.Admin;
-using AiHub.Data;
 using AiHub.Identity;
 using Microsoft.AspNetCore.Http.HttpResults;
-using Microsoft.EntityFrameworkCore;
 
 namespace AiHub.Organizations;
 
@@ -23,73 +20,24 @@ internal static class WorkspaceEndpoints
         workspaces.MapDelete("/{id:guid}", Delete).RequireAuthorization(OrgPermissions.WorkspacesManage);
     }
 
-    static async Task<Ok<List<WorkspaceResponse>>> List(Guid orgId, AppDbContext db, CancellationToken ct) =>
-        TypedResults.Ok((await db.Workspaces.AsNoTracking().Where(w => w.OrganizationId == orgId).OrderBy(w => w.Name).ToListAsync(ct)).Select(Describe).ToList());
+    static async Task<Ok<List<WorkspaceResponse>>> List(Guid orgId, HttpContext http, Workspaces workspaces, CancellationToken ct) =>
+        TypedResults.Ok(await workspaces.ListAsync(http.Grant(), ct));
 
-    static async Task<Created<WorkspaceResponse>> Create(Guid orgId, WorkspaceRequest body, ClaimsPrincipal user, AppDbContext db, AuditLog audit, TimeProvider clock, CancellationToken ct)
+    static async Task<Created<WorkspaceResponse>> Create(Guid orgId, WorkspaceRequest body, HttpContext http, ClaimsPrincipal user, Workspaces workspaces, CancellationToken ct)
     {
-        var now = clock.GetUtcNow();
-        var workspace = new Workspace { Id = Guid.CreateVersion7(now), OrganizationId = orgId, Name = OrgEndpoints.RequireName(body.Name), CreatedAt = now };
-        Apply(workspace, body);
-        await RequireUniqueNameAsync(db, orgId, workspace.Name, null, ct);
-        db.Workspaces.Add(workspace);
-        audit.Add(AuditKinds.WorkspaceCreated, user.UserId(), new { workspace.Id, workspace.Name }, organizationId: orgId);
-        await db.SaveChangesAsync(ct);
-        return TypedResults.Created($"/api/orgs/{orgId}/workspaces/{workspace.Id}", Describe(workspace));
+        var workspace = await workspaces.CreateAsync(http.Grant(), user.UserId()!.Value, body, ct);
+        return TypedResults.Created($"/api/orgs/{orgId}/workspaces/{workspace.Id}", workspace);
     }
 
-    static async Task<Ok<WorkspaceResponse>> Get(Guid orgId, Guid id, AppDbContext db, CancellationToken ct) =>
-        TypedResults.Ok(Describe(await FindAsync(db, orgId, id, ct)));
+    static async Task<Ok<WorkspaceResponse>> Get(Guid orgId, Guid id, HttpContext http, Workspaces workspaces, CancellationToken ct) =>
+        TypedResults.Ok(await workspaces.GetAsync(http.Grant(), id, ct));
 
-    static async Task<Ok<WorkspaceResponse>> Update(Guid orgId, Guid id, WorkspaceRequest body, ClaimsPrincipal user, AppDbContext db, AuditLog audit, CancellationToken ct)
-    {
-        var workspace = await FindAsync(db, orgId, id, ct);
-        if (body.Name is not null)
-        {
-            workspace.Name = OrgEndpoints.RequireName(body.Name);
-            await RequireUniqueNameAsync(db, orgId, workspace.Name, id, ct);
-        }
-        Apply(workspace, body);
-        audit.Add(AuditKinds.WorkspaceUpdated, user.UserId(), new { workspace.Id, workspace.Name }, organizationId: orgId);
-        await db.SaveChangesAsync(ct);
-        return TypedResults.Ok(Describe(workspace));
-    }
+    static async Task<Ok<WorkspaceResponse>> Update(Guid orgId, Guid id, WorkspaceRequest body, HttpContext http, ClaimsPrincipal user, Workspaces workspaces, CancellationToken ct) =>
+        TypedResults.Ok(await workspaces.UpdateAsync(http.Grant(), user.UserId()!.Value, id, body, ct));
 
-    static async Task<NoContent> Delete(Guid orgId, Guid id, ClaimsPrincipal user, AppDbContext db, AuditLog audit, CancellationToken ct)
+    static async Task<NoContent> Delete(Guid orgId, Guid id, HttpContext http, ClaimsPrincipal user, Workspaces workspaces, CancellationToken ct)
     {
-        var workspace = await FindAsync(db, orgId, id, ct);
-        db.Workspaces.Remove(workspace);
-        audit.Add(AuditKinds.WorkspaceDeleted, user.UserId(), new { workspace.Id, workspace.Name }, organizationId: orgId);
-        await db.SaveChangesAsync(ct);
+        await workspaces.DeleteAsync(http.Grant(), user.UserId()!.Value, id, ct);
         return TypedResults.NoContent();
     }
-
-    /// <summary>By (org, id): a workspace of another org is simply not found.</summary>
-    internal static async Task<Workspace> FindAsync(AppDbContext db, Guid orgId, Guid id, CancellationToken ct) =>
-        await db.Workspaces.FirstOrDefaultAsync(w => w.OrganizationId == orgId && w.Id == id, ct)
-        ?? throw Orgs.NotFound("No such workspace.", $"There is no workspace {id} in this organisation.");
-
-    static void Apply(Workspace workspace, WorkspaceRequest body)
-    {
-        if (body.Description is { Length: > 1000 })
-            throw Orgs.Invalid("description", "The description can be at most 1,000 characters.");
-        if (body.SystemPrompt is { Length: > 20_000 })
-            throw Orgs.Invalid("systemPrompt", "The system prompt can be at most 20,000 characters.");
-        if (body.DefaultModel is { Length: > 200 })
-            throw Orgs.Invalid("defaultModel", "The model name can be at most 200 characters.");
-        if (body.Description is not null)
-            workspace.Description = body.Description.Trim() is { Length: > 0 } d ? d : null;
-        if (body.SystemPrompt is not null)
-            workspace.SystemPrompt = body.SystemPrompt.Trim() is { Length: > 0 } p ? p : null;
-        if (body.DefaultModel is not null)
-            workspace.DefaultModel = body.DefaultModel.Trim() is { Length: > 0 } m ? m : null;
-    }
-
-    static async Task RequireUniqueNameAsync(AppDbContext db, Guid orgId, string name, Guid? except, CancellationToken ct)
-    {
-        if (await db.Workspaces.AnyAsync(w => w.OrganizationId == orgId && w.Name == name && w.Id != except, ct))
-            throw Orgs.Conflict("A workspace with that name exists.", $"Choose another name than '{name}'.");
-    }
-
-    static WorkspaceResponse Describe(Workspace w) => new(w.Id, w.Name, w.Description, w.SystemPrompt, w.DefaultModel, w.CreatedAt);
 }

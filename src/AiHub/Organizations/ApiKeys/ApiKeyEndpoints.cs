@@ -48,7 +48,7 @@ internal static class ApiKeyEndpoints
         if (beyond.Count > 0)
             throw Orgs.Forbidden($"A key cannot hold what you do not: {string.Join(", ", beyond)}.");
         if (body.WorkspaceId is { } workspaceId)
-            await WorkspaceEndpoints.FindAsync(db, orgId, workspaceId, ct);
+            await Workspaces.FindAsync(db, orgId, workspaceId, ct);
 
         var (prefix, secret) = ApiKeySecrets.New();
         var key = new ApiKey

@@ -1,0 +1,143 @@
+using System.ComponentModel.DataAnnotations;
+using System.Security.Cryptography;
+using AiHub.Admin;
+using AiHub.Data;
+using AiHub.Identity;
+using AiHub.Notifications;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.Tokens;
+
+namespace AiHub.Organizations;
+
+/// <summary>Inviting people by email into an org, and answering an invitation from its link.</summary>
+internal sealed class Invitations(
+    AppDbContext db,
+    UserManager<AppUser> users,
+    Orgs orgs,
+    OrgAccess access,
+    AuditLog audit,
+    Mailer mailer,
+    TimeProvider clock,
+    IOptions<IdentitySettings> settings)
+{
+    public static readonly TimeSpan Lifetime = TimeSpan.FromDays(7);
+
+    static readonly EmailAddressAttribute EmailFormat = new();
+
+    public async Task<List<InvitationResponse>> ListOpenAsync(OrgGrant caller, CancellationToken ct)
+    {
+        Orgs.Require(caller, OrgPermissions.MembersManage);
+        var now = clock.GetUtcNow();
+        var open = await db.Invitations.AsNoTracking()
+            .Where(i => i.OrganizationId == caller.OrganizationId && i.AcceptedAt == null && i.DeclinedAt == null && i.RevokedAt == null && i.ExpiresAt > now)
+            .ToListAsync(ct);
+        return open.OrderByDescending(i => i.CreatedAt).Select(Describe).ToList();
+    }
+
+    /// <remarks>Inviting the same address again replaces the earlier invitation, whose link stops working.</remarks>
+    public async Task<InvitationResponse> InviteAsync(OrgGrant caller, Guid inviterId, string? email, string? roleName, CancellationToken ct)
+    {
+        Orgs.Require(caller, OrgPermissions.MembersManage);
+        var orgId = caller.OrganizationId;
+        email = email?.Trim();
+        if (string.IsNullOrEmpty(email) || !EmailFormat.IsValid(email) || email.Length > 254)
+            throw Orgs.Invalid("email", "Enter a valid email address, like name@example.com.");
+        var role = roleName is null ? OrgRole.Member : Orgs.ParseRole(roleName);
+        Orgs.RequireWithinReach(caller, role);
+        var normalized = users.NormalizeEmail(email);
+        if (await (from m in db.Memberships join u in db.Users on m.UserId equals u.Id
+                   where m.OrganizationId == orgId && u.NormalizedEmail == normalized select m).AnyAsync(ct))
+            throw Orgs.Conflict("That person is already a member.", $"{email} belongs to this organisation.");
+        var now = clock.GetUtcNow();
+        await db.Invitations.Where(i => i.OrganizationId == orgId && i.NormalizedEmail == normalized && i.AcceptedAt == null && i.DeclinedAt == null && i.RevokedAt == null)
+            .ExecuteUpdateAsync(u => u.SetProperty(i => i.RevokedAt, now), ct);
+        var token = "inv_" + Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(32));
+        var invitation = new Invitation
+        {
+            Id = Guid.CreateVersion7(now),
+            OrganizationId = orgId,
+            Email = email,
+            NormalizedEmail = normalized,
+            Role = role,
+            TokenHash = Sessions.Hash(token),
+            InvitedBy = inviterId,
+            CreatedAt = now,
+            ExpiresAt = now + Lifetime,
+        };
+        db.Invitations.Add(invitation);
+        audit.Add(AuditKinds.InvitationSent, inviterId, new { email, role = role.ToString() }, organizationId: orgId);
+        var org = await orgs.FindAsync(orgId, ct);
+        var inviter = await db.Users.AsNoTracking().Where(u => u.Id == inviterId).Select(u => u.DisplayName ?? u.Email).FirstAsync(ct);
+        await mailer.SendInvitationAsync(email, inviter!, org.Name, role.ToString(), new Uri(settings.Value.PublicUrl, "/invitations/" + token), ct);
+        return Describe(invitation);
+    }
+
+    public async Task RevokeAsync(OrgGrant caller, Guid actorId, Guid id, CancellationToken ct)
+    {
+        Orgs.Require(caller, OrgPermissions.MembersManage);
+        var invitation = await db.Invitations.FirstOrDefaultAsync(i => i.OrganizationId == caller.OrganizationId && i.Id == id, ct);
+        if (invitation is null || !invitation.IsOpen(clock.GetUtcNow()))
+            throw Orgs.NotFound("No such open invitation.", $"Invitation {id} is not open in this organisation.");
+        invitation.RevokedAt = clock.GetUtcNow();
+        audit.Add(AuditKinds.InvitationRevoked, actorId, new { invitation.Email }, organizationId: caller.OrganizationId);
+        await db.SaveChangesAsync(ct);
+    }
+
+    /// <summary>What the link's page shows before anyone signs in: the org, the role, the address and who sent it.</summary>
+    public async Task<InvitationPreview> PreviewAsync(string token, CancellationToken ct)
+    {
+        var (invitation, org) = await FindAsync(token, ct);
+        var inviter = await db.Users.AsNoTracking().Where(u => u.Id == invitation.InvitedBy).Select(u => u.DisplayName ?? u.Email).FirstOrDefaultAsync(ct);
+        return new InvitationPreview(org.Id, org.Name, invitation.Role.ToString(), invitation.Email, invitation.ExpiresAt, invitation.IsOpen(clock.GetUtcNow()), inviter);
+    }
+
+    /// <summary>Joins the org, when the signed-in account's verified address is the one invited.</summary>
+    public async Task<OrgResponse> AcceptAsync(string token, Guid userId, CancellationToken ct)
+    {
+        var (invitation, org) = await OpenForAsync(token, userId, ct);
+        var now = clock.GetUtcNow();
+        invitation.AcceptedAt = now;
+        if (!await db.Memberships.AnyAsync(m => m.OrganizationId == org.Id && m.UserId == userId, ct))
+            db.Memberships.Add(new Membership { OrganizationId = org.Id, UserId = userId, Role = invitation.Role, JoinedAt = now });
+        audit.Add(AuditKinds.MemberJoined, userId, new { role = invitation.Role.ToString(), invitedBy = invitation.InvitedBy }, organizationId: org.Id);
+        await db.SaveChangesAsync(ct);
+        await access.InvalidateAsync(org.Id, userId, ct);
+        var role = (await access.GetAsync(org.Id, userId, ct))!.Role;
+        return Orgs.Describe(org, role);
+    }
+
+    public async Task DeclineAsync(string token, Guid userId, CancellationToken ct)
+    {
+        var (invitation, org) = await OpenForAsync(token, userId, ct);
+        invitation.DeclinedAt = clock.GetUtcNow();
+        audit.Add(AuditKinds.InvitationDeclined, userId, new { invitation.Email }, organizationId: org.Id);
+        await db.SaveChangesAsync(ct);
+    }
+
+    async Task<(Invitation, Organization)> OpenForAsync(string token, Guid userId, CancellationToken ct)
+    {
+        var (invitation, org) = await FindAsync(token, ct);
+        if (!invitation.IsOpen(clock.GetUtcNow()))
+            throw Orgs.Conflict("The invitation is no longer open.", "It was accepted, declined, replaced or has expired; ask for a new one.");
+        var account = await users.FindByIdAsync(userId.ToString());
+        if (account is null || !account.EmailConfirmed || account.NormalizedEmail != invitation.NormalizedEmail)
+            throw Orgs.Forbidden($"The invitation is for {invitation.Email}; sign in with that verified address.");
+        return (invitation, org);
+    }
+
+    async Task<(Invitation, Organization)> FindAsync(string token, CancellationToken ct)
+    {
+        var hash = Sessions.Hash(token.Trim());
+        var found = await (from i in db.Invitations.IgnoreQueryFilters()
+                           join o in db.Organizations on i.OrganizationId equals o.Id
+                           where i.TokenHash == hash && o.DeletedAt == null
+                           select new { i, o }).FirstOrDefaultAsync(ct);
+        return found is null
+            ? throw Orgs.NotFound("No such invitation.", "The link is wrong, or the organisation no longer exists.")
+            : (found.i, found.o);
+    }
+
+    static InvitationResponse Describe(Invitation i) => new(i.Id, i.Email, i.Role.ToString(), i.CreatedAt, i.ExpiresAt);
+}

@@ -1,0 +1,91 @@
+using AiHub.Admin;
+using AiHub.Data;
+using Microsoft.EntityFrameworkCore;
+
+namespace AiHub.Organizations;
+
+/// <summary>An org's workspaces: a name, a description and the chat defaults (system prompt, model) they carry.</summary>
+internal sealed class Workspaces(AppDbContext db, AuditLog audit, TimeProvider clock)
+{
+    public async Task<List<WorkspaceResponse>> ListAsync(OrgGrant caller, CancellationToken ct)
+    {
+        Orgs.Require(caller, OrgPermissions.WorkspacesRead);
+        var rows = await db.Workspaces.AsNoTracking().Where(w => w.OrganizationId == caller.OrganizationId).OrderBy(w => w.Name).ToListAsync(ct);
+        return rows.Select(Describe).ToList();
+    }
+
+    public async Task<WorkspaceResponse> GetAsync(OrgGrant caller, Guid id, CancellationToken ct)
+    {
+        Orgs.Require(caller, OrgPermissions.WorkspacesRead);
+        return Describe(await FindAsync(db, caller.OrganizationId, id, ct));
+    }
+
+    public async Task<WorkspaceResponse> CreateAsync(OrgGrant caller, Guid actorId, WorkspaceRequest body, CancellationToken ct)
+    {
+        Orgs.Require(caller, OrgPermissions.WorkspacesManage);
+        var orgId = caller.OrganizationId;
+        var now = clock.GetUtcNow();
+        var workspace = new Workspace { Id = Guid.CreateVersion7(now), OrganizationId = orgId, Name = Orgs.RequireName(body.Name), CreatedAt = now };
+        Apply(workspace, body);
+        await RequireUniqueNameAsync(orgId, workspace.Name, null, ct);
+        db.Workspaces.Add(workspace);
+        audit.Add(AuditKinds.WorkspaceCreated, actorId, new { workspace.Id, workspace.Name }, organizationId: orgId);
+        await db.SaveChangesAsync(ct);
+        return Describe(workspace);
+    }
+
+    /// <remarks>A field left null keeps its value; an empty one clears it.</remarks>
+    public async Task<WorkspaceResponse> UpdateAsync(OrgGrant caller, Guid actorId, Guid id, WorkspaceRequest body, CancellationToken ct)
+    {
+        Orgs.Require(caller, OrgPermissions.WorkspacesManage);
+        var orgId = caller.OrganizationId;
+        var workspace = await FindAsync(db, orgId, id, ct);
+        if (body.Name is not null)
+        {
+            workspace.Name = Orgs.RequireName(body.Name);
+            await RequireUniqueNameAsync(orgId, workspace.Name, id, ct);
+        }
+        Apply(workspace, body);
+        audit.Add(AuditKinds.WorkspaceUpdated, actorId, new { workspace.Id, workspace.Name }, organizationId: orgId);
+        await db.SaveChangesAsync(ct);
+        return Describe(workspace);
+    }
+
+    public async Task DeleteAsync(OrgGrant caller, Guid actorId, Guid id, CancellationToken ct)
+    {
+        Orgs.Require(caller, OrgPermissions.WorkspacesManage);
+        var workspace = await FindAsync(db, caller.OrganizationId, id, ct);
+        db.Workspaces.Remove(workspace);
+        audit.Add(AuditKinds.WorkspaceDeleted, actorId, new { workspace.Id, workspace.Name }, organizationId: caller.OrganizationId);
+        await db.SaveChangesAsync(ct);
+    }
+
+    /// <summary>By (org, id): a workspace of another org is simply not found.</summary>
+    internal static async Task<Workspace> FindAsync(AppDbContext db, Guid orgId, Guid id, CancellationToken ct) =>
+        await db.Workspaces.FirstOrDefaultAsync(w => w.OrganizationId == orgId && w.Id == id, ct)
+        ?? throw Orgs.NotFound("No such workspace.", $"There is no workspace {id} in this organisation.");
+
+    static void Apply(Workspace workspace, WorkspaceRequest body)
+    {
+        if (body.Description is { Length: > 1000 })
+            throw Orgs.Invalid("description", "The description can be at most 1,000 characters.");
+        if (body.SystemPrompt is { Length: > 20_000 })
+            throw Orgs.Invalid("systemPrompt", "The system prompt can be at most 20,000 characters.");
+        if (body.DefaultModel is { Length: > 200 })
+            throw Orgs.Invalid("defaultModel", "The model name can be at most 200 characters.");
+        if (body.Description is not null)
+            workspace.Description = body.Description.Trim() is { Length: > 0 } d ? d : null;
+        if (body.SystemPrompt is not null)
+            workspace.SystemPrompt = body.SystemPrompt.Trim() is { Length: > 0 } p ? p : null;
+        if (body.DefaultModel is not null)
+            workspace.DefaultModel = body.DefaultModel.Trim() is { Length: > 0 } m ? m : null;
+    }
+
+    async Task RequireUniqueNameAsync(Guid orgId, string name, Guid? except, CancellationToken ct)
+    {
+        if (await db.Workspaces.AnyAsync(w => w.OrganizationId == orgId && w.Name == name && w.Id != except, ct))
+            throw Orgs.Conflict("A workspace with that name exists.", $"Choose another name than '{name}'.");
+    }
+
+    static WorkspaceResponse Describe(Workspace w) => new(w.Id, w.Name, w.Description, w.SystemPrompt, w.DefaultModel, w.CreatedAt);
+}
