@@ -17,7 +17,7 @@ internal static class InvitationEndpoints
         var org = OrgEndpoints.Org(app).WithTags("Invitations");
         org.MapGet("/invitations", List).RequireAuthorization(OrgPermissions.MembersManage);
         org.MapPost("/invitations", Invite).RequireAuthorization(OrgPermissions.MembersManage).RequireUser();
-        org.MapDelete("/invitations/{id:guid}", Revoke).RequireAuthorization(OrgPermissions.MembersManage);
+        org.MapDelete("/invitations/{id:guid}", Revoke).RequireAuthorization(OrgPermissions.MembersManage).RequireUser();
 
         var invitations = app.MapGroup("/api/invitations/{token}").WithTags("Invitations");
         invitations.MapGet("", Preview).AllowAnonymous();

@@ -29,8 +29,8 @@ internal static class OrgEndpoints
 
         var org = Org(app).WithTags("Organizations");
         org.MapGet("", Get).RequireAuthorization(OrgPermissions.OrgRead);
-        org.MapPatch("", Update).RequireAuthorization(OrgPermissions.OrgManage);
-        org.MapDelete("", Delete).RequireAuthorization(OrgPermissions.OrgDelete);
+        org.MapPatch("", Update).RequireAuthorization(OrgPermissions.OrgManage).RequireUser();
+        org.MapDelete("", Delete).RequireAuthorization(OrgPermissions.OrgDelete).RequireUser();
         org.MapGet("/members", Members).RequireAuthorization(OrgPermissions.MembersRead);
         org.MapPatch("/members/{userId:guid}", ChangeRole).RequireAuthorization(OrgPermissions.MembersManage).RequireUser();
         org.MapDelete("/members/{userId:guid}", Remove).RequireAuthorization(OrgPermissions.MembersManage).RequireUser();

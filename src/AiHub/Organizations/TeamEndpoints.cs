@@ -18,10 +18,10 @@ internal static class TeamEndpoints
     {
         var teams = OrgEndpoints.Org(app).MapGroup("/teams").WithTags("Teams");
         teams.MapGet("", List).RequireAuthorization(OrgPermissions.TeamsRead);
-        teams.MapPost("", Create).RequireAuthorization(OrgPermissions.TeamsManage);
+        teams.MapPost("", Create).RequireAuthorization(OrgPermissions.TeamsManage).RequireUser();
         teams.MapGet("/{id:guid}", Get).RequireAuthorization(OrgPermissions.TeamsRead);
         teams.MapPatch("/{id:guid}", Rename).RequireAuthorization(OrgPermissions.TeamsManage).RequireUser();
-        teams.MapDelete("/{id:guid}", Delete).RequireAuthorization(OrgPermissions.TeamsManage);
+        teams.MapDelete("/{id:guid}", Delete).RequireAuthorization(OrgPermissions.TeamsManage).RequireUser();
         teams.MapPost("/{id:guid}/members", AddMember).RequireAuthorization(OrgPermissions.TeamsManage).RequireUser();
         teams.MapDelete("/{id:guid}/members/{userId:guid}", RemoveMember).RequireAuthorization(OrgPermissions.TeamsManage).RequireUser();
     }

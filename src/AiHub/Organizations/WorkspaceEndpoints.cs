@@ -14,10 +14,10 @@ internal static class WorkspaceEndpoints
     {
         var workspaces = OrgEndpoints.Org(app).MapGroup("/workspaces").WithTags("Workspaces");
         workspaces.MapGet("", List).RequireAuthorization(OrgPermissions.WorkspacesRead);
-        workspaces.MapPost("", Create).RequireAuthorization(OrgPermissions.WorkspacesManage);
+        workspaces.MapPost("", Create).RequireAuthorization(OrgPermissions.WorkspacesManage).RequireUser();
         workspaces.MapGet("/{id:guid}", Get).RequireAuthorization(OrgPermissions.WorkspacesRead);
-        workspaces.MapPatch("/{id:guid}", Update).RequireAuthorization(OrgPermissions.WorkspacesManage);
-        workspaces.MapDelete("/{id:guid}", Delete).RequireAuthorization(OrgPermissions.WorkspacesManage);
+        workspaces.MapPatch("/{id:guid}", Update).RequireAuthorization(OrgPermissions.WorkspacesManage).RequireUser();
+        workspaces.MapDelete("/{id:guid}", Delete).RequireAuthorization(OrgPermissions.WorkspacesManage).RequireUser();
     }
 
     static async Task<Ok<List<WorkspaceResponse>>> List(Guid orgId, HttpContext http, Workspaces workspaces, CancellationToken ct) =>

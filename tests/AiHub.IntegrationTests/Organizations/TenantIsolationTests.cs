@@ -17,7 +17,7 @@ public abstract partial class TenantIsolationTests(IdentityHost host)
 {
     static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    sealed record Tenant(AuthTokens Owner, Guid OrgId, Dictionary<string, Guid> Ids);
+    sealed record Tenant(AuthTokens Owner, string ApiKey, Guid OrgId, Dictionary<string, Guid> Ids);
 
     [Fact]
     public async Task Every_org_scoped_route_refuses_callers_and_ids_of_another_org()
@@ -31,20 +31,24 @@ public abstract partial class TenantIsolationTests(IdentityHost host)
         var leaks = new List<string>();
         foreach (var (method, pattern) in routes)
         {
-            // A member of one org calling another org's routes, with that org's own ids.
-            leaks.AddRange(await CallAsync(client, mine.Owner, method, Fill(pattern, theirs.OrgId, theirs)));
-            calls++;
-            if (!pattern.Contains("{orgId:guid}/", StringComparison.Ordinal) || !RouteParameter().IsMatch(pattern.Replace("{orgId:guid}", "", StringComparison.Ordinal)))
-                continue;
-            // The caller's own org in the route, but ids that belong to the other org.
-            leaks.AddRange(await CallAsync(client, mine.Owner, method, Fill(pattern, mine.OrgId, theirs)));
-            calls++;
+            var foreignIds = pattern.Contains("{orgId:guid}/", StringComparison.Ordinal) && RouteParameter().IsMatch(pattern.Replace("{orgId:guid}", "", StringComparison.Ordinal));
+            foreach (var caller in new[] { Bearer(mine.Owner.AccessToken), Bearer(mine.ApiKey) })
+            {
+                // A member (or a key) of one org calling another org's routes, with that org's own ids.
+                leaks.AddRange(await CallAsync(client, caller, method, Fill(pattern, theirs.OrgId, theirs)));
+                calls++;
+                if (!foreignIds)
+                    continue;
+                // The caller's own org in the route, but ids that belong to the other org.
+                leaks.AddRange(await CallAsync(client, caller, method, Fill(pattern, mine.OrgId, theirs)));
+                calls++;
+            }
         }
 
         TestContext.Current.TestOutputHelper?.WriteLine($"tenant isolation: {routes.Count} org-scoped routes, {calls} cross-tenant calls");
         Assert.Empty(leaks);
         // A floor, not the count: enumeration finding fewer routes than exist today means it is broken.
-        Assert.True(routes.Count >= 24, $"only {routes.Count} org-scoped routes were found");
+        Assert.True(routes.Count >= 28, $"only {routes.Count} org-scoped routes were found");
     }
 
     /// <summary>Every (method, route pattern) under /api/orgs/{orgId}, as the app has them right now.</summary>
@@ -57,9 +61,15 @@ public abstract partial class TenantIsolationTests(IdentityHost host)
             .OrderBy(r => r.Item2, StringComparer.Ordinal).ThenBy(r => r.m, StringComparer.Ordinal)
             .ToList();
 
-    static async Task<List<string>> CallAsync(HttpClient client, AuthTokens caller, string method, string path)
+    static System.Net.Http.Headers.AuthenticationHeaderValue Bearer(string token) => new("Bearer", token);
+
+    static async Task<List<string>> CallAsync(HttpClient client, System.Net.Http.Headers.AuthenticationHeaderValue caller, string method, string path)
     {
-        using var response = await client.SendAsync(As(caller, new HttpMethod(method), path, SampleBody(method, path)), Ct);
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        if (SampleBody(method, path) is { } sample)
+            request.Content = System.Net.Http.Json.JsonContent.Create(sample);
+        request.Headers.Authorization = caller;
+        using var response = await client.SendAsync(request, Ct);
         var body = await response.Content.ReadAsStringAsync(Ct);
         return response.StatusCode is HttpStatusCode.Forbidden or HttpStatusCode.NotFound
             ? []
@@ -110,7 +120,10 @@ public abstract partial class TenantIsolationTests(IdentityHost host)
             ["members"] = UserIdOf(member),
             ["userId"] = UserIdOf(member),
         };
-        return new Tenant(owner, orgId, ids);
+        var key = await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/api-keys",
+            new { name = "everything", permissions = AiHub.Organizations.OrgPermissions.All.Select(AiHub.Organizations.OrgPermissions.Name) }, HttpStatusCode.Created);
+        ids["api-keys"] = key.GetProperty("key").GetProperty("id").GetGuid();
+        return new Tenant(owner, key.GetProperty("secret").GetString()!, orgId, ids);
     }
 
     [GeneratedRegex(@"\{(?<name>[A-Za-z]+)(:[^}]*)?\}")]
