@@ -10,13 +10,18 @@ internal sealed class Workspaces(AppDbContext db, AuditLog audit, TimeProvider c
     public async Task<List<WorkspaceResponse>> ListAsync(OrgGrant caller, CancellationToken ct)
     {
         Orgs.Require(caller, OrgPermissions.WorkspacesRead);
-        var rows = await db.Workspaces.AsNoTracking().Where(w => w.OrganizationId == caller.OrganizationId).OrderBy(w => w.Name).ToListAsync(ct);
+        // A key bound to a workspace sees that workspace alone.
+        var rows = await db.Workspaces.AsNoTracking()
+            .Where(w => w.OrganizationId == caller.OrganizationId && (caller.WorkspaceId == null || w.Id == caller.WorkspaceId))
+            .OrderBy(w => w.Name).ToListAsync(ct);
         return rows.Select(Describe).ToList();
     }
 
     public async Task<WorkspaceResponse> GetAsync(OrgGrant caller, Guid id, CancellationToken ct)
     {
         Orgs.Require(caller, OrgPermissions.WorkspacesRead);
+        if (caller.WorkspaceId is { } only && only != id)
+            throw Orgs.NotFound("No such workspace.", $"This key is bound to another workspace than {id}.");
         return Describe(await FindAsync(db, caller.OrganizationId, id, ct));
     }
 

@@ -282,6 +282,30 @@ public abstract partial class ApiKeyTests(IdentityHost host)
         return await db.AuditEvents.Where(e => e.OrganizationId == orgId).Select(e => e.Kind).ToListAsync(Ct);
     }
 
+    static readonly string[] ReadWorkspaces = ["workspaces:read"];
+
+    [Fact]
+    public async Task A_key_bound_to_a_workspace_sees_that_workspace_alone()
+    {
+        using var client = host.Client();
+        var owner = await host.NewUserAsync(client);
+        var orgId = await OrgApi.CreateOrgAsync(client, owner, "Bound");
+        var research = await OrgApi.CreateAsync(client, owner, orgId, "workspaces", new { name = "Research" });
+        var sales = await OrgApi.CreateAsync(client, owner, orgId, "workspaces", new { name = "Sales" });
+        var created = await OrgApi.SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/api-keys",
+            new { name = "research-bot", permissions = ReadWorkspaces, workspaceId = research }, HttpStatusCode.Created);
+        var secret = created.GetProperty("secret").GetString()!;
+
+        using var list = await client.SendAsync(WithKey(secret, HttpMethod.Get, $"/api/orgs/{orgId}/workspaces"), Ct);
+        using var own = await client.SendAsync(WithKey(secret, HttpMethod.Get, $"/api/orgs/{orgId}/workspaces/{research}"), Ct);
+        using var other = await client.SendAsync(WithKey(secret, HttpMethod.Get, $"/api/orgs/{orgId}/workspaces/{sales}"), Ct);
+        var listed = await list.Content.ReadFromJsonAsync<JsonElement>(Ct);
+
+        Assert.Equal([research], listed.EnumerateArray().Select(w => w.GetProperty("id").GetGuid()));
+        Assert.Equal(HttpStatusCode.OK, own.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, other.StatusCode);
+    }
+
     static HttpRequestMessage WithKey(string key, HttpMethod method, string path, object? body = null)
     {
         var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
