@@ -144,6 +144,42 @@ public sealed partial class OrganizationTests(BrowserFixture fixture)
         await BrowserFixture.ScreenshotAsync(other, "org-not-found.png");
     }
 
+    [Fact]
+    public async Task An_API_key_is_shown_once_works_on_the_API_and_stops_when_revoked()
+    {
+        var email = Unique("keys");
+        await fixture.CreateAccountAsync(email, Password, "Kay Holder");
+        var page = await NewOrgAsync(email, "Key Makers");
+        var orgId = page.Url.Split('/')[^1];
+
+        await page.GetByTestId("nav-org-api-keys").ClickAsync();
+        await Expect(page).ToHaveURLAsync(new Regex("/api-keys$"));
+        await InteractiveAsync(page);
+        await page.GetByTestId("api-key-name").FillAsync("ci pipeline");
+        await page.GetByLabel("workspaces:read").CheckAsync();
+        await page.GetByTestId("api-key-create").ClickAsync();
+        var secret = (await page.GetByTestId("api-key-secret").TextContentAsync())!.Trim();
+        await BrowserFixture.ScreenshotAsync(page, "org-api-keys.png");
+        using var api = new HttpClient { BaseAddress = fixture.BaseAddress };
+        api.DefaultRequestHeaders.Authorization = new("Bearer", secret);
+        using var allowed = await api.GetAsync($"/api/orgs/{orgId}/workspaces", TestContext.Current.CancellationToken);
+        using var refused = await api.GetAsync($"/api/orgs/{orgId}/members", TestContext.Current.CancellationToken);
+
+        await page.ReloadAsync();
+        await InteractiveAsync(page);
+        await Expect(page.GetByTestId("api-key-secret")).ToHaveCountAsync(0);
+        await Expect(page.Locator("[data-testid=api-key][data-name='ci pipeline']")).ToContainTextAsync("workspaces:read");
+        await page.GetByTestId("api-key-revoke").ClickAsync();
+        await page.GetByRole(AriaRole.Dialog).GetByRole(AriaRole.Button, new() { Name = "Revoke" }).ClickAsync();
+        await Expect(page.GetByTestId("api-key-revoked")).ToBeVisibleAsync();
+        using var afterRevoke = await api.GetAsync($"/api/orgs/{orgId}/workspaces", TestContext.Current.CancellationToken);
+
+        Assert.Matches("^ahk_[a-z0-9]{8}_[A-Za-z0-9]{32,}$", secret);
+        Assert.Equal(System.Net.HttpStatusCode.OK, allowed.StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.Unauthorized, afterRevoke.StatusCode);
+    }
+
     /// <summary>Signed in as <paramref name="email"/>, on the overview of a new org of theirs.</summary>
     async Task<IPage> NewOrgAsync(string email, string name)
     {

@@ -24,6 +24,7 @@ public static class OrganizationsExtensions
         services.AddScoped<Orgs>();
         services.AddScoped<Invitations>();
         services.AddScoped<Workspaces>();
+        services.AddScoped<OrgApiKeys>();
         services.AddScoped<Teams>();
         services.AddScoped<CurrentOrg>();
         services.AddScoped<IAccountEvents>(sp => sp.GetRequiredService<Orgs>());

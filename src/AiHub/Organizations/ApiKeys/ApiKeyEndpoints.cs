@@ -20,8 +20,6 @@ internal sealed record ApiKeyWithSecret(ApiKeyResponse Key, string Secret);
 
 internal static class ApiKeyEndpoints
 {
-    public const int MaxRateLimitPerMinute = 100_000;
-
     public static void MapApiKeyEndpoints(this IEndpointRouteBuilder app)
     {
         var keys = OrgEndpoints.Org(app).MapGroup("/api-keys").WithTags("API keys");
@@ -32,19 +30,45 @@ internal static class ApiKeyEndpoints
         keys.MapPost("/{id:guid}/rotate", Rotate).RequireAuthorization(OrgPermissions.ApiKeysManage).RequireUser();
     }
 
-    static async Task<Ok<List<ApiKeyResponse>>> List(Guid orgId, AppDbContext db, CancellationToken ct)
+    static async Task<Ok<List<ApiKeyResponse>>> List(Guid orgId, HttpContext http, OrgApiKeys keys, CancellationToken ct) =>
+        TypedResults.Ok(await keys.ListAsync(http.Grant(), ct));
+
+    static async Task<Created<ApiKeyWithSecret>> Create(Guid orgId, ApiKeyRequest body, HttpContext http, ClaimsPrincipal user, OrgApiKeys keys, CancellationToken ct)
     {
-        var keys = await db.ApiKeys.AsNoTracking().Where(k => k.OrganizationId == orgId).OrderByDescending(k => k.CreatedAt).ToListAsync(ct);
-        return TypedResults.Ok(keys.Select(Describe).ToList());
+        var created = await keys.CreateAsync(http.Grant(), user.UserId()!.Value, body, ct);
+        return TypedResults.Created($"/api/orgs/{orgId}/api-keys/{created.Key.Id}", created);
+    }
+
+    static async Task<NoContent> Revoke(Guid orgId, Guid id, HttpContext http, ClaimsPrincipal user, OrgApiKeys keys, CancellationToken ct)
+    {
+        await keys.RevokeAsync(http.Grant(), user.UserId()!.Value, id, ct);
+        return TypedResults.NoContent();
+    }
+
+    static async Task<Ok<ApiKeyWithSecret>> Rotate(Guid orgId, Guid id, HttpContext http, ClaimsPrincipal user, OrgApiKeys keys, CancellationToken ct) =>
+        TypedResults.Ok(await keys.RotateAsync(http.Grant(), user.UserId()!.Value, id, ct));
+}
+
+/// <summary>An org's API keys, for the API and the web UI alike.</summary>
+internal sealed class OrgApiKeys(AppDbContext db, ApiKeyLookup lookup, AuditLog audit, TimeProvider clock)
+{
+    public const int MaxRateLimitPerMinute = 100_000;
+
+    public async Task<List<ApiKeyResponse>> ListAsync(OrgGrant caller, CancellationToken ct)
+    {
+        Orgs.Require(caller, OrgPermissions.ApiKeysRead);
+        var keys = await db.ApiKeys.AsNoTracking().Where(k => k.OrganizationId == caller.OrganizationId).OrderByDescending(k => k.CreatedAt).ToListAsync(ct);
+        return keys.Select(Describe).ToList();
     }
 
     /// <remarks>A key holds a subset of its creator's permissions in this org, never more.</remarks>
-    static async Task<Created<ApiKeyWithSecret>> Create(Guid orgId, ApiKeyRequest body, HttpContext http, ClaimsPrincipal user, AppDbContext db,
-        AuditLog audit, TimeProvider clock, CancellationToken ct)
+    public async Task<ApiKeyWithSecret> CreateAsync(OrgGrant caller, Guid actorId, ApiKeyRequest body, CancellationToken ct)
     {
+        Orgs.Require(caller, OrgPermissions.ApiKeysManage);
+        var orgId = caller.OrganizationId;
         var now = clock.GetUtcNow();
         var (name, permissions) = Validate(body, now);
-        var beyond = permissions.Where(p => !http.Grant().Has(p)).Select(OrgPermissions.Name).ToList();
+        var beyond = permissions.Where(p => !caller.Has(p)).Select(OrgPermissions.Name).ToList();
         if (beyond.Count > 0)
             throw Orgs.Forbidden($"A key cannot hold what you do not: {string.Join(", ", beyond)}.");
         if (body.WorkspaceId is { } workspaceId)
@@ -60,7 +84,7 @@ internal static class ApiKeyEndpoints
             Prefix = prefix,
             SecretHash = ApiKeySecrets.Hash(secret),
             Permissions = ApiKeySecrets.FormatPermissions(permissions),
-            CreatedBy = user.UserId()!.Value,
+            CreatedBy = actorId,
             CreatedAt = now,
             ExpiresAt = body.ExpiresAt,
             RateLimitPerMinute = body.RateLimitPerMinute,
@@ -69,47 +93,43 @@ internal static class ApiKeyEndpoints
         db.ApiKeys.Add(key);
         audit.Add(AuditKinds.ApiKeyCreated, key.CreatedBy, new { key.Id, key.Name, key.Prefix, key.Permissions }, organizationId: orgId);
         await db.SaveChangesAsync(ct);
-        return TypedResults.Created($"/api/orgs/{orgId}/api-keys/{key.Id}", new ApiKeyWithSecret(Describe(key), secret));
+        return new ApiKeyWithSecret(Describe(key), secret);
     }
 
-    static async Task<NoContent> Revoke(Guid orgId, Guid id, HttpContext http, ClaimsPrincipal user, AppDbContext db, ApiKeyLookup lookup,
-        AuditLog audit, TimeProvider clock, CancellationToken ct)
+    public async Task RevokeAsync(OrgGrant caller, Guid actorId, Guid id, CancellationToken ct)
     {
-        var actorId = user.UserId()!.Value;
-        var key = await FindOwnAsync(db, http.Grant(), actorId, id, ct);
+        var key = await FindOwnAsync(caller, actorId, id, ct);
         if (key.RevokedAt is not null)
-            return TypedResults.NoContent();
+            return;
         key.RevokedAt = clock.GetUtcNow();
-        audit.Add(AuditKinds.ApiKeyRevoked, key.CreatedBy, new { key.Id, key.Name, key.Prefix }, actorId, orgId);
+        audit.Add(AuditKinds.ApiKeyRevoked, key.CreatedBy, new { key.Id, key.Name, key.Prefix }, actorId, caller.OrganizationId);
         await db.SaveChangesAsync(ct);
         await lookup.ForgetAsync(key.SecretHash, ct);
-        return TypedResults.NoContent();
     }
 
     /// <remarks>Same key, new secret: its permissions, limits and history stay, and the old secret stops at once.</remarks>
-    static async Task<Ok<ApiKeyWithSecret>> Rotate(Guid orgId, Guid id, HttpContext http, ClaimsPrincipal user, AppDbContext db, ApiKeyLookup lookup,
-        AuditLog audit, TimeProvider clock, CancellationToken ct)
+    public async Task<ApiKeyWithSecret> RotateAsync(OrgGrant caller, Guid actorId, Guid id, CancellationToken ct)
     {
-        var actorId = user.UserId()!.Value;
-        var key = await FindOwnAsync(db, http.Grant(), actorId, id, ct);
+        var key = await FindOwnAsync(caller, actorId, id, ct);
         if (key.RevokedAt is not null || key.ExpiresAt <= clock.GetUtcNow())
             throw Orgs.Conflict("The key is revoked or expired.", "Create a new key instead.");
         var oldHash = key.SecretHash;
         var (prefix, secret) = ApiKeySecrets.New();
         key.Prefix = prefix;
         key.SecretHash = ApiKeySecrets.Hash(secret);
-        audit.Add(AuditKinds.ApiKeyRotated, key.CreatedBy, new { key.Id, key.Name, key.Prefix }, actorId, orgId);
+        audit.Add(AuditKinds.ApiKeyRotated, key.CreatedBy, new { key.Id, key.Name, key.Prefix }, actorId, caller.OrganizationId);
         await db.SaveChangesAsync(ct);
         await lookup.ForgetAsync(oldHash, ct);
-        return TypedResults.Ok(new ApiKeyWithSecret(Describe(key), secret));
+        return new ApiKeyWithSecret(Describe(key), secret);
     }
 
     /// <summary>By (org, id); Admins and Owners act on any key of the org, everyone else on the keys they made.</summary>
-    static async Task<ApiKey> FindOwnAsync(AppDbContext db, OrgGrant grant, Guid actorId, Guid id, CancellationToken ct)
+    async Task<ApiKey> FindOwnAsync(OrgGrant caller, Guid actorId, Guid id, CancellationToken ct)
     {
-        var key = await db.ApiKeys.FirstOrDefaultAsync(k => k.OrganizationId == grant.OrganizationId && k.Id == id, ct)
+        Orgs.Require(caller, OrgPermissions.ApiKeysManage);
+        var key = await db.ApiKeys.FirstOrDefaultAsync(k => k.OrganizationId == caller.OrganizationId && k.Id == id, ct)
             ?? throw Orgs.NotFound("No such API key.", $"There is no API key {id} in this organisation.");
-        if (grant.Role < OrgRole.Admin && key.CreatedBy != actorId)
+        if (caller.Role < OrgRole.Admin && key.CreatedBy != actorId)
             throw Orgs.Forbidden("Only an Admin or Owner manages keys that someone else made.");
         return key;
     }
