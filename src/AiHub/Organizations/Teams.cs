@@ -73,7 +73,7 @@ internal sealed class Teams(AppDbContext db, AuditLog audit, TimeProvider clock)
             db.TeamMembers.Add(new TeamMember { TeamId = id, OrganizationId = orgId, UserId = userId, IsLead = lead });
         else
             existing.IsLead = lead;
-        audit.Add(AuditKinds.TeamMemberAdded, userId, new { team = id, lead }, actorId, orgId);
+        audit.Add(AuditKinds.TeamMemberAdded, userId, new { team = id, teamName = team.Name, lead }, actorId, orgId);
         await db.SaveChangesAsync(ct);
         return Describe(team, await MembersAsync(orgId, id, ct));
     }
@@ -86,7 +86,7 @@ internal sealed class Teams(AppDbContext db, AuditLog audit, TimeProvider clock)
         var member = await db.TeamMembers.FirstOrDefaultAsync(m => m.OrganizationId == orgId && m.TeamId == id && m.UserId == userId, ct)
             ?? throw Orgs.NotFound("No such team member.", $"User {userId} is not in this team.");
         db.TeamMembers.Remove(member);
-        audit.Add(AuditKinds.TeamMemberRemoved, userId, new { team = id }, actorId, orgId);
+        audit.Add(AuditKinds.TeamMemberRemoved, userId, new { team = id, teamName = team.Name }, actorId, orgId);
         await db.SaveChangesAsync(ct);
     }
 
