@@ -59,7 +59,7 @@ public sealed partial class OrganizationTests(BrowserFixture fixture)
         await page.GetByTestId("nav-org-activity").ClickAsync();
         await Expect(page).ToHaveURLAsync(new Regex("/activity$"));
         var texts = page.GetByTestId("activity-text");
-        await Expect(texts.First).ToHaveTextAsync($"added {email} to a team as its lead");
+        await Expect(texts.First).ToHaveTextAsync($"added {email} to the team Research as its lead");
         await Expect(page.Locator("[data-testid=activity-event][data-kind='team.created']").GetByTestId("activity-text")).ToHaveTextAsync("created the team Research");
         await Expect(page.Locator("[data-testid=activity-event][data-kind='workspace.created']").GetByTestId("activity-text")).ToHaveTextAsync("created the workspace Support bot");
         await Expect(page.Locator("[data-testid=activity-event][data-kind='org.created']").GetByTestId("activity-actor")).ToHaveTextAsync(email);
