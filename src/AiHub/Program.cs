@@ -15,7 +15,7 @@ builder.AddJobs();                // Hangfire, durable work items, recovery
 builder.AddNotifications();       // email over SMTP or a pickup directory, Razor templates
 builder.AddAdmin();               // append-only audit log
 builder.AddIdentityFeature();     // accounts, cookies and tokens, OAuth/OIDC, 2FA, roles and permissions
-builder.AddOrganizations();       // orgs, members, invitations, workspaces, teams; the tenancy fence
+builder.AddOrganizations();       // orgs, members, invitations, workspaces, teams, API keys; the tenancy fence
 builder.AddWebUi();               // Blazor + MudBlazor shell
 
 var app = builder.Build();
