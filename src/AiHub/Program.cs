@@ -1,5 +1,6 @@
 using AiHub.Admin;
 using AiHub.Components;
+using AiHub.Credits;
 using AiHub.Data;
 using AiHub.Identity;
 using AiHub.Infrastructure;
@@ -16,6 +17,7 @@ builder.AddNotifications();       // email over SMTP or a pickup directory, Razo
 builder.AddAdmin();               // append-only audit log
 builder.AddIdentityFeature();     // accounts, cookies and tokens, OAuth/OIDC, 2FA, roles and permissions
 builder.AddOrganizations();       // orgs, members, invitations, workspaces, teams, API keys; the tenancy fence
+builder.AddCredits();             // the credit ledger: reserve, settle, release
 builder.AddWebUi();               // Blazor + MudBlazor shell
 
 var app = builder.Build();

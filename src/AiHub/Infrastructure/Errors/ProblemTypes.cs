@@ -24,4 +24,5 @@ internal static class ProblemTypes
     public const string Forbidden = Prefix + "forbidden";
     public const string Conflict = Prefix + "conflict";
     public const string NotFound = Prefix + "not-found";
+    public const string InsufficientCredits = Prefix + "insufficient-credits";
 }

@@ -24,6 +24,7 @@ public static class AiHubHost
                 "serve" => await ServeAsync(app),
                 "migrate" => await MigrateAsync(app),
                 "create-admin" => await CreateAdminAsync(app),
+                "ledger" => await VerifyLedgerAsync(app, args),
                 "help" or "--help" or "-h" => Usage(Console.Out, 0),
                 _ => Usage(Console.Error, UsageError, $"unknown command '{command}'"),
             };
@@ -72,6 +73,20 @@ public static class AiHubHost
         return 0;
     }
 
+    /// <summary><c>ledger verify</c>: exits 1 and names every account whose balance is not the sum of its entries.</summary>
+    static async Task<int> VerifyLedgerAsync(WebApplication app, string[] args)
+    {
+        if (!args.Contains("verify", StringComparer.OrdinalIgnoreCase))
+            return Usage(Console.Error, UsageError, "ledger needs a subcommand: ledger verify");
+        await app.Services.GetRequiredService<DatabaseMigrator>().EnsureReadyAsync(CancellationToken.None);
+        await using var scope = app.Services.CreateAsyncScope();
+        var broken = await scope.ServiceProvider.GetRequiredService<AiHub.Credits.Ledger>().VerifyAsync(CancellationToken.None);
+        foreach (var (account, balance, entries, reserved, reservedEntries) in broken)
+            await Console.Error.WriteLineAsync($"aihub: account {account}: balance {balance} but entries sum to {entries}; reserved {reserved} but entries hold {reservedEntries}");
+        await Console.Out.WriteLineAsync(broken.Count == 0 ? "aihub: the ledger balances" : $"aihub: {broken.Count} account(s) do not balance");
+        return broken.Count == 0 ? 0 : 1;
+    }
+
     /// <summary>The first argument that is neither an option, nor an option's value, nor a <c>key=value</c> setting.</summary>
     internal static string CommandOf(IReadOnlyList<string> args)
     {
@@ -96,7 +111,7 @@ public static class AiHubHost
     {
         if (error is not null)
             writer.WriteLine("aihub: " + error);
-        writer.WriteLine("usage: aihub [serve|migrate|create-admin --email ADDRESS] [--Section:Key=value …]   (settings also come from AIHUB_Section__Key variables)");
+        writer.WriteLine("usage: aihub [serve|migrate|create-admin --email ADDRESS|ledger verify] [--Section:Key=value …]   (settings also come from AIHUB_Section__Key variables)");
         return exitCode;
     }
 

@@ -1,0 +1,196 @@
+using AiHub.Data;
+using AiHub.Infrastructure.Errors;
+using Microsoft.EntityFrameworkCore;
+
+namespace AiHub.Credits;
+
+internal sealed record Reservation(Guid Id, Guid AccountId, long Amount, ReservationState State);
+
+/// <summary>
+/// The only code that moves credits. Every operation writes one entry and changes the account in one transaction,
+/// and carries an idempotency key: the same key again returns the first result and writes nothing.
+/// </summary>
+internal sealed class Ledger(AppDbContext db, TimeProvider clock)
+{
+    /// <summary>How long an unsettled reservation may stay open before the expiry job releases it.</summary>
+    public static readonly TimeSpan ReservationLifetime = TimeSpan.FromMinutes(30);
+
+    public async Task<CreditAccount> OpenAsync(CreditOwner owner, Guid? userId, Guid? organizationId, CancellationToken ct)
+    {
+        var existing = await db.Set<CreditAccount>().FirstOrDefaultAsync(a => a.Owner == owner && a.UserId == userId && a.OrganizationId == organizationId, ct);
+        if (existing is not null)
+            return existing;
+        var account = new CreditAccount { Id = Guid.CreateVersion7(clock.GetUtcNow()), Owner = owner, UserId = userId, OrganizationId = organizationId, CreatedAt = clock.GetUtcNow() };
+        db.Add(account);
+        await db.SaveChangesAsync(ct);
+        return account;
+    }
+
+    /// <summary>Adds (or, with a negative amount, takes) credits: grants, purchases, promo codes, adjustments, refunds.</summary>
+    public async Task<CreditEntry> PostAsync(Guid accountId, CreditKind kind, long amount, string reference, Guid? actorId, string idempotencyKey, CancellationToken ct)
+    {
+        if (kind is CreditKind.Reservation or CreditKind.Release or CreditKind.Usage)
+            throw new ArgumentException("Reservations, releases and usage go through Reserve, Release and Settle.", nameof(kind));
+        return await OnceAsync(idempotencyKey, async () =>
+        {
+            // Taking credits is conditional like a reservation: what is reserved is never taken from under a call.
+            var changed = await db.Set<CreditAccount>()
+                .Where(a => a.Id == accountId && (amount >= 0 || a.Balance - a.Reserved + amount >= 0))
+                .ExecuteUpdateAsync(u => u.SetProperty(a => a.Balance, a => a.Balance + amount), ct);
+            if (changed == 0)
+                throw await MissingOrShortAsync(accountId, -amount, ct);
+            return Add(new CreditEntry
+            {
+                Id = NewId(), AccountId = accountId, Kind = kind, Amount = amount, Reference = reference, ActorId = actorId,
+                IdempotencyKey = idempotencyKey, CreatedAt = clock.GetUtcNow(),
+            });
+        }, ct);
+    }
+
+    /// <summary>
+    /// Holds <paramref name="maxCost"/> for a call. The hold is one conditional update
+    /// (<c>balance - reserved &gt;= maxCost</c>), so two calls racing for the last credit cannot both get it.
+    /// </summary>
+    public async Task<Reservation> ReserveAsync(Guid accountId, long maxCost, string reference, string idempotencyKey, CancellationToken ct)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxCost);
+        if (await db.Set<CreditReservation>().AsNoTracking().FirstOrDefaultAsync(r => r.IdempotencyKey == idempotencyKey, ct) is { } earlier)
+            return Describe(earlier);
+        var entry = await OnceAsync(idempotencyKey, async () =>
+        {
+            var held = await db.Set<CreditAccount>()
+                .Where(a => a.Id == accountId && a.Balance - a.Reserved >= maxCost)
+                .ExecuteUpdateAsync(u => u.SetProperty(a => a.Reserved, a => a.Reserved + maxCost), ct);
+            if (held == 0)
+                throw await MissingOrShortAsync(accountId, maxCost, ct);
+            var now = clock.GetUtcNow();
+            var reservation = new CreditReservation
+            {
+                Id = NewId(), AccountId = accountId, Amount = maxCost, State = ReservationState.Open, IdempotencyKey = idempotencyKey,
+                CreatedAt = now, ExpiresAt = now + ReservationLifetime,
+            };
+            db.Add(reservation);
+            return Add(new CreditEntry
+            {
+                Id = NewId(), AccountId = accountId, Kind = CreditKind.Reservation, ReservedAmount = maxCost, Reference = reference,
+                IdempotencyKey = idempotencyKey, ReservationId = reservation.Id, CreatedAt = now,
+            });
+        }, ct);
+        return Describe(await db.Set<CreditReservation>().AsNoTracking().FirstAsync(r => r.Id == entry.ReservationId, ct));
+    }
+
+    /// <summary>Charges the real cost (never more than was held) and frees the rest of the hold.</summary>
+    public Task<CreditEntry> SettleAsync(Guid reservationId, long actualCost, string reference, CancellationToken ct) =>
+        CloseAsync(reservationId, ReservationState.Settled, Math.Max(0, actualCost), reference, ct);
+
+    /// <summary>Frees the whole hold: the call never happened or failed before it cost anything.</summary>
+    public Task<CreditEntry> ReleaseAsync(Guid reservationId, string reference, CancellationToken ct) =>
+        CloseAsync(reservationId, ReservationState.Released, 0, reference, ct);
+
+    /// <summary>Releases reservations left open past their lifetime, e.g. by a node that died mid-call.</summary>
+    public async Task<int> ReleaseExpiredAsync(CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        var expired = await db.Set<CreditReservation>().AsNoTracking()
+            .Where(r => r.State == ReservationState.Open && r.ExpiresAt < now).Select(r => r.Id).ToListAsync(ct);
+        foreach (var id in expired)
+            await ReleaseAsync(id, "expired", ct);
+        return expired.Count;
+    }
+
+    /// <summary>Accounts whose balance or reserved amount differs from the sum of their entries; empty when the ledger is sound.</summary>
+    public async Task<List<(Guid AccountId, long Balance, long Entries, long Reserved, long ReservedEntries)>> VerifyAsync(CancellationToken ct)
+    {
+        var sums = await db.Set<CreditEntry>().GroupBy(e => e.AccountId)
+            .Select(g => new { AccountId = g.Key, Amount = g.Sum(e => e.Amount), Reserved = g.Sum(e => e.ReservedAmount) })
+            .ToDictionaryAsync(s => s.AccountId, ct);
+        var accounts = await db.Set<CreditAccount>().AsNoTracking().ToListAsync(ct);
+        return accounts
+            .Select(a => (a.Id, a.Balance, sums.TryGetValue(a.Id, out var s) ? s.Amount : 0, a.Reserved, s?.Reserved ?? 0))
+            .Where(r => r.Balance != r.Item3 || r.Reserved != r.Item5)
+            .ToList();
+    }
+
+    async Task<CreditEntry> CloseAsync(Guid reservationId, ReservationState state, long actualCost, string reference, CancellationToken ct)
+    {
+        var key = $"{reservationId:N}:close";
+        // Read before the transaction: on SQLite a transaction that reads first and writes later can deadlock with another writer.
+        var reservation = await db.Set<CreditReservation>().AsNoTracking().FirstOrDefaultAsync(r => r.Id == reservationId, ct)
+            ?? throw new ProblemException(StatusCodes.Status404NotFound, "No such reservation.", null, ProblemTypes.NotFound);
+        return await OnceAsync(key, async () =>
+        {
+            // One close per reservation: the state moves from Open exactly once.
+            var closed = await db.Set<CreditReservation>().Where(r => r.Id == reservationId && r.State == ReservationState.Open)
+                .ExecuteUpdateAsync(u => u.SetProperty(r => r.State, state), ct);
+            if (closed == 0)
+                throw new ProblemException(StatusCodes.Status409Conflict, "The reservation is already closed.", null, ProblemTypes.Conflict);
+            var charge = Math.Min(actualCost, reservation.Amount);
+            await db.Set<CreditAccount>().Where(a => a.Id == reservation.AccountId)
+                .ExecuteUpdateAsync(u => u.SetProperty(a => a.Balance, a => a.Balance - charge).SetProperty(a => a.Reserved, a => a.Reserved - reservation.Amount), ct);
+            return Add(new CreditEntry
+            {
+                Id = NewId(), AccountId = reservation.AccountId, Kind = state == ReservationState.Settled ? CreditKind.Usage : CreditKind.Release,
+                Amount = -charge, ReservedAmount = -reservation.Amount, Reference = reference, IdempotencyKey = key,
+                ReservationId = reservationId, CreatedAt = clock.GetUtcNow(),
+            });
+        }, ct);
+    }
+
+    /// <summary>Runs <paramref name="write"/> in a transaction unless an entry with the key exists; a concurrent duplicate loses on the unique key.</summary>
+    async Task<CreditEntry> OnceAsync(string idempotencyKey, Func<Task<CreditEntry>> write, CancellationToken ct)
+    {
+        if (await FindAsync(idempotencyKey, ct) is { } earlier)
+            return earlier;
+        var strategy = db.Database.CreateExecutionStrategy();
+        try
+        {
+            return await strategy.ExecuteAsync(async () =>
+            {
+                await using var transaction = await db.Database.BeginTransactionAsync(ct);
+                var entry = await write();
+                await db.SaveChangesAsync(ct);
+                await transaction.CommitAsync(ct);
+                return entry;
+            });
+        }
+        catch (DbUpdateException)
+        {
+            db.ChangeTracker.Clear();
+            // A concurrent call with the same key got there first: its result is ours.
+            if (await FindAsync(idempotencyKey, ct) is not { } winner)
+                throw;
+            return winner;
+        }
+        finally
+        {
+            db.ChangeTracker.Clear();
+        }
+    }
+
+    async Task<CreditEntry?> FindAsync(string idempotencyKey, CancellationToken ct) =>
+        await db.Set<CreditEntry>().AsNoTracking().FirstOrDefaultAsync(e => e.IdempotencyKey == idempotencyKey, ct);
+
+    CreditEntry Add(CreditEntry entry)
+    {
+        db.Add(entry);
+        return entry;
+    }
+
+    async Task<ProblemException> MissingOrShortAsync(Guid accountId, long needed, CancellationToken ct) =>
+        await db.Set<CreditAccount>().AsNoTracking().FirstOrDefaultAsync(a => a.Id == accountId, ct) is { } account
+            ? new ProblemException(StatusCodes.Status402PaymentRequired, "Not enough credits.",
+                $"This needs {Credits.Format(needed)} credits; {Credits.Format(account.Balance - account.Reserved)} are available.", ProblemTypes.InsufficientCredits)
+            : new ProblemException(StatusCodes.Status404NotFound, "No such credit account.", null, ProblemTypes.NotFound);
+
+    Guid NewId() => Guid.CreateVersion7(clock.GetUtcNow());
+
+    static Reservation Describe(CreditReservation r) => new(r.Id, r.AccountId, r.Amount, r.State);
+}
+
+internal static class Credits
+{
+    public const long MicrosPerCredit = 1_000_000;
+
+    /// <summary>Micro-credits as credits for people to read; arithmetic never leaves integers.</summary>
+    public static string Format(long micros) => (micros / (decimal)MicrosPerCredit).ToString("0.######", System.Globalization.CultureInfo.InvariantCulture);
+}
