@@ -25,6 +25,7 @@ app.UseInfrastructure();
 app.MapInfrastructureEndpoints();
 app.MapIdentityEndpoints();
 app.MapOrganizationEndpoints();
+app.MapCreditEndpoints();
 app.MapAdminEndpoints();
 app.MapWebUi();
 

@@ -71,6 +71,7 @@ internal static class AuditKinds
     public const string TeamDeleted = "team.deleted";
     public const string TeamMemberAdded = "team.member_added";
     public const string TeamMemberRemoved = "team.member_removed";
+    public const string CreditsAdjusted = "credits.adjusted";
     public const string ApiKeyCreated = "api_key.created";
     public const string ApiKeyRevoked = "api_key.revoked";
     public const string ApiKeyRotated = "api_key.rotated";

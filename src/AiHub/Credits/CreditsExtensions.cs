@@ -11,6 +11,12 @@ public static class CreditsExtensions
         builder.Services.AddHostedService<ReservationExpirySchedule>();
         return builder;
     }
+
+    public static IEndpointRouteBuilder MapCreditEndpoints(this IEndpointRouteBuilder app)
+    {
+        CreditEndpoints.MapCreditRoutes(app);
+        return app;
+    }
 }
 
 /// <summary>Every minute, reservations a crashed call left open are released, so held credits come back.</summary>

@@ -15,14 +15,32 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock)
     /// <summary>How long an unsettled reservation may stay open before the expiry job releases it.</summary>
     public static readonly TimeSpan ReservationLifetime = TimeSpan.FromMinutes(30);
 
+    /// <summary>
+    /// The account of a user or an org, made on first use. Its id is the owner's, so two requests opening it at once
+    /// make one account: the second insert loses on the primary key and reads the first.
+    /// </summary>
     public async Task<CreditAccount> OpenAsync(CreditOwner owner, Guid? userId, Guid? organizationId, CancellationToken ct)
     {
-        var existing = await db.Set<CreditAccount>().FirstOrDefaultAsync(a => a.Owner == owner && a.UserId == userId && a.OrganizationId == organizationId, ct);
-        if (existing is not null)
+        var id = owner switch
+        {
+            CreditOwner.User => userId ?? throw new ArgumentNullException(nameof(userId)),
+            CreditOwner.Organization => organizationId ?? throw new ArgumentNullException(nameof(organizationId)),
+            _ => throw new ArgumentException("Member allocations are opened by the org pool.", nameof(owner)),
+        };
+        if (await db.Set<CreditAccount>().AsNoTracking().FirstOrDefaultAsync(a => a.Id == id, ct) is { } existing)
             return existing;
-        var account = new CreditAccount { Id = Guid.CreateVersion7(clock.GetUtcNow()), Owner = owner, UserId = userId, OrganizationId = organizationId, CreatedAt = clock.GetUtcNow() };
+        var account = new CreditAccount { Id = id, Owner = owner, UserId = userId, OrganizationId = organizationId, CreatedAt = clock.GetUtcNow() };
         db.Add(account);
-        await db.SaveChangesAsync(ct);
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException)
+        {
+            db.ChangeTracker.Clear();
+            return await db.Set<CreditAccount>().AsNoTracking().FirstAsync(a => a.Id == id, ct);
+        }
+        db.ChangeTracker.Clear();
         return account;
     }
 

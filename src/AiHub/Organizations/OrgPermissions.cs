@@ -18,11 +18,12 @@ internal static class OrgPermissions
     public const string ApiKeysManage = Prefix + "api-keys:manage";
     public const string ActivityRead = Prefix + "activity:read";
     public const string ChatUse = Prefix + "chat:use";
+    public const string CreditsRead = Prefix + "credits:read";
 
     public static readonly IReadOnlyList<string> All =
     [
         OrgRead, OrgManage, OrgDelete, MembersRead, MembersManage, TeamsRead, TeamsManage,
-        WorkspacesRead, WorkspacesManage, ApiKeysRead, ApiKeysManage, ActivityRead, ChatUse,
+        WorkspacesRead, WorkspacesManage, ApiKeysRead, ApiKeysManage, ActivityRead, ChatUse, CreditsRead,
     ];
 
     /// <summary>The permission's public name, without the policy prefix: <c>members:manage</c>.</summary>
@@ -34,7 +35,7 @@ internal static class OrgPermissions
     {
         [OrgRole.Owner] = All,
         [OrgRole.Admin] = [.. All.Where(p => p != OrgDelete)],
-        [OrgRole.Manager] = [OrgRead, MembersRead, TeamsRead, TeamsManage, WorkspacesRead, ApiKeysRead, ApiKeysManage, ActivityRead, ChatUse],
+        [OrgRole.Manager] = [OrgRead, MembersRead, TeamsRead, TeamsManage, WorkspacesRead, ApiKeysRead, ApiKeysManage, ActivityRead, ChatUse, CreditsRead],
         [OrgRole.Member] = [OrgRead, MembersRead, TeamsRead, WorkspacesRead, ApiKeysRead, ApiKeysManage, ChatUse],
         [OrgRole.Guest] = [OrgRead, WorkspacesRead],
     };

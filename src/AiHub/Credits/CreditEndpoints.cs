@@ -1,0 +1,106 @@
+using System.Security.Claims;
+using AiHub.Admin;
+using AiHub.Data;
+using AiHub.Identity;
+using AiHub.Organizations;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+
+namespace AiHub.Credits;
+
+/// <summary>Amounts go out as credits for people and as exact integer micro-credits for programs.</summary>
+internal sealed record BalanceResponse(Guid AccountId, decimal Balance, long BalanceMicros, decimal Reserved, long ReservedMicros, decimal Available, long AvailableMicros);
+
+internal sealed record EntryResponse(Guid Id, string Kind, decimal Amount, long AmountMicros, string Reference, Guid? ActorId, DateTimeOffset CreatedAt);
+
+internal sealed record HistoryPage(IReadOnlyList<EntryResponse> Items, DateTimeOffset? Before);
+
+internal sealed record AdjustRequest(Guid AccountId, decimal? Amount, string? Reason);
+
+internal static class CreditEndpoints
+{
+    public static void MapCreditRoutes(IEndpointRouteBuilder app)
+    {
+        var mine = app.MapGroup("/api/credits").WithTags("Credits").RequireAuthorization();
+        mine.MapGet("/balance", MyBalance);
+        mine.MapGet("/history", MyHistory);
+
+        var pool = OrgEndpoints.Org(app).MapGroup("/credits").WithTags("Credits");
+        pool.MapGet("/balance", PoolBalance).RequireAuthorization(OrgPermissions.CreditsRead);
+        pool.MapGet("/history", PoolHistory).RequireAuthorization(OrgPermissions.CreditsRead);
+
+        var admin = app.MapGroup("/api/admin/credits").WithTags("Admin");
+        admin.MapPost("/adjust", Adjust).RequireAuthorization(Permissions.CreditsAdjust);
+        admin.MapGet("/{userId:guid}", OfUser).RequireAuthorization(Permissions.CreditsRead);
+    }
+
+    static async Task<Ok<BalanceResponse>> MyBalance(ClaimsPrincipal user, Ledger ledger, CancellationToken ct) =>
+        TypedResults.Ok(Describe(await ledger.OpenAsync(CreditOwner.User, user.UserId()!.Value, null, ct)));
+
+    static async Task<Ok<HistoryPage>> MyHistory(ClaimsPrincipal user, Ledger ledger, AppDbContext db, CancellationToken ct, DateTimeOffset? before = null, int limit = 50)
+    {
+        var account = await ledger.OpenAsync(CreditOwner.User, user.UserId()!.Value, null, ct);
+        return TypedResults.Ok(await HistoryAsync(db, account.Id, before, limit, ct));
+    }
+
+    static async Task<Ok<BalanceResponse>> PoolBalance(Guid orgId, Ledger ledger, CancellationToken ct) =>
+        TypedResults.Ok(Describe(await ledger.OpenAsync(CreditOwner.Organization, null, orgId, ct)));
+
+    static async Task<Ok<HistoryPage>> PoolHistory(Guid orgId, Ledger ledger, AppDbContext db, CancellationToken ct, DateTimeOffset? before = null, int limit = 50)
+    {
+        var account = await ledger.OpenAsync(CreditOwner.Organization, null, orgId, ct);
+        return TypedResults.Ok(await HistoryAsync(db, account.Id, before, limit, ct));
+    }
+
+    /// <remarks>The reason is required and audited; an <c>Idempotency-Key</c> header makes a retried adjustment harmless.</remarks>
+    static async Task<Ok<BalanceResponse>> Adjust(AdjustRequest body, HttpContext http, ClaimsPrincipal user, Ledger ledger, AuditLog audit, AppDbContext db, CancellationToken ct)
+    {
+        var reason = body.Reason?.Trim();
+        if (string.IsNullOrEmpty(reason) || reason.Length > 200)
+            throw Accounts.Invalid("reason", "Say why, in 1 to 200 characters; it goes to the audit log.");
+        var micros = ToMicros(body.Amount);
+        var key = http.Request.Headers["Idempotency-Key"].ToString() is { Length: > 0 and <= 150 } given ? "adjust:" + given : "adjust:" + Guid.NewGuid().ToString("N");
+        var actor = user.UserId()!.Value;
+        var entry = await ledger.PostAsync(body.AccountId, CreditKind.Adjustment, micros, reason, actor, key, ct);
+        var account = await db.Set<CreditAccount>().AsNoTracking().FirstAsync(a => a.Id == body.AccountId, ct);
+        audit.Add(AuditKinds.CreditsAdjusted, account.UserId, new { account = account.Id, amountMicros = micros, reason, entry = entry.Id }, actor, account.OrganizationId);
+        await db.SaveChangesAsync(ct);
+        return TypedResults.Ok(Describe(account));
+    }
+
+    static async Task<Ok<BalanceResponse>> OfUser(Guid userId, Ledger ledger, AppDbContext db, CancellationToken ct)
+    {
+        if (!await db.Users.AnyAsync(u => u.Id == userId, ct))
+            throw Orgs.NotFound("No such user.", $"There is no user {userId}.");
+        return TypedResults.Ok(Describe(await ledger.OpenAsync(CreditOwner.User, userId, null, ct)));
+    }
+
+    static async Task<HistoryPage> HistoryAsync(AppDbContext db, Guid accountId, DateTimeOffset? before, int limit, CancellationToken ct)
+    {
+        if (limit is < 1 or > 200)
+            throw Accounts.Invalid("limit", "limit is between 1 and 200.");
+        var query = db.Set<CreditEntry>().AsNoTracking().Where(e => e.AccountId == accountId);
+        if (before is { } cursor)
+            query = query.Where(e => e.CreatedAt < cursor);
+        var entries = await query.OrderByDescending(e => e.CreatedAt).ThenByDescending(e => e.Id).Take(limit).ToListAsync(ct);
+        return new HistoryPage(
+            entries.Select(e => new EntryResponse(e.Id, e.Kind.ToString().ToLowerInvariant(), ToCredits(e.Amount), e.Amount, e.Reference, e.ActorId, e.CreatedAt)).ToList(),
+            entries.Count == limit ? entries[^1].CreatedAt : null);
+    }
+
+    /// <summary>Credits in, exact micro-credits kept: an amount finer than one micro-credit is refused, not rounded.</summary>
+    static long ToMicros(decimal? credits)
+    {
+        if (credits is not { } value || value == 0)
+            throw Accounts.Invalid("amount", "Give a non-zero amount of credits (negative takes credits away).");
+        var micros = value * AiHub.Credits.Credits.MicrosPerCredit;
+        if (micros != decimal.Truncate(micros) || Math.Abs(micros) > 1_000_000_000_000_000m)
+            throw Accounts.Invalid("amount", "Credits have at most 6 decimals, and at most a billion credits move at once.");
+        return (long)micros;
+    }
+
+    static decimal ToCredits(long micros) => micros / (decimal)AiHub.Credits.Credits.MicrosPerCredit;
+
+    static BalanceResponse Describe(CreditAccount a) => new(
+        a.Id, ToCredits(a.Balance), a.Balance, ToCredits(a.Reserved), a.Reserved, ToCredits(a.Balance - a.Reserved), a.Balance - a.Reserved);
+}
