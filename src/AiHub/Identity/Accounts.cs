@@ -57,7 +57,7 @@ internal sealed class Accounts(
                 await SendCodeAsync(existing, ct);
             return;
         }
-        var created = await users.CreateAsync(candidate, password!);
+        var created = await CreateAsync(candidate, password, via: "password", ct);
         if (!created.Succeeded)
         {
             // Only a concurrent sign-up with the same address gets here: answer as if it went through.
@@ -65,12 +65,26 @@ internal sealed class Accounts(
                 return;
             throw Invalid("email", string.Join(" ", created.Errors.Select(e => e.Description)));
         }
-        await users.AddToRoleAsync(candidate, Roles.Default);
-        foreach (var listener in accountEvents)
-            await listener.UserCreatedAsync(candidate, ct);
-        audit.Add(AuditKinds.Registered, candidate.Id);
         await rates.HitAsync($"resend:email:{Normalize(email)}", 1, Settings.ResendCooldown, ct);
         await SendCodeAsync(candidate, ct);
+    }
+
+    /// <summary>
+    /// The one way an account comes to be (sign-up, a provider, <c>create-admin</c>): the default role, what other
+    /// features attach to a new account (its personal org), and the audit event, all in the caller's unit of work.
+    /// </summary>
+    public async Task<IdentityResult> CreateAsync(AppUser user, string? password, string via, CancellationToken ct)
+    {
+        var created = password is null ? await users.CreateAsync(user) : await users.CreateAsync(user, password);
+        if (!created.Succeeded)
+            return created;
+        var role = await users.AddToRoleAsync(user, Roles.Default);
+        if (!role.Succeeded)
+            return role;
+        foreach (var listener in accountEvents)
+            await listener.UserCreatedAsync(user, ct);
+        audit.Add(AuditKinds.Registered, user.Id, new { via });
+        return IdentityResult.Success;
     }
 
     public async Task VerifyEmailAsync(string? email, string? code, CancellationToken ct)

@@ -37,11 +37,7 @@ internal sealed class AdminBootstrap(IServiceScopeFactory scopes, IOptions<Boots
         if (user is null)
         {
             user = new AppUser { UserName = email, Email = email, EmailConfirmed = true, CreatedAt = clock.GetUtcNow() };
-            Check(await users.CreateAsync(user));
-            Check(await users.AddToRoleAsync(user, Roles.Default));
-            foreach (var listener in sp.GetServices<IAccountEvents>())
-                await listener.UserCreatedAsync(user, ct);
-            audit.Add(AuditKinds.Registered, user.Id, new { via = "create-admin" });
+            Check(await sp.GetRequiredService<Accounts>().CreateAsync(user, password: null, via: "create-admin", ct));
         }
         else if (!user.EmailConfirmed)
         {

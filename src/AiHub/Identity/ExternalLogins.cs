@@ -185,13 +185,9 @@ internal static class ExternalLogins
             if (user is null)
             {
                 user = new AppUser { UserName = email, Email = email, EmailConfirmed = true, CreatedAt = clock.GetUtcNow(), DisplayName = info.Principal.FindFirstValue(ClaimTypes.Name) ?? info.Principal.FindFirstValue("name") };
-                var created = await users.CreateAsync(user);
+                var created = await accounts.CreateAsync(user, password: null, via: info.LoginProvider, ct);
                 if (!created.Succeeded)
                     return BrowserSignIn.BackToLogin(string.Join(" ", created.Errors.Select(e => e.Description)));
-                await users.AddToRoleAsync(user, Roles.Default);
-                foreach (var listener in http.RequestServices.GetServices<IAccountEvents>())
-                    await listener.UserCreatedAsync(user, ct);
-                audit.Add(AuditKinds.Registered, user.Id, new { via = info.LoginProvider });
             }
             else if (!user.EmailConfirmed)
             {
