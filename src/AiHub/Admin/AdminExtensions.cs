@@ -1,3 +1,4 @@
+using AiHub.Infrastructure.Errors;
 using AiHub.Data;
 using AiHub.Identity;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -29,7 +30,7 @@ public static class AdminExtensions
     static async Task<Ok<AuditPage>> ListAudit(AppDbContext db, CancellationToken ct, Guid? userId = null, string? kind = null, DateTimeOffset? before = null, int limit = 50)
     {
         if (limit is < 1 or > 500)
-            throw Accounts.Invalid("limit", "limit is between 1 and 500.");
+            throw ProblemException.Invalid("limit", "limit is between 1 and 500.");
         var query = db.AuditEvents.AsNoTracking();
         if (userId is { } user)
             query = query.Where(e => e.UserId == user || e.ActorId == user);

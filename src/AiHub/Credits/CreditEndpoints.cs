@@ -1,3 +1,4 @@
+using AiHub.Infrastructure.Errors;
 using System.Security.Claims;
 using AiHub.Admin;
 using AiHub.Data;
@@ -57,7 +58,7 @@ internal static class CreditEndpoints
     {
         var reason = body.Reason?.Trim();
         if (string.IsNullOrEmpty(reason) || reason.Length > 200)
-            throw Accounts.Invalid("reason", "Say why, in 1 to 200 characters; it goes to the audit log.");
+            throw ProblemException.Invalid("reason", "Say why, in 1 to 200 characters; it goes to the audit log.");
         var micros = ToMicros(body.Amount);
         var key = http.Request.Headers["Idempotency-Key"].ToString() is { Length: > 0 and <= 150 } given ? "adjust:" + given : "adjust:" + Guid.NewGuid().ToString("N");
         var actor = user.UserId()!.Value;
@@ -78,7 +79,7 @@ internal static class CreditEndpoints
     static async Task<HistoryPage> HistoryAsync(AppDbContext db, Guid accountId, DateTimeOffset? before, int limit, CancellationToken ct)
     {
         if (limit is < 1 or > 200)
-            throw Accounts.Invalid("limit", "limit is between 1 and 200.");
+            throw ProblemException.Invalid("limit", "limit is between 1 and 200.");
         var query = db.Set<CreditEntry>().AsNoTracking().Where(e => e.AccountId == accountId);
         if (before is { } cursor)
             query = query.Where(e => e.CreatedAt < cursor);
@@ -92,10 +93,10 @@ internal static class CreditEndpoints
     static long ToMicros(decimal? credits)
     {
         if (credits is not { } value || value == 0)
-            throw Accounts.Invalid("amount", "Give a non-zero amount of credits (negative takes credits away).");
+            throw ProblemException.Invalid("amount", "Give a non-zero amount of credits (negative takes credits away).");
         var micros = value * AiHub.Credits.Credits.MicrosPerCredit;
         if (micros != decimal.Truncate(micros) || Math.Abs(micros) > 1_000_000_000_000_000m)
-            throw Accounts.Invalid("amount", "Credits have at most 6 decimals, and at most a billion credits move at once.");
+            throw ProblemException.Invalid("amount", "Credits have at most 6 decimals, and at most a billion credits move at once.");
         return (long)micros;
     }
 

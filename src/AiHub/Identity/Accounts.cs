@@ -43,7 +43,7 @@ internal sealed class Accounts(
     {
         email = RequireEmail(email);
         if (displayName?.Trim() is { Length: > 100 })
-            throw Invalid("displayName", "The display name can be at most 100 characters.");
+            throw ProblemException.Invalid("displayName", "The display name can be at most 100 characters.");
         var candidate = new AppUser { UserName = email, Email = email, DisplayName = Clean(displayName), CreatedAt = clock.GetUtcNow() };
         // The password is judged before the address is looked up, so the answer never depends on whether it exists.
         await RequireStrongPasswordAsync(candidate, password);
@@ -63,7 +63,7 @@ internal sealed class Accounts(
             // Only a concurrent sign-up with the same address gets here: answer as if it went through.
             if (created.Errors.Any(e => e.Code is "DuplicateEmail" or "DuplicateUserName"))
                 return;
-            throw Invalid("email", string.Join(" ", created.Errors.Select(e => e.Description)));
+            throw ProblemException.Invalid("email", string.Join(" ", created.Errors.Select(e => e.Description)));
         }
         await rates.HitAsync($"resend:email:{Normalize(email)}", 1, Settings.ResendCooldown, ct);
         await SendCodeAsync(candidate, ct);
@@ -91,7 +91,7 @@ internal sealed class Accounts(
     {
         email = RequireEmail(email);
         if (string.IsNullOrWhiteSpace(code) || code.Trim().Length != 6 || !code.Trim().All(char.IsAsciiDigit))
-            throw Invalid("code", "The code is the 6 digits from the email.");
+            throw ProblemException.Invalid("code", "The code is the 6 digits from the email.");
         await rates.EnforceAsync($"verify:ip:{Ip}", Settings.RateLimits.VerifyPerIp, Settings.RateLimits.Window, ct);
         await rates.EnforceAsync($"verify:email:{Normalize(email)}", Settings.RateLimits.VerifyPerEmail, Settings.RateLimits.Window, ct);
         var user = await users.FindByEmailAsync(email);
@@ -154,7 +154,7 @@ internal sealed class Accounts(
     {
         email = RequireEmail(email);
         if (string.IsNullOrEmpty(password))
-            throw Invalid("password", "Enter the password.");
+            throw ProblemException.Invalid("password", "Enter the password.");
         await rates.EnforceAsync($"login:ip:{Ip}", Settings.RateLimits.LoginPerIp, Settings.RateLimits.Window, ct);
         await rates.EnforceAsync($"login:email:{Normalize(email)}", Settings.RateLimits.LoginPerEmail, Settings.RateLimits.Window, ct);
 
@@ -244,7 +244,7 @@ internal sealed class Accounts(
         if (!result.Succeeded)
         {
             if (result.Errors.Any(e => e.Code == nameof(IdentityErrorDescriber.PasswordMismatch)))
-                throw Invalid("currentPassword", "The current password is not correct.");
+                throw ProblemException.Invalid("currentPassword", "The current password is not correct.");
             throw WeakPassword(result);
         }
         await sessions.RevokeAllAsync(user.Id, "password-changed", ct, except: currentSession);
@@ -256,11 +256,11 @@ internal sealed class Accounts(
     {
         var name = Clean(displayName);
         if (name is { Length: > 100 })
-            throw Invalid("displayName", "The display name can be at most 100 characters.");
+            throw ProblemException.Invalid("displayName", "The display name can be at most 100 characters.");
         user.DisplayName = name;
         var result = await users.UpdateAsync(user);
         if (!result.Succeeded)
-            throw Invalid("displayName", string.Join(" ", result.Errors.Select(e => e.Description)));
+            throw ProblemException.Invalid("displayName", string.Join(" ", result.Errors.Select(e => e.Description)));
     }
 
     /// <summary>Makes the configured bootstrap address SuperAdmin while the platform has none.</summary>
@@ -316,7 +316,7 @@ internal sealed class Accounts(
     async Task RequireStrongPasswordAsync(AppUser user, string? password)
     {
         if (string.IsNullOrEmpty(password))
-            throw Invalid("password", $"Choose a password of at least {PasswordPolicy.MinimumLength} characters.");
+            throw ProblemException.Invalid("password", $"Choose a password of at least {PasswordPolicy.MinimumLength} characters.");
         var problems = new List<IdentityError>();
         foreach (var validator in users.PasswordValidators)
             problems.AddRange((await validator.ValidateAsync(users, user, password)).Errors);
@@ -340,23 +340,19 @@ internal sealed class Accounts(
         }
     }
 
-    static string RequireEmail(string? email)
+    /// <summary>The trimmed address, or a 400 on the <c>email</c> field: one rule for sign-up, invitations and the command line.</summary>
+    internal static string RequireEmail(string? email) =>
+        IsEmail(email) ? email!.Trim() : throw ProblemException.Invalid("email", "Enter a valid email address, like name@example.com.");
+
+    internal static bool IsEmail([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] string? email)
     {
         var trimmed = email?.Trim();
-        if (string.IsNullOrEmpty(trimmed) || trimmed.Length > 254 || !EmailFormat.IsValid(trimmed) || trimmed.Contains(' ', StringComparison.Ordinal))
-            throw Invalid("email", "Enter a valid email address, like name@example.com.");
-        return trimmed;
+        return !string.IsNullOrEmpty(trimmed) && trimmed.Length <= 254 && EmailFormat.IsValid(trimmed) && !trimmed.Contains(' ', StringComparison.Ordinal);
     }
 
     string Normalize(string email) => users.NormalizeEmail(email);
 
     static string? Clean(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
-
-    internal static ProblemException Invalid(string field, string message) =>
-        new(StatusCodes.Status400BadRequest, "The request is not valid.", message, ProblemTypes.Validation)
-        {
-            Errors = new Dictionary<string, string[]> { [field] = [message] },
-        };
 
     static ProblemException WeakPassword(IdentityResult result)
     {

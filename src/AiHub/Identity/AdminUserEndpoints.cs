@@ -29,7 +29,7 @@ internal static class AdminUserEndpoints
     static async Task<Ok<PagedList<AdminUser>>> List(AppDbContext db, TimeProvider clock, CancellationToken ct, string? search = null, int page = 1, int pageSize = 50)
     {
         if (page < 1 || pageSize is < 1 or > 200)
-            throw Accounts.Invalid("pageSize", "page starts at 1 and pageSize is between 1 and 200.");
+            throw ProblemException.Invalid("pageSize", "page starts at 1 and pageSize is between 1 and 200.");
         var query = db.Users.AsNoTracking();
         if (!string.IsNullOrWhiteSpace(search))
         {
@@ -98,5 +98,5 @@ internal static class AdminUserEndpoints
     }
 
     static Roles.Definition RoleNamed(string? name) =>
-        Roles.Find(name ?? "") ?? throw Accounts.Invalid("role", $"'{name}' is not a role; expected one of {string.Join(", ", Roles.All.Select(r => r.Name))}.");
+        Roles.Find(name ?? "") ?? throw ProblemException.Invalid("role", $"'{name}' is not a role; expected one of {string.Join(", ", Roles.All.Select(r => r.Name))}.");
 }

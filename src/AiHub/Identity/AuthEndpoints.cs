@@ -1,3 +1,4 @@
+using AiHub.Infrastructure.Errors;
 using AiHub.Admin;
 using AiHub.Data;
 using Microsoft.AspNetCore.Authentication;
@@ -67,7 +68,7 @@ internal static class AuthEndpoints
     static async Task<Ok<TokenPair>> Refresh(RefreshRequest body, Tokens tokens, CancellationToken ct)
     {
         if (string.IsNullOrWhiteSpace(body.RefreshToken))
-            throw Accounts.Invalid("refreshToken", "Send the refresh token from the last sign-in or refresh.");
+            throw ProblemException.Invalid("refreshToken", "Send the refresh token from the last sign-in or refresh.");
         return TypedResults.Ok(await tokens.RefreshAsync(body.RefreshToken, ct));
     }
 

@@ -24,8 +24,6 @@ internal sealed class Invitations(
 {
     public static readonly TimeSpan Lifetime = TimeSpan.FromDays(7);
 
-    static readonly EmailAddressAttribute EmailFormat = new();
-
     public async Task<List<InvitationResponse>> ListOpenAsync(OrgGrant caller, CancellationToken ct)
     {
         Orgs.Require(caller, OrgPermissions.MembersManage);
@@ -41,9 +39,7 @@ internal sealed class Invitations(
     {
         Orgs.Require(caller, OrgPermissions.MembersManage);
         var orgId = caller.OrganizationId;
-        email = email?.Trim();
-        if (string.IsNullOrEmpty(email) || !EmailFormat.IsValid(email) || email.Length > 254)
-            throw Orgs.Invalid("email", "Enter a valid email address, like name@example.com.");
+        email = Accounts.RequireEmail(email);
         var role = roleName is null ? OrgRole.Member : Orgs.ParseRole(roleName);
         Orgs.RequireWithinReach(caller, role);
         var normalized = users.NormalizeEmail(email);

@@ -108,7 +108,7 @@ internal sealed class Orgs(AppDbContext db, AuditLog audit, OrgAccess access, Ti
     {
         Require(caller, OrgPermissions.ActivityRead);
         if (limit is < 1 or > 200)
-            throw Invalid("limit", "limit is between 1 and 200.");
+            throw ProblemException.Invalid("limit", "limit is between 1 and 200.");
         return await AuditQueries.PageAsync(db.AuditEvents.Where(e => e.OrganizationId == caller.OrganizationId), before, limit, ct);
     }
 
@@ -192,14 +192,14 @@ internal sealed class Orgs(AppDbContext db, AuditLog audit, OrgAccess access, Ti
     {
         var trimmed = name?.Trim();
         if (string.IsNullOrEmpty(trimmed) || trimmed.Length > 100)
-            throw Invalid("name", "Give a name of 1 to 100 characters.");
+            throw ProblemException.Invalid("name", "Give a name of 1 to 100 characters.");
         return trimmed;
     }
 
     public static OrgRole ParseRole(string? role) =>
         Enum.TryParse<OrgRole>(role, ignoreCase: true, out var parsed) && Enum.IsDefined(parsed) && !int.TryParse(role, out _)
             ? parsed
-            : throw Invalid("role", $"'{role}' is not a role; expected one of {string.Join(", ", Enum.GetNames<OrgRole>())}.");
+            : throw ProblemException.Invalid("role", $"'{role}' is not a role; expected one of {string.Join(", ", Enum.GetNames<OrgRole>())}.");
 
     /// <summary>The route policies check this on the API; the pages have no route policy, so every service call checks again.</summary>
     public static void Require(OrgGrant caller, string permission)
@@ -223,5 +223,4 @@ internal sealed class Orgs(AppDbContext db, AuditLog audit, OrgAccess access, Ti
     public static ProblemException Forbidden(string detail) =>
         new(StatusCodes.Status403Forbidden, "That is beyond your role in this organisation.", detail, ProblemTypes.Forbidden);
 
-    public static ProblemException Invalid(string field, string message) => Accounts.Invalid(field, message);
 }

@@ -1,3 +1,4 @@
+using AiHub.Infrastructure.Errors;
 using AiHub.Admin;
 using AiHub.Data;
 using Microsoft.EntityFrameworkCore;
@@ -73,11 +74,11 @@ internal sealed class Workspaces(AppDbContext db, AuditLog audit, TimeProvider c
     static void Apply(Workspace workspace, WorkspaceRequest body)
     {
         if (body.Description is { Length: > 1000 })
-            throw Orgs.Invalid("description", "The description can be at most 1,000 characters.");
+            throw ProblemException.Invalid("description", "The description can be at most 1,000 characters.");
         if (body.SystemPrompt is { Length: > 20_000 })
-            throw Orgs.Invalid("systemPrompt", "The system prompt can be at most 20,000 characters.");
+            throw ProblemException.Invalid("systemPrompt", "The system prompt can be at most 20,000 characters.");
         if (body.DefaultModel is { Length: > 200 })
-            throw Orgs.Invalid("defaultModel", "The model name can be at most 200 characters.");
+            throw ProblemException.Invalid("defaultModel", "The model name can be at most 200 characters.");
         if (body.Description is not null)
             workspace.Description = body.Description.Trim() is { Length: > 0 } d ? d : null;
         if (body.SystemPrompt is not null)

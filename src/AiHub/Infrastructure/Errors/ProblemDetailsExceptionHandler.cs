@@ -60,4 +60,11 @@ internal class ProblemException(int status, string title, string? detail = null,
 
     /// <summary>Field-level messages, sent as the <c>errors</c> extension like a validation problem.</summary>
     public IDictionary<string, string[]>? Errors { get; init; }
+
+    /// <summary>A 400 that names the one field at fault, for forms to show under it.</summary>
+    public static ProblemException Invalid(string field, string message) =>
+        new(StatusCodes.Status400BadRequest, "The request is not valid.", message, ProblemTypes.Validation)
+        {
+            Errors = new Dictionary<string, string[]> { [field] = [message] },
+        };
 }

@@ -63,7 +63,7 @@ public static class AiHubHost
     static async Task<int> CreateAdminAsync(WebApplication app)
     {
         var email = app.Configuration["email"]?.Trim();
-        if (string.IsNullOrEmpty(email) || !new System.ComponentModel.DataAnnotations.EmailAddressAttribute().IsValid(email))
+        if (!Accounts.IsEmail(email))
             return Usage(Console.Error, UsageError, "create-admin needs --email name@example.com");
         await app.Services.GetRequiredService<DatabaseMigrator>().EnsureReadyAsync(CancellationToken.None);
         var (created, link) = await AdminBootstrap.CreateAdminAsync(app.Services, email, CancellationToken.None);
