@@ -1,7 +1,4 @@
 using System.Net;
-using System.Net.Http.Json;
-using System.Web;
-using AiHub.Identity;
 using AiHub.IntegrationTests.Support;
 using static AiHub.IntegrationTests.Organizations.OrgApi;
 using static AiHub.IntegrationTests.Support.IdentityHost;
@@ -17,7 +14,7 @@ public abstract class CreditEndpointTests(IdentityHost host)
     public async Task An_admin_adjustment_shows_in_balance_and_history_once_however_often_it_is_retried()
     {
         using var client = host.Client();
-        var admin = await SuperAdminAsync(client);
+        var admin = await host.SuperAdminAsync(client);
         var user = await host.NewUserAsync(client);
         var empty = await SendAsync(client, user, HttpMethod.Get, "/api/credits/balance");
         var accountId = empty.GetProperty("accountId").GetGuid();
@@ -45,7 +42,7 @@ public abstract class CreditEndpointTests(IdentityHost host)
     public async Task Adjustments_need_a_reason_an_exact_amount_and_the_permission()
     {
         using var client = host.Client();
-        var admin = await SuperAdminAsync(client);
+        var admin = await host.SuperAdminAsync(client);
         var user = await host.NewUserAsync(client);
         var accountId = (await SendAsync(client, user, HttpMethod.Get, "/api/credits/balance")).GetProperty("accountId").GetGuid();
 
@@ -74,14 +71,6 @@ public abstract class CreditEndpointTests(IdentityHost host)
         Assert.NotEqual(pool.GetProperty("accountId").GetGuid(), mine.GetProperty("accountId").GetGuid());
     }
 
-    async Task<AuthTokens> SuperAdminAsync(HttpClient client)
-    {
-        var email = NewEmail("root");
-        var (_, link) = await AdminBootstrap.CreateAdminAsync(host.App.Services, email, Ct);
-        using var reset = await client.PostAsJsonAsync("/api/auth/reset-password", new { token = HttpUtility.ParseQueryString(link.Query)["token"], newPassword = Password }, Ct);
-        Assert.Equal(HttpStatusCode.OK, reset.StatusCode);
-        return await LoginAsync(client, email);
-    }
 }
 
 public sealed class CreditEndpointsOnSqlite(SqliteIdentityFixture fixture) : CreditEndpointTests(fixture.Host), IClassFixture<SqliteIdentityFixture>;

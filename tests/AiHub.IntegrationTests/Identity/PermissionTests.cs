@@ -1,7 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
-using System.Web;
 using AiHub.Admin;
 using AiHub.Data;
 using AiHub.Identity;
@@ -24,7 +23,7 @@ public abstract class PermissionTests(IdentityHost host)
     public async Task Each_role_can_and_cannot_do_what_the_map_says(string role)
     {
         using var client = host.Client();
-        var root = await SuperAdminAsync(client);
+        var root = await host.SuperAdminAsync(client);
         var (userId, user) = await UserWithOnlyRoleAsync(client, root, role);
         var expected = Permissions.ByRole[role];
 
@@ -56,7 +55,7 @@ public abstract class PermissionTests(IdentityHost host)
     public async Task Nobody_grants_or_removes_a_role_above_their_own()
     {
         using var client = host.Client();
-        var root = await SuperAdminAsync(client);
+        var root = await host.SuperAdminAsync(client);
         var (_, admin) = await UserWithOnlyRoleAsync(client, root, Roles.Admin);
         var (targetId, _) = await UserWithOnlyRoleAsync(client, root, Roles.User);
         var rootId = new Microsoft.IdentityModel.JsonWebTokens.JsonWebToken(root.AccessToken).Subject;
@@ -82,16 +81,6 @@ public abstract class PermissionTests(IdentityHost host)
     static HttpStatusCode Allowed(IReadOnlyList<string> permissions, string permission) =>
         permissions.Contains(permission) ? HttpStatusCode.OK : HttpStatusCode.Forbidden;
 
-    /// <summary>The first SuperAdmin, made the way an operator does (<c>create-admin</c>), whose password is set through the emailed-style link.</summary>
-    async Task<AuthTokens> SuperAdminAsync(HttpClient client)
-    {
-        var email = NewEmail("root");
-        var (_, link) = await AdminBootstrap.CreateAdminAsync(host.App.Services, email, Ct);
-        var token = HttpUtility.ParseQueryString(link.Query)["token"];
-        using var reset = await client.PostAsJsonAsync("/api/auth/reset-password", new { token, newPassword = Password }, Ct);
-        Assert.Equal(HttpStatusCode.OK, reset.StatusCode);
-        return await LoginAsync(client, email);
-    }
 
     async Task<(string Id, AuthTokens AuthTokens)> UserWithOnlyRoleAsync(HttpClient client, AuthTokens root, string role)
     {

@@ -102,6 +102,17 @@ public sealed partial class IdentityHost : IAsyncDisposable
     public async Task<AuthTokens> NewUserAsync(HttpClient client, string? email = null) =>
         await LoginAsync(client, await RegisterVerifiedAsync(client, email));
 
+    /// <summary>A SuperAdmin made the way an operator does (<c>create-admin</c>), whose password is set through the printed link.</summary>
+    public async Task<AuthTokens> SuperAdminAsync(HttpClient client)
+    {
+        var email = NewEmail("root");
+        var (_, link) = await AiHub.Identity.AdminBootstrap.CreateAdminAsync(App.Services, email, TestContext.Current.CancellationToken);
+        var token = System.Web.HttpUtility.ParseQueryString(link.Query)["token"];
+        using var reset = await client.PostAsJsonAsync("/api/auth/reset-password", new { token, newPassword = Password }, TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.OK, reset.StatusCode);
+        return await LoginAsync(client, email);
+    }
+
     public static HttpRequestMessage As(AuthTokens tokens, HttpMethod method, string path, object? body = null)
     {
         var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
