@@ -56,12 +56,12 @@ internal static class OrgEndpoints
     }
 
     static async Task<Ok<OrgResponse>> Get(Guid orgId, HttpContext http, Orgs orgs, CancellationToken ct) =>
-        TypedResults.Ok(Describe(await orgs.FindAsync(orgId, ct), http.Grant()));
+        TypedResults.Ok(Orgs.Describe(await orgs.FindAsync(orgId, ct), http.Grant()));
 
     static async Task<Ok<OrgResponse>> Update(Guid orgId, OrgRequest body, HttpContext http, ClaimsPrincipal user, Orgs orgs, CancellationToken ct)
     {
         var org = await orgs.RenameAsync(http.Grant(), user.UserId()!.Value, body.Name, ct);
-        return TypedResults.Ok(Describe(org, http.Grant()));
+        return TypedResults.Ok(Orgs.Describe(org, http.Grant()));
     }
 
     static async Task<NoContent> Delete(Guid orgId, HttpContext http, ClaimsPrincipal user, Orgs orgs, CancellationToken ct)
@@ -107,8 +107,4 @@ internal static class OrgEndpoints
 
     static async Task<Ok<OrgResponse>> Restore(Guid id, ClaimsPrincipal user, Orgs orgs, CancellationToken ct) =>
         TypedResults.Ok(Orgs.Describe(await orgs.RestoreAsync(user.UserId()!.Value, id, ct), OrgRole.Owner));
-
-    /// <remarks>An API key's permissions are its own, not those of the role it counts as.</remarks>
-    static OrgResponse Describe(Organization org, OrgGrant grant) =>
-        new(org.Id, org.Name, org.IsPersonal, grant.Role.ToString(), grant.Permissions.Select(OrgPermissions.Name).ToList(), org.CreatedAt);
 }

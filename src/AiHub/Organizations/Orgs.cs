@@ -186,7 +186,11 @@ internal sealed class Orgs(AppDbContext db, AuditLog audit, OrgAccess access, Ti
     }
 
     public static OrgResponse Describe(Organization org, OrgRole role) =>
-        new(org.Id, org.Name, org.IsPersonal, role.ToString(), OrgPermissions.ByRole[role].Select(OrgPermissions.Name).ToList(), org.CreatedAt);
+        Describe(org, new OrgGrant(org.Id, role, OrgPermissions.ByRole[role]));
+
+    /// <remarks>An API key's permissions are its own, not those of the role it counts as.</remarks>
+    public static OrgResponse Describe(Organization org, OrgGrant grant) =>
+        new(org.Id, org.Name, org.IsPersonal, grant.Role.ToString(), grant.Permissions.Select(OrgPermissions.Name).ToList(), org.CreatedAt);
 
     public static string RequireName(string? name)
     {
