@@ -18,6 +18,8 @@ public sealed partial class AccountTests(BrowserFixture fixture)
         var email = Unique("story");
 
         await page.GotoAsync(Url("/"));
+        // Once the page is interactive the link is followed the same way every run; before, the form could be reloaded under the typing.
+        await InteractiveAsync(page);
         await page.GetByTestId("register").ClickAsync();
         await Expect(page).ToHaveURLAsync(new Regex("/account/register$"));
         await page.GetByTestId("register-email").FillAsync(email);
