@@ -7,6 +7,7 @@ public static class CreditsExtensions
     /// <summary>The credit ledger: accounts, append-only entries, reserve-then-settle for every AI call.</summary>
     public static IHostApplicationBuilder AddCredits(this IHostApplicationBuilder builder)
     {
+        builder.Services.AddSingleton<LedgerWriter>();
         builder.Services.AddScoped<Ledger>();
         builder.Services.AddHostedService<ReservationExpirySchedule>();
         return builder;

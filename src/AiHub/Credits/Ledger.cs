@@ -10,7 +10,8 @@ internal sealed record Reservation(Guid Id, Guid AccountId, long Amount, Reserva
 /// The only code that moves credits. Every operation writes one entry and changes the account in one transaction,
 /// and carries an idempotency key: the same key again returns the first result and writes nothing.
 /// </summary>
-internal sealed class Ledger(AppDbContext db, TimeProvider clock)
+/// <remarks>With a <see cref="LedgerWriter"/> (as in the app), reservations and settlements are group-committed.</remarks>
+internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? writer = null)
 {
     /// <summary>How long an unsettled reservation may stay open before the expiry job releases it.</summary>
     public static readonly TimeSpan ReservationLifetime = TimeSpan.FromMinutes(30);
@@ -69,9 +70,15 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock)
     /// Holds <paramref name="maxCost"/> for a call. The hold is one conditional update
     /// (<c>balance - reserved &gt;= maxCost</c>), so two calls racing for the last credit cannot both get it.
     /// </summary>
-    public async Task<Reservation> ReserveAsync(Guid accountId, long maxCost, string reference, string idempotencyKey, CancellationToken ct)
+    public Task<Reservation> ReserveAsync(Guid accountId, long maxCost, string reference, string idempotencyKey, CancellationToken ct)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxCost);
+        return writer is null ? ReserveNowAsync(accountId, maxCost, reference, idempotencyKey, ct) : writer.ReserveAsync(accountId, maxCost, reference, idempotencyKey);
+    }
+
+    /// <summary>The reservation in a transaction of its own, without waiting for a batch.</summary>
+    internal async Task<Reservation> ReserveNowAsync(Guid accountId, long maxCost, string reference, string idempotencyKey, CancellationToken ct)
+    {
         if (await db.Set<CreditReservation>().AsNoTracking().FirstOrDefaultAsync(r => r.IdempotencyKey == idempotencyKey, ct) is { } earlier)
             return Describe(earlier);
         var entry = await OnceAsync(idempotencyKey, async () =>
@@ -101,6 +108,9 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock)
     public Task<CreditEntry> SettleAsync(Guid reservationId, long actualCost, string reference, CancellationToken ct) =>
         CloseAsync(reservationId, ReservationState.Settled, Math.Max(0, actualCost), reference, ct);
 
+    Task<CreditEntry> CloseAsync(Guid reservationId, ReservationState state, long actualCost, string reference, CancellationToken ct) =>
+        writer is null ? CloseNowAsync(reservationId, state, actualCost, reference, ct) : writer.CloseAsync(reservationId, state, actualCost, reference);
+
     /// <summary>Frees the whole hold: the call never happened or failed before it cost anything.</summary>
     public Task<CreditEntry> ReleaseAsync(Guid reservationId, string reference, CancellationToken ct) =>
         CloseAsync(reservationId, ReservationState.Released, 0, reference, ct);
@@ -129,30 +139,49 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock)
             .ToList();
     }
 
-    async Task<CreditEntry> CloseAsync(Guid reservationId, ReservationState state, long actualCost, string reference, CancellationToken ct)
+    /// <summary>The settlement or release in a transaction of its own, without waiting for a batch.</summary>
+    internal async Task<CreditEntry> CloseNowAsync(Guid reservationId, ReservationState state, long actualCost, string reference, CancellationToken ct)
     {
-        var key = $"{reservationId:N}:close";
         // Read before the transaction: on SQLite a transaction that reads first and writes later can deadlock with another writer.
         var reservation = await db.Set<CreditReservation>().AsNoTracking().FirstOrDefaultAsync(r => r.Id == reservationId, ct)
-            ?? throw new ProblemException(StatusCodes.Status404NotFound, "No such reservation.", null, ProblemTypes.NotFound);
-        return await OnceAsync(key, async () =>
+            ?? throw NoSuchReservation();
+        return await OnceAsync(CloseKey(reservationId), async () =>
         {
             // One close per reservation: the state moves from Open exactly once.
             var closed = await db.Set<CreditReservation>().Where(r => r.Id == reservationId && r.State == ReservationState.Open)
                 .ExecuteUpdateAsync(u => u.SetProperty(r => r.State, state), ct);
+            // A close that lost the race to the same key answers with the winner's entry.
             if (closed == 0)
-                throw new ProblemException(StatusCodes.Status409Conflict, "The reservation is already closed.", null, ProblemTypes.Conflict);
+                return await FindAsync(CloseKey(reservationId), ct) ?? throw AlreadyClosed();
             var charge = Math.Min(actualCost, reservation.Amount);
             await db.Set<CreditAccount>().Where(a => a.Id == reservation.AccountId)
                 .ExecuteUpdateAsync(u => u.SetProperty(a => a.Balance, a => a.Balance - charge).SetProperty(a => a.Reserved, a => a.Reserved - reservation.Amount), ct);
-            return Add(new CreditEntry
-            {
-                Id = NewId(), AccountId = reservation.AccountId, Kind = state == ReservationState.Settled ? CreditKind.Usage : CreditKind.Release,
-                Amount = -charge, ReservedAmount = -reservation.Amount, Reference = reference, IdempotencyKey = key,
-                ReservationId = reservationId, CreatedAt = clock.GetUtcNow(),
-            });
+            return Add(CloseEntry(reservation, state, charge, reference, NewId(), clock.GetUtcNow()));
         }, ct);
     }
+
+    internal static string CloseKey(Guid reservationId) => $"{reservationId:N}:close";
+
+    /// <summary>The usage (settled) or release entry that closes a reservation: the whole hold goes, the charge stays.</summary>
+    internal static CreditEntry CloseEntry(CreditReservation reservation, ReservationState state, long charge, string reference, Guid id, DateTimeOffset at) => new()
+    {
+        Id = id, AccountId = reservation.AccountId, Kind = state == ReservationState.Settled ? CreditKind.Usage : CreditKind.Release,
+        Amount = -charge, ReservedAmount = -reservation.Amount, Reference = reference, IdempotencyKey = CloseKey(reservation.Id),
+        ReservationId = reservation.Id, CreatedAt = at,
+    };
+
+    internal static ProblemException NoSuchReservation() =>
+        new(StatusCodes.Status404NotFound, "No such reservation.", null, ProblemTypes.NotFound);
+
+    internal static ProblemException AlreadyClosed() =>
+        new(StatusCodes.Status409Conflict, "The reservation is already closed.", null, ProblemTypes.Conflict);
+
+    internal static ProblemException NoSuchAccount() =>
+        new(StatusCodes.Status404NotFound, "No such credit account.", null, ProblemTypes.NotFound);
+
+    internal static ProblemException Short(long needed, long available) =>
+        new(StatusCodes.Status402PaymentRequired, "Not enough credits.",
+            $"This needs {Credits.Format(needed)} credits; {Credits.Format(available)} are available.", ProblemTypes.InsufficientCredits);
 
     /// <summary>Runs <paramref name="write"/> in a transaction unless an entry with the key exists; a concurrent duplicate loses on the unique key.</summary>
     async Task<CreditEntry> OnceAsync(string idempotencyKey, Func<Task<CreditEntry>> write, CancellationToken ct)
@@ -196,13 +225,12 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock)
 
     async Task<ProblemException> MissingOrShortAsync(Guid accountId, long needed, CancellationToken ct) =>
         await db.Set<CreditAccount>().AsNoTracking().FirstOrDefaultAsync(a => a.Id == accountId, ct) is { } account
-            ? new ProblemException(StatusCodes.Status402PaymentRequired, "Not enough credits.",
-                $"This needs {Credits.Format(needed)} credits; {Credits.Format(account.Balance - account.Reserved)} are available.", ProblemTypes.InsufficientCredits)
-            : new ProblemException(StatusCodes.Status404NotFound, "No such credit account.", null, ProblemTypes.NotFound);
+            ? Short(needed, account.Balance - account.Reserved)
+            : NoSuchAccount();
 
     Guid NewId() => Guid.CreateVersion7(clock.GetUtcNow());
 
-    static Reservation Describe(CreditReservation r) => new(r.Id, r.AccountId, r.Amount, r.State);
+    internal static Reservation Describe(CreditReservation r) => new(r.Id, r.AccountId, r.Amount, r.State);
 }
 
 internal static class Credits

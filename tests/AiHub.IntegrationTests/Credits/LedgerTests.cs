@@ -6,6 +6,7 @@ using AiHub.IntegrationTests.Support;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
 namespace AiHub.IntegrationTests.Credits;
@@ -89,6 +90,26 @@ public abstract class LedgerTests(IdentityHost host)
         Assert.Equal(5 * Cost, after.Balance);
         Assert.Equal(Cost, after.Reserved);
         Assert.Equal(3, entries);   // the opening grant of nothing, the promo, the hold
+        Assert.Empty(await VerifyAsync());
+    }
+
+    [Fact]
+    public async Task Two_nodes_group_committing_the_same_keys_write_each_hold_and_each_settlement_once()
+    {
+        var account = await FundedAccountAsync(100 * Cost);
+        await using var otherNode = new LedgerWriter(host.App.Services.GetRequiredService<IServiceScopeFactory>(), TimeProvider.System, NullLogger<LedgerWriter>.Instance);
+        LedgerWriter[] writers = [host.App.Services.GetRequiredService<LedgerWriter>(), otherNode];
+
+        var holds = await Task.WhenAll(Enumerable.Range(0, 60).Select(i => writers[i % 2].ReserveAsync(account, Cost, "chat", $"{account:N}-call-{i % 10}")));
+        var settled = await Task.WhenAll(holds.Select((hold, i) => writers[i / 2 % 2].CloseAsync(hold.Id, ReservationState.Settled, Cost / 2, "chat done")));
+        var after = await AccountAsync(account);
+
+        Assert.Equal(10, holds.Select(h => h.Id).Distinct().Count());
+        Assert.Equal(10, settled.Select(e => e.Id).Distinct().Count());
+        Assert.All(settled, e => Assert.Equal(-Cost / 2, e.Amount));
+        Assert.Equal(100 * Cost - 10 * (Cost / 2), after.Balance);
+        Assert.Equal(0, after.Reserved);
+        Assert.Equal(21, await EntriesAsync(account));   // the funds, ten holds, ten settlements
         Assert.Empty(await VerifyAsync());
     }
 
