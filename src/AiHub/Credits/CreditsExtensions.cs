@@ -9,12 +9,14 @@ public static class CreditsExtensions
     {
         builder.Services.AddScoped<Ledger>();
         builder.Services.AddHostedService<ReservationExpirySchedule>();
+        Usage.UsageExtensions.AddUsageServices(builder.Services);
         return builder;
     }
 
     public static IEndpointRouteBuilder MapCreditEndpoints(this IEndpointRouteBuilder app)
     {
         CreditEndpoints.MapCreditRoutes(app);
+        Usage.UsageEndpoints.MapUsageRoutes(app);
         return app;
     }
 }
