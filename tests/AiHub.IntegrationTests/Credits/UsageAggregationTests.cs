@@ -35,6 +35,25 @@ public abstract class UsageAggregationTests(IdentityHost host)
     }
 
     [Fact]
+    public async Task Recording_leaves_the_callers_unsaved_changes_alone()
+    {
+        var (user, org) = await OwnerAsync(host);
+        await using var scope = host.App.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var pending = new AiHub.Organizations.Workspace { Id = Guid.NewGuid(), OrganizationId = org, Name = "not saved yet", CreatedAt = DateTimeOffset.UtcNow };
+        db.Add(pending);
+
+        await scope.ServiceProvider.GetRequiredService<UsageMeter>().RecordAsync(Call(org, user, "openai", "gpt-4o-mini", 1, 1, DateTimeOffset.UtcNow.AddMinutes(-1)), Ct);
+        var saved = await RecordsAsync(org);
+        await using var other = host.App.Services.CreateAsyncScope();
+        var written = await other.ServiceProvider.GetRequiredService<AppDbContext>().Workspaces.AnyAsync(w => w.Id == pending.Id, Ct);
+
+        Assert.Single(saved);
+        Assert.Equal(EntityState.Added, db.Entry(pending).State);
+        Assert.False(written);
+    }
+
+    [Fact]
     public async Task The_meter_prices_from_the_catalog_unless_told_the_cost_and_refuses_an_unpriced_model()
     {
         var (user, org) = await OwnerAsync(host);

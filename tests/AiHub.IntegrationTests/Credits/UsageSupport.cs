@@ -33,7 +33,7 @@ internal static class UsageSupport
         await using var scope = host.App.Services.CreateAsyncScope();
         var meter = clock is null
             ? scope.ServiceProvider.GetRequiredService<UsageMeter>()
-            : new UsageMeter(scope.ServiceProvider.GetRequiredService<AppDbContext>(), scope.ServiceProvider.GetRequiredService<PriceCatalog>(), clock);
+            : new UsageMeter(scope.ServiceProvider.GetRequiredService<IServiceScopeFactory>(), clock);
         return await meter.RecordAsync(entry, Ct);
     }
 

@@ -24,7 +24,8 @@ internal sealed record UsageEntry(
     DateTimeOffset? OccurredAt = null);
 
 /// <summary>Writes one usage record per AI call; Chat, the gateway and Knowledge call it after every call.</summary>
-internal sealed class UsageMeter(AppDbContext db, PriceCatalog prices, TimeProvider clock)
+/// <remarks>It writes through a DbContext of its own, so the caller's unsaved changes are neither saved nor cleared by it.</remarks>
+internal sealed class UsageMeter(IServiceScopeFactory scopes, TimeProvider clock)
 {
     public const int MaxIdLength = 200;
 
@@ -33,8 +34,11 @@ internal sealed class UsageMeter(AppDbContext db, PriceCatalog prices, TimeProvi
     public async Task<UsageRecord> RecordAsync(UsageEntry e, CancellationToken ct)
     {
         Validate(e);
-        if (await FindAsync(e.Id, ct) is { } earlier)
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        if (await FindAsync(db, e.Id, ct) is { } earlier)
             return earlier;
+        var prices = scope.ServiceProvider.GetRequiredService<PriceCatalog>();
         var cost = e.CostMicros ?? (e.InputTokens == 0 && e.OutputTokens == 0 ? 0 : await prices.CostAsync(e.Provider, e.Model, e.InputTokens, e.OutputTokens, ct));
         var now = clock.GetUtcNow();
         var at = (e.OccurredAt is { } given && given < now ? given : now).ToUniversalTime();
@@ -67,15 +71,11 @@ internal sealed class UsageMeter(AppDbContext db, PriceCatalog prices, TimeProvi
         {
             db.ChangeTracker.Clear();
             // A concurrent retry with the same id got there first: its record is ours.
-            return await FindAsync(e.Id, ct) ?? throw new InvalidOperationException($"Usage record {e.Id} could not be written.");
-        }
-        finally
-        {
-            db.ChangeTracker.Clear();
+            return await FindAsync(db, e.Id, ct) ?? throw new InvalidOperationException($"Usage record {e.Id} could not be written.");
         }
     }
 
-    async Task<UsageRecord?> FindAsync(string id, CancellationToken ct) =>
+    static async Task<UsageRecord?> FindAsync(AppDbContext db, string id, CancellationToken ct) =>
         await db.Set<UsageRecord>().AsNoTracking().FirstOrDefaultAsync(r => r.IdempotencyKey == id, ct);
 
     static void Validate(UsageEntry e)
