@@ -21,6 +21,9 @@ public sealed class BrowserFixture : IAsyncLifetime
 
     public Uri BaseAddress { get; private set; } = null!;
 
+    /// <summary>The app's services, for setting up what a test needs without a UI for it (usage that AI calls would record).</summary>
+    public IServiceProvider Services => _app.Services;
+
     /// <summary>Where AiHub writes the mail it sends, one .eml file each, when no SMTP server is configured.</summary>
     public string MailDirectory => Path.Combine(_dataDirectory, "mail");
 

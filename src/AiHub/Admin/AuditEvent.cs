@@ -75,6 +75,8 @@ internal static class AuditKinds
     public const string ApiKeyCreated = "api_key.created";
     public const string ApiKeyRevoked = "api_key.revoked";
     public const string ApiKeyRotated = "api_key.rotated";
+    public const string ModelPriceSet = "model_price.set";
+    public const string ModelPriceDeleted = "model_price.deleted";
 }
 
 internal sealed class AuditEventConfiguration : IEntityTypeConfiguration<AuditEvent>

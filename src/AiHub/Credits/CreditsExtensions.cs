@@ -10,12 +10,14 @@ public static class CreditsExtensions
         builder.Services.AddSingleton<LedgerWriter>();
         builder.Services.AddScoped<Ledger>();
         builder.Services.AddHostedService<ReservationExpirySchedule>();
+        Usage.UsageExtensions.AddUsageServices(builder.Services);
         return builder;
     }
 
     public static IEndpointRouteBuilder MapCreditEndpoints(this IEndpointRouteBuilder app)
     {
         CreditEndpoints.MapCreditRoutes(app);
+        Usage.UsageEndpoints.MapUsageRoutes(app);
         return app;
     }
 }

@@ -25,4 +25,5 @@ internal static class ProblemTypes
     public const string Conflict = Prefix + "conflict";
     public const string NotFound = Prefix + "not-found";
     public const string InsufficientCredits = Prefix + "insufficient-credits";
+    public const string ModelNotPriced = Prefix + "model-not-priced";
 }

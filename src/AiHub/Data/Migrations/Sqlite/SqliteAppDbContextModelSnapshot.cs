@@ -243,6 +243,338 @@ namespace AiHub.Data.Migrations.Sqlite
                     b.ToTable("credit_reservations", (string)null);
                 });
 
+            modelBuilder.Entity("AiHub.Credits.Usage.ModelPrice", b =>
+                {
+                    b.Property<string>("Provider")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("provider");
+
+                    b.Property<string>("Model")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("model");
+
+                    b.Property<long>("InputMicrosPerMillion")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("input_micros_per_million");
+
+                    b.Property<long>("OutputMicrosPerMillion")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("output_micros_per_million");
+
+                    b.Property<long>("UpdatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("updated_at");
+
+                    b.Property<Guid?>("UpdatedBy")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("updated_by");
+
+                    b.HasKey("Provider", "Model")
+                        .HasName("pk_model_prices");
+
+                    b.ToTable("model_prices", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_model_prices_non_negative", "input_micros_per_million >= 0 AND output_micros_per_million >= 0");
+                        });
+
+                    b.HasData(
+                        new
+                        {
+                            Provider = "openai",
+                            Model = "gpt-4o-mini",
+                            InputMicrosPerMillion = 15000000L,
+                            OutputMicrosPerMillion = 60000000L,
+                            UpdatedAt = 1308351135744000000L
+                        },
+                        new
+                        {
+                            Provider = "openai",
+                            Model = "gpt-4o",
+                            InputMicrosPerMillion = 250000000L,
+                            OutputMicrosPerMillion = 1000000000L,
+                            UpdatedAt = 1308351135744000000L
+                        },
+                        new
+                        {
+                            Provider = "openai",
+                            Model = "gpt-4.1",
+                            InputMicrosPerMillion = 200000000L,
+                            OutputMicrosPerMillion = 800000000L,
+                            UpdatedAt = 1308351135744000000L
+                        },
+                        new
+                        {
+                            Provider = "openai",
+                            Model = "gpt-4.1-mini",
+                            InputMicrosPerMillion = 40000000L,
+                            OutputMicrosPerMillion = 160000000L,
+                            UpdatedAt = 1308351135744000000L
+                        },
+                        new
+                        {
+                            Provider = "openai",
+                            Model = "text-embedding-3-small",
+                            InputMicrosPerMillion = 2000000L,
+                            OutputMicrosPerMillion = 0L,
+                            UpdatedAt = 1308351135744000000L
+                        },
+                        new
+                        {
+                            Provider = "anthropic",
+                            Model = "claude-sonnet-4-20250514",
+                            InputMicrosPerMillion = 300000000L,
+                            OutputMicrosPerMillion = 1500000000L,
+                            UpdatedAt = 1308351135744000000L
+                        },
+                        new
+                        {
+                            Provider = "anthropic",
+                            Model = "claude-sonnet-4-0",
+                            InputMicrosPerMillion = 300000000L,
+                            OutputMicrosPerMillion = 1500000000L,
+                            UpdatedAt = 1308351135744000000L
+                        },
+                        new
+                        {
+                            Provider = "anthropic",
+                            Model = "claude-3-5-haiku-20241022",
+                            InputMicrosPerMillion = 80000000L,
+                            OutputMicrosPerMillion = 400000000L,
+                            UpdatedAt = 1308351135744000000L
+                        },
+                        new
+                        {
+                            Provider = "gemini",
+                            Model = "gemini-2.0-flash",
+                            InputMicrosPerMillion = 10000000L,
+                            OutputMicrosPerMillion = 40000000L,
+                            UpdatedAt = 1308351135744000000L
+                        },
+                        new
+                        {
+                            Provider = "gemini",
+                            Model = "gemini-2.5-flash",
+                            InputMicrosPerMillion = 30000000L,
+                            OutputMicrosPerMillion = 250000000L,
+                            UpdatedAt = 1308351135744000000L
+                        });
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Usage.UsageHourly", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<Guid?>("ApiKeyId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("api_key_id");
+
+                    b.Property<long>("CostMicros")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("cost_micros");
+
+                    b.Property<long>("Failures")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("failures");
+
+                    b.Property<long>("HourStart")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("hour_start");
+
+                    b.Property<long>("InputTokens")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("input_tokens");
+
+                    b.Property<long>("LatencyMsSum")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("latency_ms_sum");
+
+                    b.Property<string>("Model")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("model");
+
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("organization_id");
+
+                    b.Property<long>("OutputTokens")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("output_tokens");
+
+                    b.Property<string>("Provider")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("provider");
+
+                    b.Property<long>("Requests")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("requests");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("user_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_usage_hourly");
+
+                    b.HasIndex("ApiKeyId", "HourStart")
+                        .HasDatabaseName("ix_usage_hourly_api_key_id_hour_start");
+
+                    b.HasIndex("OrganizationId", "HourStart")
+                        .HasDatabaseName("ix_usage_hourly_organization_id_hour_start");
+
+                    b.HasIndex("UserId", "HourStart")
+                        .HasDatabaseName("ix_usage_hourly_user_id_hour_start");
+
+                    b.HasIndex("HourStart", "OrganizationId", "UserId", "ApiKeyId", "Provider", "Model")
+                        .IsUnique()
+                        .HasDatabaseName("ix_usage_hourly_hour_start_organization_id_user_id_api_key_id_provider_model")
+                        .HasAnnotation("Npgsql:NullsDistinct", false);
+
+                    b.ToTable("usage_hourly", (string)null);
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Usage.UsageRecord", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<bool>("Aggregated")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("aggregated");
+
+                    b.Property<Guid?>("ApiKeyId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("api_key_id");
+
+                    b.Property<long>("CostMicros")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("cost_micros");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<long>("HourStart")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("hour_start");
+
+                    b.Property<string>("IdempotencyKey")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("idempotency_key");
+
+                    b.Property<long>("InputTokens")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("input_tokens");
+
+                    b.Property<long>("LatencyMs")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("latency_ms");
+
+                    b.Property<string>("Model")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("model");
+
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("organization_id");
+
+                    b.Property<long>("OutputTokens")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("output_tokens");
+
+                    b.Property<string>("Provider")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("provider");
+
+                    b.Property<Guid?>("ReservationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("reservation_id");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("status");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("user_id");
+
+                    b.Property<Guid?>("WorkspaceId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("workspace_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_usage_records");
+
+                    b.HasIndex("IdempotencyKey")
+                        .IsUnique()
+                        .HasDatabaseName("ix_usage_records_idempotency_key");
+
+                    b.HasIndex("Aggregated", "HourStart")
+                        .HasDatabaseName("ix_usage_records_aggregated_hour_start");
+
+                    b.HasIndex("ApiKeyId", "CreatedAt")
+                        .HasDatabaseName("ix_usage_records_api_key_id_created_at");
+
+                    b.HasIndex("OrganizationId", "CreatedAt")
+                        .HasDatabaseName("ix_usage_records_organization_id_created_at");
+
+                    b.HasIndex("UserId", "CreatedAt")
+                        .HasDatabaseName("ix_usage_records_user_id_created_at");
+
+                    b.ToTable("usage_records", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_usage_records_cost", "cost_micros >= 0 AND latency_ms >= 0");
+
+                            t.HasCheckConstraint("ck_usage_records_tokens", "input_tokens >= 0 AND output_tokens >= 0");
+                        });
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Usage.UsageWatermark", b =>
+                {
+                    b.Property<int>("Id")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<long>("AggregatedUntil")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("aggregated_until");
+
+                    b.Property<long>("UpdatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("updated_at");
+
+                    b.HasKey("Id")
+                        .HasName("pk_usage_watermark");
+
+                    b.ToTable("usage_watermark", (string)null);
+
+                    b.HasData(
+                        new
+                        {
+                            Id = 1,
+                            AggregatedUntil = 1272537022464000000L,
+                            UpdatedAt = 1272537022464000000L
+                        });
+                });
+
             modelBuilder.Entity("AiHub.Identity.AppRole", b =>
                 {
                     b.Property<Guid>("Id")
@@ -1272,6 +1604,26 @@ namespace AiHub.Data.Migrations.Sqlite
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_credit_reservations_credit_accounts_account_id");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Usage.UsageHourly", b =>
+                {
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_usage_hourly_organizations_organization_id");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Usage.UsageRecord", b =>
+                {
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_usage_records_organizations_organization_id");
                 });
 
             modelBuilder.Entity("AiHub.Identity.RefreshToken", b =>

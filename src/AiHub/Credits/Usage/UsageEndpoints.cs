@@ -1,0 +1,135 @@
+using System.Globalization;
+using System.Security.Claims;
+using AiHub.Data;
+using AiHub.Identity;
+using AiHub.Infrastructure.Errors;
+using AiHub.Organizations;
+using Hangfire;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+
+namespace AiHub.Credits.Usage;
+
+internal static class UsageEndpoints
+{
+    public static void MapUsageRoutes(IEndpointRouteBuilder app)
+    {
+        var me = app.MapGroup("/api/me").WithTags("Usage").RequireAuthorization();
+        me.MapGet("/usage", MyUsage);
+        me.MapGet("/usage.csv", MyUsageCsv);
+
+        var org = OrgEndpoints.Org(app).WithTags("Usage");
+        org.MapGet("/usage", OrgUsage).RequireAuthorization(OrgPermissions.CreditsRead);
+        org.MapGet("/usage.csv", OrgUsageCsv).RequireAuthorization(OrgPermissions.CreditsRead);
+        org.MapGet("/api-keys/{id:guid}/usage", KeyUsage).RequireAuthorization(OrgPermissions.ApiKeysRead);
+        org.MapGet("/api-keys/{id:guid}/usage.csv", KeyUsageCsv).RequireAuthorization(OrgPermissions.ApiKeysRead);
+
+        var prices = app.MapGroup("/api/admin/prices").WithTags("Admin").RequireAuthorization(Permissions.ProvidersManage);
+        prices.MapGet("", ListPrices);
+        prices.MapPut("/{provider}/{model}", SetPrice);
+        prices.MapDelete("/{provider}/{model}", DeletePrice);
+
+        var report = app.MapGroup("/api/admin/credits").WithTags("Admin");
+        report.MapGet("/report", Report).RequireAuthorization(Permissions.CreditsRead);
+        report.MapGet("/report.csv", ReportCsv).RequireAuthorization(Permissions.CreditsRead);
+    }
+
+    static Task<Results<Ok<UsageResult>, FileContentHttpResult>> MyUsage(ClaimsPrincipal user, UsageQueries usage, CancellationToken ct,
+        string? from = null, string? to = null, string? groupBy = null, string? format = null) =>
+        AnswerAsync(usage, new UsageScope(UserId: user.UserId()!.Value), from, to, groupBy, format, "my-usage", ct);
+
+    static Task<Results<Ok<UsageResult>, FileContentHttpResult>> MyUsageCsv(ClaimsPrincipal user, UsageQueries usage, CancellationToken ct,
+        string? from = null, string? to = null, string? groupBy = null) =>
+        MyUsage(user, usage, ct, from, to, groupBy, "csv");
+
+    static Task<Results<Ok<UsageResult>, FileContentHttpResult>> OrgUsage(Guid orgId, UsageQueries usage, CancellationToken ct,
+        Guid? userId = null, string? from = null, string? to = null, string? groupBy = null, string? format = null) =>
+        AnswerAsync(usage, new UsageScope(orgId, userId), from, to, groupBy, format, $"org-{orgId:N}-usage", ct);
+
+    static Task<Results<Ok<UsageResult>, FileContentHttpResult>> OrgUsageCsv(Guid orgId, UsageQueries usage, CancellationToken ct,
+        Guid? userId = null, string? from = null, string? to = null, string? groupBy = null) =>
+        OrgUsage(orgId, usage, ct, userId, from, to, groupBy, "csv");
+
+    /// <remarks>The key is fetched by (org, id): another org's key is simply not found.</remarks>
+    static async Task<Results<Ok<UsageResult>, FileContentHttpResult>> KeyUsage(Guid orgId, Guid id, UsageQueries usage, AppDbContext db, CancellationToken ct,
+        string? from = null, string? to = null, string? groupBy = null, string? format = null)
+    {
+        if (!await db.ApiKeys.AsNoTracking().AnyAsync(k => k.OrganizationId == orgId && k.Id == id, ct))
+            throw Orgs.NotFound("No such API key.", "It does not exist in this organisation.");
+        return await AnswerAsync(usage, new UsageScope(orgId, ApiKeyId: id), from, to, groupBy, format, $"api-key-{id:N}-usage", ct);
+    }
+
+    static Task<Results<Ok<UsageResult>, FileContentHttpResult>> KeyUsageCsv(Guid orgId, Guid id, UsageQueries usage, AppDbContext db, CancellationToken ct,
+        string? from = null, string? to = null, string? groupBy = null) =>
+        KeyUsage(orgId, id, usage, db, ct, from, to, groupBy, "csv");
+
+    static async Task<Ok<List<PriceResponse>>> ListPrices(PriceCatalog prices, CancellationToken ct) =>
+        TypedResults.Ok(await prices.ListAsync(ct));
+
+    static async Task<Ok<PriceResponse>> SetPrice(string provider, string model, PriceRequest body, ClaimsPrincipal user, PriceCatalog prices, CancellationToken ct) =>
+        TypedResults.Ok(await prices.SetAsync(provider, model, body, user.UserId()!.Value, ct));
+
+    static async Task<NoContent> DeletePrice(string provider, string model, ClaimsPrincipal user, PriceCatalog prices, CancellationToken ct)
+    {
+        await prices.DeleteAsync(provider, model, user.UserId()!.Value, ct);
+        return TypedResults.NoContent();
+    }
+
+    static async Task<Results<Ok<CreditReport>, FileContentHttpResult>> Report(UsageQueries usage, CancellationToken ct,
+        string? from = null, string? to = null, string? period = null, string? format = null)
+    {
+        var csv = IsCsv(format);
+        var range = UsageRange.Parse(from, to, usage.Today, UsageQueries.MaxReportDays);
+        var report = await usage.ReportAsync(range, UsageQueries.ParsePeriod(period), ct);
+        return csv ? Csv(UsageCsv.Report(report), "credits-report", range) : TypedResults.Ok(report);
+    }
+
+    static Task<Results<Ok<CreditReport>, FileContentHttpResult>> ReportCsv(UsageQueries usage, CancellationToken ct,
+        string? from = null, string? to = null, string? period = null) =>
+        Report(usage, ct, from, to, period, "csv");
+
+    static async Task<Results<Ok<UsageResult>, FileContentHttpResult>> AnswerAsync(
+        UsageQueries usage, UsageScope scope, string? from, string? to, string? groupBy, string? format, string name, CancellationToken ct)
+    {
+        var csv = IsCsv(format);
+        var range = UsageRange.Parse(from, to, usage.Today);
+        var result = await usage.UsageAsync(scope, range, UsageQueries.ParseGrouping(groupBy), ct);
+        return csv ? Csv(UsageCsv.Usage(result), name, range) : TypedResults.Ok(result);
+    }
+
+    static bool IsCsv(string? format) => format?.ToLowerInvariant() switch
+    {
+        null or "" or "json" => false,
+        "csv" => true,
+        _ => throw ProblemException.Invalid("format", "format is json or csv."),
+    };
+
+    /// <summary>A download: the file name says whose usage and which days.</summary>
+    static FileContentHttpResult Csv(byte[] content, string name, UsageRange range) =>
+        TypedResults.File(content, "text/csv; charset=utf-8",
+            string.Create(CultureInfo.InvariantCulture, $"{name}-{range.From:yyyy-MM-dd}-{range.To:yyyy-MM-dd}.csv"));
+}
+
+internal static class UsageExtensions
+{
+    public static void AddUsageServices(IServiceCollection services)
+    {
+        services.AddScoped<PriceCatalog>();
+        services.AddScoped<UsageMeter>();
+        services.AddScoped<UsageAggregator>();
+        services.AddScoped<UsageQueries>();
+        services.AddHostedService<UsageAggregationSchedule>();
+    }
+}
+
+/// <summary>Every hour, a few minutes past, the hours that ended are rolled up; late records for older hours with them.</summary>
+internal sealed class UsageAggregationSchedule(IRecurringJobManager recurring) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        recurring.AddOrUpdate<UsageAggregator>("usage-hourly-aggregation", aggregator => aggregator.AggregateAsync(CancellationToken.None), Cron.Hourly(5));
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

@@ -1,0 +1,264 @@
+using System.Data;
+using System.Globalization;
+using System.Text;
+using AiHub.Data;
+using AiHub.Infrastructure.Errors;
+using Microsoft.EntityFrameworkCore;
+
+namespace AiHub.Credits.Usage;
+
+internal enum UsageGrouping
+{
+    Day,
+    Provider,
+    Model,
+}
+
+internal enum ReportPeriod
+{
+    Day,
+    Week,
+    Month,
+}
+
+/// <summary>Whose usage: any combination of an org, a user and an API key; null means any.</summary>
+internal sealed record UsageScope(Guid? OrganizationId = null, Guid? UserId = null, Guid? ApiKeyId = null);
+
+/// <summary>Whole UTC days, both ends included.</summary>
+internal sealed record UsageRange(DateOnly From, DateOnly To)
+{
+    public DateTimeOffset Start => UsageTime.StartOf(From);
+
+    public DateTimeOffset End => UsageTime.StartOf(To.AddDays(1));
+
+    public const int DefaultDays = 30;
+    public const int MaxDays = 366;
+
+    /// <summary>The range of a request: <c>yyyy-MM-dd</c> dates, the last 30 days by default, 400 when it makes no sense.</summary>
+    public static UsageRange Parse(string? from, string? to, DateOnly today, int maxDays = MaxDays)
+    {
+        var end = to is null ? today : Date("to", to);
+        var start = from is null ? end.AddDays(1 - DefaultDays) : Date("from", from);
+        if (start > end)
+            throw ProblemException.Invalid("from", $"from ({start:yyyy-MM-dd}) is after to ({end:yyyy-MM-dd}).");
+        if (end.DayNumber - start.DayNumber + 1 > maxDays)
+            throw ProblemException.Invalid("to", $"A range is at most {maxDays} days; ask for less, or in parts.");
+        return new UsageRange(start, end);
+    }
+
+    static DateOnly Date(string field, string value) =>
+        DateOnly.TryParseExact(value, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var date)
+            ? date
+            : throw ProblemException.Invalid(field, $"{field} is a date like 2025-01-31 (UTC), not '{value}'.");
+}
+
+/// <summary>One line of a usage answer. Which of <see cref="Day"/>, <see cref="Provider"/> and <see cref="Model"/> is set depends on the grouping.</summary>
+internal sealed record UsageRow(
+    DateOnly? Day, string? Provider, string? Model, long Requests, long Failures, long InputTokens, long OutputTokens,
+    decimal Credits, long CostMicros, long AverageLatencyMs);
+
+internal sealed record UsageResult(DateOnly From, DateOnly To, string GroupBy, IReadOnlyList<UsageRow> Rows, UsageRow Total);
+
+internal sealed record ReportRow(
+    DateOnly PeriodStart, decimal Consumed, long ConsumedMicros, decimal Bought, long BoughtMicros, decimal Granted, long GrantedMicros,
+    decimal Adjustments, long AdjustmentsMicros, long Requests, long InputTokens, long OutputTokens);
+
+internal sealed record CreditReport(DateOnly From, DateOnly To, string Period, DateTimeOffset AggregatedUntil, IReadOnlyList<ReportRow> Rows, ReportRow Total);
+
+/// <summary>One hour's sums for one (provider, model).</summary>
+internal sealed record UsageBucket(DateTimeOffset HourStart, string Provider, string Model, long Requests, long Failures, long InputTokens, long OutputTokens, long CostMicros, long LatencyMsSum);
+
+/// <summary>
+/// Usage answers for people and programs. They add the hourly roll-up and the records it has not counted yet, read in
+/// one snapshot, so they are complete and exact whenever the aggregation last ran.
+/// </summary>
+internal sealed class UsageQueries(AppDbContext db, TimeProvider clock)
+{
+    public const int MaxReportDays = 1_096;
+
+    public DateOnly Today => DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime);
+
+    public static UsageGrouping ParseGrouping(string? value) => value?.ToLowerInvariant() switch
+    {
+        null or "" or "day" => UsageGrouping.Day,
+        "provider" => UsageGrouping.Provider,
+        "model" => UsageGrouping.Model,
+        _ => throw ProblemException.Invalid("groupBy", "groupBy is day, provider or model."),
+    };
+
+    public static ReportPeriod ParsePeriod(string? value) => value?.ToLowerInvariant() switch
+    {
+        null or "" or "day" => ReportPeriod.Day,
+        "week" => ReportPeriod.Week,
+        "month" => ReportPeriod.Month,
+        _ => throw ProblemException.Invalid("period", "period is day, week or month."),
+    };
+
+    public async Task<UsageResult> UsageAsync(UsageScope scope, UsageRange range, UsageGrouping grouping, CancellationToken ct)
+    {
+        var buckets = await BucketsAsync(scope, range, ct);
+        List<UsageRow> rows = grouping switch
+        {
+            UsageGrouping.Day => EachDay(range).GroupJoin(buckets, day => day, b => DateOnly.FromDateTime(b.HourStart.UtcDateTime), (day, of) => Row(of, day: day)).ToList(),
+            UsageGrouping.Provider => [.. buckets.GroupBy(b => b.Provider).Select(g => Row(g, provider: g.Key)).OrderByDescending(r => r.CostMicros).ThenBy(r => r.Provider, StringComparer.Ordinal)],
+            _ => [.. buckets.GroupBy(b => (b.Provider, b.Model)).Select(g => Row(g, provider: g.Key.Provider, model: g.Key.Model))
+                .OrderByDescending(r => r.CostMicros).ThenBy(r => r.Provider, StringComparer.Ordinal).ThenBy(r => r.Model, StringComparer.Ordinal)],
+        };
+        return new UsageResult(range.From, range.To, grouping.ToString().ToLowerInvariant(), rows, Row(buckets));
+    }
+
+    /// <summary>Per period: credits used, bought (revenue in credits), granted (grants and promo codes) and adjusted, with requests and tokens.</summary>
+    public async Task<CreditReport> ReportAsync(UsageRange range, ReportPeriod period, CancellationToken ct)
+    {
+        var buckets = await BucketsAsync(new UsageScope(), range, ct);
+        var (start, end) = (range.Start, range.End);
+        var kinds = new[] { CreditKind.Purchase, CreditKind.Grant, CreditKind.Promo, CreditKind.Adjustment };
+        var entries = await db.Set<CreditEntry>().AsNoTracking()
+            .Where(e => kinds.Contains(e.Kind) && e.CreatedAt >= start && e.CreatedAt < end)
+            .Select(e => new { e.Kind, e.Amount, e.CreatedAt })
+            .ToListAsync(ct);
+        var watermark = await db.Set<UsageWatermark>().AsNoTracking().FirstAsync(w => w.Id == UsageWatermark.SingletonId, ct);
+
+        var periods = EachDay(range).Select(d => PeriodOf(d, period)).Distinct().ToList();
+        var usage = buckets.ToLookup(b => PeriodOf(DateOnly.FromDateTime(b.HourStart.UtcDateTime), period));
+        var ledger = entries.ToLookup(e => PeriodOf(DateOnly.FromDateTime(e.CreatedAt.UtcDateTime), period));
+        var rows = periods.Select(p => Report(p, usage[p], ledger[p].Select(e => (e.Kind, e.Amount)))).ToList();
+        var total = Report(range.From, buckets, entries.Select(e => (e.Kind, e.Amount)));
+        return new CreditReport(range.From, range.To, period.ToString().ToLowerInvariant(), watermark.AggregatedUntil, rows, total);
+    }
+
+    /// <summary>The roll-up of aggregated hours plus the records not yet counted in it, in one snapshot of the database.</summary>
+    async Task<List<UsageBucket>> BucketsAsync(UsageScope scope, UsageRange range, CancellationToken ct)
+    {
+        var (start, end) = (range.Start, range.End);
+        var hourly = db.Set<UsageHourly>().AsNoTracking().Where(h => h.HourStart >= start && h.HourStart < end);
+        var records = db.Set<UsageRecord>().AsNoTracking().Where(r => !r.Aggregated && r.HourStart >= start && r.HourStart < end);
+        if (scope.OrganizationId is { } org)
+            (hourly, records) = (hourly.Where(h => h.OrganizationId == org), records.Where(r => r.OrganizationId == org));
+        if (scope.UserId is { } user)
+            (hourly, records) = (hourly.Where(h => h.UserId == user), records.Where(r => r.UserId == user));
+        if (scope.ApiKeyId is { } key)
+            (hourly, records) = (hourly.Where(h => h.ApiKeyId == key), records.Where(r => r.ApiKeyId == key));
+
+        var strategy = db.Database.CreateExecutionStrategy();
+        return await strategy.ExecuteAsync(async () =>
+        {
+            // One snapshot: an aggregation committing between the two reads would otherwise count its hour twice or not at all.
+            await using var transaction = await db.Database.BeginTransactionAsync(IsolationLevel.RepeatableRead, ct);
+            var rolled = await hourly
+                .GroupBy(h => new { h.HourStart, h.Provider, h.Model })
+                .Select(g => new UsageBucket(g.Key.HourStart, g.Key.Provider, g.Key.Model, g.Sum(h => h.Requests), g.Sum(h => h.Failures),
+                    g.Sum(h => h.InputTokens), g.Sum(h => h.OutputTokens), g.Sum(h => h.CostMicros), g.Sum(h => h.LatencyMsSum)))
+                .ToListAsync(ct);
+            var fresh = await records
+                .GroupBy(r => new { r.HourStart, r.Provider, r.Model })
+                .Select(g => new UsageBucket(g.Key.HourStart, g.Key.Provider, g.Key.Model, g.LongCount(), g.LongCount(r => r.Status == UsageStatus.Failed),
+                    g.Sum(r => r.InputTokens), g.Sum(r => r.OutputTokens), g.Sum(r => r.CostMicros), g.Sum(r => r.LatencyMs)))
+                .ToListAsync(ct);
+            await transaction.CommitAsync(ct);
+            return rolled.Concat(fresh).ToList();
+        });
+    }
+
+    static IEnumerable<DateOnly> EachDay(UsageRange range)
+    {
+        for (var day = range.From; day <= range.To; day = day.AddDays(1))
+            yield return day;
+    }
+
+    /// <summary>Weeks start on Monday (ISO 8601); months on the 1st.</summary>
+    static DateOnly PeriodOf(DateOnly day, ReportPeriod period) => period switch
+    {
+        ReportPeriod.Week => day.AddDays(-(((int)day.DayOfWeek + 6) % 7)),
+        ReportPeriod.Month => new DateOnly(day.Year, day.Month, 1),
+        _ => day,
+    };
+
+    static UsageRow Row(IEnumerable<UsageBucket> buckets, DateOnly? day = null, string? provider = null, string? model = null)
+    {
+        long requests = 0, failures = 0, input = 0, output = 0, cost = 0, latency = 0;
+        foreach (var b in buckets)
+        {
+            requests += b.Requests;
+            failures += b.Failures;
+            input += b.InputTokens;
+            output += b.OutputTokens;
+            cost += b.CostMicros;
+            latency += b.LatencyMsSum;
+        }
+        return new UsageRow(day, provider, model, requests, failures, input, output, ToCredits(cost), cost, requests == 0 ? 0 : latency / requests);
+    }
+
+    static ReportRow Report(DateOnly start, IEnumerable<UsageBucket> usage, IEnumerable<(CreditKind Kind, long Amount)> entries)
+    {
+        var used = Row(usage);
+        long bought = 0, granted = 0, adjusted = 0;
+        foreach (var (kind, amount) in entries)
+        {
+            if (kind == CreditKind.Purchase)
+                bought += amount;
+            else if (kind is CreditKind.Grant or CreditKind.Promo)
+                granted += amount;
+            else
+                adjusted += amount;
+        }
+        return new ReportRow(start, used.Credits, used.CostMicros, ToCredits(bought), bought, ToCredits(granted), granted, ToCredits(adjusted), adjusted,
+            used.Requests, used.InputTokens, used.OutputTokens);
+    }
+
+    static decimal ToCredits(long micros) => micros / (decimal)Credits.MicrosPerCredit;
+}
+
+/// <summary>CSV as RFC 4180 has it: a header row, CRLF line ends, fields with a comma, quote or line break quoted.</summary>
+internal static class UsageCsv
+{
+    public static byte[] Usage(UsageResult result)
+    {
+        var grouping = UsageQueries.ParseGrouping(result.GroupBy);
+        string[] keys = grouping switch
+        {
+            UsageGrouping.Day => ["day"],
+            UsageGrouping.Provider => ["provider"],
+            _ => ["provider", "model"],
+        };
+        var csv = new StringBuilder();
+        Line(csv, [.. keys, "requests", "failures", "input_tokens", "output_tokens", "credits", "cost_micros", "average_latency_ms"]);
+        foreach (var row in result.Rows)
+        {
+            string[] key = grouping switch
+            {
+                UsageGrouping.Day => [row.Day!.Value.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)],
+                UsageGrouping.Provider => [row.Provider!],
+                _ => [row.Provider!, row.Model!],
+            };
+            Line(csv, [.. key, Number(row.Requests), Number(row.Failures), Number(row.InputTokens), Number(row.OutputTokens),
+                Credits.Format(row.CostMicros), Number(row.CostMicros), Number(row.AverageLatencyMs)]);
+        }
+        return Encoding.UTF8.GetBytes(csv.ToString());
+    }
+
+    public static byte[] Report(CreditReport report)
+    {
+        var csv = new StringBuilder();
+        Line(csv, ["period_start", "consumed_credits", "consumed_micros", "bought_credits", "bought_micros", "granted_credits", "granted_micros",
+            "adjustments_credits", "adjustments_micros", "requests", "input_tokens", "output_tokens"]);
+        foreach (var r in report.Rows)
+        {
+            Line(csv, [r.PeriodStart.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), Credits.Format(r.ConsumedMicros), Number(r.ConsumedMicros),
+                Credits.Format(r.BoughtMicros), Number(r.BoughtMicros), Credits.Format(r.GrantedMicros), Number(r.GrantedMicros),
+                Credits.Format(r.AdjustmentsMicros), Number(r.AdjustmentsMicros), Number(r.Requests), Number(r.InputTokens), Number(r.OutputTokens)]);
+        }
+        return Encoding.UTF8.GetBytes(csv.ToString());
+    }
+
+    static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+    static void Line(StringBuilder csv, IEnumerable<string> fields)
+    {
+        csv.AppendJoin(',', fields.Select(Field));
+        csv.Append("\r\n");
+    }
+
+    static string Field(string value) =>
+        value.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
+}

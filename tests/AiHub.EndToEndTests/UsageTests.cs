@@ -1,0 +1,107 @@
+using System.Text.RegularExpressions;
+using AiHub.Credits.Usage;
+using AiHub.Data;
+using AiHub.Identity;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Playwright;
+using static AiHub.EndToEndTests.AccountTests;
+using static Microsoft.Playwright.Assertions;
+
+namespace AiHub.EndToEndTests;
+
+[Collection(SharedBrowser.Name)]
+public sealed class UsageTests(BrowserFixture fixture)
+{
+    [Fact]
+    public async Task A_user_sees_their_usage_by_provider_and_model_on_their_own_and_their_orgs_dashboard()
+    {
+        var email = Unique("spender");
+        await fixture.CreateAccountAsync(email, Password, "Sam Spender");
+        await RecordAsync(email, "openai", "gpt-4o-mini", 1_000, 500);        // 0.045 credits
+        await RecordAsync(email, "anthropic", "claude-sonnet-4-0", 2_000, 100); // 0.75 credits
+        var page = await SignedInAsync(fixture, email);
+        await InteractiveAsync(page);
+
+        await page.GetByTestId("nav-usage").ClickAsync();
+        await Expect(page).ToHaveURLAsync(new Regex("/usage$"));
+        await Expect(page.GetByTestId("usage-total-credits")).ToContainTextAsync("0.795");
+        var byModel = page.GetByTestId("usage-by-model");
+        await Expect(byModel.Locator("[data-testid=usage-row][data-model='gpt-4o-mini']").GetByTestId("usage-row-credits")).ToHaveTextAsync("0.045");
+        await Expect(page.GetByTestId("usage-by-provider").Locator("[data-testid=usage-row][data-provider=anthropic]")).ToBeVisibleAsync();
+        await Expect(page.GetByTestId("usage-trend").Locator("svg").First).ToBeVisibleAsync();
+        await Expect(page.GetByTestId("usage-csv")).ToHaveAttributeAsync("href", new Regex(@"^/api/me/usage\.csv\?from=\d{4}-\d{2}-\d{2}&to=\d{4}-\d{2}-\d{2}&groupBy=day$"));
+        await BrowserFixture.ScreenshotAsync(page, "usage-personal.png");
+
+        await page.GetByTestId("nav-org-usage").ClickAsync();
+        await Expect(page).ToHaveURLAsync(new Regex("/orgs/[0-9a-f-]+/usage$"));
+        await Expect(page.GetByTestId("org-page-title")).ToHaveTextAsync("Usage");
+        await Expect(page.GetByTestId("usage-total-credits")).ToContainTextAsync("0.795");
+        var csv = await page.APIRequest.GetAsync(new Uri(fixture.BaseAddress, await page.GetByTestId("usage-csv").GetAttributeAsync("href")).ToString());
+        Assert.Equal(200, csv.Status);
+        var text = await csv.TextAsync();
+        Assert.StartsWith("day,requests,failures,", text, StringComparison.Ordinal);
+        Assert.Contains(",795000,", text, StringComparison.Ordinal);
+        await BrowserFixture.ScreenshotAsync(page, "usage-org.png");
+    }
+
+    [Fact]
+    public async Task An_admin_adds_changes_and_deletes_a_model_price_and_others_do_not_see_the_page()
+    {
+        var admin = Unique("pricer");
+        var plain = Unique("plain");
+        await fixture.CreateAccountAsync(admin, Password, "Pat Pricer");
+        await fixture.CreateAccountAsync(plain, Password);
+        await using (var scope = fixture.Services.CreateAsyncScope())
+        {
+            var users = scope.ServiceProvider.GetRequiredService<UserManager<AppUser>>();
+            Assert.True((await users.AddToRoleAsync((await users.FindByEmailAsync(admin))!, Roles.Admin)).Succeeded);
+        }
+        var model = "e2e-" + Guid.NewGuid().ToString("N")[..6];
+
+        var other = await SignedInAsync(fixture, plain);
+        await InteractiveAsync(other);
+        await Expect(other.GetByTestId("nav-usage")).ToBeVisibleAsync();
+        await Expect(other.GetByTestId("nav-admin-prices")).ToHaveCountAsync(0);
+
+        var page = await SignedInAsync(fixture, admin);
+        await InteractiveAsync(page);
+        await page.GetByTestId("nav-admin-prices").ClickAsync();
+        await Expect(page).ToHaveURLAsync(new Regex("/admin/prices$"));
+        await Expect(page.Locator("[data-testid=price][data-provider=openai][data-model='gpt-4o-mini']").GetByTestId("price-row-input")).ToHaveTextAsync("15");
+
+        await Field(page, "price-provider").FillAsync("acme");
+        await Field(page, "price-model").FillAsync(model);
+        await Field(page, "price-input").FillAsync("1.5");
+        await Field(page, "price-output").FillAsync("2");
+        await page.GetByTestId("price-save").ClickAsync();
+        var row = page.Locator($"[data-testid=price][data-provider=acme][data-model='{model}']");
+        await Expect(row.GetByTestId("price-row-input")).ToHaveTextAsync("1.5");
+
+        await row.GetByTestId("price-edit").ClickAsync();
+        // The form is filled with the row's price by the server; type only once it is.
+        await Expect(Field(page, "price-input")).ToHaveValueAsync("1.5");
+        await Field(page, "price-input").FillAsync("3");
+        await page.GetByTestId("price-save").ClickAsync();
+        await Expect(row.GetByTestId("price-row-input")).ToHaveTextAsync("3");
+        await Expect(row.GetByTestId("price-row-output")).ToHaveTextAsync("2");
+        await BrowserFixture.ScreenshotAsync(page, "admin-prices.png");
+
+        await row.GetByTestId("price-delete").ClickAsync();
+        await page.Locator(".mud-dialog").GetByRole(AriaRole.Button, new() { Name = "Delete", Exact = true }).ClickAsync();
+        await Expect(row).ToHaveCountAsync(0);
+    }
+
+    static ILocator Field(IPage page, string testId) => page.Locator($"input[data-testid={testId}], [data-testid={testId}] input").First;
+
+    async Task RecordAsync(string email, string provider, string model, long input, long output)
+    {
+        await using var scope = fixture.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var user = await db.Users.AsNoTracking().FirstAsync(u => u.Email == email);
+        var org = await db.Memberships.AsNoTracking().Where(m => m.UserId == user.Id).Select(m => m.OrganizationId).FirstAsync();
+        await scope.ServiceProvider.GetRequiredService<UsageMeter>().RecordAsync(
+            new UsageEntry($"e2e:{Guid.NewGuid():N}", org, user.Id, provider, model, input, output, 250, UsageStatus.Succeeded, OccurredAt: DateTimeOffset.UtcNow.AddMinutes(-5)), default);
+    }
+}
