@@ -1,20 +1,27 @@
+using AiHub.Credits.Plans;
+using AiHub.Identity;
 using Hangfire;
 
 namespace AiHub.Credits;
 
 public static class CreditsExtensions
 {
-    /// <summary>The credit ledger: accounts, append-only entries, reserve-then-settle for every AI call.</summary>
+    /// <summary>The credit ledger: accounts, append-only entries, reserve-then-settle for every AI call; plans and their quotas.</summary>
     public static IHostApplicationBuilder AddCredits(this IHostApplicationBuilder builder)
     {
         builder.Services.AddScoped<Ledger>();
         builder.Services.AddHostedService<ReservationExpirySchedule>();
+        builder.Services.AddScoped<IQuotaService, QuotaService>();
+        builder.Services.AddScoped<LimitWarnings>();
+        builder.Services.AddScoped<PlanCatalog>();
+        builder.Services.AddScoped<IAccountEvents, SignUpGrant>();
         return builder;
     }
 
     public static IEndpointRouteBuilder MapCreditEndpoints(this IEndpointRouteBuilder app)
     {
         CreditEndpoints.MapCreditRoutes(app);
+        PlanEndpoints.MapPlanRoutes(app);
         return app;
     }
 }
