@@ -249,6 +249,267 @@ namespace AiHub.Data.Migrations.Postgres
                     b.ToTable("credit_reservations", (string)null);
                 });
 
+            modelBuilder.Entity("AiHub.Credits.Plans.LimitWarning", b =>
+                {
+                    b.Property<string>("Subject")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("subject");
+
+                    b.Property<string>("Period")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("period");
+
+                    b.Property<int>("Threshold")
+                        .HasColumnType("integer")
+                        .HasColumnName("threshold");
+
+                    b.Property<DateTimeOffset>("SentAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("sent_at");
+
+                    b.HasKey("Subject", "Period", "Threshold")
+                        .HasName("pk_limit_warnings");
+
+                    b.ToTable("limit_warnings", (string)null);
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Plans.OrgPlan", b =>
+                {
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("organization_id");
+
+                    b.Property<Guid?>("ChangedBy")
+                        .HasColumnType("uuid")
+                        .HasColumnName("changed_by");
+
+                    b.Property<string>("PlanCode")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("plan_code");
+
+                    b.Property<DateTimeOffset>("Since")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("since");
+
+                    b.HasKey("OrganizationId")
+                        .HasName("pk_org_plans");
+
+                    b.HasIndex("PlanCode")
+                        .HasDatabaseName("ix_org_plans_plan_code");
+
+                    b.ToTable("org_plans", (string)null);
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Plans.Plan", b =>
+                {
+                    b.Property<string>("Code")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("code");
+
+                    b.Property<bool>("Active")
+                        .HasColumnType("boolean")
+                        .HasColumnName("active");
+
+                    b.Property<string>("ChatPeriod")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("chat_period");
+
+                    b.Property<int?>("ChatQuestions")
+                        .HasColumnType("integer")
+                        .HasColumnName("chat_questions");
+
+                    b.Property<string>("Currency")
+                        .IsRequired()
+                        .HasMaxLength(3)
+                        .HasColumnType("character varying(3)")
+                        .HasColumnName("currency");
+
+                    b.Property<long>("GrantMicros")
+                        .HasColumnType("bigint")
+                        .HasColumnName("grant_micros");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)")
+                        .HasColumnName("name");
+
+                    b.Property<long>("PriceCents")
+                        .HasColumnType("bigint")
+                        .HasColumnName("price_cents");
+
+                    b.Property<int>("SortOrder")
+                        .HasColumnType("integer")
+                        .HasColumnName("sort_order");
+
+                    b.Property<long?>("StorageBytes")
+                        .HasColumnType("bigint")
+                        .HasColumnName("storage_bytes");
+
+                    b.Property<int?>("Videos")
+                        .HasColumnType("integer")
+                        .HasColumnName("videos");
+
+                    b.HasKey("Code")
+                        .HasName("pk_plans");
+
+                    b.ToTable("plans", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_plans_chat_questions", "chat_questions IS NULL OR chat_questions >= 0");
+
+                            t.HasCheckConstraint("ck_plans_grant_micros", "grant_micros >= 0");
+
+                            t.HasCheckConstraint("ck_plans_price_cents", "price_cents >= 0");
+
+                            t.HasCheckConstraint("ck_plans_storage_bytes", "storage_bytes IS NULL OR storage_bytes >= 0");
+
+                            t.HasCheckConstraint("ck_plans_videos", "videos IS NULL OR videos >= 0");
+                        });
+
+                    b.HasData(
+                        new
+                        {
+                            Code = "FREE",
+                            Active = true,
+                            ChatPeriod = "Total",
+                            ChatQuestions = 3,
+                            Currency = "USD",
+                            GrantMicros = 10000000L,
+                            Name = "Free",
+                            PriceCents = 0L,
+                            SortOrder = 0,
+                            StorageBytes = 5000000000L,
+                            Videos = 10
+                        },
+                        new
+                        {
+                            Code = "BASIC",
+                            Active = true,
+                            ChatPeriod = "Day",
+                            ChatQuestions = 100,
+                            Currency = "USD",
+                            GrantMicros = 0L,
+                            Name = "Basic",
+                            PriceCents = 2900L,
+                            SortOrder = 1,
+                            StorageBytes = 25000000000L,
+                            Videos = 50
+                        },
+                        new
+                        {
+                            Code = "PRO",
+                            Active = true,
+                            ChatPeriod = "Day",
+                            ChatQuestions = 500,
+                            Currency = "USD",
+                            GrantMicros = 0L,
+                            Name = "Pro",
+                            PriceCents = 7900L,
+                            SortOrder = 2,
+                            StorageBytes = 100000000000L,
+                            Videos = 200
+                        },
+                        new
+                        {
+                            Code = "ENTERPRISE",
+                            Active = true,
+                            ChatPeriod = "Day",
+                            Currency = "USD",
+                            GrantMicros = 0L,
+                            Name = "Enterprise",
+                            PriceCents = 29900L,
+                            SortOrder = 3,
+                            StorageBytes = 500000000000L
+                        });
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Plans.QuotaConsumption", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<long>("Amount")
+                        .HasColumnType("bigint")
+                        .HasColumnName("amount");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("IdempotencyKey")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("idempotency_key");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("kind");
+
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("organization_id");
+
+                    b.Property<DateTimeOffset>("PeriodStart")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("period_start");
+
+                    b.Property<DateTimeOffset?>("ReleasedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("released_at");
+
+                    b.HasKey("Id")
+                        .HasName("pk_quota_consumptions");
+
+                    b.HasIndex("OrganizationId", "Kind", "IdempotencyKey")
+                        .IsUnique()
+                        .HasDatabaseName("ix_quota_consumptions_organization_id_kind_idempotency_key");
+
+                    b.ToTable("quota_consumptions", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_quota_consumptions_amount", "amount > 0");
+                        });
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Plans.QuotaUsage", b =>
+                {
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("organization_id");
+
+                    b.Property<string>("Kind")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("kind");
+
+                    b.Property<DateTimeOffset>("PeriodStart")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("period_start");
+
+                    b.Property<long>("Used")
+                        .HasColumnType("bigint")
+                        .HasColumnName("used");
+
+                    b.HasKey("OrganizationId", "Kind", "PeriodStart")
+                        .HasName("pk_quota_usage");
+
+                    b.ToTable("quota_usage", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_quota_usage_used", "used >= 0");
+                        });
+                });
+
             modelBuilder.Entity("AiHub.Identity.AppRole", b =>
                 {
                     b.Property<Guid>("Id")
@@ -1284,6 +1545,43 @@ namespace AiHub.Data.Migrations.Postgres
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_credit_reservations_credit_accounts_account_id");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Plans.OrgPlan", b =>
+                {
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithOne()
+                        .HasForeignKey("AiHub.Credits.Plans.OrgPlan", "OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_org_plans_organizations_organization_id");
+
+                    b.HasOne("AiHub.Credits.Plans.Plan", null)
+                        .WithMany()
+                        .HasForeignKey("PlanCode")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_org_plans_plans_plan_code");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Plans.QuotaConsumption", b =>
+                {
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_quota_consumptions_organizations_organization_id");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Plans.QuotaUsage", b =>
+                {
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_quota_usage_organizations_organization_id");
                 });
 
             modelBuilder.Entity("AiHub.Identity.RefreshToken", b =>
