@@ -149,6 +149,49 @@ public abstract class PlanTests(IdentityHost host)
         }
     }
 
+    [Fact]
+    public async Task The_plans_page_shows_the_offered_plans_and_says_how_to_change_plan()
+    {
+        using var client = host.Client();
+
+        var html = await PageAsync(client, null, "/plans");
+
+        Assert.Contains("data-code=\"FREE\"", html, StringComparison.Ordinal);
+        Assert.Contains("data-code=\"ENTERPRISE\"", html, StringComparison.Ordinal);
+        Assert.Contains("$29 / month", html, StringComparison.Ordinal);
+        Assert.Contains("3 chat questions in total", html, StringComparison.Ordinal);
+        Assert.Contains("100 chat questions per day", html, StringComparison.Ordinal);
+        Assert.Contains("Unlimited chat questions", html, StringComparison.Ordinal);
+        Assert.Contains("ask an AiHub administrator", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_admin_plans_page_opens_for_settings_managers_only()
+    {
+        using var client = host.Client();
+        var admin = await host.SuperAdminAsync(client);
+        var user = await host.NewUserAsync(client);
+
+        var forAdmin = await PageAsync(client, admin, "/admin/plans");
+        var forUser = await PageAsync(client, user, "/admin/plans");
+
+        Assert.Contains("data-testid=\"admin-plan\" data-code=\"BASIC\"", forAdmin, StringComparison.Ordinal);
+        Assert.Contains("data-testid=\"admin-plan-assign\"", forAdmin, StringComparison.Ordinal);
+        Assert.Contains("data-testid=\"nav-admin-plans\"", forAdmin, StringComparison.Ordinal);
+        Assert.DoesNotContain("data-testid=\"admin-plan\"", forUser, StringComparison.Ordinal);
+        Assert.DoesNotContain("data-testid=\"nav-admin-plans\"", forUser, StringComparison.Ordinal);
+    }
+
+    static async Task<string> PageAsync(HttpClient client, AuthTokens? who, string path)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        request.Headers.Accept.ParseAdd("text/html");
+        if (who is not null)
+            request.Headers.Authorization = new("Bearer", who.AccessToken);
+        using var response = await client.SendAsync(request, Ct);
+        return await response.Content.ReadAsStringAsync(Ct);
+    }
+
     static object FreeWithGrant(decimal grant) => new
     {
         name = "Free", chatQuestions = 3, chatPeriod = "total", storageBytes = 5_000_000_000L, videos = 10, priceCents = 0, currency = "USD", grant, active = true, sortOrder = 0,
