@@ -27,7 +27,10 @@ internal interface IQuotaService
 {
     Task<QuotaStatus> GetAsync(Guid orgId, QuotaKind kind, CancellationToken ct);
 
-    /// <summary>Counts <paramref name="amount"/> if it fits; <see cref="QuotaStatus.Allowed"/> says whether it did.</summary>
+    /// <summary>
+    /// Counts <paramref name="amount"/> if it fits; <see cref="QuotaStatus.Allowed"/> says whether it did (or already had,
+    /// for a key seen before). A key whose use was released counts again when asked again, as a retried call does.
+    /// </summary>
     Task<QuotaStatus> TryConsumeAsync(Guid orgId, QuotaKind kind, long amount, string idempotencyKey, CancellationToken ct);
 
     /// <summary>Gives back the consumption made with the key (a chat call that failed before any answer, a deleted file); once.</summary>
@@ -49,7 +52,8 @@ internal sealed class QuotaService(AppDbContext db, TimeProvider clock, LimitWar
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(amount);
         ArgumentException.ThrowIfNullOrWhiteSpace(idempotencyKey);
-        if (await FindAsync(orgId, kind, idempotencyKey, ct) is { } earlier)
+        var earlier = await FindAsync(orgId, kind, idempotencyKey, ct);
+        if (earlier is { ReleasedAt: null })
             return await AgainAsync(orgId, kind, earlier, ct);
 
         var quota = await QuotaOfAsync(orgId, kind, ct);
@@ -70,8 +74,17 @@ internal sealed class QuotaService(AppDbContext db, TimeProvider clock, LimitWar
                     counter = counter.Where(u => u.Used + amount <= limit);
                 if (await counter.ExecuteUpdateAsync(u => u.SetProperty(x => x.Used, x => x.Used + amount), ct) == 0)
                     return false;
-                db.Add(consumption);
-                await db.SaveChangesAsync(ct);
+                if (earlier is null)
+                {
+                    db.Add(consumption);
+                    await db.SaveChangesAsync(ct);
+                }
+                // A released use asked again (a failed call retried) counts anew, once: only one retry revives it.
+                else if (await db.Set<QuotaConsumption>().Where(c => c.Id == earlier.Id && c.ReleasedAt != null)
+                    .ExecuteUpdateAsync(u => u.SetProperty(c => c.ReleasedAt, (DateTimeOffset?)null).SetProperty(c => c.PeriodStart, quota.PeriodStart).SetProperty(c => c.Amount, amount), ct) == 0)
+                {
+                    return false;
+                }
                 await transaction.CommitAsync(ct);
                 return true;
             });
