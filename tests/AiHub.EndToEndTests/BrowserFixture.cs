@@ -77,6 +77,16 @@ public sealed class BrowserFixture : IAsyncLifetime
         await scope.ServiceProvider.GetRequiredService<AppDbContext>().SaveChangesAsync();
     }
 
+    /// <summary>Gives an account a platform role, as an operator's <c>create-admin</c> would.</summary>
+    public async Task GrantRoleAsync(string email, string role)
+    {
+        await using var scope = _app.Services.CreateAsyncScope();
+        var users = scope.ServiceProvider.GetRequiredService<UserManager<AppUser>>();
+        var user = await users.FindByEmailAsync(email) ?? throw new InvalidOperationException($"No account {email}.");
+        Assert.True((await users.AddToRoleAsync(user, role)).Succeeded);
+        await scope.ServiceProvider.GetRequiredService<PermissionLookup>().InvalidateAsync(user.Id, CancellationToken.None);
+    }
+
     public async ValueTask DisposeAsync()
     {
         await Browser.DisposeAsync();

@@ -1,16 +1,22 @@
+using AiHub.Credits.Plans;
+using AiHub.Identity;
 using Hangfire;
 
 namespace AiHub.Credits;
 
 public static class CreditsExtensions
 {
-    /// <summary>The credit ledger: accounts, append-only entries, reserve-then-settle for every AI call.</summary>
+    /// <summary>The credit ledger: accounts, append-only entries, reserve-then-settle for every AI call; plans and their quotas.</summary>
     public static IHostApplicationBuilder AddCredits(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton<LedgerWriter>();
         builder.Services.AddScoped<Ledger>();
         builder.Services.AddHostedService<ReservationExpirySchedule>();
         Usage.UsageExtensions.AddUsageServices(builder.Services);
+        builder.Services.AddScoped<IQuotaService, QuotaService>();
+        builder.Services.AddScoped<LimitWarnings>();
+        builder.Services.AddScoped<PlanCatalog>();
+        builder.Services.AddScoped<IAccountEvents, SignUpGrant>();
         return builder;
     }
 
@@ -18,6 +24,7 @@ public static class CreditsExtensions
     {
         CreditEndpoints.MapCreditRoutes(app);
         Usage.UsageEndpoints.MapUsageRoutes(app);
+        PlanEndpoints.MapPlanRoutes(app);
         return app;
     }
 }

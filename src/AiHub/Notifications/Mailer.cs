@@ -62,6 +62,25 @@ internal sealed class Mailer(EmailRenderer renderer, WorkQueue queue, IDataProte
             ct);
     }
 
+    /// <param name="orgName">Null for a personal organisation, whose plan is the user's own.</param>
+    public Task SendQuotaWarningAsync(string to, string? displayName, string? orgName, int percent, string allowance, Uri plansLink, CancellationToken ct)
+    {
+        RequireAbsolute(plansLink);
+        return SendAsync<QuotaWarningEmail>(
+            to,
+            EmailText.QuotaWarningSubject(percent, allowance),
+            new()
+            {
+                [nameof(QuotaWarningEmail.DisplayName)] = displayName,
+                [nameof(QuotaWarningEmail.OrgName)] = orgName,
+                [nameof(QuotaWarningEmail.Percent)] = percent,
+                [nameof(QuotaWarningEmail.Allowance)] = allowance,
+                [nameof(QuotaWarningEmail.PlansLink)] = plansLink,
+            },
+            EmailText.QuotaWarning(displayName, orgName, percent, allowance, plansLink),
+            ct);
+    }
+
     async Task SendAsync<TTemplate>(string to, string subject, Dictionary<string, object?> parameters, string text, CancellationToken ct)
         where TTemplate : Microsoft.AspNetCore.Components.IComponent
     {

@@ -16,8 +16,9 @@ public abstract class CreditEndpointTests(IdentityHost host)
         using var client = host.Client();
         var admin = await host.SuperAdminAsync(client);
         var user = await host.NewUserAsync(client);
-        var empty = await SendAsync(client, user, HttpMethod.Get, "/api/credits/balance");
-        var accountId = empty.GetProperty("accountId").GetGuid();
+        var start = await SendAsync(client, user, HttpMethod.Get, "/api/credits/balance");
+        var accountId = start.GetProperty("accountId").GetGuid();
+        var grant = start.GetProperty("balanceMicros").GetInt64();   // the free plan's sign-up grant
 
         for (var i = 0; i < 3; i++)
         {
@@ -30,12 +31,12 @@ public abstract class CreditEndpointTests(IdentityHost host)
         var history = await SendAsync(client, user, HttpMethod.Get, "/api/credits/history");
         var seen = await SendAsync(client, admin, HttpMethod.Get, $"/api/admin/credits/{UserIdOf(user)}");
 
-        Assert.Equal(0, empty.GetProperty("balanceMicros").GetInt64());
-        Assert.Equal(12.5m, balance.GetProperty("balance").GetDecimal());
-        Assert.Equal(12_500_000, balance.GetProperty("balanceMicros").GetInt64());
-        Assert.Equal(1, history.GetProperty("items").GetArrayLength());
+        Assert.Equal(12.5m + grant / 1_000_000m, balance.GetProperty("balance").GetDecimal());
+        Assert.Equal(12_500_000 + grant, balance.GetProperty("balanceMicros").GetInt64());
+        Assert.Equal(2, history.GetProperty("items").GetArrayLength());
         Assert.Equal("adjustment", history.GetProperty("items")[0].GetProperty("kind").GetString());
-        Assert.Equal(12_500_000, seen.GetProperty("availableMicros").GetInt64());
+        Assert.Equal("grant", history.GetProperty("items")[1].GetProperty("kind").GetString());
+        Assert.Equal(12_500_000 + grant, seen.GetProperty("availableMicros").GetInt64());
     }
 
     [Fact]
@@ -48,7 +49,7 @@ public abstract class CreditEndpointTests(IdentityHost host)
 
         await SendAsync(client, admin, HttpMethod.Post, "/api/admin/credits/adjust", new { accountId, amount = 1m, reason = "" }, HttpStatusCode.BadRequest);
         await SendAsync(client, admin, HttpMethod.Post, "/api/admin/credits/adjust", new { accountId, amount = 0.0000001m, reason = "dust" }, HttpStatusCode.BadRequest);
-        await SendAsync(client, admin, HttpMethod.Post, "/api/admin/credits/adjust", new { accountId, amount = -1m, reason = "more than there is" }, HttpStatusCode.PaymentRequired);
+        await SendAsync(client, admin, HttpMethod.Post, "/api/admin/credits/adjust", new { accountId, amount = -1_000_000m, reason = "more than there is" }, HttpStatusCode.PaymentRequired);
         await SendAsync(client, admin, HttpMethod.Post, "/api/admin/credits/adjust", new { accountId = Guid.NewGuid(), amount = 1m, reason = "nobody" }, HttpStatusCode.NotFound);
         await SendAsync(client, user, HttpMethod.Post, "/api/admin/credits/adjust", new { accountId, amount = 1m, reason = "to myself" }, HttpStatusCode.Forbidden);
     }

@@ -35,9 +35,17 @@ internal sealed partial class ProblemDetailsExceptionHandler(IProblemDetailsServ
                 Title = title,
                 Detail = detail,
                 Type = exception is ProblemException { Type: { } type } ? type : null,
-                Extensions = exception is ProblemException { Errors: { } errors } ? new Dictionary<string, object?> { ["errors"] = errors } : new Dictionary<string, object?>(),
+                Extensions = Extensions(exception),
             },
         });
+    }
+
+    static Dictionary<string, object?> Extensions(Exception exception)
+    {
+        var extensions = exception is ProblemException { Extensions: { } given } ? new Dictionary<string, object?>(given) : [];
+        if (exception is ProblemException { Errors: { } errors })
+            extensions["errors"] = errors;
+        return extensions;
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception on {Method} {Path}")]
@@ -60,6 +68,9 @@ internal class ProblemException(int status, string title, string? detail = null,
 
     /// <summary>Field-level messages, sent as the <c>errors</c> extension like a validation problem.</summary>
     public IDictionary<string, string[]>? Errors { get; init; }
+
+    /// <summary>More members of the ProblemDetails for clients to act on (a limit, when it resets, where to upgrade).</summary>
+    public IDictionary<string, object?>? Extensions { get; init; }
 
     /// <summary>A 400 that names the one field at fault, for forms to show under it.</summary>
     public static ProblemException Invalid(string field, string message) =>

@@ -26,4 +26,7 @@ internal static class ProblemTypes
     public const string NotFound = Prefix + "not-found";
     public const string InsufficientCredits = Prefix + "insufficient-credits";
     public const string ModelNotPriced = Prefix + "model-not-priced";
+    public const string ChatLimitExceeded = Prefix + "chat-limit-exceeded";
+    public const string StorageLimitExceeded = Prefix + "storage-limit-exceeded";
+    public const string VideoLimitExceeded = Prefix + "video-limit-exceeded";
 }

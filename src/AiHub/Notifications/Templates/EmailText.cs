@@ -4,7 +4,7 @@ using System.Text;
 namespace AiHub.Notifications.Templates;
 
 /// <summary>Subjects, shared wording and the plain-text alternative of each template, which carries the same information as its HTML.</summary>
-internal static class EmailText
+internal static partial class EmailText
 {
     public const string ProductName = "AiHub";
     public const string VerificationCodeSubject = "Your AiHub verification code";
