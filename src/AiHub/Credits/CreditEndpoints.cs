@@ -35,8 +35,8 @@ internal static class CreditEndpoints
         admin.MapGet("/{userId:guid}", OfUser).RequireAuthorization(Permissions.CreditsRead);
     }
 
-    static async Task<Ok<BalanceResponse>> MyBalance(ClaimsPrincipal user, Ledger ledger, CancellationToken ct) =>
-        TypedResults.Ok(Describe(await ledger.OpenAsync(CreditOwner.User, user.UserId()!.Value, null, ct)));
+    static async Task<Ok<BalanceResponse>> MyBalance(ClaimsPrincipal user, Ledger ledger, BalanceCache balances, CancellationToken ct) =>
+        TypedResults.Ok(Describe(await balances.GetAsync(user.UserId()!.Value, c => ledger.OpenAsync(CreditOwner.User, user.UserId()!.Value, null, c), ct)));
 
     static async Task<Ok<HistoryPage>> MyHistory(ClaimsPrincipal user, Ledger ledger, AppDbContext db, CancellationToken ct, DateTimeOffset? before = null, int limit = 50)
     {
@@ -44,8 +44,8 @@ internal static class CreditEndpoints
         return TypedResults.Ok(await HistoryAsync(db, account.Id, before, limit, ct));
     }
 
-    static async Task<Ok<BalanceResponse>> PoolBalance(Guid orgId, Ledger ledger, CancellationToken ct) =>
-        TypedResults.Ok(Describe(await ledger.OpenAsync(CreditOwner.Organization, null, orgId, ct)));
+    static async Task<Ok<BalanceResponse>> PoolBalance(Guid orgId, Ledger ledger, BalanceCache balances, CancellationToken ct) =>
+        TypedResults.Ok(Describe(await balances.GetAsync(orgId, c => ledger.OpenAsync(CreditOwner.Organization, null, orgId, c), ct)));
 
     static async Task<Ok<HistoryPage>> PoolHistory(Guid orgId, Ledger ledger, AppDbContext db, CancellationToken ct, DateTimeOffset? before = null, int limit = 50)
     {
@@ -76,7 +76,7 @@ internal static class CreditEndpoints
         return TypedResults.Ok(Describe(await ledger.OpenAsync(CreditOwner.User, userId, null, ct)));
     }
 
-    static async Task<HistoryPage> HistoryAsync(AppDbContext db, Guid accountId, DateTimeOffset? before, int limit, CancellationToken ct)
+    internal static async Task<HistoryPage> HistoryAsync(AppDbContext db, Guid accountId, DateTimeOffset? before, int limit, CancellationToken ct)
     {
         if (limit is < 1 or > 200)
             throw ProblemException.Invalid("limit", "limit is between 1 and 200.");
@@ -90,18 +90,18 @@ internal static class CreditEndpoints
     }
 
     /// <summary>Credits in, exact micro-credits kept: an amount finer than one micro-credit is refused, not rounded.</summary>
-    static long ToMicros(decimal? credits)
+    internal static long ToMicros(decimal? credits, string field = "amount")
     {
         if (credits is not { } value || value == 0)
-            throw ProblemException.Invalid("amount", "Give a non-zero amount of credits (negative takes credits away).");
+            throw ProblemException.Invalid(field, "Give a non-zero amount of credits (negative takes credits away).");
         var micros = value * AiHub.Credits.Credits.MicrosPerCredit;
         if (micros != decimal.Truncate(micros) || Math.Abs(micros) > 1_000_000_000_000_000m)
-            throw ProblemException.Invalid("amount", "Credits have at most 6 decimals, and at most a billion credits move at once.");
+            throw ProblemException.Invalid(field, "Credits have at most 6 decimals, and at most a billion credits move at once.");
         return (long)micros;
     }
 
-    static decimal ToCredits(long micros) => micros / (decimal)AiHub.Credits.Credits.MicrosPerCredit;
+    internal static decimal ToCredits(long micros) => micros / (decimal)AiHub.Credits.Credits.MicrosPerCredit;
 
-    static BalanceResponse Describe(CreditAccount a) => new(
+    internal static BalanceResponse Describe(CreditAccount a) => new(
         a.Id, ToCredits(a.Balance), a.Balance, ToCredits(a.Reserved), a.Reserved, ToCredits(a.Balance - a.Reserved), a.Balance - a.Reserved);
 }

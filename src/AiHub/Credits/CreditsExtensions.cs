@@ -1,3 +1,6 @@
+using AiHub.Credits.Bulk;
+using AiHub.Credits.Pages;
+using AiHub.Credits.Promo;
 using Hangfire;
 
 namespace AiHub.Credits;
@@ -8,6 +11,10 @@ public static class CreditsExtensions
     public static IHostApplicationBuilder AddCredits(this IHostApplicationBuilder builder)
     {
         builder.Services.AddScoped<Ledger>();
+        builder.Services.AddSingleton<BalanceCache>();
+        builder.Services.AddScoped<PromoCodes>();
+        builder.Services.AddScoped<BulkCredits>();
+        builder.Services.AddScoped<CreditChanges>();
         builder.Services.AddHostedService<ReservationExpirySchedule>();
         return builder;
     }
@@ -15,6 +22,8 @@ public static class CreditsExtensions
     public static IEndpointRouteBuilder MapCreditEndpoints(this IEndpointRouteBuilder app)
     {
         CreditEndpoints.MapCreditRoutes(app);
+        PromoEndpoints.MapPromoRoutes(app);
+        CreditAdminEndpoints.MapCreditAdminRoutes(app);
         return app;
     }
 }

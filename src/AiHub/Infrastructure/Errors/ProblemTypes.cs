@@ -25,4 +25,9 @@ internal static class ProblemTypes
     public const string Conflict = Prefix + "conflict";
     public const string NotFound = Prefix + "not-found";
     public const string InsufficientCredits = Prefix + "insufficient-credits";
+    public const string PromoCodeNotFound = Prefix + "promo-code-not-found";
+    public const string PromoCodeInactive = Prefix + "promo-code-inactive";
+    public const string PromoCodeExpired = Prefix + "promo-code-expired";
+    public const string PromoCodeUsedUp = Prefix + "promo-code-used-up";
+    public const string PromoCodeAlreadyRedeemed = Prefix + "promo-code-already-redeemed";
 }

@@ -249,6 +249,114 @@ namespace AiHub.Data.Migrations.Postgres
                     b.ToTable("credit_reservations", (string)null);
                 });
 
+            modelBuilder.Entity("AiHub.Credits.Promo.PromoCode", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<bool>("Active")
+                        .HasColumnType("boolean")
+                        .HasColumnName("active");
+
+                    b.Property<string>("Code")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)")
+                        .HasColumnName("code");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<Guid?>("CreatedBy")
+                        .HasColumnType("uuid")
+                        .HasColumnName("created_by");
+
+                    b.Property<long>("Credits")
+                        .HasColumnType("bigint")
+                        .HasColumnName("credits");
+
+                    b.Property<DateTimeOffset?>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("expires_at");
+
+                    b.Property<int?>("MaxUses")
+                        .HasColumnType("integer")
+                        .HasColumnName("max_uses");
+
+                    b.Property<int>("Uses")
+                        .HasColumnType("integer")
+                        .HasColumnName("uses");
+
+                    b.HasKey("Id")
+                        .HasName("pk_promo_codes");
+
+                    b.HasIndex("Code")
+                        .IsUnique()
+                        .HasDatabaseName("ix_promo_codes_code");
+
+                    b.HasIndex("CreatedAt")
+                        .HasDatabaseName("ix_promo_codes_created_at");
+
+                    b.HasIndex("CreatedBy")
+                        .HasDatabaseName("ix_promo_codes_created_by");
+
+                    b.ToTable("promo_codes", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_promo_codes_credits", "credits > 0");
+
+                            t.HasCheckConstraint("ck_promo_codes_max_uses", "max_uses IS NULL OR max_uses >= 1");
+
+                            t.HasCheckConstraint("ck_promo_codes_uses", "uses >= 0 AND (max_uses IS NULL OR uses <= max_uses)");
+                        });
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Promo.PromoRedemption", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<Guid>("EntryId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("entry_id");
+
+                    b.Property<Guid>("PromoCodeId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("promo_code_id");
+
+                    b.Property<DateTimeOffset>("RedeemedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("redeemed_at");
+
+                    b.Property<string>("RequestKey")
+                        .HasMaxLength(150)
+                        .HasColumnType("character varying(150)")
+                        .HasColumnName("request_key");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("user_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_promo_redemptions");
+
+                    b.HasIndex("EntryId")
+                        .HasDatabaseName("ix_promo_redemptions_entry_id");
+
+                    b.HasIndex("UserId")
+                        .HasDatabaseName("ix_promo_redemptions_user_id");
+
+                    b.HasIndex("PromoCodeId", "UserId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_promo_redemptions_promo_code_id_user_id");
+
+                    b.ToTable("promo_redemptions", (string)null);
+                });
+
             modelBuilder.Entity("AiHub.Identity.AppRole", b =>
                 {
                     b.Property<Guid>("Id")
@@ -1284,6 +1392,39 @@ namespace AiHub.Data.Migrations.Postgres
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_credit_reservations_credit_accounts_account_id");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Promo.PromoCode", b =>
+                {
+                    b.HasOne("AiHub.Identity.AppUser", null)
+                        .WithMany()
+                        .HasForeignKey("CreatedBy")
+                        .OnDelete(DeleteBehavior.SetNull)
+                        .HasConstraintName("fk_promo_codes_asp_net_users_created_by");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Promo.PromoRedemption", b =>
+                {
+                    b.HasOne("AiHub.Credits.CreditEntry", null)
+                        .WithMany()
+                        .HasForeignKey("EntryId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_promo_redemptions_credit_entries_entry_id");
+
+                    b.HasOne("AiHub.Credits.Promo.PromoCode", null)
+                        .WithMany()
+                        .HasForeignKey("PromoCodeId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_promo_redemptions_promo_codes_promo_code_id");
+
+                    b.HasOne("AiHub.Identity.AppUser", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_promo_redemptions_asp_net_users_user_id");
                 });
 
             modelBuilder.Entity("AiHub.Identity.RefreshToken", b =>

@@ -243,6 +243,114 @@ namespace AiHub.Data.Migrations.Sqlite
                     b.ToTable("credit_reservations", (string)null);
                 });
 
+            modelBuilder.Entity("AiHub.Credits.Promo.PromoCode", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<bool>("Active")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("active");
+
+                    b.Property<string>("Code")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("code");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<Guid?>("CreatedBy")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_by");
+
+                    b.Property<long>("Credits")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("credits");
+
+                    b.Property<long?>("ExpiresAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("expires_at");
+
+                    b.Property<int?>("MaxUses")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("max_uses");
+
+                    b.Property<int>("Uses")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("uses");
+
+                    b.HasKey("Id")
+                        .HasName("pk_promo_codes");
+
+                    b.HasIndex("Code")
+                        .IsUnique()
+                        .HasDatabaseName("ix_promo_codes_code");
+
+                    b.HasIndex("CreatedAt")
+                        .HasDatabaseName("ix_promo_codes_created_at");
+
+                    b.HasIndex("CreatedBy")
+                        .HasDatabaseName("ix_promo_codes_created_by");
+
+                    b.ToTable("promo_codes", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_promo_codes_credits", "credits > 0");
+
+                            t.HasCheckConstraint("ck_promo_codes_max_uses", "max_uses IS NULL OR max_uses >= 1");
+
+                            t.HasCheckConstraint("ck_promo_codes_uses", "uses >= 0 AND (max_uses IS NULL OR uses <= max_uses)");
+                        });
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Promo.PromoRedemption", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<Guid>("EntryId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("entry_id");
+
+                    b.Property<Guid>("PromoCodeId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("promo_code_id");
+
+                    b.Property<long>("RedeemedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("redeemed_at");
+
+                    b.Property<string>("RequestKey")
+                        .HasMaxLength(150)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("request_key");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("user_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_promo_redemptions");
+
+                    b.HasIndex("EntryId")
+                        .HasDatabaseName("ix_promo_redemptions_entry_id");
+
+                    b.HasIndex("UserId")
+                        .HasDatabaseName("ix_promo_redemptions_user_id");
+
+                    b.HasIndex("PromoCodeId", "UserId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_promo_redemptions_promo_code_id_user_id");
+
+                    b.ToTable("promo_redemptions", (string)null);
+                });
+
             modelBuilder.Entity("AiHub.Identity.AppRole", b =>
                 {
                     b.Property<Guid>("Id")
@@ -1272,6 +1380,39 @@ namespace AiHub.Data.Migrations.Sqlite
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_credit_reservations_credit_accounts_account_id");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Promo.PromoCode", b =>
+                {
+                    b.HasOne("AiHub.Identity.AppUser", null)
+                        .WithMany()
+                        .HasForeignKey("CreatedBy")
+                        .OnDelete(DeleteBehavior.SetNull)
+                        .HasConstraintName("fk_promo_codes_asp_net_users_created_by");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Promo.PromoRedemption", b =>
+                {
+                    b.HasOne("AiHub.Credits.CreditEntry", null)
+                        .WithMany()
+                        .HasForeignKey("EntryId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_promo_redemptions_credit_entries_entry_id");
+
+                    b.HasOne("AiHub.Credits.Promo.PromoCode", null)
+                        .WithMany()
+                        .HasForeignKey("PromoCodeId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_promo_redemptions_promo_codes_promo_code_id");
+
+                    b.HasOne("AiHub.Identity.AppUser", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_promo_redemptions_asp_net_users_user_id");
                 });
 
             modelBuilder.Entity("AiHub.Identity.RefreshToken", b =>
