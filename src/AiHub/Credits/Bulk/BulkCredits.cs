@@ -219,7 +219,10 @@ internal sealed class BulkCredits(AppDbContext db, Ledger ledger, AuditLog audit
 
     static ProblemException Mistakes(Dictionary<string, string[]> errors) =>
         new(StatusCodes.Status400BadRequest, "The file has mistakes; nothing was applied.",
-            $"{errors.Count} {(errors.Count == 1 ? "mistake" : "mistakes")}: each is listed under its line and column.", ProblemTypes.Validation)
+            errors.Count >= MaxReportedErrors
+                ? $"The first {MaxReportedErrors} mistakes are listed under their line and column; fix them and send the file again to see the rest."
+                : $"{errors.Count} {(errors.Count == 1 ? "mistake" : "mistakes")}: each is listed under its line and column.",
+            ProblemTypes.Validation)
         {
             Errors = errors,
         };
