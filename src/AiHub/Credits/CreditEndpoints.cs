@@ -56,17 +56,23 @@ internal static class CreditEndpoints
     /// <remarks>The reason is required and audited; an <c>Idempotency-Key</c> header makes a retried adjustment harmless.</remarks>
     static async Task<Ok<BalanceResponse>> Adjust(AdjustRequest body, HttpContext http, ClaimsPrincipal user, Ledger ledger, AuditLog audit, AppDbContext db, CancellationToken ct)
     {
+        var key = http.Request.Headers["Idempotency-Key"].ToString() is { Length: > 0 and <= 150 } given ? given : Guid.NewGuid().ToString("N");
+        return TypedResults.Ok(await AdjustAsync(body, key, user.UserId()!.Value, ledger, audit, db, ct));
+    }
+
+    /// <summary>The admin adjustment, for the API and the admin page alike.</summary>
+    internal static async Task<BalanceResponse> AdjustAsync(AdjustRequest body, string idempotencyKey, Guid actor, Ledger ledger, AuditLog audit, AppDbContext db, CancellationToken ct)
+    {
         var reason = body.Reason?.Trim();
         if (string.IsNullOrEmpty(reason) || reason.Length > 200)
             throw ProblemException.Invalid("reason", "Say why, in 1 to 200 characters; it goes to the audit log.");
         var micros = ToMicros(body.Amount);
-        var key = http.Request.Headers["Idempotency-Key"].ToString() is { Length: > 0 and <= 150 } given ? "adjust:" + given : "adjust:" + Guid.NewGuid().ToString("N");
-        var actor = user.UserId()!.Value;
+        var key = "adjust:" + idempotencyKey;
         var entry = await ledger.PostAsync(body.AccountId, CreditKind.Adjustment, micros, reason, actor, key, ct);
         var account = await db.Set<CreditAccount>().AsNoTracking().FirstAsync(a => a.Id == body.AccountId, ct);
         audit.Add(AuditKinds.CreditsAdjusted, account.UserId, new { account = account.Id, amountMicros = micros, reason, entry = entry.Id }, actor, account.OrganizationId);
         await db.SaveChangesAsync(ct);
-        return TypedResults.Ok(Describe(account));
+        return Describe(account);
     }
 
     static async Task<Ok<BalanceResponse>> OfUser(Guid userId, Ledger ledger, AppDbContext db, CancellationToken ct)

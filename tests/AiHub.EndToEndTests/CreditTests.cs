@@ -1,0 +1,55 @@
+using System.Text.RegularExpressions;
+using AiHub.Identity;
+using static AiHub.EndToEndTests.AccountTests;
+using static Microsoft.Playwright.Assertions;
+
+namespace AiHub.EndToEndTests;
+
+[Collection(SharedBrowser.Name)]
+public sealed class CreditTests(BrowserFixture fixture)
+{
+    [Fact]
+    public async Task An_admin_creates_a_promo_code_and_a_user_who_redeems_it_sees_the_credits_in_the_app_bar()
+    {
+        var adminEmail = Unique("promo-admin");
+        await fixture.CreateAccountAsync(adminEmail, Password, "Ada Admin", Roles.Admin);
+        var code = $"E2E-{Guid.NewGuid():N}"[..16].ToUpperInvariant();
+        var admin = await SignedInAsync(fixture, adminEmail);
+        await InteractiveAsync(admin);
+        await admin.GetByTestId("nav-admin-promo-codes").ClickAsync();
+        await Expect(admin).ToHaveURLAsync(new Regex("/admin/promo-codes$"));
+        await admin.GetByTestId("promo-code").FillAsync(code.ToLowerInvariant());
+        await admin.GetByTestId("promo-credits").FillAsync("7.5");
+        await admin.GetByTestId("promo-max-uses").FillAsync("5");
+        await admin.GetByTestId("promo-create").ClickAsync();
+        await Expect(admin.GetByTestId("notice")).ToContainTextAsync(code);
+        var row = admin.Locator($"[data-testid=promo-code-row][data-code='{code}']");
+        await Expect(row.GetByTestId("promo-uses")).ToHaveTextAsync("0 of 5");
+        await BrowserFixture.ScreenshotAsync(admin, "promo-codes.png");
+
+        var userEmail = Unique("redeemer");
+        await fixture.CreateAccountAsync(userEmail, Password, "Rita Redeemer");
+        var user = await SignedInAsync(fixture, userEmail);
+        await InteractiveAsync(user);
+        await Expect(user.GetByTestId("credit-balance")).ToHaveTextAsync("0 credits");
+        await Expect(user.GetByTestId("nav-admin-promo-codes")).ToHaveCountAsync(0);
+        await user.GetByTestId("nav-credits").ClickAsync();
+        await Expect(user).ToHaveURLAsync(new Regex("/credits$"));
+        await user.GetByTestId("redeem-code").FillAsync(code.ToLowerInvariant());
+        await user.GetByTestId("redeem-submit").ClickAsync();
+
+        await Expect(user.GetByTestId("notice")).ToContainTextAsync($"7.5 credits from {code}");
+        await Expect(user.GetByTestId("credit-balance")).ToHaveTextAsync("7.5 credits");
+        await Expect(user.GetByTestId("credits-available")).ToHaveTextAsync("7.5");
+        await Expect(user.Locator("[data-testid=credits-entry][data-kind=promo]").GetByTestId("credits-entry-amount")).ToHaveTextAsync("+7.5");
+        await BrowserFixture.ScreenshotAsync(user, "credits.png");
+
+        await user.GetByTestId("redeem-code").FillAsync(code);
+        await user.GetByTestId("redeem-submit").ClickAsync();
+        await Expect(user.GetByTestId("form-problem")).ToContainTextAsync("already redeemed");
+        await Expect(user.GetByTestId("credit-balance")).ToHaveTextAsync("7.5 credits");
+
+        await admin.ReloadAsync();
+        await Expect(admin.Locator($"[data-testid=promo-code-row][data-code='{code}']").GetByTestId("promo-uses")).ToHaveTextAsync("1 of 5");
+    }
+}
