@@ -52,4 +52,45 @@ public sealed class CreditTests(BrowserFixture fixture)
         await admin.ReloadAsync();
         await Expect(admin.Locator($"[data-testid=promo-code-row][data-code='{code}']").GetByTestId("promo-uses")).ToHaveTextAsync("1 of 5");
     }
+
+    [Fact]
+    public async Task An_admin_sees_each_mistake_of_a_bulk_file_by_line_then_applies_a_good_one_and_adjusts_one_account()
+    {
+        var adminEmail = Unique("bulk-admin");
+        await fixture.CreateAccountAsync(adminEmail, Password, "Bo Admin", Roles.Admin);
+        var memberEmail = Unique("bulk-member");
+        await fixture.CreateAccountAsync(memberEmail, Password, "Mo Member");
+        var admin = await SignedInAsync(fixture, adminEmail);
+        await InteractiveAsync(admin);
+        await admin.GetByTestId("nav-admin-credits").ClickAsync();
+        await Expect(admin).ToHaveURLAsync(new Regex("/admin/credits$"));
+
+        await admin.GetByTestId("bulk-file").SetInputFilesAsync(new Microsoft.Playwright.FilePayload
+        {
+            Name = "credits.csv", MimeType = "text/csv",
+            Buffer = System.Text.Encoding.UTF8.GetBytes($"email,credits,reason\n{memberEmail},5,fine\n{memberEmail},\"12,5x\",typo\n"),
+        });
+        await Expect(admin.GetByTestId("form-problem")).ToContainTextAsync("nothing was applied");
+        await Expect(admin.GetByTestId("bulk-error")).ToContainTextAsync("line 3, column credits");
+        await BrowserFixture.ScreenshotAsync(admin, "bulk-errors.png");
+
+        await admin.GetByTestId("bulk-file").SetInputFilesAsync(new Microsoft.Playwright.FilePayload
+        {
+            Name = "credits.csv", MimeType = "text/csv",
+            Buffer = System.Text.Encoding.UTF8.GetBytes($"email,credits,reason\n{memberEmail},5,fine\n{memberEmail},2.5,\"thanks, again\"\n"),
+        });
+        await Expect(admin.GetByTestId("bulk-summary")).ToContainTextAsync("2 rows applied, 7.5 credits");
+        await Expect(admin.GetByTestId("bulk-errors")).ToHaveCountAsync(0);
+
+        await admin.GetByTestId("adjust-email").FillAsync(memberEmail);
+        await admin.GetByTestId("adjust-amount").FillAsync("-1.5");
+        await admin.GetByTestId("adjust-reason").FillAsync("correction");
+        await admin.GetByTestId("adjust-submit").ClickAsync();
+        await Expect(admin.GetByTestId("notice")).ToContainTextAsync($"{memberEmail} now has 6 credits available");
+
+        var member = await SignedInAsync(fixture, memberEmail);
+        await InteractiveAsync(member);
+        await Expect(member.GetByTestId("credit-balance")).ToHaveTextAsync("6 credits");
+        await Expect(member.GetByTestId("nav-admin-credits")).ToHaveCountAsync(0);
+    }
 }

@@ -23,7 +23,7 @@ internal static class CreditAdminEndpoints
     public static void MapCreditAdminRoutes(IEndpointRouteBuilder app)
     {
         var admin = app.MapGroup("/api/admin/credits").WithTags("Admin");
-        admin.MapPost("/bulk", Bulk).RequireAuthorization(Permissions.CreditsAdjust).DisableAntiforgery();
+        admin.MapPost("/bulk", Bulk).RequireAuthorization(Permissions.CreditsAdjust).Accepts<string>("text/csv", "multipart/form-data").DisableAntiforgery();
         admin.MapGet("/audit", Audit).RequireAuthorization(Permissions.CreditsRead);
     }
 
