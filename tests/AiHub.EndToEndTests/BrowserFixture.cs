@@ -63,14 +63,14 @@ public sealed class BrowserFixture : IAsyncLifetime
     }
 
     /// <summary>A verified account, for tests about what comes after sign-up.</summary>
-    public async Task CreateAccountAsync(string email, string password, string? displayName = null)
+    public async Task CreateAccountAsync(string email, string password, string? displayName = null, string role = Roles.Default)
     {
         await using var scope = _app.Services.CreateAsyncScope();
         var users = scope.ServiceProvider.GetRequiredService<UserManager<AppUser>>();
         var user = new AppUser { UserName = email, Email = email, EmailConfirmed = true, DisplayName = displayName, CreatedAt = DateTimeOffset.UtcNow };
         var created = await users.CreateAsync(user, password);
         Assert.True(created.Succeeded, string.Join(" ", created.Errors.Select(e => e.Description)));
-        await users.AddToRoleAsync(user, Roles.Default);
+        await users.AddToRoleAsync(user, role);
         // What sign-up does next: the personal organisation, among others.
         foreach (var listener in scope.ServiceProvider.GetServices<IAccountEvents>())
             await listener.UserCreatedAsync(user, CancellationToken.None);

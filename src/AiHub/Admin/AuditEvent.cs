@@ -72,6 +72,10 @@ internal static class AuditKinds
     public const string TeamMemberAdded = "team.member_added";
     public const string TeamMemberRemoved = "team.member_removed";
     public const string CreditsAdjusted = "credits.adjusted";
+    public const string CreditsBulkAdjusted = "credits.bulk_adjusted";
+    public const string PromoCodeCreated = "promo.created";
+    public const string PromoCodeDeactivated = "promo.deactivated";
+    public const string PromoCodeRedeemed = "promo.redeemed";
     public const string ApiKeyCreated = "api_key.created";
     public const string ApiKeyRevoked = "api_key.revoked";
     public const string ApiKeyRotated = "api_key.rotated";

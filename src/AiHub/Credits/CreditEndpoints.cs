@@ -35,8 +35,8 @@ internal static class CreditEndpoints
         admin.MapGet("/{userId:guid}", OfUser).RequireAuthorization(Permissions.CreditsRead);
     }
 
-    static async Task<Ok<BalanceResponse>> MyBalance(ClaimsPrincipal user, Ledger ledger, CancellationToken ct) =>
-        TypedResults.Ok(Describe(await ledger.OpenAsync(CreditOwner.User, user.UserId()!.Value, null, ct)));
+    static async Task<Ok<BalanceResponse>> MyBalance(ClaimsPrincipal user, Ledger ledger, BalanceCache balances, CancellationToken ct) =>
+        TypedResults.Ok(Describe(await balances.GetAsync(user.UserId()!.Value, c => ledger.OpenAsync(CreditOwner.User, user.UserId()!.Value, null, c), ct)));
 
     static async Task<Ok<HistoryPage>> MyHistory(ClaimsPrincipal user, Ledger ledger, AppDbContext db, CancellationToken ct, DateTimeOffset? before = null, int limit = 50)
     {
@@ -44,8 +44,8 @@ internal static class CreditEndpoints
         return TypedResults.Ok(await HistoryAsync(db, account.Id, before, limit, ct));
     }
 
-    static async Task<Ok<BalanceResponse>> PoolBalance(Guid orgId, Ledger ledger, CancellationToken ct) =>
-        TypedResults.Ok(Describe(await ledger.OpenAsync(CreditOwner.Organization, null, orgId, ct)));
+    static async Task<Ok<BalanceResponse>> PoolBalance(Guid orgId, Ledger ledger, BalanceCache balances, CancellationToken ct) =>
+        TypedResults.Ok(Describe(await balances.GetAsync(orgId, c => ledger.OpenAsync(CreditOwner.Organization, null, orgId, c), ct)));
 
     static async Task<Ok<HistoryPage>> PoolHistory(Guid orgId, Ledger ledger, AppDbContext db, CancellationToken ct, DateTimeOffset? before = null, int limit = 50)
     {
@@ -56,17 +56,23 @@ internal static class CreditEndpoints
     /// <remarks>The reason is required and audited; an <c>Idempotency-Key</c> header makes a retried adjustment harmless.</remarks>
     static async Task<Ok<BalanceResponse>> Adjust(AdjustRequest body, HttpContext http, ClaimsPrincipal user, Ledger ledger, AuditLog audit, AppDbContext db, CancellationToken ct)
     {
+        var key = http.Request.Headers["Idempotency-Key"].ToString() is { Length: > 0 and <= 150 } given ? given : Guid.NewGuid().ToString("N");
+        return TypedResults.Ok(await AdjustAsync(body, key, user.UserId()!.Value, ledger, audit, db, ct));
+    }
+
+    /// <summary>The admin adjustment, for the API and the admin page alike.</summary>
+    internal static async Task<BalanceResponse> AdjustAsync(AdjustRequest body, string idempotencyKey, Guid actor, Ledger ledger, AuditLog audit, AppDbContext db, CancellationToken ct)
+    {
         var reason = body.Reason?.Trim();
         if (string.IsNullOrEmpty(reason) || reason.Length > 200)
             throw ProblemException.Invalid("reason", "Say why, in 1 to 200 characters; it goes to the audit log.");
         var micros = ToMicros(body.Amount);
-        var key = http.Request.Headers["Idempotency-Key"].ToString() is { Length: > 0 and <= 150 } given ? "adjust:" + given : "adjust:" + Guid.NewGuid().ToString("N");
-        var actor = user.UserId()!.Value;
+        var key = "adjust:" + idempotencyKey;
         var entry = await ledger.PostAsync(body.AccountId, CreditKind.Adjustment, micros, reason, actor, key, ct);
         var account = await db.Set<CreditAccount>().AsNoTracking().FirstAsync(a => a.Id == body.AccountId, ct);
         audit.Add(AuditKinds.CreditsAdjusted, account.UserId, new { account = account.Id, amountMicros = micros, reason, entry = entry.Id }, actor, account.OrganizationId);
         await db.SaveChangesAsync(ct);
-        return TypedResults.Ok(Describe(account));
+        return Describe(account);
     }
 
     static async Task<Ok<BalanceResponse>> OfUser(Guid userId, Ledger ledger, AppDbContext db, CancellationToken ct)
@@ -76,7 +82,7 @@ internal static class CreditEndpoints
         return TypedResults.Ok(Describe(await ledger.OpenAsync(CreditOwner.User, userId, null, ct)));
     }
 
-    static async Task<HistoryPage> HistoryAsync(AppDbContext db, Guid accountId, DateTimeOffset? before, int limit, CancellationToken ct)
+    internal static async Task<HistoryPage> HistoryAsync(AppDbContext db, Guid accountId, DateTimeOffset? before, int limit, CancellationToken ct)
     {
         if (limit is < 1 or > 200)
             throw ProblemException.Invalid("limit", "limit is between 1 and 200.");
@@ -90,18 +96,18 @@ internal static class CreditEndpoints
     }
 
     /// <summary>Credits in, exact micro-credits kept: an amount finer than one micro-credit is refused, not rounded.</summary>
-    static long ToMicros(decimal? credits)
+    internal static long ToMicros(decimal? credits, string field = "amount")
     {
         if (credits is not { } value || value == 0)
-            throw ProblemException.Invalid("amount", "Give a non-zero amount of credits (negative takes credits away).");
+            throw ProblemException.Invalid(field, "Give a non-zero amount of credits (negative takes credits away).");
         var micros = value * AiHub.Credits.Credits.MicrosPerCredit;
         if (micros != decimal.Truncate(micros) || Math.Abs(micros) > 1_000_000_000_000_000m)
-            throw ProblemException.Invalid("amount", "Credits have at most 6 decimals, and at most a billion credits move at once.");
+            throw ProblemException.Invalid(field, "Credits have at most 6 decimals, and at most a billion credits move at once.");
         return (long)micros;
     }
 
-    static decimal ToCredits(long micros) => micros / (decimal)AiHub.Credits.Credits.MicrosPerCredit;
+    internal static decimal ToCredits(long micros) => micros / (decimal)AiHub.Credits.Credits.MicrosPerCredit;
 
-    static BalanceResponse Describe(CreditAccount a) => new(
+    internal static BalanceResponse Describe(CreditAccount a) => new(
         a.Id, ToCredits(a.Balance), a.Balance, ToCredits(a.Reserved), a.Reserved, ToCredits(a.Balance - a.Reserved), a.Balance - a.Reserved);
 }

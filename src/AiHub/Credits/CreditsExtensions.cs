@@ -1,5 +1,8 @@
 using AiHub.Credits.Plans;
 using AiHub.Identity;
+using AiHub.Credits.Bulk;
+using AiHub.Credits.Pages;
+using AiHub.Credits.Promo;
 using Hangfire;
 
 namespace AiHub.Credits;
@@ -11,6 +14,10 @@ public static class CreditsExtensions
     {
         builder.Services.AddSingleton<LedgerWriter>();
         builder.Services.AddScoped<Ledger>();
+        builder.Services.AddSingleton<BalanceCache>();
+        builder.Services.AddScoped<PromoCodes>();
+        builder.Services.AddScoped<BulkCredits>();
+        builder.Services.AddScoped<CreditChanges>();
         builder.Services.AddHostedService<ReservationExpirySchedule>();
         Usage.UsageExtensions.AddUsageServices(builder.Services);
         builder.Services.AddScoped<IQuotaService, QuotaService>();
@@ -25,6 +32,8 @@ public static class CreditsExtensions
         CreditEndpoints.MapCreditRoutes(app);
         Usage.UsageEndpoints.MapUsageRoutes(app);
         PlanEndpoints.MapPlanRoutes(app);
+        PromoEndpoints.MapPromoRoutes(app);
+        CreditAdminEndpoints.MapCreditAdminRoutes(app);
         return app;
     }
 }

@@ -11,7 +11,7 @@ internal sealed record Reservation(Guid Id, Guid AccountId, long Amount, Reserva
 /// and carries an idempotency key: the same key again returns the first result and writes nothing.
 /// </summary>
 /// <remarks>With a <see cref="LedgerWriter"/> (as in the app), reservations and settlements are group-committed.</remarks>
-internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? writer = null)
+internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? writer = null, BalanceCache? balances = null)
 {
     /// <summary>How long an unsettled reservation may stay open before the expiry job releases it.</summary>
     public static readonly TimeSpan ReservationLifetime = TimeSpan.FromMinutes(30);
@@ -46,7 +46,12 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
     }
 
     /// <summary>Adds (or, with a negative amount, takes) credits: grants, purchases, promo codes, adjustments, refunds.</summary>
-    public async Task<CreditEntry> PostAsync(Guid accountId, CreditKind kind, long amount, string reference, Guid? actorId, string idempotencyKey, CancellationToken ct)
+    /// <param name="inTransaction">
+    /// Runs inside the entry's transaction once the entry is added, so that what it writes (a promo redemption) commits
+    /// with the entry, and what it throws rolls the entry back.
+    /// </param>
+    public async Task<CreditEntry> PostAsync(Guid accountId, CreditKind kind, long amount, string reference, Guid? actorId, string idempotencyKey, CancellationToken ct,
+        Func<CreditEntry, CancellationToken, Task>? inTransaction = null)
     {
         if (kind is CreditKind.Reservation or CreditKind.Release or CreditKind.Usage)
             throw new ArgumentException("Reservations, releases and usage go through Reserve, Release and Settle.", nameof(kind));
@@ -58,11 +63,14 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
                 .ExecuteUpdateAsync(u => u.SetProperty(a => a.Balance, a => a.Balance + amount), ct);
             if (changed == 0)
                 throw await MissingOrShortAsync(accountId, -amount, ct);
-            return Add(new CreditEntry
+            var entry = Add(new CreditEntry
             {
                 Id = NewId(), AccountId = accountId, Kind = kind, Amount = amount, Reference = reference, ActorId = actorId,
                 IdempotencyKey = idempotencyKey, CreatedAt = clock.GetUtcNow(),
             });
+            if (inTransaction is not null)
+                await inTransaction(entry, ct);
+            return entry;
         }, ct);
     }
 
@@ -73,7 +81,7 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
     public Task<Reservation> ReserveAsync(Guid accountId, long maxCost, string reference, string idempotencyKey, CancellationToken ct)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxCost);
-        return writer is null ? ReserveNowAsync(accountId, maxCost, reference, idempotencyKey, ct) : writer.ReserveAsync(accountId, maxCost, reference, idempotencyKey);
+        return writer is null ? ReserveNowAsync(accountId, maxCost, reference, idempotencyKey, ct) : GroupedAsync(writer.ReserveAsync(accountId, maxCost, reference, idempotencyKey), r => r.AccountId);
     }
 
     /// <summary>The reservation in a transaction of its own, without waiting for a batch.</summary>
@@ -109,7 +117,14 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
         CloseAsync(reservationId, ReservationState.Settled, Math.Max(0, actualCost), reference, ct);
 
     Task<CreditEntry> CloseAsync(Guid reservationId, ReservationState state, long actualCost, string reference, CancellationToken ct) =>
-        writer is null ? CloseNowAsync(reservationId, state, actualCost, reference, ct) : writer.CloseAsync(reservationId, state, actualCost, reference);
+        writer is null ? CloseNowAsync(reservationId, state, actualCost, reference, ct) : GroupedAsync(writer.CloseAsync(reservationId, state, actualCost, reference), e => e.AccountId);
+
+    async Task<T> GroupedAsync<T>(Task<T> committed, Func<T, Guid> account)
+    {
+        var result = await committed;
+        await ForgetBalanceAsync(account(result));
+        return result;
+    }
 
     /// <summary>Frees the whole hold: the call never happened or failed before it cost anything.</summary>
     public Task<CreditEntry> ReleaseAsync(Guid reservationId, string reference, CancellationToken ct) =>
@@ -188,6 +203,8 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
     {
         if (await FindAsync(idempotencyKey, ct) is { } earlier)
             return earlier;
+        if (_batch is not null)
+            return await InBatchAsync(write, ct);
         var strategy = db.Database.CreateExecutionStrategy();
         try
         {
@@ -197,6 +214,7 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
                 var entry = await write();
                 await db.SaveChangesAsync(ct);
                 await transaction.CommitAsync(ct);
+                await ForgetBalanceAsync(entry.AccountId);
                 return entry;
             });
         }
@@ -212,6 +230,49 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
         {
             db.ChangeTracker.Clear();
         }
+    }
+
+    HashSet<Guid>? _batch;
+
+    /// <summary>
+    /// Runs <paramref name="work"/> in one transaction: every <see cref="PostAsync"/> it makes commits together or not at
+    /// all (a bulk adjustment). A failure rolls back everything and is thrown.
+    /// </summary>
+    public async Task<T> BatchAsync<T>(Func<Task<T>> work, CancellationToken ct)
+    {
+        if (_batch is not null)
+            throw new InvalidOperationException("A batch is already open on this ledger.");
+        _batch = [];
+        try
+        {
+            await using var transaction = await db.Database.BeginTransactionAsync(ct);
+            var result = await work();
+            await transaction.CommitAsync(ct);
+            foreach (var accountId in _batch)
+                await ForgetBalanceAsync(accountId);
+            return result;
+        }
+        finally
+        {
+            _batch = null;
+            db.ChangeTracker.Clear();
+        }
+    }
+
+    async Task<CreditEntry> InBatchAsync(Func<Task<CreditEntry>> write, CancellationToken ct)
+    {
+        var entry = await write();
+        await db.SaveChangesAsync(ct);
+        db.ChangeTracker.Clear();
+        _batch!.Add(entry.AccountId);
+        return entry;
+    }
+
+    // After the commit: a reader that cached the old balance meanwhile is bounded by the cache's short lifetime.
+    async Task ForgetBalanceAsync(Guid accountId)
+    {
+        if (balances is not null)
+            await balances.ForgetAsync(accountId);
     }
 
     async Task<CreditEntry?> FindAsync(string idempotencyKey, CancellationToken ct) =>

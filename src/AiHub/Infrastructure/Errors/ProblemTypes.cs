@@ -29,4 +29,9 @@ internal static class ProblemTypes
     public const string ChatLimitExceeded = Prefix + "chat-limit-exceeded";
     public const string StorageLimitExceeded = Prefix + "storage-limit-exceeded";
     public const string VideoLimitExceeded = Prefix + "video-limit-exceeded";
+    public const string PromoCodeNotFound = Prefix + "promo-code-not-found";
+    public const string PromoCodeInactive = Prefix + "promo-code-inactive";
+    public const string PromoCodeExpired = Prefix + "promo-code-expired";
+    public const string PromoCodeUsedUp = Prefix + "promo-code-used-up";
+    public const string PromoCodeAlreadyRedeemed = Prefix + "promo-code-already-redeemed";
 }

@@ -1,0 +1,251 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using AiHub.Admin;
+using AiHub.Data;
+using AiHub.Identity;
+using AiHub.Infrastructure.Errors;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.EntityFrameworkCore;
+
+namespace AiHub.Credits.Bulk;
+
+internal sealed record BulkAccountResult(Guid AccountId, string? Email, int Rows, decimal Credits, long CreditsMicros);
+
+internal sealed record BulkResult(int RowsApplied, decimal TotalCredits, long TotalCreditsMicros, IReadOnlyList<BulkAccountResult> Accounts);
+
+/// <summary>
+/// Adjustments from a CSV file (<c>email,credits,reason</c> or <c>accountId,credits,reason</c>): every row is checked
+/// first, and only a file without a mistake is applied, all of it in one transaction.
+/// </summary>
+internal sealed class BulkCredits(AppDbContext db, Ledger ledger, AuditLog audit, ILookupNormalizer normalizer)
+{
+    public const int MaxRows = 10_000;
+
+    /// <summary>A file says at most this many of its mistakes; the rest would only bury the first ones.</summary>
+    const int MaxReportedErrors = 200;
+
+    sealed record Row(int Line, Guid? AccountId, string? Email, long Micros, string Reason)
+    {
+        public Guid Account => AccountId ?? throw new InvalidOperationException("The row's account is not resolved.");
+    }
+
+    /// <remarks>
+    /// The rows' ledger keys derive from <paramref name="idempotencyKey"/> and the row's position, so the same key again
+    /// finds the first batch and returns its result without reading the file again.
+    /// </remarks>
+    public async Task<BulkResult> ApplyAsync(string csv, string? idempotencyKey, Guid actorId, CancellationToken ct)
+    {
+        var prefix = Prefix(idempotencyKey);
+        if (await db.Set<CreditEntry>().AnyAsync(e => e.IdempotencyKey == prefix + "1", ct))
+            return await ResultAsync(prefix, ct);
+        var rows = await ValidateAsync(csv, ct);
+        foreach (var userId in rows.Where(r => r.Email is not null).Select(r => r.Account).Distinct())
+            await ledger.OpenAsync(CreditOwner.User, userId, null, ct);
+        try
+        {
+            await ledger.BatchAsync(async () =>
+            {
+                for (var i = 0; i < rows.Count; i++)
+                    await ledger.PostAsync(rows[i].Account, CreditKind.Adjustment, rows[i].Micros, rows[i].Reason, actorId, prefix + (i + 1).ToString(CultureInfo.InvariantCulture), ct);
+                audit.Add(AuditKinds.CreditsBulkAdjusted, null, new
+                {
+                    rows = rows.Count,
+                    totalMicros = rows.Sum(r => r.Micros),
+                    accounts = rows.Select(r => r.Account).Distinct().Count(),
+                    reasons = rows.Select(r => r.Reason).Distinct().Take(10).ToList(),
+                    batch = prefix,
+                }, actorId);
+                await db.SaveChangesAsync(ct);
+                return 0;
+            }, ct);
+        }
+        catch (DbUpdateException)
+        {
+            // The same key was applied by a concurrent request while this one ran: its result is ours.
+            if (!await db.Set<CreditEntry>().AnyAsync(e => e.IdempotencyKey == prefix + "1", ct))
+                throw;
+        }
+        return await ResultAsync(prefix, ct);
+    }
+
+    static string Prefix(string? idempotencyKey)
+    {
+        if (string.IsNullOrWhiteSpace(idempotencyKey) || idempotencyKey.Length > 150)
+            throw ProblemException.Invalid("Idempotency-Key", "Send an Idempotency-Key header (1 to 150 characters): a retry with the same key applies the file once.");
+        // Hashed so that any key makes ledger keys of one length that no other batch's key can be a prefix of.
+        return "bulk:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(idempotencyKey))) + ":";
+    }
+
+    async Task<List<Row>> ValidateAsync(string csv, CancellationToken ct)
+    {
+        var errors = new Dictionary<string, string[]>();
+        void Fail(int line, string? column, string message)
+        {
+            if (errors.Count < MaxReportedErrors)
+                errors.TryAdd(column is null ? $"line {line}" : $"line {line}, column {column}", [message]);
+        }
+
+        List<CsvRecord> records;
+        try
+        {
+            records = Csv.Parse(csv);
+        }
+        catch (CsvFormatException e)
+        {
+            throw Mistakes(new Dictionary<string, string[]> { [$"line {e.Line}"] = [e.Message] });
+        }
+        if (records.Count == 0)
+            throw Mistakes(new Dictionary<string, string[]> { ["line 1"] = ["The file is empty; its first line is the header email,credits,reason."] });
+        if (records.Count - 1 > MaxRows)
+            throw Mistakes(new Dictionary<string, string[]> { ["file"] = [$"At most {MaxRows:N0} rows at once; this file has {records.Count - 1:N0}. Split it."] });
+
+        var header = records[0].Fields.Select(f => f.Trim().ToLowerInvariant()).ToList();
+        int Column(string name) => header.IndexOf(name);
+        var (email, account, credits, reason) = (Column("email"), Column("accountid"), Column("credits"), Column("reason"));
+        if ((email < 0) == (account < 0) || credits < 0 || reason < 0 || header.Count != 3)
+            throw Mistakes(new Dictionary<string, string[]>
+            {
+                [$"line {records[0].Line}"] = [$"The header is email,credits,reason (or accountId instead of email); it is {string.Join(',', records[0].Fields)}."],
+            });
+        if (records.Count == 1)
+            throw Mistakes(new Dictionary<string, string[]> { [$"line {records[0].Line}"] = ["The file has a header and no rows."] });
+
+        var rows = new List<Row>();
+        foreach (var record in records.Skip(1))
+        {
+            if (record.Fields.Count != 3)
+            {
+                Fail(record.Line, null, $"Expected 3 fields, found {record.Fields.Count}.");
+                continue;
+            }
+            var ok = true;
+            Guid? id = null;
+            string? address = null;
+            if (email >= 0)
+            {
+                address = record.Fields[email].Trim();
+                if (!Accounts.IsEmail(address))
+                    ok = Reject(record.Line, "email", $"'{address}' is not an email address.");
+            }
+            else if (Guid.TryParse(record.Fields[account].Trim(), out var parsed))
+            {
+                id = parsed;
+            }
+            else
+            {
+                ok = Reject(record.Line, "accountId", $"'{record.Fields[account]}' is not an account id.");
+            }
+            var micros = Micros(record.Fields[credits].Trim(), out var creditsProblem);
+            if (creditsProblem is not null)
+                ok = Reject(record.Line, "credits", creditsProblem);
+            var why = record.Fields[reason].Trim();
+            if (why.Length is 0 or > 200)
+                ok = Reject(record.Line, "reason", "Say why, in 1 to 200 characters; it goes to the audit log.");
+            if (ok)
+                rows.Add(new Row(record.Line, id, address, micros, why));
+        }
+
+        // Who each row is for: emails name users, ids name existing accounts.
+        var wanted = rows.Where(r => r.Email is not null).Select(r => normalizer.NormalizeEmail(r.Email)!).Distinct().ToList();
+        var users = new Dictionary<string, Guid>(StringComparer.Ordinal);
+        foreach (var chunk in wanted.Chunk(500))
+            foreach (var user in await db.Users.AsNoTracking().Where(u => chunk.Contains(u.NormalizedEmail!)).Select(u => new { u.Id, u.NormalizedEmail }).ToListAsync(ct))
+                users[user.NormalizedEmail!] = user.Id;
+        var ids = rows.Where(r => r.AccountId is not null).Select(r => r.AccountId!.Value).Distinct().ToList();
+        var available = new Dictionary<Guid, long>();
+        foreach (var chunk in ids.Concat(users.Values).Distinct().Chunk(500))
+            foreach (var a in await db.Set<CreditAccount>().AsNoTracking().Where(a => chunk.Contains(a.Id)).Select(a => new { a.Id, Free = a.Balance - a.Reserved }).ToListAsync(ct))
+                available[a.Id] = a.Free;
+        var resolved = new List<Row>();
+        foreach (var row in rows)
+        {
+            if (row.Email is not null)
+            {
+                if (!users.TryGetValue(normalizer.NormalizeEmail(row.Email)!, out var userId))
+                {
+                    Fail(row.Line, "email", $"No user has the email {row.Email}.");
+                    continue;
+                }
+                // A user's account has the user's id; it is opened, empty, if it is not there yet.
+                resolved.Add(row with { AccountId = userId });
+                available.TryAdd(userId, 0);
+            }
+            else if (!available.ContainsKey(row.AccountId!.Value))
+            {
+                Fail(row.Line, "accountId", $"There is no credit account {row.AccountId}.");
+            }
+            else
+            {
+                resolved.Add(row);
+            }
+        }
+        // Rows apply in file order: one that takes more than is free by then would be refused by the ledger.
+        foreach (var row in resolved)
+        {
+            var after = available[row.Account] + row.Micros;
+            if (after < 0)
+                Fail(row.Line, "credits", $"Takes {Credits.Format(-row.Micros)} credits but only {Credits.Format(available[row.Account])} are available then.");
+            available[row.Account] = after;
+        }
+        if (errors.Count > 0)
+            throw Mistakes(errors);
+        return resolved;
+
+        bool Reject(int line, string column, string message)
+        {
+            Fail(line, column, message);
+            return false;
+        }
+    }
+
+    static long Micros(string text, out string? problem)
+    {
+        problem = null;
+        if (!decimal.TryParse(text, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var credits))
+        {
+            problem = $"'{text}' is not a number.";
+            return 0;
+        }
+        var micros = credits * Credits.MicrosPerCredit;
+        if (credits == 0)
+            problem = "A row moves a non-zero amount (negative takes credits away).";
+        else if (micros != decimal.Truncate(micros))
+            problem = $"'{text}' has more than 6 decimals.";
+        else if (Math.Abs(micros) > 1_000_000_000_000_000m)
+            problem = "At most a billion credits per row.";
+        return problem is null ? (long)micros : 0;
+    }
+
+    static ProblemException Mistakes(Dictionary<string, string[]> errors) =>
+        new(StatusCodes.Status400BadRequest, "The file has mistakes; nothing was applied.",
+            errors.Count >= MaxReportedErrors
+                ? $"The first {MaxReportedErrors} mistakes are listed under their line and column; fix them and send the file again to see the rest."
+                : $"{errors.Count} {(errors.Count == 1 ? "mistake" : "mistakes")}: each is listed under its line and column.",
+            ProblemTypes.Validation)
+        {
+            Errors = errors,
+        };
+
+    /// <summary>What a batch did, read back from its ledger entries: the first answer and every retry's are the same.</summary>
+    async Task<BulkResult> ResultAsync(string prefix, CancellationToken ct)
+    {
+        var entries = await db.Set<CreditEntry>().AsNoTracking().Where(e => e.IdempotencyKey.StartsWith(prefix))
+            .Select(e => new { e.AccountId, e.Amount, e.IdempotencyKey }).ToListAsync(ct);
+        var ordered = entries.OrderBy(e => int.Parse(e.IdempotencyKey.AsSpan(prefix.Length), CultureInfo.InvariantCulture)).ToList();
+        var accountIds = ordered.Select(e => e.AccountId).Distinct().ToList();
+        var emails = new Dictionary<Guid, string?>();
+        foreach (var chunk in accountIds.Chunk(500))
+            foreach (var a in await db.Set<CreditAccount>().AsNoTracking().Where(a => chunk.Contains(a.Id))
+                         .Select(a => new { a.Id, Email = db.Users.Where(u => u.Id == a.UserId).Select(u => u.Email).FirstOrDefault() }).ToListAsync(ct))
+                emails[a.Id] = a.Email;
+        var accounts = accountIds.Select(id =>
+        {
+            var mine = ordered.Where(e => e.AccountId == id).ToList();
+            var sum = mine.Sum(e => e.Amount);
+            return new BulkAccountResult(id, emails.GetValueOrDefault(id), mine.Count, CreditEndpoints.ToCredits(sum), sum);
+        }).ToList();
+        var total = ordered.Sum(e => e.Amount);
+        return new BulkResult(ordered.Count, CreditEndpoints.ToCredits(total), total, accounts);
+    }
+}

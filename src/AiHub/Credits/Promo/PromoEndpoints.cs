@@ -1,0 +1,41 @@
+using System.Security.Claims;
+using AiHub.Identity;
+using AiHub.Infrastructure.Errors;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace AiHub.Credits.Promo;
+
+internal static class PromoEndpoints
+{
+    public static void MapPromoRoutes(IEndpointRouteBuilder app)
+    {
+        var admin = app.MapGroup("/api/admin/promo-codes").WithTags("Admin");
+        admin.MapPost("", Create).RequireAuthorization(Permissions.CreditsAdjust);
+        admin.MapGet("", List).RequireAuthorization(Permissions.CreditsRead);
+        admin.MapDelete("/{code}", Deactivate).RequireAuthorization(Permissions.CreditsAdjust);
+
+        app.MapPost("/api/credits/redeem", Redeem).WithTags("Credits").RequireAuthorization();
+    }
+
+    static async Task<Created<PromoCodeResponse>> Create(PromoCodeRequest body, ClaimsPrincipal user, PromoCodes promos, CancellationToken ct)
+    {
+        var created = await promos.CreateAsync(body, user.UserId()!.Value, ct);
+        return TypedResults.Created($"/api/admin/promo-codes/{created.Code}", created);
+    }
+
+    static async Task<Ok<List<PromoCodeResponse>>> List(PromoCodes promos, CancellationToken ct) =>
+        TypedResults.Ok(await promos.ListAsync(ct));
+
+    /// <remarks>Deactivates rather than deletes: redemptions keep pointing at the code.</remarks>
+    static async Task<Ok<PromoCodeResponse>> Deactivate(string code, ClaimsPrincipal user, PromoCodes promos, CancellationToken ct) =>
+        TypedResults.Ok(await promos.DeactivateAsync(code, user.UserId()!.Value, ct));
+
+    /// <remarks>An <c>Idempotency-Key</c> header makes a retry return the first redemption instead of "already redeemed".</remarks>
+    static async Task<Ok<RedemptionResponse>> Redeem(RedeemRequest body, HttpContext http, ClaimsPrincipal user, PromoCodes promos, CancellationToken ct)
+    {
+        var key = http.Request.Headers["Idempotency-Key"].ToString();
+        if (key.Length > 150)
+            throw ProblemException.Invalid("Idempotency-Key", "The Idempotency-Key header is at most 150 characters.");
+        return TypedResults.Ok(await promos.RedeemAsync(user.UserId()!.Value, body.Code, key.Length == 0 ? null : key, ct));
+    }
+}

@@ -1,0 +1,111 @@
+using System.Net;
+using AiHub.Credits;
+using AiHub.Credits.Promo;
+using AiHub.Data;
+using AiHub.IntegrationTests.Support;
+using Microsoft.Extensions.Caching.Distributed;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using static AiHub.IntegrationTests.Organizations.OrgApi;
+using static AiHub.IntegrationTests.Support.IdentityHost;
+
+namespace AiHub.IntegrationTests.Credits;
+
+/// <summary>Balances are served from the cache, and every kind of change makes the next read fresh.</summary>
+public abstract class BalanceCacheTests(IdentityHost host)
+{
+    const long Credit = 1_000_000;
+    static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task A_read_after_every_kind_of_change_is_fresh()
+    {
+        using var client = host.Client();
+        var admin = await host.SuperAdminAsync(client);
+        var user = await host.NewUserAsync(client);
+        var account = UserIdOf(user);
+        var seen = new List<(long Balance, long Reserved)>();
+        async Task ReadAsync()
+        {
+            var balance = await SendAsync(client, user, HttpMethod.Get, "/api/credits/balance");
+            seen.Add((balance.GetProperty("balanceMicros").GetInt64(), balance.GetProperty("reservedMicros").GetInt64()));
+        }
+
+        await ReadAsync();
+        await ReadAsync();   // from the cache
+        await using var scope = host.App.Services.CreateAsyncScope();
+        var services = scope.ServiceProvider;
+        var ledger = services.GetRequiredService<Ledger>();
+        var cached = await services.GetRequiredService<IDistributedCache>().GetAsync($"credits:balance:{account:N}", Ct);
+        await ledger.PostAsync(account, CreditKind.Grant, 10 * Credit, "grant", null, $"{account:N}-grant", Ct);
+        await ReadAsync();
+        var call = await ledger.ReserveAsync(account, 4 * Credit, "chat", $"{account:N}-call", Ct);
+        await ReadAsync();
+        await ledger.SettleAsync(call.Id, Credit, "chat done", Ct);
+        await ReadAsync();
+        var cancelled = await ledger.ReserveAsync(account, 2 * Credit, "chat", $"{account:N}-cancelled", Ct);
+        await ReadAsync();
+        await ledger.ReleaseAsync(cancelled.Id, "chat cancelled", Ct);
+        await ReadAsync();
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var late = new Ledger(services.GetRequiredService<AppDbContext>(), clock, services.GetRequiredService<BalanceCache>());
+        await late.ReserveAsync(account, 3 * Credit, "chat", $"{account:N}-crashed", Ct);
+        await ReadAsync();
+        clock.Advance(Ledger.ReservationLifetime + TimeSpan.FromMinutes(1));
+        await late.ReleaseExpiredAsync(Ct);
+        await ReadAsync();
+        using (var adjust = As(admin, HttpMethod.Post, "/api/admin/credits/adjust", new { accountId = account, amount = -2m, reason = "correction" }))
+            Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(adjust, Ct)).StatusCode);
+        await ReadAsync();
+        var code = $"FRESH-{Guid.NewGuid():N}"[..18].ToUpperInvariant();
+        await services.GetRequiredService<PromoCodes>().CreateAsync(new PromoCodeRequest(code, 5m, null, null), UserIdOf(admin), Ct);
+        await SendAsync(client, user, HttpMethod.Post, "/api/credits/redeem", new { code });
+        await ReadAsync();
+        using (var bulk = As(admin, HttpMethod.Post, "/api/admin/credits/bulk"))
+        {
+            bulk.Content = new StringContent($"accountId,credits,reason\n{account},1.5,bonus\n", System.Text.Encoding.UTF8, "text/csv");
+            bulk.Headers.Add("Idempotency-Key", $"fresh-{account:N}");
+            Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(bulk, Ct)).StatusCode);
+        }
+        await ReadAsync();
+
+        Assert.NotNull(cached);
+        Assert.Equal(
+            [(0L, 0L), (0, 0), (10 * Credit, 0), (10 * Credit, 4 * Credit), (9 * Credit, 0), (9 * Credit, 2 * Credit), (9 * Credit, 0),
+             (9 * Credit, 3 * Credit), (9 * Credit, 0), (7 * Credit, 0), (12 * Credit, 0), (13_500_000, 0)],
+            seen);
+    }
+
+    [Fact]
+    public async Task The_org_pool_balance_is_fresh_after_a_change()
+    {
+        using var client = host.Client();
+        var owner = await host.NewUserAsync(client);
+        var orgId = await CreateOrgAsync(client, owner, "Cached pool");
+        var before = await SendAsync(client, owner, HttpMethod.Get, $"/api/orgs/{orgId}/credits/balance");
+        await using (var scope = host.App.Services.CreateAsyncScope())
+            await scope.ServiceProvider.GetRequiredService<Ledger>().PostAsync(orgId, CreditKind.Purchase, 42 * Credit, "purchase", null, $"{orgId:N}-purchase", Ct);
+        var after = await SendAsync(client, owner, HttpMethod.Get, $"/api/orgs/{orgId}/credits/balance");
+
+        Assert.Equal(0, before.GetProperty("balanceMicros").GetInt64());
+        Assert.Equal(42 * Credit, after.GetProperty("balanceMicros").GetInt64());
+    }
+}
+
+public sealed class BalanceCacheOnSqlite(SqliteIdentityFixture fixture) : BalanceCacheTests(fixture.Host), IClassFixture<SqliteIdentityFixture>;
+
+public sealed class BalanceCacheOnPostgres(PostgresIdentityFixture fixture) : BalanceCacheTests(fixture.Host), IClassFixture<PostgresIdentityFixture>;
+
+/// <summary>As a cluster runs: PostgreSQL, and the cache in Redis.</summary>
+public sealed class BalanceCacheOnRedis(BalanceCacheOnRedis.Fixture fixture) : BalanceCacheTests(fixture.Host), IClassFixture<BalanceCacheOnRedis.Fixture>
+{
+    public sealed class Fixture : IAsyncLifetime
+    {
+        public IdentityHost Host { get; private set; } = null!;
+
+        public async ValueTask InitializeAsync() =>
+            Host = await IdentityHost.StartAsync("Postgres", new Dictionary<string, string?> { ["Redis:ConnectionString"] = TestEnvironment.Redis });
+
+        public async ValueTask DisposeAsync() => await Host.DisposeAsync();
+    }
+}
