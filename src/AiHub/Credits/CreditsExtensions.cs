@@ -9,12 +9,14 @@ public static class CreditsExtensions
     {
         builder.Services.AddScoped<Ledger>();
         builder.Services.AddHostedService<ReservationExpirySchedule>();
+        Pools.PoolEndpoints.AddPools(builder.Services);
         return builder;
     }
 
     public static IEndpointRouteBuilder MapCreditEndpoints(this IEndpointRouteBuilder app)
     {
         CreditEndpoints.MapCreditRoutes(app);
+        Pools.PoolEndpoints.MapPoolRoutes(app);
         return app;
     }
 }

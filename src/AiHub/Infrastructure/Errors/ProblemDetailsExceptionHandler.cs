@@ -35,9 +35,17 @@ internal sealed partial class ProblemDetailsExceptionHandler(IProblemDetailsServ
                 Title = title,
                 Detail = detail,
                 Type = exception is ProblemException { Type: { } type } ? type : null,
-                Extensions = exception is ProblemException { Errors: { } errors } ? new Dictionary<string, object?> { ["errors"] = errors } : new Dictionary<string, object?>(),
+                Extensions = Extensions(exception),
             },
         });
+    }
+
+    static Dictionary<string, object?> Extensions(Exception exception)
+    {
+        var extensions = exception is ProblemException { Extensions: { } more } ? new Dictionary<string, object?>(more) : [];
+        if (exception is ProblemException { Errors: { } errors })
+            extensions["errors"] = errors;
+        return extensions;
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception on {Method} {Path}")]
@@ -57,6 +65,9 @@ internal class ProblemException(int status, string title, string? detail = null,
 
     /// <summary>Sent as the Retry-After header (429, a locked account).</summary>
     public TimeSpan? RetryAfter { get; init; }
+
+    /// <summary>Facts a client may act on (a budget and when it resets), sent as members of the problem.</summary>
+    public IDictionary<string, object?>? Extensions { get; init; }
 
     /// <summary>Field-level messages, sent as the <c>errors</c> extension like a validation problem.</summary>
     public IDictionary<string, string[]>? Errors { get; init; }

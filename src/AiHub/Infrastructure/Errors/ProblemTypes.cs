@@ -25,4 +25,6 @@ internal static class ProblemTypes
     public const string Conflict = Prefix + "conflict";
     public const string NotFound = Prefix + "not-found";
     public const string InsufficientCredits = Prefix + "insufficient-credits";
+    public const string AllowanceExceeded = Prefix + "allowance-exceeded";
+    public const string ApiKeyBudgetExceeded = Prefix + "api-key-budget-exceeded";
 }
