@@ -169,7 +169,26 @@ public abstract class PoolTests(IdentityHost host)
         Assert.Equal(new ApiKeyBudgetPeriod(Credit / 2, 3 * Credit, 5 * Credit,
             new DateTimeOffset(2031, 1, 1, 0, 0, 0, TimeSpan.Zero), new DateTimeOffset(2031, 2, 1, 0, 0, 0, TimeSpan.Zero)), january);
         Assert.Equal(keyId, february.ApiKeyId);
+        var problem = await AsHttpProblemAsync(refused);
+        Assert.Equal(402, problem.GetProperty("status").GetInt32());
+        Assert.Equal("urn:aihub:problem:api-key-budget-exceeded", problem.GetProperty("type").GetString());
+        Assert.Equal(5m, problem.GetProperty("budget").GetDecimal());
+        Assert.True(problem.GetProperty("spent").GetDecimal() >= 0);
+        Assert.Equal(new DateTimeOffset(2031, 2, 1, 0, 0, 0, TimeSpan.Zero), problem.GetProperty("resetsAt").GetDateTimeOffset());
         Assert.Empty(await VerifyAsync());
+    }
+
+    /// <summary>The problem as the app's one exception handler writes it to a client.</summary>
+    async Task<System.Text.Json.JsonElement> AsHttpProblemAsync(ProblemException problem)
+    {
+        await using var scope = host.App.Services.CreateAsyncScope();
+        var http = new Microsoft.AspNetCore.Http.DefaultHttpContext { RequestServices = scope.ServiceProvider };
+        http.Response.Body = new MemoryStream();
+        foreach (var handler in scope.ServiceProvider.GetServices<Microsoft.AspNetCore.Diagnostics.IExceptionHandler>())
+            if (await handler.TryHandleAsync(http, problem, Ct))
+                break;
+        http.Response.Body.Position = 0;
+        return (await System.Text.Json.JsonDocument.ParseAsync(http.Response.Body, cancellationToken: Ct)).RootElement.Clone();
     }
 
     [Fact]
