@@ -226,6 +226,31 @@ public abstract class PoolTests(IdentityHost host)
     }
 
     [Fact]
+    public async Task Of_managers_deciding_one_request_at_once_exactly_one_wins()
+    {
+        var (client, owner, orgId, member, memberId) = await OrgWithMemberAsync();
+        var requestId = (await SendAsync(client, member, HttpMethod.Post, $"/api/orgs/{orgId}/credits/requests",
+            new { credits = 3m, reason = "race" }, HttpStatusCode.Created)).GetProperty("id").GetGuid();
+
+        var statuses = await Task.WhenAll(Enumerable.Range(0, 10).Select(async i =>
+        {
+            var path = $"/api/orgs/{orgId}/credits/requests/{requestId}/" + (i % 2 == 0 ? "approve" : "deny");
+            using var response = await client.SendAsync(As(owner, HttpMethod.Post, path, new { reason = "busy" }), Ct);
+            return response.StatusCode;
+        }));
+        var decided = (await SendAsync(client, member, HttpMethod.Get, $"/api/orgs/{orgId}/credits/requests")).EnumerateArray().Single();
+        var allocation = await SendAsync(client, member, HttpMethod.Get, $"/api/orgs/{orgId}/credits/allocation");
+
+        Assert.Single(statuses, s => s == HttpStatusCode.OK);
+        Assert.All(statuses.Where(s => s != HttpStatusCode.OK), s => Assert.Equal(HttpStatusCode.Conflict, s));
+        if (decided.GetProperty("status").GetString() == "approved")
+            Assert.Equal(3_000_000, allocation.GetProperty("allowanceMicros").GetInt64());
+        else
+            Assert.False(allocation.GetProperty("capped").GetBoolean());
+        Assert.Empty(await VerifyAsync());
+    }
+
+    [Fact]
     public async Task A_request_denied_mails_the_member_and_changes_no_allowance()
     {
         var (client, owner, orgId, member, _, ownerEmail, memberEmail) = await OrgWithMemberAndEmailsAsync();

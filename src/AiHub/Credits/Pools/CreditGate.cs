@@ -47,6 +47,9 @@ internal sealed class CreditGate(AppDbContext db, Ledger ledger, TimeProvider cl
             ? await db.ApiKeys.IgnoreQueryFilters().AsNoTracking().FirstOrDefaultAsync(k => k.Id == keyId && k.OrganizationId == org.Id, ct)
                 ?? throw Orgs.NotFound("No such API key.", $"The key {keyId} does not belong to this organisation.")
             : null;
+        if (spender.WorkspaceId is { } workspaceId
+            && !await db.Workspaces.IgnoreQueryFilters().AnyAsync(w => w.Id == workspaceId && w.OrganizationId == org.Id, ct))
+            throw Orgs.NotFound("No such workspace.", $"The workspace {workspaceId} does not belong to this organisation.");
         if (apiKey is null && !await db.Memberships.AnyAsync(m => m.OrganizationId == org.Id && m.UserId == spender.UserId, ct))
             throw Orgs.NotFound("No such member.", $"User {spender.UserId} is not a member of this organisation.");
 

@@ -241,31 +241,43 @@ internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit
         if (!await db.Memberships.AnyAsync(m => m.OrganizationId == orgId && m.UserId == request.UserId, ct))
             throw Orgs.Conflict("The member has left the organisation.", "Deny the request instead.");
         var now = clock.GetUtcNow();
-        try
+        for (var attempt = 1; ; attempt++)
         {
-            await ledger.AtomicallyAsync(async () =>
+            try
             {
-                // The decision first: of two managers deciding at once, one wins and the other gets 409.
-                var decided = await db.Set<CreditRequest>()
-                    .Where(r => r.Id == requestId && r.OrganizationId == orgId && r.Status == CreditRequestStatus.Pending)
-                    .ExecuteUpdateAsync(u => u.SetProperty(r => r.Status, CreditRequestStatus.Approved).SetProperty(r => r.DecidedBy, actorId)
-                        .SetProperty(r => r.DecidedAt, now).SetProperty(r => r.ApprovedAmount, micros), ct);
-                if (decided == 0)
+                await DecideAndAllocateAsync(request, actorId, micros, now, ct);
+                break;
+            }
+            catch (DbUpdateException)
+            {
+                // The member's allowance was being made at the same moment and the decision rolled back with it: decide again.
+                if (attempt == 3 || (await FindRequestAsync(orgId, requestId, ct)).Status != CreditRequestStatus.Pending)
                     throw AlreadyDecided();
-                var accountId = (await AllocationOfAsync(orgId, request.UserId, ct))?.AccountId ?? await AddAllocationAsync(orgId, request.UserId, ct);
-                return await ledger.PostWithinAsync(accountId, CreditKind.Allocation, micros, Truncate($"credit request: {request.Reason}"), actorId,
-                    $"credit-request:{requestId:N}", null, ct);
-            }, ct);
-        }
-        catch (DbUpdateException)
-        {
-            throw AlreadyDecided();
+            }
         }
         audit.Add(AuditKinds.CreditsRequestApproved, request.UserId, new { request = requestId, creditsMicros = micros }, actorId, orgId);
         await db.SaveChangesAsync(ct);
         var decidedRequest = await FindRequestAsync(orgId, requestId, ct);
         await MailDecisionAsync(decidedRequest, approved: true, null, ct);
         return await DescribeAsync(decidedRequest, ct);
+    }
+
+    async Task DecideAndAllocateAsync(CreditRequest request, Guid actorId, long micros, DateTimeOffset now, CancellationToken ct)
+    {
+        var (orgId, requestId) = (request.OrganizationId, request.Id);
+        await ledger.AtomicallyAsync(async () =>
+        {
+            // The decision first: of two managers deciding at once, one wins and the other gets 409.
+            var decided = await db.Set<CreditRequest>()
+                .Where(r => r.Id == requestId && r.OrganizationId == orgId && r.Status == CreditRequestStatus.Pending)
+                .ExecuteUpdateAsync(u => u.SetProperty(r => r.Status, CreditRequestStatus.Approved).SetProperty(r => r.DecidedBy, actorId)
+                    .SetProperty(r => r.DecidedAt, now).SetProperty(r => r.ApprovedAmount, micros), ct);
+            if (decided == 0)
+                throw AlreadyDecided();
+            var accountId = (await AllocationOfAsync(orgId, request.UserId, ct))?.AccountId ?? await AddAllocationAsync(orgId, request.UserId, ct);
+            return await ledger.PostWithinAsync(accountId, CreditKind.Allocation, micros, Truncate($"credit request: {request.Reason}"), actorId,
+                $"credit-request:{requestId:N}", null, ct);
+        }, ct);
     }
 
     public async Task<CreditRequestResponse> DenyAsync(OrgGrant caller, Guid actorId, Guid requestId, DenyBody body, CancellationToken ct)
