@@ -299,6 +299,7 @@ public abstract class PoolTests(IdentityHost host)
 
         Assert.Equal(6_000_000, lowered.GetProperty("allowanceMicros").GetInt64());
         Assert.False(uncapped.GetProperty("capped").GetBoolean());
+        Assert.Equal("uncapped", uncapped.GetProperty("status").GetString());
         Assert.Equal(0, account.Balance);
         Assert.Equal(3, await EntriesAsync(account.Id, CreditKind.Allocation, CreditKind.Expiry));   // +10 once, -4, the write-off
         Assert.Empty(await VerifyAsync());

@@ -17,7 +17,8 @@ internal sealed record AllocationResponse(
 internal sealed record AllocationList(bool MembersNeedAllocation, IReadOnlyList<AllocationResponse> Items);
 
 /// <summary>A member's own view: capped or not, what is left, and whether the org lets uncapped members draw.</summary>
-internal sealed record MyAllocation(bool Capped, decimal? Allowance, long? AllowanceMicros, decimal? Available, long? AvailableMicros,
+/// <param name="Status"><c>capped</c>, <c>uncapped</c>, or <c>none</c> when the org requires an allowance and the member has none.</param>
+internal sealed record MyAllocation(string Status, bool Capped, decimal? Allowance, long? AllowanceMicros, decimal? Available, long? AvailableMicros,
     decimal SpentThisMonth, long SpentThisMonthMicros, bool MembersNeedAllocation);
 
 internal sealed record AllocationChange(decimal? Credits, string? Reason);
@@ -94,9 +95,10 @@ internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit
                          where a.OrganizationId == orgId && a.UserId == userId
                          select new { c.Balance, c.Reserved }).FirstOrDefaultAsync(ct);
         var spent = (await SpentThisMonthAsync(orgId, userId, ct)).GetValueOrDefault(userId);
-        return new MyAllocation(cap is not null, cap is null ? null : ToCredits(cap.Balance), cap?.Balance,
+        var required = await MembersNeedAllocationAsync(orgId, ct);
+        return new MyAllocation(cap is not null ? "capped" : required ? "none" : "uncapped", cap is not null, cap is null ? null : ToCredits(cap.Balance), cap?.Balance,
             cap is null ? null : ToCredits(cap.Balance - cap.Reserved), cap is null ? null : cap.Balance - cap.Reserved,
-            ToCredits(spent), spent, await MembersNeedAllocationAsync(orgId, ct));
+            ToCredits(spent), spent, required);
     }
 
     /// <summary>
