@@ -76,6 +76,12 @@ internal static class AuditKinds
     public const string PromoCodeCreated = "promo.created";
     public const string PromoCodeDeactivated = "promo.deactivated";
     public const string PromoCodeRedeemed = "promo.redeemed";
+    public const string CreditsAllocationChanged = "credits.allocation_changed";
+    public const string CreditsAllocationRemoved = "credits.allocation_removed";
+    public const string CreditsRequested = "credits.requested";
+    public const string CreditsRequestApproved = "credits.request_approved";
+    public const string CreditsRequestDenied = "credits.request_denied";
+    public const string CreditsPoolSettingsChanged = "credits.pool_settings_changed";
     public const string ApiKeyCreated = "api_key.created";
     public const string ApiKeyRevoked = "api_key.revoked";
     public const string ApiKeyRotated = "api_key.rotated";

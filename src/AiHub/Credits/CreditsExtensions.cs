@@ -24,6 +24,7 @@ public static class CreditsExtensions
         builder.Services.AddScoped<LimitWarnings>();
         builder.Services.AddScoped<PlanCatalog>();
         builder.Services.AddScoped<IAccountEvents, SignUpGrant>();
+        Pools.PoolEndpoints.AddPools(builder.Services);
         return builder;
     }
 
@@ -34,6 +35,7 @@ public static class CreditsExtensions
         PlanEndpoints.MapPlanRoutes(app);
         PromoEndpoints.MapPromoRoutes(app);
         CreditAdminEndpoints.MapCreditAdminRoutes(app);
+        Pools.PoolEndpoints.MapPoolRoutes(app);
         return app;
     }
 }

@@ -292,6 +292,122 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
     Guid NewId() => Guid.CreateVersion7(clock.GetUtcNow());
 
     internal static Reservation Describe(CreditReservation r) => new(r.Id, r.AccountId, r.Amount, r.State);
+    // Several writes as one: the holds of one AI call (payer, allocation, key budget) and an approval with its allocation.
+
+    /// <summary>
+    /// Runs <paramref name="work"/> in one transaction: the <c>…WithinAsync</c> writes it makes and the caller's own
+    /// conditional updates all commit, or none does. A concurrent duplicate loses on a unique key with a
+    /// <see cref="DbUpdateException"/>, which the caller answers by reading the winner.
+    /// </summary>
+    public async Task<T> AtomicallyAsync<T>(Func<Task<T>> work, CancellationToken ct)
+    {
+        var strategy = db.Database.CreateExecutionStrategy();
+        try
+        {
+            return await strategy.ExecuteAsync(async () =>
+            {
+                db.ChangeTracker.Clear();
+                await using var transaction = await db.Database.BeginTransactionAsync(ct);
+                var result = await work();
+                await db.SaveChangesAsync(ct);
+                await transaction.CommitAsync(ct);
+                return result;
+            });
+        }
+        finally
+        {
+            db.ChangeTracker.Clear();
+        }
+    }
+
+    /// <summary>A hold inside <see cref="AtomicallyAsync"/>; <paramref name="refuse"/> words the 402 when the account is short.</summary>
+    public async Task<Reservation> ReserveWithinAsync(Guid accountId, long maxCost, string reference, string idempotencyKey,
+        Func<CreditAccount, ProblemException>? refuse, CancellationToken ct)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxCost);
+        RequireTransaction();
+        var held = await db.Set<CreditAccount>()
+            .Where(a => a.Id == accountId && a.Balance - a.Reserved >= maxCost)
+            .ExecuteUpdateAsync(u => u.SetProperty(a => a.Reserved, a => a.Reserved + maxCost), ct);
+        if (held == 0)
+        {
+            var account = await db.Set<CreditAccount>().AsNoTracking().FirstOrDefaultAsync(a => a.Id == accountId, ct);
+            throw account is not null && refuse is not null ? refuse(account) : await MissingOrShortAsync(accountId, maxCost, ct);
+        }
+        var now = clock.GetUtcNow();
+        var reservation = new CreditReservation
+        {
+            Id = NewId(), AccountId = accountId, Amount = maxCost, State = ReservationState.Open, IdempotencyKey = idempotencyKey,
+            CreatedAt = now, ExpiresAt = now + ReservationLifetime,
+        };
+        db.Add(reservation);
+        Add(new CreditEntry
+        {
+            Id = NewId(), AccountId = accountId, Kind = CreditKind.Reservation, ReservedAmount = maxCost, Reference = reference,
+            IdempotencyKey = idempotencyKey, ReservationId = reservation.Id, CreatedAt = now,
+        });
+        return Describe(reservation);
+    }
+
+    /// <summary>
+    /// Settles (<paramref name="actualCost"/>, at most the hold) or releases a reservation inside <see cref="AtomicallyAsync"/>;
+    /// null when it was already closed, e.g. by the expiry job. Same key as <see cref="SettleAsync"/>, so the two never both close it.
+    /// </summary>
+    public async Task<CreditEntry?> CloseWithinAsync(Reservation reservation, ReservationState state, long actualCost, string reference, CancellationToken ct)
+    {
+        if (state == ReservationState.Open)
+            throw new ArgumentException("Closing means settled or released.", nameof(state));
+        RequireTransaction();
+        var closed = await db.Set<CreditReservation>().Where(r => r.Id == reservation.Id && r.State == ReservationState.Open)
+            .ExecuteUpdateAsync(u => u.SetProperty(r => r.State, state), ct);
+        if (closed == 0)
+            return null;
+        var charge = state == ReservationState.Settled ? Math.Clamp(actualCost, 0, reservation.Amount) : 0;
+        await db.Set<CreditAccount>().Where(a => a.Id == reservation.AccountId)
+            .ExecuteUpdateAsync(u => u.SetProperty(a => a.Balance, a => a.Balance - charge).SetProperty(a => a.Reserved, a => a.Reserved - reservation.Amount), ct);
+        return Add(new CreditEntry
+        {
+            Id = NewId(), AccountId = reservation.AccountId, Kind = state == ReservationState.Settled ? CreditKind.Usage : CreditKind.Release,
+            Amount = -charge, ReservedAmount = -reservation.Amount, Reference = reference, IdempotencyKey = $"{reservation.Id:N}:close",
+            ReservationId = reservation.Id, CreatedAt = clock.GetUtcNow(),
+        });
+    }
+
+    /// <summary><see cref="PostAsync"/> inside <see cref="AtomicallyAsync"/>; <paramref name="refuse"/> words the answer when a negative amount would overdraw.</summary>
+    public async Task<CreditEntry> PostWithinAsync(Guid accountId, CreditKind kind, long amount, string reference, Guid? actorId, string idempotencyKey,
+        Func<CreditAccount, ProblemException>? refuse, CancellationToken ct)
+    {
+        if (kind is CreditKind.Reservation or CreditKind.Release or CreditKind.Usage)
+            throw new ArgumentException("Reservations, releases and usage go through Reserve, Release and Settle.", nameof(kind));
+        RequireTransaction();
+        var changed = await db.Set<CreditAccount>()
+            .Where(a => a.Id == accountId && (amount >= 0 || a.Balance - a.Reserved + amount >= 0))
+            .ExecuteUpdateAsync(u => u.SetProperty(a => a.Balance, a => a.Balance + amount), ct);
+        if (changed == 0)
+        {
+            var account = await db.Set<CreditAccount>().AsNoTracking().FirstOrDefaultAsync(a => a.Id == accountId, ct);
+            throw account is not null && refuse is not null ? refuse(account) : await MissingOrShortAsync(accountId, -amount, ct);
+        }
+        return Add(new CreditEntry
+        {
+            Id = NewId(), AccountId = accountId, Kind = kind, Amount = amount, Reference = reference, ActorId = actorId,
+            IdempotencyKey = idempotencyKey, CreatedAt = clock.GetUtcNow(),
+        });
+    }
+
+    /// <summary>The reservations of <paramref name="ids"/>, for a caller that closes them together.</summary>
+    public async Task<Dictionary<Guid, Reservation>> ReservationsAsync(IEnumerable<Guid> ids, CancellationToken ct)
+    {
+        var wanted = ids.Distinct().ToList();
+        return await db.Set<CreditReservation>().AsNoTracking().Where(r => wanted.Contains(r.Id))
+            .ToDictionaryAsync(r => r.Id, Describe, ct);
+    }
+
+    void RequireTransaction()
+    {
+        if (db.Database.CurrentTransaction is null)
+            throw new InvalidOperationException("Call this inside AtomicallyAsync.");
+    }
 }
 
 internal static class Credits

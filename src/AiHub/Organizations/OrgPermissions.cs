@@ -19,11 +19,12 @@ internal static class OrgPermissions
     public const string ActivityRead = Prefix + "activity:read";
     public const string ChatUse = Prefix + "chat:use";
     public const string CreditsRead = Prefix + "credits:read";
+    public const string CreditsManage = Prefix + "credits:manage";
 
     public static readonly IReadOnlyList<string> All =
     [
         OrgRead, OrgManage, OrgDelete, MembersRead, MembersManage, TeamsRead, TeamsManage,
-        WorkspacesRead, WorkspacesManage, ApiKeysRead, ApiKeysManage, ActivityRead, ChatUse, CreditsRead,
+        WorkspacesRead, WorkspacesManage, ApiKeysRead, ApiKeysManage, ActivityRead, ChatUse, CreditsRead, CreditsManage,
     ];
 
     /// <summary>The permission's public name, without the policy prefix: <c>members:manage</c>.</summary>

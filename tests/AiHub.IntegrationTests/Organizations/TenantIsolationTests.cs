@@ -123,6 +123,7 @@ public abstract partial class TenantIsolationTests(IdentityHost host)
         var key = await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/api-keys",
             new { name = "everything", permissions = AiHub.Organizations.OrgPermissions.All.Select(AiHub.Organizations.OrgPermissions.Name) }, HttpStatusCode.Created);
         ids["api-keys"] = key.GetProperty("key").GetProperty("id").GetGuid();
+        ids["requestId"] = await CreateAsync(client, member, orgId, "credits/requests", new { credits = 1m, reason = "isolation" });
         return new Tenant(owner, key.GetProperty("secret").GetString()!, orgId, ids);
     }
 

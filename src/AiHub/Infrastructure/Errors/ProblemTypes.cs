@@ -34,4 +34,6 @@ internal static class ProblemTypes
     public const string PromoCodeExpired = Prefix + "promo-code-expired";
     public const string PromoCodeUsedUp = Prefix + "promo-code-used-up";
     public const string PromoCodeAlreadyRedeemed = Prefix + "promo-code-already-redeemed";
+    public const string AllowanceExceeded = Prefix + "allowance-exceeded";
+    public const string ApiKeyBudgetExceeded = Prefix + "api-key-budget-exceeded";
 }

@@ -1,0 +1,81 @@
+using System.Security.Claims;
+using AiHub.Identity;
+using AiHub.Organizations;
+using Hangfire;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace AiHub.Credits.Pools;
+
+internal static class PoolEndpoints
+{
+    public static void AddPools(IServiceCollection services)
+    {
+        services.AddScoped<CreditGate>();
+        services.AddScoped<CreditPools>();
+        services.AddHostedService<CreditHoldExpirySchedule>();
+    }
+
+    public static void MapPoolRoutes(IEndpointRouteBuilder app)
+    {
+        var credits = OrgEndpoints.Org(app).MapGroup("/credits").WithTags("Credits");
+        credits.MapGet("/allocations", List).RequireAuthorization(OrgPermissions.CreditsManage);
+        credits.MapPost("/allocations/{userId:guid}", Change).RequireAuthorization(OrgPermissions.CreditsManage).RequireUser();
+        credits.MapDelete("/allocations/{userId:guid}", Remove).RequireAuthorization(OrgPermissions.CreditsManage).RequireUser();
+        credits.MapGet("/allocation", Mine).RequireAuthorization(OrgPermissions.OrgRead).RequireUser();
+        credits.MapGet("/settings", Settings).RequireAuthorization(OrgPermissions.CreditsManage);
+        credits.MapPut("/settings", ChangeSettings).RequireAuthorization(OrgPermissions.CreditsManage).RequireUser();
+        credits.MapPost("/requests", Request).RequireAuthorization(OrgPermissions.OrgRead).RequireUser();
+        credits.MapGet("/requests", Requests).RequireAuthorization(OrgPermissions.OrgRead);
+        credits.MapPost("/requests/{requestId:guid}/approve", Approve).RequireAuthorization(OrgPermissions.CreditsManage).RequireUser();
+        credits.MapPost("/requests/{requestId:guid}/deny", Deny).RequireAuthorization(OrgPermissions.CreditsManage).RequireUser();
+    }
+
+    static async Task<Ok<AllocationList>> List(Guid orgId, HttpContext http, CreditPools pools, CancellationToken ct) =>
+        TypedResults.Ok(await pools.ListAsync(http.Grant(), ct));
+
+    /// <remarks>An <c>Idempotency-Key</c> header makes a retried change harmless.</remarks>
+    static async Task<Ok<AllocationResponse>> Change(Guid orgId, Guid userId, AllocationChange body, HttpContext http, ClaimsPrincipal user, CreditPools pools, CancellationToken ct) =>
+        TypedResults.Ok(await pools.ChangeAsync(http.Grant(), user.UserId()!.Value, userId, body, http.Request.Headers["Idempotency-Key"].ToString(), ct));
+
+    static async Task<NoContent> Remove(Guid orgId, Guid userId, HttpContext http, ClaimsPrincipal user, CreditPools pools, CancellationToken ct)
+    {
+        await pools.RemoveAsync(http.Grant(), user.UserId()!.Value, userId, ct);
+        return TypedResults.NoContent();
+    }
+
+    static async Task<Ok<MyAllocation>> Mine(Guid orgId, HttpContext http, ClaimsPrincipal user, CreditPools pools, CancellationToken ct) =>
+        TypedResults.Ok(await pools.MineAsync(http.Grant(), user.UserId()!.Value, ct));
+
+    static async Task<Ok<PoolSettingsResponse>> Settings(Guid orgId, HttpContext http, CreditPools pools, CancellationToken ct) =>
+        TypedResults.Ok(await pools.SettingsAsync(http.Grant(), ct));
+
+    static async Task<Ok<PoolSettingsResponse>> ChangeSettings(Guid orgId, PoolSettingsBody body, HttpContext http, ClaimsPrincipal user, CreditPools pools, CancellationToken ct) =>
+        TypedResults.Ok(await pools.ChangeSettingsAsync(http.Grant(), user.UserId()!.Value, body, ct));
+
+    static async Task<Created<CreditRequestResponse>> Request(Guid orgId, CreditRequestBody body, HttpContext http, ClaimsPrincipal user, CreditPools pools, CancellationToken ct)
+    {
+        var request = await pools.RequestAsync(http.Grant(), user.UserId()!.Value, body, ct);
+        return TypedResults.Created($"/api/orgs/{orgId}/credits/requests/{request.Id}", request);
+    }
+
+    static async Task<Ok<List<CreditRequestResponse>>> Requests(Guid orgId, HttpContext http, ClaimsPrincipal user, CreditPools pools, CancellationToken ct, string? status = null) =>
+        TypedResults.Ok(await pools.RequestsAsync(http.Grant(), user.UserId(), status, ct));
+
+    static async Task<Ok<CreditRequestResponse>> Approve(Guid orgId, Guid requestId, ApproveBody? body, HttpContext http, ClaimsPrincipal user, CreditPools pools, CancellationToken ct) =>
+        TypedResults.Ok(await pools.ApproveAsync(http.Grant(), user.UserId()!.Value, requestId, body ?? new ApproveBody(null), ct));
+
+    static async Task<Ok<CreditRequestResponse>> Deny(Guid orgId, Guid requestId, DenyBody body, HttpContext http, ClaimsPrincipal user, CreditPools pools, CancellationToken ct) =>
+        TypedResults.Ok(await pools.DenyAsync(http.Grant(), user.UserId()!.Value, requestId, body, ct));
+}
+
+/// <summary>Every minute, AI-call holds a crashed call left open are released, the key budget's part with them.</summary>
+internal sealed class CreditHoldExpirySchedule(IRecurringJobManager recurring) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        recurring.AddOrUpdate<CreditGate>("credit-hold-expiry", gate => gate.ReleaseExpiredAsync(CancellationToken.None), Cron.Minutely());
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
