@@ -243,6 +243,629 @@ namespace AiHub.Data.Migrations.Sqlite
                     b.ToTable("credit_reservations", (string)null);
                 });
 
+            modelBuilder.Entity("AiHub.Credits.Plans.LimitWarning", b =>
+                {
+                    b.Property<string>("Subject")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("subject");
+
+                    b.Property<string>("Period")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("period");
+
+                    b.Property<int>("Threshold")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("threshold");
+
+                    b.Property<long>("SentAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("sent_at");
+
+                    b.HasKey("Subject", "Period", "Threshold")
+                        .HasName("pk_limit_warnings");
+
+                    b.ToTable("limit_warnings", (string)null);
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Plans.OrgPlan", b =>
+                {
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("organization_id");
+
+                    b.Property<Guid?>("ChangedBy")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("changed_by");
+
+                    b.Property<string>("PlanCode")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("plan_code");
+
+                    b.Property<long>("Since")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("since");
+
+                    b.HasKey("OrganizationId")
+                        .HasName("pk_org_plans");
+
+                    b.HasIndex("PlanCode")
+                        .HasDatabaseName("ix_org_plans_plan_code");
+
+                    b.ToTable("org_plans", (string)null);
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Plans.Plan", b =>
+                {
+                    b.Property<string>("Code")
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("code");
+
+                    b.Property<bool>("Active")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("active");
+
+                    b.Property<string>("ChatPeriod")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("chat_period");
+
+                    b.Property<int?>("ChatQuestions")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("chat_questions");
+
+                    b.Property<string>("Currency")
+                        .IsRequired()
+                        .HasMaxLength(3)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("currency");
+
+                    b.Property<long>("GrantMicros")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("grant_micros");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<long>("PriceCents")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("price_cents");
+
+                    b.Property<int>("SortOrder")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("sort_order");
+
+                    b.Property<long?>("StorageBytes")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("storage_bytes");
+
+                    b.Property<int?>("Videos")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("videos");
+
+                    b.HasKey("Code")
+                        .HasName("pk_plans");
+
+                    b.ToTable("plans", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_plans_chat_questions", "chat_questions IS NULL OR chat_questions >= 0");
+
+                            t.HasCheckConstraint("ck_plans_grant_micros", "grant_micros >= 0");
+
+                            t.HasCheckConstraint("ck_plans_price_cents", "price_cents >= 0");
+
+                            t.HasCheckConstraint("ck_plans_storage_bytes", "storage_bytes IS NULL OR storage_bytes >= 0");
+
+                            t.HasCheckConstraint("ck_plans_videos", "videos IS NULL OR videos >= 0");
+                        });
+
+                    b.HasData(
+                        new
+                        {
+                            Code = "FREE",
+                            Active = true,
+                            ChatPeriod = "Total",
+                            ChatQuestions = 3,
+                            Currency = "USD",
+                            GrantMicros = 10000000L,
+                            Name = "Free",
+                            PriceCents = 0L,
+                            SortOrder = 0,
+                            StorageBytes = 5000000000L,
+                            Videos = 10
+                        },
+                        new
+                        {
+                            Code = "BASIC",
+                            Active = true,
+                            ChatPeriod = "Day",
+                            ChatQuestions = 100,
+                            Currency = "USD",
+                            GrantMicros = 0L,
+                            Name = "Basic",
+                            PriceCents = 2900L,
+                            SortOrder = 1,
+                            StorageBytes = 25000000000L,
+                            Videos = 50
+                        },
+                        new
+                        {
+                            Code = "PRO",
+                            Active = true,
+                            ChatPeriod = "Day",
+                            ChatQuestions = 500,
+                            Currency = "USD",
+                            GrantMicros = 0L,
+                            Name = "Pro",
+                            PriceCents = 7900L,
+                            SortOrder = 2,
+                            StorageBytes = 100000000000L,
+                            Videos = 200
+                        },
+                        new
+                        {
+                            Code = "ENTERPRISE",
+                            Active = true,
+                            ChatPeriod = "Day",
+                            Currency = "USD",
+                            GrantMicros = 0L,
+                            Name = "Enterprise",
+                            PriceCents = 29900L,
+                            SortOrder = 3,
+                            StorageBytes = 500000000000L
+                        });
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Plans.QuotaConsumption", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<long>("Amount")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("amount");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("IdempotencyKey")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("idempotency_key");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("kind");
+
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("organization_id");
+
+                    b.Property<long>("PeriodStart")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("period_start");
+
+                    b.Property<long?>("ReleasedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("released_at");
+
+                    b.HasKey("Id")
+                        .HasName("pk_quota_consumptions");
+
+                    b.HasIndex("OrganizationId", "Kind", "IdempotencyKey")
+                        .IsUnique()
+                        .HasDatabaseName("ix_quota_consumptions_organization_id_kind_idempotency_key");
+
+                    b.ToTable("quota_consumptions", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_quota_consumptions_amount", "amount > 0");
+                        });
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Plans.QuotaUsage", b =>
+                {
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("organization_id");
+
+                    b.Property<string>("Kind")
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("kind");
+
+                    b.Property<long>("PeriodStart")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("period_start");
+
+                    b.Property<long>("Used")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("used");
+
+                    b.HasKey("OrganizationId", "Kind", "PeriodStart")
+                        .HasName("pk_quota_usage");
+
+                    b.ToTable("quota_usage", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_quota_usage_used", "used >= 0");
+                        });
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Pools.ApiKeySpend", b =>
+                {
+                    b.Property<Guid>("ApiKeyId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("api_key_id");
+
+                    b.Property<string>("Month")
+                        .HasMaxLength(7)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("month");
+
+                    b.Property<long>("Held")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("held");
+
+                    b.Property<long>("Spent")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("spent");
+
+                    b.HasKey("ApiKeyId", "Month")
+                        .HasName("pk_api_key_spend");
+
+                    b.ToTable("api_key_spend", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_api_key_spend_held", "held >= 0");
+
+                            t.HasCheckConstraint("ck_api_key_spend_spent", "spent >= 0");
+                        });
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Pools.CreditRequest", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<long>("Amount")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("amount");
+
+                    b.Property<long?>("ApprovedAmount")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("approved_amount");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<long?>("DecidedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("decided_at");
+
+                    b.Property<Guid?>("DecidedBy")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("decided_by");
+
+                    b.Property<string>("DenyReason")
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("deny_reason");
+
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("organization_id");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("reason");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("status");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("user_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_credit_requests");
+
+                    b.HasIndex("UserId")
+                        .HasDatabaseName("ix_credit_requests_user_id");
+
+                    b.HasIndex("OrganizationId", "Status", "CreatedAt")
+                        .HasDatabaseName("ix_credit_requests_organization_id_status_created_at");
+
+                    b.HasIndex("OrganizationId", "UserId", "CreatedAt")
+                        .HasDatabaseName("ix_credit_requests_organization_id_user_id_created_at");
+
+                    b.ToTable("credit_requests", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_credit_requests_amount", "amount > 0");
+
+                            t.HasCheckConstraint("ck_credit_requests_approved_amount", "approved_amount IS NULL OR approved_amount > 0");
+                        });
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Pools.GateHold", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<long?>("ActualCost")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("actual_cost");
+
+                    b.Property<Guid?>("AllocationAccountId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("allocation_account_id");
+
+                    b.Property<Guid?>("AllocationReservationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("allocation_reservation_id");
+
+                    b.Property<long>("Amount")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("amount");
+
+                    b.Property<Guid?>("ApiKeyId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("api_key_id");
+
+                    b.Property<string>("BudgetMonth")
+                        .HasMaxLength(7)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("budget_month");
+
+                    b.Property<long?>("ClosedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("closed_at");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<long>("ExpiresAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("expires_at");
+
+                    b.Property<string>("IdempotencyKey")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("idempotency_key");
+
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("organization_id");
+
+                    b.Property<Guid>("PayerAccountId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("payer_account_id");
+
+                    b.Property<Guid>("PayerReservationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("payer_reservation_id");
+
+                    b.Property<string>("State")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("state");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("user_id");
+
+                    b.Property<Guid?>("WorkspaceId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("workspace_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_credit_holds");
+
+                    b.HasIndex("ApiKeyId")
+                        .HasDatabaseName("ix_credit_holds_api_key_id");
+
+                    b.HasIndex("IdempotencyKey")
+                        .IsUnique()
+                        .HasDatabaseName("ix_credit_holds_idempotency_key");
+
+                    b.HasIndex("PayerAccountId")
+                        .HasDatabaseName("ix_credit_holds_payer_account_id");
+
+                    b.HasIndex("UserId")
+                        .HasDatabaseName("ix_credit_holds_user_id");
+
+                    b.HasIndex("State", "ExpiresAt")
+                        .HasDatabaseName("ix_credit_holds_state_expires_at");
+
+                    b.HasIndex("OrganizationId", "UserId", "CreatedAt")
+                        .HasDatabaseName("ix_credit_holds_organization_id_user_id_created_at");
+
+                    b.ToTable("credit_holds", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_credit_holds_amount", "amount >= 0");
+                        });
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Pools.MemberAllocation", b =>
+                {
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("organization_id");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("user_id");
+
+                    b.Property<Guid>("AccountId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("account_id");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.HasKey("OrganizationId", "UserId")
+                        .HasName("pk_credit_allocations");
+
+                    b.HasIndex("AccountId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_credit_allocations_account_id");
+
+                    b.ToTable("credit_allocations", (string)null);
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Pools.PoolSettings", b =>
+                {
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("organization_id");
+
+                    b.Property<bool>("MembersNeedAllocation")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("members_need_allocation");
+
+                    b.Property<long>("UpdatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("updated_at");
+
+                    b.HasKey("OrganizationId")
+                        .HasName("pk_credit_pool_settings");
+
+                    b.ToTable("credit_pool_settings", (string)null);
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Promo.PromoCode", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<bool>("Active")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("active");
+
+                    b.Property<string>("Code")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("code");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<Guid?>("CreatedBy")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_by");
+
+                    b.Property<long>("Credits")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("credits");
+
+                    b.Property<long?>("ExpiresAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("expires_at");
+
+                    b.Property<int?>("MaxUses")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("max_uses");
+
+                    b.Property<int>("Uses")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("uses");
+
+                    b.HasKey("Id")
+                        .HasName("pk_promo_codes");
+
+                    b.HasIndex("Code")
+                        .IsUnique()
+                        .HasDatabaseName("ix_promo_codes_code");
+
+                    b.HasIndex("CreatedAt")
+                        .HasDatabaseName("ix_promo_codes_created_at");
+
+                    b.HasIndex("CreatedBy")
+                        .HasDatabaseName("ix_promo_codes_created_by");
+
+                    b.ToTable("promo_codes", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_promo_codes_credits", "credits > 0");
+
+                            t.HasCheckConstraint("ck_promo_codes_max_uses", "max_uses IS NULL OR max_uses >= 1");
+
+                            t.HasCheckConstraint("ck_promo_codes_uses", "uses >= 0 AND (max_uses IS NULL OR uses <= max_uses)");
+                        });
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Promo.PromoRedemption", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<Guid>("EntryId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("entry_id");
+
+                    b.Property<Guid>("PromoCodeId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("promo_code_id");
+
+                    b.Property<long>("RedeemedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("redeemed_at");
+
+                    b.Property<string>("RequestKey")
+                        .HasMaxLength(150)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("request_key");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("user_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_promo_redemptions");
+
+                    b.HasIndex("EntryId")
+                        .HasDatabaseName("ix_promo_redemptions_entry_id");
+
+                    b.HasIndex("UserId")
+                        .HasDatabaseName("ix_promo_redemptions_user_id");
+
+                    b.HasIndex("PromoCodeId", "UserId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_promo_redemptions_promo_code_id_user_id");
+
+                    b.ToTable("promo_redemptions", (string)null);
+                });
+
             modelBuilder.Entity("AiHub.Credits.Usage.ModelPrice", b =>
                 {
                     b.Property<string>("Provider")
@@ -1604,6 +2227,160 @@ namespace AiHub.Data.Migrations.Sqlite
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_credit_reservations_credit_accounts_account_id");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Plans.OrgPlan", b =>
+                {
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithOne()
+                        .HasForeignKey("AiHub.Credits.Plans.OrgPlan", "OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_org_plans_organizations_organization_id");
+
+                    b.HasOne("AiHub.Credits.Plans.Plan", null)
+                        .WithMany()
+                        .HasForeignKey("PlanCode")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_org_plans_plans_plan_code");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Plans.QuotaConsumption", b =>
+                {
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_quota_consumptions_organizations_organization_id");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Plans.QuotaUsage", b =>
+                {
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_quota_usage_organizations_organization_id");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Pools.ApiKeySpend", b =>
+                {
+                    b.HasOne("AiHub.Organizations.ApiKeys.ApiKey", null)
+                        .WithMany()
+                        .HasForeignKey("ApiKeyId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_api_key_spend_api_keys_api_key_id");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Pools.CreditRequest", b =>
+                {
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_credit_requests_organizations_organization_id");
+
+                    b.HasOne("AiHub.Identity.AppUser", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_credit_requests_asp_net_users_user_id");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Pools.GateHold", b =>
+                {
+                    b.HasOne("AiHub.Organizations.ApiKeys.ApiKey", null)
+                        .WithMany()
+                        .HasForeignKey("ApiKeyId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .HasConstraintName("fk_credit_holds_api_keys_api_key_id");
+
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_credit_holds_organizations_organization_id");
+
+                    b.HasOne("AiHub.Credits.CreditAccount", null)
+                        .WithMany()
+                        .HasForeignKey("PayerAccountId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_credit_holds_credit_accounts_payer_account_id");
+
+                    b.HasOne("AiHub.Identity.AppUser", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_credit_holds_asp_net_users_user_id");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Pools.MemberAllocation", b =>
+                {
+                    b.HasOne("AiHub.Credits.CreditAccount", null)
+                        .WithMany()
+                        .HasForeignKey("AccountId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_credit_allocations_credit_accounts_account_id");
+
+                    b.HasOne("AiHub.Organizations.Membership", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId", "UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_credit_allocations_memberships_organization_id_user_id");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Pools.PoolSettings", b =>
+                {
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_credit_pool_settings_organizations_organization_id");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Promo.PromoCode", b =>
+                {
+                    b.HasOne("AiHub.Identity.AppUser", null)
+                        .WithMany()
+                        .HasForeignKey("CreatedBy")
+                        .OnDelete(DeleteBehavior.SetNull)
+                        .HasConstraintName("fk_promo_codes_asp_net_users_created_by");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Promo.PromoRedemption", b =>
+                {
+                    b.HasOne("AiHub.Credits.CreditEntry", null)
+                        .WithMany()
+                        .HasForeignKey("EntryId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_promo_redemptions_credit_entries_entry_id");
+
+                    b.HasOne("AiHub.Credits.Promo.PromoCode", null)
+                        .WithMany()
+                        .HasForeignKey("PromoCodeId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_promo_redemptions_promo_codes_promo_code_id");
+
+                    b.HasOne("AiHub.Identity.AppUser", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_promo_redemptions_asp_net_users_user_id");
                 });
 
             modelBuilder.Entity("AiHub.Credits.Usage.UsageHourly", b =>

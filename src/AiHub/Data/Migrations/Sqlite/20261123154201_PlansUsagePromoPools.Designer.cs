@@ -11,8 +11,8 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace AiHub.Data.Migrations.Sqlite
 {
     [DbContext(typeof(SqliteAppDbContext))]
-    [Migration("20261123145558_Plans")]
-    partial class Plans
+    [Migration("20261123154201_PlansUsagePromoPools")]
+    partial class PlansUsagePromoPools
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -504,6 +504,700 @@ namespace AiHub.Data.Migrations.Sqlite
                     b.ToTable("quota_usage", null, t =>
                         {
                             t.HasCheckConstraint("ck_quota_usage_used", "used >= 0");
+                        });
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Pools.ApiKeySpend", b =>
+                {
+                    b.Property<Guid>("ApiKeyId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("api_key_id");
+
+                    b.Property<string>("Month")
+                        .HasMaxLength(7)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("month");
+
+                    b.Property<long>("Held")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("held");
+
+                    b.Property<long>("Spent")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("spent");
+
+                    b.HasKey("ApiKeyId", "Month")
+                        .HasName("pk_api_key_spend");
+
+                    b.ToTable("api_key_spend", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_api_key_spend_held", "held >= 0");
+
+                            t.HasCheckConstraint("ck_api_key_spend_spent", "spent >= 0");
+                        });
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Pools.CreditRequest", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<long>("Amount")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("amount");
+
+                    b.Property<long?>("ApprovedAmount")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("approved_amount");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<long?>("DecidedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("decided_at");
+
+                    b.Property<Guid?>("DecidedBy")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("decided_by");
+
+                    b.Property<string>("DenyReason")
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("deny_reason");
+
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("organization_id");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("reason");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("status");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("user_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_credit_requests");
+
+                    b.HasIndex("UserId")
+                        .HasDatabaseName("ix_credit_requests_user_id");
+
+                    b.HasIndex("OrganizationId", "Status", "CreatedAt")
+                        .HasDatabaseName("ix_credit_requests_organization_id_status_created_at");
+
+                    b.HasIndex("OrganizationId", "UserId", "CreatedAt")
+                        .HasDatabaseName("ix_credit_requests_organization_id_user_id_created_at");
+
+                    b.ToTable("credit_requests", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_credit_requests_amount", "amount > 0");
+
+                            t.HasCheckConstraint("ck_credit_requests_approved_amount", "approved_amount IS NULL OR approved_amount > 0");
+                        });
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Pools.GateHold", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<long?>("ActualCost")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("actual_cost");
+
+                    b.Property<Guid?>("AllocationAccountId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("allocation_account_id");
+
+                    b.Property<Guid?>("AllocationReservationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("allocation_reservation_id");
+
+                    b.Property<long>("Amount")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("amount");
+
+                    b.Property<Guid?>("ApiKeyId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("api_key_id");
+
+                    b.Property<string>("BudgetMonth")
+                        .HasMaxLength(7)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("budget_month");
+
+                    b.Property<long?>("ClosedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("closed_at");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<long>("ExpiresAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("expires_at");
+
+                    b.Property<string>("IdempotencyKey")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("idempotency_key");
+
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("organization_id");
+
+                    b.Property<Guid>("PayerAccountId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("payer_account_id");
+
+                    b.Property<Guid>("PayerReservationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("payer_reservation_id");
+
+                    b.Property<string>("State")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("state");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("user_id");
+
+                    b.Property<Guid?>("WorkspaceId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("workspace_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_credit_holds");
+
+                    b.HasIndex("ApiKeyId")
+                        .HasDatabaseName("ix_credit_holds_api_key_id");
+
+                    b.HasIndex("IdempotencyKey")
+                        .IsUnique()
+                        .HasDatabaseName("ix_credit_holds_idempotency_key");
+
+                    b.HasIndex("PayerAccountId")
+                        .HasDatabaseName("ix_credit_holds_payer_account_id");
+
+                    b.HasIndex("UserId")
+                        .HasDatabaseName("ix_credit_holds_user_id");
+
+                    b.HasIndex("State", "ExpiresAt")
+                        .HasDatabaseName("ix_credit_holds_state_expires_at");
+
+                    b.HasIndex("OrganizationId", "UserId", "CreatedAt")
+                        .HasDatabaseName("ix_credit_holds_organization_id_user_id_created_at");
+
+                    b.ToTable("credit_holds", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_credit_holds_amount", "amount >= 0");
+                        });
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Pools.MemberAllocation", b =>
+                {
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("organization_id");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("user_id");
+
+                    b.Property<Guid>("AccountId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("account_id");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.HasKey("OrganizationId", "UserId")
+                        .HasName("pk_credit_allocations");
+
+                    b.HasIndex("AccountId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_credit_allocations_account_id");
+
+                    b.ToTable("credit_allocations", (string)null);
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Pools.PoolSettings", b =>
+                {
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("organization_id");
+
+                    b.Property<bool>("MembersNeedAllocation")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("members_need_allocation");
+
+                    b.Property<long>("UpdatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("updated_at");
+
+                    b.HasKey("OrganizationId")
+                        .HasName("pk_credit_pool_settings");
+
+                    b.ToTable("credit_pool_settings", (string)null);
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Promo.PromoCode", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<bool>("Active")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("active");
+
+                    b.Property<string>("Code")
+                        .IsRequired()
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("code");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<Guid?>("CreatedBy")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_by");
+
+                    b.Property<long>("Credits")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("credits");
+
+                    b.Property<long?>("ExpiresAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("expires_at");
+
+                    b.Property<int?>("MaxUses")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("max_uses");
+
+                    b.Property<int>("Uses")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("uses");
+
+                    b.HasKey("Id")
+                        .HasName("pk_promo_codes");
+
+                    b.HasIndex("Code")
+                        .IsUnique()
+                        .HasDatabaseName("ix_promo_codes_code");
+
+                    b.HasIndex("CreatedAt")
+                        .HasDatabaseName("ix_promo_codes_created_at");
+
+                    b.HasIndex("CreatedBy")
+                        .HasDatabaseName("ix_promo_codes_created_by");
+
+                    b.ToTable("promo_codes", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_promo_codes_credits", "credits > 0");
+
+                            t.HasCheckConstraint("ck_promo_codes_max_uses", "max_uses IS NULL OR max_uses >= 1");
+
+                            t.HasCheckConstraint("ck_promo_codes_uses", "uses >= 0 AND (max_uses IS NULL OR uses <= max_uses)");
+                        });
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Promo.PromoRedemption", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<Guid>("EntryId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("entry_id");
+
+                    b.Property<Guid>("PromoCodeId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("promo_code_id");
+
+                    b.Property<long>("RedeemedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("redeemed_at");
+
+                    b.Property<string>("RequestKey")
+                        .HasMaxLength(150)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("request_key");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("user_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_promo_redemptions");
+
+                    b.HasIndex("EntryId")
+                        .HasDatabaseName("ix_promo_redemptions_entry_id");
+
+                    b.HasIndex("UserId")
+                        .HasDatabaseName("ix_promo_redemptions_user_id");
+
+                    b.HasIndex("PromoCodeId", "UserId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_promo_redemptions_promo_code_id_user_id");
+
+                    b.ToTable("promo_redemptions", (string)null);
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Usage.ModelPrice", b =>
+                {
+                    b.Property<string>("Provider")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("provider");
+
+                    b.Property<string>("Model")
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("model");
+
+                    b.Property<long>("InputMicrosPerMillion")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("input_micros_per_million");
+
+                    b.Property<long>("OutputMicrosPerMillion")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("output_micros_per_million");
+
+                    b.Property<long>("UpdatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("updated_at");
+
+                    b.Property<Guid?>("UpdatedBy")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("updated_by");
+
+                    b.HasKey("Provider", "Model")
+                        .HasName("pk_model_prices");
+
+                    b.ToTable("model_prices", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_model_prices_non_negative", "input_micros_per_million >= 0 AND output_micros_per_million >= 0");
+                        });
+
+                    b.HasData(
+                        new
+                        {
+                            Provider = "openai",
+                            Model = "gpt-4o-mini",
+                            InputMicrosPerMillion = 15000000L,
+                            OutputMicrosPerMillion = 60000000L,
+                            UpdatedAt = 1308351135744000000L
+                        },
+                        new
+                        {
+                            Provider = "openai",
+                            Model = "gpt-4o",
+                            InputMicrosPerMillion = 250000000L,
+                            OutputMicrosPerMillion = 1000000000L,
+                            UpdatedAt = 1308351135744000000L
+                        },
+                        new
+                        {
+                            Provider = "openai",
+                            Model = "gpt-4.1",
+                            InputMicrosPerMillion = 200000000L,
+                            OutputMicrosPerMillion = 800000000L,
+                            UpdatedAt = 1308351135744000000L
+                        },
+                        new
+                        {
+                            Provider = "openai",
+                            Model = "gpt-4.1-mini",
+                            InputMicrosPerMillion = 40000000L,
+                            OutputMicrosPerMillion = 160000000L,
+                            UpdatedAt = 1308351135744000000L
+                        },
+                        new
+                        {
+                            Provider = "openai",
+                            Model = "text-embedding-3-small",
+                            InputMicrosPerMillion = 2000000L,
+                            OutputMicrosPerMillion = 0L,
+                            UpdatedAt = 1308351135744000000L
+                        },
+                        new
+                        {
+                            Provider = "anthropic",
+                            Model = "claude-sonnet-4-20250514",
+                            InputMicrosPerMillion = 300000000L,
+                            OutputMicrosPerMillion = 1500000000L,
+                            UpdatedAt = 1308351135744000000L
+                        },
+                        new
+                        {
+                            Provider = "anthropic",
+                            Model = "claude-sonnet-4-0",
+                            InputMicrosPerMillion = 300000000L,
+                            OutputMicrosPerMillion = 1500000000L,
+                            UpdatedAt = 1308351135744000000L
+                        },
+                        new
+                        {
+                            Provider = "anthropic",
+                            Model = "claude-3-5-haiku-20241022",
+                            InputMicrosPerMillion = 80000000L,
+                            OutputMicrosPerMillion = 400000000L,
+                            UpdatedAt = 1308351135744000000L
+                        },
+                        new
+                        {
+                            Provider = "gemini",
+                            Model = "gemini-2.0-flash",
+                            InputMicrosPerMillion = 10000000L,
+                            OutputMicrosPerMillion = 40000000L,
+                            UpdatedAt = 1308351135744000000L
+                        },
+                        new
+                        {
+                            Provider = "gemini",
+                            Model = "gemini-2.5-flash",
+                            InputMicrosPerMillion = 30000000L,
+                            OutputMicrosPerMillion = 250000000L,
+                            UpdatedAt = 1308351135744000000L
+                        });
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Usage.UsageHourly", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<Guid?>("ApiKeyId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("api_key_id");
+
+                    b.Property<long>("CostMicros")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("cost_micros");
+
+                    b.Property<long>("Failures")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("failures");
+
+                    b.Property<long>("HourStart")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("hour_start");
+
+                    b.Property<long>("InputTokens")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("input_tokens");
+
+                    b.Property<long>("LatencyMsSum")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("latency_ms_sum");
+
+                    b.Property<string>("Model")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("model");
+
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("organization_id");
+
+                    b.Property<long>("OutputTokens")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("output_tokens");
+
+                    b.Property<string>("Provider")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("provider");
+
+                    b.Property<long>("Requests")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("requests");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("user_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_usage_hourly");
+
+                    b.HasIndex("ApiKeyId", "HourStart")
+                        .HasDatabaseName("ix_usage_hourly_api_key_id_hour_start");
+
+                    b.HasIndex("OrganizationId", "HourStart")
+                        .HasDatabaseName("ix_usage_hourly_organization_id_hour_start");
+
+                    b.HasIndex("UserId", "HourStart")
+                        .HasDatabaseName("ix_usage_hourly_user_id_hour_start");
+
+                    b.HasIndex("HourStart", "OrganizationId", "UserId", "ApiKeyId", "Provider", "Model")
+                        .IsUnique()
+                        .HasDatabaseName("ix_usage_hourly_hour_start_organization_id_user_id_api_key_id_provider_model")
+                        .HasAnnotation("Npgsql:NullsDistinct", false);
+
+                    b.ToTable("usage_hourly", (string)null);
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Usage.UsageRecord", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<bool>("Aggregated")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("aggregated");
+
+                    b.Property<Guid?>("ApiKeyId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("api_key_id");
+
+                    b.Property<long>("CostMicros")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("cost_micros");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<long>("HourStart")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("hour_start");
+
+                    b.Property<string>("IdempotencyKey")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("idempotency_key");
+
+                    b.Property<long>("InputTokens")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("input_tokens");
+
+                    b.Property<long>("LatencyMs")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("latency_ms");
+
+                    b.Property<string>("Model")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("model");
+
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("organization_id");
+
+                    b.Property<long>("OutputTokens")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("output_tokens");
+
+                    b.Property<string>("Provider")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("provider");
+
+                    b.Property<Guid?>("ReservationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("reservation_id");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("status");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("user_id");
+
+                    b.Property<Guid?>("WorkspaceId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("workspace_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_usage_records");
+
+                    b.HasIndex("IdempotencyKey")
+                        .IsUnique()
+                        .HasDatabaseName("ix_usage_records_idempotency_key");
+
+                    b.HasIndex("Aggregated", "HourStart")
+                        .HasDatabaseName("ix_usage_records_aggregated_hour_start");
+
+                    b.HasIndex("ApiKeyId", "CreatedAt")
+                        .HasDatabaseName("ix_usage_records_api_key_id_created_at");
+
+                    b.HasIndex("OrganizationId", "CreatedAt")
+                        .HasDatabaseName("ix_usage_records_organization_id_created_at");
+
+                    b.HasIndex("UserId", "CreatedAt")
+                        .HasDatabaseName("ix_usage_records_user_id_created_at");
+
+                    b.ToTable("usage_records", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_usage_records_cost", "cost_micros >= 0 AND latency_ms >= 0");
+
+                            t.HasCheckConstraint("ck_usage_records_tokens", "input_tokens >= 0 AND output_tokens >= 0");
+                        });
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Usage.UsageWatermark", b =>
+                {
+                    b.Property<int>("Id")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<long>("AggregatedUntil")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("aggregated_until");
+
+                    b.Property<long>("UpdatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("updated_at");
+
+                    b.HasKey("Id")
+                        .HasName("pk_usage_watermark");
+
+                    b.ToTable("usage_watermark", (string)null);
+
+                    b.HasData(
+                        new
+                        {
+                            Id = 1,
+                            AggregatedUntil = 1272537022464000000L,
+                            UpdatedAt = 1272537022464000000L
                         });
                 });
 
@@ -1573,6 +2267,143 @@ namespace AiHub.Data.Migrations.Sqlite
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_quota_usage_organizations_organization_id");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Pools.ApiKeySpend", b =>
+                {
+                    b.HasOne("AiHub.Organizations.ApiKeys.ApiKey", null)
+                        .WithMany()
+                        .HasForeignKey("ApiKeyId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_api_key_spend_api_keys_api_key_id");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Pools.CreditRequest", b =>
+                {
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_credit_requests_organizations_organization_id");
+
+                    b.HasOne("AiHub.Identity.AppUser", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_credit_requests_asp_net_users_user_id");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Pools.GateHold", b =>
+                {
+                    b.HasOne("AiHub.Organizations.ApiKeys.ApiKey", null)
+                        .WithMany()
+                        .HasForeignKey("ApiKeyId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .HasConstraintName("fk_credit_holds_api_keys_api_key_id");
+
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_credit_holds_organizations_organization_id");
+
+                    b.HasOne("AiHub.Credits.CreditAccount", null)
+                        .WithMany()
+                        .HasForeignKey("PayerAccountId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_credit_holds_credit_accounts_payer_account_id");
+
+                    b.HasOne("AiHub.Identity.AppUser", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_credit_holds_asp_net_users_user_id");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Pools.MemberAllocation", b =>
+                {
+                    b.HasOne("AiHub.Credits.CreditAccount", null)
+                        .WithMany()
+                        .HasForeignKey("AccountId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_credit_allocations_credit_accounts_account_id");
+
+                    b.HasOne("AiHub.Organizations.Membership", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId", "UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_credit_allocations_memberships_organization_id_user_id");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Pools.PoolSettings", b =>
+                {
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_credit_pool_settings_organizations_organization_id");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Promo.PromoCode", b =>
+                {
+                    b.HasOne("AiHub.Identity.AppUser", null)
+                        .WithMany()
+                        .HasForeignKey("CreatedBy")
+                        .OnDelete(DeleteBehavior.SetNull)
+                        .HasConstraintName("fk_promo_codes_asp_net_users_created_by");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Promo.PromoRedemption", b =>
+                {
+                    b.HasOne("AiHub.Credits.CreditEntry", null)
+                        .WithMany()
+                        .HasForeignKey("EntryId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_promo_redemptions_credit_entries_entry_id");
+
+                    b.HasOne("AiHub.Credits.Promo.PromoCode", null)
+                        .WithMany()
+                        .HasForeignKey("PromoCodeId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_promo_redemptions_promo_codes_promo_code_id");
+
+                    b.HasOne("AiHub.Identity.AppUser", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_promo_redemptions_asp_net_users_user_id");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Usage.UsageHourly", b =>
+                {
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_usage_hourly_organizations_organization_id");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Usage.UsageRecord", b =>
+                {
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_usage_records_organizations_organization_id");
                 });
 
             modelBuilder.Entity("AiHub.Identity.RefreshToken", b =>

@@ -12,8 +12,8 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace AiHub.Data.Migrations.Postgres
 {
     [DbContext(typeof(PostgresAppDbContext))]
-    [Migration("20261123145652_PromoCodes")]
-    partial class PromoCodes
+    [Migration("20261123154423_PlansUsagePromoPools")]
+    partial class PlansUsagePromoPools
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -252,6 +252,521 @@ namespace AiHub.Data.Migrations.Postgres
                     b.ToTable("credit_reservations", (string)null);
                 });
 
+            modelBuilder.Entity("AiHub.Credits.Plans.LimitWarning", b =>
+                {
+                    b.Property<string>("Subject")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("subject");
+
+                    b.Property<string>("Period")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("period");
+
+                    b.Property<int>("Threshold")
+                        .HasColumnType("integer")
+                        .HasColumnName("threshold");
+
+                    b.Property<DateTimeOffset>("SentAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("sent_at");
+
+                    b.HasKey("Subject", "Period", "Threshold")
+                        .HasName("pk_limit_warnings");
+
+                    b.ToTable("limit_warnings", (string)null);
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Plans.OrgPlan", b =>
+                {
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("organization_id");
+
+                    b.Property<Guid?>("ChangedBy")
+                        .HasColumnType("uuid")
+                        .HasColumnName("changed_by");
+
+                    b.Property<string>("PlanCode")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("plan_code");
+
+                    b.Property<DateTimeOffset>("Since")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("since");
+
+                    b.HasKey("OrganizationId")
+                        .HasName("pk_org_plans");
+
+                    b.HasIndex("PlanCode")
+                        .HasDatabaseName("ix_org_plans_plan_code");
+
+                    b.ToTable("org_plans", (string)null);
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Plans.Plan", b =>
+                {
+                    b.Property<string>("Code")
+                        .HasMaxLength(32)
+                        .HasColumnType("character varying(32)")
+                        .HasColumnName("code");
+
+                    b.Property<bool>("Active")
+                        .HasColumnType("boolean")
+                        .HasColumnName("active");
+
+                    b.Property<string>("ChatPeriod")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("chat_period");
+
+                    b.Property<int?>("ChatQuestions")
+                        .HasColumnType("integer")
+                        .HasColumnName("chat_questions");
+
+                    b.Property<string>("Currency")
+                        .IsRequired()
+                        .HasMaxLength(3)
+                        .HasColumnType("character varying(3)")
+                        .HasColumnName("currency");
+
+                    b.Property<long>("GrantMicros")
+                        .HasColumnType("bigint")
+                        .HasColumnName("grant_micros");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)")
+                        .HasColumnName("name");
+
+                    b.Property<long>("PriceCents")
+                        .HasColumnType("bigint")
+                        .HasColumnName("price_cents");
+
+                    b.Property<int>("SortOrder")
+                        .HasColumnType("integer")
+                        .HasColumnName("sort_order");
+
+                    b.Property<long?>("StorageBytes")
+                        .HasColumnType("bigint")
+                        .HasColumnName("storage_bytes");
+
+                    b.Property<int?>("Videos")
+                        .HasColumnType("integer")
+                        .HasColumnName("videos");
+
+                    b.HasKey("Code")
+                        .HasName("pk_plans");
+
+                    b.ToTable("plans", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_plans_chat_questions", "chat_questions IS NULL OR chat_questions >= 0");
+
+                            t.HasCheckConstraint("ck_plans_grant_micros", "grant_micros >= 0");
+
+                            t.HasCheckConstraint("ck_plans_price_cents", "price_cents >= 0");
+
+                            t.HasCheckConstraint("ck_plans_storage_bytes", "storage_bytes IS NULL OR storage_bytes >= 0");
+
+                            t.HasCheckConstraint("ck_plans_videos", "videos IS NULL OR videos >= 0");
+                        });
+
+                    b.HasData(
+                        new
+                        {
+                            Code = "FREE",
+                            Active = true,
+                            ChatPeriod = "Total",
+                            ChatQuestions = 3,
+                            Currency = "USD",
+                            GrantMicros = 10000000L,
+                            Name = "Free",
+                            PriceCents = 0L,
+                            SortOrder = 0,
+                            StorageBytes = 5000000000L,
+                            Videos = 10
+                        },
+                        new
+                        {
+                            Code = "BASIC",
+                            Active = true,
+                            ChatPeriod = "Day",
+                            ChatQuestions = 100,
+                            Currency = "USD",
+                            GrantMicros = 0L,
+                            Name = "Basic",
+                            PriceCents = 2900L,
+                            SortOrder = 1,
+                            StorageBytes = 25000000000L,
+                            Videos = 50
+                        },
+                        new
+                        {
+                            Code = "PRO",
+                            Active = true,
+                            ChatPeriod = "Day",
+                            ChatQuestions = 500,
+                            Currency = "USD",
+                            GrantMicros = 0L,
+                            Name = "Pro",
+                            PriceCents = 7900L,
+                            SortOrder = 2,
+                            StorageBytes = 100000000000L,
+                            Videos = 200
+                        },
+                        new
+                        {
+                            Code = "ENTERPRISE",
+                            Active = true,
+                            ChatPeriod = "Day",
+                            Currency = "USD",
+                            GrantMicros = 0L,
+                            Name = "Enterprise",
+                            PriceCents = 29900L,
+                            SortOrder = 3,
+                            StorageBytes = 500000000000L
+                        });
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Plans.QuotaConsumption", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<long>("Amount")
+                        .HasColumnType("bigint")
+                        .HasColumnName("amount");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("IdempotencyKey")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("idempotency_key");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("kind");
+
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("organization_id");
+
+                    b.Property<DateTimeOffset>("PeriodStart")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("period_start");
+
+                    b.Property<DateTimeOffset?>("ReleasedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("released_at");
+
+                    b.HasKey("Id")
+                        .HasName("pk_quota_consumptions");
+
+                    b.HasIndex("OrganizationId", "Kind", "IdempotencyKey")
+                        .IsUnique()
+                        .HasDatabaseName("ix_quota_consumptions_organization_id_kind_idempotency_key");
+
+                    b.ToTable("quota_consumptions", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_quota_consumptions_amount", "amount > 0");
+                        });
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Plans.QuotaUsage", b =>
+                {
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("organization_id");
+
+                    b.Property<string>("Kind")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("kind");
+
+                    b.Property<DateTimeOffset>("PeriodStart")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("period_start");
+
+                    b.Property<long>("Used")
+                        .HasColumnType("bigint")
+                        .HasColumnName("used");
+
+                    b.HasKey("OrganizationId", "Kind", "PeriodStart")
+                        .HasName("pk_quota_usage");
+
+                    b.ToTable("quota_usage", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_quota_usage_used", "used >= 0");
+                        });
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Pools.ApiKeySpend", b =>
+                {
+                    b.Property<Guid>("ApiKeyId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("api_key_id");
+
+                    b.Property<string>("Month")
+                        .HasMaxLength(7)
+                        .HasColumnType("character varying(7)")
+                        .HasColumnName("month");
+
+                    b.Property<long>("Held")
+                        .HasColumnType("bigint")
+                        .HasColumnName("held");
+
+                    b.Property<long>("Spent")
+                        .HasColumnType("bigint")
+                        .HasColumnName("spent");
+
+                    b.HasKey("ApiKeyId", "Month")
+                        .HasName("pk_api_key_spend");
+
+                    b.ToTable("api_key_spend", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_api_key_spend_held", "held >= 0");
+
+                            t.HasCheckConstraint("ck_api_key_spend_spent", "spent >= 0");
+                        });
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Pools.CreditRequest", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<long>("Amount")
+                        .HasColumnType("bigint")
+                        .HasColumnName("amount");
+
+                    b.Property<long?>("ApprovedAmount")
+                        .HasColumnType("bigint")
+                        .HasColumnName("approved_amount");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<DateTimeOffset?>("DecidedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("decided_at");
+
+                    b.Property<Guid?>("DecidedBy")
+                        .HasColumnType("uuid")
+                        .HasColumnName("decided_by");
+
+                    b.Property<string>("DenyReason")
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)")
+                        .HasColumnName("deny_reason");
+
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("organization_id");
+
+                    b.Property<string>("Reason")
+                        .IsRequired()
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)")
+                        .HasColumnName("reason");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("status");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("user_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_credit_requests");
+
+                    b.HasIndex("UserId")
+                        .HasDatabaseName("ix_credit_requests_user_id");
+
+                    b.HasIndex("OrganizationId", "Status", "CreatedAt")
+                        .HasDatabaseName("ix_credit_requests_organization_id_status_created_at");
+
+                    b.HasIndex("OrganizationId", "UserId", "CreatedAt")
+                        .HasDatabaseName("ix_credit_requests_organization_id_user_id_created_at");
+
+                    b.ToTable("credit_requests", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_credit_requests_amount", "amount > 0");
+
+                            t.HasCheckConstraint("ck_credit_requests_approved_amount", "approved_amount IS NULL OR approved_amount > 0");
+                        });
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Pools.GateHold", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<long?>("ActualCost")
+                        .HasColumnType("bigint")
+                        .HasColumnName("actual_cost");
+
+                    b.Property<Guid?>("AllocationAccountId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("allocation_account_id");
+
+                    b.Property<Guid?>("AllocationReservationId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("allocation_reservation_id");
+
+                    b.Property<long>("Amount")
+                        .HasColumnType("bigint")
+                        .HasColumnName("amount");
+
+                    b.Property<Guid?>("ApiKeyId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("api_key_id");
+
+                    b.Property<string>("BudgetMonth")
+                        .HasMaxLength(7)
+                        .HasColumnType("character varying(7)")
+                        .HasColumnName("budget_month");
+
+                    b.Property<DateTimeOffset?>("ClosedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("closed_at");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<DateTimeOffset>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("expires_at");
+
+                    b.Property<string>("IdempotencyKey")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("idempotency_key");
+
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("organization_id");
+
+                    b.Property<Guid>("PayerAccountId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("payer_account_id");
+
+                    b.Property<Guid>("PayerReservationId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("payer_reservation_id");
+
+                    b.Property<string>("State")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("state");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("user_id");
+
+                    b.Property<Guid?>("WorkspaceId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("workspace_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_credit_holds");
+
+                    b.HasIndex("ApiKeyId")
+                        .HasDatabaseName("ix_credit_holds_api_key_id");
+
+                    b.HasIndex("IdempotencyKey")
+                        .IsUnique()
+                        .HasDatabaseName("ix_credit_holds_idempotency_key");
+
+                    b.HasIndex("PayerAccountId")
+                        .HasDatabaseName("ix_credit_holds_payer_account_id");
+
+                    b.HasIndex("UserId")
+                        .HasDatabaseName("ix_credit_holds_user_id");
+
+                    b.HasIndex("State", "ExpiresAt")
+                        .HasDatabaseName("ix_credit_holds_state_expires_at");
+
+                    b.HasIndex("OrganizationId", "UserId", "CreatedAt")
+                        .HasDatabaseName("ix_credit_holds_organization_id_user_id_created_at");
+
+                    b.ToTable("credit_holds", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_credit_holds_amount", "amount >= 0");
+                        });
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Pools.MemberAllocation", b =>
+                {
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("organization_id");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("user_id");
+
+                    b.Property<Guid>("AccountId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("account_id");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.HasKey("OrganizationId", "UserId")
+                        .HasName("pk_credit_allocations");
+
+                    b.HasIndex("AccountId")
+                        .IsUnique()
+                        .HasDatabaseName("ix_credit_allocations_account_id");
+
+                    b.ToTable("credit_allocations", (string)null);
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Pools.PoolSettings", b =>
+                {
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("organization_id");
+
+                    b.Property<bool>("MembersNeedAllocation")
+                        .HasColumnType("boolean")
+                        .HasColumnName("members_need_allocation");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("updated_at");
+
+                    b.HasKey("OrganizationId")
+                        .HasName("pk_credit_pool_settings");
+
+                    b.ToTable("credit_pool_settings", (string)null);
+                });
+
             modelBuilder.Entity("AiHub.Credits.Promo.PromoCode", b =>
                 {
                     b.Property<Guid>("Id")
@@ -358,6 +873,339 @@ namespace AiHub.Data.Migrations.Postgres
                         .HasDatabaseName("ix_promo_redemptions_promo_code_id_user_id");
 
                     b.ToTable("promo_redemptions", (string)null);
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Usage.ModelPrice", b =>
+                {
+                    b.Property<string>("Provider")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("provider");
+
+                    b.Property<string>("Model")
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("model");
+
+                    b.Property<long>("InputMicrosPerMillion")
+                        .HasColumnType("bigint")
+                        .HasColumnName("input_micros_per_million");
+
+                    b.Property<long>("OutputMicrosPerMillion")
+                        .HasColumnType("bigint")
+                        .HasColumnName("output_micros_per_million");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("updated_at");
+
+                    b.Property<Guid?>("UpdatedBy")
+                        .HasColumnType("uuid")
+                        .HasColumnName("updated_by");
+
+                    b.HasKey("Provider", "Model")
+                        .HasName("pk_model_prices");
+
+                    b.ToTable("model_prices", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_model_prices_non_negative", "input_micros_per_million >= 0 AND output_micros_per_million >= 0");
+                        });
+
+                    b.HasData(
+                        new
+                        {
+                            Provider = "openai",
+                            Model = "gpt-4o-mini",
+                            InputMicrosPerMillion = 15000000L,
+                            OutputMicrosPerMillion = 60000000L,
+                            UpdatedAt = new DateTimeOffset(new DateTime(2025, 6, 1, 0, 0, 0, 0, DateTimeKind.Unspecified), new TimeSpan(0, 0, 0, 0, 0))
+                        },
+                        new
+                        {
+                            Provider = "openai",
+                            Model = "gpt-4o",
+                            InputMicrosPerMillion = 250000000L,
+                            OutputMicrosPerMillion = 1000000000L,
+                            UpdatedAt = new DateTimeOffset(new DateTime(2025, 6, 1, 0, 0, 0, 0, DateTimeKind.Unspecified), new TimeSpan(0, 0, 0, 0, 0))
+                        },
+                        new
+                        {
+                            Provider = "openai",
+                            Model = "gpt-4.1",
+                            InputMicrosPerMillion = 200000000L,
+                            OutputMicrosPerMillion = 800000000L,
+                            UpdatedAt = new DateTimeOffset(new DateTime(2025, 6, 1, 0, 0, 0, 0, DateTimeKind.Unspecified), new TimeSpan(0, 0, 0, 0, 0))
+                        },
+                        new
+                        {
+                            Provider = "openai",
+                            Model = "gpt-4.1-mini",
+                            InputMicrosPerMillion = 40000000L,
+                            OutputMicrosPerMillion = 160000000L,
+                            UpdatedAt = new DateTimeOffset(new DateTime(2025, 6, 1, 0, 0, 0, 0, DateTimeKind.Unspecified), new TimeSpan(0, 0, 0, 0, 0))
+                        },
+                        new
+                        {
+                            Provider = "openai",
+                            Model = "text-embedding-3-small",
+                            InputMicrosPerMillion = 2000000L,
+                            OutputMicrosPerMillion = 0L,
+                            UpdatedAt = new DateTimeOffset(new DateTime(2025, 6, 1, 0, 0, 0, 0, DateTimeKind.Unspecified), new TimeSpan(0, 0, 0, 0, 0))
+                        },
+                        new
+                        {
+                            Provider = "anthropic",
+                            Model = "claude-sonnet-4-20250514",
+                            InputMicrosPerMillion = 300000000L,
+                            OutputMicrosPerMillion = 1500000000L,
+                            UpdatedAt = new DateTimeOffset(new DateTime(2025, 6, 1, 0, 0, 0, 0, DateTimeKind.Unspecified), new TimeSpan(0, 0, 0, 0, 0))
+                        },
+                        new
+                        {
+                            Provider = "anthropic",
+                            Model = "claude-sonnet-4-0",
+                            InputMicrosPerMillion = 300000000L,
+                            OutputMicrosPerMillion = 1500000000L,
+                            UpdatedAt = new DateTimeOffset(new DateTime(2025, 6, 1, 0, 0, 0, 0, DateTimeKind.Unspecified), new TimeSpan(0, 0, 0, 0, 0))
+                        },
+                        new
+                        {
+                            Provider = "anthropic",
+                            Model = "claude-3-5-haiku-20241022",
+                            InputMicrosPerMillion = 80000000L,
+                            OutputMicrosPerMillion = 400000000L,
+                            UpdatedAt = new DateTimeOffset(new DateTime(2025, 6, 1, 0, 0, 0, 0, DateTimeKind.Unspecified), new TimeSpan(0, 0, 0, 0, 0))
+                        },
+                        new
+                        {
+                            Provider = "gemini",
+                            Model = "gemini-2.0-flash",
+                            InputMicrosPerMillion = 10000000L,
+                            OutputMicrosPerMillion = 40000000L,
+                            UpdatedAt = new DateTimeOffset(new DateTime(2025, 6, 1, 0, 0, 0, 0, DateTimeKind.Unspecified), new TimeSpan(0, 0, 0, 0, 0))
+                        },
+                        new
+                        {
+                            Provider = "gemini",
+                            Model = "gemini-2.5-flash",
+                            InputMicrosPerMillion = 30000000L,
+                            OutputMicrosPerMillion = 250000000L,
+                            UpdatedAt = new DateTimeOffset(new DateTime(2025, 6, 1, 0, 0, 0, 0, DateTimeKind.Unspecified), new TimeSpan(0, 0, 0, 0, 0))
+                        });
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Usage.UsageHourly", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<Guid?>("ApiKeyId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("api_key_id");
+
+                    b.Property<long>("CostMicros")
+                        .HasColumnType("bigint")
+                        .HasColumnName("cost_micros");
+
+                    b.Property<long>("Failures")
+                        .HasColumnType("bigint")
+                        .HasColumnName("failures");
+
+                    b.Property<DateTimeOffset>("HourStart")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("hour_start");
+
+                    b.Property<long>("InputTokens")
+                        .HasColumnType("bigint")
+                        .HasColumnName("input_tokens");
+
+                    b.Property<long>("LatencyMsSum")
+                        .HasColumnType("bigint")
+                        .HasColumnName("latency_ms_sum");
+
+                    b.Property<string>("Model")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("model");
+
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("organization_id");
+
+                    b.Property<long>("OutputTokens")
+                        .HasColumnType("bigint")
+                        .HasColumnName("output_tokens");
+
+                    b.Property<string>("Provider")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("provider");
+
+                    b.Property<long>("Requests")
+                        .HasColumnType("bigint")
+                        .HasColumnName("requests");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("user_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_usage_hourly");
+
+                    b.HasIndex("ApiKeyId", "HourStart")
+                        .HasDatabaseName("ix_usage_hourly_api_key_id_hour_start");
+
+                    b.HasIndex("OrganizationId", "HourStart")
+                        .HasDatabaseName("ix_usage_hourly_organization_id_hour_start");
+
+                    b.HasIndex("UserId", "HourStart")
+                        .HasDatabaseName("ix_usage_hourly_user_id_hour_start");
+
+                    b.HasIndex("HourStart", "OrganizationId", "UserId", "ApiKeyId", "Provider", "Model")
+                        .IsUnique()
+                        .HasDatabaseName("ix_usage_hourly_hour_start_organization_id_user_id_api_key_id_");
+
+                    NpgsqlIndexBuilderExtensions.AreNullsDistinct(b.HasIndex("HourStart", "OrganizationId", "UserId", "ApiKeyId", "Provider", "Model"), false);
+
+                    b.ToTable("usage_hourly", (string)null);
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Usage.UsageRecord", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<bool>("Aggregated")
+                        .HasColumnType("boolean")
+                        .HasColumnName("aggregated");
+
+                    b.Property<Guid?>("ApiKeyId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("api_key_id");
+
+                    b.Property<long>("CostMicros")
+                        .HasColumnType("bigint")
+                        .HasColumnName("cost_micros");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<DateTimeOffset>("HourStart")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("hour_start");
+
+                    b.Property<string>("IdempotencyKey")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("idempotency_key");
+
+                    b.Property<long>("InputTokens")
+                        .HasColumnType("bigint")
+                        .HasColumnName("input_tokens");
+
+                    b.Property<long>("LatencyMs")
+                        .HasColumnType("bigint")
+                        .HasColumnName("latency_ms");
+
+                    b.Property<string>("Model")
+                        .IsRequired()
+                        .HasMaxLength(128)
+                        .HasColumnType("character varying(128)")
+                        .HasColumnName("model");
+
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("organization_id");
+
+                    b.Property<long>("OutputTokens")
+                        .HasColumnType("bigint")
+                        .HasColumnName("output_tokens");
+
+                    b.Property<string>("Provider")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("provider");
+
+                    b.Property<Guid?>("ReservationId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("reservation_id");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("status");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("user_id");
+
+                    b.Property<Guid?>("WorkspaceId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("workspace_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_usage_records");
+
+                    b.HasIndex("IdempotencyKey")
+                        .IsUnique()
+                        .HasDatabaseName("ix_usage_records_idempotency_key");
+
+                    b.HasIndex("Aggregated", "HourStart")
+                        .HasDatabaseName("ix_usage_records_aggregated_hour_start");
+
+                    b.HasIndex("ApiKeyId", "CreatedAt")
+                        .HasDatabaseName("ix_usage_records_api_key_id_created_at");
+
+                    b.HasIndex("OrganizationId", "CreatedAt")
+                        .HasDatabaseName("ix_usage_records_organization_id_created_at");
+
+                    b.HasIndex("UserId", "CreatedAt")
+                        .HasDatabaseName("ix_usage_records_user_id_created_at");
+
+                    b.ToTable("usage_records", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_usage_records_cost", "cost_micros >= 0 AND latency_ms >= 0");
+
+                            t.HasCheckConstraint("ck_usage_records_tokens", "input_tokens >= 0 AND output_tokens >= 0");
+                        });
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Usage.UsageWatermark", b =>
+                {
+                    b.Property<int>("Id")
+                        .HasColumnType("integer")
+                        .HasColumnName("id");
+
+                    b.Property<DateTimeOffset>("AggregatedUntil")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("aggregated_until");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("updated_at");
+
+                    b.HasKey("Id")
+                        .HasName("pk_usage_watermark");
+
+                    b.ToTable("usage_watermark", (string)null);
+
+                    b.HasData(
+                        new
+                        {
+                            Id = 1,
+                            AggregatedUntil = new DateTimeOffset(new DateTime(1970, 1, 1, 0, 0, 0, 0, DateTimeKind.Unspecified), new TimeSpan(0, 0, 0, 0, 0)),
+                            UpdatedAt = new DateTimeOffset(new DateTime(1970, 1, 1, 0, 0, 0, 0, DateTimeKind.Unspecified), new TimeSpan(0, 0, 0, 0, 0))
+                        });
                 });
 
             modelBuilder.Entity("AiHub.Identity.AppRole", b =>
@@ -1397,6 +2245,127 @@ namespace AiHub.Data.Migrations.Postgres
                         .HasConstraintName("fk_credit_reservations_credit_accounts_account_id");
                 });
 
+            modelBuilder.Entity("AiHub.Credits.Plans.OrgPlan", b =>
+                {
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithOne()
+                        .HasForeignKey("AiHub.Credits.Plans.OrgPlan", "OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_org_plans_organizations_organization_id");
+
+                    b.HasOne("AiHub.Credits.Plans.Plan", null)
+                        .WithMany()
+                        .HasForeignKey("PlanCode")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_org_plans_plans_plan_code");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Plans.QuotaConsumption", b =>
+                {
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_quota_consumptions_organizations_organization_id");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Plans.QuotaUsage", b =>
+                {
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_quota_usage_organizations_organization_id");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Pools.ApiKeySpend", b =>
+                {
+                    b.HasOne("AiHub.Organizations.ApiKeys.ApiKey", null)
+                        .WithMany()
+                        .HasForeignKey("ApiKeyId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_api_key_spend_api_keys_api_key_id");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Pools.CreditRequest", b =>
+                {
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_credit_requests_organizations_organization_id");
+
+                    b.HasOne("AiHub.Identity.AppUser", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_credit_requests_asp_net_users_user_id");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Pools.GateHold", b =>
+                {
+                    b.HasOne("AiHub.Organizations.ApiKeys.ApiKey", null)
+                        .WithMany()
+                        .HasForeignKey("ApiKeyId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .HasConstraintName("fk_credit_holds_api_keys_api_key_id");
+
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_credit_holds_organizations_organization_id");
+
+                    b.HasOne("AiHub.Credits.CreditAccount", null)
+                        .WithMany()
+                        .HasForeignKey("PayerAccountId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_credit_holds_credit_accounts_payer_account_id");
+
+                    b.HasOne("AiHub.Identity.AppUser", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_credit_holds_asp_net_users_user_id");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Pools.MemberAllocation", b =>
+                {
+                    b.HasOne("AiHub.Credits.CreditAccount", null)
+                        .WithMany()
+                        .HasForeignKey("AccountId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_credit_allocations_credit_accounts_account_id");
+
+                    b.HasOne("AiHub.Organizations.Membership", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId", "UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_credit_allocations_memberships_organization_id_user_id");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Pools.PoolSettings", b =>
+                {
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_credit_pool_settings_organizations_organization_id");
+                });
+
             modelBuilder.Entity("AiHub.Credits.Promo.PromoCode", b =>
                 {
                     b.HasOne("AiHub.Identity.AppUser", null)
@@ -1428,6 +2397,26 @@ namespace AiHub.Data.Migrations.Postgres
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_promo_redemptions_asp_net_users_user_id");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Usage.UsageHourly", b =>
+                {
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_usage_hourly_organizations_organization_id");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Usage.UsageRecord", b =>
+                {
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_usage_records_organizations_organization_id");
                 });
 
             modelBuilder.Entity("AiHub.Identity.RefreshToken", b =>
