@@ -48,7 +48,7 @@ public abstract class BalanceCacheTests(IdentityHost host)
         await ledger.ReleaseAsync(cancelled.Id, "chat cancelled", Ct);
         await ReadAsync();
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        var late = new Ledger(services.GetRequiredService<AppDbContext>(), clock, services.GetRequiredService<BalanceCache>());
+        var late = new Ledger(services.GetRequiredService<AppDbContext>(), clock, balances: services.GetRequiredService<BalanceCache>());
         await late.ReserveAsync(account, 3 * Credit, "chat", $"{account:N}-crashed", Ct);
         await ReadAsync();
         clock.Advance(Ledger.ReservationLifetime + TimeSpan.FromMinutes(1));
