@@ -2,6 +2,8 @@ using AiHub.Credits.Usage;
 using AiHub.Data;
 using AiHub.Infrastructure.Errors;
 using AiHub.IntegrationTests.Support;
+using Hangfire;
+using Hangfire.Storage;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
@@ -127,6 +129,25 @@ public abstract class UsageAggregationTests(IdentityHost host)
         Assert.Equal(beforeRun, again);
         Assert.Equal((2L, 3_000L), (hour.Requests, hour.InputTokens));
         Assert.All(await RecordsAsync(org), r => Assert.True(r.Aggregated));
+    }
+
+    [Fact]
+    public async Task The_hourly_job_is_scheduled_and_hangfire_runs_it()
+    {
+        var (user, org) = await OwnerAsync(host);
+        await RecordAsync(host, Call(org, user, "openai", "gpt-4o-mini", 10, 10, DateTimeOffset.UtcNow.AddHours(-2)));
+        string cron;
+        using (var connection = host.App.Services.GetRequiredService<JobStorage>().GetConnection())
+            cron = connection.GetRecurringJobs().Single(j => j.Id == UsageAggregationSchedule.JobId).Cron;
+
+        host.App.Services.GetRequiredService<IRecurringJobManager>().Trigger(UsageAggregationSchedule.JobId);
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
+        while (!(await RecordsAsync(org)).All(r => r.Aggregated) && DateTimeOffset.UtcNow < deadline)
+            await Task.Delay(200, Ct);
+
+        Assert.Equal("5 * * * *", cron);
+        Assert.True((await RecordsAsync(org)).All(r => r.Aggregated), "the job did not aggregate the record within 30 seconds");
+        Assert.Single(await HourlyAsync(org));
     }
 
     async Task<(long Requests, long Input, long Cost)> TotalAsync(Guid org, UsageRange range)

@@ -4,7 +4,6 @@ using AiHub.Data;
 using AiHub.Identity;
 using AiHub.Infrastructure.Errors;
 using AiHub.Organizations;
-using Hangfire;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
@@ -108,28 +107,4 @@ internal static class UsageEndpoints
     static FileContentHttpResult Csv(byte[] content, string name, UsageRange range) =>
         TypedResults.File(content, "text/csv; charset=utf-8",
             string.Create(CultureInfo.InvariantCulture, $"{name}-{range.From:yyyy-MM-dd}-{range.To:yyyy-MM-dd}.csv"));
-}
-
-internal static class UsageExtensions
-{
-    public static void AddUsageServices(IServiceCollection services)
-    {
-        services.AddScoped<PriceCatalog>();
-        services.AddScoped<UsageMeter>();
-        services.AddScoped<UsageAggregator>();
-        services.AddScoped<UsageQueries>();
-        services.AddHostedService<UsageAggregationSchedule>();
-    }
-}
-
-/// <summary>Every hour, a few minutes past, the hours that ended are rolled up; late records for older hours with them.</summary>
-internal sealed class UsageAggregationSchedule(IRecurringJobManager recurring) : IHostedService
-{
-    public Task StartAsync(CancellationToken cancellationToken)
-    {
-        recurring.AddOrUpdate<UsageAggregator>("usage-hourly-aggregation", aggregator => aggregator.AggregateAsync(CancellationToken.None), Cron.Hourly(5));
-        return Task.CompletedTask;
-    }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
