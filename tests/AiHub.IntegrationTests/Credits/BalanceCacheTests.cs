@@ -109,3 +109,33 @@ public sealed class BalanceCacheOnRedis(BalanceCacheOnRedis.Fixture fixture) : B
         public async ValueTask DisposeAsync() => await Host.DisposeAsync();
     }
 }
+
+/// <summary>Two nodes of one cluster: a change made through one is what the other reads next.</summary>
+public sealed class BalanceCacheAcrossNodes
+{
+    [Fact]
+    public async Task A_change_on_one_node_is_read_fresh_on_the_other()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var database = await TestDatabase.PostgresAsync();
+        var settings = new Dictionary<string, string?> { ["Redis:ConnectionString"] = TestEnvironment.Redis };
+        await using var first = AiHubApp.On(database, settings);
+        await using var second = AiHubApp.On(database, settings);
+        await using var one = first.Services.CreateAsyncScope();
+        await using var two = second.Services.CreateAsyncScope();
+        var users = one.ServiceProvider.GetRequiredService<Microsoft.AspNetCore.Identity.UserManager<AiHub.Identity.AppUser>>();
+        var email = NewEmail("nodes");
+        var user = new AiHub.Identity.AppUser { UserName = email, Email = email, CreatedAt = DateTimeOffset.UtcNow };
+        Assert.True((await users.CreateAsync(user)).Succeeded);
+        var ledgerOne = one.ServiceProvider.GetRequiredService<Ledger>();
+        var cacheOne = one.ServiceProvider.GetRequiredService<BalanceCache>();
+        Task<CreditAccount> ReadOnFirstAsync() => cacheOne.GetAsync(user.Id, c => ledgerOne.OpenAsync(CreditOwner.User, user.Id, null, c), ct);
+
+        var before = await ReadOnFirstAsync();
+        await two.ServiceProvider.GetRequiredService<Ledger>().PostAsync(user.Id, CreditKind.Grant, 3_000_000, "grant", null, $"{user.Id:N}-grant", ct);
+        var after = await ReadOnFirstAsync();
+
+        Assert.Equal(0, before.Balance);
+        Assert.Equal(3_000_000, after.Balance);
+    }
+}

@@ -36,7 +36,7 @@ internal sealed class BulkCredits(AppDbContext db, Ledger ledger, AuditLog audit
     /// </remarks>
     public async Task<BulkResult> ApplyAsync(string csv, string? idempotencyKey, Guid actorId, CancellationToken ct)
     {
-        var prefix = Prefix(idempotencyKey);
+        var prefix = Prefix(idempotencyKey, actorId);
         if (await db.Set<CreditEntry>().AnyAsync(e => e.IdempotencyKey == prefix + "1", ct))
             return await ResultAsync(prefix, ct);
         var rows = await ValidateAsync(csv, ct);
@@ -69,12 +69,13 @@ internal sealed class BulkCredits(AppDbContext db, Ledger ledger, AuditLog audit
         return await ResultAsync(prefix, ct);
     }
 
-    static string Prefix(string? idempotencyKey)
+    /// <remarks>Keys are the admin's own: two admins who both send "batch-1" make two batches.</remarks>
+    static string Prefix(string? idempotencyKey, Guid actorId)
     {
         if (string.IsNullOrWhiteSpace(idempotencyKey) || idempotencyKey.Length > 150)
             throw ProblemException.Invalid("Idempotency-Key", "Send an Idempotency-Key header (1 to 150 characters): a retry with the same key applies the file once.");
         // Hashed so that any key makes ledger keys of one length that no other batch's key can be a prefix of.
-        return "bulk:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(idempotencyKey))) + ":";
+        return "bulk:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{actorId:N}:{idempotencyKey}"))) + ":";
     }
 
     async Task<List<Row>> ValidateAsync(string csv, CancellationToken ct)
