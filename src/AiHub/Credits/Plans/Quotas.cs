@@ -233,9 +233,9 @@ internal sealed class QuotaService(AppDbContext db, TimeProvider clock, LimitWar
 
     static QuotaStatus Describe(QuotaKind kind, Quota quota, long used, bool? allowed)
     {
-        var resetsAt = quota.Period == QuotaPeriod.Day ? quota.PeriodStart.AddDays(1) : (DateTimeOffset?)null;
         if (quota.Limit is not { } limit)
-            return new QuotaStatus(allowed ?? true, null, used, null, resetsAt, "Unlimited");
+            return new QuotaStatus(allowed ?? true, null, used, null, null, "Unlimited");
+        var resetsAt = quota.Period == QuotaPeriod.Day ? quota.PeriodStart.AddDays(1) : (DateTimeOffset?)null;
         var remaining = Math.Max(0, limit - used);
         var message = (kind, remaining) switch
         {
