@@ -170,6 +170,7 @@ public abstract class QuotaTests(IdentityHost host)
         Assert.True(unlimited.Allowed);
         Assert.Equal("Unlimited", unlimited.Message);
         Assert.Null(unlimited.Limit);
+        Assert.Null(unlimited.ResetsAt);
         Assert.Equal("Unlimited", videos.Message);
         Assert.False(backOnSmall.Allowed);
         Assert.Equal(4, backOnSmall.Used);

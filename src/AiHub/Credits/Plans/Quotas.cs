@@ -119,8 +119,9 @@ internal sealed class QuotaService(AppDbContext db, TimeProvider clock, LimitWar
             await db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
             {
                 await using var transaction = await db.Database.BeginTransactionAsync(ct);
-                // Released once: only the call that moves ReleasedAt from null gives the amount back.
-                var released = await db.Set<QuotaConsumption>().Where(c => c.Id == consumption.Id && c.ReleasedAt == null)
+                // Released once: only the call that moves ReleasedAt from null gives back the amount it read (not a retry's since).
+                var released = await db.Set<QuotaConsumption>()
+                    .Where(c => c.Id == consumption.Id && c.ReleasedAt == null && c.PeriodStart == consumption.PeriodStart && c.Amount == consumption.Amount)
                     .ExecuteUpdateAsync(u => u.SetProperty(c => c.ReleasedAt, now), ct);
                 if (released == 1)
                     await db.Set<QuotaUsage>()
@@ -232,9 +233,9 @@ internal sealed class QuotaService(AppDbContext db, TimeProvider clock, LimitWar
 
     static QuotaStatus Describe(QuotaKind kind, Quota quota, long used, bool? allowed)
     {
-        var resetsAt = quota.Period == QuotaPeriod.Day ? quota.PeriodStart.AddDays(1) : (DateTimeOffset?)null;
         if (quota.Limit is not { } limit)
-            return new QuotaStatus(allowed ?? true, null, used, null, resetsAt, "Unlimited");
+            return new QuotaStatus(allowed ?? true, null, used, null, null, "Unlimited");
+        var resetsAt = quota.Period == QuotaPeriod.Day ? quota.PeriodStart.AddDays(1) : (DateTimeOffset?)null;
         var remaining = Math.Max(0, limit - used);
         var message = (kind, remaining) switch
         {
