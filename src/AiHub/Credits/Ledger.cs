@@ -57,17 +57,7 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
             throw new ArgumentException("Reservations, releases and usage go through Reserve, Release and Settle.", nameof(kind));
         return await OnceAsync(idempotencyKey, async () =>
         {
-            // Taking credits is conditional like a reservation: what is reserved is never taken from under a call.
-            var changed = await db.Set<CreditAccount>()
-                .Where(a => a.Id == accountId && (amount >= 0 || a.Balance - a.Reserved + amount >= 0))
-                .ExecuteUpdateAsync(u => u.SetProperty(a => a.Balance, a => a.Balance + amount), ct);
-            if (changed == 0)
-                throw await MissingOrShortAsync(accountId, -amount, ct);
-            var entry = Add(new CreditEntry
-            {
-                Id = NewId(), AccountId = accountId, Kind = kind, Amount = amount, Reference = reference, ActorId = actorId,
-                IdempotencyKey = idempotencyKey, CreatedAt = clock.GetUtcNow(),
-            });
+            var entry = await PostRowsAsync(accountId, kind, amount, reference, actorId, idempotencyKey, null, ct);
             if (inTransaction is not null)
                 await inTransaction(entry, ct);
             return entry;
@@ -89,26 +79,7 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
     {
         if (await db.Set<CreditReservation>().AsNoTracking().FirstOrDefaultAsync(r => r.IdempotencyKey == idempotencyKey, ct) is { } earlier)
             return Describe(earlier);
-        var entry = await OnceAsync(idempotencyKey, async () =>
-        {
-            var held = await db.Set<CreditAccount>()
-                .Where(a => a.Id == accountId && a.Balance - a.Reserved >= maxCost)
-                .ExecuteUpdateAsync(u => u.SetProperty(a => a.Reserved, a => a.Reserved + maxCost), ct);
-            if (held == 0)
-                throw await MissingOrShortAsync(accountId, maxCost, ct);
-            var now = clock.GetUtcNow();
-            var reservation = new CreditReservation
-            {
-                Id = NewId(), AccountId = accountId, Amount = maxCost, State = ReservationState.Open, IdempotencyKey = idempotencyKey,
-                CreatedAt = now, ExpiresAt = now + ReservationLifetime,
-            };
-            db.Add(reservation);
-            return Add(new CreditEntry
-            {
-                Id = NewId(), AccountId = accountId, Kind = CreditKind.Reservation, ReservedAmount = maxCost, Reference = reference,
-                IdempotencyKey = idempotencyKey, ReservationId = reservation.Id, CreatedAt = now,
-            });
-        }, ct);
+        var entry = await OnceAsync(idempotencyKey, async () => (await HoldRowsAsync(accountId, maxCost, reference, idempotencyKey, null, ct)).Entry, ct);
         return Describe(await db.Set<CreditReservation>().AsNoTracking().FirstAsync(r => r.Id == entry.ReservationId, ct));
     }
 
@@ -160,25 +131,15 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
         // Read before the transaction: on SQLite a transaction that reads first and writes later can deadlock with another writer.
         var reservation = await db.Set<CreditReservation>().AsNoTracking().FirstOrDefaultAsync(r => r.Id == reservationId, ct)
             ?? throw NoSuchReservation();
+        // A close that lost the race to the same key answers with the winner's entry.
         return await OnceAsync(CloseKey(reservationId), async () =>
-        {
-            // One close per reservation: the state moves from Open exactly once.
-            var closed = await db.Set<CreditReservation>().Where(r => r.Id == reservationId && r.State == ReservationState.Open)
-                .ExecuteUpdateAsync(u => u.SetProperty(r => r.State, state), ct);
-            // A close that lost the race to the same key answers with the winner's entry.
-            if (closed == 0)
-                return await FindAsync(CloseKey(reservationId), ct) ?? throw AlreadyClosed();
-            var charge = Math.Min(actualCost, reservation.Amount);
-            await db.Set<CreditAccount>().Where(a => a.Id == reservation.AccountId)
-                .ExecuteUpdateAsync(u => u.SetProperty(a => a.Balance, a => a.Balance - charge).SetProperty(a => a.Reserved, a => a.Reserved - reservation.Amount), ct);
-            return Add(CloseEntry(reservation, state, charge, reference, NewId(), clock.GetUtcNow()));
-        }, ct);
+            await CloseRowsAsync(Describe(reservation), state, actualCost, reference, ct) ?? await FindAsync(CloseKey(reservationId), ct) ?? throw AlreadyClosed(), ct);
     }
 
     internal static string CloseKey(Guid reservationId) => $"{reservationId:N}:close";
 
     /// <summary>The usage (settled) or release entry that closes a reservation: the whole hold goes, the charge stays.</summary>
-    internal static CreditEntry CloseEntry(CreditReservation reservation, ReservationState state, long charge, string reference, Guid id, DateTimeOffset at) => new()
+    internal static CreditEntry CloseEntry(Reservation reservation, ReservationState state, long charge, string reference, Guid id, DateTimeOffset at) => new()
     {
         Id = id, AccountId = reservation.AccountId, Kind = state == ReservationState.Settled ? CreditKind.Usage : CreditKind.Release,
         Amount = -charge, ReservedAmount = -reservation.Amount, Reference = reference, IdempotencyKey = CloseKey(reservation.Id),
@@ -232,39 +193,13 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
         }
     }
 
+    /// <summary>Accounts changed inside <see cref="AtomicallyAsync"/>, whose cached balances go after its commit.</summary>
     HashSet<Guid>? _batch;
-
-    /// <summary>
-    /// Runs <paramref name="work"/> in one transaction: every <see cref="PostAsync"/> it makes commits together or not at
-    /// all (a bulk adjustment). A failure rolls back everything and is thrown.
-    /// </summary>
-    public async Task<T> BatchAsync<T>(Func<Task<T>> work, CancellationToken ct)
-    {
-        if (_batch is not null)
-            throw new InvalidOperationException("A batch is already open on this ledger.");
-        _batch = [];
-        try
-        {
-            await using var transaction = await db.Database.BeginTransactionAsync(ct);
-            var result = await work();
-            await transaction.CommitAsync(ct);
-            foreach (var accountId in _batch)
-                await ForgetBalanceAsync(accountId);
-            return result;
-        }
-        finally
-        {
-            _batch = null;
-            db.ChangeTracker.Clear();
-        }
-    }
 
     async Task<CreditEntry> InBatchAsync(Func<Task<CreditEntry>> write, CancellationToken ct)
     {
         var entry = await write();
         await db.SaveChangesAsync(ct);
-        db.ChangeTracker.Clear();
-        _batch!.Add(entry.AccountId);
         return entry;
     }
 
@@ -284,38 +219,41 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
         return entry;
     }
 
-    async Task<ProblemException> MissingOrShortAsync(Guid accountId, long needed, CancellationToken ct) =>
-        await db.Set<CreditAccount>().AsNoTracking().FirstOrDefaultAsync(a => a.Id == accountId, ct) is { } account
-            ? Short(needed, account.Balance - account.Reserved)
-            : NoSuchAccount();
-
     Guid NewId() => Guid.CreateVersion7(clock.GetUtcNow());
 
     internal static Reservation Describe(CreditReservation r) => new(r.Id, r.AccountId, r.Amount, r.State);
-    // Several writes as one: the holds of one AI call (payer, allocation, key budget) and an approval with its allocation.
+
+    // Several writes as one: the holds of one AI call (payer, allocation, key budget), a bulk file, an approval with its allocation.
 
     /// <summary>
-    /// Runs <paramref name="work"/> in one transaction: the <c>…WithinAsync</c> writes it makes and the caller's own
-    /// conditional updates all commit, or none does. A concurrent duplicate loses on a unique key with a
+    /// Runs <paramref name="work"/> in one transaction: the <see cref="PostAsync"/> and <c>…WithinAsync</c> writes it makes
+    /// and the caller's own updates all commit, or none does. A concurrent duplicate loses on a unique key with a
     /// <see cref="DbUpdateException"/>, which the caller answers by reading the winner.
     /// </summary>
     public async Task<T> AtomicallyAsync<T>(Func<Task<T>> work, CancellationToken ct)
     {
-        var strategy = db.Database.CreateExecutionStrategy();
+        if (_batch is not null)
+            throw new InvalidOperationException("A transaction is already open on this ledger.");
+        _batch = [];
         try
         {
-            return await strategy.ExecuteAsync(async () =>
+            var strategy = db.Database.CreateExecutionStrategy();
+            var result = await strategy.ExecuteAsync(async () =>
             {
                 db.ChangeTracker.Clear();
                 await using var transaction = await db.Database.BeginTransactionAsync(ct);
-                var result = await work();
+                var value = await work();
                 await db.SaveChangesAsync(ct);
                 await transaction.CommitAsync(ct);
-                return result;
+                return value;
             });
+            foreach (var accountId in _batch)
+                await ForgetBalanceAsync(accountId);
+            return result;
         }
         finally
         {
+            _batch = null;
             db.ChangeTracker.Clear();
         }
     }
@@ -325,74 +263,27 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
         Func<CreditAccount, ProblemException>? refuse, CancellationToken ct)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxCost);
-        RequireTransaction();
-        var held = await db.Set<CreditAccount>()
-            .Where(a => a.Id == accountId && a.Balance - a.Reserved >= maxCost)
-            .ExecuteUpdateAsync(u => u.SetProperty(a => a.Reserved, a => a.Reserved + maxCost), ct);
-        if (held == 0)
-        {
-            var account = await db.Set<CreditAccount>().AsNoTracking().FirstOrDefaultAsync(a => a.Id == accountId, ct);
-            throw account is not null && refuse is not null ? refuse(account) : await MissingOrShortAsync(accountId, maxCost, ct);
-        }
-        var now = clock.GetUtcNow();
-        var reservation = new CreditReservation
-        {
-            Id = NewId(), AccountId = accountId, Amount = maxCost, State = ReservationState.Open, IdempotencyKey = idempotencyKey,
-            CreatedAt = now, ExpiresAt = now + ReservationLifetime,
-        };
-        db.Add(reservation);
-        Add(new CreditEntry
-        {
-            Id = NewId(), AccountId = accountId, Kind = CreditKind.Reservation, ReservedAmount = maxCost, Reference = reference,
-            IdempotencyKey = idempotencyKey, ReservationId = reservation.Id, CreatedAt = now,
-        });
-        return Describe(reservation);
+        return Describe((await HoldRowsAsync(accountId, maxCost, reference, idempotencyKey, refuse, ct)).Reservation);
     }
 
     /// <summary>
     /// Settles (<paramref name="actualCost"/>, at most the hold) or releases a reservation inside <see cref="AtomicallyAsync"/>;
     /// null when it was already closed, e.g. by the expiry job. Same key as <see cref="SettleAsync"/>, so the two never both close it.
     /// </summary>
-    public async Task<CreditEntry?> CloseWithinAsync(Reservation reservation, ReservationState state, long actualCost, string reference, CancellationToken ct)
+    public Task<CreditEntry?> CloseWithinAsync(Reservation reservation, ReservationState state, long actualCost, string reference, CancellationToken ct)
     {
         if (state == ReservationState.Open)
             throw new ArgumentException("Closing means settled or released.", nameof(state));
-        RequireTransaction();
-        var closed = await db.Set<CreditReservation>().Where(r => r.Id == reservation.Id && r.State == ReservationState.Open)
-            .ExecuteUpdateAsync(u => u.SetProperty(r => r.State, state), ct);
-        if (closed == 0)
-            return null;
-        var charge = state == ReservationState.Settled ? Math.Clamp(actualCost, 0, reservation.Amount) : 0;
-        await db.Set<CreditAccount>().Where(a => a.Id == reservation.AccountId)
-            .ExecuteUpdateAsync(u => u.SetProperty(a => a.Balance, a => a.Balance - charge).SetProperty(a => a.Reserved, a => a.Reserved - reservation.Amount), ct);
-        return Add(new CreditEntry
-        {
-            Id = NewId(), AccountId = reservation.AccountId, Kind = state == ReservationState.Settled ? CreditKind.Usage : CreditKind.Release,
-            Amount = -charge, ReservedAmount = -reservation.Amount, Reference = reference, IdempotencyKey = $"{reservation.Id:N}:close",
-            ReservationId = reservation.Id, CreatedAt = clock.GetUtcNow(),
-        });
+        return CloseRowsAsync(reservation, state, actualCost, reference, ct);
     }
 
     /// <summary><see cref="PostAsync"/> inside <see cref="AtomicallyAsync"/>; <paramref name="refuse"/> words the answer when a negative amount would overdraw.</summary>
-    public async Task<CreditEntry> PostWithinAsync(Guid accountId, CreditKind kind, long amount, string reference, Guid? actorId, string idempotencyKey,
+    public Task<CreditEntry> PostWithinAsync(Guid accountId, CreditKind kind, long amount, string reference, Guid? actorId, string idempotencyKey,
         Func<CreditAccount, ProblemException>? refuse, CancellationToken ct)
     {
         if (kind is CreditKind.Reservation or CreditKind.Release or CreditKind.Usage)
             throw new ArgumentException("Reservations, releases and usage go through Reserve, Release and Settle.", nameof(kind));
-        RequireTransaction();
-        var changed = await db.Set<CreditAccount>()
-            .Where(a => a.Id == accountId && (amount >= 0 || a.Balance - a.Reserved + amount >= 0))
-            .ExecuteUpdateAsync(u => u.SetProperty(a => a.Balance, a => a.Balance + amount), ct);
-        if (changed == 0)
-        {
-            var account = await db.Set<CreditAccount>().AsNoTracking().FirstOrDefaultAsync(a => a.Id == accountId, ct);
-            throw account is not null && refuse is not null ? refuse(account) : await MissingOrShortAsync(accountId, -amount, ct);
-        }
-        return Add(new CreditEntry
-        {
-            Id = NewId(), AccountId = accountId, Kind = kind, Amount = amount, Reference = reference, ActorId = actorId,
-            IdempotencyKey = idempotencyKey, CreatedAt = clock.GetUtcNow(),
-        });
+        return PostRowsAsync(accountId, kind, amount, reference, actorId, idempotencyKey, refuse, ct);
     }
 
     /// <summary>The reservations of <paramref name="ids"/>, for a caller that closes them together.</summary>
@@ -403,10 +294,74 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
             .ToDictionaryAsync(r => r.Id, Describe, ct);
     }
 
+    // The rows each operation writes, inside whichever transaction the caller runs: one copy for every path.
+
+    async Task<CreditEntry> PostRowsAsync(Guid accountId, CreditKind kind, long amount, string reference, Guid? actorId, string idempotencyKey,
+        Func<CreditAccount, ProblemException>? refuse, CancellationToken ct)
+    {
+        RequireTransaction();
+        // Taking credits is conditional like a reservation: what is reserved is never taken from under a call.
+        var changed = await db.Set<CreditAccount>()
+            .Where(a => a.Id == accountId && (amount >= 0 || a.Balance - a.Reserved + amount >= 0))
+            .ExecuteUpdateAsync(u => u.SetProperty(a => a.Balance, a => a.Balance + amount), ct);
+        if (changed == 0)
+            throw await RefusalAsync(accountId, -amount, refuse, ct);
+        _batch?.Add(accountId);
+        return Add(new CreditEntry
+        {
+            Id = NewId(), AccountId = accountId, Kind = kind, Amount = amount, Reference = reference, ActorId = actorId,
+            IdempotencyKey = idempotencyKey, CreatedAt = clock.GetUtcNow(),
+        });
+    }
+
+    /// <summary>The hold is one conditional update (<c>balance - reserved &gt;= maxCost</c>), so two calls racing for the last credit cannot both get it.</summary>
+    async Task<(CreditReservation Reservation, CreditEntry Entry)> HoldRowsAsync(Guid accountId, long maxCost, string reference, string idempotencyKey,
+        Func<CreditAccount, ProblemException>? refuse, CancellationToken ct)
+    {
+        RequireTransaction();
+        var held = await db.Set<CreditAccount>()
+            .Where(a => a.Id == accountId && a.Balance - a.Reserved >= maxCost)
+            .ExecuteUpdateAsync(u => u.SetProperty(a => a.Reserved, a => a.Reserved + maxCost), ct);
+        if (held == 0)
+            throw await RefusalAsync(accountId, maxCost, refuse, ct);
+        _batch?.Add(accountId);
+        var now = clock.GetUtcNow();
+        var reservation = new CreditReservation
+        {
+            Id = NewId(), AccountId = accountId, Amount = maxCost, State = ReservationState.Open, IdempotencyKey = idempotencyKey,
+            CreatedAt = now, ExpiresAt = now + ReservationLifetime,
+        };
+        db.Add(reservation);
+        return (reservation, Add(new CreditEntry
+        {
+            Id = NewId(), AccountId = accountId, Kind = CreditKind.Reservation, ReservedAmount = maxCost, Reference = reference,
+            IdempotencyKey = idempotencyKey, ReservationId = reservation.Id, CreatedAt = now,
+        }));
+    }
+
+    /// <summary>One close per reservation: the state moves from Open exactly once; null when it had already moved.</summary>
+    async Task<CreditEntry?> CloseRowsAsync(Reservation reservation, ReservationState state, long actualCost, string reference, CancellationToken ct)
+    {
+        RequireTransaction();
+        var closed = await db.Set<CreditReservation>().Where(r => r.Id == reservation.Id && r.State == ReservationState.Open)
+            .ExecuteUpdateAsync(u => u.SetProperty(r => r.State, state), ct);
+        if (closed == 0)
+            return null;
+        var charge = state == ReservationState.Settled ? Math.Clamp(actualCost, 0, reservation.Amount) : 0;
+        await db.Set<CreditAccount>().Where(a => a.Id == reservation.AccountId)
+            .ExecuteUpdateAsync(u => u.SetProperty(a => a.Balance, a => a.Balance - charge).SetProperty(a => a.Reserved, a => a.Reserved - reservation.Amount), ct);
+        _batch?.Add(reservation.AccountId);
+        return Add(CloseEntry(reservation, state, charge, reference, NewId(), clock.GetUtcNow()));
+    }
+
+    async Task<ProblemException> RefusalAsync(Guid accountId, long needed, Func<CreditAccount, ProblemException>? refuse, CancellationToken ct) =>
+        await db.Set<CreditAccount>().AsNoTracking().FirstOrDefaultAsync(a => a.Id == accountId, ct) is not { } account ? NoSuchAccount()
+            : refuse?.Invoke(account) ?? Short(needed, account.Balance - account.Reserved);
+
     void RequireTransaction()
     {
         if (db.Database.CurrentTransaction is null)
-            throw new InvalidOperationException("Call this inside AtomicallyAsync.");
+            throw new InvalidOperationException("Ledger rows are written inside a transaction.");
     }
 }
 

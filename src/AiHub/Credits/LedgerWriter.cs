@@ -174,7 +174,7 @@ internal sealed class LedgerWriter : IAsyncDisposable
                     reservation.State = c.State;
                     account.Balance -= charge;
                     account.Reserved -= reservation.Amount;
-                    var entry = Ledger.CloseEntry(reservation, c.State, charge, c.Reference, NewId(), now);
+                    var entry = Ledger.CloseEntry(Ledger.Describe(reservation), c.State, charge, c.Reference, NewId(), now);
                     db.Add(entry);
                     closedNow[key] = entry;
                     outcomes.Add(Succeed(c, entry));

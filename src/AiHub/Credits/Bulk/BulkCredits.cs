@@ -44,7 +44,7 @@ internal sealed class BulkCredits(AppDbContext db, Ledger ledger, AuditLog audit
             await ledger.OpenAsync(CreditOwner.User, userId, null, ct);
         try
         {
-            await ledger.BatchAsync(async () =>
+            await ledger.AtomicallyAsync(async () =>
             {
                 for (var i = 0; i < rows.Count; i++)
                     await ledger.PostAsync(rows[i].Account, CreditKind.Adjustment, rows[i].Micros, rows[i].Reason, actorId, prefix + (i + 1).ToString(CultureInfo.InvariantCulture), ct);
