@@ -4,10 +4,8 @@ using System.Text;
 using System.Text.Json;
 using AiHub.Credits;
 using AiHub.Credits.Bulk;
-using AiHub.Data;
 using AiHub.Infrastructure.Errors;
 using AiHub.IntegrationTests.Support;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using static AiHub.IntegrationTests.Organizations.OrgApi;
 using static AiHub.IntegrationTests.Support.IdentityHost;
@@ -27,6 +25,8 @@ public abstract class BulkCreditTests(IdentityHost host)
         var (aliceEmail, bobEmail) = (NewEmail("alice"), NewEmail("bob"));
         var alice = await host.NewUserAsync(client, aliceEmail);
         var bob = await host.NewUserAsync(client, bobEmail);
+        var aliceStart = await host.BalanceMicrosAsync(UserIdOf(alice));
+        var bobEntries = await host.EntryCountAsync(UserIdOf(bob));
         var csv = $"email,credits,reason\r\n{aliceEmail.ToUpperInvariant()},10,\"launch, first wave\"\r\n\"{bobEmail}\",2.5,\"said \"\"thanks\"\"\"\r\n{aliceEmail},-0.25,\"correction\nover two lines\"\r\n";
 
         var (status, first) = await BulkAsync(client, admin, csv, "bulk-launch");
@@ -45,8 +45,10 @@ public abstract class BulkCreditTests(IdentityHost host)
         Assert.Equal([(UserIdOf(alice), 2, 9_750_000L), (UserIdOf(bob), 1, 2_500_000L)],
             accounts.Select(a => (a.GetProperty("accountId").GetGuid(), a.GetProperty("rows").GetInt32(), a.GetProperty("creditsMicros").GetInt64())));
         Assert.Equal(aliceEmail, accounts[0].GetProperty("email").GetString());
-        Assert.Equal(9_750_000, aliceBalance.GetProperty("balanceMicros").GetInt64());
-        Assert.Equal("said \"thanks\"", Assert.Single(bobHistory.GetProperty("items").EnumerateArray()).GetProperty("reference").GetString());
+        Assert.Equal(aliceStart + 9_750_000, aliceBalance.GetProperty("balanceMicros").GetInt64());
+        // One entry more than bob had, and it is the newest.
+        Assert.Equal(bobEntries + 1, bobHistory.GetProperty("items").GetArrayLength());
+        Assert.Equal("said \"thanks\"", bobHistory.GetProperty("items")[0].GetProperty("reference").GetString());
         await using var scope = host.App.Services.CreateAsyncScope();
         Assert.Empty(await scope.ServiceProvider.GetRequiredService<Ledger>().VerifyAsync(Ct));
     }
@@ -58,6 +60,9 @@ public abstract class BulkCreditTests(IdentityHost host)
         var admin = await host.SuperAdminAsync(client);
         var email = NewEmail("carol");
         var carol = await host.NewUserAsync(client, email);
+        var start = await host.BalanceMicrosAsync(UserIdOf(carol));
+        // Line 9 takes 100 credits more than carol has by then, whatever she started with.
+        var (takes, available) = (start + 100_000_000, start + 8_000_000);
         var csv = string.Join('\n',
             "email,credits,reason",
             $"{email},5,fine",
@@ -67,7 +72,7 @@ public abstract class BulkCreditTests(IdentityHost host)
             $"{email},0.0000001,dust",
             "not-an-email,1,bad",
             $"{email},1,",
-            $"{email},-100,too much",
+            $"{email},-{Format(takes)},too much",
             $"{email},1");
 
         var (status, problem) = await BulkAsync(client, admin, csv, "bulk-mistakes");
@@ -81,10 +86,10 @@ public abstract class BulkCreditTests(IdentityHost host)
         Assert.Contains("more than 6 decimals", errors["line 6, column credits"]);
         Assert.Contains("not an email", errors["line 7, column email"]);
         Assert.Contains("Say why", errors["line 8, column reason"]);
-        Assert.Contains("only 8 are available", errors["line 9, column credits"]);
+        Assert.Contains($"Takes {Format(takes)} credits but only {Format(available)} are available", errors["line 9, column credits"]);
         Assert.Equal("Expected 3 fields, found 2.", errors["line 10"]);
         Assert.Equal(7, errors.Count);
-        Assert.Equal(0, balance.GetProperty("balanceMicros").GetInt64());
+        Assert.Equal(start, balance.GetProperty("balanceMicros").GetInt64());
     }
 
     [Fact]
@@ -94,7 +99,7 @@ public abstract class BulkCreditTests(IdentityHost host)
         var admin = await host.SuperAdminAsync(client);
         var user = await host.NewUserAsync(client);
         var accountId = UserIdOf(user);
-        await SendAsync(client, user, HttpMethod.Get, "/api/credits/balance");
+        var start = (await SendAsync(client, user, HttpMethod.Get, "/api/credits/balance")).GetProperty("balanceMicros").GetInt64();
 
         using var upload = As(admin, HttpMethod.Post, "/api/admin/credits/bulk");
         var form = new MultipartFormDataContent();
@@ -130,7 +135,7 @@ public abstract class BulkCreditTests(IdentityHost host)
         Assert.Equal(HttpStatusCode.BadRequest, latin1.StatusCode);
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, json.StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, forbidden);
-        Assert.Equal(4_000_000, balance.GetProperty("balanceMicros").GetInt64());
+        Assert.Equal(start + 4_000_000, balance.GetProperty("balanceMicros").GetInt64());
     }
 
     [Fact]
@@ -140,7 +145,8 @@ public abstract class BulkCreditTests(IdentityHost host)
         var admin = await host.SuperAdminAsync(client);
         var user = await host.NewUserAsync(client);
         var accountId = UserIdOf(user);
-        await SendAsync(client, user, HttpMethod.Get, "/api/credits/balance");
+        var start = (await SendAsync(client, user, HttpMethod.Get, "/api/credits/balance")).GetProperty("balanceMicros").GetInt64();
+        var entries = await host.EntryCountAsync(accountId);
         string File(int rows) => "accountId,credits,reason\n" + string.Concat(Enumerable.Repeat($"{accountId},0.000001,drip\n", rows));
 
         var (tooMany, problem) = await BulkAsync(client, admin, File(BulkCredits.MaxRows + 1), "bulk-too-many");
@@ -151,10 +157,11 @@ public abstract class BulkCreditTests(IdentityHost host)
         Assert.Contains("10,000", problem.GetProperty("errors").GetProperty("file")[0].GetString());
         Assert.True(ok == HttpStatusCode.OK, result.GetRawText());
         Assert.Equal(BulkCredits.MaxRows, result.GetProperty("rowsApplied").GetInt32());
-        Assert.Equal(10_000, balance.GetProperty("balanceMicros").GetInt64());
-        await using var scope = host.App.Services.CreateAsyncScope();
-        Assert.Equal(BulkCredits.MaxRows, await scope.ServiceProvider.GetRequiredService<AppDbContext>().Set<CreditEntry>().CountAsync(e => e.AccountId == accountId, Ct));
+        Assert.Equal(start + 10_000, balance.GetProperty("balanceMicros").GetInt64());
+        Assert.Equal(entries + BulkCredits.MaxRows, await host.EntryCountAsync(accountId));
     }
+
+    static string Format(long micros) => global::AiHub.Credits.Credits.Format(micros);
 
     internal static async Task<(HttpStatusCode Status, JsonElement Body)> BulkAsync(HttpClient client, AuthTokens who, string csv, string? key)
     {

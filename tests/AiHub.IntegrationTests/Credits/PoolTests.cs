@@ -30,14 +30,19 @@ public abstract class PoolTests(IdentityHost host)
         var rich = await host.NewUserAsync(client);
         var richId = UserIdOf(rich);
         var emptyPoolOrg = await CreateOrgAsync(client, rich, "Empty pool");
+        var (richStart, _) = await BalanceAsync(richId);
         await FundUserAsync(richId, 100 * Credit);
         var poor = await host.NewUserAsync(client);
         var poorId = UserIdOf(poor);
         var richPoolOrg = await CreateOrgAsync(client, poor, "Rich pool");
-        await FundPoolAsync(richPoolOrg, 100 * Credit);
+        // The poor user's own credits (the sign-up grant) fall short of the personal call by one credit; the pool would cover it a hundred times.
+        var (poorStart, _) = await BalanceAsync(poorId);
+        var personalCost = poorStart + Credit;
+        var poolFunds = 100 * personalCost;
+        await FundPoolAsync(richPoolOrg, poolFunds);
 
         var orgRefused = await HoldFailsAsync(new Spender(emptyPoolOrg, richId, null, null), Credit);
-        var personalRefused = await HoldFailsAsync(new Spender(await PersonalOrgAsync(client, poor), poorId, null, null), Credit);
+        var personalRefused = await HoldFailsAsync(new Spender(await PersonalOrgAsync(client, poor), poorId, null, null), personalCost);
         var personalHold = await HoldAsync(new Spender(await PersonalOrgAsync(client, rich), richId, null, null), Credit);
         var poolHold = await HoldAsync(new Spender(richPoolOrg, poorId, null, null), Credit);
 
@@ -46,11 +51,11 @@ public abstract class PoolTests(IdentityHost host)
         Assert.Equal(richId, personalHold.PayerAccountId);
         Assert.Equal(richPoolOrg, poolHold.PayerAccountId);
         var richAccount = await AccountAsync(richId);
-        Assert.Equal((100 * Credit, Credit), (richAccount.Balance, richAccount.Reserved));
+        Assert.Equal((richStart + 100 * Credit, Credit), (richAccount.Balance, richAccount.Reserved));
         var pool = await AccountAsync(richPoolOrg);
-        Assert.Equal((100 * Credit, Credit), (pool.Balance, pool.Reserved));
+        Assert.Equal((poolFunds, Credit), (pool.Balance, pool.Reserved));
         Assert.Equal((0L, 0L), await BalanceAsync(emptyPoolOrg));
-        Assert.Equal((0L, 0L), await BalanceAsync(poorId));
+        Assert.Equal((poorStart, 0L), await BalanceAsync(poorId));
         Assert.Empty(await VerifyAsync());
     }
 
