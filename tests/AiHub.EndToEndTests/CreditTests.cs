@@ -31,7 +31,8 @@ public sealed class CreditTests(BrowserFixture fixture)
         await fixture.CreateAccountAsync(userEmail, Password, "Rita Redeemer");
         var user = await SignedInAsync(fixture, userEmail);
         await InteractiveAsync(user);
-        await Expect(user.GetByTestId("credit-balance")).ToHaveTextAsync("0 credits");
+        // A new account starts with the FREE plan's sign-up grant of 10 credits.
+        await Expect(user.GetByTestId("credit-balance")).ToHaveTextAsync("10 credits");
         await Expect(user.GetByTestId("nav-admin-promo-codes")).ToHaveCountAsync(0);
         await user.GetByTestId("nav-credits").ClickAsync();
         await Expect(user).ToHaveURLAsync(new Regex("/credits$"));
@@ -39,15 +40,15 @@ public sealed class CreditTests(BrowserFixture fixture)
         await user.GetByTestId("redeem-submit").ClickAsync();
 
         await Expect(user.GetByTestId("notice")).ToContainTextAsync($"7.5 credits from {code}");
-        await Expect(user.GetByTestId("credit-balance")).ToHaveTextAsync("7.5 credits");
-        await Expect(user.GetByTestId("credits-available")).ToHaveTextAsync("7.5");
+        await Expect(user.GetByTestId("credit-balance")).ToHaveTextAsync("17.5 credits");
+        await Expect(user.GetByTestId("credits-available")).ToHaveTextAsync("17.5");
         await Expect(user.Locator("[data-testid=credits-entry][data-kind=promo]").GetByTestId("credits-entry-amount")).ToHaveTextAsync("+7.5");
         await BrowserFixture.ScreenshotAsync(user, "credits.png");
 
         await user.GetByTestId("redeem-code").FillAsync(code);
         await user.GetByTestId("redeem-submit").ClickAsync();
         await Expect(user.GetByTestId("form-problem")).ToContainTextAsync("already redeemed");
-        await Expect(user.GetByTestId("credit-balance")).ToHaveTextAsync("7.5 credits");
+        await Expect(user.GetByTestId("credit-balance")).ToHaveTextAsync("17.5 credits");
 
         await admin.ReloadAsync();
         await Expect(admin.Locator($"[data-testid=promo-code-row][data-code='{code}']").GetByTestId("promo-uses")).ToHaveTextAsync("1 of 5");
@@ -86,11 +87,11 @@ public sealed class CreditTests(BrowserFixture fixture)
         await admin.GetByTestId("adjust-amount").FillAsync("-1.5");
         await admin.GetByTestId("adjust-reason").FillAsync("correction");
         await admin.GetByTestId("adjust-submit").ClickAsync();
-        await Expect(admin.GetByTestId("notice")).ToContainTextAsync($"{memberEmail} now has 6 credits available");
+        await Expect(admin.GetByTestId("notice")).ToContainTextAsync($"{memberEmail} now has 16 credits available");
 
         var member = await SignedInAsync(fixture, memberEmail);
         await InteractiveAsync(member);
-        await Expect(member.GetByTestId("credit-balance")).ToHaveTextAsync("6 credits");
+        await Expect(member.GetByTestId("credit-balance")).ToHaveTextAsync("16 credits");
         await Expect(member.GetByTestId("nav-admin-credits")).ToHaveCountAsync(0);
     }
 }

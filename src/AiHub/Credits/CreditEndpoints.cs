@@ -91,7 +91,7 @@ internal static class CreditEndpoints
             query = query.Where(e => e.CreatedAt < cursor);
         var entries = await query.OrderByDescending(e => e.CreatedAt).ThenByDescending(e => e.Id).Take(limit).ToListAsync(ct);
         return new HistoryPage(
-            entries.Select(e => new EntryResponse(e.Id, e.Kind.ToString().ToLowerInvariant(), ToCredits(e.Amount), e.Amount, e.Reference, e.ActorId, e.CreatedAt)).ToList(),
+            entries.Select(e => new EntryResponse(e.Id, e.Kind.ToString().ToLowerInvariant(), AiHub.Credits.Credits.ToCredits(e.Amount), e.Amount, e.Reference, e.ActorId, e.CreatedAt)).ToList(),
             entries.Count == limit ? entries[^1].CreatedAt : null);
     }
 
@@ -100,14 +100,10 @@ internal static class CreditEndpoints
     {
         if (credits is not { } value || value == 0)
             throw ProblemException.Invalid(field, "Give a non-zero amount of credits (negative takes credits away).");
-        var micros = value * AiHub.Credits.Credits.MicrosPerCredit;
-        if (micros != decimal.Truncate(micros) || Math.Abs(micros) > 1_000_000_000_000_000m)
-            throw ProblemException.Invalid(field, "Credits have at most 6 decimals, and at most a billion credits move at once.");
-        return (long)micros;
+        return AiHub.Credits.Credits.ExactMicros(value)
+            ?? throw ProblemException.Invalid(field, "Credits have at most 6 decimals, and at most a billion credits move at once.");
     }
 
-    internal static decimal ToCredits(long micros) => micros / (decimal)AiHub.Credits.Credits.MicrosPerCredit;
-
     internal static BalanceResponse Describe(CreditAccount a) => new(
-        a.Id, ToCredits(a.Balance), a.Balance, ToCredits(a.Reserved), a.Reserved, ToCredits(a.Balance - a.Reserved), a.Balance - a.Reserved);
+        a.Id, AiHub.Credits.Credits.ToCredits(a.Balance), a.Balance, AiHub.Credits.Credits.ToCredits(a.Reserved), a.Reserved, AiHub.Credits.Credits.ToCredits(a.Balance - a.Reserved), a.Balance - a.Reserved);
 }

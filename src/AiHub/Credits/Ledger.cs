@@ -372,5 +372,11 @@ internal static class Credits
     public const long MicrosPerCredit = 1_000_000;
 
     /// <summary>Micro-credits as credits for people to read; arithmetic never leaves integers.</summary>
+    public static decimal ToCredits(long micros) => micros / (decimal)MicrosPerCredit;
+
+    /// <summary>The exact micro-credits of an amount in credits; null when it is finer than a micro-credit or beyond a billion credits.</summary>
+    public static long? ExactMicros(decimal credits) =>
+        Math.Abs(credits) <= 1_000_000_000m && credits * MicrosPerCredit is var micros && micros == decimal.Truncate(micros) ? (long)micros : null;
+
     public static string Format(long micros) => (micros / (decimal)MicrosPerCredit).ToString("0.######", System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -208,14 +208,15 @@ internal sealed class BulkCredits(AppDbContext db, Ledger ledger, AuditLog audit
             problem = $"'{text}' is not a number.";
             return 0;
         }
-        var micros = credits * Credits.MicrosPerCredit;
         if (credits == 0)
             problem = "A row moves a non-zero amount (negative takes credits away).";
-        else if (micros != decimal.Truncate(micros))
-            problem = $"'{text}' has more than 6 decimals.";
-        else if (Math.Abs(micros) > 1_000_000_000_000_000m)
+        else if (Math.Abs(credits) > 1_000_000_000m)
             problem = "At most a billion credits per row.";
-        return problem is null ? (long)micros : 0;
+        else if (Credits.ExactMicros(credits) is { } micros)
+            return micros;
+        else
+            problem = $"'{text}' has more than 6 decimals.";
+        return 0;
     }
 
     static ProblemException Mistakes(Dictionary<string, string[]> errors) =>
@@ -244,9 +245,9 @@ internal sealed class BulkCredits(AppDbContext db, Ledger ledger, AuditLog audit
         {
             var mine = ordered.Where(e => e.AccountId == id).ToList();
             var sum = mine.Sum(e => e.Amount);
-            return new BulkAccountResult(id, emails.GetValueOrDefault(id), mine.Count, CreditEndpoints.ToCredits(sum), sum);
+            return new BulkAccountResult(id, emails.GetValueOrDefault(id), mine.Count, Credits.ToCredits(sum), sum);
         }).ToList();
         var total = ordered.Sum(e => e.Amount);
-        return new BulkResult(ordered.Count, CreditEndpoints.ToCredits(total), total, accounts);
+        return new BulkResult(ordered.Count, Credits.ToCredits(total), total, accounts);
     }
 }

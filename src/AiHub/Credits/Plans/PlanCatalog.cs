@@ -163,10 +163,8 @@ internal sealed partial class PlanCatalog(AppDbContext db, AuditLog audit, IQuot
     {
         if (credits is not { } value || value < 0)
             throw ProblemException.Invalid("grant", "grant is the credits a new account on this plan receives: 0 or more.");
-        var micros = value * Credits.MicrosPerCredit;
-        if (micros != decimal.Truncate(micros) || micros > 1_000_000_000_000_000m)
-            throw ProblemException.Invalid("grant", "Credits have at most 6 decimals, and a grant is at most a billion credits.");
-        return (long)micros;
+        return Credits.ExactMicros(value)
+            ?? throw ProblemException.Invalid("grant", "Credits have at most 6 decimals, and a grant is at most a billion credits.");
     }
 
     [GeneratedRegex("^[A-Z][A-Z0-9_-]{1,31}$")]

@@ -54,9 +54,9 @@ internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit
         var entries = await db.Set<CreditEntry>().AsNoTracking().Where(e => e.AccountId == account.Id)
             .OrderByDescending(e => e.CreatedAt).ThenByDescending(e => e.Id).Take(limit).ToListAsync(ct);
         return new PoolOverview(
-            new BalanceResponse(account.Id, ToCredits(account.Balance), account.Balance, ToCredits(account.Reserved), account.Reserved,
-                ToCredits(account.Balance - account.Reserved), account.Balance - account.Reserved),
-            entries.Select(e => new EntryResponse(e.Id, e.Kind.ToString().ToLowerInvariant(), ToCredits(e.Amount), e.Amount, e.Reference, e.ActorId, e.CreatedAt)).ToList());
+            new BalanceResponse(account.Id, Credits.ToCredits(account.Balance), account.Balance, Credits.ToCredits(account.Reserved), account.Reserved,
+                Credits.ToCredits(account.Balance - account.Reserved), account.Balance - account.Reserved),
+            entries.Select(e => new EntryResponse(e.Id, e.Kind.ToString().ToLowerInvariant(), Credits.ToCredits(e.Amount), e.Amount, e.Reference, e.ActorId, e.CreatedAt)).ToList());
     }
 
     public async Task<AllocationList> ListAsync(OrgGrant caller, CancellationToken ct)
@@ -81,8 +81,8 @@ internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit
             var used = spent.GetValueOrDefault(m.UserId);
             var asked = pending.GetValueOrDefault(m.UserId);
             return new AllocationResponse(m.UserId, m.Email!, m.DisplayName, m.Role.ToString(), cap is not null,
-                cap is null ? null : ToCredits(cap.Balance), cap?.Balance, cap is null ? null : ToCredits(cap.Reserved), cap?.Reserved,
-                ToCredits(used), used, asked?.Count ?? 0, ToCredits(asked?.Amount ?? 0), asked?.Amount ?? 0);
+                cap is null ? null : Credits.ToCredits(cap.Balance), cap?.Balance, cap is null ? null : Credits.ToCredits(cap.Reserved), cap?.Reserved,
+                Credits.ToCredits(used), used, asked?.Count ?? 0, Credits.ToCredits(asked?.Amount ?? 0), asked?.Amount ?? 0);
         }).ToList();
         return new AllocationList(await MembersNeedAllocationAsync(orgId, ct), items);
     }
@@ -96,9 +96,9 @@ internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit
                          select new { c.Balance, c.Reserved }).FirstOrDefaultAsync(ct);
         var spent = (await SpentThisMonthAsync(orgId, userId, ct)).GetValueOrDefault(userId);
         var required = await MembersNeedAllocationAsync(orgId, ct);
-        return new MyAllocation(cap is not null ? "capped" : required ? "none" : "uncapped", cap is not null, cap is null ? null : ToCredits(cap.Balance), cap?.Balance,
-            cap is null ? null : ToCredits(cap.Balance - cap.Reserved), cap is null ? null : cap.Balance - cap.Reserved,
-            ToCredits(spent), spent, required);
+        return new MyAllocation(cap is not null ? "capped" : required ? "none" : "uncapped", cap is not null, cap is null ? null : Credits.ToCredits(cap.Balance), cap?.Balance,
+            cap is null ? null : Credits.ToCredits(cap.Balance - cap.Reserved), cap is null ? null : cap.Balance - cap.Reserved,
+            Credits.ToCredits(spent), spent, required);
     }
 
     /// <summary>
@@ -397,8 +397,8 @@ internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit
         Describe(request, (await EmailsAsync([request.UserId], ct)).GetValueOrDefault(request.UserId, ""));
 
     static CreditRequestResponse Describe(CreditRequest r, string email) => new(
-        r.Id, r.UserId, email, ToCredits(r.Amount), r.Amount, r.Reason, r.Status.ToString().ToLowerInvariant(), r.CreatedAt,
-        r.DecidedBy, r.DecidedAt, r.ApprovedAmount is { } a ? ToCredits(a) : null, r.ApprovedAmount, r.DenyReason);
+        r.Id, r.UserId, email, Credits.ToCredits(r.Amount), r.Amount, r.Reason, r.Status.ToString().ToLowerInvariant(), r.CreatedAt,
+        r.DecidedBy, r.DecidedAt, r.ApprovedAmount is { } a ? Credits.ToCredits(a) : null, r.ApprovedAmount, r.DenyReason);
 
     Uri Link(Guid orgId) => new(identity.Value.PublicUrl, $"/orgs/{orgId}/credits");
 
@@ -419,11 +419,7 @@ internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit
             throw ProblemException.Invalid("credits", allowNegative
                 ? "Give a non-zero number of credits (negative lowers the allowance)."
                 : "Give a positive number of credits.");
-        var micros = value * Credits.MicrosPerCredit;
-        if (micros != decimal.Truncate(micros) || Math.Abs(micros) > 1_000_000_000_000_000m)
-            throw ProblemException.Invalid("credits", "Credits have at most 6 decimals, and at most a billion credits move at once.");
-        return (long)micros;
+        return Credits.ExactMicros(value)
+            ?? throw ProblemException.Invalid("credits", "Credits have at most 6 decimals, and at most a billion credits move at once.");
     }
-
-    public static decimal ToCredits(long micros) => micros / (decimal)Credits.MicrosPerCredit;
 }

@@ -19,9 +19,6 @@ internal sealed record RedemptionResponse(string Code, decimal Credits, long Cre
 /// <summary>Promo codes: admins make and deactivate them, users redeem each once for credits on their own account.</summary>
 internal sealed partial class PromoCodes(AppDbContext db, Ledger ledger, AuditLog audit, TimeProvider clock)
 {
-    /// <summary>At most a billion credits per redemption, like any single movement of the ledger.</summary>
-    const long MaxCreditsMicros = 1_000_000_000L * Credits.MicrosPerCredit;
-
     public async Task<PromoCodeResponse> CreateAsync(PromoCodeRequest request, Guid actorId, CancellationToken ct)
     {
         var now = clock.GetUtcNow();
@@ -32,7 +29,7 @@ internal sealed partial class PromoCodes(AppDbContext db, Ledger ledger, AuditLo
         long micros = 0;
         if (request.Credits is not { } credits || credits <= 0)
             errors["credits"] = ["Give more than 0 credits."];
-        else if (ExactMicros(credits) is { } exact)
+        else if (Credits.ExactMicros(credits) is { } exact)
             micros = exact;
         else
             errors["credits"] = ["Credits have at most 6 decimals, and a code gives at most a billion credits."];
@@ -138,12 +135,6 @@ internal sealed partial class PromoCodes(AppDbContext db, Ledger ledger, AuditLo
             throw UsedUp(promo.Code);
     }
 
-    static long? ExactMicros(decimal credits)
-    {
-        var micros = credits * Credits.MicrosPerCredit;
-        return micros == decimal.Truncate(micros) && micros <= MaxCreditsMicros ? (long)micros : null;
-    }
-
     /// <summary>What people type: surrounding spaces and letter case do not matter.</summary>
     internal static string Normalize(string? code) => (code ?? "").Trim().ToUpperInvariant();
 
@@ -160,10 +151,10 @@ internal sealed partial class PromoCodes(AppDbContext db, Ledger ledger, AuditLo
         new(StatusCodes.Status409Conflict, "That promo code exists already.", $"A promo code {code} exists (perhaps deactivated); choose another.", ProblemTypes.Conflict);
 
     static PromoCodeResponse Describe(PromoCode p) =>
-        new(p.Id, p.Code, CreditEndpoints.ToCredits(p.Credits), p.Credits, p.MaxUses, p.Uses, p.ExpiresAt, p.Active, p.CreatedBy, p.CreatedAt);
+        new(p.Id, p.Code, Credits.ToCredits(p.Credits), p.Credits, p.MaxUses, p.Uses, p.ExpiresAt, p.Active, p.CreatedBy, p.CreatedAt);
 
     static RedemptionResponse Describe(PromoCode promo, PromoRedemption r) =>
-        new(promo.Code, CreditEndpoints.ToCredits(promo.Credits), promo.Credits, r.EntryId, r.RedeemedAt);
+        new(promo.Code, Credits.ToCredits(promo.Credits), promo.Credits, r.EntryId, r.RedeemedAt);
 
     [GeneratedRegex("^[A-Z0-9_-]{3,40}$")]
     private static partial Regex Shape();

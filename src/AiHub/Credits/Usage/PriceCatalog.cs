@@ -144,10 +144,7 @@ internal sealed partial class PriceCatalog(AppDbContext db, HybridCache cache, I
     {
         if (credits is not { } value || value < 0 || value > MaxCreditsPerMillion)
             throw ProblemException.Invalid(field, $"Give the credits per million tokens: 0 to {MaxCreditsPerMillion:0} credits.");
-        var micros = value * Credits.MicrosPerCredit;
-        if (micros != decimal.Truncate(micros))
-            throw ProblemException.Invalid(field, "Prices have at most 6 decimals (one micro-credit).");
-        return (long)micros;
+        return Credits.ExactMicros(value) ?? throw ProblemException.Invalid(field, "Prices have at most 6 decimals (one micro-credit).");
     }
 
     static PriceResponse Describe(ModelPrice p) => new(

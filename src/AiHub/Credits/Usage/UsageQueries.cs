@@ -186,7 +186,7 @@ internal sealed class UsageQueries(AppDbContext db, TimeProvider clock)
             cost += b.CostMicros;
             latency += b.LatencyMsSum;
         }
-        return new UsageRow(day, provider, model, requests, failures, input, output, ToCredits(cost), cost, requests == 0 ? 0 : latency / requests);
+        return new UsageRow(day, provider, model, requests, failures, input, output, Credits.ToCredits(cost), cost, requests == 0 ? 0 : latency / requests);
     }
 
     static ReportRow Report(DateOnly start, IEnumerable<UsageBucket> usage, IEnumerable<(CreditKind Kind, long Amount)> entries)
@@ -202,11 +202,10 @@ internal sealed class UsageQueries(AppDbContext db, TimeProvider clock)
             else
                 adjusted += amount;
         }
-        return new ReportRow(start, used.Credits, used.CostMicros, ToCredits(bought), bought, ToCredits(granted), granted, ToCredits(adjusted), adjusted,
+        return new ReportRow(start, used.Credits, used.CostMicros, Credits.ToCredits(bought), bought, Credits.ToCredits(granted), granted, Credits.ToCredits(adjusted), adjusted,
             used.Requests, used.InputTokens, used.OutputTokens);
     }
 
-    static decimal ToCredits(long micros) => micros / (decimal)Credits.MicrosPerCredit;
 }
 
 /// <summary>CSV as RFC 4180 has it: a header row, CRLF line ends, fields with a comma, quote or line break quoted.</summary>
