@@ -81,6 +81,26 @@ internal sealed class Mailer(EmailRenderer renderer, WorkQueue queue, IDataProte
             ct);
     }
 
+    public Task SendBudgetWarningAsync(string to, string? displayName, string keyName, string orgName, int percent, string budget, DateTimeOffset resetsAt, Uri keysLink, CancellationToken ct)
+    {
+        RequireAbsolute(keysLink);
+        return SendAsync<BudgetWarningEmail>(
+            to,
+            EmailText.BudgetWarningSubject(percent, keyName),
+            new()
+            {
+                [nameof(BudgetWarningEmail.DisplayName)] = displayName,
+                [nameof(BudgetWarningEmail.KeyName)] = keyName,
+                [nameof(BudgetWarningEmail.OrgName)] = orgName,
+                [nameof(BudgetWarningEmail.Percent)] = percent,
+                [nameof(BudgetWarningEmail.Budget)] = budget,
+                [nameof(BudgetWarningEmail.ResetsAt)] = resetsAt,
+                [nameof(BudgetWarningEmail.KeysLink)] = keysLink,
+            },
+            EmailText.BudgetWarning(displayName, keyName, orgName, percent, budget, resetsAt, keysLink),
+            ct);
+    }
+
     public Task SendCreditRequestAsync(string to, string requester, string orgName, string credits, string reason, Uri link, CancellationToken ct)
     {
         RequireAbsolute(link);

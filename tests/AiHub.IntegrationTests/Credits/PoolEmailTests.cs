@@ -44,6 +44,29 @@ public sealed class PoolEmailTests
         Assert.Contains("No budget left", PoolEmailText.Decision("Ada", "Acme", false, "20", null, "No budget left", Link), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_budget_mail_names_the_key_the_share_spent_and_when_the_budget_resets()
+    {
+        var resets = new DateTimeOffset(2031, 2, 1, 0, 0, 0, TimeSpan.Zero);
+        var html = await RenderAsync<AiHub.Notifications.Templates.BudgetWarningEmail>(new()
+        {
+            [nameof(AiHub.Notifications.Templates.BudgetWarningEmail.DisplayName)] = "Ada",
+            [nameof(AiHub.Notifications.Templates.BudgetWarningEmail.KeyName)] = "ci <bot>",
+            [nameof(AiHub.Notifications.Templates.BudgetWarningEmail.OrgName)] = "Acme",
+            [nameof(AiHub.Notifications.Templates.BudgetWarningEmail.Percent)] = 100,
+            [nameof(AiHub.Notifications.Templates.BudgetWarningEmail.Budget)] = "10",
+            [nameof(AiHub.Notifications.Templates.BudgetWarningEmail.ResetsAt)] = resets,
+            [nameof(AiHub.Notifications.Templates.BudgetWarningEmail.KeysLink)] = Link,
+        });
+        var text = AiHub.Notifications.Templates.EmailText.BudgetWarning("Ada", "ci <bot>", "Acme", 90, "10", resets, Link);
+
+        Assert.Contains("ci &lt;bot&gt;", html, StringComparison.Ordinal);
+        Assert.Contains("monthly budget of 10 credits", html, StringComparison.Ordinal);
+        Assert.Contains("refused until the budget resets on 2031-02-01", html, StringComparison.Ordinal);
+        Assert.Contains("90% of its monthly budget of 10 credits", text, StringComparison.Ordinal);
+        Assert.Contains(Link.AbsoluteUri, text, StringComparison.Ordinal);
+    }
+
     static Dictionary<string, object?> Decision(bool approved, string? granted, string? reason) => new()
     {
         [nameof(CreditDecisionEmail.DisplayName)] = "Ada",

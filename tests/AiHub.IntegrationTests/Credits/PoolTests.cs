@@ -128,6 +128,40 @@ public abstract class PoolTests(IdentityHost host)
     }
 
     [Fact]
+    public async Task A_key_crossing_80_90_and_100_percent_of_its_budget_queues_one_mail_per_threshold()
+    {
+        var (client, owner, orgId, _, _) = await OrgWithMemberAsync();
+        await FundPoolAsync(orgId, 1000 * Credit);
+        var key = await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/api-keys",
+            new { name = "metered", permissions = ChatOnly, monthlyBudgetCredits = 10 }, HttpStatusCode.Created);
+        var spender = new Spender(orgId, UserIdOf(owner), key.GetProperty("key").GetProperty("id").GetGuid(), null);
+        var subject = $"api-key:{spender.ApiKeyId:N}:budget";
+
+        async Task<(int Mails, int[] Thresholds)> SpendAsync(long micros)
+        {
+            var hold = await HoldAsync(spender, micros);
+            await using var scope = host.App.Services.CreateAsyncScope();
+            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+            var before = await db.WorkItems.CountAsync(w => w.Kind == AiHub.Notifications.EmailSendHandler.KindName, Ct);
+            await scope.ServiceProvider.GetRequiredService<CreditGate>().SettleAsync(hold, micros, Ct);
+            var mails = await db.WorkItems.CountAsync(w => w.Kind == AiHub.Notifications.EmailSendHandler.KindName, Ct) - before;
+            var thresholds = await db.Set<AiHub.Credits.Plans.LimitWarning>().Where(w => w.Subject == subject).Select(w => w.Threshold).OrderBy(t => t).ToArrayAsync(Ct);
+            return (mails, thresholds);
+        }
+        var at70 = await SpendAsync(7 * Credit);
+        var at85 = await SpendAsync(Credit + Credit / 2);
+        var at100 = await SpendAsync(Credit + Credit / 2);
+
+        // One recipient here: the owner is both the org's Owner and the key's creator.
+        Assert.Equal(0, at70.Mails);
+        Assert.Empty(at70.Thresholds);
+        Assert.Equal(1, at85.Mails);
+        Assert.Equal([80], at85.Thresholds);
+        Assert.Equal(2, at100.Mails);
+        Assert.Equal([80, 90, 100], at100.Thresholds);
+    }
+
+    [Fact]
     public async Task Concurrent_holds_cannot_exceed_an_api_key_budget_and_a_new_month_resets_it()
     {
         var (client, owner, orgId, _, _) = await OrgWithMemberAsync();

@@ -30,7 +30,7 @@ internal sealed record ApiKeyBudgetPeriod(long SpentMicros, long HeldMicros, lon
 /// allocation (when the member has one) and the key's monthly budget (when a key with a budget makes it). All holds of
 /// one call are taken in one transaction of conditional updates, so they all stand or none does (ADR 0006).
 /// </remarks>
-internal sealed class CreditGate(AppDbContext db, Ledger ledger, TimeProvider clock)
+internal sealed class CreditGate(AppDbContext db, Ledger ledger, TimeProvider clock, BudgetWarnings? budgetWarnings = null)
 {
     public async Task<CreditHold> HoldAsync(Spender spender, long maxCostMicros, string idempotencyKey, CancellationToken ct)
     {
@@ -161,12 +161,12 @@ internal sealed class CreditGate(AppDbContext db, Ledger ledger, TimeProvider cl
         var reservations = await ledger.ReservationsAsync(new[] { hold.PayerReservationId, hold.AllocationReservationId }.OfType<Guid>(), ct);
         var charge = Math.Clamp(actualCost, 0, hold.Amount);
         var reference = state == ReservationState.Settled ? "AI call settled" : "AI call released";
-        await ledger.AtomicallyAsync(async () =>
+        var closed = await ledger.AtomicallyAsync(async () =>
         {
             // The hold closes once: a retry, a late settle or the expiry job that loses here changes nothing.
-            var closed = await db.Set<GateHold>().Where(h => h.Id == hold.Id && h.State == ReservationState.Open)
+            var moved = await db.Set<GateHold>().Where(h => h.Id == hold.Id && h.State == ReservationState.Open)
                 .ExecuteUpdateAsync(u => u.SetProperty(h => h.State, state).SetProperty(h => h.ActualCost, charge).SetProperty(h => h.ClosedAt, clock.GetUtcNow()), ct);
-            if (closed == 0)
+            if (moved == 0)
                 return false;
             foreach (var reservation in reservations.Values)
                 await ledger.CloseWithinAsync(reservation, state, charge, reference, ct);
@@ -175,6 +175,9 @@ internal sealed class CreditGate(AppDbContext db, Ledger ledger, TimeProvider cl
                     .ExecuteUpdateAsync(u => u.SetProperty(s => s.Held, s => s.Held - hold.Amount).SetProperty(s => s.Spent, s => s.Spent + charge), ct);
             return true;
         }, ct);
+        if (closed && state == ReservationState.Settled && hold.ApiKeyId is { } key && budgetWarnings is not null
+            && await BudgetAsync(hold.OrganizationId, key, ct) is { } period)
+            await budgetWarnings.CheckAsync(hold.OrganizationId, key, period, ct);
     }
 
     /// <summary>The month's row, made on first use: two calls making it at once make one.</summary>

@@ -11,6 +11,7 @@ internal static class PoolEndpoints
     public static void AddPools(IServiceCollection services)
     {
         services.AddScoped<CreditGate>();
+        services.AddScoped<BudgetWarnings>();
         services.AddScoped<CreditPools>();
         services.AddHostedService<CreditHoldExpirySchedule>();
     }

@@ -16,4 +16,18 @@ internal static partial class EmailText
         $"You have used {percent}% of your {allowance} on {QuotaWarningWhose(orgName)} in {ProductName}.",
         QuotaWarningAdvice(percent),
         $"See the plans and what is left: {plansLink.AbsoluteUri}");
+
+    public static string BudgetWarningSubject(int percent, string keyName) => $"API key {keyName} has spent {percent}% of its monthly budget";
+
+    public static string BudgetWarningAdvice(int percent, DateTimeOffset resetsAt) => percent >= 100
+        ? $"Calls made with it are refused until the budget resets on {Day(resetsAt)} (UTC) or is raised."
+        : $"When it is spent, calls made with it are refused until the budget resets on {Day(resetsAt)} (UTC).";
+
+    public static string BudgetWarning(string? displayName, string keyName, string orgName, int percent, string budget, DateTimeOffset resetsAt, Uri keysLink) => Compose(
+        Greeting(displayName),
+        $"The API key {keyName} of {orgName} has spent {percent}% of its monthly budget of {budget} credits in {ProductName}.",
+        BudgetWarningAdvice(percent, resetsAt),
+        $"See the API keys: {keysLink.AbsoluteUri}");
+
+    static string Day(DateTimeOffset at) => at.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
 }

@@ -1,0 +1,46 @@
+using System.Globalization;
+using AiHub.Credits.Plans;
+using AiHub.Data;
+using AiHub.Identity;
+using AiHub.Notifications;
+using AiHub.Organizations;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+
+namespace AiHub.Credits.Pools;
+
+/// <summary>Mails the key's creator and the org's Owners and Admins as a key's month crosses 80, 90 and 100% of its budget.</summary>
+internal sealed partial class BudgetWarnings(AppDbContext db, LimitWarnings warnings, Mailer mailer, IOptions<IdentitySettings> identity, ILogger<BudgetWarnings> log)
+{
+    public async Task CheckAsync(Guid orgId, Guid keyId, ApiKeyBudgetPeriod period, CancellationToken ct)
+    {
+        try
+        {
+            await warnings.NotifyAsync($"api-key:{keyId:N}:budget", period.PeriodStart.ToString("yyyy-MM", CultureInfo.InvariantCulture),
+                period.SpentMicros, period.BudgetMicros, (percent, token) => SendAsync(orgId, keyId, period, percent, token), ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // The call is settled and charged already; a warning that could not go out must not turn that into an error.
+            LogNotSent(e, keyId);
+        }
+    }
+
+    async Task SendAsync(Guid orgId, Guid keyId, ApiKeyBudgetPeriod period, int percent, CancellationToken ct)
+    {
+        var key = await db.ApiKeys.IgnoreQueryFilters().AsNoTracking().Where(k => k.Id == keyId && k.OrganizationId == orgId)
+            .Select(k => new { k.Name, k.CreatedBy }).FirstAsync(ct);
+        var recipients = await (from m in db.Memberships
+                                join u in db.Users on m.UserId equals u.Id
+                                join o in db.Organizations on m.OrganizationId equals o.Id
+                                where m.OrganizationId == orgId && (m.Role == OrgRole.Owner || m.Role == OrgRole.Admin || m.UserId == key.CreatedBy) && u.Email != null
+                                select new { u.Email, u.DisplayName, o.Name }).AsNoTracking().ToListAsync(ct);
+        var keys = new Uri(identity.Value.PublicUrl, $"/orgs/{orgId}/api-keys");
+        foreach (var recipient in recipients)
+            await mailer.SendBudgetWarningAsync(recipient.Email!, recipient.DisplayName, key.Name, recipient.Name, percent,
+                Credits.Format(period.BudgetMicros), period.ResetsAt, keys, ct);
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The budget warning for API key {KeyId} could not be sent")]
+    partial void LogNotSent(Exception e, Guid keyId);
+}
