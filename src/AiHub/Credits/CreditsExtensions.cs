@@ -3,6 +3,7 @@ using AiHub.Identity;
 using AiHub.Credits.Bulk;
 using AiHub.Credits.Pages;
 using AiHub.Credits.Promo;
+using AiHub.Infrastructure.Jobs;
 using Hangfire;
 
 namespace AiHub.Credits;
@@ -18,7 +19,8 @@ public static class CreditsExtensions
         builder.Services.AddScoped<PromoCodes>();
         builder.Services.AddScoped<BulkCredits>();
         builder.Services.AddScoped<CreditChanges>();
-        builder.Services.AddHostedService<ReservationExpirySchedule>();
+        // Every minute, reservations a crashed call left open are released, so held credits come back.
+        builder.Services.AddRecurringJob<Ledger>("credit-reservation-expiry", ledger => ledger.ReleaseExpiredAsync(CancellationToken.None), Cron.Minutely());
         Usage.UsageExtensions.AddUsageServices(builder.Services);
         builder.Services.AddScoped<IQuotaService, QuotaService>();
         builder.Services.AddScoped<LimitWarnings>();
@@ -38,16 +40,4 @@ public static class CreditsExtensions
         Pools.PoolEndpoints.MapPoolRoutes(app);
         return app;
     }
-}
-
-/// <summary>Every minute, reservations a crashed call left open are released, so held credits come back.</summary>
-internal sealed class ReservationExpirySchedule(IRecurringJobManager recurring) : IHostedService
-{
-    public Task StartAsync(CancellationToken cancellationToken)
-    {
-        recurring.AddOrUpdate<Ledger>("credit-reservation-expiry", ledger => ledger.ReleaseExpiredAsync(CancellationToken.None), Cron.Minutely());
-        return Task.CompletedTask;
-    }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

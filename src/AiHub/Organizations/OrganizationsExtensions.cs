@@ -1,6 +1,7 @@
 using AiHub.Data;
 using AiHub.Identity;
 using AiHub.Organizations.ApiKeys;
+using AiHub.Infrastructure.Jobs;
 using Hangfire;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
@@ -29,7 +30,7 @@ public static class OrganizationsExtensions
         services.AddScoped<CurrentOrg>();
         services.AddScoped<IAccountEvents>(sp => sp.GetRequiredService<Orgs>());
         services.AddScoped<OrgPurge>();
-        services.AddHostedService<OrgPurgeSchedule>();
+        services.AddRecurringJob<OrgPurge>("org-purge", purge => purge.PurgeAsync(CancellationToken.None), Cron.Daily());
         return builder;
     }
 
@@ -65,15 +66,4 @@ internal sealed partial class OrgPurge(AppDbContext db, TimeProvider clock, ILog
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Purged {Count} organisation(s) deleted more than 30 days ago")]
     partial void LogPurged(int count);
-}
-
-internal sealed class OrgPurgeSchedule(IRecurringJobManager recurring) : IHostedService
-{
-    public Task StartAsync(CancellationToken cancellationToken)
-    {
-        recurring.AddOrUpdate<OrgPurge>("org-purge", purge => purge.PurgeAsync(CancellationToken.None), Cron.Daily());
-        return Task.CompletedTask;
-    }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -138,9 +138,9 @@ public abstract class UsageAggregationTests(IdentityHost host)
         await RecordAsync(host, Call(org, user, "openai", "gpt-4o-mini", 10, 10, DateTimeOffset.UtcNow.AddHours(-2)));
         string cron;
         using (var connection = host.App.Services.GetRequiredService<JobStorage>().GetConnection())
-            cron = connection.GetRecurringJobs().Single(j => j.Id == UsageAggregationSchedule.JobId).Cron;
+            cron = connection.GetRecurringJobs().Single(j => j.Id == UsageExtensions.AggregationJobId).Cron;
 
-        host.App.Services.GetRequiredService<IRecurringJobManager>().Trigger(UsageAggregationSchedule.JobId);
+        host.App.Services.GetRequiredService<IRecurringJobManager>().Trigger(UsageExtensions.AggregationJobId);
         var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
         while (!(await RecordsAsync(org)).All(r => r.Aggregated) && DateTimeOffset.UtcNow < deadline)
             await Task.Delay(200, Ct);

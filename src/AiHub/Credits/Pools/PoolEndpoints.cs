@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using AiHub.Identity;
 using AiHub.Organizations;
+using AiHub.Infrastructure.Jobs;
 using Hangfire;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -13,7 +14,8 @@ internal static class PoolEndpoints
         services.AddScoped<CreditGate>();
         services.AddScoped<BudgetWarnings>();
         services.AddScoped<CreditPools>();
-        services.AddHostedService<CreditHoldExpirySchedule>();
+        // Every minute, AI-call holds a crashed call left open are released, the key budget's part with them.
+        services.AddRecurringJob<CreditGate>("credit-hold-expiry", gate => gate.ReleaseExpiredAsync(CancellationToken.None), Cron.Minutely());
     }
 
     public static void MapPoolRoutes(IEndpointRouteBuilder app)
@@ -67,16 +69,4 @@ internal static class PoolEndpoints
 
     static async Task<Ok<CreditRequestResponse>> Deny(Guid orgId, Guid requestId, DenyBody body, HttpContext http, ClaimsPrincipal user, CreditPools pools, CancellationToken ct) =>
         TypedResults.Ok(await pools.DenyAsync(http.Grant(), user.UserId()!.Value, requestId, body, ct));
-}
-
-/// <summary>Every minute, AI-call holds a crashed call left open are released, the key budget's part with them.</summary>
-internal sealed class CreditHoldExpirySchedule(IRecurringJobManager recurring) : IHostedService
-{
-    public Task StartAsync(CancellationToken cancellationToken)
-    {
-        recurring.AddOrUpdate<CreditGate>("credit-hold-expiry", gate => gate.ReleaseExpiredAsync(CancellationToken.None), Cron.Minutely());
-        return Task.CompletedTask;
-    }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

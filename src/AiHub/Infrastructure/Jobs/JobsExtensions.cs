@@ -1,6 +1,7 @@
 using AiHub.Data;
 using AiHub.Infrastructure.Configuration;
 using AiHub.Infrastructure.Hosting;
+using System.Linq.Expressions;
 using Hangfire;
 using Hangfire.AspNetCore;
 using Hangfire.InMemory;
@@ -37,6 +38,11 @@ public static class JobsExtensions
         services.AddHostedService<JobServerHost>();
         return builder;
     }
+
+    /// <summary>Registers <paramref name="call"/> with Hangfire under <paramref name="id"/> at start, to run on <paramref name="cron"/>.</summary>
+    internal static IServiceCollection AddRecurringJob<TJob>(this IServiceCollection services, string id, Expression<Func<TJob, Task>> call, string cron) =>
+        // Not AddHostedService: it keeps one registration per type, and one type may schedule several jobs.
+        services.AddSingleton<IHostedService>(sp => new RecurringJobRegistration<TJob>(sp.GetRequiredService<IRecurringJobManager>(), id, call, cron));
 
     static JobStorage CreateStorage(DatabaseSettings database)
     {
@@ -90,4 +96,15 @@ internal sealed class JobServerHost(
     }
 
     public void Dispose() => Interlocked.Exchange(ref _server, null)?.Dispose();
+}
+
+internal sealed class RecurringJobRegistration<TJob>(IRecurringJobManager recurring, string id, Expression<Func<TJob, Task>> call, string cron) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        recurring.AddOrUpdate(id, call, cron);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
