@@ -71,10 +71,12 @@ internal sealed class Accounts(
 
     /// <summary>
     /// The one way an account comes to be (sign-up, a provider, <c>create-admin</c>): the default role, what other
-    /// features attach to a new account (its personal org), and the audit event, all in the caller's unit of work.
+    /// features attach to a new account (its personal org, its sign-up grant), and the audit event, committed together.
     /// </summary>
+    /// <remarks>Identity's store saves on each call, so only a transaction keeps an account from existing without them.</remarks>
     public async Task<IdentityResult> CreateAsync(AppUser user, string? password, string via, CancellationToken ct)
     {
+        await using var transaction = db.Database.CurrentTransaction is null ? await db.Database.BeginTransactionAsync(ct) : null;
         var created = password is null ? await users.CreateAsync(user) : await users.CreateAsync(user, password);
         if (!created.Succeeded)
             return created;
@@ -84,6 +86,9 @@ internal sealed class Accounts(
         foreach (var listener in accountEvents)
             await listener.UserCreatedAsync(user, ct);
         audit.Add(AuditKinds.Registered, user.Id, new { via });
+        await db.SaveChangesAsync(ct);
+        if (transaction is not null)
+            await transaction.CommitAsync(ct);
         return IdentityResult.Success;
     }
 

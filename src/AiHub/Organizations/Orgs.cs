@@ -72,16 +72,19 @@ internal sealed class Orgs(AppDbContext db, AuditLog audit, OrgAccess access, Ti
     {
         var rows = await (from m in db.Memberships
                           join o in db.Organizations on m.OrganizationId equals o.Id
-                          where m.UserId == userId && m.Role == OrgRole.Owner && o.DeletedAt != null
+                          where m.UserId == userId && m.Role == OrgRole.Owner && o.DeletedAt != null && o.DeletedAt > RestorableSince
                           select o).ToListAsync(ct);
         return rows.OrderByDescending(o => o.DeletedAt).Select(o => new DeletedOrg(o.Id, o.Name, o.DeletedAt!.Value, o.DeletedAt.Value + RestoreWindow)).ToList();
     }
+
+    // Past the window an org waits only for the daily purge; it is no longer the Owner's to restore.
+    DateTimeOffset RestorableSince => clock.GetUtcNow() - RestoreWindow;
 
     public async Task<Organization> RestoreAsync(Guid userId, Guid orgId, CancellationToken ct)
     {
         var org = await (from o in db.Organizations
                          join m in db.Memberships on o.Id equals m.OrganizationId
-                         where o.Id == orgId && o.DeletedAt != null && m.UserId == userId && m.Role == OrgRole.Owner
+                         where o.Id == orgId && o.DeletedAt != null && o.DeletedAt > RestorableSince && m.UserId == userId && m.Role == OrgRole.Owner
                          select o).FirstOrDefaultAsync(ct)
             ?? throw NotFound("No such deleted organisation.", "Only an Owner can restore it, within 30 days of its deletion.");
         org.DeletedAt = null;
@@ -112,12 +115,25 @@ internal sealed class Orgs(AppDbContext db, AuditLog audit, OrgAccess access, Ti
         return await AuditQueries.PageAsync(db.AuditEvents.Where(e => e.OrganizationId == caller.OrganizationId), before, limit, ct);
     }
 
-    /// <summary>Addresses for the user ids an activity page names; an account that is gone is simply missing.</summary>
-    public async Task<Dictionary<Guid, string>> EmailsAsync(IEnumerable<Guid> userIds, CancellationToken ct)
+    /// <summary>Addresses for the user ids a page names; an account that is gone is simply missing.</summary>
+    public Task<Dictionary<Guid, string>> EmailsAsync(IEnumerable<Guid> userIds, CancellationToken ct) => EmailsAsync(db, userIds, ct);
+
+    public static async Task<Dictionary<Guid, string>> EmailsAsync(AppDbContext db, IEnumerable<Guid> userIds, CancellationToken ct)
     {
         var ids = userIds.Distinct().ToList();
-        return await db.Users.AsNoTracking().Where(u => ids.Contains(u.Id)).ToDictionaryAsync(u => u.Id, u => u.Email!, ct);
+        return await db.Users.AsNoTracking().Where(u => ids.Contains(u.Id) && u.Email != null).ToDictionaryAsync(u => u.Id, u => u.Email!, ct);
     }
+
+    /// <summary>
+    /// Who hears about an org's credits and limits: its Owners and Admins (for a personal org, its user), plus
+    /// <paramref name="also"/> when that person is a member, each with an address.
+    /// </summary>
+    public static async Task<List<OrgRecipient>> ManagersToMailAsync(AppDbContext db, Guid orgId, Guid? also, CancellationToken ct) =>
+        await (from m in db.Memberships
+               join u in db.Users on m.UserId equals u.Id
+               join o in db.Organizations on m.OrganizationId equals o.Id
+               where m.OrganizationId == orgId && (m.Role == OrgRole.Owner || m.Role == OrgRole.Admin || m.UserId == also) && u.Email != null
+               select new OrgRecipient(u.Email!, u.DisplayName, o.Name, o.IsPersonal)).AsNoTracking().ToListAsync(ct);
 
     public async Task<Membership> MemberAsync(Guid orgId, Guid userId, CancellationToken ct) =>
         await db.Memberships.FirstOrDefaultAsync(m => m.OrganizationId == orgId && m.UserId == userId, ct)
@@ -126,6 +142,7 @@ internal sealed class Orgs(AppDbContext db, AuditLog audit, OrgAccess access, Ti
     /// <summary>Changes a member's role within the caller's reach: nobody hands out, or takes from, more than they hold.</summary>
     public async Task<Membership> ChangeRoleAsync(OrgGrant caller, Guid actorId, Guid userId, OrgRole role, CancellationToken ct)
     {
+        Require(caller, OrgPermissions.MembersManage);
         var member = await MemberAsync(caller.OrganizationId, userId, ct);
         RequireWithinReach(caller, role);
         RequireWithinReach(caller, member.Role);
@@ -141,6 +158,8 @@ internal sealed class Orgs(AppDbContext db, AuditLog audit, OrgAccess access, Ti
 
     public async Task RemoveAsync(OrgGrant caller, Guid actorId, Guid userId, CancellationToken ct)
     {
+        if (userId != actorId)
+            Require(caller, OrgPermissions.MembersManage);
         var member = await MemberAsync(caller.OrganizationId, userId, ct);
         if (userId != actorId)
             RequireWithinReach(caller, member.Role);
@@ -228,3 +247,5 @@ internal sealed class Orgs(AppDbContext db, AuditLog audit, OrgAccess access, Ti
         new(StatusCodes.Status403Forbidden, "That is beyond your role in this organisation.", detail, ProblemTypes.Forbidden);
 
 }
+
+internal sealed record OrgRecipient(string Email, string? DisplayName, string OrgName, bool IsPersonal);

@@ -217,15 +217,11 @@ internal sealed class QuotaService(AppDbContext db, TimeProvider clock, LimitWar
     /// <summary>Mails the org's Owners and Admins (for a personal org, its user) that a share of the questions is used.</summary>
     async Task WarnAsync(Guid orgId, int percent, QuotaPeriod period, CancellationToken ct)
     {
-        var recipients = await (from m in db.Memberships
-                                join u in db.Users on m.UserId equals u.Id
-                                join o in db.Organizations on m.OrganizationId equals o.Id
-                                where m.OrganizationId == orgId && (m.Role == OrgRole.Owner || m.Role == OrgRole.Admin) && u.Email != null
-                                select new { u.Email, u.DisplayName, o.Name, o.IsPersonal }).AsNoTracking().ToListAsync(ct);
+        var recipients = await Orgs.ManagersToMailAsync(db, orgId, null, ct);
         var allowance = period == QuotaPeriod.Day ? "daily questions" : "questions";
         var plans = new Uri(identity.Value.PublicUrl, PlanCatalog.PlansPath);
         foreach (var recipient in recipients)
-            await mailer.SendQuotaWarningAsync(recipient.Email!, recipient.DisplayName, recipient.IsPersonal ? null : recipient.Name, percent, allowance, plans, ct);
+            await mailer.SendQuotaWarningAsync(recipient.Email, recipient.DisplayName, recipient.IsPersonal ? null : recipient.OrgName, percent, allowance, plans, ct);
     }
 
     static string PeriodName(Quota quota) =>

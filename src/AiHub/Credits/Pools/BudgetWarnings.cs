@@ -30,14 +30,10 @@ internal sealed partial class BudgetWarnings(AppDbContext db, LimitWarnings warn
     {
         var key = await db.ApiKeys.IgnoreQueryFilters().AsNoTracking().Where(k => k.Id == keyId && k.OrganizationId == orgId)
             .Select(k => new { k.Name, k.CreatedBy }).FirstAsync(ct);
-        var recipients = await (from m in db.Memberships
-                                join u in db.Users on m.UserId equals u.Id
-                                join o in db.Organizations on m.OrganizationId equals o.Id
-                                where m.OrganizationId == orgId && (m.Role == OrgRole.Owner || m.Role == OrgRole.Admin || m.UserId == key.CreatedBy) && u.Email != null
-                                select new { u.Email, u.DisplayName, o.Name }).AsNoTracking().ToListAsync(ct);
+        var recipients = await Orgs.ManagersToMailAsync(db, orgId, key.CreatedBy, ct);
         var keys = new Uri(identity.Value.PublicUrl, $"/orgs/{orgId}/api-keys");
         foreach (var recipient in recipients)
-            await mailer.SendBudgetWarningAsync(recipient.Email!, recipient.DisplayName, key.Name, recipient.Name, percent,
+            await mailer.SendBudgetWarningAsync(recipient.Email, recipient.DisplayName, key.Name, recipient.OrgName, percent,
                 Credits.Format(period.BudgetMicros), period.ResetsAt, keys, ct);
     }
 

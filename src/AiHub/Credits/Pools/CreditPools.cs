@@ -199,14 +199,10 @@ internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit
         await db.SaveChangesAsync(ct);
 
         var requester = await db.Users.AsNoTracking().FirstAsync(u => u.Id == userId, ct);
-        var managerRoles = OrgPermissions.ByRole.Where(r => r.Value.Contains(OrgPermissions.CreditsManage)).Select(r => r.Key).ToList();
-        var managers = await (from m in db.Memberships
-                              join u in db.Users on m.UserId equals u.Id
-                              where m.OrganizationId == orgId && managerRoles.Contains(m.Role) && u.Email != null
-                              select u.Email).ToListAsync(ct);
+        var managers = await Orgs.ManagersToMailAsync(db, orgId, null, ct);
         var name = string.IsNullOrWhiteSpace(requester.DisplayName) ? requester.Email! : $"{requester.DisplayName.Trim()} ({requester.Email})";
-        foreach (var to in managers)
-            await mailer.SendCreditRequestAsync(to!, name, org.Name, Credits.Format(micros), reason, Link(orgId), ct);
+        foreach (var manager in managers)
+            await mailer.SendCreditRequestAsync(manager.Email, name, org.Name, Credits.Format(micros), reason, Link(orgId), ct);
         return await DescribeAsync(request, ct);
     }
 
@@ -228,7 +224,7 @@ internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit
             query = query.Where(r => r.UserId == me);
         }
         var requests = await query.OrderByDescending(r => r.CreatedAt).Take(200).ToListAsync(ct);
-        var emails = await EmailsAsync(requests.Select(r => r.UserId), ct);
+        var emails = await Orgs.EmailsAsync(db, requests.Select(r => r.UserId), ct);
         return requests.Select(r => Describe(r, emails.GetValueOrDefault(r.UserId, ""))).ToList();
     }
 
@@ -387,14 +383,8 @@ internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit
     static ProblemException BelowZero(long available) => Orgs.Conflict("An allowance cannot go below zero.",
         $"The member has {Credits.Format(available)} credits of allowance free to lower; lower it by at most that, or remove the cap.");
 
-    async Task<Dictionary<Guid, string>> EmailsAsync(IEnumerable<Guid> userIds, CancellationToken ct)
-    {
-        var ids = userIds.Distinct().ToList();
-        return await db.Users.AsNoTracking().Where(u => ids.Contains(u.Id)).ToDictionaryAsync(u => u.Id, u => u.Email ?? "", ct);
-    }
-
     async Task<CreditRequestResponse> DescribeAsync(CreditRequest request, CancellationToken ct) =>
-        Describe(request, (await EmailsAsync([request.UserId], ct)).GetValueOrDefault(request.UserId, ""));
+        Describe(request, (await Orgs.EmailsAsync(db, [request.UserId], ct)).GetValueOrDefault(request.UserId, ""));
 
     static CreditRequestResponse Describe(CreditRequest r, string email) => new(
         r.Id, r.UserId, email, Credits.ToCredits(r.Amount), r.Amount, r.Reason, r.Status.ToString().ToLowerInvariant(), r.CreatedAt,
