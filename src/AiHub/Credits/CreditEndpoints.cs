@@ -56,7 +56,7 @@ internal static class CreditEndpoints
     /// <remarks>The reason is required and audited; an <c>Idempotency-Key</c> header makes a retried adjustment harmless.</remarks>
     static async Task<Ok<BalanceResponse>> Adjust(AdjustRequest body, HttpContext http, ClaimsPrincipal user, Ledger ledger, AuditLog audit, AppDbContext db, CancellationToken ct)
     {
-        var key = http.Request.Headers["Idempotency-Key"].ToString() is { Length: > 0 and <= 150 } given ? given : Guid.NewGuid().ToString("N");
+        var key = IdempotencyKeys.Read(http.Request, required: false) ?? Guid.NewGuid().ToString("N");
         return TypedResults.Ok(await AdjustAsync(body, key, user.UserId()!.Value, ledger, audit, db, ct));
     }
 
@@ -67,12 +67,14 @@ internal static class CreditEndpoints
         if (string.IsNullOrEmpty(reason) || reason.Length > 200)
             throw ProblemException.Invalid("reason", "Say why, in 1 to 200 characters; it goes to the audit log.");
         var micros = ToMicros(body.Amount);
-        var key = "adjust:" + idempotencyKey;
-        var entry = await ledger.PostAsync(body.AccountId, CreditKind.Adjustment, micros, reason, actor, key, ct);
-        var account = await db.Set<CreditAccount>().AsNoTracking().FirstAsync(a => a.Id == body.AccountId, ct);
-        audit.Add(AuditKinds.CreditsAdjusted, account.UserId, new { account = account.Id, amountMicros = micros, reason, entry = entry.Id }, actor, account.OrganizationId);
-        await db.SaveChangesAsync(ct);
-        return Describe(account);
+        // Keys are the admin's own, and the audit event commits with the entry: a retry writes neither again.
+        var key = $"adjust:{actor:N}:{idempotencyKey}";
+        await ledger.PostAsync(body.AccountId, CreditKind.Adjustment, micros, reason, actor, key, ct, async (entry, token) =>
+        {
+            var owner = await db.Set<CreditAccount>().AsNoTracking().FirstAsync(a => a.Id == entry.AccountId, token);
+            audit.Add(AuditKinds.CreditsAdjusted, owner.UserId, new { account = owner.Id, amountMicros = micros, reason, entry = entry.Id }, actor, owner.OrganizationId);
+        });
+        return Describe(await db.Set<CreditAccount>().AsNoTracking().FirstAsync(a => a.Id == body.AccountId, ct));
     }
 
     static async Task<Ok<BalanceResponse>> OfUser(Guid userId, Ledger ledger, AppDbContext db, CancellationToken ct)

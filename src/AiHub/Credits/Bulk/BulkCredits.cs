@@ -1,6 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
-using System.Text;
 using AiHub.Admin;
 using AiHub.Data;
 using AiHub.Identity;
@@ -34,7 +32,7 @@ internal sealed class BulkCredits(AppDbContext db, Ledger ledger, AuditLog audit
     /// The rows' ledger keys derive from <paramref name="idempotencyKey"/> and the row's position, so the same key again
     /// finds the first batch and returns its result without reading the file again.
     /// </remarks>
-    public async Task<BulkResult> ApplyAsync(string csv, string? idempotencyKey, Guid actorId, CancellationToken ct)
+    public async Task<BulkResult> ApplyAsync(string csv, string idempotencyKey, Guid actorId, CancellationToken ct)
     {
         var prefix = Prefix(idempotencyKey, actorId);
         if (await db.Set<CreditEntry>().AnyAsync(e => e.IdempotencyKey == prefix + "1", ct))
@@ -70,13 +68,9 @@ internal sealed class BulkCredits(AppDbContext db, Ledger ledger, AuditLog audit
     }
 
     /// <remarks>Keys are the admin's own: two admins who both send "batch-1" make two batches.</remarks>
-    static string Prefix(string? idempotencyKey, Guid actorId)
-    {
-        if (string.IsNullOrWhiteSpace(idempotencyKey) || idempotencyKey.Length > 150)
-            throw ProblemException.Invalid("Idempotency-Key", "Send an Idempotency-Key header (1 to 150 characters): a retry with the same key applies the file once.");
+    static string Prefix(string idempotencyKey, Guid actorId) =>
         // Hashed so that any key makes ledger keys of one length that no other batch's key can be a prefix of.
-        return "bulk:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{actorId:N}:{idempotencyKey}"))) + ":";
-    }
+        "bulk:" + IdempotencyKeys.Digest($"{actorId:N}:{idempotencyKey}") + ":";
 
     async Task<List<Row>> ValidateAsync(string csv, CancellationToken ct)
     {

@@ -30,9 +30,7 @@ internal static class CreditAdminEndpoints
     /// <remarks>The CSV comes as a <c>text/csv</c> body or as the file of a multipart upload; the Idempotency-Key header is required.</remarks>
     static async Task<Ok<BulkResult>> Bulk(HttpRequest request, ClaimsPrincipal user, BulkCredits bulk, CancellationToken ct)
     {
-        var key = request.Headers["Idempotency-Key"].ToString();
-        if (key.Length is 0 or > 150)
-            throw ProblemException.Invalid("Idempotency-Key", "Send an Idempotency-Key header (1 to 150 characters): a retry with the same key applies the file once.");
+        var key = IdempotencyKeys.Read(request, required: true)!;
         return TypedResults.Ok(await bulk.ApplyAsync(await ReadCsvAsync(request, ct), key, user.UserId()!.Value, ct));
     }
 

@@ -113,7 +113,7 @@ internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit
         await RequireMemberAsync(orgId, userId, ct);
         var reason = RequireReason(body.Reason);
         var micros = ToMicros(body.Credits, allowNegative: true);
-        var key = $"allocation:{orgId:N}:{userId:N}:" + (requestKey is { Length: > 0 and <= 100 } ? requestKey : Guid.NewGuid().ToString("N"));
+        var key = $"allocation:{orgId:N}:{userId:N}:" + (requestKey is null ? Guid.NewGuid().ToString("N") : IdempotencyKeys.Digest(requestKey));
         var replay = await db.Set<CreditEntry>().AnyAsync(e => e.IdempotencyKey == key, ct);
         var existing = await AllocationOfAsync(orgId, userId, ct);
         if (existing is null && micros < 0 && !replay)

@@ -38,7 +38,7 @@ internal static class PoolEndpoints
 
     /// <remarks>An <c>Idempotency-Key</c> header makes a retried change harmless.</remarks>
     static async Task<Ok<AllocationResponse>> Change(Guid orgId, Guid userId, AllocationChange body, HttpContext http, ClaimsPrincipal user, CreditPools pools, CancellationToken ct) =>
-        TypedResults.Ok(await pools.ChangeAsync(http.Grant(), user.UserId()!.Value, userId, body, http.Request.Headers["Idempotency-Key"].ToString(), ct));
+        TypedResults.Ok(await pools.ChangeAsync(http.Grant(), user.UserId()!.Value, userId, body, IdempotencyKeys.Read(http.Request, required: false), ct));
 
     static async Task<NoContent> Remove(Guid orgId, Guid userId, HttpContext http, ClaimsPrincipal user, CreditPools pools, CancellationToken ct)
     {

@@ -33,9 +33,6 @@ internal static class PromoEndpoints
     /// <remarks>An <c>Idempotency-Key</c> header makes a retry return the first redemption instead of "already redeemed".</remarks>
     static async Task<Ok<RedemptionResponse>> Redeem(RedeemRequest body, HttpContext http, ClaimsPrincipal user, PromoCodes promos, CancellationToken ct)
     {
-        var key = http.Request.Headers["Idempotency-Key"].ToString();
-        if (key.Length > 150)
-            throw ProblemException.Invalid("Idempotency-Key", "The Idempotency-Key header is at most 150 characters.");
-        return TypedResults.Ok(await promos.RedeemAsync(user.UserId()!.Value, body.Code, key.Length == 0 ? null : key, ct));
+        return TypedResults.Ok(await promos.RedeemAsync(user.UserId()!.Value, body.Code, IdempotencyKeys.Read(http.Request, required: false), ct));
     }
 }
