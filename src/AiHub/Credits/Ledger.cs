@@ -164,8 +164,6 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
     {
         if (await FindAsync(idempotencyKey, ct) is { } earlier)
             return earlier;
-        if (_batch is not null)
-            return await InBatchAsync(write, ct);
         var strategy = db.Database.CreateExecutionStrategy();
         try
         {
@@ -196,15 +194,6 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
     /// <summary>Accounts changed inside <see cref="AtomicallyAsync"/>, whose cached balances go after its commit.</summary>
     HashSet<Guid>? _batch;
 
-    async Task<CreditEntry> InBatchAsync(Func<Task<CreditEntry>> write, CancellationToken ct)
-    {
-        var entry = await write();
-        await db.SaveChangesAsync(ct);
-        // Everything pending is saved; letting go of it keeps a 10,000-row file from slowing every later save.
-        db.ChangeTracker.Clear();
-        return entry;
-    }
-
     // After the commit: a reader that cached the old balance meanwhile is bounded by the cache's short lifetime.
     async Task ForgetBalanceAsync(Guid accountId)
     {
@@ -228,7 +217,7 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
     // Several writes as one: the holds of one AI call (payer, allocation, key budget), a bulk file, an approval with its allocation.
 
     /// <summary>
-    /// Runs <paramref name="work"/> in one transaction: the <see cref="PostAsync"/> and <c>…WithinAsync</c> writes it makes
+    /// Runs <paramref name="work"/> in one transaction: the <c>…WithinAsync</c> writes it makes
     /// and the caller's own updates all commit, or none does. A concurrent duplicate loses on a unique key with a
     /// <see cref="DbUpdateException"/>, which the caller answers by reading the winner.
     /// </summary>
@@ -373,6 +362,21 @@ internal static class Credits
 
     /// <summary>Micro-credits as credits for people to read; arithmetic never leaves integers.</summary>
     public static decimal ToCredits(long micros) => micros / (decimal)MicrosPerCredit;
+
+    /// <summary>The longest reason a manual movement carries into the ledger and the audit log.</summary>
+    public const int MaxReason = 200;
+
+    public const string ReasonRule = "Say why, in 1 to 200 characters; it goes to the audit log.";
+
+    /// <summary>The trimmed reason of a manual movement, or a 400 that says what is missing.</summary>
+    public static string RequireReason(string? reason) =>
+        reason?.Trim() is { Length: > 0 and <= MaxReason } trimmed ? trimmed : throw ProblemException.Invalid("reason", ReasonRule);
+
+    /// <summary>Credits in, exact micro-credits kept: zero, a sign not allowed, or a finer amount is refused with <paramref name="rule"/>, not rounded.</summary>
+    public static long RequireMicros(decimal? credits, string field, bool allowNegative, string rule) =>
+        credits is { } value && value != 0 && (allowNegative || value > 0)
+            ? ExactMicros(value) ?? throw ProblemException.Invalid(field, "Credits have at most 6 decimals, and at most a billion credits move at once.")
+            : throw ProblemException.Invalid(field, rule);
 
     /// <summary>The exact micro-credits of an amount in credits; null when it is finer than a micro-credit or beyond a billion credits.</summary>
     public static long? ExactMicros(decimal credits) =>

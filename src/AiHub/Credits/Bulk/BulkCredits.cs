@@ -45,7 +45,7 @@ internal sealed class BulkCredits(AppDbContext db, Ledger ledger, AuditLog audit
             await ledger.AtomicallyAsync(async () =>
             {
                 for (var i = 0; i < rows.Count; i++)
-                    await ledger.PostAsync(rows[i].Account, CreditKind.Adjustment, rows[i].Micros, rows[i].Reason, actorId, prefix + (i + 1).ToString(CultureInfo.InvariantCulture), ct);
+                    await ledger.PostWithinAsync(rows[i].Account, CreditKind.Adjustment, rows[i].Micros, rows[i].Reason, actorId, prefix + (i + 1).ToString(CultureInfo.InvariantCulture), null, ct);
                 audit.Add(AuditKinds.CreditsBulkAdjusted, null, new
                 {
                     rows = rows.Count,
@@ -54,7 +54,6 @@ internal sealed class BulkCredits(AppDbContext db, Ledger ledger, AuditLog audit
                     reasons = rows.Select(r => r.Reason).Distinct().Take(10).ToList(),
                     batch = prefix,
                 }, actorId);
-                await db.SaveChangesAsync(ct);
                 return 0;
             }, ct);
         }
@@ -135,8 +134,8 @@ internal sealed class BulkCredits(AppDbContext db, Ledger ledger, AuditLog audit
             if (creditsProblem is not null)
                 ok = Reject(record.Line, "credits", creditsProblem);
             var why = record.Fields[reason].Trim();
-            if (why.Length is 0 or > 200)
-                ok = Reject(record.Line, "reason", "Say why, in 1 to 200 characters; it goes to the audit log.");
+            if (why.Length is 0 or > Credits.MaxReason)
+                ok = Reject(record.Line, "reason", Credits.ReasonRule);
             if (ok)
                 rows.Add(new Row(record.Line, id, address, micros, why));
         }
@@ -235,11 +234,11 @@ internal sealed class BulkCredits(AppDbContext db, Ledger ledger, AuditLog audit
             foreach (var a in await db.Set<CreditAccount>().AsNoTracking().Where(a => chunk.Contains(a.Id))
                          .Select(a => new { a.Id, Email = db.Users.Where(u => u.Id == a.UserId).Select(u => u.Email).FirstOrDefault() }).ToListAsync(ct))
                 emails[a.Id] = a.Email;
+        var byAccount = ordered.GroupBy(e => e.AccountId).ToDictionary(g => g.Key, g => (Rows: g.Count(), Sum: g.Sum(e => e.Amount)));
         var accounts = accountIds.Select(id =>
         {
-            var mine = ordered.Where(e => e.AccountId == id).ToList();
-            var sum = mine.Sum(e => e.Amount);
-            return new BulkAccountResult(id, emails.GetValueOrDefault(id), mine.Count, Credits.ToCredits(sum), sum);
+            var (rows, sum) = byAccount[id];
+            return new BulkAccountResult(id, emails.GetValueOrDefault(id), rows, Credits.ToCredits(sum), sum);
         }).ToList();
         var total = ordered.Sum(e => e.Amount);
         return new BulkResult(ordered.Count, Credits.ToCredits(total), total, accounts);
