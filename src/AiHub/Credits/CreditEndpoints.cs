@@ -63,10 +63,8 @@ internal static class CreditEndpoints
     /// <summary>The admin adjustment, for the API and the admin page alike.</summary>
     internal static async Task<BalanceResponse> AdjustAsync(AdjustRequest body, string idempotencyKey, Guid actor, Ledger ledger, AuditLog audit, AppDbContext db, CancellationToken ct)
     {
-        var reason = body.Reason?.Trim();
-        if (string.IsNullOrEmpty(reason) || reason.Length > 200)
-            throw ProblemException.Invalid("reason", "Say why, in 1 to 200 characters; it goes to the audit log.");
-        var micros = ToMicros(body.Amount);
+        var reason = AiHub.Credits.Credits.RequireReason(body.Reason);
+        var micros = AiHub.Credits.Credits.RequireMicros(body.Amount, "amount", allowNegative: true, "Give a non-zero amount of credits (negative takes credits away).");
         // Keys are the admin's own, and the audit event commits with the entry: a retry writes neither again.
         var key = $"adjust:{actor:N}:{idempotencyKey}";
         await ledger.PostAsync(body.AccountId, CreditKind.Adjustment, micros, reason, actor, key, ct, async (entry, token) =>
@@ -92,19 +90,19 @@ internal static class CreditEndpoints
         if (before is { } cursor)
             query = query.Where(e => e.CreatedAt < cursor);
         var entries = await query.OrderByDescending(e => e.CreatedAt).ThenByDescending(e => e.Id).Take(limit).ToListAsync(ct);
-        return new HistoryPage(
-            entries.Select(e => new EntryResponse(e.Id, e.Kind.ToString().ToLowerInvariant(), AiHub.Credits.Credits.ToCredits(e.Amount), e.Amount, e.Reference, e.ActorId, e.CreatedAt)).ToList(),
-            entries.Count == limit ? entries[^1].CreatedAt : null);
+        if (entries.Count == limit)
+        {
+            // The cursor is a time and one commit can stamp many entries alike: the page takes all of its last instant.
+            var last = entries[^1].CreatedAt;
+            var seen = entries.Where(e => e.CreatedAt == last).Select(e => e.Id).ToList();
+            entries.AddRange(await db.Set<CreditEntry>().AsNoTracking()
+                .Where(e => e.AccountId == accountId && e.CreatedAt == last && !seen.Contains(e.Id)).OrderByDescending(e => e.Id).ToListAsync(ct));
+        }
+        return new HistoryPage(entries.Select(Describe).ToList(), entries.Count >= limit ? entries[^1].CreatedAt : null);
     }
 
-    /// <summary>Credits in, exact micro-credits kept: an amount finer than one micro-credit is refused, not rounded.</summary>
-    internal static long ToMicros(decimal? credits, string field = "amount")
-    {
-        if (credits is not { } value || value == 0)
-            throw ProblemException.Invalid(field, "Give a non-zero amount of credits (negative takes credits away).");
-        return AiHub.Credits.Credits.ExactMicros(value)
-            ?? throw ProblemException.Invalid(field, "Credits have at most 6 decimals, and at most a billion credits move at once.");
-    }
+    internal static EntryResponse Describe(CreditEntry e) =>
+        new(e.Id, e.Kind.ToString().ToLowerInvariant(), AiHub.Credits.Credits.ToCredits(e.Amount), e.Amount, e.Reference, e.ActorId, e.CreatedAt);
 
     internal static BalanceResponse Describe(CreditAccount a) => new(
         a.Id, AiHub.Credits.Credits.ToCredits(a.Balance), a.Balance, AiHub.Credits.Credits.ToCredits(a.Reserved), a.Reserved, AiHub.Credits.Credits.ToCredits(a.Balance - a.Reserved), a.Balance - a.Reserved);

@@ -18,6 +18,8 @@ internal static class CreditAdminEndpoints
     internal static readonly string[] AuditKindsOfCredits =
     [
         AuditKinds.CreditsAdjusted, AuditKinds.CreditsBulkAdjusted, AuditKinds.PromoCodeCreated, AuditKinds.PromoCodeDeactivated, AuditKinds.PromoCodeRedeemed,
+        AuditKinds.CreditsAllocationChanged, AuditKinds.CreditsAllocationRemoved, AuditKinds.CreditsRequested, AuditKinds.CreditsRequestApproved,
+        AuditKinds.CreditsRequestDenied, AuditKinds.CreditsPoolSettingsChanged,
     ];
 
     public static void MapCreditAdminRoutes(IEndpointRouteBuilder app)

@@ -45,18 +45,11 @@ internal sealed record PoolOverview(BalanceResponse Balance, IReadOnlyList<Entry
 /// </summary>
 internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit, Mailer mailer, IOptions<IdentitySettings> identity, TimeProvider clock)
 {
-    public const int MaxReason = 200;
-
     public async Task<PoolOverview> PoolAsync(OrgGrant caller, int limit, CancellationToken ct)
     {
         Orgs.Require(caller, OrgPermissions.CreditsRead);
         var account = await ledger.OpenAsync(CreditOwner.Organization, null, caller.OrganizationId, ct);
-        var entries = await db.Set<CreditEntry>().AsNoTracking().Where(e => e.AccountId == account.Id)
-            .OrderByDescending(e => e.CreatedAt).ThenByDescending(e => e.Id).Take(limit).ToListAsync(ct);
-        return new PoolOverview(
-            new BalanceResponse(account.Id, Credits.ToCredits(account.Balance), account.Balance, Credits.ToCredits(account.Reserved), account.Reserved,
-                Credits.ToCredits(account.Balance - account.Reserved), account.Balance - account.Reserved),
-            entries.Select(e => new EntryResponse(e.Id, e.Kind.ToString().ToLowerInvariant(), Credits.ToCredits(e.Amount), e.Amount, e.Reference, e.ActorId, e.CreatedAt)).ToList());
+        return new PoolOverview(CreditEndpoints.Describe(account), (await CreditEndpoints.HistoryAsync(db, account.Id, null, limit, ct)).Items);
     }
 
     public async Task<AllocationList> ListAsync(OrgGrant caller, CancellationToken ct)
@@ -111,7 +104,7 @@ internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit
         Orgs.Require(caller, OrgPermissions.CreditsManage);
         var orgId = caller.OrganizationId;
         await RequireMemberAsync(orgId, userId, ct);
-        var reason = RequireReason(body.Reason);
+        var reason = Credits.RequireReason(body.Reason);
         var micros = ToMicros(body.Credits, allowNegative: true);
         var key = $"allocation:{orgId:N}:{userId:N}:" + (requestKey is null ? Guid.NewGuid().ToString("N") : IdempotencyKeys.Digest(requestKey));
         var replay = await db.Set<CreditEntry>().AnyAsync(e => e.IdempotencyKey == key, ct);
@@ -183,7 +176,7 @@ internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit
     {
         Orgs.Require(caller, OrgPermissions.OrgRead);
         var micros = ToMicros(body.Credits, allowNegative: false);
-        var reason = RequireReason(body.Reason);
+        var reason = Credits.RequireReason(body.Reason);
         var orgId = caller.OrganizationId;
         var org = await db.Organizations.AsNoTracking().FirstAsync(o => o.Id == orgId, ct);
         if (org.IsPersonal)
@@ -284,7 +277,7 @@ internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit
         var orgId = caller.OrganizationId;
         var request = await FindRequestAsync(orgId, requestId, ct);
         RequirePending(request);
-        var reason = RequireReason(body.Reason);
+        var reason = Credits.RequireReason(body.Reason);
         var decided = await db.Set<CreditRequest>()
             .Where(r => r.Id == requestId && r.OrganizationId == orgId && r.Status == CreditRequestStatus.Pending)
             .ExecuteUpdateAsync(u => u.SetProperty(r => r.Status, CreditRequestStatus.Denied).SetProperty(r => r.DecidedBy, actorId)
@@ -392,24 +385,9 @@ internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit
 
     Uri Link(Guid orgId) => new(identity.Value.PublicUrl, $"/orgs/{orgId}/credits");
 
-    static string RequireReason(string? reason)
-    {
-        var trimmed = reason?.Trim();
-        if (string.IsNullOrEmpty(trimmed) || trimmed.Length > MaxReason)
-            throw ProblemException.Invalid("reason", $"Say why, in 1 to {MaxReason} characters; it goes to the audit log.");
-        return trimmed;
-    }
-
-    static string Truncate(string text) => text.Length <= MaxReason ? text : text[..MaxReason];
+    static string Truncate(string text) => text.Length <= Credits.MaxReason ? text : text[..Credits.MaxReason];
 
     /// <summary>Credits in, exact micro-credits kept: an amount finer than one micro-credit is refused, not rounded.</summary>
-    public static long ToMicros(decimal? credits, bool allowNegative)
-    {
-        if (credits is not { } value || value == 0 || (!allowNegative && value < 0))
-            throw ProblemException.Invalid("credits", allowNegative
-                ? "Give a non-zero number of credits (negative lowers the allowance)."
-                : "Give a positive number of credits.");
-        return Credits.ExactMicros(value)
-            ?? throw ProblemException.Invalid("credits", "Credits have at most 6 decimals, and at most a billion credits move at once.");
-    }
+    public static long ToMicros(decimal? credits, bool allowNegative) => Credits.RequireMicros(credits, "credits", allowNegative,
+        allowNegative ? "Give a non-zero number of credits (negative lowers the allowance)." : "Give a positive number of credits.");
 }
