@@ -46,8 +46,9 @@ internal sealed class Invitations(
                    where m.OrganizationId == orgId && u.NormalizedEmail == normalized select m).AnyAsync(ct))
             throw Orgs.Conflict("That person is already a member.", $"{email} belongs to this organisation.");
         var now = clock.GetUtcNow();
-        await db.Invitations.Where(i => i.OrganizationId == orgId && i.NormalizedEmail == normalized && i.AcceptedAt == null && i.DeclinedAt == null && i.RevokedAt == null)
-            .ExecuteUpdateAsync(u => u.SetProperty(i => i.RevokedAt, now), ct);
+        // Tracked, not ExecuteUpdate: the earlier links die in the same save as the new invitation and its mail, or not at all.
+        foreach (var earlier in await db.Invitations.Where(i => i.OrganizationId == orgId && i.NormalizedEmail == normalized && i.AcceptedAt == null && i.DeclinedAt == null && i.RevokedAt == null).ToListAsync(ct))
+            earlier.RevokedAt = now;
         var token = "inv_" + Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(32));
         var invitation = new Invitation
         {
