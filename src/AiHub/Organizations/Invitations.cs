@@ -66,7 +66,7 @@ internal sealed class Invitations(
         audit.Add(AuditKinds.InvitationSent, inviterId, new { email, role = role.ToString() }, organizationId: orgId);
         var org = await orgs.FindAsync(orgId, ct);
         var inviter = await db.Users.AsNoTracking().Where(u => u.Id == inviterId).Select(u => u.DisplayName ?? u.Email).FirstAsync(ct);
-        await mailer.SendInvitationAsync(email, inviter!, org.Name, role.ToString(), new Uri(settings.Value.PublicUrl, "/invitations/" + token), ct);
+        await mailer.SendInvitationAsync(email, inviter!, org.Name, role.ToString(), new Uri(settings.Value.PublicUrl, "/invitations/" + token), Lifetime, ct);
         return Describe(invitation);
     }
 
