@@ -95,13 +95,18 @@ internal sealed class Invitations(
         var (invitation, org) = await OpenForAsync(token, userId, ct);
         var now = clock.GetUtcNow();
         invitation.AcceptedAt = now;
-        if (!await db.Memberships.AnyAsync(m => m.OrganizationId == org.Id && m.UserId == userId, ct))
-            db.Memberships.Add(new Membership { OrganizationId = org.Id, UserId = userId, Role = invitation.Role, JoinedAt = now });
-        audit.Add(AuditKinds.MemberJoined, userId, new { role = invitation.Role.ToString(), invitedBy = invitation.InvitedBy }, organizationId: org.Id);
+        var membership = await db.Memberships.FirstOrDefaultAsync(m => m.OrganizationId == org.Id && m.UserId == userId, ct);
+        var joined = membership is null;
+        if (membership is null)
+        {
+            membership = new Membership { OrganizationId = org.Id, UserId = userId, Role = invitation.Role, JoinedAt = now };
+            db.Memberships.Add(membership);
+            audit.Add(AuditKinds.MemberJoined, userId, new { role = invitation.Role.ToString(), invitedBy = invitation.InvitedBy }, organizationId: org.Id);
+        }
         await db.SaveChangesAsync(ct);
-        await access.InvalidateAsync(org.Id, userId, ct);
-        var role = (await access.GetAsync(org.Id, userId, ct))!.Role;
-        return Orgs.Describe(org, role);
+        if (joined)
+            await access.InvalidateAsync(org.Id, userId, ct);
+        return Orgs.Describe(org, membership.Role);
     }
 
     public async Task DeclineAsync(string token, Guid userId, CancellationToken ct)
