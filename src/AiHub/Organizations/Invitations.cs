@@ -81,12 +81,14 @@ internal sealed class Invitations(
         await db.SaveChangesAsync(ct);
     }
 
-    /// <summary>What the link's page shows before anyone signs in: the org, the role, the address and who sent it.</summary>
-    public async Task<InvitationPreview> PreviewAsync(string token, CancellationToken ct)
+    /// <summary>What the link's page shows, signed in or not: the org, the role, the address, who sent it, and whether this user may answer.</summary>
+    public async Task<InvitationPreview> PreviewAsync(string token, Guid? userId, CancellationToken ct)
     {
         var (invitation, org) = await FindAsync(token, ct);
         var inviter = await db.Users.AsNoTracking().Where(u => u.Id == invitation.InvitedBy).Select(u => u.DisplayName ?? u.Email).FirstOrDefaultAsync(ct);
-        return new InvitationPreview(org.Id, org.Name, invitation.Role.ToString(), invitation.Email, invitation.ExpiresAt, invitation.IsOpen(clock.GetUtcNow()), inviter);
+        var open = invitation.IsOpen(clock.GetUtcNow());
+        var canAnswer = open && userId is { } id && await IsInviteeAsync(invitation, id);
+        return new InvitationPreview(org.Id, org.Name, invitation.Role.ToString(), invitation.Email, invitation.ExpiresAt, open, inviter, canAnswer);
     }
 
     /// <summary>Joins the org, when the signed-in account's verified address is the one invited.</summary>
@@ -122,11 +124,14 @@ internal sealed class Invitations(
         var (invitation, org) = await FindAsync(token, ct);
         if (!invitation.IsOpen(clock.GetUtcNow()))
             throw Orgs.Conflict("The invitation is no longer open.", "It was accepted, declined, replaced or has expired; ask for a new one.");
-        var account = await users.FindByIdAsync(userId.ToString());
-        if (account is null || !account.EmailConfirmed || account.NormalizedEmail != invitation.NormalizedEmail)
+        if (!await IsInviteeAsync(invitation, userId))
             throw Orgs.Forbidden($"The invitation is for {invitation.Email}; sign in with that verified address.");
         return (invitation, org);
     }
+
+    /// <summary>Only the account whose verified address is the invited one answers an invitation.</summary>
+    async Task<bool> IsInviteeAsync(Invitation invitation, Guid userId) =>
+        await users.FindByIdAsync(userId.ToString()) is { EmailConfirmed: true } account && account.NormalizedEmail == invitation.NormalizedEmail;
 
     async Task<(Invitation, Organization)> FindAsync(string token, CancellationToken ct)
     {
