@@ -1,6 +1,4 @@
 using System.Security.Claims;
-using AiHub.Admin;
-using AiHub.Data;
 using AiHub.Infrastructure.Errors;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Identity;
@@ -81,15 +79,10 @@ internal static class MeEndpoints
         return TypedResults.Ok(active.Select(s => new SessionResponse(s.Id, s.Kind.ToString(), s.CreatedAt, s.LastSeenAt, s.ExpiresAt, s.IpAddress, s.UserAgent, s.Id == current)).ToList());
     }
 
-    static async Task<NoContent> RevokeSession(Guid id, ClaimsPrincipal principal, Sessions sessions, AuditLog audit, AppDbContext db, CancellationToken ct)
-    {
-        var userId = principal.UserId()!.Value;
-        if (await sessions.RevokeAsync(userId, id, "revoked-by-user", ct) == 0)
-            throw new ProblemException(StatusCodes.Status404NotFound, "No such session.", $"You have no active session {id}.", ProblemTypes.NotFound);
-        audit.Add(AuditKinds.SessionRevoked, userId, new { session = id });
-        await db.SaveChangesAsync(ct);
-        return TypedResults.NoContent();
-    }
+    static async Task<NoContent> RevokeSession(Guid id, ClaimsPrincipal principal, Sessions sessions, CancellationToken ct) =>
+        await sessions.RevokeByUserAsync(principal.UserId()!.Value, id, ct)
+            ? TypedResults.NoContent()
+            : throw new ProblemException(StatusCodes.Status404NotFound, "No such session.", $"You have no active session {id}.", ProblemTypes.NotFound);
 
     static async Task<Ok<TwoFactorSetup>> EnableTwoFactor(ClaimsPrincipal principal, UserManager<AppUser> users, TwoFactor twoFactor) =>
         TypedResults.Ok(await twoFactor.StartAsync(await CurrentAsync(principal, users)));

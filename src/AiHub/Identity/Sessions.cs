@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using AiHub.Admin;
 using AiHub.Data;
 using AiHub.Infrastructure.Hosting;
 using Microsoft.EntityFrameworkCore;
@@ -8,7 +9,7 @@ using Microsoft.Extensions.Caching.Distributed;
 namespace AiHub.Identity;
 
 /// <summary>Signed-in devices, and the access tokens refused before they expire.</summary>
-internal sealed class Sessions(AppDbContext db, TimeProvider clock, IDistributedCache cache)
+internal sealed class Sessions(AppDbContext db, TimeProvider clock, IDistributedCache cache, AuditLog audit)
 {
     public UserSession Start(Guid userId, SessionKind kind, TimeSpan lifetime, HttpContext? http)
     {
@@ -61,6 +62,26 @@ internal sealed class Sessions(AppDbContext db, TimeProvider clock, IDistributed
 
     public async Task<int> RevokeAllAsync(Guid userId, string reason, CancellationToken ct, Guid? except = null) =>
         await RevokeWhereAsync(db.UserSessions.Where(s => s.UserId == userId && s.Id != except), reason, ct);
+
+    /// <summary>The user signs out one of their sessions; false when they have no such active session.</summary>
+    public async Task<bool> RevokeByUserAsync(Guid userId, Guid sessionId, CancellationToken ct)
+    {
+        if (await RevokeAsync(userId, sessionId, RevokedByUser, ct) == 0)
+            return false;
+        await audit.RecordAsync(AuditKinds.SessionRevoked, userId, new { session = sessionId }, ct);
+        return true;
+    }
+
+    /// <summary>The user signs out every session but the one they use; returns how many.</summary>
+    public async Task<int> RevokeOthersByUserAsync(Guid userId, Guid? current, CancellationToken ct)
+    {
+        var count = await RevokeAllAsync(userId, RevokedByUser, ct, except: current);
+        if (count > 0)
+            await audit.RecordAsync(AuditKinds.SessionRevoked, userId, new { allExcept = current, count }, ct);
+        return count;
+    }
+
+    const string RevokedByUser = "revoked-by-user";
 
     async Task<int> RevokeWhereAsync(IQueryable<UserSession> sessions, string reason, CancellationToken ct)
     {

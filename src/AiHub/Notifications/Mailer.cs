@@ -45,7 +45,7 @@ internal sealed class Mailer(EmailRenderer renderer, WorkQueue queue, IDataProte
             ct);
     }
 
-    public Task SendInvitationAsync(string to, string inviter, string orgName, string role, Uri link, CancellationToken ct)
+    public Task SendInvitationAsync(string to, string inviter, string orgName, string role, Uri link, TimeSpan expiresIn, CancellationToken ct)
     {
         RequireAbsolute(link);
         return SendAsync<InvitationEmail>(
@@ -57,8 +57,9 @@ internal sealed class Mailer(EmailRenderer renderer, WorkQueue queue, IDataProte
                 [nameof(InvitationEmail.OrgName)] = orgName,
                 [nameof(InvitationEmail.Role)] = role,
                 [nameof(InvitationEmail.Link)] = link,
+                [nameof(InvitationEmail.ExpiresIn)] = expiresIn,
             },
-            EmailText.Invitation(inviter, orgName, role, link),
+            EmailText.Invitation(inviter, orgName, role, link, expiresIn),
             ct);
     }
 

@@ -8,7 +8,7 @@ internal sealed record InviteRequest(string? Email, string? Role);
 
 internal sealed record InvitationResponse(Guid Id, string Email, string Role, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt);
 
-internal sealed record InvitationPreview(Guid OrganizationId, string OrganizationName, string Role, string Email, DateTimeOffset ExpiresAt, bool Open, string? InvitedBy);
+internal sealed record InvitationPreview(Guid OrganizationId, string OrganizationName, string Role, string Email, DateTimeOffset ExpiresAt, bool Open, string? InvitedBy, bool CanAnswer);
 
 internal static class InvitationEndpoints
 {
@@ -40,8 +40,8 @@ internal static class InvitationEndpoints
         return TypedResults.NoContent();
     }
 
-    static async Task<Ok<InvitationPreview>> Preview(string token, Invitations invitations, CancellationToken ct) =>
-        TypedResults.Ok(await invitations.PreviewAsync(token, ct));
+    static async Task<Ok<InvitationPreview>> Preview(string token, ClaimsPrincipal user, Invitations invitations, CancellationToken ct) =>
+        TypedResults.Ok(await invitations.PreviewAsync(token, user.UserId(), ct));
 
     static async Task<Ok<OrgResponse>> Accept(string token, ClaimsPrincipal user, Invitations invitations, CancellationToken ct) =>
         TypedResults.Ok(await invitations.AcceptAsync(token, user.UserId()!.Value, ct));

@@ -1,4 +1,3 @@
-using System.ComponentModel.DataAnnotations;
 using System.Security.Cryptography;
 using AiHub.Admin;
 using AiHub.Data;
@@ -47,8 +46,9 @@ internal sealed class Invitations(
                    where m.OrganizationId == orgId && u.NormalizedEmail == normalized select m).AnyAsync(ct))
             throw Orgs.Conflict("That person is already a member.", $"{email} belongs to this organisation.");
         var now = clock.GetUtcNow();
-        await db.Invitations.Where(i => i.OrganizationId == orgId && i.NormalizedEmail == normalized && i.AcceptedAt == null && i.DeclinedAt == null && i.RevokedAt == null)
-            .ExecuteUpdateAsync(u => u.SetProperty(i => i.RevokedAt, now), ct);
+        // Tracked, not ExecuteUpdate: the earlier links die in the same save as the new invitation and its mail, or not at all.
+        foreach (var earlier in await db.Invitations.Where(i => i.OrganizationId == orgId && i.NormalizedEmail == normalized && i.AcceptedAt == null && i.DeclinedAt == null && i.RevokedAt == null).ToListAsync(ct))
+            earlier.RevokedAt = now;
         var token = "inv_" + Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(32));
         var invitation = new Invitation
         {
@@ -66,7 +66,7 @@ internal sealed class Invitations(
         audit.Add(AuditKinds.InvitationSent, inviterId, new { email, role = role.ToString() }, organizationId: orgId);
         var org = await orgs.FindAsync(orgId, ct);
         var inviter = await db.Users.AsNoTracking().Where(u => u.Id == inviterId).Select(u => u.DisplayName ?? u.Email).FirstAsync(ct);
-        await mailer.SendInvitationAsync(email, inviter!, org.Name, role.ToString(), new Uri(settings.Value.PublicUrl, "/invitations/" + token), ct);
+        await mailer.SendInvitationAsync(email, inviter!, org.Name, role.ToString(), new Uri(settings.Value.PublicUrl, "/invitations/" + token), Lifetime, ct);
         return Describe(invitation);
     }
 
@@ -81,12 +81,14 @@ internal sealed class Invitations(
         await db.SaveChangesAsync(ct);
     }
 
-    /// <summary>What the link's page shows before anyone signs in: the org, the role, the address and who sent it.</summary>
-    public async Task<InvitationPreview> PreviewAsync(string token, CancellationToken ct)
+    /// <summary>What the link's page shows, signed in or not: the org, the role, the address, who sent it, and whether this user may answer.</summary>
+    public async Task<InvitationPreview> PreviewAsync(string token, Guid? userId, CancellationToken ct)
     {
         var (invitation, org) = await FindAsync(token, ct);
         var inviter = await db.Users.AsNoTracking().Where(u => u.Id == invitation.InvitedBy).Select(u => u.DisplayName ?? u.Email).FirstOrDefaultAsync(ct);
-        return new InvitationPreview(org.Id, org.Name, invitation.Role.ToString(), invitation.Email, invitation.ExpiresAt, invitation.IsOpen(clock.GetUtcNow()), inviter);
+        var open = invitation.IsOpen(clock.GetUtcNow());
+        var canAnswer = open && userId is { } id && await IsInviteeAsync(invitation, id);
+        return new InvitationPreview(org.Id, org.Name, invitation.Role.ToString(), invitation.Email, invitation.ExpiresAt, open, inviter, canAnswer);
     }
 
     /// <summary>Joins the org, when the signed-in account's verified address is the one invited.</summary>
@@ -95,13 +97,18 @@ internal sealed class Invitations(
         var (invitation, org) = await OpenForAsync(token, userId, ct);
         var now = clock.GetUtcNow();
         invitation.AcceptedAt = now;
-        if (!await db.Memberships.AnyAsync(m => m.OrganizationId == org.Id && m.UserId == userId, ct))
-            db.Memberships.Add(new Membership { OrganizationId = org.Id, UserId = userId, Role = invitation.Role, JoinedAt = now });
-        audit.Add(AuditKinds.MemberJoined, userId, new { role = invitation.Role.ToString(), invitedBy = invitation.InvitedBy }, organizationId: org.Id);
+        var membership = await db.Memberships.FirstOrDefaultAsync(m => m.OrganizationId == org.Id && m.UserId == userId, ct);
+        var joined = membership is null;
+        if (membership is null)
+        {
+            membership = new Membership { OrganizationId = org.Id, UserId = userId, Role = invitation.Role, JoinedAt = now };
+            db.Memberships.Add(membership);
+            audit.Add(AuditKinds.MemberJoined, userId, new { role = invitation.Role.ToString(), invitedBy = invitation.InvitedBy }, organizationId: org.Id);
+        }
         await db.SaveChangesAsync(ct);
-        await access.InvalidateAsync(org.Id, userId, ct);
-        var role = (await access.GetAsync(org.Id, userId, ct))!.Role;
-        return Orgs.Describe(org, role);
+        if (joined)
+            await access.InvalidateAsync(org.Id, userId, ct);
+        return Orgs.Describe(org, membership.Role);
     }
 
     public async Task DeclineAsync(string token, Guid userId, CancellationToken ct)
@@ -117,11 +124,14 @@ internal sealed class Invitations(
         var (invitation, org) = await FindAsync(token, ct);
         if (!invitation.IsOpen(clock.GetUtcNow()))
             throw Orgs.Conflict("The invitation is no longer open.", "It was accepted, declined, replaced or has expired; ask for a new one.");
-        var account = await users.FindByIdAsync(userId.ToString());
-        if (account is null || !account.EmailConfirmed || account.NormalizedEmail != invitation.NormalizedEmail)
+        if (!await IsInviteeAsync(invitation, userId))
             throw Orgs.Forbidden($"The invitation is for {invitation.Email}; sign in with that verified address.");
         return (invitation, org);
     }
+
+    /// <summary>Only the account whose verified address is the invited one answers an invitation.</summary>
+    async Task<bool> IsInviteeAsync(Invitation invitation, Guid userId) =>
+        await users.FindByIdAsync(userId.ToString()) is { EmailConfirmed: true } account && account.NormalizedEmail == invitation.NormalizedEmail;
 
     async Task<(Invitation, Organization)> FindAsync(string token, CancellationToken ct)
     {

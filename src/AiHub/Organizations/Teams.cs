@@ -29,8 +29,7 @@ internal sealed class Teams(AppDbContext db, AuditLog audit, TimeProvider clock)
         var orgId = caller.OrganizationId;
         var now = clock.GetUtcNow();
         var team = new Team { Id = Guid.CreateVersion7(now), OrganizationId = orgId, Name = Orgs.RequireName(name), CreatedAt = now };
-        if (await db.Teams.AnyAsync(t => t.OrganizationId == orgId && t.Name == team.Name, ct))
-            throw Orgs.Conflict("A team with that name exists.", $"Choose another name than '{team.Name}'.");
+        await RequireUniqueNameAsync(orgId, team.Name, null, ct);
         db.Teams.Add(team);
         audit.Add(AuditKinds.TeamCreated, actorId, new { team.Id, team.Name }, organizationId: orgId);
         await db.SaveChangesAsync(ct);
@@ -43,8 +42,7 @@ internal sealed class Teams(AppDbContext db, AuditLog audit, TimeProvider clock)
         var team = await FindAsync(orgId, id, ct);
         await RequireManagerOfAsync(caller, actorId, team, ct);
         team.Name = Orgs.RequireName(name);
-        if (await db.Teams.AnyAsync(t => t.OrganizationId == orgId && t.Name == team.Name && t.Id != id, ct))
-            throw Orgs.Conflict("A team with that name exists.", $"Choose another name than '{team.Name}'.");
+        await RequireUniqueNameAsync(orgId, team.Name, id, ct);
         audit.Add(AuditKinds.TeamUpdated, actorId, new { team.Id, team.Name }, organizationId: orgId);
         await db.SaveChangesAsync(ct);
         return Describe(team, await MembersAsync(orgId, id, ct));
@@ -90,11 +88,6 @@ internal sealed class Teams(AppDbContext db, AuditLog audit, TimeProvider clock)
         await db.SaveChangesAsync(ct);
     }
 
-    /// <summary>Whether the caller may add and remove this team's members: what the page offers, and what the calls above check.</summary>
-    public async Task<bool> CanManageAsync(OrgGrant caller, Guid actorId, Guid teamId, CancellationToken ct) =>
-        caller.Has(OrgPermissions.TeamsManage)
-        && (caller.Role >= OrgRole.Admin || await IsLeadAsync(caller.OrganizationId, teamId, actorId, ct));
-
     static void RequireAdmin(OrgGrant grant)
     {
         if (grant.Role < OrgRole.Admin)
@@ -107,12 +100,15 @@ internal sealed class Teams(AppDbContext db, AuditLog audit, TimeProvider clock)
         Orgs.Require(grant, OrgPermissions.TeamsManage);
         if (grant.Role >= OrgRole.Admin)
             return;
-        if (!await IsLeadAsync(team.OrganizationId, team.Id, userId, ct))
+        if (!await db.TeamMembers.AnyAsync(m => m.OrganizationId == team.OrganizationId && m.TeamId == team.Id && m.UserId == userId && m.IsLead, ct))
             throw Orgs.Forbidden("A Manager manages only the teams they lead.");
     }
 
-    Task<bool> IsLeadAsync(Guid orgId, Guid teamId, Guid userId, CancellationToken ct) =>
-        db.TeamMembers.AnyAsync(m => m.OrganizationId == orgId && m.TeamId == teamId && m.UserId == userId && m.IsLead, ct);
+    async Task RequireUniqueNameAsync(Guid orgId, string name, Guid? except, CancellationToken ct)
+    {
+        if (await db.Teams.AnyAsync(t => t.OrganizationId == orgId && t.Name == name && t.Id != except, ct))
+            throw Orgs.Conflict("A team with that name exists.", $"Choose another name than '{name}'.");
+    }
 
     async Task<Team> FindAsync(Guid orgId, Guid id, CancellationToken ct) =>
         await db.Teams.FirstOrDefaultAsync(t => t.OrganizationId == orgId && t.Id == id, ct)

@@ -16,7 +16,6 @@ internal static partial class EmailText
 
     public static readonly TimeSpan VerificationCodeLifetime = TimeSpan.FromMinutes(15);
     public static readonly TimeSpan PasswordResetLifetime = TimeSpan.FromHours(1);
-    public static readonly TimeSpan InvitationLifetime = TimeSpan.FromDays(7);
 
     public static string Greeting(string? displayName) =>
         string.IsNullOrWhiteSpace(displayName) ? "Hello," : $"Hello {displayName.Trim()},";
@@ -47,11 +46,11 @@ internal static partial class EmailText
         $"Welcome to {ProductName}. Your account is ready: chat with your models, build knowledge bases from your documents and get answers that cite their sources.",
         $"Open {ProductName}: {appLink.AbsoluteUri}");
 
-    public static string Invitation(string inviter, string orgName, string role, Uri link) => Compose(
+    public static string Invitation(string inviter, string orgName, string role, Uri link, TimeSpan expiresIn) => Compose(
         "Hello,",
         $"{inviter} invited you to join {orgName} on {ProductName} as {role}. To accept or decline, open this address (you can create an account there):",
         link.AbsoluteUri,
-        $"The invitation expires in {Describe(InvitationLifetime)}.",
+        $"The invitation expires in {Describe(expiresIn)}.",
         NotYou);
 
     static string Compose(params string[] paragraphs)
