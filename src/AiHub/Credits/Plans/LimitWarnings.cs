@@ -7,7 +7,7 @@ namespace AiHub.Credits.Plans;
 /// Warns once when a use crosses 80, 90 and 100 percent of a limit (a plan's questions, an API key's monthly budget).
 /// Each (subject, period, threshold) is a row whose insert decides who sends: concurrent callers cannot both warn.
 /// </summary>
-internal sealed class LimitWarnings(AppDbContext db, TimeProvider clock)
+internal sealed partial class LimitWarnings(AppDbContext db, TimeProvider clock, ILogger<LimitWarnings> log)
 {
     public static readonly IReadOnlyList<int> Thresholds = [80, 90, 100];
 
@@ -39,6 +39,25 @@ internal sealed class LimitWarnings(AppDbContext db, TimeProvider clock)
             }
         }
     }
+
+    /// <summary>
+    /// <see cref="NotifyAsync"/> for a caller whose own work is already committed (a counted question, a settled call):
+    /// a warning that cannot go out is logged and tried again at the next use, never turned into that caller's error.
+    /// </summary>
+    public async Task NotifyAfterCommitAsync(string subject, string period, long used, long limit, Func<int, CancellationToken, Task> send, CancellationToken ct)
+    {
+        try
+        {
+            await NotifyAsync(subject, period, used, limit, send, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogNotSent(e, subject);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The limit warning for {Subject} could not be sent; the next use tries again")]
+    partial void LogNotSent(Exception e, string subject);
 
     async Task<bool> ClaimAsync(string subject, string period, int threshold, CancellationToken ct)
     {

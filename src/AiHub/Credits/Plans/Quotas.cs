@@ -106,7 +106,7 @@ internal sealed class QuotaService(AppDbContext db, TimeProvider clock, LimitWar
 
         var used = await UsedAsync(orgId, kind, quota.PeriodStart, ct);
         if (counted && kind == QuotaKind.ChatQuestions && quota.Limit is { } chatLimit)
-            await warnings.NotifyAsync($"quota:{orgId:N}:{kind}", PeriodName(quota), used, chatLimit, (percent, token) => WarnAsync(orgId, percent, quota.Period, token), ct);
+            await warnings.NotifyAfterCommitAsync($"quota:{orgId:N}:{kind}", PeriodName(quota), used, chatLimit, (percent, token) => WarnAsync(orgId, percent, quota.Period, token), ct);
         return Describe(kind, quota, used, counted);
     }
 

@@ -10,21 +10,11 @@ using Microsoft.Extensions.Options;
 namespace AiHub.Credits.Pools;
 
 /// <summary>Mails the key's creator and the org's Owners and Admins as a key's month crosses 80, 90 and 100% of its budget.</summary>
-internal sealed partial class BudgetWarnings(AppDbContext db, LimitWarnings warnings, Mailer mailer, IOptions<IdentitySettings> identity, ILogger<BudgetWarnings> log)
+internal sealed class BudgetWarnings(AppDbContext db, LimitWarnings warnings, Mailer mailer, IOptions<IdentitySettings> identity)
 {
-    public async Task CheckAsync(Guid orgId, Guid keyId, ApiKeyBudgetPeriod period, CancellationToken ct)
-    {
-        try
-        {
-            await warnings.NotifyAsync($"api-key:{keyId:N}:budget", period.PeriodStart.ToString("yyyy-MM", CultureInfo.InvariantCulture),
-                period.SpentMicros, period.BudgetMicros, (percent, token) => SendAsync(orgId, keyId, period, percent, token), ct);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            // The call is settled and charged already; a warning that could not go out must not turn that into an error.
-            LogNotSent(e, keyId);
-        }
-    }
+    public Task CheckAsync(Guid orgId, Guid keyId, ApiKeyBudgetPeriod period, CancellationToken ct) =>
+        warnings.NotifyAfterCommitAsync($"api-key:{keyId:N}:budget", period.PeriodStart.ToString("yyyy-MM", CultureInfo.InvariantCulture),
+            period.SpentMicros, period.BudgetMicros, (percent, token) => SendAsync(orgId, keyId, period, percent, token), ct);
 
     async Task SendAsync(Guid orgId, Guid keyId, ApiKeyBudgetPeriod period, int percent, CancellationToken ct)
     {
@@ -36,7 +26,4 @@ internal sealed partial class BudgetWarnings(AppDbContext db, LimitWarnings warn
             await mailer.SendBudgetWarningAsync(recipient.Email, recipient.DisplayName, key.Name, recipient.OrgName, percent,
                 Credits.Format(period.BudgetMicros), period.ResetsAt, keys, ct);
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The budget warning for API key {KeyId} could not be sent")]
-    partial void LogNotSent(Exception e, Guid keyId);
 }
