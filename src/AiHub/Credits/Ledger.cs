@@ -105,8 +105,11 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
     public async Task<int> ReleaseExpiredAsync(CancellationToken ct)
     {
         var now = clock.GetUtcNow();
+        // An AI call's holds expire together through CreditGate, which also frees the key budget's part.
         var expired = await db.Set<CreditReservation>().AsNoTracking()
-            .Where(r => r.State == ReservationState.Open && r.ExpiresAt < now).Select(r => r.Id).ToListAsync(ct);
+            .Where(r => r.State == ReservationState.Open && r.ExpiresAt < now)
+            .Where(r => !db.Set<Pools.GateHold>().Any(h => h.State == ReservationState.Open && (h.PayerReservationId == r.Id || h.AllocationReservationId == r.Id)))
+            .Select(r => r.Id).ToListAsync(ct);
         foreach (var id in expired)
             await ReleaseAsync(id, "expired", ct);
         return expired.Count;

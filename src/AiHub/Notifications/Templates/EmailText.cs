@@ -53,7 +53,8 @@ internal static partial class EmailText
         $"The invitation expires in {Describe(expiresIn)}.",
         NotYou);
 
-    static string Compose(params string[] paragraphs)
+    /// <summary>The plain-text body every mail shares: paragraphs, then the footer.</summary>
+    internal static string Compose(params string[] paragraphs)
     {
         var text = new StringBuilder();
         foreach (var paragraph in paragraphs)

@@ -1,4 +1,3 @@
-using System.Text;
 using AiHub.Notifications.Templates;
 
 namespace AiHub.Credits.Pools.Emails;
@@ -19,7 +18,7 @@ internal static class PoolEmailText
             : $"Your request for {asked} credits in {orgName} is approved for {granted} credits: your allowance grew by {granted} credits."
         : $"Your request for {asked} credits in {orgName} is denied.";
 
-    public static string Request(string requester, string orgName, string credits, string reason, Uri link) => Compose(
+    public static string Request(string requester, string orgName, string credits, string reason, Uri link) => EmailText.Compose(
         "Hello,",
         $"{requester} asks for {credits} credits of allowance in {orgName} on {EmailText.ProductName}.",
         $"Their reason: \"{reason}\"",
@@ -27,19 +26,11 @@ internal static class PoolEmailText
         link.AbsoluteUri,
         WhyManagers);
 
-    public static string Decision(string? displayName, string orgName, bool approved, string asked, string? granted, string? reason, Uri link) => Compose(
+    public static string Decision(string? displayName, string orgName, bool approved, string asked, string? granted, string? reason, Uri link) => EmailText.Compose(
         [
             EmailText.Greeting(displayName),
             DecisionLine(approved, orgName, asked, granted),
             .. string.IsNullOrWhiteSpace(reason) ? Array.Empty<string>() : [$"{(approved ? "Note" : "Reason")}: \"{reason}\""],
             $"See your allowance: {link.AbsoluteUri}",
         ]);
-
-    static string Compose(params string[] paragraphs)
-    {
-        var text = new StringBuilder();
-        foreach (var paragraph in paragraphs)
-            text.Append(paragraph).Append("\n\n");
-        return text.Append("-- \n").Append(EmailText.Footer).Append('\n').ToString();
-    }
 }
