@@ -8,7 +8,7 @@ using Npgsql;
 namespace AiHub.Benchmarks;
 
 /// <summary>
-/// Reserve+settle pairs per second through the real <see cref="Ledger"/> on PostgreSQL, as every AI call pays them:
+/// Reserve+settle pairs per second through the real <see cref="Ledger"/> on PostgreSQL (an AI call's hold and settlement on one account):
 /// concurrent spenders on one hot account and spread over many accounts.
 /// </summary>
 /// <remarks>A throughput run, not a BenchmarkDotNet micro-benchmark: the figure is completed pairs over wall time.</remarks>

@@ -38,20 +38,15 @@ internal static class CreditEndpoints
     static async Task<Ok<BalanceResponse>> MyBalance(ClaimsPrincipal user, Ledger ledger, BalanceCache balances, CancellationToken ct) =>
         TypedResults.Ok(Describe(await balances.GetAsync(user.UserId()!.Value, c => ledger.OpenAsync(CreditOwner.User, user.UserId()!.Value, null, c), ct)));
 
-    static async Task<Ok<HistoryPage>> MyHistory(ClaimsPrincipal user, Ledger ledger, AppDbContext db, CancellationToken ct, DateTimeOffset? before = null, int limit = 50)
-    {
-        var account = await ledger.OpenAsync(CreditOwner.User, user.UserId()!.Value, null, ct);
-        return TypedResults.Ok(await HistoryAsync(db, account.Id, before, limit, ct));
-    }
+    // An account's id is its owner's, so reading a history needs no account (and a GET opens none).
+    static async Task<Ok<HistoryPage>> MyHistory(ClaimsPrincipal user, AppDbContext db, CancellationToken ct, DateTimeOffset? before = null, int limit = 50) =>
+        TypedResults.Ok(await HistoryAsync(db, user.UserId()!.Value, before, limit, ct));
 
     static async Task<Ok<BalanceResponse>> PoolBalance(Guid orgId, Ledger ledger, BalanceCache balances, CancellationToken ct) =>
         TypedResults.Ok(Describe(await balances.GetAsync(orgId, c => ledger.OpenAsync(CreditOwner.Organization, null, orgId, c), ct)));
 
-    static async Task<Ok<HistoryPage>> PoolHistory(Guid orgId, Ledger ledger, AppDbContext db, CancellationToken ct, DateTimeOffset? before = null, int limit = 50)
-    {
-        var account = await ledger.OpenAsync(CreditOwner.Organization, null, orgId, ct);
-        return TypedResults.Ok(await HistoryAsync(db, account.Id, before, limit, ct));
-    }
+    static async Task<Ok<HistoryPage>> PoolHistory(Guid orgId, AppDbContext db, CancellationToken ct, DateTimeOffset? before = null, int limit = 50) =>
+        TypedResults.Ok(await HistoryAsync(db, orgId, before, limit, ct));
 
     /// <remarks>The reason is required and audited; an <c>Idempotency-Key</c> header makes a retried adjustment harmless.</remarks>
     static async Task<Ok<BalanceResponse>> Adjust(AdjustRequest body, HttpContext http, ClaimsPrincipal user, Ledger ledger, AuditLog audit, AppDbContext db, CancellationToken ct)

@@ -139,6 +139,20 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
             await CloseRowsAsync(Describe(reservation), state, actualCost, reference, ct) ?? await FindAsync(CloseKey(reservationId), ct) ?? throw AlreadyClosed(), ct);
     }
 
+    /// <summary>The reservation of a hold and the entry that explains its part of <c>reserved</c>.</summary>
+    internal static (CreditReservation Reservation, CreditEntry Entry) HoldRows(Guid accountId, long amount, string reference, string idempotencyKey,
+        Guid reservationId, Guid entryId, DateTimeOffset at) =>
+        (new CreditReservation
+        {
+            Id = reservationId, AccountId = accountId, Amount = amount, State = ReservationState.Open, IdempotencyKey = idempotencyKey,
+            CreatedAt = at, ExpiresAt = at + ReservationLifetime,
+        },
+        new CreditEntry
+        {
+            Id = entryId, AccountId = accountId, Kind = CreditKind.Reservation, ReservedAmount = amount, Reference = reference,
+            IdempotencyKey = idempotencyKey, ReservationId = reservationId, CreatedAt = at,
+        });
+
     internal static string CloseKey(Guid reservationId) => $"{reservationId:N}:close";
 
     /// <summary>The usage (settled) or release entry that closes a reservation: the whole hold goes, the charge stays.</summary>
@@ -319,18 +333,9 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
         if (held == 0)
             throw await RefusalAsync(accountId, maxCost, refuse, ct);
         _batch?.Add(accountId);
-        var now = clock.GetUtcNow();
-        var reservation = new CreditReservation
-        {
-            Id = NewId(), AccountId = accountId, Amount = maxCost, State = ReservationState.Open, IdempotencyKey = idempotencyKey,
-            CreatedAt = now, ExpiresAt = now + ReservationLifetime,
-        };
-        db.Add(reservation);
-        return (reservation, Add(new CreditEntry
-        {
-            Id = NewId(), AccountId = accountId, Kind = CreditKind.Reservation, ReservedAmount = maxCost, Reference = reference,
-            IdempotencyKey = idempotencyKey, ReservationId = reservation.Id, CreatedAt = now,
-        }));
+        var rows = HoldRows(accountId, maxCost, reference, idempotencyKey, NewId(), NewId(), clock.GetUtcNow());
+        db.AddRange(rows.Reservation, rows.Entry);
+        return rows;
     }
 
     /// <summary>One close per reservation: the state moves from Open exactly once; null when it had already moved.</summary>

@@ -143,17 +143,8 @@ internal sealed class LedgerWriter : IAsyncDisposable
                 else
                 {
                     account.Reserved += r.Amount;
-                    var reservation = new CreditReservation
-                    {
-                        Id = NewId(), AccountId = r.AccountId, Amount = r.Amount, State = ReservationState.Open, IdempotencyKey = r.Key,
-                        CreatedAt = now, ExpiresAt = now + Ledger.ReservationLifetime,
-                    };
-                    db.Add(reservation);
-                    db.Add(new CreditEntry
-                    {
-                        Id = NewId(), AccountId = r.AccountId, Kind = CreditKind.Reservation, ReservedAmount = r.Amount, Reference = r.Reference,
-                        IdempotencyKey = r.Key, ReservationId = reservation.Id, CreatedAt = now,
-                    });
+                    var (reservation, entry) = Ledger.HoldRows(r.AccountId, r.Amount, r.Reference, r.Key, NewId(), NewId(), now);
+                    db.AddRange(reservation, entry);
                     reservedNow[r.Key] = reservation;
                     outcomes.Add(Succeed(r, Ledger.Describe(reservation)));
                 }

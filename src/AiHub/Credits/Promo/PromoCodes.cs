@@ -38,10 +38,7 @@ internal sealed partial class PromoCodes(AppDbContext db, Ledger ledger, AuditLo
         if (request.ExpiresAt is { } expires && expires <= now)
             errors["expiresAt"] = ["expiresAt must be in the future."];
         if (errors.Count > 0)
-            throw new ProblemException(StatusCodes.Status400BadRequest, "The promo code is not valid.", string.Join(" ", errors.Values.SelectMany(m => m)), ProblemTypes.Validation)
-            {
-                Errors = errors,
-            };
+            throw ProblemException.Invalid(errors);
         if (await db.Set<PromoCode>().AnyAsync(p => p.Code == code, ct))
             throw Duplicate(code);
         var promo = new PromoCode

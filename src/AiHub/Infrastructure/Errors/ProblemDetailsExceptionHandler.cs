@@ -73,9 +73,12 @@ internal class ProblemException(int status, string title, string? detail = null,
     public IDictionary<string, object?>? Extensions { get; init; }
 
     /// <summary>A 400 that names the one field at fault, for forms to show under it.</summary>
-    public static ProblemException Invalid(string field, string message) =>
-        new(StatusCodes.Status400BadRequest, "The request is not valid.", message, ProblemTypes.Validation)
+    public static ProblemException Invalid(string field, string message) => Invalid(new Dictionary<string, string[]> { [field] = [message] });
+
+    /// <summary>Every field's mistakes at once, so a form can mark them all.</summary>
+    public static ProblemException Invalid(IDictionary<string, string[]> errors) =>
+        new(StatusCodes.Status400BadRequest, "The request is not valid.", string.Join(" ", errors.Values.SelectMany(m => m)), ProblemTypes.Validation)
         {
-            Errors = new Dictionary<string, string[]> { [field] = [message] },
+            Errors = errors,
         };
 }

@@ -20,7 +20,7 @@ internal static partial class EmailText
     public static string BudgetWarningSubject(int percent, string keyName) => $"API key {keyName} has spent {percent}% of its monthly budget";
 
     public static string BudgetWarningAdvice(int percent, DateTimeOffset resetsAt) => percent >= 100
-        ? $"Calls made with it are refused until the budget resets on {Day(resetsAt)} (UTC) or is raised."
+        ? $"Calls made with it are refused until the budget resets on {Day(resetsAt)} (UTC)."
         : $"When it is spent, calls made with it are refused until the budget resets on {Day(resetsAt)} (UTC).";
 
     public static string BudgetWarning(string? displayName, string keyName, string orgName, int percent, string budget, DateTimeOffset resetsAt, Uri keysLink) => Compose(

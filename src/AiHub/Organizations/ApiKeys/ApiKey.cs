@@ -37,7 +37,7 @@ internal sealed class ApiKey
 
     public int? RateLimitPerMinute { get; init; }
 
-    /// <summary>Stored now; the credits feature enforces it.</summary>
+    /// <summary>Whole credits a month that calls made with this key may spend; CreditGate enforces it.</summary>
     public long? MonthlyBudgetCredits { get; init; }
 
     public IReadOnlyList<string> PermissionList() => ApiKeySecrets.ParsePermissions(Permissions);

@@ -157,10 +157,7 @@ internal sealed class OrgApiKeys(AppDbContext db, ApiKeyLookup lookup, AuditLog 
         if (body.MonthlyBudgetCredits is < 0)
             errors["monthlyBudgetCredits"] = ["The monthly budget cannot be negative."];
         if (errors.Count > 0)
-            throw new ProblemException(StatusCodes.Status400BadRequest, "The request is not valid.", string.Join(" ", errors.Values.SelectMany(e => e)), ProblemTypes.Validation)
-            {
-                Errors = errors,
-            };
+            throw ProblemException.Invalid(errors);
         return (name!, permissions);
     }
 
