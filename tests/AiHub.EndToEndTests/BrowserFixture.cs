@@ -62,29 +62,22 @@ public sealed class BrowserFixture : IAsyncLifetime
         return path;
     }
 
-    /// <summary>A verified account, for tests about what comes after sign-up.</summary>
-    public async Task CreateAccountAsync(string email, string password, string? displayName = null, string role = Roles.Default)
+    /// <summary>A verified account made the way the app makes every account, with a platform <paramref name="role"/> besides the default one if given.</summary>
+    public async Task CreateAccountAsync(string email, string password, string? displayName = null, string? role = null)
     {
         await using var scope = _app.Services.CreateAsyncScope();
-        var users = scope.ServiceProvider.GetRequiredService<UserManager<AppUser>>();
+        var services = scope.ServiceProvider;
         var user = new AppUser { UserName = email, Email = email, EmailConfirmed = true, DisplayName = displayName, CreatedAt = DateTimeOffset.UtcNow };
-        var created = await users.CreateAsync(user, password);
+        var created = await services.GetRequiredService<Accounts>().CreateAsync(user, password, via: "password", CancellationToken.None);
         Assert.True(created.Succeeded, string.Join(" ", created.Errors.Select(e => e.Description)));
-        await users.AddToRoleAsync(user, role);
-        // What sign-up does next: the personal organisation, among others.
-        foreach (var listener in scope.ServiceProvider.GetServices<IAccountEvents>())
-            await listener.UserCreatedAsync(user, CancellationToken.None);
-        await scope.ServiceProvider.GetRequiredService<AppDbContext>().SaveChangesAsync();
-    }
-
-    /// <summary>Gives an account a platform role, as an operator's <c>create-admin</c> would.</summary>
-    public async Task GrantRoleAsync(string email, string role)
-    {
-        await using var scope = _app.Services.CreateAsyncScope();
-        var users = scope.ServiceProvider.GetRequiredService<UserManager<AppUser>>();
-        var user = await users.FindByEmailAsync(email) ?? throw new InvalidOperationException($"No account {email}.");
-        Assert.True((await users.AddToRoleAsync(user, role)).Succeeded);
-        await scope.ServiceProvider.GetRequiredService<PermissionLookup>().InvalidateAsync(user.Id, CancellationToken.None);
+        if (role is not null)
+        {
+            var granted = await services.GetRequiredService<UserManager<AppUser>>().AddToRoleAsync(user, role);
+            Assert.True(granted.Succeeded, string.Join(" ", granted.Errors.Select(e => e.Description)));
+            // As the app does on every role change, so that no cached permissions outlive it.
+            await services.GetRequiredService<PermissionLookup>().InvalidateAsync(user.Id, CancellationToken.None);
+        }
+        await services.GetRequiredService<AppDbContext>().SaveChangesAsync();
     }
 
     public async ValueTask DisposeAsync()

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 using static AiHub.EndToEndTests.AccountTests;
+using static AiHub.EndToEndTests.OrganizationTests;
 using static Microsoft.Playwright.Assertions;
 
 namespace AiHub.EndToEndTests;
@@ -13,12 +14,7 @@ public sealed class CreditPoolTests(BrowserFixture fixture)
     {
         var email = Unique("treasurer");
         await fixture.CreateAccountAsync(email, Password, "Tess Treasurer");
-        var page = await SignedInAsync(fixture, email);
-        await page.GotoAsync(new Uri(fixture.BaseAddress, "/orgs/new").ToString());
-        await InteractiveAsync(page);
-        await page.GetByTestId("org-new-name").FillAsync("Credit Co");
-        await page.GetByTestId("org-new-submit").ClickAsync();
-        await Expect(page.GetByTestId("org-overview-name")).ToHaveTextAsync("Credit Co");
+        var page = await NewOrgAsync(fixture, email, "Credit Co");
 
         await page.GetByTestId("nav-org-credits").ClickAsync();
         await Expect(page).ToHaveURLAsync(new Regex("/orgs/[0-9a-f-]{36}/credits$"));

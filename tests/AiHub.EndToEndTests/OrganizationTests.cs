@@ -72,7 +72,7 @@ public sealed partial class OrganizationTests(BrowserFixture fixture)
         var owner = Unique("owner");
         var invitee = Unique("invitee");
         await fixture.CreateAccountAsync(owner, Password, "Ona Owner");
-        var page = await NewOrgAsync(owner, "Invite Co");
+        var page = await NewOrgAsync(fixture, owner, "Invite Co");
 
         await page.GetByTestId("nav-org-members").ClickAsync();
         await Expect(page).ToHaveURLAsync(new Regex("/members$"));
@@ -130,7 +130,7 @@ public sealed partial class OrganizationTests(BrowserFixture fixture)
         var stranger = Unique("stranger");
         await fixture.CreateAccountAsync(owner, Password, "Private Person");
         await fixture.CreateAccountAsync(stranger, Password);
-        var page = await NewOrgAsync(owner, "Secret Plans");
+        var page = await NewOrgAsync(fixture, owner, "Secret Plans");
         var orgPath = new Uri(page.Url).AbsolutePath;
 
         var other = await SignedInAsync(fixture, stranger);
@@ -149,7 +149,7 @@ public sealed partial class OrganizationTests(BrowserFixture fixture)
     {
         var email = Unique("keys");
         await fixture.CreateAccountAsync(email, Password, "Kay Holder");
-        var page = await NewOrgAsync(email, "Key Makers");
+        var page = await NewOrgAsync(fixture, email, "Key Makers");
         var orgId = page.Url.Split('/')[^1];
 
         await page.GetByTestId("nav-org-api-keys").ClickAsync();
@@ -181,10 +181,10 @@ public sealed partial class OrganizationTests(BrowserFixture fixture)
     }
 
     /// <summary>Signed in as <paramref name="email"/>, on the overview of a new org of theirs.</summary>
-    async Task<IPage> NewOrgAsync(string email, string name)
+    internal static async Task<IPage> NewOrgAsync(BrowserFixture fixture, string email, string name)
     {
         var page = await SignedInAsync(fixture, email);
-        await page.GotoAsync(Url("/orgs/new"));
+        await page.GotoAsync(new Uri(fixture.BaseAddress, "/orgs/new").ToString());
         await InteractiveAsync(page);
         await page.GetByTestId("org-new-name").FillAsync(name);
         await page.GetByTestId("org-new-submit").ClickAsync();

@@ -34,8 +34,7 @@ public sealed class PlansTests(BrowserFixture fixture)
     public async Task An_admin_edits_a_plan_and_the_plans_page_shows_the_new_limit()
     {
         var email = Unique("plan-admin");
-        await fixture.CreateAccountAsync(email, Password, "Ada Admin");
-        await fixture.GrantRoleAsync(email, AiHub.Identity.Roles.SuperAdmin);
+        await fixture.CreateAccountAsync(email, Password, "Ada Admin", AiHub.Identity.Roles.SuperAdmin);
         var page = await SignedInAsync(fixture, email);
         await InteractiveAsync(page);
 

@@ -2,7 +2,6 @@ using System.Text.RegularExpressions;
 using AiHub.Credits.Usage;
 using AiHub.Data;
 using AiHub.Identity;
-using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
@@ -51,13 +50,8 @@ public sealed class UsageTests(BrowserFixture fixture)
     {
         var admin = Unique("pricer");
         var plain = Unique("plain");
-        await fixture.CreateAccountAsync(admin, Password, "Pat Pricer");
+        await fixture.CreateAccountAsync(admin, Password, "Pat Pricer", Roles.Admin);
         await fixture.CreateAccountAsync(plain, Password);
-        await using (var scope = fixture.Services.CreateAsyncScope())
-        {
-            var users = scope.ServiceProvider.GetRequiredService<UserManager<AppUser>>();
-            Assert.True((await users.AddToRoleAsync((await users.FindByEmailAsync(admin))!, Roles.Admin)).Succeeded);
-        }
         var model = "e2e-" + Guid.NewGuid().ToString("N")[..6];
 
         var other = await SignedInAsync(fixture, plain);

@@ -6,6 +6,7 @@ using AiHub.IntegrationTests.Support;
 using Microsoft.Extensions.Caching.Distributed;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
+using static AiHub.IntegrationTests.Credits.CreditSupport;
 using static AiHub.IntegrationTests.Organizations.OrgApi;
 using static AiHub.IntegrationTests.Support.IdentityHost;
 
@@ -55,19 +56,14 @@ public abstract class BalanceCacheTests(IdentityHost host)
         clock.Advance(Ledger.ReservationLifetime + TimeSpan.FromMinutes(1));
         await late.ReleaseExpiredAsync(Ct);
         await ReadAsync();
-        using (var adjust = As(admin, HttpMethod.Post, "/api/admin/credits/adjust", new { accountId = account, amount = -2m, reason = "correction" }))
-            Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(adjust, Ct)).StatusCode);
+        await SendAsync(client, admin, HttpMethod.Post, "/api/admin/credits/adjust", new { accountId = account, amount = -2m, reason = "correction" });
         await ReadAsync();
-        var code = $"FRESH-{Guid.NewGuid():N}"[..18].ToUpperInvariant();
+        var code = UniqueCode("FRESH");
         await services.GetRequiredService<PromoCodes>().CreateAsync(new PromoCodeRequest(code, 5m, null, null), UserIdOf(admin), Ct);
         await SendAsync(client, user, HttpMethod.Post, "/api/credits/redeem", new { code });
         await ReadAsync();
-        using (var bulk = As(admin, HttpMethod.Post, "/api/admin/credits/bulk"))
-        {
-            bulk.Content = new StringContent($"accountId,credits,reason\n{account},1.5,bonus\n", System.Text.Encoding.UTF8, "text/csv");
-            bulk.Headers.Add("Idempotency-Key", $"fresh-{account:N}");
-            Assert.Equal(HttpStatusCode.OK, (await client.SendAsync(bulk, Ct)).StatusCode);
-        }
+        var (bulk, applied) = await BulkCreditTests.BulkAsync(client, admin, $"accountId,credits,reason\n{account},1.5,bonus\n", $"fresh-{account:N}");
+        Assert.True(bulk == HttpStatusCode.OK, applied.GetRawText());
         await ReadAsync();
 
         Assert.NotNull(cached);
@@ -101,15 +97,7 @@ public sealed class BalanceCacheOnPostgres(PostgresIdentityFixture fixture) : Ba
 /// <summary>As a cluster runs: PostgreSQL, and the cache in Redis.</summary>
 public sealed class BalanceCacheOnRedis(BalanceCacheOnRedis.Fixture fixture) : BalanceCacheTests(fixture.Host), IClassFixture<BalanceCacheOnRedis.Fixture>
 {
-    public sealed class Fixture : IAsyncLifetime
-    {
-        public IdentityHost Host { get; private set; } = null!;
-
-        public async ValueTask InitializeAsync() =>
-            Host = await IdentityHost.StartAsync("Postgres", new Dictionary<string, string?> { ["Redis:ConnectionString"] = TestEnvironment.Redis });
-
-        public async ValueTask DisposeAsync() => await Host.DisposeAsync();
-    }
+    public sealed class Fixture() : IdentityFixture("Postgres", new Dictionary<string, string?> { ["Redis:ConnectionString"] = TestEnvironment.Redis });
 }
 
 /// <summary>Two nodes of one cluster: a change made through one is what the other reads next.</summary>
@@ -125,10 +113,7 @@ public sealed class BalanceCacheAcrossNodes
         await using var second = AiHubApp.On(database, settings);
         await using var one = first.Services.CreateAsyncScope();
         await using var two = second.Services.CreateAsyncScope();
-        var users = one.ServiceProvider.GetRequiredService<Microsoft.AspNetCore.Identity.UserManager<AiHub.Identity.AppUser>>();
-        var email = NewEmail("nodes");
-        var user = new AiHub.Identity.AppUser { UserName = email, Email = email, CreatedAt = DateTimeOffset.UtcNow };
-        Assert.True((await users.CreateAsync(user)).Succeeded);
+        var user = await first.Services.NewAppUserAsync("nodes");
         var ledgerOne = one.ServiceProvider.GetRequiredService<Ledger>();
         var cacheOne = one.ServiceProvider.GetRequiredService<BalanceCache>();
         Task<CreditAccount> ReadOnFirstAsync() => cacheOne.GetAsync(user.Id, c => ledgerOne.OpenAsync(CreditOwner.User, user.Id, null, c), ct);

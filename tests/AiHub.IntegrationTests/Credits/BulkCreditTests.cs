@@ -6,7 +6,6 @@ using AiHub.Credits;
 using AiHub.Credits.Bulk;
 using AiHub.Infrastructure.Errors;
 using AiHub.IntegrationTests.Support;
-using Microsoft.Extensions.DependencyInjection;
 using static AiHub.IntegrationTests.Organizations.OrgApi;
 using static AiHub.IntegrationTests.Support.IdentityHost;
 
@@ -49,8 +48,7 @@ public abstract class BulkCreditTests(IdentityHost host)
         // One entry more than bob had, and it is the newest.
         Assert.Equal(bobEntries + 1, bobHistory.GetProperty("items").GetArrayLength());
         Assert.Equal("said \"thanks\"", bobHistory.GetProperty("items")[0].GetProperty("reference").GetString());
-        await using var scope = host.App.Services.CreateAsyncScope();
-        Assert.Empty(await scope.ServiceProvider.GetRequiredService<Ledger>().VerifyAsync(Ct));
+        Assert.Empty(await host.VerifyLedgerAsync());
     }
 
     [Fact]
@@ -101,26 +99,23 @@ public abstract class BulkCreditTests(IdentityHost host)
         var accountId = UserIdOf(user);
         var start = (await SendAsync(client, user, HttpMethod.Get, "/api/credits/balance")).GetProperty("balanceMicros").GetInt64();
 
-        using var upload = As(admin, HttpMethod.Post, "/api/admin/credits/bulk");
+        using var upload = As(admin, HttpMethod.Post, "/api/admin/credits/bulk", idempotencyKey: $"upload-{accountId:N}");
         var form = new MultipartFormDataContent();
         var file = new ByteArrayContent(Encoding.UTF8.GetBytes($"\uFEFFaccountId,credits,reason\n{accountId},4,uploaded\n"));
         file.Headers.ContentType = new MediaTypeHeaderValue("text/csv");
         form.Add(file, "file", "credits.csv");
         upload.Content = form;
-        upload.Headers.Add("Idempotency-Key", $"upload-{accountId:N}");
         using var uploaded = await client.SendAsync(upload, Ct);
         var (missingKey, noKey) = await BulkAsync(client, admin, $"accountId,credits,reason\n{accountId},1,x\n", null);
         var (_, unknownAccount) = await BulkAsync(client, admin, $"accountId,credits,reason\n{Guid.NewGuid()},1,x\n", "bulk-unknown");
         var (_, badHeader) = await BulkAsync(client, admin, $"who,credits,reason\n{accountId},1,x\n", "bulk-header");
         var (_, openQuote) = await BulkAsync(client, admin, $"accountId,credits,reason\n{accountId},1,\"never closed\n", "bulk-quote");
         var (_, headerOnly) = await BulkAsync(client, admin, "accountId,credits,reason\n", "bulk-empty");
-        using var notUtf8 = As(admin, HttpMethod.Post, "/api/admin/credits/bulk");
+        using var notUtf8 = As(admin, HttpMethod.Post, "/api/admin/credits/bulk", idempotencyKey: "bulk-latin1");
         notUtf8.Content = new ByteArrayContent([.. Encoding.ASCII.GetBytes("accountId,credits,reason\n"), 0xFF, 0xFE, 0x0A]);
         notUtf8.Content.Headers.ContentType = new MediaTypeHeaderValue("text/csv");
-        notUtf8.Headers.Add("Idempotency-Key", "bulk-latin1");
         using var latin1 = await client.SendAsync(notUtf8, Ct);
-        using var asJson = As(admin, HttpMethod.Post, "/api/admin/credits/bulk", new { rows = 1 });
-        asJson.Headers.Add("Idempotency-Key", "bulk-json");
+        using var asJson = As(admin, HttpMethod.Post, "/api/admin/credits/bulk", new { rows = 1 }, "bulk-json");
         using var json = await client.SendAsync(asJson, Ct);
         var (forbidden, _) = await BulkAsync(client, user, $"accountId,credits,reason\n{accountId},1,x\n", "bulk-self");
         var balance = await SendAsync(client, user, HttpMethod.Get, "/api/credits/balance");
@@ -165,10 +160,8 @@ public abstract class BulkCreditTests(IdentityHost host)
 
     internal static async Task<(HttpStatusCode Status, JsonElement Body)> BulkAsync(HttpClient client, AuthTokens who, string csv, string? key)
     {
-        using var request = As(who, HttpMethod.Post, "/api/admin/credits/bulk");
+        using var request = As(who, HttpMethod.Post, "/api/admin/credits/bulk", idempotencyKey: key);
         request.Content = new StringContent(csv, Encoding.UTF8, "text/csv");
-        if (key is not null)
-            request.Headers.Add("Idempotency-Key", key);
         using var response = await client.SendAsync(request, Ct);
         var text = await response.Content.ReadAsStringAsync(Ct);
         return (response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());

@@ -7,6 +7,7 @@ using AiHub.IntegrationTests.Support;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using static AiHub.IntegrationTests.Credits.BulkCreditTests;
+using static AiHub.IntegrationTests.Credits.CreditSupport;
 using static AiHub.IntegrationTests.Organizations.OrgApi;
 using static AiHub.IntegrationTests.Support.IdentityHost;
 
@@ -26,7 +27,7 @@ public abstract class CreditAuditTests(IdentityHost host)
         var opened = await SendAsync(client, user, HttpMethod.Get, "/api/credits/balance");
         var accountId = opened.GetProperty("accountId").GetGuid();
         var start = opened.GetProperty("balanceMicros").GetInt64();
-        var code = $"RETRY-{Guid.NewGuid():N}"[..18].ToUpperInvariant();
+        var code = UniqueCode("RETRY");
         await SendAsync(client, admin, HttpMethod.Post, "/api/admin/promo-codes", new { code, credits = 3m }, HttpStatusCode.Created);
 
         var adjust = await TwiceAsync(client, admin, "/api/admin/credits/adjust", $"adjust-{accountId:N}", new { accountId, amount = 7m, reason = "retry" });
@@ -53,7 +54,7 @@ public abstract class CreditAuditTests(IdentityHost host)
         var admin = await host.SuperAdminAsync(client);
         var user = await host.NewUserAsync(client);
         var accountId = (await SendAsync(client, user, HttpMethod.Get, "/api/credits/balance")).GetProperty("accountId").GetGuid();
-        var code = $"AUDIT-{Guid.NewGuid():N}"[..18].ToUpperInvariant();
+        var code = UniqueCode("AUDIT");
         await SendAsync(client, admin, HttpMethod.Post, "/api/admin/promo-codes", new { code, credits = 1m }, HttpStatusCode.Created);
         await SendAsync(client, user, HttpMethod.Post, "/api/credits/redeem", new { code });
         await SendAsync(client, admin, HttpMethod.Delete, $"/api/admin/promo-codes/{code}");
@@ -80,19 +81,9 @@ public abstract class CreditAuditTests(IdentityHost host)
         Assert.Contains(code, Assert.Single(redeemed.GetProperty("items").EnumerateArray()).GetProperty("data").GetString());
     }
 
-    static async Task<string[]> TwiceAsync(HttpClient client, AuthTokens who, string path, string key, object body)
-    {
-        var answers = new string[2];
-        for (var i = 0; i < 2; i++)
-        {
-            using var request = As(who, HttpMethod.Post, path, body);
-            request.Headers.Add("Idempotency-Key", key);
-            using var response = await client.SendAsync(request, Ct);
-            answers[i] = await response.Content.ReadAsStringAsync(Ct);
-            Assert.True(response.StatusCode == HttpStatusCode.OK, answers[i]);
-        }
-        return answers;
-    }
+    static async Task<string[]> TwiceAsync(HttpClient client, AuthTokens who, string path, string key, object body) =>
+        [(await SendAsync(client, who, HttpMethod.Post, path, body, idempotencyKey: key)).GetRawText(),
+         (await SendAsync(client, who, HttpMethod.Post, path, body, idempotencyKey: key)).GetRawText()];
 }
 
 public sealed class CreditAuditOnSqlite(SqliteIdentityFixture fixture) : CreditAuditTests(fixture.Host), IClassFixture<SqliteIdentityFixture>;

@@ -8,8 +8,6 @@ namespace AiHub.IntegrationTests.Credits;
 /// <summary>Balances and history over HTTP, and the audited admin adjustment that is harmless to retry.</summary>
 public abstract class CreditEndpointTests(IdentityHost host)
 {
-    static CancellationToken Ct => TestContext.Current.CancellationToken;
-
     [Fact]
     public async Task An_admin_adjustment_shows_in_balance_and_history_once_however_often_it_is_retried()
     {
@@ -21,12 +19,7 @@ public abstract class CreditEndpointTests(IdentityHost host)
         var grant = start.GetProperty("balanceMicros").GetInt64();   // the free plan's sign-up grant
 
         for (var i = 0; i < 3; i++)
-        {
-            using var request = As(admin, HttpMethod.Post, "/api/admin/credits/adjust", new { accountId, amount = 12.5m, reason = "welcome gift" });
-            request.Headers.Add("Idempotency-Key", $"gift-{accountId:N}");
-            using var response = await client.SendAsync(request, Ct);
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        }
+            await SendAsync(client, admin, HttpMethod.Post, "/api/admin/credits/adjust", new { accountId, amount = 12.5m, reason = "welcome gift" }, idempotencyKey: $"gift-{accountId:N}");
         var balance = await SendAsync(client, user, HttpMethod.Get, "/api/credits/balance");
         var history = await SendAsync(client, user, HttpMethod.Get, "/api/credits/history");
         var seen = await SendAsync(client, admin, HttpMethod.Get, $"/api/admin/credits/{UserIdOf(user)}");
@@ -71,7 +64,6 @@ public abstract class CreditEndpointTests(IdentityHost host)
         Assert.Equal(orgId, pool.GetProperty("accountId").GetGuid());
         Assert.NotEqual(pool.GetProperty("accountId").GetGuid(), mine.GetProperty("accountId").GetGuid());
     }
-
 }
 
 public sealed class CreditEndpointsOnSqlite(SqliteIdentityFixture fixture) : CreditEndpointTests(fixture.Host), IClassFixture<SqliteIdentityFixture>;

@@ -1,10 +1,7 @@
 using AiHub.Credits;
 using AiHub.Data;
-using AiHub.Identity;
 using AiHub.Infrastructure.Errors;
 using AiHub.IntegrationTests.Support;
-using Microsoft.AspNetCore.Identity;
-using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
@@ -35,12 +32,12 @@ public abstract class LedgerTests(IdentityHost host)
                 return false;
             }
         }));
-        var after = await AccountAsync(account);
+        var after = await host.AccountAsync(account);
 
         Assert.Equal(37, outcomes.Count(won => won));
         Assert.Equal(37 * Cost, after.Balance);
         Assert.Equal(37 * Cost, after.Reserved);
-        Assert.Empty(await VerifyAsync());
+        Assert.Empty(await host.VerifyLedgerAsync());
     }
 
     [Fact]
@@ -52,12 +49,12 @@ public abstract class LedgerTests(IdentityHost host)
 
         var call = await ledger.ReserveAsync(account, 4 * Cost, "chat", $"{account:N}-call", Ct);
         var cancelled = await ledger.ReserveAsync(account, 2 * Cost, "chat", $"{account:N}-cancelled", Ct);
-        var held = await AccountAsync(account);
+        var held = await host.AccountAsync(account);
         var usage = await ledger.SettleAsync(call.Id, Cost, "chat done", Ct);
         await ledger.ReleaseAsync(cancelled.Id, "chat cancelled", Ct);
         var settledTwice = await ledger.SettleAsync(call.Id, Cost, "chat done", Ct);
         var releaseAfterSettle = await Record.ExceptionAsync(() => ledger.ReleaseAsync(call.Id, "late", Ct));
-        var after = await AccountAsync(account);
+        var after = await host.AccountAsync(account);
 
         Assert.Equal(6 * Cost, held.Reserved);
         Assert.Equal(-Cost, usage.Amount);
@@ -65,7 +62,7 @@ public abstract class LedgerTests(IdentityHost host)
         Assert.Equal(9 * Cost, after.Balance);
         Assert.Equal(0, after.Reserved);
         Assert.Null(releaseAfterSettle);
-        Assert.Empty(await VerifyAsync());
+        Assert.Empty(await host.VerifyLedgerAsync());
     }
 
     [Fact]
@@ -82,15 +79,15 @@ public abstract class LedgerTests(IdentityHost host)
         }));
         var first = await ledger.ReserveAsync(account, Cost, "chat", $"{account:N}-hold", Ct);
         var again = await ledger.ReserveAsync(account, Cost, "chat", $"{account:N}-hold", Ct);
-        var after = await AccountAsync(account);
-        var entries = await EntriesAsync(account);
+        var after = await host.AccountAsync(account);
+        var entries = await host.EntryCountAsync(account);
 
         Assert.Single(grants.Select(g => g.Id).Distinct());
         Assert.Equal(first, again);
         Assert.Equal(5 * Cost, after.Balance);
         Assert.Equal(Cost, after.Reserved);
         Assert.Equal(3, entries);   // the opening grant of nothing, the promo, the hold
-        Assert.Empty(await VerifyAsync());
+        Assert.Empty(await host.VerifyLedgerAsync());
     }
 
     [Fact]
@@ -102,15 +99,15 @@ public abstract class LedgerTests(IdentityHost host)
 
         var holds = await Task.WhenAll(Enumerable.Range(0, 60).Select(i => writers[i % 2].ReserveAsync(account, Cost, "chat", $"{account:N}-call-{i % 10}")));
         var settled = await Task.WhenAll(holds.Select((hold, i) => writers[i / 2 % 2].CloseAsync(hold.Id, ReservationState.Settled, Cost / 2, "chat done")));
-        var after = await AccountAsync(account);
+        var after = await host.AccountAsync(account);
 
         Assert.Equal(10, holds.Select(h => h.Id).Distinct().Count());
         Assert.Equal(10, settled.Select(e => e.Id).Distinct().Count());
         Assert.All(settled, e => Assert.Equal(-Cost / 2, e.Amount));
         Assert.Equal(100 * Cost - 10 * (Cost / 2), after.Balance);
         Assert.Equal(0, after.Reserved);
-        Assert.Equal(21, await EntriesAsync(account));   // the funds, ten holds, ten settlements
-        Assert.Empty(await VerifyAsync());
+        Assert.Equal(21, await host.EntryCountAsync(account));   // the funds, ten holds, ten settlements
+        Assert.Empty(await host.VerifyLedgerAsync());
     }
 
     [Fact]
@@ -123,12 +120,12 @@ public abstract class LedgerTests(IdentityHost host)
 
         var tooMuch = await Record.ExceptionAsync(() => ledger.PostAsync(account, CreditKind.Adjustment, -2 * Cost, "correction", null, $"{account:N}-adjust", Ct));
         await ledger.PostAsync(account, CreditKind.Adjustment, -Cost, "correction", null, $"{account:N}-adjust-ok", Ct);
-        var after = await AccountAsync(account);
+        var after = await host.AccountAsync(account);
 
         Assert.Equal(402, Assert.IsType<ProblemException>(tooMuch).Status);
         Assert.Equal(2 * Cost, after.Balance);
         Assert.Equal(2 * Cost, after.Reserved);
-        Assert.Empty(await VerifyAsync());
+        Assert.Empty(await host.VerifyLedgerAsync());
     }
 
     [Fact]
@@ -143,7 +140,7 @@ public abstract class LedgerTests(IdentityHost host)
         var early = await ledger.ReleaseExpiredAsync(Ct);
         clock.Advance(Ledger.ReservationLifetime + TimeSpan.FromSeconds(1));
         var late = await ledger.ReleaseExpiredAsync(Ct);
-        var after = await AccountAsync(account);
+        var after = await host.AccountAsync(account);
 
         Assert.Equal(0, early);
         Assert.True(late >= 1);
@@ -151,36 +148,8 @@ public abstract class LedgerTests(IdentityHost host)
         Assert.Equal(5 * Cost, after.Balance);
     }
 
-    async Task<Guid> FundedAccountAsync(long micros)
-    {
-        await using var scope = host.App.Services.CreateAsyncScope();
-        var users = scope.ServiceProvider.GetRequiredService<UserManager<AppUser>>();
-        var email = IdentityHost.NewEmail("ledger");
-        var user = new AppUser { UserName = email, Email = email, CreatedAt = DateTimeOffset.UtcNow };
-        Assert.True((await users.CreateAsync(user)).Succeeded);
-        var ledger = scope.ServiceProvider.GetRequiredService<Ledger>();
-        var account = await ledger.OpenAsync(CreditOwner.User, user.Id, null, Ct);
-        await ledger.PostAsync(account.Id, CreditKind.Grant, micros, "test funds", null, $"{account.Id:N}-funds", Ct);
-        return account.Id;
-    }
-
-    async Task<CreditAccount> AccountAsync(Guid id)
-    {
-        await using var scope = host.App.Services.CreateAsyncScope();
-        return await scope.ServiceProvider.GetRequiredService<AppDbContext>().Set<CreditAccount>().AsNoTracking().FirstAsync(a => a.Id == id, Ct);
-    }
-
-    async Task<int> EntriesAsync(Guid id)
-    {
-        await using var scope = host.App.Services.CreateAsyncScope();
-        return await scope.ServiceProvider.GetRequiredService<AppDbContext>().Set<CreditEntry>().CountAsync(e => e.AccountId == id, Ct);
-    }
-
-    async Task<List<(Guid, long, long, long, long)>> VerifyAsync()
-    {
-        await using var scope = host.App.Services.CreateAsyncScope();
-        return await scope.ServiceProvider.GetRequiredService<Ledger>().VerifyAsync(Ct);
-    }
+    async Task<Guid> FundedAccountAsync(long micros) =>
+        await host.FundUserAsync((await host.App.Services.NewAppUserAsync("ledger")).Id, micros);
 }
 
 public sealed class LedgerCommandTests
@@ -193,10 +162,8 @@ public sealed class LedgerCommandTests
         Guid accountId;
         await using (var app = AiHubApp.On(database))
         {
+            var user = await app.Services.NewAppUserAsync("ledger");
             await using var scope = app.Services.CreateAsyncScope();
-            var users = scope.ServiceProvider.GetRequiredService<UserManager<AppUser>>();
-            var user = new AppUser { UserName = "ledger@example.com", Email = "ledger@example.com", CreatedAt = DateTimeOffset.UtcNow };
-            Assert.True((await users.CreateAsync(user)).Succeeded);
             var ledger = scope.ServiceProvider.GetRequiredService<Ledger>();
             accountId = (await ledger.OpenAsync(CreditOwner.User, user.Id, null, ct)).Id;
             await ledger.PostAsync(accountId, CreditKind.Grant, 5_000_000, "grant", null, "verify-grant", ct);

@@ -2,7 +2,6 @@ using System.Net;
 using System.Text.Json;
 using AiHub.Credits;
 using AiHub.IntegrationTests.Support;
-using Microsoft.Extensions.DependencyInjection;
 using static AiHub.IntegrationTests.Organizations.OrgApi;
 using static AiHub.IntegrationTests.Support.IdentityHost;
 
@@ -132,8 +131,7 @@ public abstract class PlanTests(IdentityHost host)
         {
             var second = await host.NewUserAsync(client);
             var secondBalance = await SendAsync(client, second, HttpMethod.Get, "/api/credits/balance");
-            await using var scope = host.App.Services.CreateAsyncScope();
-            var unsound = await scope.ServiceProvider.GetRequiredService<Ledger>().VerifyAsync(Ct);
+            var unsound = await host.VerifyLedgerAsync();
 
             Assert.Equal(10m, balance.GetProperty("balance").GetDecimal());
             Assert.Equal(10_000_000, balance.GetProperty("balanceMicros").GetInt64());

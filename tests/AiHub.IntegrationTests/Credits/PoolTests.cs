@@ -30,16 +30,16 @@ public abstract class PoolTests(IdentityHost host)
         var rich = await host.NewUserAsync(client);
         var richId = UserIdOf(rich);
         var emptyPoolOrg = await CreateOrgAsync(client, rich, "Empty pool");
-        var (richStart, _) = await BalanceAsync(richId);
-        await FundUserAsync(richId, 100 * Credit);
+        var (richStart, _) = await host.BalanceAsync(richId);
+        await host.FundUserAsync(richId, 100 * Credit);
         var poor = await host.NewUserAsync(client);
         var poorId = UserIdOf(poor);
         var richPoolOrg = await CreateOrgAsync(client, poor, "Rich pool");
         // The poor user's own credits (the sign-up grant) fall short of the personal call by one credit; the pool would cover it a hundred times.
-        var (poorStart, _) = await BalanceAsync(poorId);
+        var (poorStart, _) = await host.BalanceAsync(poorId);
         var personalCost = poorStart + Credit;
         var poolFunds = 100 * personalCost;
-        await FundPoolAsync(richPoolOrg, poolFunds);
+        await host.FundPoolAsync(richPoolOrg, poolFunds);
 
         var orgRefused = await HoldFailsAsync(new Spender(emptyPoolOrg, richId, null, null), Credit);
         var personalRefused = await HoldFailsAsync(new Spender(await PersonalOrgAsync(client, poor), poorId, null, null), personalCost);
@@ -50,20 +50,20 @@ public abstract class PoolTests(IdentityHost host)
         Assert.Equal((402, ProblemTypes.InsufficientCredits), (personalRefused.Status, personalRefused.Type));
         Assert.Equal(richId, personalHold.PayerAccountId);
         Assert.Equal(richPoolOrg, poolHold.PayerAccountId);
-        var richAccount = await AccountAsync(richId);
+        var richAccount = await host.AccountAsync(richId);
         Assert.Equal((richStart + 100 * Credit, Credit), (richAccount.Balance, richAccount.Reserved));
-        var pool = await AccountAsync(richPoolOrg);
+        var pool = await host.AccountAsync(richPoolOrg);
         Assert.Equal((poolFunds, Credit), (pool.Balance, pool.Reserved));
-        Assert.Equal((0L, 0L), await BalanceAsync(emptyPoolOrg));
-        Assert.Equal((poorStart, 0L), await BalanceAsync(poorId));
-        Assert.Empty(await VerifyAsync());
+        Assert.Equal((0L, 0L), await host.BalanceAsync(emptyPoolOrg));
+        Assert.Equal((poorStart, 0L), await host.BalanceAsync(poorId));
+        Assert.Empty(await host.VerifyLedgerAsync());
     }
 
     [Fact]
     public async Task One_hundred_concurrent_holds_against_an_allowance_for_23_give_exactly_23()
     {
         var (client, owner, orgId, member, memberId) = await OrgWithMemberAsync();
-        await FundPoolAsync(orgId, 1000 * Cost);
+        await host.FundPoolAsync(orgId, 1000 * Cost);
         await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/credits/allocations/{memberId}", new { credits = 23 * 0.25m, reason = "monthly allowance" });
 
         var outcomes = await RaceAsync(new Spender(orgId, memberId, null, null), Cost, 100);
@@ -71,18 +71,18 @@ public abstract class PoolTests(IdentityHost host)
 
         Assert.Equal(23, outcomes.Count(o => o is null));
         Assert.All(outcomes.OfType<ProblemException>(), p => Assert.Equal(ProblemTypes.AllowanceExceeded, p.Type));
-        Assert.Equal((1000 * Cost, 23 * Cost), await BalanceAsync(orgId));
+        Assert.Equal((1000 * Cost, 23 * Cost), await host.BalanceAsync(orgId));
         Assert.True(allocation.GetProperty("capped").GetBoolean());
         Assert.Equal(23 * Cost, allocation.GetProperty("allowanceMicros").GetInt64());
         Assert.Equal(0, allocation.GetProperty("availableMicros").GetInt64());
-        Assert.Empty(await VerifyAsync());
+        Assert.Empty(await host.VerifyLedgerAsync());
     }
 
     [Fact]
     public async Task When_the_pool_is_poorer_than_the_allowance_the_pool_is_the_limit()
     {
         var (client, owner, orgId, _, memberId) = await OrgWithMemberAsync();
-        await FundPoolAsync(orgId, 17 * Cost);
+        await host.FundPoolAsync(orgId, 17 * Cost);
         await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/credits/allocations/{memberId}", new { credits = 50 * 0.25m, reason = "generous" });
 
         var outcomes = await RaceAsync(new Spender(orgId, memberId, null, null), Cost, 60);
@@ -90,17 +90,17 @@ public abstract class PoolTests(IdentityHost host)
 
         Assert.Equal(17, outcomes.Count(o => o is null));
         Assert.All(outcomes.OfType<ProblemException>(), p => Assert.Equal(ProblemTypes.InsufficientCredits, p.Type));
-        Assert.Equal((17 * Cost, 17 * Cost), await BalanceAsync(orgId));
+        Assert.Equal((17 * Cost, 17 * Cost), await host.BalanceAsync(orgId));
         // The refused calls left nothing held on the allowance: all holds of a call stand or none does.
         Assert.Equal((50 * Cost, 17 * Cost), (allowance.Balance, allowance.Reserved));
-        Assert.Empty(await VerifyAsync());
+        Assert.Empty(await host.VerifyLedgerAsync());
     }
 
     [Fact]
     public async Task Settle_charges_pool_and_allowance_the_real_cost_and_frees_the_rest()
     {
         var (client, owner, orgId, _, memberId) = await OrgWithMemberAsync();
-        await FundPoolAsync(orgId, 10 * Cost);
+        await host.FundPoolAsync(orgId, 10 * Cost);
         await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/credits/allocations/{memberId}", new { credits = 2m, reason = "allowance" });
         var spender = new Spender(orgId, memberId, null, null);
 
@@ -120,18 +120,18 @@ public abstract class PoolTests(IdentityHost host)
         var row = list.GetProperty("items").EnumerateArray().Single(i => i.GetProperty("userId").GetGuid() == memberId);
 
         Assert.Equal(call, again);
-        Assert.Equal((9 * Cost, 0L), await BalanceAsync(orgId));
+        Assert.Equal((9 * Cost, 0L), await host.BalanceAsync(orgId));
         Assert.Equal((8 * Cost - Cost, 0L), (allowance.Balance, allowance.Reserved));
         Assert.Equal(Cost, row.GetProperty("spentThisMonthMicros").GetInt64());
         Assert.Equal(1.75m, row.GetProperty("allowance").GetDecimal());
-        Assert.Empty(await VerifyAsync());
+        Assert.Empty(await host.VerifyLedgerAsync());
     }
 
     [Fact]
     public async Task A_key_crossing_80_90_and_100_percent_of_its_budget_queues_one_mail_per_threshold()
     {
         var (client, owner, orgId, _, _) = await OrgWithMemberAsync();
-        await FundPoolAsync(orgId, 1000 * Credit);
+        await host.FundPoolAsync(orgId, 1000 * Credit);
         var key = await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/api-keys",
             new { name = "metered", permissions = ChatOnly, monthlyBudgetCredits = 10 }, HttpStatusCode.Created);
         var spender = new Spender(orgId, UserIdOf(owner), key.GetProperty("key").GetProperty("id").GetGuid(), null);
@@ -166,7 +166,7 @@ public abstract class PoolTests(IdentityHost host)
     {
         var (client, owner, orgId, _, _) = await OrgWithMemberAsync();
         var ownerId = UserIdOf(owner);
-        await FundPoolAsync(orgId, 1000 * Credit);
+        await host.FundPoolAsync(orgId, 1000 * Credit);
         var key = await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/api-keys",
             new { name = "budgeted", permissions = ChatOnly, monthlyBudgetCredits = 5 }, HttpStatusCode.Created);
         var keyId = key.GetProperty("key").GetProperty("id").GetGuid();
@@ -214,7 +214,7 @@ public abstract class PoolTests(IdentityHost host)
         Assert.Equal(5m, problem.GetProperty("budget").GetDecimal());
         Assert.True(problem.GetProperty("spent").GetDecimal() >= 0);
         Assert.Equal(new DateTimeOffset(2031, 2, 1, 0, 0, 0, TimeSpan.Zero), problem.GetProperty("resetsAt").GetDateTimeOffset());
-        Assert.Empty(await VerifyAsync());
+        Assert.Empty(await host.VerifyLedgerAsync());
     }
 
     /// <summary>The problem as the app's one exception handler writes it to a client.</summary>
@@ -238,13 +238,13 @@ public abstract class PoolTests(IdentityHost host)
         var request = await SendAsync(client, member, HttpMethod.Post, $"/api/orgs/{orgId}/credits/requests",
             new { credits = 30m, reason = "a big translation job" }, HttpStatusCode.Created);
         var requestId = request.GetProperty("id").GetGuid();
-        var toManager = await MailAsync(ownerEmail, "credit request");
+        var toManager = await host.MailAsync(ownerEmail, "credit request");
         await SendAsync(client, member, HttpMethod.Post, $"/api/orgs/{orgId}/credits/requests/{requestId}/approve", new { }, HttpStatusCode.Forbidden);
         var pendingForManager = await SendAsync(client, owner, HttpMethod.Get, $"/api/orgs/{orgId}/credits/requests?status=pending");
         var approved = await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/credits/requests/{requestId}/approve", new { credits = 20m });
         await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/credits/requests/{requestId}/approve", new { }, HttpStatusCode.Conflict);
         await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/credits/requests/{requestId}/deny", new { reason = "changed my mind" }, HttpStatusCode.Conflict);
-        var toMember = await MailAsync(memberEmail, "approved");
+        var toMember = await host.MailAsync(memberEmail, "approved");
         var allocation = await SendAsync(client, member, HttpMethod.Get, $"/api/orgs/{orgId}/credits/allocation");
         var mine = await SendAsync(client, member, HttpMethod.Get, $"/api/orgs/{orgId}/credits/requests");
         var activity = await SendAsync(client, owner, HttpMethod.Get, $"/api/orgs/{orgId}/activity");
@@ -261,7 +261,7 @@ public abstract class PoolTests(IdentityHost host)
         var kinds = activity.GetProperty("items").EnumerateArray().Select(e => e.GetProperty("kind").GetString()).ToList();
         Assert.Contains("credits.requested", kinds);
         Assert.Contains("credits.request_approved", kinds);
-        Assert.Empty(await VerifyAsync());
+        Assert.Empty(await host.VerifyLedgerAsync());
     }
 
     [Fact]
@@ -286,7 +286,7 @@ public abstract class PoolTests(IdentityHost host)
             Assert.Equal(3_000_000, allocation.GetProperty("allowanceMicros").GetInt64());
         else
             Assert.False(allocation.GetProperty("capped").GetBoolean());
-        Assert.Empty(await VerifyAsync());
+        Assert.Empty(await host.VerifyLedgerAsync());
     }
 
     [Fact]
@@ -297,12 +297,12 @@ public abstract class PoolTests(IdentityHost host)
 
         var requestId = (await SendAsync(client, member, HttpMethod.Post, $"/api/orgs/{orgId}/credits/requests",
             new { credits = 5m, reason = "more please" }, HttpStatusCode.Created)).GetProperty("id").GetGuid();
-        await MailAsync(ownerEmail, "credit request");
+        await host.MailAsync(ownerEmail, "credit request");
         await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/credits/requests/{requestId}/deny", new { reason = "" }, HttpStatusCode.BadRequest);
         await SendAsync(client, other, HttpMethod.Post, $"/api/orgs/{orgId}/credits/requests/{requestId}/deny", new { reason = "not mine" }, HttpStatusCode.NotFound);
         var denied = await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/credits/requests/{requestId}/deny", new { reason = "the budget is spent this quarter" });
         await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/credits/requests/{requestId}/deny", new { reason = "again" }, HttpStatusCode.Conflict);
-        var toMember = await MailAsync(memberEmail, "denied");
+        var toMember = await host.MailAsync(memberEmail, "denied");
         var allocation = await SendAsync(client, member, HttpMethod.Get, $"/api/orgs/{orgId}/credits/allocation");
 
         Assert.Equal("denied", denied.GetProperty("status").GetString());
@@ -319,12 +319,7 @@ public abstract class PoolTests(IdentityHost host)
         var path = $"/api/orgs/{orgId}/credits/allocations/{memberId}";
 
         for (var i = 0; i < 3; i++)
-        {
-            using var retried = As(owner, HttpMethod.Post, path, new { credits = 10m, reason = "start" });
-            retried.Headers.Add("Idempotency-Key", $"start-{memberId:N}");
-            using var response = await client.SendAsync(retried, Ct);
-            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        }
+            await SendAsync(client, owner, HttpMethod.Post, path, new { credits = 10m, reason = "start" }, idempotencyKey: $"start-{memberId:N}");
         await SendAsync(client, owner, HttpMethod.Post, path, new { credits = -11m, reason = "too far" }, HttpStatusCode.Conflict);
         await SendAsync(client, owner, HttpMethod.Post, path, new { credits = 0.0000001m, reason = "dust" }, HttpStatusCode.BadRequest);
         await SendAsync(client, owner, HttpMethod.Post, path, new { credits = 1m, reason = "" }, HttpStatusCode.BadRequest);
@@ -340,15 +335,15 @@ public abstract class PoolTests(IdentityHost host)
         Assert.False(uncapped.GetProperty("capped").GetBoolean());
         Assert.Equal("uncapped", uncapped.GetProperty("status").GetString());
         Assert.Equal(0, account.Balance);
-        Assert.Equal(3, await EntriesAsync(account.Id, CreditKind.Allocation, CreditKind.Expiry));   // +10 once, -4, the write-off
-        Assert.Empty(await VerifyAsync());
+        Assert.Equal(3, await host.EntryCountAsync(account.Id, CreditKind.Allocation, CreditKind.Expiry));   // +10 once, -4, the write-off
+        Assert.Empty(await host.VerifyLedgerAsync());
     }
 
     [Fact]
     public async Task With_members_needing_an_allocation_an_uncapped_member_cannot_draw_on_the_pool()
     {
         var (client, owner, orgId, _, memberId) = await OrgWithMemberAsync();
-        await FundPoolAsync(orgId, 10 * Cost);
+        await host.FundPoolAsync(orgId, 10 * Cost);
         var spender = new Spender(orgId, memberId, null, null);
         var before = await HoldAsync(spender, Cost);
 
@@ -361,7 +356,7 @@ public abstract class PoolTests(IdentityHost host)
         Assert.True(settings.GetProperty("membersNeedAllocation").GetBoolean());
         Assert.Equal((402, ProblemTypes.AllowanceExceeded), (refused.Status, refused.Type));
         Assert.NotNull(after.AllocationAccountId);
-        Assert.Equal((10 * Cost, 2 * Cost), await BalanceAsync(orgId));
+        Assert.Equal((10 * Cost, 2 * Cost), await host.BalanceAsync(orgId));
     }
 
     static CreditGate Gate(AsyncServiceScope scope, TimeProvider clock)
@@ -412,61 +407,11 @@ public abstract class PoolTests(IdentityHost host)
         return (client, owner, orgId, member, UserIdOf(member), ownerEmail, memberEmail);
     }
 
-    async Task<MimeKit.MimeMessage> MailAsync(string email, string subjectPart)
-    {
-        var mail = await host.NextMailAsync(email);
-        while (!(mail.Subject ?? "").Contains(subjectPart, StringComparison.OrdinalIgnoreCase))
-            mail = await host.NextMailAsync(email);
-        return mail;
-    }
-
-    async Task FundPoolAsync(Guid orgId, long micros)
-    {
-        await using var scope = host.App.Services.CreateAsyncScope();
-        var ledger = scope.ServiceProvider.GetRequiredService<Ledger>();
-        var account = await ledger.OpenAsync(CreditOwner.Organization, null, orgId, Ct);
-        await ledger.PostAsync(account.Id, CreditKind.Grant, micros, "test funds", null, $"{account.Id:N}-funds", Ct);
-    }
-
-    async Task FundUserAsync(Guid userId, long micros)
-    {
-        await using var scope = host.App.Services.CreateAsyncScope();
-        var ledger = scope.ServiceProvider.GetRequiredService<Ledger>();
-        var account = await ledger.OpenAsync(CreditOwner.User, userId, null, Ct);
-        await ledger.PostAsync(account.Id, CreditKind.Grant, micros, "test funds", null, $"{account.Id:N}-funds", Ct);
-    }
-
-    async Task<CreditAccount> AccountAsync(Guid id)
-    {
-        await using var scope = host.App.Services.CreateAsyncScope();
-        return await scope.ServiceProvider.GetRequiredService<AppDbContext>().Set<CreditAccount>().AsNoTracking().FirstAsync(a => a.Id == id, Ct);
-    }
-
-    async Task<(long Balance, long Reserved)> BalanceAsync(Guid id)
-    {
-        await using var scope = host.App.Services.CreateAsyncScope();
-        var account = await scope.ServiceProvider.GetRequiredService<AppDbContext>().Set<CreditAccount>().AsNoTracking().FirstOrDefaultAsync(a => a.Id == id, Ct);
-        return (account?.Balance ?? 0, account?.Reserved ?? 0);
-    }
-
     async Task<CreditAccount> AllocationAccountAsync(Guid orgId, Guid userId)
     {
         await using var scope = host.App.Services.CreateAsyncScope();
         return await scope.ServiceProvider.GetRequiredService<AppDbContext>().Set<CreditAccount>().AsNoTracking()
             .FirstAsync(a => a.Owner == CreditOwner.Member && a.OrganizationId == orgId && a.UserId == userId, Ct);
-    }
-
-    async Task<int> EntriesAsync(Guid accountId, params CreditKind[] kinds)
-    {
-        await using var scope = host.App.Services.CreateAsyncScope();
-        return await scope.ServiceProvider.GetRequiredService<AppDbContext>().Set<CreditEntry>()
-            .CountAsync(e => e.AccountId == accountId && kinds.Contains(e.Kind), Ct);
-    }
-
-    async Task<List<(Guid AccountId, long Balance, long Entries, long Reserved, long ReservedEntries)>> VerifyAsync()
-    {
-        await using var scope = host.App.Services.CreateAsyncScope();
-        return await scope.ServiceProvider.GetRequiredService<Ledger>().VerifyAsync(Ct);
     }
 }
 

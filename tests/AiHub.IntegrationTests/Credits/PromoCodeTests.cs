@@ -3,12 +3,11 @@ using System.Text.Json;
 using AiHub.Credits;
 using AiHub.Credits.Promo;
 using AiHub.Data;
-using AiHub.Identity;
 using AiHub.Infrastructure.Errors;
 using AiHub.IntegrationTests.Support;
-using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using static AiHub.IntegrationTests.Credits.CreditSupport;
 using static AiHub.IntegrationTests.Organizations.OrgApi;
 using static AiHub.IntegrationTests.Support.IdentityHost;
 
@@ -23,12 +22,12 @@ public abstract class PromoCodeTests(IdentityHost host)
     public async Task Fifty_concurrent_redemptions_of_a_ten_use_code_give_exactly_ten()
     {
         var code = UniqueCode("RUSH");
-        var adminId = await NewUserIdAsync();
+        var adminId = (await host.App.Services.NewAppUserAsync("promo")).Id;
         await using (var scope = host.App.Services.CreateAsyncScope())
             await scope.ServiceProvider.GetRequiredService<PromoCodes>().CreateAsync(new PromoCodeRequest(code, 2.5m, 10, null), adminId, Ct);
         var users = new List<Guid>();
         for (var i = 0; i < 50; i++)
-            users.Add(await NewUserIdAsync());
+            users.Add((await host.App.Services.NewAppUserAsync("promo")).Id);
 
         var outcomes = await Task.WhenAll(users.Select(async user =>
         {
@@ -55,7 +54,7 @@ public abstract class PromoCodeTests(IdentityHost host)
         Assert.Equal(10, entries.Count);
         Assert.All(entries, e => Assert.Equal((CreditKind.Promo, 2_500_000L), (e.Kind, e.Amount)));
         Assert.Equal(10, redemptions);
-        Assert.Empty(await check.ServiceProvider.GetRequiredService<Ledger>().VerifyAsync(Ct));
+        Assert.Empty(await host.VerifyLedgerAsync());
     }
 
     [Fact]
@@ -159,18 +158,8 @@ public abstract class PromoCodeTests(IdentityHost host)
         Assert.Equal((1, false), (after.GetProperty("uses").GetInt32(), after.GetProperty("active").GetBoolean()));
     }
 
-    static string UniqueCode(string stem) => $"{stem}-{Guid.NewGuid():N}"[..(stem.Length + 13)].ToUpperInvariant();
-
-    static async Task<JsonElement> RedeemAsync(HttpClient client, AuthTokens who, string code, string? key = null, HttpStatusCode expected = HttpStatusCode.OK)
-    {
-        using var request = As(who, HttpMethod.Post, "/api/credits/redeem", new { code });
-        if (key is not null)
-            request.Headers.Add("Idempotency-Key", key);
-        using var response = await client.SendAsync(request, Ct);
-        var text = await response.Content.ReadAsStringAsync(Ct);
-        Assert.True(response.StatusCode == expected, $"redeem {code}: {(int)response.StatusCode} {text}");
-        return JsonDocument.Parse(text).RootElement.Clone();
-    }
+    static Task<JsonElement> RedeemAsync(HttpClient client, AuthTokens who, string code, string? key = null, HttpStatusCode expected = HttpStatusCode.OK) =>
+        SendAsync(client, who, HttpMethod.Post, "/api/credits/redeem", new { code }, expected, key);
 
     /// <summary>The API refuses to make a code that is already expired, so the test writes one as time would have left it.</summary>
     async Task ExpiredCodeAsync(string code)
@@ -180,16 +169,6 @@ public abstract class PromoCodeTests(IdentityHost host)
         var now = DateTimeOffset.UtcNow;
         db.Add(new PromoCode { Id = Guid.CreateVersion7(), Code = code, Credits = 1_000_000, Active = true, ExpiresAt = now.AddMinutes(-5), CreatedAt = now.AddDays(-1) });
         await db.SaveChangesAsync(Ct);
-    }
-
-    async Task<Guid> NewUserIdAsync()
-    {
-        await using var scope = host.App.Services.CreateAsyncScope();
-        var users = scope.ServiceProvider.GetRequiredService<UserManager<AppUser>>();
-        var email = NewEmail("promo");
-        var user = new AppUser { UserName = email, Email = email, CreatedAt = DateTimeOffset.UtcNow };
-        Assert.True((await users.CreateAsync(user)).Succeeded);
-        return user.Id;
     }
 }
 

@@ -2,11 +2,13 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json;
 using AiHub.Credits.Plans;
+using AiHub.Data;
 using AiHub.IntegrationTests.Support;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using static AiHub.IntegrationTests.Organizations.OrgApi;
@@ -187,9 +189,10 @@ public abstract class QuotaTests(IdentityHost host)
         await OnPlanAsync(client, admin, orgId, "DAILY10", chatQuestions: 10);
         var clock = new FakeTimeProvider(new DateTimeOffset(2026, 11, 23, 9, 0, 0, TimeSpan.Zero));
 
+        var queuedBefore = await QueuedMailsAsync();
         for (var i = 0; i < 10; i++)
             await WithQuotasAsync(q => q.TryConsumeAsync(orgId, QuotaKind.ChatQuestions, 1, $"d1-{i}", Ct), clock);
-        var firstDay = new[] { await NextMailAsync(email), await NextMailAsync(email), await NextMailAsync(email) };
+        var firstDay = new[] { await host.NextMailAsync(email), await host.NextMailAsync(email), await host.NextMailAsync(email) };
         // The same day again: a refused question, and a released one asked anew, cross nothing new.
         await WithQuotasAsync(q => q.TryConsumeAsync(orgId, QuotaKind.ChatQuestions, 1, "d1-refused", Ct), clock);
         await WithQuotasAsync(q => q.ReleaseAsync(orgId, QuotaKind.ChatQuestions, "d1-9", Ct), clock);
@@ -197,14 +200,18 @@ public abstract class QuotaTests(IdentityHost host)
         clock.Advance(TimeSpan.FromDays(1));
         for (var i = 0; i < 8; i++)
             await WithQuotasAsync(q => q.TryConsumeAsync(orgId, QuotaKind.ChatQuestions, 1, $"d2-{i}", Ct), clock);
-        var secondDay = await NextMailAsync(email);
-        await Task.Delay(TimeSpan.FromSeconds(1), Ct);
+        // Warnings are queued within the call that crosses a threshold, so what is queued by now is all there will be.
+        var queued = await QueuedMailsAsync() - queuedBefore;
+        var warned = await WarningsAsync($"quota:{orgId:N}:{QuotaKind.ChatQuestions}");
+        var secondDay = await host.NextMailAsync(email);
         var all = await host.Mail.MessagesToAsync(email);
 
         Assert.Equal(
             LimitWarnings.Thresholds.Select(p => $"You have used {p}% of your daily questions").Order(StringComparer.Ordinal),
             firstDay.Select(m => m.Subject).Order(StringComparer.Ordinal));
         Assert.Equal("You have used 80% of your daily questions", secondDay.Subject);
+        Assert.Equal(4, queued);
+        Assert.Equal([("2026-11-23", 80), ("2026-11-23", 90), ("2026-11-23", 100), ("2026-11-24", 80)], warned);
         Assert.Equal(4, all.Count(m => (m.Subject ?? "").Contains("daily questions", StringComparison.Ordinal)));
         var warning = firstDay.First(m => (m.Subject ?? "").Contains("100%", StringComparison.Ordinal));
         Assert.Contains("https://aihub.test/plans", warning.TextBody ?? "", StringComparison.Ordinal);
@@ -258,7 +265,21 @@ public abstract class QuotaTests(IdentityHost host)
         return await call(quotas);
     }
 
-    async Task<MimeKit.MimeMessage> NextMailAsync(string email) => await host.Mail.WaitForMessageAsync(email, TimeSpan.FromSeconds(30));
+    /// <summary>Mails queued for sending so far, sent or not.</summary>
+    async Task<int> QueuedMailsAsync()
+    {
+        await using var scope = host.App.Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<AppDbContext>().WorkItems.CountAsync(w => w.Kind == AiHub.Notifications.EmailSendHandler.KindName, Ct);
+    }
+
+    /// <summary>The (period, threshold) warnings recorded as sent for a subject, in order.</summary>
+    async Task<List<(string Period, int Threshold)>> WarningsAsync(string subject)
+    {
+        await using var scope = host.App.Services.CreateAsyncScope();
+        var rows = await scope.ServiceProvider.GetRequiredService<AppDbContext>().Set<LimitWarning>().AsNoTracking()
+            .Where(w => w.Subject == subject).Select(w => new { w.Period, w.Threshold }).ToListAsync(Ct);
+        return [.. rows.Select(w => (w.Period, w.Threshold)).OrderBy(w => w.Period, StringComparer.Ordinal).ThenBy(w => w.Threshold)];
+    }
 
     /// <summary>A daily plan of its own (made or replaced by an admin), assigned to the org.</summary>
     static async Task OnPlanAsync(HttpClient client, AuthTokens admin, Guid orgId, string code, int chatQuestions)
@@ -280,19 +301,7 @@ public abstract class QuotaTests(IdentityHost host)
 }
 
 /// <summary>A host with one extra endpoint that calls <see cref="IQuotaService.EnsureAsync"/>, as a feature endpoint will.</summary>
-public abstract class QuotaHostFixture(string provider) : IAsyncLifetime
-{
-    public IdentityHost Host { get; private set; } = null!;
-
-    public async ValueTask InitializeAsync() =>
-        Host = await IdentityHost.StartAsync(provider, services: s => s.AddSingleton<IStartupFilter, QuotaProbe>());
-
-    public async ValueTask DisposeAsync()
-    {
-        await Host.DisposeAsync();
-        GC.SuppressFinalize(this);
-    }
-}
+public abstract class QuotaHostFixture(string provider) : IdentityFixture(provider, services: s => s.AddSingleton<IStartupFilter, QuotaProbe>());
 
 internal sealed class QuotaProbe : IStartupFilter
 {

@@ -1,28 +1,24 @@
-using System.Text;
+using System.Text.RegularExpressions;
+using AiHub.Credits.Bulk;
 using AiHub.Credits.Usage;
 using AiHub.Data;
-using AiHub.Identity;
 using AiHub.IntegrationTests.Support;
 using AiHub.Organizations;
-using Microsoft.AspNetCore.Identity;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AiHub.IntegrationTests.Credits;
 
 /// <summary>Steps the usage tests repeat: an account and org made directly, usage recorded and aggregated at a chosen time.</summary>
-internal static class UsageSupport
+internal static partial class UsageSupport
 {
     static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>A user and an org of their own, made through the services rather than the mail round trip.</summary>
     public static async Task<(Guid UserId, Guid OrgId)> OwnerAsync(IdentityHost host)
     {
+        var user = await host.App.Services.NewAppUserAsync("usage");
         await using var scope = host.App.Services.CreateAsyncScope();
-        var users = scope.ServiceProvider.GetRequiredService<UserManager<AppUser>>();
-        var email = IdentityHost.NewEmail("usage");
-        var user = new AppUser { UserName = email, Email = email, CreatedAt = DateTimeOffset.UtcNow };
-        Assert.True((await users.CreateAsync(user)).Succeeded);
         var org = await scope.ServiceProvider.GetRequiredService<Orgs>().CreateAsync(user.Id, "Usage " + Guid.NewGuid().ToString("N")[..6], Ct);
         return (user.Id, org.Id);
     }
@@ -48,47 +44,14 @@ internal static class UsageSupport
         return await aggregator.AggregateAsync(Ct);
     }
 
-    /// <summary>Reads CSV as RFC 4180 writes it: quoted fields may hold commas, doubled quotes and line breaks.</summary>
+    /// <summary>Reads a CSV download with the app's own RFC 4180 reader, after checking that every record ends in CRLF as RFC 4180 writes it.</summary>
     public static List<string[]> ParseCsv(string text)
     {
-        var rows = new List<string[]>();
-        var row = new List<string>();
-        var field = new StringBuilder();
-        var quoted = false;
-        for (var i = 0; i < text.Length; i++)
-        {
-            var c = text[i];
-            if (quoted)
-            {
-                if (c == '"' && i + 1 < text.Length && text[i + 1] == '"')
-                {
-                    field.Append('"');
-                    i++;
-                }
-                else if (c == '"')
-                    quoted = false;
-                else
-                    field.Append(c);
-            }
-            else if (c == '"')
-                quoted = true;
-            else if (c == ',')
-            {
-                row.Add(field.ToString());
-                field.Clear();
-            }
-            else if (c == '\r' && i + 1 < text.Length && text[i + 1] == '\n')
-            {
-                row.Add(field.ToString());
-                field.Clear();
-                rows.Add([.. row]);
-                row.Clear();
-                i++;
-            }
-            else
-                field.Append(c);
-        }
-        Assert.True(field.Length == 0 && row.Count == 0, "CSV must end with CRLF");
-        return rows;
+        Assert.True(text.EndsWith("\r\n", StringComparison.Ordinal) && !LoneLineBreak().IsMatch(text), "CSV must end every record with CRLF");
+        Assert.DoesNotContain("\r\n\r\n", text, StringComparison.Ordinal);
+        return [.. Csv.Parse(text).Select(r => r.Fields.ToArray())];
     }
+
+    [GeneratedRegex(@"\r(?!\n)|(?<!\r)\n")]
+    private static partial Regex LoneLineBreak();
 }

@@ -9,6 +9,7 @@ using AiHub.Organizations.ApiKeys;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using static AiHub.IntegrationTests.Organizations.OrgApi;
 using static AiHub.IntegrationTests.Support.IdentityHost;
 
 namespace AiHub.IntegrationTests.Organizations;
@@ -108,9 +109,10 @@ public abstract partial class ApiKeyTests(IdentityHost host)
     {
         using var client = host.Client();
         var owner = await host.NewUserAsync(client);
-        using var created = await client.SendAsync(As(owner, HttpMethod.Post, "/api/orgs", new { name = "Shared" }), Ct);
-        var orgId = (await created.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("id").GetGuid();
-        var member = await MemberOfAsync(client, owner, orgId);
+        var orgId = await CreateOrgAsync(client, owner, "Shared");
+        var memberEmail = NewEmail("member");
+        var member = await host.NewUserAsync(client, memberEmail);
+        await JoinAsync(host, client, owner, orgId, memberEmail, member);
 
         using var beyond = await client.SendAsync(As(member, HttpMethod.Post, $"/api/orgs/{orgId}/api-keys", new { name = "ci", permissions = ReadAndManageMembers }), Ct);
         var (ownerKeyId, _) = await CreateKeyAsync(client, owner, orgId, ["members:manage"]);
@@ -137,8 +139,7 @@ public abstract partial class ApiKeyTests(IdentityHost host)
         var aliceOrg = await PersonalOrgAsync(client, alice);
         var bobOrg = await PersonalOrgAsync(client, bob);
         var (_, secret) = await CreateKeyAsync(client, alice, aliceOrg, ["workspaces:read", "org:read"]);
-        using var bobsWorkspace = await client.SendAsync(As(bob, HttpMethod.Post, $"/api/orgs/{bobOrg}/workspaces", new { name = "Bob's" }), Ct);
-        var bobsWorkspaceId = (await bobsWorkspace.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("id").GetGuid();
+        var bobsWorkspaceId = await CreateAsync(client, bob, bobOrg, "workspaces", new { name = "Bob's" });
 
         using var workspaces = await client.SendAsync(WithKey(secret, HttpMethod.Get, $"/api/orgs/{bobOrg}/workspaces"), Ct);
         using var org = await client.SendAsync(WithKey(secret, HttpMethod.Get, $"/api/orgs/{bobOrg}"), Ct);
@@ -225,10 +226,14 @@ public abstract partial class ApiKeyTests(IdentityHost host)
         using var client = host.Client();
         var owner = await host.NewUserAsync(client);
         var orgId = await PersonalOrgAsync(client, owner);
-        var (_, secret) = await CreateKeyAsync(client, owner, orgId, ["workspaces:read"], expiresAt: DateTimeOffset.UtcNow.AddSeconds(2));
+        var (_, current) = await CreateKeyAsync(client, owner, orgId, ["workspaces:read"], expiresAt: DateTimeOffset.UtcNow.AddHours(1));
+        var (keyId, secret) = await CreateKeyAsync(client, owner, orgId, ["workspaces:read"], expiresAt: DateTimeOffset.UtcNow.AddHours(1));
+        // Time passing for the key, before anything has read and cached it: the API refuses to make an expired key.
+        await using (var scope = host.App.Services.CreateAsyncScope())
+            Assert.Equal(1, await scope.ServiceProvider.GetRequiredService<AppDbContext>().ApiKeys.Where(k => k.Id == keyId)
+                .ExecuteUpdateAsync(u => u.SetProperty(k => k.ExpiresAt, DateTimeOffset.UtcNow.AddSeconds(-1)), Ct));
 
-        using var before = await client.SendAsync(WithKey(secret, HttpMethod.Get, $"/api/orgs/{orgId}/workspaces"), Ct);
-        await Task.Delay(TimeSpan.FromSeconds(2.5), Ct);
+        using var before = await client.SendAsync(WithKey(current, HttpMethod.Get, $"/api/orgs/{orgId}/workspaces"), Ct);
         using var after = await client.SendAsync(WithKey(secret, HttpMethod.Get, $"/api/orgs/{orgId}/workspaces"), Ct);
         using var unknown = await client.SendAsync(WithKey("ahk_abcdefgh_" + new string('A', 43), HttpMethod.Get, $"/api/orgs/{orgId}/workspaces"), Ct);
 
@@ -289,10 +294,10 @@ public abstract partial class ApiKeyTests(IdentityHost host)
     {
         using var client = host.Client();
         var owner = await host.NewUserAsync(client);
-        var orgId = await OrgApi.CreateOrgAsync(client, owner, "Bound");
-        var research = await OrgApi.CreateAsync(client, owner, orgId, "workspaces", new { name = "Research" });
-        var sales = await OrgApi.CreateAsync(client, owner, orgId, "workspaces", new { name = "Sales" });
-        var created = await OrgApi.SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/api-keys",
+        var orgId = await CreateOrgAsync(client, owner, "Bound");
+        var research = await CreateAsync(client, owner, orgId, "workspaces", new { name = "Research" });
+        var sales = await CreateAsync(client, owner, orgId, "workspaces", new { name = "Sales" });
+        var created = await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/api-keys",
             new { name = "research-bot", permissions = ReadWorkspaces, workspaceId = research }, HttpStatusCode.Created);
         var secret = created.GetProperty("secret").GetString()!;
 
@@ -313,39 +318,12 @@ public abstract partial class ApiKeyTests(IdentityHost host)
         return request;
     }
 
-    static async Task<Guid> PersonalOrgAsync(HttpClient client, AuthTokens user)
-    {
-        using var response = await client.SendAsync(As(user, HttpMethod.Get, "/api/orgs"), Ct);
-        var orgs = await response.Content.ReadFromJsonAsync<JsonElement>(Ct);
-        return orgs.EnumerateArray().Single(o => o.GetProperty("personal").GetBoolean()).GetProperty("id").GetGuid();
-    }
-
     static async Task<(Guid Id, string Secret)> CreateKeyAsync(HttpClient client, AuthTokens user, Guid orgId, string[] permissions,
         DateTimeOffset? expiresAt = null, int? rateLimitPerMinute = null)
     {
-        using var response = await client.SendAsync(As(user, HttpMethod.Post, $"/api/orgs/{orgId}/api-keys",
-            new { name = "ci", permissions, expiresAt, rateLimitPerMinute }), Ct);
-        Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync(Ct));
-        var body = await response.Content.ReadFromJsonAsync<JsonElement>(Ct);
+        var body = await SendAsync(client, user, HttpMethod.Post, $"/api/orgs/{orgId}/api-keys", new { name = "ci", permissions, expiresAt, rateLimitPerMinute }, HttpStatusCode.Created);
         return (body.GetProperty("key").GetProperty("id").GetGuid(), body.GetProperty("secret").GetString()!);
     }
-
-    /// <summary>A second person in the org as a Member, invited by email and accepting through the link.</summary>
-    async Task<AuthTokens> MemberOfAsync(HttpClient client, AuthTokens owner, Guid orgId)
-    {
-        var email = await host.RegisterVerifiedAsync(client);
-        var member = await LoginAsync(client, email);
-        using var invited = await client.SendAsync(As(owner, HttpMethod.Post, $"/api/orgs/{orgId}/invitations", new { email, role = "Member" }), Ct);
-        Assert.Equal(HttpStatusCode.Created, invited.StatusCode);
-        var mail = await host.NextMailAsync(email);
-        var token = InvitationToken().Match(mail.TextBody ?? mail.HtmlBody ?? "").Value;
-        using var accepted = await client.SendAsync(As(member, HttpMethod.Post, $"/api/invitations/{token}/accept"), Ct);
-        Assert.True(accepted.IsSuccessStatusCode, await accepted.Content.ReadAsStringAsync(Ct));
-        return member;
-    }
-
-    [GeneratedRegex(@"inv_[A-Za-z0-9_-]+")]
-    private static partial Regex InvitationToken();
 
     [GeneratedRegex(@"\{[^}]+\}")]
     private static partial Regex RouteParameter();

@@ -11,9 +11,11 @@ public static class OrgApi
 {
     static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    public static async Task<JsonElement> SendAsync(HttpClient client, AuthTokens who, HttpMethod method, string path, object? body = null, HttpStatusCode expected = HttpStatusCode.OK)
+    public static async Task<JsonElement> SendAsync(HttpClient client, AuthTokens who, HttpMethod method, string path, object? body = null, HttpStatusCode expected = HttpStatusCode.OK,
+        string? idempotencyKey = null)
     {
-        using var response = await client.SendAsync(As(who, method, path, body), Ct);
+        using var request = As(who, method, path, body, idempotencyKey);
+        using var response = await client.SendAsync(request, Ct);
         var text = await response.Content.ReadAsStringAsync(Ct);
         Assert.True(response.StatusCode == expected, $"{method} {path}: {(int)response.StatusCode} {text}");
         return text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone();
@@ -43,9 +45,7 @@ public static class OrgApi
 
     public static async Task<string> InvitationTokenAsync(IdentityHost host, string email)
     {
-        var mail = await host.Mail.WaitForMessageAsync(email, TimeSpan.FromSeconds(30));
-        while (!(mail.Subject ?? "").Contains("invited", StringComparison.OrdinalIgnoreCase))
-            mail = await host.Mail.WaitForMessageAsync(email, TimeSpan.FromSeconds(30));
+        var mail = await host.MailAsync(email, "invited");
         return System.Text.RegularExpressions.Regex.Match(mail.TextBody ?? "", @"/invitations/(inv_[A-Za-z0-9_-]+)").Groups[1].Value;
     }
 }

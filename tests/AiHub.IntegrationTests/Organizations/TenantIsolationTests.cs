@@ -17,7 +17,7 @@ public abstract partial class TenantIsolationTests(IdentityHost host)
 {
     static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    sealed record Tenant(AuthTokens Owner, string ApiKey, Guid OrgId, Dictionary<string, Guid> Ids);
+    sealed record Tenant(AuthTokens Owner, string ApiKey, Guid OrgId, Guid MemberId, Dictionary<string, Guid> Ids);
 
     [Fact]
     public async Task Every_org_scoped_route_refuses_callers_and_ids_of_another_org()
@@ -35,12 +35,12 @@ public abstract partial class TenantIsolationTests(IdentityHost host)
             foreach (var caller in new[] { Bearer(mine.Owner.AccessToken), Bearer(mine.ApiKey) })
             {
                 // A member (or a key) of one org calling another org's routes, with that org's own ids.
-                leaks.AddRange(await CallAsync(client, caller, method, Fill(pattern, theirs.OrgId, theirs)));
+                leaks.AddRange(await CallAsync(client, caller, method, Fill(pattern, theirs.OrgId, theirs), mine));
                 calls++;
                 if (!foreignIds)
                     continue;
                 // The caller's own org in the route, but ids that belong to the other org.
-                leaks.AddRange(await CallAsync(client, caller, method, Fill(pattern, mine.OrgId, theirs)));
+                leaks.AddRange(await CallAsync(client, caller, method, Fill(pattern, mine.OrgId, theirs), mine));
                 calls++;
             }
         }
@@ -63,10 +63,10 @@ public abstract partial class TenantIsolationTests(IdentityHost host)
 
     static System.Net.Http.Headers.AuthenticationHeaderValue Bearer(string token) => new("Bearer", token);
 
-    static async Task<List<string>> CallAsync(HttpClient client, System.Net.Http.Headers.AuthenticationHeaderValue caller, string method, string path)
+    static async Task<List<string>> CallAsync(HttpClient client, System.Net.Http.Headers.AuthenticationHeaderValue caller, string method, string path, Tenant mine)
     {
         using var request = new HttpRequestMessage(new HttpMethod(method), path);
-        if (SampleBody(method, path) is { } sample)
+        if (SampleBody(method, path, mine) is { } sample)
             request.Content = System.Net.Http.Json.JsonContent.Create(sample);
         request.Headers.Authorization = caller;
         using var response = await client.SendAsync(request, Ct);
@@ -89,14 +89,17 @@ public abstract partial class TenantIsolationTests(IdentityHost host)
             : throw new InvalidOperationException($"The isolation test does not know how to fill {{{name}}} in {pattern}; add an id of that kind to TenantAsync.");
     });
 
-    /// <summary>A body that would pass validation, so that only the tenant boundary can refuse the call.</summary>
-    static Dictionary<string, object>? SampleBody(string method, string path) => method is "POST" or "PATCH" or "PUT"
+    /// <summary>
+    /// A body that would pass validation in the caller's own org, its user a real member there, so that only the
+    /// tenant boundary (the other org's id in the path) can refuse the call.
+    /// </summary>
+    static Dictionary<string, object>? SampleBody(string method, string path, Tenant mine) => method is "POST" or "PATCH" or "PUT"
         ? new()
         {
             ["name"] = "Cross-tenant " + Guid.NewGuid().ToString("N")[..6] + " " + path.Length,
             ["email"] = NewEmail("cross"),
             ["role"] = "Member",
-            ["userId"] = Guid.Empty,
+            ["userId"] = mine.MemberId,
             ["permissions"] = new[] { "workspaces:read" },
         }
         : null;
@@ -124,7 +127,7 @@ public abstract partial class TenantIsolationTests(IdentityHost host)
             new { name = "everything", permissions = AiHub.Organizations.OrgPermissions.All.Select(AiHub.Organizations.OrgPermissions.Name) }, HttpStatusCode.Created);
         ids["api-keys"] = key.GetProperty("key").GetProperty("id").GetGuid();
         ids["requestId"] = await CreateAsync(client, member, orgId, "credits/requests", new { credits = 1m, reason = "isolation" });
-        return new Tenant(owner, key.GetProperty("secret").GetString()!, orgId, ids);
+        return new Tenant(owner, key.GetProperty("secret").GetString()!, orgId, UserIdOf(member), ids);
     }
 
     [GeneratedRegex(@"\{(?<name>[A-Za-z]+)(:[^}]*)?\}")]

@@ -79,6 +79,15 @@ public sealed partial class IdentityHost : IAsyncDisposable
 
     public async Task<MimeMessage> NextMailAsync(string email) => await Mail.WaitForMessageAsync(email, TimeSpan.FromSeconds(30));
 
+    /// <summary>The next mail to <paramref name="email"/> whose subject contains <paramref name="subjectPart"/>; mails before it are skipped.</summary>
+    public async Task<MimeMessage> MailAsync(string email, string subjectPart)
+    {
+        var mail = await NextMailAsync(email);
+        while (!(mail.Subject ?? "").Contains(subjectPart, StringComparison.OrdinalIgnoreCase))
+            mail = await NextMailAsync(email);
+        return mail;
+    }
+
     /// <summary>Registers and verifies through the API, reading the code from the mail the SMTP server received.</summary>
     public async Task<string> RegisterVerifiedAsync(HttpClient client, string? email = null)
     {
@@ -113,10 +122,13 @@ public sealed partial class IdentityHost : IAsyncDisposable
         return await LoginAsync(client, email);
     }
 
-    public static HttpRequestMessage As(AuthTokens tokens, HttpMethod method, string path, object? body = null)
+    /// <summary>A request as <paramref name="tokens"/>' user; with an <paramref name="idempotencyKey"/>, one the server answers once however often it is sent.</summary>
+    public static HttpRequestMessage As(AuthTokens tokens, HttpMethod method, string path, object? body = null, string? idempotencyKey = null)
     {
         var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body) };
         request.Headers.Authorization = new("Bearer", tokens.AccessToken);
+        if (idempotencyKey is not null)
+            request.Headers.Add("Idempotency-Key", idempotencyKey);
         return request;
     }
 
