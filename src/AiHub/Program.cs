@@ -1,4 +1,5 @@
 using AiHub.Admin;
+using AiHub.Chat;
 using AiHub.Components;
 using AiHub.Credits;
 using AiHub.Data;
@@ -18,6 +19,7 @@ builder.AddAdmin();               // append-only audit log
 builder.AddIdentityFeature();     // accounts, cookies and tokens, OAuth/OIDC, 2FA, roles and permissions
 builder.AddOrganizations();       // orgs, members, invitations, workspaces, teams, API keys; the tenancy fence
 builder.AddCredits();             // the credit ledger: reserve, settle, release
+builder.AddChat();                // providers, models, conversations, streaming chat, tools
 builder.AddWebUi();               // Blazor + MudBlazor shell
 
 var app = builder.Build();
@@ -26,6 +28,7 @@ app.MapInfrastructureEndpoints();
 app.MapIdentityEndpoints();
 app.MapOrganizationEndpoints();
 app.MapCreditEndpoints();
+app.MapChatEndpoints();
 app.MapAdminEndpoints();
 app.MapWebUi();
 
