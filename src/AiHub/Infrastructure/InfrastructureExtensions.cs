@@ -40,6 +40,7 @@ public static class InfrastructureExtensions
         app.UseProblemResponses();
         // Routing after the status-code pages, so that a re-executed request (the not-found page) is routed again.
         app.UseRouting();
+        app.UseWebSockets();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UsePrometheusWhenEnabled();

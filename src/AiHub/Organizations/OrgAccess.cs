@@ -95,6 +95,12 @@ internal sealed class RequiresUserMetadata
     public static readonly RequiresUserMetadata Instance = new();
 }
 
+/// <summary>Marks an endpoint outside the org routes that checks an API key's org and permissions itself (the chat socket).</summary>
+internal sealed class ApiKeysAllowedMetadata
+{
+    public static readonly ApiKeysAllowedMetadata Instance = new();
+}
+
 internal static class RequiresUserExtensions
 {
     public static TBuilder RequireUser<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
@@ -117,7 +123,8 @@ internal sealed class ApiKeyEndpointGuard : IAuthorizationHandler
         var endpoint = (context.Resource as HttpContext)?.GetEndpoint();
         var allowed = endpoint is not null
             && endpoint.Metadata.GetMetadata<RequiresUserMetadata>() is null
-            && endpoint.Metadata.GetOrderedMetadata<IAuthorizeData>().Any(a => a.Policy is { } policy && OrgPolicies.Contains(policy));
+            && (endpoint.Metadata.GetMetadata<ApiKeysAllowedMetadata>() is not null
+                || endpoint.Metadata.GetOrderedMetadata<IAuthorizeData>().Any(a => a.Policy is { } policy && OrgPolicies.Contains(policy)));
         if (!allowed)
             context.Fail(new AuthorizationFailureReason(this, "This needs a signed-in user, not an API key."));
         return Task.CompletedTask;

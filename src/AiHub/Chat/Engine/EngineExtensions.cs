@@ -1,12 +1,25 @@
+using AiHub.Chat.Messages;
+using AiHub.Chat.Sockets;
+using AiHub.Infrastructure.Configuration;
+
 namespace AiHub.Chat.Engine;
 
 internal static class EngineExtensions
 {
     public static void AddEngine(IHostApplicationBuilder builder)
     {
+        builder.Services.AddSettings<StreamTimeouts>(StreamTimeouts.Section);
+        builder.Services.AddSettings<SocketSettings>(SocketSettings.Section);
+        builder.Services.AddScoped<ChatEngine>();
+        builder.Services.AddScoped<ChatTurns>();
+        builder.Services.AddScoped<SideCalls>();
+        builder.Services.AddSingleton<RunningCalls>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<RunningCalls>());
     }
 
     public static void MapEngineRoutes(IEndpointRouteBuilder app)
     {
+        MessageEndpoints.MapMessageRoutes(app);
+        ChatSocket.MapChatSocket(app);
     }
 }

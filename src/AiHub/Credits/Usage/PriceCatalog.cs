@@ -62,6 +62,18 @@ internal sealed partial class PriceCatalog(AppDbContext db, HybridCache cache, I
         return prices.FirstOrDefault(x => x.Provider == p && x.Model == m);
     }
 
+    /// <summary>
+    /// The price a provider's model is charged at: its own row, else the row of the same model id under another
+    /// provider (gpt-4o-mini through a proxy or OpenRouter costs what OpenAI lists), else null.
+    /// </summary>
+    public async Task<PriceResponse?> ResolveAsync(string provider, string model, CancellationToken ct = default)
+    {
+        if (await FindAsync(provider, model, ct) is { } own)
+            return own;
+        var m = Normalize(model);
+        return (await AllAsync(ct)).Where(x => x.Model == m).OrderBy(x => x.Provider, StringComparer.Ordinal).FirstOrDefault();
+    }
+
     internal static long Cost(long inputTokens, long outputTokens, long inputMicrosPerMillion, long outputMicrosPerMillion)
     {
         var total = (Int128)inputTokens * inputMicrosPerMillion + (Int128)outputTokens * outputMicrosPerMillion;

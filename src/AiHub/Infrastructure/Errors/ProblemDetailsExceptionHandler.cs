@@ -73,6 +73,17 @@ internal class ProblemException(int status, string title, string? detail = null,
     public IDictionary<string, object?>? Extensions { get; init; }
 
     /// <summary>A 400 that names the one field at fault, for forms to show under it.</summary>
+    /// <summary>The problem as a body, for a channel that is not an HTTP response (a stream's error event, a socket message).</summary>
+    public ProblemDetails ToProblemDetails()
+    {
+        var problem = new ProblemDetails { Status = Status, Title = Title, Detail = Detail, Type = Type };
+        foreach (var (name, value) in Extensions ?? new Dictionary<string, object?>())
+            problem.Extensions[name] = value;
+        if (Errors is not null)
+            problem.Extensions["errors"] = Errors;
+        return problem;
+    }
+
     public static ProblemException Invalid(string field, string message) => Invalid(new Dictionary<string, string[]> { [field] = [message] });
 
     /// <summary>Every field's mistakes at once, so a form can mark them all.</summary>

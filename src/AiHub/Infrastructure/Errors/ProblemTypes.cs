@@ -36,4 +36,7 @@ internal static class ProblemTypes
     public const string PromoCodeAlreadyRedeemed = Prefix + "promo-code-already-redeemed";
     public const string AllowanceExceeded = Prefix + "allowance-exceeded";
     public const string ApiKeyBudgetExceeded = Prefix + "api-key-budget-exceeded";
+    public const string ContextTooLong = Prefix + "context-too-long";
+    public const string ProviderFailed = Prefix + "provider-failed";
+    public const string StreamIncomplete = Prefix + "stream-incomplete";
 }

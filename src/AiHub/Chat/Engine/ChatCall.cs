@@ -1,0 +1,294 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Text;
+using AiHub.Credits.Plans;
+using AiHub.Credits.Pools;
+using AiHub.Credits.Usage;
+using AiHub.Infrastructure.Errors;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.AI;
+
+namespace AiHub.Chat.Engine;
+
+/// <summary>
+/// One started AI call: its quota is counted and its credits held. Stream it once with <see cref="StreamAsync"/>;
+/// its hold is settled or released when the stream ends, or by <see cref="DisposeAsync"/> if it never runs.
+/// </summary>
+internal sealed class ChatCall : IAsyncDisposable
+{
+    readonly ChatEngine _engine;
+    readonly ChatRun _run;
+    readonly IReadOnlyList<ChatEngine.PricedTarget> _targets;
+    readonly CreditHold _hold;
+    readonly int _maxOutput;
+    readonly bool _countedQuestion;
+    readonly Dictionary<string, string> _toolNames = [];
+    int _closed;
+
+    internal ChatCall(ChatEngine engine, ChatRun run, IReadOnlyList<ChatEngine.PricedTarget> targets, CreditHold hold, int maxOutput, bool countedQuestion)
+    {
+        _engine = engine;
+        _run = run;
+        _targets = targets;
+        _hold = hold;
+        _maxOutput = maxOutput;
+        _countedQuestion = countedQuestion;
+    }
+
+    /// <summary>The model asked for first (the one that answers unless it fails before its first token).</summary>
+    public ModelTarget FirstTarget => _targets[0].Target;
+
+    public long HeldMicros => _hold.AmountMicros;
+
+    /// <summary>
+    /// Streams the answer. Ends with <see cref="ChatUsage"/> and <see cref="ChatDone"/>, always; a model that fails
+    /// before anything reached the caller is replaced by the next of the chain, one that fails after is the end.
+    /// </summary>
+    public async IAsyncEnumerable<ChatEvent> StreamAsync([EnumeratorCancellation] CancellationToken ct)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var text = new StringBuilder();
+        var delivered = false;
+        var outcome = ChatOutcome.Failed;
+        string? finish = null;
+        UsageDetails? usage = null;
+        Exception? failure = null;
+        ChatEngine.PricedTarget? answering = null;
+        var timeouts = _engine.Timeouts;
+        var ran = false;
+
+        try
+        {
+            foreach (var candidate in _targets)
+            {
+                if (ct.IsCancellationRequested)
+                    break;
+                var target = candidate.Target;
+                var options = new ChatOptions
+                {
+                    ModelId = target.Model,
+                    MaxOutputTokens = _maxOutput,
+                    Temperature = _run.Temperature,
+                    Tools = target.Capabilities.HasFlag(ModelCapabilities.Tools) && _run.Tools is { Count: > 0 } tools ? [.. tools] : null,
+                };
+                using var watch = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                watch.CancelAfter(timeouts.FirstToken);
+                var stalled = false;
+                var attemptFinish = (string?)null;
+                var announced = false;
+                failure = null;
+
+                IAsyncEnumerator<ChatResponseUpdate>? updates = null;
+                try
+                {
+                    updates = target.Client.GetStreamingResponseAsync(_run.Messages, options, watch.Token).GetAsyncEnumerator(watch.Token);
+                    while (true)
+                    {
+                        ChatResponseUpdate update;
+                        try
+                        {
+                            if (!await updates.MoveNextAsync())
+                                break;
+                            update = updates.Current;
+                        }
+                        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                        {
+                            outcome = ChatOutcome.Cancelled;
+                            break;
+                        }
+                        catch (OperationCanceledException) when (watch.IsCancellationRequested)
+                        {
+                            stalled = true;
+                            failure = new TimeoutException(delivered
+                                ? $"{target.DisplayName} sent nothing for {timeouts.Idle.TotalSeconds:0} s."
+                                : $"{target.DisplayName} did not begin its answer within {timeouts.FirstToken.TotalSeconds:0} s.");
+                            break;
+                        }
+                        catch (Exception e) when (e is not OperationCanceledException)
+                        {
+                            failure = e;
+                            break;
+                        }
+
+                        foreach (var content in update.Contents)
+                        {
+                            ChatEvent? next = null;
+                            switch (content)
+                            {
+                                case TextContent { Text.Length: > 0 } t:
+                                    text.Append(t.Text);
+                                    next = new ChatDelta(t.Text);
+                                    break;
+                                case FunctionCallContent call:
+                                    _toolNames[call.CallId] = call.Name;
+                                    next = new ChatToolCall(call.CallId, call.Name, Json(call.Arguments));
+                                    break;
+                                case FunctionResultContent result:
+                                    next = new ChatToolResult(result.CallId, _toolNames.GetValueOrDefault(result.CallId, ""), Json(result.Result));
+                                    break;
+                                case UsageContent u:
+                                    usage = Add(usage, u.Details);
+                                    break;
+                            }
+                            if (next is null)
+                                continue;
+                            if (!announced)
+                            {
+                                announced = true;
+                                answering = candidate;
+                                yield return new ChatAnswering(target.Provider, target.Model);
+                            }
+                            delivered = true;
+                            // Text after a tool round means the model goes on: an earlier "tool_calls" finish was not the end.
+                            attemptFinish = null;
+                            watch.CancelAfter(timeouts.Idle);
+                            yield return next;
+                        }
+                        if (update.FinishReason is { } reason)
+                            attemptFinish = reason.Value;
+                    }
+                }
+                finally
+                {
+                    if (updates is not null)
+                        await DisposeQuietlyAsync(updates);
+                }
+
+                if (outcome == ChatOutcome.Cancelled || ct.IsCancellationRequested)
+                {
+                    outcome = ChatOutcome.Cancelled;
+                    break;
+                }
+                if (failure is null && attemptFinish is not null && attemptFinish != ChatFinishReason.ToolCalls.Value)
+                {
+                    outcome = ChatOutcome.Complete;
+                    finish = attemptFinish;
+                    answering ??= candidate;
+                    break;
+                }
+                failure ??= new IncompleteStreamException($"{target.DisplayName}'s answer ended without a finish reason: the stream was cut.");
+                _engine.Log.LogWarning("{Provider}/{Model} failed {When}: {Reason}", target.Provider, target.Model,
+                    delivered ? "mid-answer" : "before its first token", stalled ? "timeout" : failure.GetType().Name);
+                if (delivered)
+                {
+                    outcome = ChatOutcome.Incomplete;
+                    break;
+                }
+                // Nothing reached the caller: the next model of the chain answers instead, and this attempt costs nothing.
+                usage = null;
+            }
+            ran = true;
+        }
+        finally
+        {
+            // A caller that stops reading early (or a failure outside the stream) still closes the hold, by the same rules.
+            if (!ran)
+                await CloseAsync(answering is null ? ChatOutcome.Failed : ChatOutcome.Cancelled, answering, text.ToString(), usage,
+                    (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+
+        var latency = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+        var settled = await CloseAsync(outcome, answering, text.ToString(), usage, latency);
+        yield return settled.Usage;
+        var error = outcome switch
+        {
+            ChatOutcome.Failed => Problem(StatusCodes.Status502BadGateway, "No model could answer.", Describe(failure), ProblemTypes.ProviderFailed),
+            ChatOutcome.Incomplete => Problem(StatusCodes.Status502BadGateway, "The answer was cut short.",
+                $"{Describe(failure)} What arrived is kept and only that is charged.", ProblemTypes.StreamIncomplete),
+            _ => null,
+        };
+        yield return new ChatDone(outcome, finish, answering?.Target.Provider, answering?.Target.Model, text.ToString(), settled.CostMicros, settled.Remaining, error);
+    }
+
+    /// <summary>Settles what was delivered (or releases everything when nothing was), records usage, and reads the quota left.</summary>
+    async Task<(ChatUsage Usage, long CostMicros, QuotaStatus? Remaining)> CloseAsync(
+        ChatOutcome outcome, ChatEngine.PricedTarget? answering, string text, UsageDetails? usage, long latencyMs)
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0)
+            throw new InvalidOperationException("A chat call is streamed once.");
+        var org = _run.Spender.OrganizationId;
+        var none = CancellationToken.None;
+        if (answering is null || outcome == ChatOutcome.Failed)
+        {
+            await _engine.Gate.ReleaseAsync(_hold, none);
+            if (_countedQuestion)
+                await _engine.Quotas.ReleaseAsync(org, QuotaKind.ChatQuestions, _run.CallId, none);
+            var first = _targets[0].Target;
+            await _engine.Meter.RecordAsync(new UsageEntry(_run.CallId, org, _run.Spender.UserId, first.Provider, first.Model, 0, 0, latencyMs,
+                UsageStatus.Failed, _run.Spender.ApiKeyId, _run.Spender.WorkspaceId, _hold.Id, CostMicros: 0), none);
+            return (new ChatUsage(0, 0, false, 0, 0), 0, _countedQuestion ? await _engine.Quotas.GetAsync(org, QuotaKind.ChatQuestions, none) : null);
+        }
+
+        var model = answering.Target.Model;
+        var estimatedInput = _engine.Tokens.Count(model, _run.Messages);
+        var estimatedOutput = _engine.Tokens.Count(model, text);
+        var reported = usage is { InputTokenCount: not null, OutputTokenCount: not null };
+        var input = usage?.InputTokenCount ?? estimatedInput;
+        // A cut or stopped answer is charged for what reached the caller, whatever the provider counted.
+        var output = outcome == ChatOutcome.Complete ? usage?.OutputTokenCount ?? estimatedOutput : estimatedOutput;
+        var cost = answering.Cost(input, output);
+        if (cost > _hold.AmountMicros)
+            _engine.Log.LogWarning("{Provider}/{Model} cost {Cost} µcr, more than the {Held} held; the hold is charged.", answering.Target.Provider, model, cost, _hold.AmountMicros);
+        var charged = Math.Min(cost, _hold.AmountMicros);
+        await _engine.Gate.SettleAsync(_hold, charged, none);
+        await _engine.Meter.RecordAsync(new UsageEntry(_run.CallId, org, _run.Spender.UserId, answering.Target.Provider, model, input, output, latencyMs,
+            outcome switch { ChatOutcome.Complete => UsageStatus.Succeeded, ChatOutcome.Cancelled => UsageStatus.Cancelled, _ => UsageStatus.Incomplete },
+            _run.Spender.ApiKeyId, _run.Spender.WorkspaceId, _hold.Id, CostMicros: charged), none);
+        var remaining = _countedQuestion ? await _engine.Quotas.GetAsync(org, QuotaKind.ChatQuestions, none) : null;
+        return (new ChatUsage(input, output, reported, estimatedInput, estimatedOutput), charged, remaining);
+    }
+
+    /// <summary>A call that was started but never streamed gives its credits and its question back.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0)
+            return;
+        await _engine.Gate.ReleaseAsync(_hold, CancellationToken.None);
+        if (_countedQuestion)
+            await _engine.Quotas.ReleaseAsync(_run.Spender.OrganizationId, QuotaKind.ChatQuestions, _run.CallId, CancellationToken.None);
+    }
+
+
+    static string Json(object? value) => value switch
+    {
+        null => "null",
+        string s => s,
+        _ => System.Text.Json.JsonSerializer.Serialize(value, AIJsonUtilities.DefaultOptions),
+    };
+
+    static UsageDetails Add(UsageDetails? total, UsageDetails next)
+    {
+        if (total is null)
+            return new UsageDetails { InputTokenCount = next.InputTokenCount, OutputTokenCount = next.OutputTokenCount, TotalTokenCount = next.TotalTokenCount };
+        total.Add(next);
+        return total;
+    }
+
+    static async ValueTask DisposeQuietlyAsync(IAsyncEnumerator<ChatResponseUpdate> updates)
+    {
+        try
+        {
+            await updates.DisposeAsync();
+        }
+        catch (Exception)
+        {
+            // A broken connection can throw again while it is torn down; the call's outcome is already decided.
+        }
+    }
+
+    static string Describe(Exception? failure) => failure switch
+    {
+        null => "The provider did not answer.",
+        TimeoutException or IncompleteStreamException => failure.Message,
+        HttpRequestException { StatusCode: { } status } => $"The provider answered {(int)status} ({status}).",
+        System.ClientModel.ClientResultException { Status: > 0 } e => $"The provider answered {e.Status}.",
+        Polly.CircuitBreaker.BrokenCircuitException => "The provider failed repeatedly and is paused for a moment.",
+        _ => $"The provider failed ({failure.GetType().Name}).",
+    };
+
+    static ProblemDetails Problem(int status, string title, string detail, string type) =>
+        new() { Status = status, Title = title, Detail = detail, Type = type };
+}
+
+/// <summary>A stream that ended without saying it was finished: a dropped connection or a cut body.</summary>
+internal sealed class IncompleteStreamException(string message) : Exception(message);

@@ -1,0 +1,138 @@
+using AiHub.Chat.Tokens;
+using AiHub.Credits.Plans;
+using AiHub.Credits.Pools;
+using AiHub.Credits.Usage;
+using AiHub.Infrastructure.Errors;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Options;
+
+namespace AiHub.Chat.Engine;
+
+/// <summary>One AI call as a feature asks for it: who pays, which model, the messages (system prompt included) and limits.</summary>
+/// <param name="CallId">The call's idempotency key (e.g. <c>chat:{assistantMessageId}</c>): the quota, the hold and the usage record carry it.</param>
+/// <param name="CountsQuestion">Whether the call counts against the plan's chat questions (side calls such as titles do not).</param>
+/// <param name="Tools">Tools offered to the model; used only when the model can call tools.</param>
+/// <param name="ProviderKind">Only models of providers of this kind (OpenAI, Anthropic, Gemini) may answer.</param>
+internal sealed record ChatRun(
+    Spender Spender,
+    string? Model,
+    IReadOnlyList<ChatMessage> Messages,
+    string CallId,
+    int? MaxOutputTokens = null,
+    float? Temperature = null,
+    bool CountsQuestion = true,
+    IReadOnlyList<AITool>? Tools = null,
+    string? ProviderKind = null);
+
+/// <summary>The stream timeouts the engine enforces itself; connect and header timeouts live in each provider's HttpClient.</summary>
+internal sealed class StreamTimeouts
+{
+    public const string Section = "Chat:Timeouts";
+
+    /// <summary>From the request to the first text or tool call; past it the next model in the chain is tried.</summary>
+    public TimeSpan FirstToken { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Between two chunks once the answer has begun; past it the answer ends as incomplete.</summary>
+    public TimeSpan Idle { get; set; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>
+/// Runs AI calls for chat, the WebSocket and the OpenAI-compatible API: checks the quota, holds the most the call can
+/// cost, streams from the first model of the chain that answers, and settles exactly what was delivered.
+/// </summary>
+/// <remarks>
+/// <see cref="StartAsync"/> does everything that can refuse the call (route, quota, credits) before anything is sent,
+/// so an HTTP caller can still answer with a status; the returned <see cref="ChatCall"/> then always settles or
+/// releases its hold, whatever happens to the stream.
+/// </remarks>
+internal sealed class ChatEngine(
+    IModelRouter router,
+    IQuotaService quotas,
+    CreditGate gate,
+    PriceCatalog prices,
+    UsageMeter meter,
+    TokenCounter tokens,
+    IOptions<StreamTimeouts> timeouts,
+    TimeProvider clock,
+    ILogger<ChatEngine> log)
+{
+    /// <summary>What an answer may use when the caller sets no limit: enough for a long answer, small enough to hold.</summary>
+    public const int DefaultMaxOutputTokens = 4096;
+
+    public const int MaxOutputTokensLimit = 128_000;
+
+    public async Task<ChatCall> StartAsync(ChatRun run, CancellationToken ct)
+    {
+        Validate(run);
+        var routed = await router.RouteAsync(run.Spender.OrganizationId, run.Model, ct);
+        if (run.ProviderKind is { } kind)
+        {
+            routed = [.. routed.Where(t => string.Equals(t.Kind, kind, StringComparison.OrdinalIgnoreCase))];
+            if (routed.Count == 0)
+                throw new ProblemException(StatusCodes.Status404NotFound, "No such model at that provider.",
+                    $"No {kind} provider serves {run.Model ?? "the default model"} here.", ProblemTypes.NotFound);
+        }
+        var first = routed[0];
+        var input = tokens.Count(first.Model, run.Messages);
+        if (input >= first.ContextLength)
+            throw new ProblemException(StatusCodes.Status400BadRequest, "The conversation is too long for this model.",
+                $"It is about {input:N0} tokens and {first.DisplayName} reads at most {first.ContextLength:N0}. Start a new conversation or pick a model with a longer context.",
+                ProblemTypes.ContextTooLong);
+        var maxOutput = (int)Math.Min(run.MaxOutputTokens ?? DefaultMaxOutputTokens, Math.Max(1, first.ContextLength - input));
+
+        // Every model of the chain may end up answering, so the hold covers the dearest; a fallback nobody priced is left out.
+        var targets = new List<PricedTarget>();
+        foreach (var target in routed)
+        {
+            var price = await prices.ResolveAsync(target.Provider, target.Model, ct);
+            if (price is null && targets.Count == 0)
+                throw PriceCatalog.NotPriced(target.Provider, target.Model);
+            if (price is null)
+            {
+                log.LogWarning("Fallback {Provider}/{Model} has no price and is skipped.", target.Provider, target.Model);
+                continue;
+            }
+            targets.Add(new PricedTarget(target, price));
+        }
+        var most = targets.Max(t => t.Cost(tokens.Count(t.Target.Model, run.Messages), maxOutput));
+
+        QuotaStatus? quota = null;
+        if (run.CountsQuestion)
+            quota = await quotas.EnsureAsync(run.Spender.OrganizationId, QuotaKind.ChatQuestions, 1, run.CallId, ct);
+        CreditHold hold;
+        try
+        {
+            hold = await gate.HoldAsync(run.Spender, most, run.CallId, ct);
+        }
+        catch
+        {
+            if (quota is not null)
+                await quotas.ReleaseAsync(run.Spender.OrganizationId, QuotaKind.ChatQuestions, run.CallId, CancellationToken.None);
+            throw;
+        }
+        return new ChatCall(this, run, targets, hold, maxOutput, quota is not null);
+    }
+
+    static void Validate(ChatRun run)
+    {
+        if (run.Messages.Count == 0 || run.Messages.All(m => m.Role == ChatRole.System))
+            throw ProblemException.Invalid("messages", "Send at least one message that is not a system message.");
+        if (run.MaxOutputTokens is < 1 or > MaxOutputTokensLimit)
+            throw ProblemException.Invalid("maxTokens", $"maxTokens is between 1 and {MaxOutputTokensLimit:N0}.");
+        if (run.Temperature is < 0 or > 2 || run.Temperature is float t && float.IsNaN(t))
+            throw ProblemException.Invalid("temperature", "temperature is between 0 and 2.");
+    }
+
+    internal sealed record PricedTarget(ModelTarget Target, PriceResponse Price)
+    {
+        public long Cost(long input, long output) => PriceCatalog.Cost(input, output, Price.InputMicrosPerMillion, Price.OutputMicrosPerMillion);
+    }
+
+    internal IQuotaService Quotas => quotas;
+    internal CreditGate Gate => gate;
+    internal UsageMeter Meter => meter;
+    internal TokenCounter Tokens => tokens;
+    internal StreamTimeouts Timeouts => timeouts.Value;
+    internal TimeProvider Clock => clock;
+    internal ILogger Log => log;
+}

@@ -1,0 +1,144 @@
+using System.Net.ServerSentEvents;
+using System.Security.Claims;
+using AiHub.Chat.Engine;
+using AiHub.Credits.Plans;
+using AiHub.Credits.Pools;
+using AiHub.Identity;
+using AiHub.Infrastructure.Errors;
+using AiHub.Organizations;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+
+namespace AiHub.Chat.Messages;
+
+/// <summary>The answer as a JSON reply, for a client that does not ask for a stream.</summary>
+internal sealed record AnswerResponse(
+    Guid ConversationId, Guid? QuestionId, Guid AnswerId, string Status, string Content, string? Provider, string? Model, string? FinishReason,
+    long InputTokens, long OutputTokens, bool UsageReported, decimal Cost, long CostMicros, QuotaResponse? Remaining, string? Title,
+    IReadOnlyList<string>? FollowUps, ProblemDetails? Error);
+
+internal sealed record QuotaResponse(long? Limit, long Used, long? Remaining, DateTimeOffset? ResetsAt, string Message);
+
+internal static class MessageEndpoints
+{
+    public static void MapMessageRoutes(IEndpointRouteBuilder app)
+    {
+        var messages = OrgEndpoints.Org(app).MapGroup("/workspaces/{wsId:guid}/conversations/{id:guid}/messages").WithTags("Chat")
+            .RequireAuthorization(OrgPermissions.ChatUse).RequireUser();
+        messages.MapPost("", Send).WithSummary("Sends a message and streams the answer (Accept: text/event-stream) or returns it whole.");
+        messages.MapPost("/{messageId:guid}/regenerate", Regenerate).WithSummary("Answers the same question again, as a sibling of this answer.");
+        messages.MapPost("/{messageId:guid}/cancel", Cancel).WithSummary("Stops an answer that is streaming; what arrived is kept and charged.");
+    }
+
+    static async Task<IResult> Send(Guid orgId, Guid wsId, Guid id, SendMessageRequest body, HttpContext http, ClaimsPrincipal user, ChatTurns turns)
+    {
+        var turn = await turns.SendAsync(await SpenderAsync(http, orgId, wsId, user), id, body, http.RequestAborted);
+        return await AnswerAsync(http, turns, turn);
+    }
+
+    static async Task<IResult> Regenerate(Guid orgId, Guid wsId, Guid id, Guid messageId, RegenerateRequest? body, HttpContext http, ClaimsPrincipal user, ChatTurns turns)
+    {
+        var turn = await turns.RegenerateAsync(await SpenderAsync(http, orgId, wsId, user), id, messageId, body ?? new RegenerateRequest(), http.RequestAborted);
+        return await AnswerAsync(http, turns, turn);
+    }
+
+    static async Task<Accepted> Cancel(Guid orgId, Guid wsId, Guid id, Guid messageId, HttpContext http, ClaimsPrincipal user, ChatTurns turns)
+    {
+        await turns.CancelAsync(await SpenderAsync(http, orgId, wsId, user), id, messageId, http.RequestAborted);
+        return TypedResults.Accepted((string?)null);
+    }
+
+    static async Task<Spender> SpenderAsync(HttpContext http, Guid orgId, Guid wsId, ClaimsPrincipal user)
+    {
+        var db = http.RequestServices.GetRequiredService<Data.AppDbContext>();
+        await Workspaces.FindAsync(db, orgId, wsId, http.RequestAborted);
+        return new Spender(orgId, user.UserId()!.Value, null, wsId);
+    }
+
+    static async Task<IResult> AnswerAsync(HttpContext http, ChatTurns turns, ChatTurn turn)
+    {
+        var events = turns.StreamAsync(turn, http.RequestAborted);
+        if (http.Request.Headers.Accept.Any(a => a?.Contains("text/event-stream", StringComparison.OrdinalIgnoreCase) == true))
+            return TypedResults.ServerSentEvents(Sse(turn, events));
+
+        string? title = null;
+        IReadOnlyList<string>? followUps = null;
+        ChatUsage? usage = null;
+        ChatDone? done = null;
+        await foreach (var e in events)
+        {
+            switch (e)
+            {
+                case ChatTitle t: title = t.Title; break;
+                case ChatFollowUps f: followUps = f.Questions; break;
+                case ChatUsage u: usage = u; break;
+                case ChatDone d: done = d; break;
+            }
+        }
+        var answer = Describe(turn, done!, usage, title, followUps);
+        // Nothing was answered: the problem is the reply, with its status; a cut answer is still an answer (200, status incomplete).
+        return done!.Outcome == ChatOutcome.Failed
+            ? TypedResults.Problem(done.Error!)
+            : TypedResults.Ok(answer);
+    }
+
+    static async IAsyncEnumerable<SseItem<object>> Sse(ChatTurn turn, IAsyncEnumerable<ChatEvent> events)
+    {
+        yield return new SseItem<object>(Ids(turn, null, null), "message");
+        await foreach (var e in events)
+        {
+            SseItem<object>? item = e switch
+            {
+                ChatAnswering a => new SseItem<object>(Ids(turn, a.Provider, a.Model), "message"),
+                ChatDelta d => new SseItem<object>(new { text = d.Text }, "delta"),
+                ChatToolCall c => new SseItem<object>(new { callId = c.CallId, name = c.Name, arguments = c.Arguments }, "tool_call"),
+                ChatToolResult r => new SseItem<object>(new { callId = r.CallId, name = r.Name, result = r.Result }, "tool_result"),
+                ChatUsage u => new SseItem<object>(u, "usage"),
+                ChatTitle t => new SseItem<object>(new { title = t.Title }, "title"),
+                ChatFollowUps f => new SseItem<object>(new { questions = f.Questions }, "follow_ups"),
+                ChatDone { Error: { } error } => new SseItem<object>(error, "error"),
+                _ => null,
+            };
+            if (item is { } sse)
+                yield return sse;
+            if (e is ChatDone done)
+                yield return new SseItem<object>(Done(done), "done");
+        }
+    }
+
+    static object Ids(ChatTurn turn, string? provider, string? model) => new
+    {
+        conversationId = turn.Conversation.Id,
+        questionId = turn.Question?.Id,
+        answerId = turn.Answer.Id,
+        parentId = turn.Answer.ParentId,
+        provider,
+        model = model ?? turn.Call.FirstTarget.Model,
+    };
+
+    static object Done(ChatDone d) => new
+    {
+        status = Status(d.Outcome),
+        finishReason = d.FinishReason,
+        provider = d.Provider,
+        model = d.Model,
+        cost = Credits.Credits.ToCredits(d.CostMicros),
+        costMicros = d.CostMicros,
+        remaining = Quota(d.Remaining),
+    };
+
+    static AnswerResponse Describe(ChatTurn turn, ChatDone d, ChatUsage? usage, string? title, IReadOnlyList<string>? followUps) => new(
+        turn.Conversation.Id, turn.Question?.Id, turn.Answer.Id, Status(d.Outcome), d.Text, d.Provider, d.Model, d.FinishReason,
+        usage?.InputTokens ?? 0, usage?.OutputTokens ?? 0, usage?.Reported ?? false, Credits.Credits.ToCredits(d.CostMicros), d.CostMicros,
+        Quota(d.Remaining), title, followUps, d.Error);
+
+    static QuotaResponse? Quota(QuotaStatus? q) => q is null ? null : new(q.Limit, q.Used, q.Remaining, q.ResetsAt, q.Message);
+
+    internal static string Status(ChatOutcome outcome) => outcome switch
+    {
+        ChatOutcome.Complete => "complete",
+        ChatOutcome.Incomplete => "incomplete",
+        ChatOutcome.Cancelled => "cancelled",
+        _ => "failed",
+    };
+}
