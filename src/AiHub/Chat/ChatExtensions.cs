@@ -1,4 +1,6 @@
 using AiHub.Chat.Engine;
+using AiHub.Chat.Tokens;
+using AiHub.Chat.Tools;
 
 namespace AiHub.Chat;
 
@@ -8,12 +10,15 @@ public static class ChatExtensions
     public static IHostApplicationBuilder AddChat(this IHostApplicationBuilder builder)
     {
         EngineExtensions.AddEngine(builder);
+        ToolsExtensions.AddTools(builder);
+        TokensExtensions.AddTokens(builder);
         return builder;
     }
 
     public static IEndpointRouteBuilder MapChatEndpoints(this IEndpointRouteBuilder app)
     {
         EngineExtensions.MapEngineRoutes(app);
+        ToolsExtensions.MapToolRoutes(app);
         return app;
     }
 }
