@@ -1,3 +1,4 @@
+using AiHub.Chat.Conversations;
 using AiHub.Chat.Engine;
 
 namespace AiHub.Chat;
@@ -7,12 +8,14 @@ public static class ChatExtensions
     /// <summary>Chat with any provider: providers and the model catalog, conversations, tools, and the engine that streams, falls back and meters each call.</summary>
     public static IHostApplicationBuilder AddChat(this IHostApplicationBuilder builder)
     {
+        ConversationExtensions.AddConversations(builder);
         EngineExtensions.AddEngine(builder);
         return builder;
     }
 
     public static IEndpointRouteBuilder MapChatEndpoints(this IEndpointRouteBuilder app)
     {
+        ConversationExtensions.MapConversationRoutes(app);
         EngineExtensions.MapEngineRoutes(app);
         return app;
     }
