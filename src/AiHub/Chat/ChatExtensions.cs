@@ -1,3 +1,4 @@
+using AiHub.Chat.Conversations;
 using AiHub.Chat.Engine;
 using AiHub.Chat.Tokens;
 using AiHub.Chat.Tools;
@@ -9,6 +10,7 @@ public static class ChatExtensions
     /// <summary>Chat with any provider: providers and the model catalog, conversations, tools, and the engine that streams, falls back and meters each call.</summary>
     public static IHostApplicationBuilder AddChat(this IHostApplicationBuilder builder)
     {
+        ConversationExtensions.AddConversations(builder);
         EngineExtensions.AddEngine(builder);
         ToolsExtensions.AddTools(builder);
         TokensExtensions.AddTokens(builder);
@@ -17,6 +19,7 @@ public static class ChatExtensions
 
     public static IEndpointRouteBuilder MapChatEndpoints(this IEndpointRouteBuilder app)
     {
+        ConversationExtensions.MapConversationRoutes(app);
         EngineExtensions.MapEngineRoutes(app);
         ToolsExtensions.MapToolRoutes(app);
         return app;

@@ -1,4 +1,5 @@
 using AiHub.Admin;
+using AiHub.Chat.Conversations;
 using AiHub.Identity;
 using AiHub.Infrastructure.Jobs;
 using AiHub.Organizations;
@@ -63,6 +64,9 @@ internal abstract class AppDbContext(DbContextOptions options)
         modelBuilder.Entity<TeamMember>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
         modelBuilder.Entity<Invitation>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
         modelBuilder.Entity<ApiKey>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
+        modelBuilder.Entity<Conversation>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
+        modelBuilder.Entity<StoredMessage>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
+        modelBuilder.Entity<OrgSystemPrompt>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
     }
 
     public override Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
@@ -100,5 +104,6 @@ internal sealed class PostgresAppDbContext(DbContextOptions<PostgresAppDbContext
     {
         modelBuilder.HasPostgresExtension("vector");
         base.OnModelCreating(modelBuilder);
+        ConversationModelConfiguration.ConfigurePostgres(modelBuilder);
     }
 }
