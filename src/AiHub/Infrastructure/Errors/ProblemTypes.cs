@@ -36,4 +36,7 @@ internal static class ProblemTypes
     public const string PromoCodeAlreadyRedeemed = Prefix + "promo-code-already-redeemed";
     public const string AllowanceExceeded = Prefix + "allowance-exceeded";
     public const string ApiKeyBudgetExceeded = Prefix + "api-key-budget-exceeded";
+    public const string NoProvider = Prefix + "no-provider";
+    public const string ModelNotFound = Prefix + "model-not-found";
+    public const string ModelNotAllowed = Prefix + "model-not-allowed";
 }
