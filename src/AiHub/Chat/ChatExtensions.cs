@@ -2,6 +2,7 @@ using AiHub.Chat.Conversations;
 using AiHub.Chat.Engine;
 using AiHub.Chat.Tokens;
 using AiHub.Chat.Tools;
+using AiHub.Chat.Providers;
 
 namespace AiHub.Chat;
 
@@ -11,6 +12,7 @@ public static class ChatExtensions
     public static IHostApplicationBuilder AddChat(this IHostApplicationBuilder builder)
     {
         ConversationExtensions.AddConversations(builder);
+        ProviderExtensions.AddProviders(builder);
         EngineExtensions.AddEngine(builder);
         ToolsExtensions.AddTools(builder);
         TokensExtensions.AddTokens(builder);
@@ -20,6 +22,7 @@ public static class ChatExtensions
     public static IEndpointRouteBuilder MapChatEndpoints(this IEndpointRouteBuilder app)
     {
         ConversationExtensions.MapConversationRoutes(app);
+        ProviderExtensions.MapProviderRoutes(app);
         EngineExtensions.MapEngineRoutes(app);
         ToolsExtensions.MapToolRoutes(app);
         return app;

@@ -67,6 +67,7 @@ internal abstract class AppDbContext(DbContextOptions options)
         modelBuilder.Entity<Conversation>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
         modelBuilder.Entity<StoredMessage>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
         modelBuilder.Entity<OrgSystemPrompt>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
+        modelBuilder.Entity<Chat.Providers.OrgProvider>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
     }
 
     public override Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)

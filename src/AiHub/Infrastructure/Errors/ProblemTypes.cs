@@ -39,4 +39,7 @@ internal static class ProblemTypes
     public const string ContextTooLong = Prefix + "context-too-long";
     public const string ProviderFailed = Prefix + "provider-failed";
     public const string StreamIncomplete = Prefix + "stream-incomplete";
+    public const string NoProvider = Prefix + "no-provider";
+    public const string ModelNotFound = Prefix + "model-not-found";
+    public const string ModelNotAllowed = Prefix + "model-not-allowed";
 }

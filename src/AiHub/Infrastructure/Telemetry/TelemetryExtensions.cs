@@ -29,7 +29,7 @@ internal static class TelemetryExtensions
         var otel = builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService(ServiceName, serviceVersion: typeof(TelemetryExtensions).Assembly.GetName().Version?.ToString()))
             .WithTracing(t => t
-                .AddSource(Source.Name, "Hangfire")
+                .AddSource(Source.Name, "Hangfire", "AiHub.Chat")   // AiHub.Chat: every model call, from the chat client pipeline
                 .AddAspNetCoreInstrumentation(o => o.Filter = http => !http.Request.Path.StartsWithSegments("/health") && !http.Request.Path.StartsWithSegments("/metrics"))
                 .AddHttpClientInstrumentation())
             .WithMetrics(m => m

@@ -1,0 +1,118 @@
+using System.ClientModel;
+using System.ClientModel.Primitives;
+using System.Collections.Concurrent;
+using Anthropic;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Http;
+using Microsoft.Extensions.Http.Resilience;
+using Microsoft.Extensions.Options;
+using OpenAI;
+using Polly;
+
+namespace AiHub.Chat.Providers;
+
+/// <summary>One <see cref="IChatClient"/> per provider, model and key, built once with its whole pipeline and kept.</summary>
+internal sealed class ChatClients(IHttpClientFactory httpClients, ILoggerFactory loggers)
+{
+    /// <summary>The OpenTelemetry source of every model call; tracing listens to it.</summary>
+    public const string SourceName = "AiHub.Chat";
+
+    readonly ConcurrentDictionary<(string Client, string Model), (string Version, IChatClient Client)> _clients = new();
+
+    public IChatClient Get(ProviderSource source, string model)
+    {
+        var key = (source.ClientName, model);
+        if (_clients.TryGetValue(key, out var cached) && cached.Version == source.Version)
+            return cached.Client;
+        var built = (source.Version, Build(source, model));
+        // A newer key replaces the entry, so a provider whose key was changed never leaves its old clients behind.
+        _clients[key] = built;
+        return built.Item2;
+    }
+
+    IChatClient Build(ProviderSource source, string model)
+    {
+        var http = httpClients.CreateClient(source.ClientName);
+        var inner = source.Kind switch
+        {
+            ProviderKinds.Anthropic => new AnthropicClient
+            {
+                ApiKey = source.ApiKey,
+                BaseUrl = source.BaseUrl.ToString().TrimEnd('/'),
+                HttpClient = http,
+                MaxRetries = 0,
+                // The resilience handler times each attempt's headers and the engine times the stream; the SDK's own limit would cut long answers.
+                Timeout = Timeout.InfiniteTimeSpan,
+            }.AsIChatClient(model),
+            _ => new OpenAIClient(new ApiKeyCredential(source.ApiKey ?? "none"), new OpenAIClientOptions
+            {
+                Endpoint = source.BaseUrl,
+                Transport = new HttpClientPipelineTransport(http),
+                RetryPolicy = new ClientRetryPolicy(0),
+                NetworkTimeout = Timeout.InfiniteTimeSpan,
+            }).GetChatClient(model).AsIChatClient(),
+        };
+        return new ChatClientBuilder(inner)
+            // Function invocation outermost: each model round trip of a tool loop is then its own span and log entry, not one for the whole loop.
+            .UseFunctionInvocation(loggers)
+            .UseOpenTelemetry(loggers, SourceName, telemetry => telemetry.EnableSensitiveData = false)
+            .UseLogging(loggers)
+            .Build();
+    }
+}
+
+/// <summary>
+/// Configures every HttpClient named <c>chat-provider:…</c>, whatever the provider (org providers appear at run time):
+/// connect timeout, no overall timeout, and a resilience handler whose circuit breaker is the provider's own.
+/// </summary>
+internal sealed class ProviderHttpClients(IOptions<ChatSettings> settings) : IConfigureNamedOptions<HttpClientFactoryOptions>
+{
+    /// <summary>One pipeline per provider for the process's life: handlers are rebuilt every few minutes, the breaker's state must not be.</summary>
+    readonly ConcurrentDictionary<string, ResiliencePipeline<HttpResponseMessage>> _pipelines = new();
+
+    public void Configure(HttpClientFactoryOptions options) { }
+
+    public void Configure(string? name, HttpClientFactoryOptions options)
+    {
+        if (name is null || !name.StartsWith(ProviderSource.ClientPrefix, StringComparison.Ordinal))
+            return;
+        var chat = settings.Value;
+        // Streams last minutes: the engine enforces first-token and idle limits instead of one overall timeout.
+        options.HttpClientActions.Add(client => client.Timeout = Timeout.InfiniteTimeSpan);
+        options.HttpMessageHandlerBuilderActions.Add(builder =>
+        {
+            builder.PrimaryHandler = new SocketsHttpHandler
+            {
+                ConnectTimeout = chat.Timeouts.Connect,
+                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+            };
+            builder.AdditionalHandlers.Add(new ResilienceHandler(_pipelines.GetOrAdd(name, _ => Pipeline(chat))));
+        });
+    }
+
+    /// <summary>Retry (honouring Retry-After) around the circuit breaker around a per-attempt timeout that ends once the headers arrive.</summary>
+    internal static ResiliencePipeline<HttpResponseMessage> Pipeline(ChatSettings chat)
+    {
+        var builder = new ResiliencePipelineBuilder<HttpResponseMessage>();
+        if (chat.Retry.MaxAttempts > 1)
+            builder.AddRetry(new HttpRetryStrategyOptions
+            {
+                MaxRetryAttempts = chat.Retry.MaxAttempts - 1,
+                Delay = chat.Retry.BaseDelay,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                ShouldRetryAfterHeader = true,
+            });
+        return builder
+            .AddCircuitBreaker(new HttpCircuitBreakerStrategyOptions
+            {
+                FailureRatio = chat.CircuitBreaker.FailureRatio,
+                MinimumThroughput = chat.CircuitBreaker.MinimumThroughput,
+                BreakDuration = chat.CircuitBreaker.BreakDuration,
+                SamplingDuration = TimeSpan.FromSeconds(30),
+            })
+            // The SDKs read with ResponseHeadersRead, so the attempt ends at the headers and the timeout never cuts a stream.
+            .AddTimeout(new HttpTimeoutStrategyOptions { Timeout = chat.Timeouts.FirstToken })
+            .Build();
+    }
+}
