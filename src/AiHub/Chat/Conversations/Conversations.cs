@@ -211,11 +211,11 @@ internal sealed class Conversations(AppDbContext db, TimeProvider clock)
     public async Task SelectBranchAsync(Conversation c, Guid messageId, CancellationToken ct)
     {
         var tree = await TreeAsync(c, ct);
-        if (!tree.ContainsKey(messageId))
+        if (!tree.TryGetValue(messageId, out var start))
             throw NotFound($"There is no message {messageId} in this conversation.");
         var children = tree.Values.Where(m => m.ParentId is not null).ToLookup(m => m.ParentId!.Value);
         var leaves = new List<StoredMessage>();
-        var pending = new Stack<StoredMessage>([tree[messageId]]);
+        var pending = new Stack<StoredMessage>([start]);
         while (pending.TryPop(out var m))
         {
             if (!children[m.Id].Any())
