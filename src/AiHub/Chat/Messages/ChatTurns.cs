@@ -193,7 +193,7 @@ internal sealed class ChatTurns(
         return history;
     }
 
-    static AnswerOutcome Outcome(ChatDone d, ChatUsage? usage, IReadOnlyList<ToolCallRecord> calls) => new(
+    static AnswerOutcome Outcome(ChatDone d, ChatUsage? usage, List<ToolCallRecord> calls) => new(
         d.Text,
         d.Outcome switch
         {

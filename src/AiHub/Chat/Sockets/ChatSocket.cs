@@ -81,15 +81,17 @@ internal static class ChatSocket
             // Two pings unanswered: the peer is gone.
             KeepAliveTimeout = settings.PingInterval * 2,
         });
-        var connection = new Connection(socket, http.User, settings, scopes, logs.CreateLogger("AiHub.Chat.Sockets"));
+        using var connection = new Connection(socket, http.User, settings, scopes, logs.CreateLogger("AiHub.Chat.Sockets"));
         await connection.RunAsync(http.RequestAborted);
     }
 
-    sealed class Connection(WebSocket socket, ClaimsPrincipal principal, SocketSettings settings, IServiceScopeFactory scopes, ILogger log)
+    sealed class Connection(WebSocket socket, ClaimsPrincipal principal, SocketSettings settings, IServiceScopeFactory scopes, ILogger log) : IDisposable
     {
         readonly SemaphoreSlim _send = new(1, 1);
         readonly Dictionary<string, CancellationTokenSource> _running = [];
         readonly Lock _gate = new();
+
+        public void Dispose() => _send.Dispose();
 
         public async Task RunAsync(CancellationToken aborted)
         {
@@ -237,7 +239,7 @@ internal static class ChatSocket
                         case ChatDone done:
                             var summary = new SocketUsage(usage?.InputTokens ?? 0, usage?.OutputTokens ?? 0, usage?.Reported ?? false,
                                 Credits.Credits.ToCredits(done.CostMicros), done.CostMicros, done.Provider, done.Model,
-                                Messages.MessageEndpoints.Status(done.Outcome), done.FinishReason);
+                                AiHub.Chat.Messages.MessageEndpoints.Status(done.Outcome), done.FinishReason);
                             await SendAsync(done.Error is { } error
                                 ? new SocketReply(id, "error", done.Text.Length > 0 ? done.Text : null, summary, error)
                                 : new SocketReply(id, "done", stream ? null : done.Text, summary), CancellationToken.None);
@@ -273,7 +275,7 @@ internal static class ChatSocket
                 var creator = await db.ApiKeys.IgnoreQueryFilters().Where(k => k.Id == key.Id).Select(k => k.CreatedBy).FirstAsync(ct);
                 return new Spender(key.OrganizationId, creator, key.Id, key.WorkspaceId ?? request.WorkspaceId);
             }
-            var userId = principal.UserId() ?? throw new ProblemException(StatusCodes.Status401Unauthorized, "Sign in first.", null, ProblemTypes.Unauthorized);
+            var userId = principal.UserId() ?? throw new ProblemException(StatusCodes.Status401Unauthorized, "Sign in first.");
             var orgId = request.OrgId ?? await db.Memberships.Where(m => m.UserId == userId && m.Role == OrgRole.Owner)
                 .Join(db.Organizations.Where(o => o.IsPersonal && o.DeletedAt == null), m => m.OrganizationId, o => o.Id, (m, o) => o.Id).FirstOrDefaultAsync(ct);
             var grant = await services.GetRequiredService<OrgAccess>().GetAsync(orgId, userId, ct)
