@@ -1,5 +1,7 @@
 using AiHub.Chat.Conversations;
 using AiHub.Chat.Engine;
+using AiHub.Chat.Tokens;
+using AiHub.Chat.Tools;
 
 namespace AiHub.Chat;
 
@@ -10,6 +12,8 @@ public static class ChatExtensions
     {
         ConversationExtensions.AddConversations(builder);
         EngineExtensions.AddEngine(builder);
+        ToolsExtensions.AddTools(builder);
+        TokensExtensions.AddTokens(builder);
         return builder;
     }
 
@@ -17,6 +21,7 @@ public static class ChatExtensions
     {
         ConversationExtensions.MapConversationRoutes(app);
         EngineExtensions.MapEngineRoutes(app);
+        ToolsExtensions.MapToolRoutes(app);
         return app;
     }
 }
