@@ -282,6 +282,22 @@ public sealed class FakeLlmTests
     }
 
     [Theory]
+    [InlineData("[[fake:bogus=1]]")]
+    [InlineData("[[fake:chunks=0]]")]
+    [InlineData("[[fake:tool=t;args=[1]]]")]
+    public async Task A_malformed_directive_is_a_400_that_names_it(string directive)
+    {
+        await using var fake = await StartAsync();
+        using var client = Client(fake, FakeLlmProvider.OpenAi);
+
+        var error = await Assert.ThrowsAsync<ClientResultException>(() => client.GetResponseAsync("hi " + directive, cancellationToken: Ct));
+
+        Assert.Equal(400, error.Status);
+        Assert.Contains("fake directive", error.Message, StringComparison.Ordinal);
+        Assert.Equal(FakeLlmOutcome.Failed, await Assert.Single(fake.Requests).Outcome);
+    }
+
+    [Theory]
     [MemberData(nameof(Providers))]
     public async Task A_wrong_key_is_refused_with_401(FakeLlmProvider provider)
     {
