@@ -26,6 +26,9 @@ internal sealed class TokenCounter
     readonly Lazy<Tokenizer> _o200k = new(() => TiktokenTokenizer.CreateForEncoding(O200k), LazyThreadSafetyMode.ExecutionAndPublication);
     readonly Lazy<Tokenizer> _cl100k = new(() => TiktokenTokenizer.CreateForEncoding(Cl100k), LazyThreadSafetyMode.ExecutionAndPublication);
 
+    // Arguments and results reach the model as compact JSON, as the providers send them.
+    static readonly JsonSerializerOptions Compact = new(AIJsonUtilities.DefaultOptions) { WriteIndented = false };
+
     static readonly string[] O200kFamilies = ["gpt-4o", "chatgpt-4o", "gpt-4.1", "gpt-4.5", "gpt-5", "gpt-oss", "o1", "o3", "o4"];
 
     /// <summary>The encoding used for <paramref name="model"/>: o200k for OpenAI's current families, cl100k for every other model.</summary>
@@ -60,13 +63,13 @@ internal sealed class TokenCounter
     {
         TextContent text => CountText(tokenizer, text.Text),
         TextReasoningContent reasoning => CountText(tokenizer, reasoning.Text),
-        FunctionCallContent call => CountText(tokenizer, call.Name) + CountText(tokenizer, call.Arguments is null ? "" : JsonSerializer.Serialize(call.Arguments, AIJsonUtilities.DefaultOptions)),
+        FunctionCallContent call => CountText(tokenizer, call.Name) + CountText(tokenizer, call.Arguments is null ? "" : JsonSerializer.Serialize(call.Arguments, Compact)),
         FunctionResultContent result => CountText(tokenizer, result.Result switch
         {
             null => "",
             string s => s,
             JsonElement { ValueKind: JsonValueKind.String } s => s.GetString() ?? "",
-            var other => JsonSerializer.Serialize(other, AIJsonUtilities.DefaultOptions),
+            var other => JsonSerializer.Serialize(other, Compact),
         }),
         _ => 0,
     };
