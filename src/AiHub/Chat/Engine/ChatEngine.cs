@@ -1,3 +1,4 @@
+using AiHub.Chat.Providers;
 using AiHub.Chat.Tokens;
 using AiHub.Credits.Plans;
 using AiHub.Credits.Pools;
@@ -24,18 +25,6 @@ internal sealed record ChatRun(
     IReadOnlyList<AITool>? Tools = null,
     string? ProviderKind = null);
 
-/// <summary>The stream timeouts the engine enforces itself; connect and header timeouts live in each provider's HttpClient.</summary>
-internal sealed class StreamTimeouts
-{
-    public const string Section = "Chat:Timeouts";
-
-    /// <summary>From the request to the first text or tool call; past it the next model in the chain is tried.</summary>
-    public TimeSpan FirstToken { get; set; } = TimeSpan.FromSeconds(30);
-
-    /// <summary>Between two chunks once the answer has begun; past it the answer ends as incomplete.</summary>
-    public TimeSpan Idle { get; set; } = TimeSpan.FromSeconds(30);
-}
-
 /// <summary>
 /// Runs AI calls for chat, the WebSocket and the OpenAI-compatible API: checks the quota, holds the most the call can
 /// cost, streams from the first model of the chain that answers, and settles exactly what was delivered.
@@ -52,7 +41,7 @@ internal sealed class ChatEngine(
     PriceCatalog prices,
     UsageMeter meter,
     TokenCounter tokens,
-    IOptions<StreamTimeouts> timeouts,
+    IOptions<ChatSettings> settings,
     TimeProvider clock,
     ILogger<ChatEngine> log)
 {
@@ -132,7 +121,7 @@ internal sealed class ChatEngine(
     internal CreditGate Gate => gate;
     internal UsageMeter Meter => meter;
     internal TokenCounter Tokens => tokens;
-    internal StreamTimeouts Timeouts => timeouts.Value;
+    internal ChatTimeoutSettings Timeouts => settings.Value.Timeouts;
     internal TimeProvider Clock => clock;
     internal ILogger Log => log;
 }

@@ -8,7 +8,6 @@ internal static class EngineExtensions
 {
     public static void AddEngine(IHostApplicationBuilder builder)
     {
-        builder.Services.AddSettings<StreamTimeouts>(StreamTimeouts.Section);
         builder.Services.AddSettings<SocketSettings>(SocketSettings.Section);
         builder.Services.AddScoped<ChatEngine>();
         builder.Services.AddScoped<ChatTurns>();

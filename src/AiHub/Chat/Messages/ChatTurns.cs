@@ -69,6 +69,8 @@ internal sealed class ChatTurns(
         var call = await engine.StartAsync(Run(spender, body.Model ?? c.Model, history, body.MaxTokens, body.Temperature, body.Tools), ct);
         try
         {
+            // The credit gate may clear the unit of work it shares with the store, so the conversation is read again.
+            c = await FindAsync(spender, conversationId, ct);
             var question = body.EditOf is { } edited
                 ? await store.EditUserMessageAsync(c, edited, content, ct)
                 : await store.AddUserMessageAsync(c, body.ParentId, content, ct);
@@ -94,6 +96,7 @@ internal sealed class ChatTurns(
         var call = await engine.StartAsync(Run(spender, body.Model ?? path[^1].Model ?? c.Model, history, body.MaxTokens, body.Temperature, body.Tools), ct);
         try
         {
+            c = await FindAsync(spender, conversationId, ct);
             var answer = await store.StartAssistantAsync(c, question.Id, ct);
             return new ChatTurn(spender, c, null, answer, question.Content, false, call);
         }
@@ -113,14 +116,19 @@ internal sealed class ChatTurns(
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         using var tracked = running.Track(turn.Answer.Id, stop);
         var calls = new List<ToolCallRecord>();
+        var text = new System.Text.StringBuilder();
         ChatUsage? usage = null;
         ChatDone? done = null;
         await using (turn.Call)
+        try
         {
             await foreach (var e in turn.Call.StreamAsync(stop.Token))
             {
                 switch (e)
                 {
+                    case ChatDelta delta:
+                        text.Append(delta.Text);
+                        break;
                     case ChatToolCall call:
                         calls.Add(new ToolCallRecord(call.CallId, call.Name, call.Arguments, null));
                         break;
@@ -137,6 +145,13 @@ internal sealed class ChatTurns(
                 }
                 yield return e;
             }
+        }
+        finally
+        {
+            // A reader that went away (a closed tab, a dropped connection) leaves the answer as far as it got, stopped.
+            if (done is null)
+                await store.FinishAssistantAsync(turn.Conversation.OrganizationId, turn.Answer.Id, new AnswerOutcome(text.ToString(), MessageStatus.Cancelled,
+                    null, null, null, null, null, 0, 0, false, 0, calls.Count > 0 ? calls : null, null), CancellationToken.None);
         }
         if (done is null)
             yield break;

@@ -1,0 +1,455 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using AiHub.Chat.Conversations;
+using AiHub.Chat.Tokens;
+using AiHub.Credits;
+using AiHub.Credits.Pools;
+using AiHub.Credits.Usage;
+using AiHub.Data;
+using AiHub.Fixtures;
+using AiHub.IntegrationTests.Credits;
+using AiHub.IntegrationTests.Support;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using static AiHub.IntegrationTests.Organizations.OrgApi;
+using static AiHub.IntegrationTests.Support.IdentityHost;
+
+namespace AiHub.IntegrationTests.Chat;
+
+/// <summary>An AiHub on Kestrel whose providers are the wire-exact fake: OpenAI-compatible, Anthropic and Gemini.</summary>
+public abstract class ChatFixture(string provider) : IAsyncLifetime
+{
+    public FakeLlm Fake { get; private set; } = null!;
+
+    public IdentityHost Host { get; private set; } = null!;
+
+    public const string Main = "gpt-4o-mini";
+    public const string Chained = "gpt-4.1";
+    public const string Claude = "claude-sonnet-4-20250514";
+    public const string Gemini = "gemini-2.5-flash";
+
+    public async ValueTask InitializeAsync()
+    {
+        Fake = await FakeLlm.StartAsync();
+        Host = await IdentityHost.StartAsync(provider, new Dictionary<string, string?>
+        {
+            ["Providers:0:Name"] = "mock",
+            ["Providers:0:Kind"] = "OpenAICompatible",
+            ["Providers:0:BaseUrl"] = Fake.OpenAiEndpoint.AbsoluteUri,
+            ["Providers:0:ApiKey"] = "test-key",
+            ["Providers:0:Models:0"] = Main,
+            ["Providers:0:Models:1"] = Chained,
+            ["Providers:1:Name"] = "claude",
+            ["Providers:1:Kind"] = "Anthropic",
+            ["Providers:1:BaseUrl"] = Fake.AnthropicBaseUrl,
+            ["Providers:1:ApiKey"] = "test-key",
+            ["Providers:1:Models:0"] = Claude,
+            ["Providers:2:Name"] = "gemini",
+            ["Providers:2:Kind"] = "Gemini",
+            ["Providers:2:BaseUrl"] = Fake.GeminiEndpoint.AbsoluteUri,
+            ["Providers:2:ApiKey"] = "test-key",
+            ["Providers:2:Models:0"] = Gemini,
+            ["Chat:Fallbacks:" + Chained] = $"{Claude},{Gemini}",
+            ["Chat:CheapModel"] = "gemini/" + Gemini,
+            ["Chat:Timeouts:FirstToken"] = "00:00:02",
+            ["Chat:Timeouts:Idle"] = "00:00:01",
+            ["Chat:Retry:MaxAttempts"] = "2",
+            ["Chat:Retry:BaseDelay"] = "00:00:00.050",
+            // Tests script failures on purpose; the breaker has tests of its own.
+            ["Chat:CircuitBreaker:MinimumThroughput"] = "1000",
+            ["Chat:WebSocket:PingInterval"] = "00:00:01",
+        });
+        Host.App.UseKestrel(0);
+        Host.App.StartServer();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Host.DisposeAsync();
+        await Fake.DisposeAsync();
+        GC.SuppressFinalize(this);
+    }
+}
+
+public sealed class SqliteChatFixture() : ChatFixture("Sqlite");
+
+public sealed class PostgresChatFixture() : ChatFixture("Postgres");
+
+/// <summary>One server-sent event as a client reads it.</summary>
+public sealed record Sse(string Event, JsonElement Data);
+
+/// <summary>
+/// The chat engine end to end through the real SDKs: streamed answers, retries, fallbacks, cut and stalled streams,
+/// cancels; after each, the hold is settled or released and the ledger balances.
+/// </summary>
+public abstract class ChatStreamTests(ChatFixture fixture)
+{
+    static CancellationToken Ct => TestContext.Current.CancellationToken;
+    readonly IdentityHost _host = fixture.Host;
+    readonly FakeLlm _fake = fixture.Fake;
+
+    internal sealed record Space(HttpClient Client, AuthTokens Owner, Guid OrgId, Guid WorkspaceId, Guid ConversationId)
+    {
+        public string Messages => $"/api/orgs/{OrgId}/workspaces/{WorkspaceId}/conversations/{ConversationId}/messages";
+    }
+
+    internal static async Task<Space> SpaceAsync(IdentityHost host)
+    {
+        // The host runs on Kestrel over plain HTTP, so the client takes its address as it is.
+        var client = host.App.CreateClient();
+        var owner = await host.NewUserAsync(client);
+        var orgId = await PersonalOrgAsync(client, owner);
+        var workspaceId = await CreateAsync(client, owner, orgId, "workspaces", new { name = "Chat" });
+        var conversation = await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/workspaces/{workspaceId}/conversations", new { }, HttpStatusCode.Created);
+        return new Space(client, owner, orgId, workspaceId, conversation.GetProperty("id").GetGuid());
+    }
+
+    static HttpRequestMessage Post(Space space, string path, object body)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent.Create(body) };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", space.Owner.AccessToken);
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+        return request;
+    }
+
+    internal static async IAsyncEnumerable<Sse> EventsAsync(HttpResponseMessage response)
+    {
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(Ct));
+        string? name = null;
+        var data = new StringBuilder();
+        while (await reader.ReadLineAsync(Ct) is { } line)
+        {
+            if (line.StartsWith("event: ", StringComparison.Ordinal))
+                name = line["event: ".Length..];
+            else if (line.StartsWith("data: ", StringComparison.Ordinal))
+                data.Append(line["data: ".Length..]);
+            else if (line.Length == 0 && name is not null)
+            {
+                yield return new Sse(name, JsonDocument.Parse(data.ToString()).RootElement.Clone());
+                (name, data) = (null, new StringBuilder());
+            }
+        }
+    }
+
+    static async Task<List<Sse>> ChatAsync(Space space, object body)
+    {
+        using var response = await space.Client.SendAsync(Post(space, space.Messages, body), HttpCompletionOption.ResponseHeadersRead, Ct);
+        var events = new List<Sse>();
+        await foreach (var e in EventsAsync(response))
+            events.Add(e);
+        return events;
+    }
+
+    static JsonElement Done(List<Sse> events)
+    {
+        Assert.Equal("done", events[^1].Event);
+        return events[^1].Data;
+    }
+
+    static string Text(List<Sse> events) => string.Concat(events.Where(e => e.Event == "delta").Select(e => e.Data.GetProperty("text").GetString()));
+
+    async Task<StoredMessage> AnswerAsync(Space space, List<Sse> events)
+    {
+        var answerId = events.First(e => e.Event == "message").Data.GetProperty("answerId").GetGuid();
+        await using var scope = _host.App.Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<AppDbContext>().Set<StoredMessage>().AsNoTracking().SingleAsync(m => m.Id == answerId, Ct);
+    }
+
+    async Task<UsageRecord> UsageOfAsync(Guid orgId, string model)
+    {
+        await using var scope = _host.App.Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<AppDbContext>().Set<UsageRecord>().AsNoTracking()
+            .SingleAsync(u => u.OrganizationId == orgId && u.Model == model, Ct);
+    }
+
+    /// <summary>Every hold of the org is closed, none is left open, and every account's balance is the sum of its entries.</summary>
+    internal static async Task AssertAllSettledAsync(IdentityHost host, Guid orgId)
+    {
+        await using var scope = host.App.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var holds = await db.Set<GateHold>().AsNoTracking().Where(h => h.OrganizationId == orgId).ToListAsync(Ct);
+        Assert.NotEmpty(holds);
+        Assert.All(holds, h => Assert.NotEqual(ReservationState.Open, h.State));
+        Assert.Empty(await host.VerifyLedgerAsync());
+    }
+
+    async Task<long> PriceAsync(string model, long input, long output)
+    {
+        await using var scope = _host.App.Services.CreateAsyncScope();
+        var price = await scope.ServiceProvider.GetRequiredService<PriceCatalog>().ResolveAsync("mock", model, Ct);
+        return PriceCatalog.Cost(input, output, price!.InputMicrosPerMillion, price.OutputMicrosPerMillion);
+    }
+
+    [Fact]
+    public async Task An_answer_streams_in_order_is_stored_titled_and_charged_what_the_provider_reported()
+    {
+        var space = await SpaceAsync(_host);
+        _fake.Enqueue(FakeScript.Reply("Paris is the capital of France.", chunks: 6), ChatFixture.Main);
+        var events = await ChatAsync(space, new { content = "What is the capital of France?", model = ChatFixture.Main });
+
+        Assert.Equal("message", events[0].Event);
+        var deltas = events.Where(e => e.Event == "delta").ToList();
+        Assert.True(deltas.Count >= 3, "the answer arrives in several deltas");
+        Assert.Equal("Paris is the capital of France.", Text(events).Trim());
+        var order = events.Select(e => e.Event).Distinct().ToList();
+        Assert.True(order.IndexOf("delta") < order.IndexOf("usage") && order.IndexOf("usage") < order.IndexOf("done"), string.Join(",", order));
+        var done = Done(events);
+        Assert.Equal("complete", done.GetProperty("status").GetString());
+        Assert.Equal("stop", done.GetProperty("finishReason").GetString());
+        Assert.Equal(2, done.GetProperty("remaining").GetProperty("remaining").GetInt64());
+
+        var usage = events.Single(e => e.Event == "usage").Data;
+        Assert.True(usage.GetProperty("reported").GetBoolean());
+        var answer = await AnswerAsync(space, events);
+        Assert.Equal(MessageStatus.Complete, answer.Status);
+        Assert.Equal("Paris is the capital of France.", answer.Content.Trim());
+        Assert.Equal(usage.GetProperty("inputTokens").GetInt64(), answer.InputTokens);
+        var record = await UsageOfAsync(space.OrgId, ChatFixture.Main);
+        Assert.Equal(await PriceAsync(ChatFixture.Main, record.InputTokens, record.OutputTokens), record.CostMicros);
+        Assert.Equal(record.CostMicros, done.GetProperty("costMicros").GetInt64());
+        Assert.Contains(events, e => e.Event == "title");
+        await AssertAllSettledAsync(_host, space.OrgId);
+    }
+
+    [Fact]
+    public async Task A_429_is_retried_after_the_time_its_Retry_After_asks()
+    {
+        var space = await SpaceAsync(_host);
+        var before = _fake.Requests.Count(r => r.Model == ChatFixture.Main);
+        _fake.Enqueue(FakeScript.Status(429, TimeSpan.FromSeconds(1)), ChatFixture.Main);
+        var watch = Stopwatch.StartNew();
+        var events = await ChatAsync(space, new { content = "Hello", model = ChatFixture.Main });
+
+        Assert.Equal("complete", Done(events).GetProperty("status").GetString());
+        Assert.True(watch.Elapsed >= TimeSpan.FromSeconds(0.9), $"answered after {watch.Elapsed}");
+        Assert.Equal(before + 2, _fake.Requests.Count(r => r.Model == ChatFixture.Main));
+        await AssertAllSettledAsync(_host, space.OrgId);
+    }
+
+    [Fact]
+    public async Task A_model_that_fails_before_its_first_token_falls_back_and_the_model_that_answered_is_charged()
+    {
+        var space = await SpaceAsync(_host);
+        _fake.Enqueue(FakeScript.Status(500), ChatFixture.Chained);
+        _fake.Enqueue(FakeScript.Status(500), ChatFixture.Chained);
+        var events = await ChatAsync(space, new { content = "Who answers?", model = ChatFixture.Chained });
+
+        var done = Done(events);
+        Assert.Equal("complete", done.GetProperty("status").GetString());
+        Assert.Equal(ChatFixture.Claude, done.GetProperty("model").GetString());
+        Assert.Equal("claude", done.GetProperty("provider").GetString());
+        Assert.DoesNotContain(events, e => e.Event == "error");
+        var record = await UsageOfAsync(space.OrgId, ChatFixture.Claude);
+        Assert.Equal("claude", record.Provider);
+        Assert.True(record.CostMicros > 0);
+        Assert.Equal(record.CostMicros, done.GetProperty("costMicros").GetInt64());
+        Assert.Equal(ChatFixture.Claude, (await AnswerAsync(space, events)).Model);
+        await AssertAllSettledAsync(_host, space.OrgId);
+    }
+
+    [Theory]
+    [InlineData(FakeTruncation.EndBody)]
+    [InlineData(FakeTruncation.Abort)]
+    public async Task A_cut_stream_ends_incomplete_with_an_error_and_is_charged_only_what_was_delivered(FakeTruncation how)
+    {
+        var space = await SpaceAsync(_host);
+        _fake.Enqueue(FakeScript.TruncateAfter(4, how, "one two three four five six seven eight"), ChatFixture.Main);
+        var events = await ChatAsync(space, new { content = "Count", model = ChatFixture.Main });
+
+        var error = events.Single(e => e.Event == "error").Data;
+        Assert.Equal("urn:aihub:problem:stream-incomplete", error.GetProperty("type").GetString());
+        var done = Done(events);
+        Assert.Equal("incomplete", done.GetProperty("status").GetString());
+        var delivered = Text(events);
+        Assert.NotEmpty(delivered);
+        var answer = await AnswerAsync(space, events);
+        Assert.Equal(MessageStatus.Incomplete, answer.Status);
+        Assert.Equal(delivered, answer.Content);
+        var tokens = _host.App.Services.GetRequiredService<TokenCounter>();
+        var usage = events.Single(e => e.Event == "usage").Data;
+        Assert.Equal(tokens.Count(ChatFixture.Main, delivered), usage.GetProperty("outputTokens").GetInt64());
+        var record = await UsageOfAsync(space.OrgId, ChatFixture.Main);
+        Assert.Equal(UsageStatus.Incomplete, record.Status);
+        Assert.Equal(await PriceAsync(ChatFixture.Main, record.InputTokens, tokens.Count(ChatFixture.Main, delivered)), record.CostMicros);
+        await AssertAllSettledAsync(_host, space.OrgId);
+    }
+
+    [Fact]
+    public async Task A_stream_cut_before_its_first_token_falls_back_instead()
+    {
+        var space = await SpaceAsync(_host);
+        _fake.Enqueue(FakeScript.TruncateAfter(0), ChatFixture.Chained);
+        var events = await ChatAsync(space, new { content = "Anyone?", model = ChatFixture.Chained });
+        var done = Done(events);
+        Assert.Equal("complete", done.GetProperty("status").GetString());
+        Assert.Equal(ChatFixture.Claude, done.GetProperty("model").GetString());
+        await AssertAllSettledAsync(_host, space.OrgId);
+    }
+
+    [Fact]
+    public async Task A_stall_mid_answer_ends_it_incomplete_after_the_idle_timeout()
+    {
+        var space = await SpaceAsync(_host);
+        _fake.Enqueue(FakeScript.StallAfter(3, "alpha beta gamma delta epsilon"), ChatFixture.Main);
+        var watch = Stopwatch.StartNew();
+        var events = await ChatAsync(space, new { content = "Stall", model = ChatFixture.Main });
+        Assert.Equal("incomplete", Done(events).GetProperty("status").GetString());
+        Assert.Contains("sent nothing", events.Single(e => e.Event == "error").Data.GetProperty("detail").GetString());
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10));
+        await AssertAllSettledAsync(_host, space.OrgId);
+    }
+
+    [Fact]
+    public async Task A_slow_first_token_falls_back_after_the_first_token_timeout()
+    {
+        var space = await SpaceAsync(_host);
+        _fake.Enqueue(FakeScript.SlowFirstToken(TimeSpan.FromSeconds(6)), ChatFixture.Chained);
+        var events = await ChatAsync(space, new { content = "Slow", model = ChatFixture.Chained });
+        var done = Done(events);
+        Assert.Equal("complete", done.GetProperty("status").GetString());
+        Assert.Equal(ChatFixture.Claude, done.GetProperty("model").GetString());
+        await AssertAllSettledAsync(_host, space.OrgId);
+    }
+
+    [Fact]
+    public async Task Cancel_stops_the_provider_call_keeps_the_partial_answer_and_charges_what_was_delivered()
+    {
+        var space = await SpaceAsync(_host);
+        _fake.Enqueue(FakeScript.Reply(string.Join(' ', Enumerable.Range(1, 40).Select(i => $"word{i}")), chunks: 40, delayPerChunk: TimeSpan.FromMilliseconds(100)), ChatFixture.Main);
+        using var response = await space.Client.SendAsync(Post(space, space.Messages, new { content = "Talk", model = ChatFixture.Main }), HttpCompletionOption.ResponseHeadersRead, Ct);
+        var events = new List<Sse>();
+        await foreach (var e in EventsAsync(response))
+        {
+            events.Add(e);
+            if (events.Count(x => x.Event == "delta") == 3)
+            {
+                var answerId = events.First().Data.GetProperty("answerId").GetGuid();
+                await SendAsync(space.Client, space.Owner, HttpMethod.Post, $"{space.Messages}/{answerId}/cancel", new { }, HttpStatusCode.Accepted);
+            }
+        }
+        Assert.Equal("cancelled", Done(events).GetProperty("status").GetString());
+        var request = _fake.Requests.Last(r => r.Model == ChatFixture.Main);
+        Assert.Equal(FakeLlmOutcome.ClientDisconnected, await request.Outcome.WaitAsync(TimeSpan.FromSeconds(5), Ct));
+        var answer = await AnswerAsync(space, events);
+        Assert.Equal(MessageStatus.Cancelled, answer.Status);
+        Assert.Equal(Text(events), answer.Content);
+        Assert.StartsWith("word1", answer.Content.Trim());
+        Assert.DoesNotContain("word40", answer.Content);
+        var record = await UsageOfAsync(space.OrgId, ChatFixture.Main);
+        Assert.Equal(UsageStatus.Cancelled, record.Status);
+        Assert.Equal(_host.App.Services.GetRequiredService<TokenCounter>().Count(ChatFixture.Main, answer.Content), record.OutputTokens);
+        await AssertAllSettledAsync(_host, space.OrgId);
+    }
+
+    [Fact]
+    public async Task A_client_that_goes_away_stops_the_answer_and_its_hold_is_still_settled()
+    {
+        var space = await SpaceAsync(_host);
+        _fake.Enqueue(FakeScript.Reply(string.Join(' ', Enumerable.Range(1, 40).Select(i => $"w{i}")), chunks: 40, delayPerChunk: TimeSpan.FromMilliseconds(100)), ChatFixture.Main);
+        Guid answerId;
+        using (var response = await space.Client.SendAsync(Post(space, space.Messages, new { content = "Talk", model = ChatFixture.Main }), HttpCompletionOption.ResponseHeadersRead, Ct))
+        {
+            var seen = 0;
+            answerId = Guid.Empty;
+            await foreach (var e in EventsAsync(response))
+            {
+                if (e.Event == "message")
+                    answerId = e.Data.GetProperty("answerId").GetGuid();
+                if (e.Event == "delta" && ++seen == 2)
+                    break;
+            }
+        }
+        var request = _fake.Requests.Last(r => r.Model == ChatFixture.Main);
+        Assert.Equal(FakeLlmOutcome.ClientDisconnected, await request.Outcome.WaitAsync(TimeSpan.FromSeconds(10), Ct));
+        await using var scope = _host.App.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        StoredMessage answer;
+        while ((answer = await db.Set<StoredMessage>().AsNoTracking().SingleAsync(m => m.Id == answerId, Ct)).Status == MessageStatus.Streaming && DateTime.UtcNow < deadline)
+            await Task.Delay(100, Ct);
+        Assert.Equal(MessageStatus.Cancelled, answer.Status);
+        Assert.StartsWith("w1", answer.Content.Trim());
+        await AssertAllSettledAsync(_host, space.OrgId);
+    }
+
+    [Fact]
+    public async Task Editing_a_question_branches_and_the_model_sees_only_the_path()
+    {
+        var space = await SpaceAsync(_host);
+        var first = await ChatAsync(space, new { content = "First question", model = ChatFixture.Main });
+        var questionId = first[0].Data.GetProperty("questionId").GetGuid();
+        Assert.Equal(first[0].Data.GetProperty("answerId").GetGuid(), (await SendAsync(space.Client, space.Owner, HttpMethod.Get, space.Messages)).GetProperty("leafId").GetGuid());
+        var edited = await ChatAsync(space, new { content = "Edited question", editOf = questionId, model = ChatFixture.Main });
+        Assert.Equal("complete", Done(edited).GetProperty("status").GetString());
+        var sent = _fake.Requests.Last(r => r.Model == ChatFixture.Main).Body!.Value.GetProperty("messages");
+        var texts = sent.EnumerateArray().Select(m => m.GetProperty("content").ToString()).ToList();
+        Assert.Contains(texts, t => t.Contains("Edited question"));
+        Assert.DoesNotContain(texts, t => t.Contains("First question"));
+
+        var path = await SendAsync(space.Client, space.Owner, HttpMethod.Get, space.Messages);
+        Assert.Equal(2, path.GetProperty("messages").GetArrayLength());
+        var question = path.GetProperty("messages")[0];
+        Assert.Equal(2, question.GetProperty("siblingIds").GetArrayLength());
+        Assert.Equal(1, question.GetProperty("siblingIndex").GetInt32());
+    }
+
+    [Fact]
+    public async Task Without_a_stream_the_answer_comes_back_whole()
+    {
+        var space = await SpaceAsync(_host);
+        var request = new HttpRequestMessage(HttpMethod.Post, space.Messages) { Content = JsonContent.Create(new { content = "Whole please", model = ChatFixture.Main }) };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", space.Owner.AccessToken);
+        using var response = await space.Client.SendAsync(request, Ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct)).RootElement;
+        Assert.Equal("complete", body.GetProperty("status").GetString());
+        Assert.Contains("Whole please", body.GetProperty("content").GetString());
+    }
+
+    [Fact]
+    public async Task A_refused_call_writes_nothing_and_holds_nothing()
+    {
+        var space = await SpaceAsync(_host);
+        await using (var scope = _host.App.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+            var userId = UserIdOf(space.Owner);
+            var account = await db.Set<CreditAccount>().SingleAsync(a => a.Owner == CreditOwner.User && a.UserId == userId, Ct);
+            await scope.ServiceProvider.GetRequiredService<Ledger>().PostAsync(account.Id, CreditKind.Adjustment, -account.Balance, "empty it", null, $"empty:{account.Id}", Ct);
+        }
+        var problem = await SendAsync(space.Client, space.Owner, HttpMethod.Post, space.Messages, new { content = "Hello?", model = ChatFixture.Main }, HttpStatusCode.PaymentRequired);
+        Assert.Equal("urn:aihub:problem:insufficient-credits", problem.GetProperty("type").GetString());
+        var path = await SendAsync(space.Client, space.Owner, HttpMethod.Get, space.Messages);
+        Assert.Equal(0, path.GetProperty("messages").GetArrayLength());
+    }
+}
+
+public sealed class ChatStreamsOnSqlite(SqliteChatFixture fixture) : ChatStreamTests(fixture), IClassFixture<SqliteChatFixture>;
+
+public sealed class ChatStreamsOnPostgres(PostgresChatFixture fixture) : ChatStreamTests(fixture), IClassFixture<PostgresChatFixture>;
+
+/// <summary>Without any provider the chat API says so, with the code clients look for.</summary>
+public sealed class ChatWithoutProviders(SqliteIdentityFixture fixture) : IClassFixture<SqliteIdentityFixture>
+{
+    [Fact]
+    public async Task Sending_answers_503_NO_PROVIDER_and_stores_nothing()
+    {
+        var host = fixture.Host;
+        var client = host.Client();
+        var owner = await host.NewUserAsync(client);
+        var orgId = await PersonalOrgAsync(client, owner);
+        var workspaceId = await CreateAsync(client, owner, orgId, "workspaces", new { name = "Chat" });
+        var conversation = (await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/workspaces/{workspaceId}/conversations", new { }, HttpStatusCode.Created)).GetProperty("id").GetGuid();
+        var path = $"/api/orgs/{orgId}/workspaces/{workspaceId}/conversations/{conversation}/messages";
+        var problem = await SendAsync(client, owner, HttpMethod.Post, path, new { content = "Anyone there?" }, HttpStatusCode.ServiceUnavailable);
+        Assert.Equal("NO_PROVIDER", problem.GetProperty("code").GetString());
+        Assert.Equal("urn:aihub:problem:no-provider", problem.GetProperty("type").GetString());
+        Assert.Equal(0, (await SendAsync(client, owner, HttpMethod.Get, path)).GetProperty("messages").GetArrayLength());
+    }
+}
