@@ -114,6 +114,6 @@ public abstract class ModelRouterTests(IdentityHost host)
     }
 }
 
-public sealed class ModelRouterOnSqlite(SqliteProviderFixture fixture) : ModelRouterTests(fixture.Host), IClassFixture<SqliteProviderFixture>;
+public sealed class ModelRouterTestsOnSqlite(SqliteProviderFixture fixture) : ModelRouterTests(fixture.Host), IClassFixture<SqliteProviderFixture>;
 
-public sealed class ModelRouterOnPostgres(PostgresProviderFixture fixture) : ModelRouterTests(fixture.Host), IClassFixture<PostgresProviderFixture>;
+public sealed class ModelRouterTestsOnPostgres(PostgresProviderFixture fixture) : ModelRouterTests(fixture.Host), IClassFixture<PostgresProviderFixture>;

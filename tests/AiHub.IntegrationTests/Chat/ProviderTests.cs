@@ -211,12 +211,12 @@ public sealed class SqliteProviderFixture() : IdentityFixture("Sqlite", Provider
 
 public sealed class PostgresProviderFixture() : IdentityFixture("Postgres", ProviderTestSettings.Deployment());
 
-public sealed class ProvidersOnSqlite(SqliteProviderFixture fixture) : ProviderTests(fixture.Host), IClassFixture<SqliteProviderFixture>;
+public sealed class ProviderTestsOnSqlite(SqliteProviderFixture fixture) : ProviderTests(fixture.Host), IClassFixture<SqliteProviderFixture>;
 
-public sealed class ProvidersOnPostgres(PostgresProviderFixture fixture) : ProviderTests(fixture.Host), IClassFixture<PostgresProviderFixture>;
+public sealed class ProviderTestsOnPostgres(PostgresProviderFixture fixture) : ProviderTests(fixture.Host), IClassFixture<PostgresProviderFixture>;
 
 /// <summary>What only a host of its own shows: startup refusals, an empty deployment, and the log of a whole provider's life.</summary>
-public sealed class ProviderHostTests
+public sealed class ProviderTestsOnTheirOwnHost
 {
     static CancellationToken Ct => TestContext.Current.CancellationToken;
 
