@@ -87,6 +87,7 @@ internal static class AuditKinds
     public const string ApiKeyRotated = "api_key.rotated";
     public const string ModelPriceSet = "model_price.set";
     public const string ModelPriceDeleted = "model_price.deleted";
+    public const string SystemPromptChanged = "system_prompt.changed";
 }
 
 internal sealed class AuditEventConfiguration : IEntityTypeConfiguration<AuditEvent>

@@ -1,4 +1,5 @@
 using AiHub.Admin;
+using AiHub.Chat.Conversations;
 using AiHub.Identity;
 using AiHub.Infrastructure.Jobs;
 using AiHub.Organizations;
@@ -64,6 +65,9 @@ internal abstract class AppDbContext(DbContextOptions options)
         modelBuilder.Entity<Invitation>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
         modelBuilder.Entity<ApiKey>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
         modelBuilder.Entity<Chat.Providers.OrgProvider>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
+        modelBuilder.Entity<Conversation>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
+        modelBuilder.Entity<StoredMessage>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
+        modelBuilder.Entity<OrgSystemPrompt>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
     }
 
     public override Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
@@ -101,5 +105,6 @@ internal sealed class PostgresAppDbContext(DbContextOptions<PostgresAppDbContext
     {
         modelBuilder.HasPostgresExtension("vector");
         base.OnModelCreating(modelBuilder);
+        ConversationModelConfiguration.ConfigurePostgres(modelBuilder);
     }
 }

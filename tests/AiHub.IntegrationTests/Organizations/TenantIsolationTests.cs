@@ -18,7 +18,7 @@ public abstract partial class TenantIsolationTests(IdentityHost host)
 {
     static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    sealed record Tenant(AuthTokens Owner, string ApiKey, Guid OrgId, Guid MemberId, Dictionary<string, Guid> Ids);
+    sealed record Tenant(AuthTokens Owner, string ApiKey, Guid OrgId, Guid MemberId, Dictionary<string, object> Ids);
 
     [Fact]
     public async Task Every_org_scoped_route_refuses_callers_and_ids_of_another_org()
@@ -86,7 +86,7 @@ public abstract partial class TenantIsolationTests(IdentityHost host)
         var collection = before[(before.LastIndexOf('/') + 1)..];
         var key = name == "id" ? collection : name;
         return ids.Ids.TryGetValue(key, out var id)
-            ? id.ToString()
+            ? $"{id}"
             : throw new InvalidOperationException($"The isolation test does not know how to fill {{{name}}} in {pattern}; add an id of that kind to TenantAsync.");
     });
 
@@ -116,7 +116,7 @@ public abstract partial class TenantIsolationTests(IdentityHost host)
         await JoinAsync(host, client, owner, orgId, memberEmail, member);
         var team = await CreateAsync(client, owner, orgId, "teams", new { name = "Team" });
         await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/teams/{team}/members", new { userId = UserIdOf(member) });
-        var ids = new Dictionary<string, Guid>
+        var ids = new Dictionary<string, object>
         {
             ["workspaces"] = await CreateAsync(client, owner, orgId, "workspaces", new { name = "Workspace" }),
             ["teams"] = team,
@@ -130,6 +130,9 @@ public abstract partial class TenantIsolationTests(IdentityHost host)
         ids["providers"] = await CreateAsync(client, owner, orgId, "providers",
             new { name = "own", kind = "OpenAICompatible", baseUrl = "http://127.0.0.1:9/v1", models = List("local-model") });
         ids["requestId"] = await CreateAsync(client, member, orgId, "credits/requests", new { credits = 1m, reason = "isolation" });
+        ids["wsId"] = ids["workspaces"];
+        ids["conversations"] = await CreateAsync(client, owner, orgId, $"workspaces/{ids["workspaces"]}/conversations", new { title = "Conversation" });
+        ids["token"] = (await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/workspaces/{ids["workspaces"]}/conversations/{ids["conversations"]}/share")).GetProperty("token").GetString()!;
         return new Tenant(owner, key.GetProperty("secret").GetString()!, orgId, UserIdOf(member), ids);
     }
 

@@ -82,114 +82,232 @@ namespace AiHub.Data.Migrations.Postgres
                     b.ToTable("audit_events", (string)null);
                 });
 
-            modelBuilder.Entity("AiHub.Chat.Providers.ModelSetting", b =>
-                {
-                    b.Property<string>("Provider")
-                        .HasMaxLength(64)
-                        .HasColumnType("character varying(64)")
-                        .HasColumnName("provider");
-
-                    b.Property<string>("Model")
-                        .HasMaxLength(128)
-                        .HasColumnType("character varying(128)")
-                        .HasColumnName("model");
-
-                    b.Property<string>("Capabilities")
-                        .HasMaxLength(100)
-                        .HasColumnType("character varying(100)")
-                        .HasColumnName("capabilities");
-
-                    b.Property<int?>("ContextLength")
-                        .HasColumnType("integer")
-                        .HasColumnName("context_length");
-
-                    b.Property<string>("DisabledPlans")
-                        .IsRequired()
-                        .HasMaxLength(4000)
-                        .HasColumnType("character varying(4000)")
-                        .HasColumnName("disabled_plans");
-
-                    b.Property<string>("DisplayName")
-                        .HasMaxLength(200)
-                        .HasColumnType("character varying(200)")
-                        .HasColumnName("display_name");
-
-                    b.Property<DateTimeOffset>("UpdatedAt")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("updated_at");
-
-                    b.Property<Guid?>("UpdatedBy")
-                        .HasColumnType("uuid")
-                        .HasColumnName("updated_by");
-
-                    b.HasKey("Provider", "Model")
-                        .HasName("pk_model_settings");
-
-                    b.ToTable("model_settings", null, t =>
-                        {
-                            t.HasCheckConstraint("ck_model_settings_context_length", "context_length IS NULL OR context_length > 0");
-                        });
-                });
-
-            modelBuilder.Entity("AiHub.Chat.Providers.OrgProvider", b =>
+            modelBuilder.Entity("AiHub.Chat.Conversations.Conversation", b =>
                 {
                     b.Property<Guid>("Id")
                         .ValueGeneratedOnAdd()
                         .HasColumnType("uuid")
                         .HasColumnName("id");
 
-                    b.Property<string>("ApiKeyProtected")
-                        .HasMaxLength(4000)
-                        .HasColumnType("character varying(4000)")
-                        .HasColumnName("api_key_protected");
-
-                    b.Property<string>("BaseUrl")
-                        .HasMaxLength(500)
-                        .HasColumnType("character varying(500)")
-                        .HasColumnName("base_url");
+                    b.Property<DateTimeOffset?>("ArchivedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("archived_at");
 
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
 
-                    b.Property<Guid>("CreatedBy")
+                    b.Property<Guid?>("CurrentLeafId")
                         .HasColumnType("uuid")
-                        .HasColumnName("created_by");
+                        .HasColumnName("current_leaf_id");
 
-                    b.Property<string>("Kind")
-                        .IsRequired()
-                        .HasMaxLength(32)
-                        .HasColumnType("character varying(32)")
-                        .HasColumnName("kind");
-
-                    b.Property<string>("Models")
-                        .IsRequired()
-                        .HasMaxLength(20000)
-                        .HasColumnType("character varying(20000)")
-                        .HasColumnName("models");
-
-                    b.Property<string>("Name")
-                        .IsRequired()
-                        .HasMaxLength(64)
-                        .HasColumnType("character varying(64)")
-                        .HasColumnName("name");
+                    b.Property<string>("Model")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("model");
 
                     b.Property<Guid>("OrganizationId")
                         .HasColumnType("uuid")
                         .HasColumnName("organization_id");
 
+                    b.Property<Guid>("OwnerId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("owner_id");
+
+                    b.Property<DateTimeOffset?>("PinnedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("pinned_at");
+
+                    b.Property<string>("ShareTokenHash")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("share_token_hash");
+
+                    b.Property<DateTimeOffset?>("SharedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("shared_at");
+
+                    b.Property<string>("SystemPrompt")
+                        .HasMaxLength(20000)
+                        .HasColumnType("character varying(20000)")
+                        .HasColumnName("system_prompt");
+
+                    b.Property<string>("Title")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("title");
+
+                    b.Property<bool>("TitleGenerated")
+                        .HasColumnType("boolean")
+                        .HasColumnName("title_generated");
+
                     b.Property<DateTimeOffset>("UpdatedAt")
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("updated_at");
 
+                    b.Property<Guid>("WorkspaceId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("workspace_id");
+
                     b.HasKey("Id")
-                        .HasName("pk_org_providers");
+                        .HasName("pk_conversations");
 
-                    b.HasIndex("OrganizationId", "Name")
+                    b.HasIndex("OwnerId")
+                        .HasDatabaseName("ix_conversations_owner_id");
+
+                    b.HasIndex("ShareTokenHash")
                         .IsUnique()
-                        .HasDatabaseName("ix_org_providers_organization_id_name");
+                        .HasDatabaseName("ix_conversations_share_token_hash");
 
-                    b.ToTable("org_providers", (string)null);
+                    b.HasIndex("WorkspaceId")
+                        .HasDatabaseName("ix_conversations_workspace_id");
+
+                    b.HasIndex("OrganizationId", "WorkspaceId", "OwnerId", "UpdatedAt")
+                        .HasDatabaseName("ix_conversations_organization_id_workspace_id_owner_id_updated");
+
+                    b.HasIndex(new[] { "Title" }, "ix_conversations_title_fts")
+                        .HasDatabaseName("ix_conversations_title")
+                        .HasAnnotation("Npgsql:TsVectorConfig", "simple");
+
+                    NpgsqlIndexBuilderExtensions.HasMethod(b.HasIndex(new[] { "Title" }, "ix_conversations_title_fts"), "GIN");
+
+                    b.ToTable("conversations", (string)null);
+                });
+
+            modelBuilder.Entity("AiHub.Chat.Conversations.OrgSystemPrompt", b =>
+                {
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("organization_id");
+
+                    b.Property<string>("Text")
+                        .IsRequired()
+                        .HasMaxLength(20000)
+                        .HasColumnType("character varying(20000)")
+                        .HasColumnName("text");
+
+                    b.Property<DateTimeOffset>("UpdatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("updated_at");
+
+                    b.Property<Guid>("UpdatedBy")
+                        .HasColumnType("uuid")
+                        .HasColumnName("updated_by");
+
+                    b.HasKey("OrganizationId")
+                        .HasName("pk_system_prompts");
+
+                    b.ToTable("system_prompts", (string)null);
+                });
+
+            modelBuilder.Entity("AiHub.Chat.Conversations.StoredMessage", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid")
+                        .HasColumnName("id");
+
+                    b.Property<DateTimeOffset?>("CompletedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("completed_at");
+
+                    b.Property<string>("Content")
+                        .IsRequired()
+                        .HasColumnType("text")
+                        .HasColumnName("content");
+
+                    b.Property<Guid>("ConversationId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("conversation_id");
+
+                    b.Property<long>("CostMicros")
+                        .HasColumnType("bigint")
+                        .HasColumnName("cost_micros");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Error")
+                        .HasColumnType("text")
+                        .HasColumnName("error");
+
+                    b.Property<long?>("EstimatedInputTokens")
+                        .HasColumnType("bigint")
+                        .HasColumnName("estimated_input_tokens");
+
+                    b.Property<long?>("EstimatedOutputTokens")
+                        .HasColumnType("bigint")
+                        .HasColumnName("estimated_output_tokens");
+
+                    b.Property<string>("FinishReason")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("finish_reason");
+
+                    b.Property<long?>("InputTokens")
+                        .HasColumnType("bigint")
+                        .HasColumnName("input_tokens");
+
+                    b.Property<string>("Model")
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("model");
+
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("organization_id");
+
+                    b.Property<long?>("OutputTokens")
+                        .HasColumnType("bigint")
+                        .HasColumnName("output_tokens");
+
+                    b.Property<Guid?>("ParentId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("parent_id");
+
+                    b.Property<string>("Provider")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)")
+                        .HasColumnName("provider");
+
+                    b.Property<string>("Role")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("role");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("status");
+
+                    b.Property<string>("ToolCalls")
+                        .HasColumnType("text")
+                        .HasColumnName("tool_calls");
+
+                    b.Property<bool>("UsageReported")
+                        .HasColumnType("boolean")
+                        .HasColumnName("usage_reported");
+
+                    b.HasKey("Id")
+                        .HasName("pk_chat_messages");
+
+                    b.HasIndex("ParentId")
+                        .HasDatabaseName("ix_chat_messages_parent_id");
+
+                    b.HasIndex("ConversationId", "ParentId", "CreatedAt")
+                        .HasDatabaseName("ix_chat_messages_conversation_id_parent_id_created_at");
+
+                    b.HasIndex(new[] { "Content" }, "ix_chat_messages_content_fts")
+                        .HasDatabaseName("ix_chat_messages_content")
+                        .HasAnnotation("Npgsql:TsVectorConfig", "simple");
+
+                    NpgsqlIndexBuilderExtensions.HasMethod(b.HasIndex(new[] { "Content" }, "ix_chat_messages_content_fts"), "GIN");
+
+                    b.ToTable("chat_messages", (string)null);
                 });
 
             modelBuilder.Entity("AiHub.Credits.CreditAccount", b =>
@@ -2317,14 +2435,54 @@ namespace AiHub.Data.Migrations.Postgres
                     b.ToTable("user_tokens", (string)null);
                 });
 
-            modelBuilder.Entity("AiHub.Chat.Providers.OrgProvider", b =>
+            modelBuilder.Entity("AiHub.Chat.Conversations.Conversation", b =>
                 {
                     b.HasOne("AiHub.Organizations.Organization", null)
                         .WithMany()
                         .HasForeignKey("OrganizationId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
-                        .HasConstraintName("fk_org_providers_organizations_organization_id");
+                        .HasConstraintName("fk_conversations_organizations_organization_id");
+
+                    b.HasOne("AiHub.Identity.AppUser", null)
+                        .WithMany()
+                        .HasForeignKey("OwnerId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_conversations_asp_net_users_owner_id");
+
+                    b.HasOne("AiHub.Organizations.Workspace", null)
+                        .WithMany()
+                        .HasForeignKey("WorkspaceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_conversations_workspaces_workspace_id");
+                });
+
+            modelBuilder.Entity("AiHub.Chat.Conversations.OrgSystemPrompt", b =>
+                {
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_system_prompts_organizations_organization_id");
+                });
+
+            modelBuilder.Entity("AiHub.Chat.Conversations.StoredMessage", b =>
+                {
+                    b.HasOne("AiHub.Chat.Conversations.Conversation", null)
+                        .WithMany()
+                        .HasForeignKey("ConversationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_chat_messages_conversations_conversation_id");
+
+                    b.HasOne("AiHub.Chat.Conversations.StoredMessage", null)
+                        .WithMany()
+                        .HasForeignKey("ParentId")
+                        .OnDelete(DeleteBehavior.NoAction)
+                        .HasConstraintName("fk_chat_messages_chat_messages_parent_id");
                 });
 
             modelBuilder.Entity("AiHub.Credits.CreditAccount", b =>

@@ -76,114 +76,220 @@ namespace AiHub.Data.Migrations.Sqlite
                     b.ToTable("audit_events", (string)null);
                 });
 
-            modelBuilder.Entity("AiHub.Chat.Providers.ModelSetting", b =>
-                {
-                    b.Property<string>("Provider")
-                        .HasMaxLength(64)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("provider");
-
-                    b.Property<string>("Model")
-                        .HasMaxLength(128)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("model");
-
-                    b.Property<string>("Capabilities")
-                        .HasMaxLength(100)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("capabilities");
-
-                    b.Property<int?>("ContextLength")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("context_length");
-
-                    b.Property<string>("DisabledPlans")
-                        .IsRequired()
-                        .HasMaxLength(4000)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("disabled_plans");
-
-                    b.Property<string>("DisplayName")
-                        .HasMaxLength(200)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("display_name");
-
-                    b.Property<long>("UpdatedAt")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("updated_at");
-
-                    b.Property<Guid?>("UpdatedBy")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("updated_by");
-
-                    b.HasKey("Provider", "Model")
-                        .HasName("pk_model_settings");
-
-                    b.ToTable("model_settings", null, t =>
-                        {
-                            t.HasCheckConstraint("ck_model_settings_context_length", "context_length IS NULL OR context_length > 0");
-                        });
-                });
-
-            modelBuilder.Entity("AiHub.Chat.Providers.OrgProvider", b =>
+            modelBuilder.Entity("AiHub.Chat.Conversations.Conversation", b =>
                 {
                     b.Property<Guid>("Id")
                         .ValueGeneratedOnAdd()
                         .HasColumnType("TEXT")
                         .HasColumnName("id");
 
-                    b.Property<string>("ApiKeyProtected")
-                        .HasMaxLength(4000)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("api_key_protected");
-
-                    b.Property<string>("BaseUrl")
-                        .HasMaxLength(500)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("base_url");
+                    b.Property<long?>("ArchivedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("archived_at");
 
                     b.Property<long>("CreatedAt")
                         .HasColumnType("INTEGER")
                         .HasColumnName("created_at");
 
-                    b.Property<Guid>("CreatedBy")
+                    b.Property<Guid?>("CurrentLeafId")
                         .HasColumnType("TEXT")
-                        .HasColumnName("created_by");
+                        .HasColumnName("current_leaf_id");
 
-                    b.Property<string>("Kind")
-                        .IsRequired()
-                        .HasMaxLength(32)
+                    b.Property<string>("Model")
+                        .HasMaxLength(200)
                         .HasColumnType("TEXT")
-                        .HasColumnName("kind");
-
-                    b.Property<string>("Models")
-                        .IsRequired()
-                        .HasMaxLength(20000)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("models");
-
-                    b.Property<string>("Name")
-                        .IsRequired()
-                        .HasMaxLength(64)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("name");
+                        .HasColumnName("model");
 
                     b.Property<Guid>("OrganizationId")
                         .HasColumnType("TEXT")
                         .HasColumnName("organization_id");
 
+                    b.Property<Guid>("OwnerId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("owner_id");
+
+                    b.Property<long?>("PinnedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("pinned_at");
+
+                    b.Property<string>("ShareTokenHash")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("share_token_hash");
+
+                    b.Property<long?>("SharedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("shared_at");
+
+                    b.Property<string>("SystemPrompt")
+                        .HasMaxLength(20000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("system_prompt");
+
+                    b.Property<string>("Title")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("title");
+
+                    b.Property<bool>("TitleGenerated")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("title_generated");
+
                     b.Property<long>("UpdatedAt")
                         .HasColumnType("INTEGER")
                         .HasColumnName("updated_at");
 
+                    b.Property<Guid>("WorkspaceId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("workspace_id");
+
                     b.HasKey("Id")
-                        .HasName("pk_org_providers");
+                        .HasName("pk_conversations");
 
-                    b.HasIndex("OrganizationId", "Name")
+                    b.HasIndex("OwnerId")
+                        .HasDatabaseName("ix_conversations_owner_id");
+
+                    b.HasIndex("ShareTokenHash")
                         .IsUnique()
-                        .HasDatabaseName("ix_org_providers_organization_id_name");
+                        .HasDatabaseName("ix_conversations_share_token_hash");
 
-                    b.ToTable("org_providers", (string)null);
+                    b.HasIndex("WorkspaceId")
+                        .HasDatabaseName("ix_conversations_workspace_id");
+
+                    b.HasIndex("OrganizationId", "WorkspaceId", "OwnerId", "UpdatedAt")
+                        .HasDatabaseName("ix_conversations_organization_id_workspace_id_owner_id_updated_at");
+
+                    b.ToTable("conversations", (string)null);
+                });
+
+            modelBuilder.Entity("AiHub.Chat.Conversations.OrgSystemPrompt", b =>
+                {
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("organization_id");
+
+                    b.Property<string>("Text")
+                        .IsRequired()
+                        .HasMaxLength(20000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("text");
+
+                    b.Property<long>("UpdatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("updated_at");
+
+                    b.Property<Guid>("UpdatedBy")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("updated_by");
+
+                    b.HasKey("OrganizationId")
+                        .HasName("pk_system_prompts");
+
+                    b.ToTable("system_prompts", (string)null);
+                });
+
+            modelBuilder.Entity("AiHub.Chat.Conversations.StoredMessage", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<long?>("CompletedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("completed_at");
+
+                    b.Property<string>("Content")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("content");
+
+                    b.Property<Guid>("ConversationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("conversation_id");
+
+                    b.Property<long>("CostMicros")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("cost_micros");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("Error")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("error");
+
+                    b.Property<long?>("EstimatedInputTokens")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("estimated_input_tokens");
+
+                    b.Property<long?>("EstimatedOutputTokens")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("estimated_output_tokens");
+
+                    b.Property<string>("FinishReason")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("finish_reason");
+
+                    b.Property<long?>("InputTokens")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("input_tokens");
+
+                    b.Property<string>("Model")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("model");
+
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("organization_id");
+
+                    b.Property<long?>("OutputTokens")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("output_tokens");
+
+                    b.Property<Guid?>("ParentId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("parent_id");
+
+                    b.Property<string>("Provider")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("provider");
+
+                    b.Property<string>("Role")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("role");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("status");
+
+                    b.Property<string>("ToolCalls")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("tool_calls");
+
+                    b.Property<bool>("UsageReported")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("usage_reported");
+
+                    b.HasKey("Id")
+                        .HasName("pk_chat_messages");
+
+                    b.HasIndex("ParentId")
+                        .HasDatabaseName("ix_chat_messages_parent_id");
+
+                    b.HasIndex("ConversationId", "ParentId", "CreatedAt")
+                        .HasDatabaseName("ix_chat_messages_conversation_id_parent_id_created_at");
+
+                    b.ToTable("chat_messages", (string)null);
                 });
 
             modelBuilder.Entity("AiHub.Credits.CreditAccount", b =>
@@ -2304,14 +2410,54 @@ namespace AiHub.Data.Migrations.Sqlite
                     b.ToTable("user_tokens", (string)null);
                 });
 
-            modelBuilder.Entity("AiHub.Chat.Providers.OrgProvider", b =>
+            modelBuilder.Entity("AiHub.Chat.Conversations.Conversation", b =>
                 {
                     b.HasOne("AiHub.Organizations.Organization", null)
                         .WithMany()
                         .HasForeignKey("OrganizationId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
-                        .HasConstraintName("fk_org_providers_organizations_organization_id");
+                        .HasConstraintName("fk_conversations_organizations_organization_id");
+
+                    b.HasOne("AiHub.Identity.AppUser", null)
+                        .WithMany()
+                        .HasForeignKey("OwnerId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_conversations_asp_net_users_owner_id");
+
+                    b.HasOne("AiHub.Organizations.Workspace", null)
+                        .WithMany()
+                        .HasForeignKey("WorkspaceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_conversations_workspaces_workspace_id");
+                });
+
+            modelBuilder.Entity("AiHub.Chat.Conversations.OrgSystemPrompt", b =>
+                {
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_system_prompts_organizations_organization_id");
+                });
+
+            modelBuilder.Entity("AiHub.Chat.Conversations.StoredMessage", b =>
+                {
+                    b.HasOne("AiHub.Chat.Conversations.Conversation", null)
+                        .WithMany()
+                        .HasForeignKey("ConversationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_chat_messages_conversations_conversation_id");
+
+                    b.HasOne("AiHub.Chat.Conversations.StoredMessage", null)
+                        .WithMany()
+                        .HasForeignKey("ParentId")
+                        .OnDelete(DeleteBehavior.NoAction)
+                        .HasConstraintName("fk_chat_messages_chat_messages_parent_id");
                 });
 
             modelBuilder.Entity("AiHub.Credits.CreditAccount", b =>

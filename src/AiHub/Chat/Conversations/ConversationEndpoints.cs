@@ -1,0 +1,144 @@
+using System.Security.Claims;
+using AiHub.Data;
+using AiHub.Identity;
+using AiHub.Infrastructure.Errors;
+using AiHub.Organizations;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+
+namespace AiHub.Chat.Conversations;
+
+internal sealed record ConversationRequest(string? Title, string? SystemPrompt, string? Model);
+
+/// <summary>A field left null keeps its value; an empty prompt or model clears it.</summary>
+internal sealed record ConversationPatch(string? Title, string? SystemPrompt, string? Model, bool? Pinned, bool? Archived);
+
+internal sealed record BranchRequest(Guid? MessageId);
+
+internal sealed record PathResponse(Guid? LeafId, IReadOnlyList<MessageResponse> Messages);
+
+internal sealed record ShareResponse(string Url, string Token);
+
+/// <summary>What a share link shows: the conversation's current path, without its owner's private settings.</summary>
+internal sealed record SharedConversationResponse(Guid Id, string Title, string? Model, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? SharedAt, IReadOnlyList<MessageResponse> Messages);
+
+internal static class ConversationEndpoints
+{
+    public static void MapConversationEndpoints(IEndpointRouteBuilder app)
+    {
+        var org = OrgEndpoints.Org(app).WithTags("Conversations");
+        // Conversations belong to a person: an API key has no user to own them.
+        var conversations = org.MapGroup("/workspaces/{wsId:guid}/conversations").RequireAuthorization(OrgPermissions.ChatUse).RequireUser();
+        conversations.MapGet("", List);
+        conversations.MapPost("", Create);
+        conversations.MapGet("/{id:guid}", Get);
+        conversations.MapPatch("/{id:guid}", Update);
+        conversations.MapDelete("/{id:guid}", Delete);
+        conversations.MapGet("/{id:guid}/messages", Messages);
+        conversations.MapPost("/{id:guid}/branch", Branch);
+        conversations.MapPost("/{id:guid}/share", Share);
+        conversations.MapDelete("/{id:guid}/share", Unshare);
+        org.MapGet("/shared-conversations/{token}", Shared).RequireAuthorization(OrgPermissions.ChatUse).RequireUser();
+
+        org.MapGet("/system-prompt", OrgPrompt).RequireAuthorization(OrgPermissions.ChatUse);
+        org.MapPut("/system-prompt", SetOrgPrompt).RequireAuthorization(OrgPermissions.OrgManage).RequireUser();
+        org.MapGet("/workspaces/{wsId:guid}/system-prompt", WorkspacePrompt).RequireAuthorization(OrgPermissions.ChatUse);
+        org.MapPut("/workspaces/{wsId:guid}/system-prompt", SetWorkspacePrompt).RequireAuthorization(OrgPermissions.WorkspacesManage).RequireUser();
+    }
+
+    static async Task<Ok<ConversationPage>> List(Guid orgId, Guid wsId, HttpContext http, ClaimsPrincipal user, AppDbContext db, ConversationQueries queries, CancellationToken ct,
+        bool archived = false, string? q = null, DateTimeOffset? before = null, int limit = 50)
+    {
+        await SystemPrompts.WorkspaceOfAsync(db, http.Grant(), wsId, ct);
+        return TypedResults.Ok(await queries.ListAsync(orgId, wsId, user.UserId()!.Value, archived, q, before, limit, ct));
+    }
+
+    static async Task<Created<ConversationResponse>> Create(Guid orgId, Guid wsId, ConversationRequest body, HttpContext http, ClaimsPrincipal user, AppDbContext db, Conversations conversations, CancellationToken ct)
+    {
+        await SystemPrompts.WorkspaceOfAsync(db, http.Grant(), wsId, ct);
+        var conversation = await conversations.CreateAsync(orgId, wsId, user.UserId()!.Value, body.Title, body.SystemPrompt, body.Model, ct);
+        return TypedResults.Created($"/api/orgs/{orgId}/workspaces/{wsId}/conversations/{conversation.Id}", ConversationQueries.Describe(conversation));
+    }
+
+    static async Task<Ok<ConversationResponse>> Get(Guid orgId, Guid wsId, Guid id, ClaimsPrincipal user, Conversations conversations, CancellationToken ct) =>
+        TypedResults.Ok(ConversationQueries.Describe(await conversations.FindOwnAsync(orgId, wsId, id, user.UserId()!.Value, ct)));
+
+    static async Task<Ok<ConversationResponse>> Update(Guid orgId, Guid wsId, Guid id, ConversationPatch body, ClaimsPrincipal user, AppDbContext db, Conversations conversations, TimeProvider clock, CancellationToken ct)
+    {
+        var conversation = await conversations.FindOwnAsync(orgId, wsId, id, user.UserId()!.Value, ct);
+        var now = clock.GetUtcNow();
+        if (body.Title is not null)
+        {
+            conversation.Title = Conversations.RequireTitle(body.Title);
+            conversation.TitleGenerated = true;
+        }
+        if (body.SystemPrompt is not null)
+            conversation.SystemPrompt = Conversations.OptionalPrompt(body.SystemPrompt);
+        if (body.Model is not null)
+            conversation.Model = Conversations.OptionalModel(body.Model);
+        if (body.Title is not null || body.SystemPrompt is not null || body.Model is not null)
+            conversation.UpdatedAt = now;
+        // Pinning and archiving leave UpdatedAt alone: they change where it is listed, not how recent it is.
+        if (body.Pinned is { } pinned)
+            conversation.PinnedAt = pinned ? conversation.PinnedAt ?? now : null;
+        if (body.Archived is { } archived)
+            conversation.ArchivedAt = archived ? conversation.ArchivedAt ?? now : null;
+        await db.SaveChangesAsync(ct);
+        return TypedResults.Ok(ConversationQueries.Describe(conversation));
+    }
+
+    static async Task<NoContent> Delete(Guid orgId, Guid wsId, Guid id, ClaimsPrincipal user, Conversations conversations, CancellationToken ct)
+    {
+        await conversations.DeleteAsync(await conversations.FindOwnAsync(orgId, wsId, id, user.UserId()!.Value, ct), ct);
+        return TypedResults.NoContent();
+    }
+
+    static async Task<Ok<PathResponse>> Messages(Guid orgId, Guid wsId, Guid id, ClaimsPrincipal user, Conversations conversations, CancellationToken ct, Guid? leaf = null)
+    {
+        var conversation = await conversations.FindOwnAsync(orgId, wsId, id, user.UserId()!.Value, ct);
+        var path = await conversations.PathWithBranchesAsync(conversation, leaf, ct);
+        return TypedResults.Ok(new PathResponse(path.Count == 0 ? null : path[^1].Id, path));
+    }
+
+    static async Task<Ok<PathResponse>> Branch(Guid orgId, Guid wsId, Guid id, BranchRequest body, ClaimsPrincipal user, Conversations conversations, CancellationToken ct)
+    {
+        var conversation = await conversations.FindOwnAsync(orgId, wsId, id, user.UserId()!.Value, ct);
+        if (body.MessageId is not { } messageId)
+            throw ProblemException.Invalid("messageId", "Name the message whose branch to show.");
+        await conversations.SelectBranchAsync(conversation, messageId, ct);
+        var path = await conversations.PathWithBranchesAsync(conversation, null, ct);
+        return TypedResults.Ok(new PathResponse(conversation.CurrentLeafId, path));
+    }
+
+    static async Task<Ok<ShareResponse>> Share(Guid orgId, Guid wsId, Guid id, ClaimsPrincipal user, Conversations conversations, IOptions<IdentitySettings> settings, CancellationToken ct)
+    {
+        var conversation = await conversations.FindOwnAsync(orgId, wsId, id, user.UserId()!.Value, ct);
+        var token = await conversations.ShareAsync(conversation, ct);
+        return TypedResults.Ok(new ShareResponse(new Uri(settings.Value.PublicUrl, $"/api/orgs/{orgId}/shared-conversations/{token}").ToString(), token));
+    }
+
+    static async Task<NoContent> Unshare(Guid orgId, Guid wsId, Guid id, ClaimsPrincipal user, Conversations conversations, CancellationToken ct)
+    {
+        await conversations.UnshareAsync(await conversations.FindOwnAsync(orgId, wsId, id, user.UserId()!.Value, ct), ct);
+        return TypedResults.NoContent();
+    }
+
+    static async Task<Ok<SharedConversationResponse>> Shared(Guid orgId, string token, Conversations conversations, CancellationToken ct)
+    {
+        var c = await conversations.FindSharedAsync(orgId, token, ct);
+        var path = await conversations.PathWithBranchesAsync(c, null, ct);
+        return TypedResults.Ok(new SharedConversationResponse(c.Id, c.Title, c.Model, c.CreatedAt, c.UpdatedAt, c.SharedAt, path));
+    }
+
+    static async Task<Ok<SystemPromptResponse>> OrgPrompt(Guid orgId, SystemPrompts prompts, CancellationToken ct) =>
+        TypedResults.Ok(await prompts.OrgAsync(orgId, ct));
+
+    static async Task<Ok<SystemPromptResponse>> SetOrgPrompt(Guid orgId, SystemPromptRequest body, ClaimsPrincipal user, SystemPrompts prompts, CancellationToken ct) =>
+        TypedResults.Ok(await prompts.SetOrgAsync(orgId, user.UserId()!.Value, body.Text, ct));
+
+    static async Task<Ok<SystemPromptResponse>> WorkspacePrompt(Guid orgId, Guid wsId, HttpContext http, SystemPrompts prompts, CancellationToken ct) =>
+        TypedResults.Ok(await prompts.WorkspaceAsync(http.Grant(), wsId, ct));
+
+    static async Task<Ok<SystemPromptResponse>> SetWorkspacePrompt(Guid orgId, Guid wsId, SystemPromptRequest body, HttpContext http, ClaimsPrincipal user, SystemPrompts prompts, CancellationToken ct) =>
+        TypedResults.Ok(await prompts.SetWorkspaceAsync(http.Grant(), user.UserId()!.Value, wsId, body.Text, ct));
+}

@@ -1,0 +1,13 @@
+namespace AiHub.Chat.Conversations;
+
+internal static class ConversationExtensions
+{
+    public static void AddConversations(IHostApplicationBuilder builder)
+    {
+        builder.Services.AddScoped<Conversations>();
+        builder.Services.AddScoped<ConversationQueries>();
+        builder.Services.AddScoped<SystemPrompts>();
+    }
+
+    public static void MapConversationRoutes(IEndpointRouteBuilder app) => ConversationEndpoints.MapConversationEndpoints(app);
+}

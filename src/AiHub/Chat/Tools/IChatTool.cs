@@ -1,0 +1,22 @@
+using Microsoft.Extensions.AI;
+
+namespace AiHub.Chat.Tools;
+
+/// <summary>Who a call is for: a tool decides from it whether it is offered, and scopes what it reads to it.</summary>
+/// <remarks>A tool that reads tenant data fetches it by <see cref="OrganizationId"/>, never by id alone.</remarks>
+internal sealed record ToolContext(Guid OrganizationId, Guid UserId, Guid? WorkspaceId, Guid? ApiKeyId);
+
+/// <summary>A function the model may call during a chat; registered with <see cref="ToolsExtensions.AddChatTool{T}"/>.</summary>
+internal interface IChatTool
+{
+    /// <summary>Unique among tools; letters, digits, <c>_</c> and <c>-</c>, at most 64 (what every provider accepts).</summary>
+    string Name { get; }
+
+    /// <summary>What the model and the tool listing are told it does.</summary>
+    string Description { get; }
+
+    bool IsAvailable(ToolContext context);
+
+    /// <summary>The function for one call, bound to <paramref name="context"/>; named <see cref="Name"/>.</summary>
+    AIFunction Create(ToolContext context);
+}

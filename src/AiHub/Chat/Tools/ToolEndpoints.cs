@@ -1,0 +1,32 @@
+using System.Security.Claims;
+using AiHub.Data;
+using AiHub.Identity;
+using AiHub.Organizations;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+
+namespace AiHub.Chat.Tools;
+
+internal static class ToolEndpoints
+{
+    public static void MapToolRoutes(IEndpointRouteBuilder app)
+    {
+        var org = OrgEndpoints.Org(app).WithTags("Chat");
+        org.MapGet("/tools", List).RequireAuthorization(OrgPermissions.ChatUse);
+    }
+
+    /// <summary>The tools a chat call by this caller would offer the model.</summary>
+    static async Task<Ok<IReadOnlyList<ToolDescription>>> List(Guid orgId, HttpContext http, ClaimsPrincipal user, ChatTools tools, AppDbContext db, CancellationToken ct) =>
+        TypedResults.Ok(tools.Describe(await ContextOfAsync(http.Grant(), user, db, ct)));
+
+    /// <summary>The context of a call made by the caller; an API key acts for the person who created it.</summary>
+    /// <remarks>The key is fetched by (org, id), from the grant the org check produced.</remarks>
+    public static async Task<ToolContext> ContextOfAsync(OrgGrant grant, ClaimsPrincipal user, AppDbContext db, CancellationToken ct)
+    {
+        var userId = user.UserId() ?? await db.ApiKeys.AsNoTracking()
+            .Where(k => k.OrganizationId == grant.OrganizationId && k.Id == grant.ApiKeyId)
+            .Select(k => k.CreatedBy)
+            .FirstAsync(ct);
+        return new ToolContext(grant.OrganizationId, userId, grant.WorkspaceId, grant.ApiKeyId);
+    }
+}
