@@ -1,8 +1,8 @@
 using AiHub.Chat.Conversations;
 using AiHub.Chat.Engine;
+using AiHub.Chat.Providers;
 using AiHub.Chat.Tokens;
 using AiHub.Chat.Tools;
-using AiHub.Chat.Providers;
 
 namespace AiHub.Chat;
 
@@ -11,8 +11,8 @@ public static class ChatExtensions
     /// <summary>Chat with any provider: providers and the model catalog, conversations, tools, and the engine that streams, falls back and meters each call.</summary>
     public static IHostApplicationBuilder AddChat(this IHostApplicationBuilder builder)
     {
-        ConversationExtensions.AddConversations(builder);
         ProviderExtensions.AddProviders(builder);
+        ConversationExtensions.AddConversations(builder);
         EngineExtensions.AddEngine(builder);
         ToolsExtensions.AddTools(builder);
         TokensExtensions.AddTokens(builder);
@@ -21,8 +21,8 @@ public static class ChatExtensions
 
     public static IEndpointRouteBuilder MapChatEndpoints(this IEndpointRouteBuilder app)
     {
-        ConversationExtensions.MapConversationRoutes(app);
         ProviderExtensions.MapProviderRoutes(app);
+        ConversationExtensions.MapConversationRoutes(app);
         EngineExtensions.MapEngineRoutes(app);
         ToolsExtensions.MapToolRoutes(app);
         return app;

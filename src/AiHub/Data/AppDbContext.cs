@@ -64,10 +64,10 @@ internal abstract class AppDbContext(DbContextOptions options)
         modelBuilder.Entity<TeamMember>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
         modelBuilder.Entity<Invitation>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
         modelBuilder.Entity<ApiKey>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
+        modelBuilder.Entity<Chat.Providers.OrgProvider>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
         modelBuilder.Entity<Conversation>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
         modelBuilder.Entity<StoredMessage>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
         modelBuilder.Entity<OrgSystemPrompt>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
-        modelBuilder.Entity<Chat.Providers.OrgProvider>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
     }
 
     public override Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)

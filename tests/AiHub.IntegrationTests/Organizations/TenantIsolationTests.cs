@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using AiHub.IntegrationTests.Support;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using static AiHub.IntegrationTests.Chat.ProviderTestSettings;
 using static AiHub.IntegrationTests.Organizations.OrgApi;
 using static AiHub.IntegrationTests.Support.IdentityHost;
 
@@ -126,6 +127,8 @@ public abstract partial class TenantIsolationTests(IdentityHost host)
         var key = await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/api-keys",
             new { name = "everything", permissions = AiHub.Organizations.OrgPermissions.All.Select(AiHub.Organizations.OrgPermissions.Name) }, HttpStatusCode.Created);
         ids["api-keys"] = key.GetProperty("key").GetProperty("id").GetGuid();
+        ids["providers"] = await CreateAsync(client, owner, orgId, "providers",
+            new { name = "own", kind = "OpenAICompatible", baseUrl = "http://127.0.0.1:9/v1", models = List("local-model") });
         ids["requestId"] = await CreateAsync(client, member, orgId, "credits/requests", new { credits = 1m, reason = "isolation" });
         ids["wsId"] = ids["workspaces"];
         ids["conversations"] = await CreateAsync(client, owner, orgId, $"workspaces/{ids["workspaces"]}/conversations", new { title = "Conversation" });

@@ -41,8 +41,8 @@ internal sealed class ChatClients(IHttpClientFactory httpClients, ILoggerFactory
                 BaseUrl = source.BaseUrl.ToString().TrimEnd('/'),
                 HttpClient = http,
                 MaxRetries = 0,
-                // The resilience handler times each attempt's headers and the engine times the stream; the SDK's own limit would cut long answers.
-                Timeout = Timeout.InfiniteTimeSpan,
+                // The resilience handler times each attempt's headers and the engine times the stream; this only bounds a runaway call.
+                Timeout = TimeSpan.FromHours(1),
             }.AsIChatClient(model),
             _ => new OpenAIClient(new ApiKeyCredential(source.ApiKey ?? "none"), new OpenAIClientOptions
             {

@@ -11,7 +11,7 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace AiHub.Data.Migrations.Sqlite
 {
     [DbContext(typeof(SqliteAppDbContext))]
-    [Migration("20261123180835_ChatProviders")]
+    [Migration("20261123181849_ChatProviders")]
     partial class ChatProviders
     {
         /// <inheritdoc />

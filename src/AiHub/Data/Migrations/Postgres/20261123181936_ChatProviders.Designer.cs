@@ -12,7 +12,7 @@ using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 namespace AiHub.Data.Migrations.Postgres
 {
     [DbContext(typeof(PostgresAppDbContext))]
-    [Migration("20261123181012_ChatProviders")]
+    [Migration("20261123181936_ChatProviders")]
     partial class ChatProviders
     {
         /// <inheritdoc />
