@@ -1,0 +1,111 @@
+using System.Net;
+using System.Text;
+using System.Text.RegularExpressions;
+using Ganss.Xss;
+using Markdig;
+using Markdig.Renderers;
+using Markdig.Renderers.Html;
+using Markdig.Syntax;
+using Microsoft.AspNetCore.Components;
+
+namespace AiHub.Chat.Pages;
+
+/// <summary>
+/// An answer's markdown as safe HTML: raw HTML in the markdown is shown as text, and the result is sanitized as well,
+/// because a model repeats whatever a user or a web page put in front of it.
+/// </summary>
+internal static partial class ChatMarkdown
+{
+    static readonly MarkdownPipeline Pipeline = new MarkdownPipelineBuilder().UseAdvancedExtensions().DisableHtml().Build();
+
+    static readonly HtmlSanitizer Sanitizer = CreateSanitizer();
+
+    public static MarkupString Render(string? markdown)
+    {
+        if (string.IsNullOrEmpty(markdown))
+            return new MarkupString("");
+        using var writer = new StringWriter();
+        var renderer = new HtmlRenderer(writer);
+        Pipeline.Setup(renderer);
+        renderer.ObjectRenderers.Replace<CodeBlockRenderer>(new HighlightingCodeBlockRenderer());
+        renderer.Render(Markdown.Parse(markdown, Pipeline));
+        writer.Flush();
+        return new MarkupString(Sanitizer.Sanitize(writer.ToString()));
+    }
+
+    static HtmlSanitizer CreateSanitizer()
+    {
+        var sanitizer = new HtmlSanitizer();
+        sanitizer.AllowedSchemes.Add("mailto");
+        // Links from a model open elsewhere and tell the target nothing about the chat.
+        sanitizer.PostProcessNode += (_, e) =>
+        {
+            if (e.Node is AngleSharp.Dom.IElement { TagName: "A" } link)
+            {
+                link.SetAttribute("target", "_blank");
+                link.SetAttribute("rel", "noopener noreferrer nofollow");
+            }
+        };
+        sanitizer.AllowedAttributes.Add("target");
+        sanitizer.AllowedAttributes.Add("rel");
+        return sanitizer;
+    }
+
+    /// <summary>Fenced code as <c>&lt;pre&gt;&lt;code class="language-x"&gt;</c> with keywords, strings, numbers and comments in spans.</summary>
+    sealed class HighlightingCodeBlockRenderer : HtmlObjectRenderer<CodeBlock>
+    {
+        protected override void Write(HtmlRenderer renderer, CodeBlock block)
+        {
+            var language = block is FencedCodeBlock { Info: { Length: > 0 } info } ? LanguageName().Match(info).Value.ToLowerInvariant() : "";
+            var code = block.Lines.ToString();
+            renderer.EnsureLine();
+            renderer.Write("<pre class=\"aihub-code\"><code");
+            if (language.Length > 0)
+                renderer.Write(" class=\"language-").Write(language).Write("\"");
+            renderer.Write(">");
+            renderer.Write(language.Length > 0 ? Highlight(code, language) : WebUtility.HtmlEncode(code));
+            renderer.WriteLine("</code></pre>");
+        }
+    }
+
+    static readonly HashSet<string> HashComments = ["python", "py", "sh", "bash", "shell", "zsh", "ruby", "rb", "yaml", "yml", "toml", "r", "perl", "powershell", "ps1", "dockerfile", "makefile", "ini", "conf"];
+
+    static readonly HashSet<string> Keywords =
+    [
+        "abstract", "and", "as", "async", "await", "bool", "break", "case", "catch", "class", "const", "continue", "def", "default", "del", "do", "elif",
+        "else", "enum", "export", "extends", "false", "False", "finally", "fn", "for", "foreach", "from", "func", "function", "if", "impl", "import", "in",
+        "int", "interface", "internal", "is", "lambda", "let", "match", "mut", "namespace", "new", "nil", "none", "None", "not", "null", "or", "override",
+        "package", "pass", "private", "protected", "pub", "public", "raise", "readonly", "record", "return", "sealed", "select", "self", "static", "string",
+        "struct", "super", "switch", "this", "throw", "true", "True", "try", "type", "typeof", "use", "using", "var", "void", "where", "while", "with",
+        "yield", "echo", "then", "fi", "done", "esac", "local", "SELECT", "FROM", "WHERE", "INSERT", "UPDATE", "DELETE", "JOIN", "ORDER", "BY", "GROUP",
+    ];
+
+    /// <summary>A small, language-agnostic colouring: good enough to read code, not a parser of any one language.</summary>
+    internal static string Highlight(string code, string language)
+    {
+        var tokens = HashComments.Contains(language) ? HashTokens() : SlashTokens();
+        var html = new StringBuilder(code.Length + 64);
+        var at = 0;
+        foreach (Match m in tokens.Matches(code))
+        {
+            html.Append(WebUtility.HtmlEncode(code[at..m.Index]));
+            var kind = m.Groups["c"].Success ? "com" : m.Groups["s"].Success ? "str" : m.Groups["n"].Success ? "num" : Keywords.Contains(m.Value) ? "kw" : null;
+            if (kind is null)
+                html.Append(WebUtility.HtmlEncode(m.Value));
+            else
+                html.Append("<span class=\"tok-").Append(kind).Append("\">").Append(WebUtility.HtmlEncode(m.Value)).Append("</span>");
+            at = m.Index + m.Length;
+        }
+        html.Append(WebUtility.HtmlEncode(code[at..]));
+        return html.ToString();
+    }
+
+    [GeneratedRegex(@"^[\w+#.-]+")]
+    private static partial Regex LanguageName();
+
+    [GeneratedRegex("""(?<c>//[^\n]*|/\*[\s\S]*?(?:\*/|$))|(?<s>"(?:\\.|[^"\\\n])*"?|'(?:\\.|[^'\\\n])*'?|`[^`]*`?)|(?<n>\b\d+(?:\.\d+)?\b)|(?<w>\b[A-Za-z_]\w*\b)""")]
+    private static partial Regex SlashTokens();
+
+    [GeneratedRegex("""(?<c>#[^\n]*)|(?<s>"(?:\\.|[^"\\\n])*"?|'(?:\\.|[^'\\\n])*'?)|(?<n>\b\d+(?:\.\d+)?\b)|(?<w>\b[A-Za-z_]\w*\b)""")]
+    private static partial Regex HashTokens();
+}
