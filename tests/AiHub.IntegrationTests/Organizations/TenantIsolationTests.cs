@@ -132,6 +132,13 @@ public abstract partial class TenantIsolationTests(IdentityHost host)
         ids["requestId"] = await CreateAsync(client, member, orgId, "credits/requests", new { credits = 1m, reason = "isolation" });
         ids["wsId"] = ids["workspaces"];
         ids["conversations"] = await CreateAsync(client, owner, orgId, $"workspaces/{ids["workspaces"]}/conversations", new { title = "Conversation" });
+        // A question stored directly: asking a model needs a provider, and the isolation host has none.
+        await using (var scope = host.App.Services.CreateAsyncScope())
+        {
+            var store = scope.ServiceProvider.GetRequiredService<AiHub.Chat.Conversations.Conversations>();
+            var conversation = await store.FindOwnAsync(orgId, (Guid)ids["workspaces"], (Guid)ids["conversations"], UserIdOf(owner), TestContext.Current.CancellationToken);
+            ids["messageId"] = (await store.AddUserMessageAsync(conversation, null, "A question", TestContext.Current.CancellationToken)).Id;
+        }
         ids["token"] = (await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/workspaces/{ids["workspaces"]}/conversations/{ids["conversations"]}/share")).GetProperty("token").GetString()!;
         return new Tenant(owner, key.GetProperty("secret").GetString()!, orgId, UserIdOf(member), ids);
     }
