@@ -69,6 +69,8 @@ internal sealed class ChatTurns(
         var call = await engine.StartAsync(Run(spender, body.Model ?? c.Model, history, body.MaxTokens, body.Temperature, body.Tools), ct);
         try
         {
+            // Holding credits clears the change tracker: the conversation is read again so that the new leaf is saved.
+            c = await FindAsync(spender, conversationId, ct);
             var question = body.EditOf is { } edited
                 ? await store.EditUserMessageAsync(c, edited, content, ct)
                 : await store.AddUserMessageAsync(c, body.ParentId, content, ct);
@@ -94,6 +96,7 @@ internal sealed class ChatTurns(
         var call = await engine.StartAsync(Run(spender, body.Model ?? path[^1].Model ?? c.Model, history, body.MaxTokens, body.Temperature, body.Tools), ct);
         try
         {
+            c = await FindAsync(spender, conversationId, ct);
             var answer = await store.StartAssistantAsync(c, question.Id, ct);
             return new ChatTurn(spender, c, null, answer, question.Content, false, call);
         }
