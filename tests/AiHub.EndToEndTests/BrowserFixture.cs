@@ -15,7 +15,12 @@ public sealed class BrowserFixture : IAsyncLifetime
     readonly Factory _app;
     IPlaywright? _playwright;
 
-    public BrowserFixture() => _app = new Factory(_dataDirectory, MailDirectory);
+    public BrowserFixture() : this(new Dictionary<string, string?>())
+    {
+    }
+
+    /// <param name="settings">Configuration on top of the defaults, such as an AI provider.</param>
+    internal BrowserFixture(IReadOnlyDictionary<string, string?> settings) => _app = new Factory(_dataDirectory, MailDirectory, settings);
 
     public IBrowser Browser { get; private set; } = null!;
 
@@ -89,7 +94,7 @@ public sealed class BrowserFixture : IAsyncLifetime
         Directory.Delete(_dataDirectory, recursive: true);
     }
 
-    sealed class Factory(string dataDirectory, string mailDirectory) : WebApplicationFactory<Program>
+    sealed class Factory(string dataDirectory, string mailDirectory, IReadOnlyDictionary<string, string?> settings) : WebApplicationFactory<Program>
     {
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
@@ -97,6 +102,8 @@ public sealed class BrowserFixture : IAsyncLifetime
             builder.UseEnvironment("Development");
             builder.UseSetting("Database:ConnectionString", $"Data Source={Path.Combine(dataDirectory, "aihub.db")}");
             builder.UseSetting("Email:PickupDirectory", mailDirectory);
+            foreach (var (key, value) in settings)
+                builder.UseSetting(key, value);
         }
     }
 }

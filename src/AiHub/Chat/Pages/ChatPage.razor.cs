@@ -42,6 +42,8 @@ public partial class ChatPage : OrgPage
     public Guid? ConversationId { get; set; }
 
     (Guid Org, Guid Ws)? _loadedFor;
+    bool _addressSeen;
+    Guid? _address;
     bool _workspaceMissing;
     string? _workspaceModel;
     ConversationResponse? _conversation;
@@ -97,13 +99,18 @@ public partial class ChatPage : OrgPage
             _workspaceModel = workspace.DefaultModel;
             _models = await ScopedAsync((s, _) => s.GetRequiredService<ModelCatalog>().ListForOrgAsync(OrgId, CancellationToken.None));
             _quota = await ScopedAsync((s, _) => s.GetRequiredService<IQuotaService>().GetAsync(OrgId, QuotaKind.ChatQuestions, CancellationToken.None));
-            (_search, _searchProblem, _conversation, _messages) = (null, null, null, []);
+            (_search, _searchProblem, _conversation, _messages, _addressSeen) = (null, null, null, [], false);
             await ListAsync();
             _loadedFor = (OrgId, WsId);
         }
-        // A conversation this page just created is already shown; its address catching up must not reload it mid-answer.
-        if (ConversationId != _conversation?.Id || ConversationId is null && _messages.Count > 0)
-            await OpenAsync(ConversationId);
+        // Parameters are set again for reasons other than a new address; only a new address opens another conversation.
+        if (!_addressSeen || _address != ConversationId)
+        {
+            (_addressSeen, _address) = (true, ConversationId);
+            // A conversation this page just created is already shown; its address catching up must not reload it mid-answer.
+            if (ConversationId is null || ConversationId != _conversation?.Id)
+                await OpenAsync(ConversationId);
+        }
     }
 
     async Task OpenAsync(Guid? conversationId)

@@ -1,0 +1,207 @@
+using System.Text.RegularExpressions;
+using AiHub.Fixtures;
+using Microsoft.Playwright;
+using static AiHub.EndToEndTests.AccountTests;
+using static Microsoft.Playwright.Assertions;
+
+namespace AiHub.EndToEndTests;
+
+/// <summary>AiHub in Chromium with one provider, the fake LLM, serving gpt-4o-mini to everyone.</summary>
+public sealed class ChatFixture : IAsyncLifetime
+{
+    public FakeLlm Fake { get; private set; } = null!;
+
+    public BrowserFixture App { get; private set; } = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        Fake = await FakeLlm.StartAsync();
+        App = new BrowserFixture(new Dictionary<string, string?>
+        {
+            ["Providers:0:Name"] = "mock",
+            ["Providers:0:Kind"] = "OpenAICompatible",
+            ["Providers:0:BaseUrl"] = Fake.OpenAiEndpoint.ToString(),
+            ["Providers:0:ApiKey"] = "test",
+            ["Providers:0:Models:0"] = "gpt-4o-mini",
+        });
+        await App.InitializeAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await App.DisposeAsync();
+        await Fake.DisposeAsync();
+    }
+}
+
+public sealed class ChatTests(ChatFixture chat) : IClassFixture<ChatFixture>
+{
+    /// <summary>Answers take seconds here by design (slow chunks), longer than Playwright's default wait.</summary>
+    static readonly LocatorAssertionsToHaveAttributeOptions Slowly = new() { Timeout = 30_000 };
+
+    [Fact]
+    public async Task An_answer_streams_in_piece_by_piece_and_the_quota_badge_counts_the_question()
+    {
+        var page = await ChatPageAsync("streamer");
+        await Expect(page.GetByTestId("chat-quota")).ToHaveAttributeAsync("data-remaining", "3");
+
+        await page.GetByTestId("chat-input").FillAsync("Tell me about **streams** [[fake:chunks=12;delay=150]]");
+        await page.GetByTestId("chat-input").PressAsync("Enter");
+
+        var question = page.Locator("[data-testid=chat-message][data-role=user]").Last;
+        await Expect(question.GetByTestId("chat-message-content")).ToHaveTextAsync("Tell me about **streams** [[fake:chunks=12;delay=150]]");
+        var answer = Answer(page);
+        var seen = await WatchStreamAsync(answer);
+        Assert.True(seen.Count >= 3, $"only {seen.Count} intermediate states: {string.Join(" | ", seen)}");
+        for (var i = 1; i < seen.Count; i++)
+            Assert.True(seen[i].Length > seen[i - 1].Length && seen[i].StartsWith(seen[i - 1].TrimEnd(), StringComparison.Ordinal), $"'{seen[i]}' does not grow '{seen[i - 1]}'");
+
+        await Expect(answer).ToHaveAttributeAsync("data-status", "complete", Slowly);
+        var content = answer.GetByTestId("chat-message-content");
+        await Expect(content).ToContainTextAsync("You said: Tell me about streams");
+        // Markdown is rendered: the bold is an element, not asterisks.
+        await Expect(content.Locator("strong")).ToHaveTextAsync("streams");
+        var final = (await content.InnerTextAsync()).Trim();
+        Assert.StartsWith(seen[^1], final);
+        Assert.True(final.Length > seen[0].Length);
+        await Expect(answer.GetByTestId("chat-message-notice")).ToHaveCountAsync(0);
+        await Expect(page.GetByTestId("chat-quota")).ToHaveAttributeAsync("data-remaining", "2");
+        await Expect(page.GetByTestId("chat-input")).ToHaveValueAsync("");
+        await Expect(page.GetByTestId("chat-conversation")).ToHaveCountAsync(1);
+        await Expect(page).ToHaveURLAsync(new Regex("/chat/[0-9a-f-]{36}$"));
+        await BrowserFixture.ScreenshotAsync(page, "chat-streamed.png");
+    }
+
+    [Fact]
+    public async Task Stopping_an_answer_halfway_keeps_the_partial_text_marked_stopped()
+    {
+        var page = await ChatPageAsync("stopper");
+        await page.GetByTestId("chat-input").FillAsync("Count slowly [[fake:delay=200;chunks=30]]");
+        await page.GetByTestId("chat-send").ClickAsync();
+
+        var answer = Answer(page);
+        var content = answer.GetByTestId("chat-message-content");
+        await Expect(answer).ToHaveAttributeAsync("data-status", "streaming", Slowly);
+        await Expect(content).ToContainTextAsync("You said: Count slowly", new() { Timeout = 30_000 });
+        await page.GetByTestId("chat-stop").ClickAsync();
+
+        await Expect(answer).ToHaveAttributeAsync("data-status", "cancelled", Slowly);
+        await Expect(answer.GetByTestId("chat-message-notice")).ToContainTextAsync("Stopped");
+        var partial = (await content.InnerTextAsync()).Trim();
+        Assert.StartsWith("You said: Count slowly", partial);
+        // 30 chunks at 200 ms take six seconds; a stop after the first few leaves most of them unsent.
+        Assert.True(partial.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length < 25, partial);
+        await Expect(page.GetByTestId("chat-send")).ToBeVisibleAsync();
+        await Expect(page.GetByTestId("chat-stop")).ToHaveCountAsync(0);
+
+        // What arrived was stored, not only shown.
+        await page.ReloadAsync();
+        await InteractiveAsync(page);
+        await Expect(Answer(page)).ToHaveAttributeAsync("data-status", "cancelled");
+        await Expect(Answer(page).GetByTestId("chat-message-content")).ToHaveTextAsync(partial);
+        await BrowserFixture.ScreenshotAsync(page, "chat-stopped.png");
+    }
+
+    [Fact]
+    public async Task Editing_a_message_makes_a_second_branch_and_the_arrows_bring_the_first_back_until_the_plan_runs_out()
+    {
+        var page = await ChatPageAsync("editor");
+        await page.GetByTestId("chat-input").FillAsync("First question");
+        await page.GetByTestId("chat-input").PressAsync("Enter");
+        await Expect(Answer(page)).ToHaveAttributeAsync("data-status", "complete", Slowly);
+        await Expect(Answer(page).GetByTestId("chat-message-content")).ToHaveTextAsync("You said: First question");
+        await Expect(page.GetByTestId("chat-branch-counter")).ToHaveCountAsync(0);
+
+        var question = page.Locator("[data-testid=chat-message][data-role=user]").First;
+        await question.GetByTestId("chat-edit").ClickAsync();
+        await page.GetByTestId("chat-edit-input").FillAsync("Second question");
+        await page.GetByTestId("chat-edit-save").ClickAsync();
+
+        await Expect(Answer(page).GetByTestId("chat-message-content")).ToHaveTextAsync("You said: Second question", new() { Timeout = 30_000 });
+        await Expect(Answer(page)).ToHaveAttributeAsync("data-status", "complete", Slowly);
+        question = page.Locator("[data-testid=chat-message][data-role=user]").First;
+        await Expect(question.GetByTestId("chat-message-content")).ToHaveTextAsync("Second question");
+        await Expect(question.GetByTestId("chat-branch-counter")).ToHaveTextAsync("2 / 2");
+        await Expect(page.GetByTestId("chat-message")).ToHaveCountAsync(2);
+        await BrowserFixture.ScreenshotAsync(page, "chat-branch-2.png");
+
+        await question.GetByTestId("chat-branch-prev").ClickAsync();
+        await Expect(question.GetByTestId("chat-branch-counter")).ToHaveTextAsync("1 / 2");
+        await Expect(question.GetByTestId("chat-message-content")).ToHaveTextAsync("First question");
+        await Expect(Answer(page).GetByTestId("chat-message-content")).ToHaveTextAsync("You said: First question");
+        await question.GetByTestId("chat-branch-next").ClickAsync();
+        await Expect(question.GetByTestId("chat-message-content")).ToHaveTextAsync("Second question");
+
+        // The FREE plan has three questions in all: the third is the last, the fourth is refused with a way to upgrade.
+        await page.GetByTestId("chat-input").FillAsync("Third question");
+        await page.GetByTestId("chat-input").PressAsync("Enter");
+        await Expect(Answer(page).GetByTestId("chat-message-content")).ToHaveTextAsync("You said: Third question", new() { Timeout = 30_000 });
+        await Expect(page.GetByTestId("chat-quota")).ToHaveAttributeAsync("data-remaining", "0", Slowly);
+        await page.GetByTestId("chat-input").FillAsync("One too many");
+        await page.GetByTestId("chat-send").ClickAsync();
+        await Expect(page.GetByTestId("chat-problem")).ToHaveAttributeAsync("data-type", "urn:aihub:problem:chat-limit-exceeded");
+        await Expect(page.GetByTestId("chat-upgrade").Locator("a")).ToHaveAttributeAsync("href", "/plans");
+        await Expect(page.GetByTestId("chat-input")).ToHaveValueAsync("One too many");
+        await Expect(page.GetByTestId("chat-message")).ToHaveCountAsync(4);
+    }
+
+    [Fact]
+    public async Task On_a_phone_the_conversation_list_folds_away_and_opens_from_the_header()
+    {
+        var email = Unique("phone");
+        await chat.App.CreateAccountAsync(email, Password, "Pia Phone");
+        var page = await SignedInAsync(chat.App, email);
+        await page.SetViewportSizeAsync(390, 844);
+        await OpenChatAsync(page);
+
+        await Expect(page.GetByTestId("chat-sidebar")).ToBeHiddenAsync();
+        await Expect(page.GetByTestId("chat-input")).ToBeVisibleAsync();
+        await Expect(page.GetByTestId("chat-send")).ToBeVisibleAsync();
+        await page.GetByTestId("chat-sidebar-toggle").ClickAsync();
+        await Expect(page.GetByTestId("chat-sidebar")).ToBeVisibleAsync();
+        await Expect(page.GetByTestId("chat-search")).ToBeVisibleAsync();
+        await BrowserFixture.ScreenshotAsync(page, "chat-phone.png");
+        await page.GetByTestId("chat-sidebar-close").ClickAsync();
+        await Expect(page.GetByTestId("chat-sidebar")).ToBeHiddenAsync();
+    }
+
+    static ILocator Answer(IPage page) => page.Locator("[data-testid=chat-message][data-role=assistant]").Last;
+
+    /// <summary>The distinct texts the answer showed while it was still streaming, in order.</summary>
+    static async Task<List<string>> WatchStreamAsync(ILocator answer)
+    {
+        var seen = new List<string>();
+        var until = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < until)
+        {
+            var status = await answer.GetAttributeAsync("data-status");
+            var text = (await answer.GetByTestId("chat-message-content").InnerTextAsync()).Trim();
+            if (status == "streaming" && text.Length > 0 && (seen.Count == 0 || seen[^1] != text))
+                seen.Add(text);
+            if (status is not null and not "streaming")
+                break;
+            await Task.Delay(30);
+        }
+        return seen;
+    }
+
+    async Task<IPage> ChatPageAsync(string who)
+    {
+        var email = Unique(who);
+        await chat.App.CreateAccountAsync(email, Password, "Cai Chat");
+        var page = await SignedInAsync(chat.App, email);
+        await OpenChatAsync(page);
+        return page;
+    }
+
+    /// <summary>Through <c>/chat</c>, which takes a new account to its personal org's first workspace (made on the first visit).</summary>
+    static async Task OpenChatAsync(IPage page)
+    {
+        await InteractiveAsync(page);
+        await page.GotoAsync(new Uri(new Uri(page.Url), "/chat").ToString());
+        await Expect(page).ToHaveURLAsync(new Regex("/orgs/[0-9a-f-]{36}/workspaces/[0-9a-f-]{36}/chat$"));
+        await InteractiveAsync(page);
+        await Expect(page.GetByTestId("chat-input")).ToBeVisibleAsync();
+        await Expect(page.GetByTestId("chat-model")).ToBeVisibleAsync();
+    }
+}
