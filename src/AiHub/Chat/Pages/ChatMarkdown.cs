@@ -48,6 +48,11 @@ internal static partial class ChatMarkdown
         };
         sanitizer.AllowedAttributes.Add("target");
         sanitizer.AllowedAttributes.Add("rel");
+        // Classes only for the code colouring: a model cannot borrow the page's own classes.
+        sanitizer.AllowedAttributes.Add("class");
+        foreach (var name in new[] { "aihub-code", "tok-kw", "tok-str", "tok-num", "tok-com" })
+            sanitizer.AllowedClasses.Add(name);
+        sanitizer.RemovingCssClass += (_, e) => e.Cancel = e.CssClass.StartsWith("language-", StringComparison.Ordinal) && e.Tag.TagName == "CODE";
         return sanitizer;
     }
 
