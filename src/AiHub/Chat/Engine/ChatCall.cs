@@ -17,28 +17,31 @@ namespace AiHub.Chat.Engine;
 internal sealed class ChatCall : IAsyncDisposable
 {
     readonly ChatEngine _engine;
+    readonly AsyncServiceScope _scope;
+    readonly IQuotaService _quotas;
+    readonly CreditGate _gate;
     readonly ChatRun _run;
     readonly IReadOnlyList<ChatEngine.PricedTarget> _targets;
     readonly CreditHold _hold;
     readonly int _maxOutput;
-    readonly bool _countedQuestion;
     readonly Dictionary<string, string> _toolNames = [];
     int _closed;
 
-    internal ChatCall(ChatEngine engine, ChatRun run, IReadOnlyList<ChatEngine.PricedTarget> targets, CreditHold hold, int maxOutput, bool countedQuestion)
+    internal ChatCall(ChatEngine engine, AsyncServiceScope scope, IQuotaService quotas, CreditGate gate, ChatRun run,
+        IReadOnlyList<ChatEngine.PricedTarget> targets, CreditHold hold, int maxOutput)
     {
         _engine = engine;
+        _scope = scope;
+        _quotas = quotas;
+        _gate = gate;
         _run = run;
         _targets = targets;
         _hold = hold;
         _maxOutput = maxOutput;
-        _countedQuestion = countedQuestion;
     }
 
     /// <summary>The model asked for first (the one that answers unless it fails before its first token).</summary>
     public ModelTarget FirstTarget => _targets[0].Target;
-
-    public long HeldMicros => _hold.AmountMicros;
 
     /// <summary>
     /// Streams the answer. Ends with <see cref="ChatUsage"/> and <see cref="ChatDone"/>, always; a model that fails
@@ -73,9 +76,7 @@ internal sealed class ChatCall : IAsyncDisposable
                 };
                 using var watch = CancellationTokenSource.CreateLinkedTokenSource(ct);
                 watch.CancelAfter(timeouts.FirstToken);
-                var stalled = false;
                 var attemptFinish = (string?)null;
-                var announced = false;
                 failure = null;
 
                 IAsyncEnumerator<ChatResponseUpdate>? updates = null;
@@ -93,12 +94,10 @@ internal sealed class ChatCall : IAsyncDisposable
                         }
                         catch (OperationCanceledException) when (ct.IsCancellationRequested)
                         {
-                            outcome = ChatOutcome.Cancelled;
                             break;
                         }
                         catch (OperationCanceledException) when (watch.IsCancellationRequested)
                         {
-                            stalled = true;
                             failure = new TimeoutException(delivered
                                 ? $"{target.DisplayName} sent nothing for {timeouts.Idle.TotalSeconds:0} s."
                                 : $"{target.DisplayName} did not begin its answer within {timeouts.FirstToken.TotalSeconds:0} s.");
@@ -132,9 +131,9 @@ internal sealed class ChatCall : IAsyncDisposable
                             }
                             if (next is null)
                                 continue;
-                            if (!announced)
+                            // Only a model that delivers nothing is replaced, so the first event of an attempt names the model that answers.
+                            if (answering is null)
                             {
-                                announced = true;
                                 answering = candidate;
                                 yield return new ChatAnswering(target.Provider, target.Model);
                             }
@@ -154,7 +153,7 @@ internal sealed class ChatCall : IAsyncDisposable
                         await DisposeQuietlyAsync(updates);
                 }
 
-                if (outcome == ChatOutcome.Cancelled || ct.IsCancellationRequested)
+                if (ct.IsCancellationRequested)
                 {
                     outcome = ChatOutcome.Cancelled;
                     break;
@@ -168,7 +167,7 @@ internal sealed class ChatCall : IAsyncDisposable
                 }
                 failure ??= new IncompleteStreamException($"{target.DisplayName}'s answer ended without a finish reason: the stream was cut.");
                 _engine.Log.LogWarning("{Provider}/{Model} failed {When}: {Reason}", target.Provider, target.Model,
-                    delivered ? "mid-answer" : "before its first token", stalled ? "timeout" : failure.GetType().Name);
+                    delivered ? "mid-answer" : "before its first token", failure.GetType().Name);
                 if (delivered)
                 {
                     outcome = ChatOutcome.Incomplete;
@@ -206,21 +205,15 @@ internal sealed class ChatCall : IAsyncDisposable
     {
         if (Interlocked.Exchange(ref _closed, 1) != 0)
             throw new InvalidOperationException("A chat call is streamed once.");
-        var org = _run.Spender.OrganizationId;
-        var none = CancellationToken.None;
         if (answering is null || outcome == ChatOutcome.Failed)
         {
-            await _engine.Gate.ReleaseAsync(_hold, none);
-            if (_countedQuestion)
-                await _engine.Quotas.ReleaseAsync(org, QuotaKind.ChatQuestions, _run.CallId, none);
-            var first = _targets[0].Target;
-            await _engine.Meter.RecordAsync(new UsageEntry(_run.CallId, org, _run.Spender.UserId, first.Provider, first.Model, 0, 0, latencyMs,
-                UsageStatus.Failed, _run.Spender.ApiKeyId, _run.Spender.WorkspaceId, _hold.Id, CostMicros: 0), none);
-            return (new ChatUsage(0, 0, false, 0, 0), 0, _countedQuestion ? await _engine.Quotas.GetAsync(org, QuotaKind.ChatQuestions, none) : null);
+            await GiveBackAsync();
+            await RecordAsync(_targets[0].Target, 0, 0, latencyMs, UsageStatus.Failed, 0);
+            return (new ChatUsage(0, 0, false, 0, 0), 0, await RemainingAsync());
         }
 
         var model = answering.Target.Model;
-        var estimatedInput = _engine.Tokens.Count(model, _run.Messages);
+        var estimatedInput = answering.EstimatedInput;
         var estimatedOutput = _engine.Tokens.Count(model, text);
         var reported = usage is { InputTokenCount: not null, OutputTokenCount: not null };
         var input = usage?.InputTokenCount ?? estimatedInput;
@@ -230,23 +223,34 @@ internal sealed class ChatCall : IAsyncDisposable
         if (cost > _hold.AmountMicros)
             _engine.Log.LogWarning("{Provider}/{Model} cost {Cost} µcr, more than the {Held} held; the hold is charged.", answering.Target.Provider, model, cost, _hold.AmountMicros);
         var charged = Math.Min(cost, _hold.AmountMicros);
-        await _engine.Gate.SettleAsync(_hold, charged, none);
-        await _engine.Meter.RecordAsync(new UsageEntry(_run.CallId, org, _run.Spender.UserId, answering.Target.Provider, model, input, output, latencyMs,
-            outcome switch { ChatOutcome.Complete => UsageStatus.Succeeded, ChatOutcome.Cancelled => UsageStatus.Cancelled, _ => UsageStatus.Incomplete },
-            _run.Spender.ApiKeyId, _run.Spender.WorkspaceId, _hold.Id, CostMicros: charged), none);
-        var remaining = _countedQuestion ? await _engine.Quotas.GetAsync(org, QuotaKind.ChatQuestions, none) : null;
-        return (new ChatUsage(input, output, reported, estimatedInput, estimatedOutput), charged, remaining);
+        await _gate.SettleAsync(_hold, charged, CancellationToken.None);
+        await RecordAsync(answering.Target, input, output, latencyMs,
+            outcome switch { ChatOutcome.Complete => UsageStatus.Succeeded, ChatOutcome.Cancelled => UsageStatus.Cancelled, _ => UsageStatus.Incomplete }, charged);
+        return (new ChatUsage(input, output, reported, estimatedInput, estimatedOutput), charged, await RemainingAsync());
     }
+
+    Task<UsageRecord> RecordAsync(ModelTarget target, long input, long output, long latencyMs, UsageStatus status, long cost) =>
+        _engine.Meter.RecordAsync(new UsageEntry(_run.CallId, _run.Spender.OrganizationId, _run.Spender.UserId, target.Provider, target.Model,
+            input, output, latencyMs, status, _run.Spender.ApiKeyId, _run.Spender.WorkspaceId, _hold.Id, CostMicros: cost), CancellationToken.None);
 
     /// <summary>A call that was started but never streamed gives its credits and its question back.</summary>
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _closed, 1) != 0)
-            return;
-        await _engine.Gate.ReleaseAsync(_hold, CancellationToken.None);
-        if (_countedQuestion)
-            await _engine.Quotas.ReleaseAsync(_run.Spender.OrganizationId, QuotaKind.ChatQuestions, _run.CallId, CancellationToken.None);
+        if (Interlocked.Exchange(ref _closed, 1) == 0)
+            await GiveBackAsync();
+        await _scope.DisposeAsync();
     }
+
+    /// <summary>Frees the hold and uncounts the question: nothing was answered.</summary>
+    async Task GiveBackAsync()
+    {
+        await _gate.ReleaseAsync(_hold, CancellationToken.None);
+        if (_run.CountsQuestion)
+            await _quotas.ReleaseAsync(_run.Spender.OrganizationId, QuotaKind.ChatQuestions, _run.CallId, CancellationToken.None);
+    }
+
+    async Task<QuotaStatus?> RemainingAsync() =>
+        _run.CountsQuestion ? await _quotas.GetAsync(_run.Spender.OrganizationId, QuotaKind.ChatQuestions, CancellationToken.None) : null;
 
 
     static string Json(object? value) => value switch

@@ -1,3 +1,4 @@
+using AiHub.Credits.Usage;
 using Microsoft.Extensions.AI;
 
 namespace AiHub.Chat.Engine;
@@ -16,6 +17,7 @@ internal enum ModelCapabilities
 /// <param name="Provider">The provider's configured name (<c>Providers:N:Name</c>, or an org provider's name); also the price catalog's provider.</param>
 /// <param name="Kind">OpenAI, Anthropic, Gemini or OpenAICompatible.</param>
 /// <param name="Model">The model id the provider knows; also the price catalog's model.</param>
+/// <param name="Price">What a call is charged, as the model list shows it; null when the model has no price.</param>
 internal sealed record ModelTarget(
     string Provider,
     string Kind,
@@ -23,6 +25,7 @@ internal sealed record ModelTarget(
     string DisplayName,
     int ContextLength,
     ModelCapabilities Capabilities,
+    PriceResponse? Price,
     IChatClient Client);
 
 /// <summary>Resolves a requested model to the targets to try, in order: the model itself, then its fallbacks.</summary>

@@ -36,13 +36,10 @@ internal sealed record ChatRun(
 /// </remarks>
 internal sealed class ChatEngine(
     IModelRouter router,
-    IQuotaService quotas,
-    CreditGate gate,
-    PriceCatalog prices,
+    IServiceScopeFactory scopes,
     UsageMeter meter,
     TokenCounter tokens,
     IOptions<ChatSettings> settings,
-    TimeProvider clock,
     ILogger<ChatEngine> log)
 {
     /// <summary>What an answer may use when the caller sets no limit: enough for a long answer, small enough to hold.</summary>
@@ -61,8 +58,18 @@ internal sealed class ChatEngine(
                 throw new ProblemException(StatusCodes.Status404NotFound, "No such model at that provider.",
                     $"No {kind} provider serves {run.Model ?? "the default model"} here.", ProblemTypes.NotFound);
         }
+        // Models of one family share a tokenizer, so the history is counted once per encoding, not once per model.
+        var counted = new Dictionary<string, int>();
+        int InputOf(string model)
+        {
+            var encoding = TokenCounter.Encoding(model);
+            if (!counted.TryGetValue(encoding, out var n))
+                counted[encoding] = n = tokens.Count(model, run.Messages);
+            return n;
+        }
+
         var first = routed[0];
-        var input = tokens.Count(first.Model, run.Messages);
+        var input = InputOf(first.Model);
         if (input >= first.ContextLength)
             throw new ProblemException(StatusCodes.Status400BadRequest, "The conversation is too long for this model.",
                 $"It is about {input:N0} tokens and {first.DisplayName} reads at most {first.ContextLength:N0}. Start a new conversation or pick a model with a longer context.",
@@ -73,7 +80,7 @@ internal sealed class ChatEngine(
         var targets = new List<PricedTarget>();
         foreach (var target in routed)
         {
-            var price = await prices.ResolveAsync(target.Provider, target.Model, ct);
+            var price = target.Price;
             if (price is null && targets.Count == 0)
                 throw PriceCatalog.NotPriced(target.Provider, target.Model);
             if (price is null)
@@ -81,25 +88,36 @@ internal sealed class ChatEngine(
                 log.LogWarning("Fallback {Provider}/{Model} has no price and is skipped.", target.Provider, target.Model);
                 continue;
             }
-            targets.Add(new PricedTarget(target, price));
+            targets.Add(new PricedTarget(target, price, InputOf(target.Model)));
         }
-        var most = targets.Max(t => t.Cost(tokens.Count(t.Target.Model, run.Messages), maxOutput));
+        var most = targets.Max(t => t.Cost(t.EstimatedInput, maxOutput));
 
-        QuotaStatus? quota = null;
-        if (run.CountsQuestion)
-            quota = await quotas.EnsureAsync(run.Spender.OrganizationId, QuotaKind.ChatQuestions, 1, run.CallId, ct);
-        CreditHold hold;
+        // The call's quota and credit work has a unit of work of its own: the ledger clears its unit of work, which must not be the caller's.
+        var scope = scopes.CreateAsyncScope();
         try
         {
-            hold = await gate.HoldAsync(run.Spender, most, run.CallId, ct);
+            var quotas = scope.ServiceProvider.GetRequiredService<IQuotaService>();
+            var gate = scope.ServiceProvider.GetRequiredService<CreditGate>();
+            if (run.CountsQuestion)
+                await quotas.EnsureAsync(run.Spender.OrganizationId, QuotaKind.ChatQuestions, 1, run.CallId, ct);
+            CreditHold hold;
+            try
+            {
+                hold = await gate.HoldAsync(run.Spender, most, run.CallId, ct);
+            }
+            catch
+            {
+                if (run.CountsQuestion)
+                    await quotas.ReleaseAsync(run.Spender.OrganizationId, QuotaKind.ChatQuestions, run.CallId, CancellationToken.None);
+                throw;
+            }
+            return new ChatCall(this, scope, quotas, gate, run, targets, hold, maxOutput);
         }
         catch
         {
-            if (quota is not null)
-                await quotas.ReleaseAsync(run.Spender.OrganizationId, QuotaKind.ChatQuestions, run.CallId, CancellationToken.None);
+            await scope.DisposeAsync();
             throw;
         }
-        return new ChatCall(this, run, targets, hold, maxOutput, quota is not null);
     }
 
     static void Validate(ChatRun run)
@@ -112,16 +130,14 @@ internal sealed class ChatEngine(
             throw ProblemException.Invalid("temperature", "temperature is between 0 and 2.");
     }
 
-    internal sealed record PricedTarget(ModelTarget Target, PriceResponse Price)
+    /// <param name="EstimatedInput">The history's tokens by this model's tokenizer.</param>
+    internal sealed record PricedTarget(ModelTarget Target, PriceResponse Price, int EstimatedInput)
     {
         public long Cost(long input, long output) => PriceCatalog.Cost(input, output, Price.InputMicrosPerMillion, Price.OutputMicrosPerMillion);
     }
 
-    internal IQuotaService Quotas => quotas;
-    internal CreditGate Gate => gate;
     internal UsageMeter Meter => meter;
     internal TokenCounter Tokens => tokens;
     internal ChatTimeoutSettings Timeouts => settings.Value.Timeouts;
-    internal TimeProvider Clock => clock;
     internal ILogger Log => log;
 }

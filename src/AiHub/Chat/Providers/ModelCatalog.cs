@@ -1,3 +1,4 @@
+using AiHub.Organizations;
 using AiHub.Admin;
 using AiHub.Chat.Engine;
 using AiHub.Credits.Plans;
@@ -95,11 +96,8 @@ internal sealed class ModelCatalog(
             return [];
         var plan = await PlanCodeAsync(orgId, ct);
         var settings = await SettingsAsync(ct);
-        var models = new List<CatalogModel>();
-        foreach (var source in sources)
-            foreach (var model in source.Models)
-                models.Add(await ModelAsync(source, model, settings, plan, ct));
-        return models;
+        var priced = await prices.ListAsync(ct);
+        return [.. sources.SelectMany(source => source.Models.Select(model => Model(source, model, settings, plan, priced)))];
     }
 
     /// <summary>The models the org may use, as the API lists them; the default is the one routing picks when a request names none.</summary>
@@ -124,11 +122,12 @@ internal sealed class ModelCatalog(
     public async Task<List<AdminModelResponse>> ListForAdminAsync(CancellationToken ct)
     {
         var settings = await SettingsAsync(ct);
+        var priced = await prices.ListAsync(ct);
         var list = new List<AdminModelResponse>();
         foreach (var source in deployment.All)
             foreach (var model in source.Models)
             {
-                var m = await ModelAsync(source, model, settings, null, ct);
+                var m = Model(source, model, settings, null, priced);
                 var s = settings.GetValueOrDefault((source.Name, model.ToLowerInvariant()));
                 list.Add(new AdminModelResponse(
                     source.Name, model, source.Kind, m.DisplayName, m.ContextLength, CapabilityNames(m.Capabilities), m.Price?.InputPerMillion, m.Price?.OutputPerMillion,
@@ -141,7 +140,7 @@ internal sealed class ModelCatalog(
     public async Task<AdminModelResponse> SetAsync(string provider, string model, ModelSettingRequest body, Guid actorId, CancellationToken ct)
     {
         var source = deployment.All.FirstOrDefault(s => string.Equals(s.Name, provider.Trim(), StringComparison.OrdinalIgnoreCase) && s.Serves(model.Trim()))
-            ?? throw new ProblemException(StatusCodes.Status404NotFound, "No such model.", $"No provider named '{provider}' serves a model '{model}'; GET /api/admin/models lists them.", ProblemTypes.NotFound);
+            ?? throw Orgs.NotFound("No such model.", $"No provider named '{provider}' serves a model '{model}'; GET /api/admin/models lists them.");
         var id = source.Models.First(m => string.Equals(m, model.Trim(), StringComparison.OrdinalIgnoreCase)).ToLowerInvariant();
         var displayName = body.DisplayName?.Trim() is { Length: > 0 } name ? name : null;
         if (displayName is { Length: > 200 })
@@ -172,19 +171,21 @@ internal sealed class ModelCatalog(
         catch (DbUpdateException)
         {
             db.ChangeTracker.Clear();
-            throw new ProblemException(StatusCodes.Status409Conflict, "The model's setting changed at the same time.", "Someone else changed it just now; read it again and retry.", ProblemTypes.Conflict);
+            throw Orgs.Conflict("The model's setting changed at the same time.", "Someone else changed it just now; read it again and retry.");
         }
         await cache.RemoveAsync(CacheKey, ct);
         return (await ListForAdminAsync(ct)).First(m => m.Provider == source.Name && string.Equals(m.Id, id, StringComparison.OrdinalIgnoreCase));
     }
 
-    async Task<CatalogModel> ModelAsync(ProviderSource source, string model, IReadOnlyDictionary<(string, string), ModelSetting> settings, string? plan, CancellationToken ct)
+    /// <summary>The model as the org sees it; its price is the one a call is charged (<see cref="PriceCatalog.Resolve"/>).</summary>
+    static CatalogModel Model(ProviderSource source, string model, IReadOnlyDictionary<(string, string), ModelSetting> settings, string? plan,
+        IReadOnlyList<PriceResponse> priced)
     {
         var (displayName, contextLength, capabilities) = Describe(model);
         var s = settings.GetValueOrDefault((source.Name, model.ToLowerInvariant()));
         var allowed = plan is null || s is null || !s.DisabledPlans.Contains(plan, StringComparer.OrdinalIgnoreCase);
         return new CatalogModel(source, model, s?.DisplayName ?? displayName, s?.ContextLength ?? contextLength, s?.Capabilities ?? capabilities,
-            await prices.FindAsync(source.Name, model, ct), allowed);
+            PriceCatalog.Resolve(priced, source.Name, model), allowed);
     }
 
     async Task<string> PlanCodeAsync(Guid orgId, CancellationToken ct) =>

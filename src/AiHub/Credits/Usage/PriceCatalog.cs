@@ -66,12 +66,14 @@ internal sealed partial class PriceCatalog(AppDbContext db, HybridCache cache, I
     /// The price a provider's model is charged at: its own row, else the row of the same model id under another
     /// provider (gpt-4o-mini through a proxy or OpenRouter costs what OpenAI lists), else null.
     /// </summary>
-    public async Task<PriceResponse?> ResolveAsync(string provider, string model, CancellationToken ct = default)
+    public async Task<PriceResponse?> ResolveAsync(string provider, string model, CancellationToken ct = default) =>
+        Resolve(await ListAsync(ct), provider, model);
+
+    /// <summary><see cref="ResolveAsync"/> over a list already read (<see cref="ListAsync"/>), for pricing many models at once.</summary>
+    public static PriceResponse? Resolve(IReadOnlyList<PriceResponse> all, string provider, string model)
     {
-        if (await FindAsync(provider, model, ct) is { } own)
-            return own;
-        var m = Normalize(model);
-        return (await AllAsync(ct)).Where(x => x.Model == m).OrderBy(x => x.Provider, StringComparer.Ordinal).FirstOrDefault();
+        var (p, m) = (Normalize(provider), Normalize(model));
+        return all.FirstOrDefault(x => x.Provider == p && x.Model == m) ?? all.FirstOrDefault(x => x.Model == m);
     }
 
     internal static long Cost(long inputTokens, long outputTokens, long inputMicrosPerMillion, long outputMicrosPerMillion)
