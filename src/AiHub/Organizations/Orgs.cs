@@ -118,6 +118,13 @@ internal sealed class Orgs(AppDbContext db, AuditLog audit, OrgAccess access, Ti
     /// <summary>Addresses for the user ids a page names; an account that is gone is simply missing.</summary>
     public Task<Dictionary<Guid, string>> EmailsAsync(IEnumerable<Guid> userIds, CancellationToken ct) => EmailsAsync(db, userIds, ct);
 
+    /// <summary>The user's personal org, or null when it was deleted.</summary>
+    public static Task<Guid?> PersonalOrgIdAsync(AppDbContext db, Guid userId, CancellationToken ct) =>
+        (from m in db.Memberships
+         join o in db.Organizations on m.OrganizationId equals o.Id
+         where m.UserId == userId && o.IsPersonal && o.DeletedAt == null
+         select (Guid?)o.Id).FirstOrDefaultAsync(ct);
+
     public static async Task<Dictionary<Guid, string>> EmailsAsync(AppDbContext db, IEnumerable<Guid> userIds, CancellationToken ct)
     {
         var ids = userIds.Distinct().ToList();

@@ -222,7 +222,7 @@ internal static class ChatSocket
                 await services.GetRequiredService<RateCounter>().EnforceAsync($"ws:{spender.ApiKeyId ?? spender.UserId}", limit, TimeSpan.FromMinutes(1), ct);
                 var run = new ChatRun(spender, request.Model, Messages(request), $"ws:{Guid.CreateVersion7()}", request.MaxTokens, request.Temperature,
                     ProviderKind: Kind(request.Provider),
-                    Tools: services.GetRequiredService<ChatTools>().For(new ToolContext(spender.OrganizationId, spender.UserId, spender.WorkspaceId, spender.ApiKeyId)));
+                    Tools: services.GetRequiredService<ChatTools>().For(ToolContext.Of(spender)));
                 await using var call = await services.GetRequiredService<ChatEngine>().StartAsync(run, ct);
                 var stream = request.Stream != false;
                 ChatUsage? usage = null;
@@ -272,12 +272,11 @@ internal static class ChatSocket
                     throw Orgs.NotFound("No such organisation.", "An API key works only in its own organisation.");
                 if (!key.Permissions.Contains(OrgPermissions.ChatUse))
                     throw Forbidden();
-                var creator = await db.ApiKeys.IgnoreQueryFilters().Where(k => k.Id == key.Id).Select(k => k.CreatedBy).FirstAsync(ct);
+                var creator = await OrgApiKeys.CreatorAsync(db, key.OrganizationId, key.Id, ct);
                 return new Spender(key.OrganizationId, creator, key.Id, key.WorkspaceId ?? request.WorkspaceId);
             }
             var userId = principal.UserId() ?? throw new ProblemException(StatusCodes.Status401Unauthorized, "Sign in first.");
-            var orgId = request.OrgId ?? await db.Memberships.Where(m => m.UserId == userId && m.Role == OrgRole.Owner)
-                .Join(db.Organizations.Where(o => o.IsPersonal && o.DeletedAt == null), m => m.OrganizationId, o => o.Id, (m, o) => o.Id).FirstOrDefaultAsync(ct);
+            var orgId = request.OrgId ?? await Orgs.PersonalOrgIdAsync(db, userId, ct) ?? Guid.Empty;
             var grant = await services.GetRequiredService<OrgAccess>().GetAsync(orgId, userId, ct)
                 ?? throw Orgs.NotFound("No such organisation.", "It does not exist, was deleted, or you are not a member.");
             if (!grant.Has(OrgPermissions.ChatUse))

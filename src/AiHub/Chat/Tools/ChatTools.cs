@@ -16,8 +16,4 @@ internal sealed class ChatTools(IEnumerable<IChatTool> tools)
     /// <summary>The tools offered in <paramref name="context"/>, by name.</summary>
     public IReadOnlyList<ToolDescription> Describe(ToolContext context) =>
         [.. _tools.Where(t => t.IsAvailable(context)).Select(t => new ToolDescription(t.Name, t.Description))];
-
-    /// <summary>Every registered tool, whether or not it is available anywhere.</summary>
-    public IReadOnlyList<ToolDescription> Describe() =>
-        [.. _tools.Select(t => new ToolDescription(t.Name, t.Description))];
 }

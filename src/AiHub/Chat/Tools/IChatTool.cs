@@ -1,10 +1,14 @@
+using AiHub.Credits.Pools;
 using Microsoft.Extensions.AI;
 
 namespace AiHub.Chat.Tools;
 
 /// <summary>Who a call is for: a tool decides from it whether it is offered, and scopes what it reads to it.</summary>
 /// <remarks>A tool that reads tenant data fetches it by <see cref="OrganizationId"/>, never by id alone.</remarks>
-internal sealed record ToolContext(Guid OrganizationId, Guid UserId, Guid? WorkspaceId, Guid? ApiKeyId);
+internal sealed record ToolContext(Guid OrganizationId, Guid UserId, Guid? WorkspaceId, Guid? ApiKeyId)
+{
+    public static ToolContext Of(Spender spender) => new(spender.OrganizationId, spender.UserId, spender.WorkspaceId, spender.ApiKeyId);
+}
 
 /// <summary>A function the model may call during a chat; registered with <see cref="ToolsExtensions.AddChatTool{T}"/>.</summary>
 internal interface IChatTool

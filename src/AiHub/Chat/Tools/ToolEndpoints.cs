@@ -1,3 +1,4 @@
+using AiHub.Organizations.ApiKeys;
 using System.Security.Claims;
 using AiHub.Data;
 using AiHub.Identity;
@@ -23,10 +24,7 @@ internal static class ToolEndpoints
     /// <remarks>The key is fetched by (org, id), from the grant the org check produced.</remarks>
     public static async Task<ToolContext> ContextOfAsync(OrgGrant grant, ClaimsPrincipal user, AppDbContext db, CancellationToken ct)
     {
-        var userId = user.UserId() ?? await db.ApiKeys.AsNoTracking()
-            .Where(k => k.OrganizationId == grant.OrganizationId && k.Id == grant.ApiKeyId)
-            .Select(k => k.CreatedBy)
-            .FirstAsync(ct);
+        var userId = user.UserId() ?? await OrgApiKeys.CreatorAsync(db, grant.OrganizationId, grant.ApiKeyId!.Value, ct);
         return new ToolContext(grant.OrganizationId, userId, grant.WorkspaceId, grant.ApiKeyId);
     }
 }

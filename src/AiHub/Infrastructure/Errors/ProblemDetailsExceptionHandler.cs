@@ -29,23 +29,10 @@ internal sealed partial class ProblemDetailsExceptionHandler(IProblemDetailsServ
         {
             HttpContext = context,
             Exception = exception,
-            ProblemDetails = new ProblemDetails
-            {
-                Status = status,
-                Title = title,
-                Detail = detail,
-                Type = exception is ProblemException { Type: { } type } ? type : null,
-                Extensions = Extensions(exception),
-            },
+            ProblemDetails = exception is ProblemException problem
+                ? problem.ToProblemDetails()
+                : new ProblemDetails { Status = status, Title = title, Detail = detail },
         });
-    }
-
-    static Dictionary<string, object?> Extensions(Exception exception)
-    {
-        var extensions = exception is ProblemException { Extensions: { } given } ? new Dictionary<string, object?>(given) : [];
-        if (exception is ProblemException { Errors: { } errors })
-            extensions["errors"] = errors;
-        return extensions;
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception on {Method} {Path}")]

@@ -52,6 +52,10 @@ internal static class ApiKeyEndpoints
 /// <summary>An org's API keys, for the API and the web UI alike.</summary>
 internal sealed class OrgApiKeys(AppDbContext db, ApiKeyLookup lookup, AuditLog audit, TimeProvider clock)
 {
+    /// <summary>The person an API key acts for: its creator. The key is fetched by (org, id).</summary>
+    public static Task<Guid> CreatorAsync(AppDbContext db, Guid orgId, Guid keyId, CancellationToken ct) =>
+        db.ApiKeys.IgnoreQueryFilters().AsNoTracking().Where(k => k.OrganizationId == orgId && k.Id == keyId).Select(k => k.CreatedBy).FirstAsync(ct);
+
     public const int MaxRateLimitPerMinute = 100_000;
 
     public async Task<List<ApiKeyResponse>> ListAsync(OrgGrant caller, CancellationToken ct)
