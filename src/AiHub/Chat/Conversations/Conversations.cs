@@ -22,7 +22,12 @@ internal sealed record AnswerOutcome(
     bool UsageReported,
     long CostMicros,
     IReadOnlyList<ToolCallRecord>? ToolCalls,
-    string? ErrorJson);
+    string? ErrorJson)
+{
+    /// <summary>Stopped before it finished: what arrived is kept, without usage (the engine's settlement, if any, is in the usage record).</summary>
+    public static AnswerOutcome Cancelled(string content, string? provider, string? model, IReadOnlyList<ToolCallRecord>? toolCalls) =>
+        new(content, MessageStatus.Cancelled, provider, model, null, null, null, 0, 0, false, 0, toolCalls is { Count: > 0 } ? toolCalls : null, null);
+}
 
 /// <summary>A message on a path, with its siblings so that a UI can page between branches ("2 / 3").</summary>
 internal sealed record MessageResponse(
@@ -132,23 +137,7 @@ internal sealed class Conversations(AppDbContext db, TimeProvider clock)
         var parent = await MessageAsync(c, parentId, ct);
         if (parent.Role != MessageRole.User)
             throw ProblemException.Invalid("parentId", "An answer follows a user message.");
-        var now = clock.GetUtcNow();
-        var message = new StoredMessage
-        {
-            Id = Guid.CreateVersion7(now),
-            OrganizationId = c.OrganizationId,
-            ConversationId = c.Id,
-            ParentId = parentId,
-            Role = MessageRole.Assistant,
-            Content = "",
-            Status = MessageStatus.Streaming,
-            CreatedAt = now,
-        };
-        db.Add(message);
-        c.CurrentLeafId = message.Id;
-        c.UpdatedAt = now;
-        await db.SaveChangesAsync(ct);
-        return message;
+        return await AppendAsync(c, parentId, MessageRole.Assistant, "", MessageStatus.Streaming, ct);
     }
 
     /// <summary>Records how a streaming answer ended; an answer that already ended is left as it is.</summary>
@@ -291,12 +280,27 @@ internal sealed class Conversations(AppDbContext db, TimeProvider clock)
         m.Error is null ? null : JsonDocument.Parse(m.Error).RootElement.Clone(),
         m.CreatedAt, m.CompletedAt, siblingIds, siblingIndex);
 
-    async Task<StoredMessage> AddUserAsync(Conversation c, Guid? parentId, string content, CancellationToken ct)
+    /// <summary>A question's text, trimmed; 400 when it is empty or too long.</summary>
+    public static string RequireContent(string? content)
     {
-        if (string.IsNullOrWhiteSpace(content))
+        var trimmed = content?.Trim();
+        if (string.IsNullOrEmpty(trimmed))
             throw ProblemException.Invalid("content", "Write a message.");
-        if (content.Length > ConversationModelConfiguration.ContentLength)
+        if (trimmed.Length > ConversationModelConfiguration.ContentLength)
             throw ProblemException.Invalid("content", $"A message can be at most {ConversationModelConfiguration.ContentLength:N0} characters.");
+        return trimmed;
+    }
+
+    /// <summary>The model a new answer uses when the request names none: the conversation's last, else the workspace's default.</summary>
+    public async Task<string?> ModelAsync(Conversation c, CancellationToken ct) =>
+        c.Model ?? await db.Workspaces.AsNoTracking().Where(w => w.OrganizationId == c.OrganizationId && w.Id == c.WorkspaceId).Select(w => w.DefaultModel).FirstOrDefaultAsync(ct);
+
+    Task<StoredMessage> AddUserAsync(Conversation c, Guid? parentId, string content, CancellationToken ct) =>
+        AppendAsync(c, parentId, MessageRole.User, RequireContent(content), MessageStatus.Complete, ct);
+
+    /// <summary>A new message under <paramref name="parentId"/>, which becomes the current leaf.</summary>
+    async Task<StoredMessage> AppendAsync(Conversation c, Guid? parentId, MessageRole role, string content, MessageStatus status, CancellationToken ct)
+    {
         var now = clock.GetUtcNow();
         var message = new StoredMessage
         {
@@ -304,11 +308,11 @@ internal sealed class Conversations(AppDbContext db, TimeProvider clock)
             OrganizationId = c.OrganizationId,
             ConversationId = c.Id,
             ParentId = parentId,
-            Role = MessageRole.User,
+            Role = role,
             Content = content,
-            Status = MessageStatus.Complete,
+            Status = status,
             CreatedAt = now,
-            CompletedAt = now,
+            CompletedAt = status == MessageStatus.Streaming ? null : now,
         };
         db.Add(message);
         c.CurrentLeafId = message.Id;
@@ -317,7 +321,7 @@ internal sealed class Conversations(AppDbContext db, TimeProvider clock)
         return message;
     }
 
-    async Task<StoredMessage> MessageAsync(Conversation c, Guid id, CancellationToken ct) =>
+    public async Task<StoredMessage> MessageAsync(Conversation c, Guid id, CancellationToken ct) =>
         await db.Set<StoredMessage>().AsNoTracking().FirstOrDefaultAsync(m => m.OrganizationId == c.OrganizationId && m.ConversationId == c.Id && m.Id == id, ct)
         ?? throw NotFound($"There is no message {id} in this conversation.");
 

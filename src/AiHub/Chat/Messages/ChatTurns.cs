@@ -42,17 +42,12 @@ internal sealed class ChatTurns(
     SideCalls side,
     IOptions<ChatSettings> settings)
 {
-    public const int MaxContentLength = 100_000;
-
     /// <summary>Refuses (404, 400, 403 quota, 402 credits, 503 no provider) before anything is written.</summary>
     public async Task<ChatTurn> SendAsync(Spender spender, Guid conversationId, SendMessageRequest body, CancellationToken ct)
     {
-        var content = body.Content?.Trim();
-        if (string.IsNullOrEmpty(content))
-            throw ProblemException.Invalid("content", "Write a message.");
-        if (content.Length > MaxContentLength)
-            throw ProblemException.Invalid("content", $"A message has at most {MaxContentLength:N0} characters.");
+        // The conversation first: someone else's is 404 whatever the body says.
         var c = await FindAsync(spender, conversationId, ct);
+        var content = Conversations.Conversations.RequireContent(body.Content);
 
         IReadOnlyList<StoredMessage> before;
         if (body.EditOf is { } editOf)
@@ -66,11 +61,12 @@ internal sealed class ChatTurns(
             before = await store.PathAsync(c, body.ParentId, ct);
 
         var history = await HistoryAsync(c, before, content, ct);
-        var call = await engine.StartAsync(Run(spender, body.Model ?? c.Model, history, body.MaxTokens, body.Temperature, body.Tools), ct);
+        var call = await engine.StartAsync(Run(spender, body.Model ?? await store.ModelAsync(c, ct), history, body.MaxTokens, body.Temperature, body.Tools), ct);
         try
         {
-            // The credit gate may clear the unit of work it shares with the store, so the conversation is read again.
-            c = await FindAsync(spender, conversationId, ct);
+            // A model chosen for this question stays the conversation's; the question's save stores it.
+            if (body.Model is { } chosen)
+                c.Model = Conversations.Conversations.OptionalModel(chosen);
             var question = body.EditOf is { } edited
                 ? await store.EditUserMessageAsync(c, edited, content, ct)
                 : await store.AddUserMessageAsync(c, body.ParentId, content, ct);
@@ -93,10 +89,9 @@ internal sealed class ChatTurns(
             throw ProblemException.Invalid("messageId", "Only an answer can be regenerated.");
         var question = path[^2];
         var history = await HistoryAsync(c, path.Take(path.Count - 2).ToList(), question.Content, ct);
-        var call = await engine.StartAsync(Run(spender, body.Model ?? path[^1].Model ?? c.Model, history, body.MaxTokens, body.Temperature, body.Tools), ct);
+        var call = await engine.StartAsync(Run(spender, body.Model ?? path[^1].Model ?? await store.ModelAsync(c, ct), history, body.MaxTokens, body.Temperature, body.Tools), ct);
         try
         {
-            c = await FindAsync(spender, conversationId, ct);
             var answer = await store.StartAssistantAsync(c, question.Id, ct);
             return new ChatTurn(spender, c, null, answer, question.Content, false, call);
         }
@@ -115,8 +110,7 @@ internal sealed class ChatTurns(
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         using var tracked = running.Track(turn.Answer.Id, stop);
-        var calls = new List<ToolCallRecord>();
-        var text = new System.Text.StringBuilder();
+        var draft = new AnswerDraft();
         ChatUsage? usage = null;
         ChatDone? done = null;
         await using (turn.Call)
@@ -124,23 +118,15 @@ internal sealed class ChatTurns(
         {
             await foreach (var e in turn.Call.StreamAsync(stop.Token))
             {
+                draft.Add(e);
                 switch (e)
                 {
-                    case ChatDelta delta:
-                        text.Append(delta.Text);
-                        break;
-                    case ChatToolCall call:
-                        calls.Add(new ToolCallRecord(call.CallId, call.Name, call.Arguments, null));
-                        break;
-                    case ChatToolResult result when calls.FindIndex(c => c.CallId == result.CallId) is var i and >= 0:
-                        calls[i] = calls[i] with { Result = result.Result };
-                        break;
                     case ChatUsage u:
                         usage = u;
                         break;
                     case ChatDone d:
                         done = d;
-                        await store.FinishAssistantAsync(turn.Conversation.OrganizationId, turn.Answer.Id, Outcome(d, usage, calls), CancellationToken.None);
+                        await store.FinishAssistantAsync(turn.Conversation.OrganizationId, turn.Answer.Id, Outcome(d, usage, draft.ToolCalls), CancellationToken.None);
                         continue;
                 }
                 yield return e;
@@ -150,8 +136,8 @@ internal sealed class ChatTurns(
         {
             // A reader that went away (a closed tab, a dropped connection) leaves the answer as far as it got, stopped.
             if (done is null)
-                await store.FinishAssistantAsync(turn.Conversation.OrganizationId, turn.Answer.Id, new AnswerOutcome(text.ToString(), MessageStatus.Cancelled,
-                    null, null, null, null, null, 0, 0, false, 0, calls.Count > 0 ? calls : null, null), CancellationToken.None);
+                await store.FinishAssistantAsync(turn.Conversation.OrganizationId, turn.Answer.Id,
+                    AnswerOutcome.Cancelled(draft.Text, null, null, draft.ToolCalls), CancellationToken.None);
         }
         if (done is null)
             yield break;
@@ -174,14 +160,12 @@ internal sealed class ChatTurns(
     public async Task CancelAsync(Spender spender, Guid conversationId, Guid answerId, CancellationToken ct)
     {
         var c = await FindAsync(spender, conversationId, ct);
-        var path = await store.PathAsync(c, answerId, ct);
-        var answer = path[^1];
+        var answer = await store.MessageAsync(c, answerId, ct);
         if (answer.Role != MessageRole.Assistant)
             throw ProblemException.Invalid("messageId", "Only an answer can be stopped.");
         if (answer.Status != MessageStatus.Streaming || await running.CancelAsync(answerId, ct) || running.Distributed)
             return;
-        await store.FinishAssistantAsync(c.OrganizationId, answerId, new AnswerOutcome(answer.Content, MessageStatus.Cancelled,
-            answer.Provider, answer.Model, null, null, null, 0, 0, false, 0, null, null), ct);
+        await store.FinishAssistantAsync(c.OrganizationId, answerId, AnswerOutcome.Cancelled(answer.Content, answer.Provider, answer.Model, null), ct);
     }
 
     Task<Conversation> FindAsync(Spender spender, Guid conversationId, CancellationToken ct) =>
@@ -189,7 +173,7 @@ internal sealed class ChatTurns(
 
     ChatRun Run(Spender spender, string? model, IReadOnlyList<ChatMessage> history, int? maxTokens, float? temperature, bool? useTools) =>
         new(spender, model, history, $"chat:{Guid.CreateVersion7()}", maxTokens, temperature,
-            Tools: useTools == false ? null : tools.For(new ToolContext(spender.OrganizationId, spender.UserId, spender.WorkspaceId, spender.ApiKeyId)));
+            Tools: useTools == false ? null : tools.For(ToolContext.Of(spender)));
 
     /// <summary>The layered system prompt, then the path's questions and the answers that said something, then the new question.</summary>
     async Task<IReadOnlyList<ChatMessage>> HistoryAsync(Conversation c, IReadOnlyList<StoredMessage> path, string question, CancellationToken ct)
@@ -208,7 +192,7 @@ internal sealed class ChatTurns(
         return history;
     }
 
-    static AnswerOutcome Outcome(ChatDone d, ChatUsage? usage, List<ToolCallRecord> calls) => new(
+    static AnswerOutcome Outcome(ChatDone d, ChatUsage? usage, IReadOnlyList<ToolCallRecord> calls) => new(
         d.Text,
         d.Outcome switch
         {

@@ -32,28 +32,24 @@ internal static class MessageEndpoints
 
     static async Task<IResult> Send(Guid orgId, Guid wsId, Guid id, SendMessageRequest body, HttpContext http, ClaimsPrincipal user, ChatTurns turns)
     {
-        var turn = await turns.SendAsync(await SpenderAsync(http, orgId, wsId, user), id, body, http.RequestAborted);
+        var turn = await turns.SendAsync(SpenderOf(orgId, wsId, user), id, body, http.RequestAborted);
         return await AnswerAsync(http, turns, turn);
     }
 
     static async Task<IResult> Regenerate(Guid orgId, Guid wsId, Guid id, Guid messageId, RegenerateRequest? body, HttpContext http, ClaimsPrincipal user, ChatTurns turns)
     {
-        var turn = await turns.RegenerateAsync(await SpenderAsync(http, orgId, wsId, user), id, messageId, body ?? new RegenerateRequest(), http.RequestAborted);
+        var turn = await turns.RegenerateAsync(SpenderOf(orgId, wsId, user), id, messageId, body ?? new RegenerateRequest(), http.RequestAborted);
         return await AnswerAsync(http, turns, turn);
     }
 
     static async Task<Accepted> Cancel(Guid orgId, Guid wsId, Guid id, Guid messageId, HttpContext http, ClaimsPrincipal user, ChatTurns turns)
     {
-        await turns.CancelAsync(await SpenderAsync(http, orgId, wsId, user), id, messageId, http.RequestAborted);
+        await turns.CancelAsync(SpenderOf(orgId, wsId, user), id, messageId, http.RequestAborted);
         return TypedResults.Accepted((string?)null);
     }
 
-    static async Task<Spender> SpenderAsync(HttpContext http, Guid orgId, Guid wsId, ClaimsPrincipal user)
-    {
-        var db = http.RequestServices.GetRequiredService<Data.AppDbContext>();
-        await Workspaces.FindAsync(db, orgId, wsId, http.RequestAborted);
-        return new Spender(orgId, user.UserId()!.Value, null, wsId);
-    }
+    /// <summary>The workspace is checked with the conversation, which is fetched by (org, workspace, id, owner).</summary>
+    static Spender SpenderOf(Guid orgId, Guid wsId, ClaimsPrincipal user) => new(orgId, user.UserId()!.Value, null, wsId);
 
     static async Task<IResult> AnswerAsync(HttpContext http, ChatTurns turns, ChatTurn turn)
     {

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 using System.Text.Json;
 using AiHub.Chat.Conversations;
 using AiHub.Chat.Engine;
@@ -62,8 +61,9 @@ public partial class ChatPage : OrgPage
     Guid? _editingId;
     string? _editText;
     Guid? _streamingId;
-    readonly StringBuilder _streamText = new();
-    readonly List<ToolCallRecord> _streamTools = [];
+    readonly AnswerDraft _answer = new();
+    // Markdown is parsed and sanitised once per message text, not on every render (one every 50 ms while streaming).
+    readonly Dictionary<Guid, (string Source, MarkupString Html)> _html = [];
     List<string> _followUps = [];
     CancellationTokenSource? _stop;
     ElementReference _messagesBox;
@@ -258,8 +258,7 @@ public partial class ChatPage : OrgPage
         }
 
         using var stop = _stop = new CancellationTokenSource();
-        _streamText.Clear();
-        _streamTools.Clear();
+        _answer.Clear();
         _streamingId = turn.Answer.Id;
         await ReloadPathAsync();
         _scroll = true;
@@ -269,17 +268,9 @@ public partial class ChatPage : OrgPage
         {
             await foreach (var e in turns.StreamAsync(turn, stop.Token))
             {
+                _answer.Add(e);
                 switch (e)
                 {
-                    case ChatDelta delta:
-                        _streamText.Append(delta.Text);
-                        break;
-                    case ChatToolCall call:
-                        _streamTools.Add(new ToolCallRecord(call.CallId, call.Name, call.Arguments, null));
-                        break;
-                    case ChatToolResult result when _streamTools.FindIndex(t => t.CallId == result.CallId) is var i and >= 0:
-                        _streamTools[i] = _streamTools[i] with { Result = result.Result };
-                        break;
                     case ChatTitle title when _conversation is not null:
                         _conversation = _conversation with { Title = title.Title, TitleGenerated = true };
                         break;
@@ -391,7 +382,27 @@ public partial class ChatPage : OrgPage
 
     static string ModelValue(ModelResponse m) => $"{m.Provider}/{m.Id}";
 
-    IReadOnlyList<ToolCallRecord> ToolCalls(MessageResponse m) => m.Id == _streamingId ? _streamTools : m.ToolCalls ?? [];
+    IReadOnlyList<ToolCallRecord> ToolCalls(MessageResponse m) => m.Id == _streamingId ? _answer.ToolCalls : m.ToolCalls ?? [];
+
+    MarkupString Html(MessageResponse m)
+    {
+        if (m.Id == _streamingId)
+            return ChatMarkdown.Render(_answer.Text);
+        if (!_html.TryGetValue(m.Id, out var cached) || !ReferenceEquals(cached.Source, m.Content))
+            _html[m.Id] = cached = (m.Content, ChatMarkdown.Render(m.Content));
+        return cached.Html;
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        // A closed tab stops its answer, as a client that leaves the HTTP stream does; it is charged for what was delivered.
+        if (disposing)
+        {
+            _stop?.Cancel();
+            _searchDelay?.Cancel();
+        }
+        base.Dispose(disposing);
+    }
 
     /// <summary>Why an answer is not whole, in words; null for a complete one.</summary>
     static (string Title, string? Detail)? Notice(MessageResponse m)
