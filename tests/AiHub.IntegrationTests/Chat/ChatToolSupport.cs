@@ -9,28 +9,6 @@ using Microsoft.Extensions.Logging;
 
 namespace AiHub.IntegrationTests.Chat;
 
-/// <summary>Every log line the host writes, at every level, to look for what must not be there.</summary>
-public sealed class LogCapture : ILoggerProvider
-{
-    readonly ConcurrentQueue<string> _lines = new();
-
-    public IReadOnlyList<string> Lines => [.. _lines];
-
-    public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
-
-    public void Dispose() { }
-
-    sealed class Logger(LogCapture owner, string category) : ILogger
-    {
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            owner._lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)} {exception} {state}");
-    }
-}
-
 /// <summary>A fake search service and an AiHub configured to search through it.</summary>
 public abstract class SearchHostFixture(string database, IReadOnlyDictionary<string, string?> settings, Action<IServiceCollection>? services = null) : IAsyncLifetime
 {

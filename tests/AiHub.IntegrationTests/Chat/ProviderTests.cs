@@ -284,7 +284,7 @@ public sealed class ProviderTestsOnTheirOwnHost
     [Fact]
     public async Task An_org_provider_key_never_reaches_the_log()
     {
-        var logs = new CapturingLoggerProvider();
+        var logs = new LogCapture();
         await using var host = await IdentityHost.StartAsync("Sqlite", services: s => s.AddSingleton<ILoggerProvider>(logs));
         using var client = host.Client();
         var owner = await host.NewUserAsync(client);
@@ -303,28 +303,9 @@ public sealed class ProviderTestsOnTheirOwnHost
         await Assert.ThrowsAnyAsync<Exception>(() => target.Client.GetResponseAsync("hello", cancellationToken: Ct));
 
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
-        var all = string.Join("\n", logs.Messages);
-        Assert.NotEmpty(logs.Messages);
+        var all = string.Join("\n", logs.Lines);
+        Assert.NotEmpty(logs.Lines);
         Assert.DoesNotContain(Key, all, StringComparison.Ordinal);
         Assert.DoesNotContain(Second, all, StringComparison.Ordinal);
-    }
-
-    internal sealed class CapturingLoggerProvider : ILoggerProvider
-    {
-        public System.Collections.Concurrent.ConcurrentQueue<string> Messages { get; } = new();
-
-        public ILogger CreateLogger(string categoryName) => new Logger(this);
-
-        public void Dispose() { }
-
-        sealed class Logger(CapturingLoggerProvider owner) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-                owner.Messages.Enqueue(formatter(state, exception) + " " + exception);
-        }
     }
 }

@@ -154,7 +154,7 @@ public sealed class SecurityLimitTests
     [Fact]
     public async Task Codes_tokens_and_passwords_never_reach_the_log()
     {
-        var logs = new CapturingLoggerProvider();
+        var logs = new LogCapture();
         await using var host = await IdentityHost.StartAsync("Sqlite", services: s => s.AddSingleton<ILoggerProvider>(logs));
         using var client = host.Client();
         var email = NewEmail();
@@ -168,31 +168,12 @@ public sealed class SecurityLimitTests
         reset = reset.Subject!.Contains("Welcome", StringComparison.OrdinalIgnoreCase) ? await host.NextMailAsync(email) : reset;
         var token = System.Text.RegularExpressions.Regex.Match(reset.TextBody ?? "", @"token=(\S+)").Groups[1].Value;
 
-        var all = string.Join("\n", logs.Messages);
-        Assert.NotEmpty(logs.Messages);
+        var all = string.Join("\n", logs.Lines);
+        Assert.NotEmpty(logs.Lines);
         Assert.DoesNotContain(code, all, StringComparison.Ordinal);
         Assert.DoesNotContain(Password, all, StringComparison.Ordinal);
         Assert.DoesNotContain(tokens.AccessToken, all, StringComparison.Ordinal);
         Assert.DoesNotContain(tokens.RefreshToken, all, StringComparison.Ordinal);
         Assert.DoesNotContain(token, all, StringComparison.Ordinal);
-    }
-
-    sealed class CapturingLoggerProvider : ILoggerProvider
-    {
-        public System.Collections.Concurrent.ConcurrentQueue<string> Messages { get; } = new();
-
-        public ILogger CreateLogger(string categoryName) => new Logger(this);
-
-        public void Dispose() { }
-
-        sealed class Logger(CapturingLoggerProvider owner) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-                owner.Messages.Enqueue(formatter(state, exception) + " " + exception);
-        }
     }
 }
