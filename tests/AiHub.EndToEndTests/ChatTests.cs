@@ -136,6 +136,7 @@ public sealed class ChatTests(ChatFixture chat) : IClassFixture<ChatFixture>
         await page.GetByTestId("chat-input").FillAsync("Third question");
         await page.GetByTestId("chat-input").PressAsync("Enter");
         await Expect(Answer(page).GetByTestId("chat-message-content")).ToHaveTextAsync("You said: Third question", new() { Timeout = 30_000 });
+        await Expect(page.GetByTestId("chat-input")).ToHaveValueAsync("");
         await Expect(page.GetByTestId("chat-quota")).ToHaveAttributeAsync("data-remaining", "0", Slowly);
         await page.GetByTestId("chat-input").FillAsync("One too many");
         await page.GetByTestId("chat-send").ClickAsync();

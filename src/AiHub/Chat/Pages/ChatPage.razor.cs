@@ -204,8 +204,8 @@ public partial class ChatPage : OrgPage
             var parent = _messages.LastOrDefault() is { Role: nameof(MessageRole.Assistant) } last ? last.Id : (Guid?)null;
             var conversationId = _conversation.Id;
             var model = _model;
-            if (await TurnAsync((turns, ct) => turns.SendAsync(Spender, conversationId, new SendMessageRequest(text, parent, Model: model), ct)))
-                _draft = null;
+            await TurnAsync((turns, ct) => turns.SendAsync(Spender, conversationId, new SendMessageRequest(text, parent, Model: model), ct),
+                accepted: () => _draft = null);
         }
         finally
         {
@@ -221,8 +221,8 @@ public partial class ChatPage : OrgPage
         if (string.IsNullOrEmpty(text) || Streaming || _conversation is not { } c)
             return;
         var model = _model;
-        if (await TurnAsync((turns, ct) => turns.SendAsync(Spender, c.Id, new SendMessageRequest(text, EditOf: m.Id, Model: model), ct)))
-            (_editingId, _editText) = (null, null);
+        await TurnAsync((turns, ct) => turns.SendAsync(Spender, c.Id, new SendMessageRequest(text, EditOf: m.Id, Model: model), ct),
+            accepted: () => (_editingId, _editText) = (null, null));
     }
 
     async Task RegenerateAsync(MessageResponse answer)
@@ -237,9 +237,10 @@ public partial class ChatPage : OrgPage
 
     /// <summary>
     /// Starts a turn and streams its answer into the page. A refusal (quota, credits, no provider, bad input) comes before
-    /// anything is stored and leaves what the user typed where it was.
+    /// anything is stored and leaves what the user typed where it was; once accepted, what was typed is cleared at once,
+    /// so that the next question typed while the answer streams survives its end.
     /// </summary>
-    async Task<bool> TurnAsync(Func<ChatTurns, CancellationToken, Task<ChatTurn>> start)
+    async Task TurnAsync(Func<ChatTurns, CancellationToken, Task<ChatTurn>> start, Action? accepted = null)
     {
         _problem = null;
         _followUps = [];
@@ -254,8 +255,9 @@ public partial class ChatPage : OrgPage
         catch (ProblemException problem)
         {
             _problem = problem;
-            return false;
+            return;
         }
+        accepted?.Invoke();
 
         using var stop = _stop = new CancellationTokenSource();
         _answer.Clear();
@@ -301,7 +303,6 @@ public partial class ChatPage : OrgPage
         await ReloadPathAsync();
         await ListAsync();
         _scroll = true;
-        return true;
     }
 
     async Task ReloadPathAsync()
