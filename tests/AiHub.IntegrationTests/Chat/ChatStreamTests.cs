@@ -32,10 +32,21 @@ public abstract class ChatFixture(string provider) : IAsyncLifetime
     public const string Claude = "claude-sonnet-4-20250514";
     public const string Gemini = "gemini-2.5-flash";
 
+    public FakeSearch Search { get; private set; } = null!;
+
+    public string Database => provider;
+
     public async ValueTask InitializeAsync()
     {
         Fake = await FakeLlm.StartAsync();
-        Host = await IdentityHost.StartAsync(provider, new Dictionary<string, string?>
+        Search = await FakeSearch.StartAsync();
+        Host = await StartHostAsync(new Dictionary<string, string?>());
+    }
+
+    /// <summary>An AiHub on Kestrel over these fakes, with a database of its own and <paramref name="extra"/> settings on top.</summary>
+    public async Task<IdentityHost> StartHostAsync(IReadOnlyDictionary<string, string?> extra)
+    {
+        var settings = new Dictionary<string, string?>
         {
             ["Providers:0:Name"] = "mock",
             ["Providers:0:Kind"] = "OpenAICompatible",
@@ -62,14 +73,21 @@ public abstract class ChatFixture(string provider) : IAsyncLifetime
             // Tests script failures on purpose; the breaker has tests of its own.
             ["Chat:CircuitBreaker:MinimumThroughput"] = "1000",
             ["Chat:WebSocket:PingInterval"] = "00:00:01",
-        });
-        Host.App.UseKestrel(0);
-        Host.App.StartServer();
+            ["WebSearch:Provider"] = "SearXNG",
+            ["WebSearch:BaseUrl"] = Search.SearxngUrl,
+        };
+        foreach (var (key, value) in extra)
+            settings[key] = value;
+        var host = await IdentityHost.StartAsync(provider, settings);
+        host.App.UseKestrel(0);
+        host.App.StartServer();
+        return host;
     }
 
     public async ValueTask DisposeAsync()
     {
         await Host.DisposeAsync();
+        await Search.DisposeAsync();
         await Fake.DisposeAsync();
         GC.SuppressFinalize(this);
     }
@@ -91,6 +109,7 @@ public abstract class ChatStreamTests(ChatFixture fixture)
     static CancellationToken Ct => TestContext.Current.CancellationToken;
     readonly IdentityHost _host = fixture.Host;
     readonly FakeLlm _fake = fixture.Fake;
+    readonly ChatFixture _fixture = fixture;
 
     internal sealed record Space(HttpClient Client, AuthTokens Owner, Guid OrgId, Guid WorkspaceId, Guid ConversationId)
     {
@@ -154,10 +173,12 @@ public abstract class ChatStreamTests(ChatFixture fixture)
 
     static string Text(List<Sse> events) => string.Concat(events.Where(e => e.Event == "delta").Select(e => e.Data.GetProperty("text").GetString()));
 
-    async Task<StoredMessage> AnswerAsync(Space space, List<Sse> events)
+    Task<StoredMessage> AnswerAsync(Space space, List<Sse> events) => AnswerAsync(_host, events);
+
+    static async Task<StoredMessage> AnswerAsync(IdentityHost host, List<Sse> events)
     {
         var answerId = events.First(e => e.Event == "message").Data.GetProperty("answerId").GetGuid();
-        await using var scope = _host.App.Services.CreateAsyncScope();
+        await using var scope = host.App.Services.CreateAsyncScope();
         return await scope.ServiceProvider.GetRequiredService<AppDbContext>().Set<StoredMessage>().AsNoTracking().SingleAsync(m => m.Id == answerId, Ct);
     }
 
@@ -397,6 +418,75 @@ public abstract class ChatStreamTests(ChatFixture fixture)
         var question = path.GetProperty("messages")[0];
         Assert.Equal(2, question.GetProperty("siblingIds").GetArrayLength());
         Assert.Equal(1, question.GetProperty("siblingIndex").GetInt32());
+    }
+
+    [Fact]
+    public async Task A_tool_call_is_run_shown_in_the_stream_stored_with_the_answer_and_both_rounds_are_charged()
+    {
+        var space = await SpaceAsync(_host);
+        var before = _fake.Requests.Count;
+        _fake.Enqueue(FakeScript.ToolCall("web_search", """{"query":"capital of France"}"""), ChatFixture.Main);
+        var events = await ChatAsync(space, new { content = "Look up the capital of France", model = ChatFixture.Main });
+
+        var call = events.Single(e => e.Event == "tool_call").Data;
+        var result = events.Single(e => e.Event == "tool_result").Data;
+        Assert.Equal("web_search", call.GetProperty("name").GetString());
+        Assert.Equal("capital of France", JsonDocument.Parse(call.GetProperty("arguments").GetString()!).RootElement.GetProperty("query").GetString());
+        Assert.Equal(call.GetProperty("callId").GetString(), result.GetProperty("callId").GetString());
+        Assert.Contains("capital of France – result 1", result.GetProperty("result").GetString());
+        var order = events.Select(e => e.Event).ToList();
+        Assert.True(order.IndexOf("tool_call") < order.IndexOf("tool_result") && order.IndexOf("tool_result") < order.IndexOf("delta"), string.Join(",", order));
+        Assert.StartsWith("Tool returned:", Text(events).Trim());
+        Assert.Contains("https://example.com/capital%20of%20France/1", Text(events));
+        Assert.Equal("complete", Done(events).GetProperty("status").GetString());
+
+        // The model asked once, then read the result: two requests, and the second carries the tool's answer.
+        var rounds = _fake.Requests.Skip(before).Where(r => r.Model == ChatFixture.Main).ToList();
+        Assert.Equal(2, rounds.Count);
+        var toolMessage = rounds[1].Body!.Value.GetProperty("messages").EnumerateArray().Single(m => m.GetProperty("role").GetString() == "tool");
+        Assert.Equal(call.GetProperty("callId").GetString(), toolMessage.GetProperty("tool_call_id").GetString());
+
+        var stored = await SendAsync(space.Client, space.Owner, HttpMethod.Get, space.Messages);
+        var shown = stored.GetProperty("messages").EnumerateArray().Last().GetProperty("toolCalls").EnumerateArray().Single();
+        Assert.Equal("web_search", shown.GetProperty("name").GetString());
+        Assert.Equal(call.GetProperty("arguments").GetString(), shown.GetProperty("arguments").GetString());
+        Assert.Equal(result.GetProperty("result").GetString(), shown.GetProperty("result").GetString());
+
+        var record = await UsageOfAsync(space.OrgId, ChatFixture.Main);
+        Assert.Equal(rounds.Sum(r => r.Tokens!.Value.Input), record.InputTokens);
+        Assert.Equal(rounds.Sum(r => r.Tokens!.Value.Output), record.OutputTokens);
+        Assert.Equal(await PriceAsync(ChatFixture.Main, record.InputTokens, record.OutputTokens), record.CostMicros);
+        await AssertAllSettledAsync(_host, space.OrgId);
+    }
+
+    [Fact]
+    public async Task With_follow_ups_turned_on_three_questions_follow_the_answer_from_the_cheap_model_and_are_charged()
+    {
+        await using var host = await _fixture.StartHostAsync(new Dictionary<string, string?> { ["Chat:FollowUps"] = "true" });
+        var space = await SpaceAsync(host);
+        _fake.Enqueue(FakeScript.Reply("Capital of France"), ChatFixture.Gemini);
+        _fake.Enqueue(FakeScript.Reply("1. How big is Paris?\n2. What about Lyon?\n- Who built the Eiffel Tower?\nA fourth one"), ChatFixture.Gemini);
+        var events = await ChatAsync(space, new { content = "What is the capital of France?", model = ChatFixture.Main });
+
+        var followUps = events.Single(e => e.Event == "follow_ups").Data.GetProperty("questions").EnumerateArray().Select(q => q.GetString()).ToList();
+        Assert.Equal(["How big is Paris?", "What about Lyon?", "Who built the Eiffel Tower?"], followUps);
+        Assert.Equal("Capital of France", events.Single(e => e.Event == "title").Data.GetProperty("title").GetString());
+        Assert.Equal("complete", Done(events).GetProperty("status").GetString());
+        Assert.Equal("done", events[^1].Event);
+
+        await using (var scope = host.App.Services.CreateAsyncScope())
+        {
+            var sideCalls = await scope.ServiceProvider.GetRequiredService<AppDbContext>().Set<UsageRecord>().AsNoTracking()
+                .Where(u => u.OrganizationId == space.OrgId && u.Model == ChatFixture.Gemini).ToListAsync(Ct);
+            Assert.Equal(2, sideCalls.Count);
+            Assert.All(sideCalls, u => Assert.True(u.CostMicros > 0));
+        }
+        await AssertAllSettledAsync(host, space.OrgId);
+
+        // Without a stream the questions come back with the answer.
+        _fake.Enqueue(FakeScript.Reply("Is it sunny?\nIs it big?\nIs it old?"), ChatFixture.Gemini);
+        var whole = await SendAsync(space.Client, space.Owner, HttpMethod.Post, space.Messages, new { content = "And Lyon?", model = ChatFixture.Main });
+        Assert.Equal(["Is it sunny?", "Is it big?", "Is it old?"], whole.GetProperty("followUps").EnumerateArray().Select(q => q.GetString()));
     }
 
     [Fact]

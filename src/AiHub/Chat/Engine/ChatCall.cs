@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text;
+using System.Text.Json;
 using AiHub.Credits.Plans;
 using AiHub.Credits.Pools;
 using AiHub.Credits.Usage;
@@ -257,6 +258,8 @@ internal sealed class ChatCall : IAsyncDisposable
     {
         null => "null",
         string s => s,
+        // A tool that returns text comes back from function invocation as a JSON string: show the text, not its quoting.
+        JsonElement { ValueKind: JsonValueKind.String } s => s.GetString()!,
         _ => System.Text.Json.JsonSerializer.Serialize(value, AIJsonUtilities.DefaultOptions),
     };
 

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Options;
@@ -10,7 +11,8 @@ internal sealed class WebSearchTool(WebSearchClient client, IOptions<WebSearchSe
 {
     public const string ToolName = "web_search";
 
-    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    // The model reads this text: dashes and accents as they are, not as \u escapes that cost tokens.
+    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     readonly WebSearchSettings _settings = options.Value;
 
