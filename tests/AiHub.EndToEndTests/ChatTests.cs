@@ -1,28 +1,43 @@
 using System.Text.RegularExpressions;
+using AiHub.Credits;
+using AiHub.Data;
 using AiHub.Fixtures;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using static AiHub.EndToEndTests.AccountTests;
 using static Microsoft.Playwright.Assertions;
 
 namespace AiHub.EndToEndTests;
 
-/// <summary>AiHub in Chromium with one provider, the fake LLM, serving gpt-4o-mini to everyone.</summary>
+/// <summary>
+/// AiHub in Chromium with one provider, the fake LLM, serving gpt-4o-mini to everyone; web search through the fake
+/// SearXNG, and follow-up questions on.
+/// </summary>
 public sealed class ChatFixture : IAsyncLifetime
 {
+    public const string Model = "gpt-4o-mini";
+
     public FakeLlm Fake { get; private set; } = null!;
+
+    public FakeSearch Search { get; private set; } = null!;
 
     public BrowserFixture App { get; private set; } = null!;
 
     public async ValueTask InitializeAsync()
     {
         Fake = await FakeLlm.StartAsync();
+        Search = await FakeSearch.StartAsync();
         App = new BrowserFixture(new Dictionary<string, string?>
         {
             ["Providers:0:Name"] = "mock",
             ["Providers:0:Kind"] = "OpenAICompatible",
             ["Providers:0:BaseUrl"] = Fake.OpenAiEndpoint.ToString(),
             ["Providers:0:ApiKey"] = "test",
-            ["Providers:0:Models:0"] = "gpt-4o-mini",
+            ["Providers:0:Models:0"] = Model,
+            ["WebSearch:Provider"] = "SearXNG",
+            ["WebSearch:BaseUrl"] = Search.SearxngUrl,
+            ["Chat:FollowUps"] = "true",
         });
         await App.InitializeAsync();
     }
@@ -30,6 +45,7 @@ public sealed class ChatFixture : IAsyncLifetime
     public async ValueTask DisposeAsync()
     {
         await App.DisposeAsync();
+        await Search.DisposeAsync();
         await Fake.DisposeAsync();
     }
 }
@@ -147,6 +163,106 @@ public sealed class ChatTests(ChatFixture chat) : IClassFixture<ChatFixture>
     }
 
     [Fact]
+    public async Task A_web_search_shows_as_a_folded_tool_panel_and_regenerating_makes_a_second_version()
+    {
+        var page = await ChatPageAsync("searcher");
+        await page.GetByTestId("chat-input").FillAsync("""Find the tallest tower [[fake:tool=web_search;args={"query":"tallest tower"}]]""");
+        await page.GetByTestId("chat-input").PressAsync("Enter");
+
+        var answer = Answer(page);
+        await Expect(answer).ToHaveAttributeAsync("data-status", "complete", Slowly);
+        await Expect(answer.GetByTestId("chat-message-content")).ToContainTextAsync("Tool returned:");
+        var panel = answer.GetByTestId("chat-tool-call");
+        await Expect(panel).ToContainTextAsync("Tool: web_search");
+        var result = panel.Locator("pre").Nth(1);
+        await Expect(result).ToBeHiddenAsync();
+        await panel.GetByText("Tool: web_search").ClickAsync();
+        await Expect(panel.Locator(".mud-collapse-entered")).ToBeVisibleAsync();
+        await Expect(panel.Locator("pre").First).ToContainTextAsync(new Regex("\"query\":\\s*\"tallest tower\""));
+        await Expect(result).ToContainTextAsync("tallest tower – result 1");
+        await Expect(result).ToContainTextAsync("https://example.com/tallest%20tower/1");
+        await BrowserFixture.ScreenshotAsync(page, "chat-tool-call.png");
+
+        await answer.GetByTestId("chat-regenerate").ClickAsync();
+        await Expect(Answer(page).GetByTestId("chat-branch-counter")).ToHaveTextAsync("2 / 2", new() { Timeout = 30_000 });
+        await Expect(Answer(page)).ToHaveAttributeAsync("data-status", "complete", Slowly);
+        await Expect(page.GetByTestId("chat-message")).ToHaveCountAsync(2);
+        await Answer(page).GetByTestId("chat-branch-prev").ClickAsync();
+        await Expect(Answer(page).GetByTestId("chat-branch-counter")).ToHaveTextAsync("1 / 2");
+        await Expect(page.GetByTestId("chat-quota")).ToHaveAttributeAsync("data-remaining", "1");
+    }
+
+    [Fact]
+    public async Task Suggested_follow_ups_appear_under_the_answer_and_one_click_asks_one()
+    {
+        var page = await ChatPageAsync("follower");
+        // The answer, then the title and the follow-ups on the cheap model, which is the same one here.
+        chat.Fake.Enqueue(FakeScript.Reply("Paris is the capital of France."), ChatFixture.Model);
+        chat.Fake.Enqueue(FakeScript.Reply("Capital of France"), ChatFixture.Model);
+        chat.Fake.Enqueue(FakeScript.Reply("1. How big is Paris?\n2. What about Lyon?\n3. Who built the Eiffel Tower?"), ChatFixture.Model);
+        await page.GetByTestId("chat-input").FillAsync("What is the capital of France?");
+        await page.GetByTestId("chat-input").PressAsync("Enter");
+
+        await Expect(page.GetByTestId("chat-follow-up")).ToHaveTextAsync(["How big is Paris?", "What about Lyon?", "Who built the Eiffel Tower?"], new() { Timeout = 30_000 });
+        await Expect(page.GetByTestId("chat-title")).ToHaveTextAsync("Capital of France");
+        await Expect(page.GetByTestId("chat-conversation")).ToHaveTextAsync("Capital of France");
+        await BrowserFixture.ScreenshotAsync(page, "chat-follow-ups.png");
+
+        await page.GetByTestId("chat-follow-up").Nth(1).ClickAsync();
+        await Expect(Answer(page).GetByTestId("chat-message-content")).ToHaveTextAsync("You said: What about Lyon?", new() { Timeout = 30_000 });
+        await Expect(page.Locator("[data-testid=chat-message][data-role=user]").Last.GetByTestId("chat-message-content")).ToHaveTextAsync("What about Lyon?");
+        await Expect(page.GetByTestId("chat-input")).ToHaveValueAsync("");
+    }
+
+    [Fact]
+    public async Task The_sidebar_search_finds_a_conversation_by_a_word_of_its_messages()
+    {
+        var page = await ChatPageAsync("finder");
+        await page.GetByTestId("chat-input").FillAsync("Tell me about otters");
+        await page.GetByTestId("chat-input").PressAsync("Enter");
+        await Expect(Answer(page)).ToHaveAttributeAsync("data-status", "complete", Slowly);
+        await page.GetByTestId("chat-new").ClickAsync();
+        await Expect(page.GetByTestId("chat-empty")).ToBeVisibleAsync();
+        await page.GetByTestId("chat-input").FillAsync("Tell me about volcanoes");
+        await page.GetByTestId("chat-input").PressAsync("Enter");
+        await Expect(Answer(page)).ToHaveAttributeAsync("data-status", "complete", Slowly);
+        await Expect(page.GetByTestId("chat-conversation")).ToHaveCountAsync(2);
+
+        await page.GetByTestId("chat-search").FillAsync("otters");
+        await Expect(page.GetByTestId("chat-conversation")).ToHaveCountAsync(1);
+        await Expect(page.GetByTestId("chat-conversation")).ToContainTextAsync("otters");
+        await page.GetByTestId("chat-search").FillAsync("penguins");
+        await Expect(page.GetByTestId("chat-list-empty")).ToHaveTextAsync("Nothing matches.");
+        await page.GetByTestId("chat-search").FillAsync("");
+        await Expect(page.GetByTestId("chat-conversation")).ToHaveCountAsync(2);
+    }
+
+    [Fact]
+    public async Task Without_credits_the_page_says_where_to_add_them_and_keeps_the_question()
+    {
+        var email = Unique("broke");
+        await chat.App.CreateAccountAsync(email, Password, "Bo Broke");
+        await using (var scope = chat.App.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+            var ct = TestContext.Current.CancellationToken;
+            var user = await db.Users.AsNoTracking().SingleAsync(u => u.Email == email, ct);
+            var account = await db.Set<CreditAccount>().SingleAsync(a => a.Owner == CreditOwner.User && a.UserId == user.Id, ct);
+            await scope.ServiceProvider.GetRequiredService<Ledger>().PostAsync(account.Id, CreditKind.Adjustment, -account.Balance, "empty it", null, $"empty:{account.Id}", ct);
+        }
+        var page = await SignedInAsync(chat.App, email);
+        await OpenChatAsync(page);
+
+        await page.GetByTestId("chat-input").FillAsync("Am I broke?");
+        await page.GetByTestId("chat-send").ClickAsync();
+        await Expect(page.GetByTestId("chat-problem")).ToHaveAttributeAsync("data-type", "urn:aihub:problem:insufficient-credits");
+        await Expect(page.GetByTestId("chat-credits").Locator("a")).ToHaveAttributeAsync("href", "/credits");
+        await Expect(page.GetByTestId("chat-input")).ToHaveValueAsync("Am I broke?");
+        await Expect(page.GetByTestId("chat-message")).ToHaveCountAsync(0);
+        await BrowserFixture.ScreenshotAsync(page, "chat-no-credits.png");
+    }
+
+    [Fact]
     public async Task On_a_phone_the_conversation_list_folds_away_and_opens_from_the_header()
     {
         var email = Unique("phone");
@@ -204,5 +320,31 @@ public sealed class ChatTests(ChatFixture chat) : IClassFixture<ChatFixture>
         await InteractiveAsync(page);
         await Expect(page.GetByTestId("chat-input")).ToBeVisibleAsync();
         await Expect(page.GetByTestId("chat-model")).ToBeVisibleAsync();
+    }
+}
+
+/// <summary>AiHub with no provider at all: the chat page says so, and how to add one.</summary>
+public sealed class ChatWithoutProviderTests(BrowserFixture fixture) : IClassFixture<BrowserFixture>
+{
+    [Fact]
+    public async Task Sending_shows_how_an_administrator_or_the_org_adds_a_provider_and_keeps_the_question()
+    {
+        var email = Unique("unserved");
+        await fixture.CreateAccountAsync(email, Password, "Una Served");
+        var page = await SignedInAsync(fixture, email);
+        await InteractiveAsync(page);
+        await page.GotoAsync(new Uri(new Uri(page.Url), "/chat").ToString());
+        await Expect(page).ToHaveURLAsync(new Regex("/orgs/[0-9a-f-]{36}/workspaces/[0-9a-f-]{36}/chat$"));
+        await InteractiveAsync(page);
+        await Expect(page.GetByTestId("chat-no-models")).ToHaveTextAsync("No models available.");
+
+        await page.GetByTestId("chat-input").FillAsync("Is anyone there?");
+        await page.GetByTestId("chat-send").ClickAsync();
+        await Expect(page.GetByTestId("chat-problem")).ToHaveAttributeAsync("data-type", "urn:aihub:problem:no-provider");
+        var hint = page.GetByTestId("chat-no-provider");
+        await Expect(hint).ToContainTextAsync("Providers:0:BaseUrl");
+        await Expect(hint.Locator("a")).ToHaveAttributeAsync("href", new Regex("^/orgs/[0-9a-f-]{36}/providers$"));
+        await Expect(page.GetByTestId("chat-input")).ToHaveValueAsync("Is anyone there?");
+        await BrowserFixture.ScreenshotAsync(page, "chat-no-provider.png");
     }
 }

@@ -213,6 +213,13 @@ public partial class ChatPage : OrgPage
         }
     }
 
+    /// <summary>A suggested follow-up is asked as it is; a refusal leaves it in the input like anything typed.</summary>
+    Task AskAsync(string question)
+    {
+        _draft = question;
+        return SendAsync();
+    }
+
     void StartEdit(MessageResponse m) => (_editingId, _editText) = (m.Id, m.Content);
 
     async Task SaveEditAsync(MessageResponse m)
