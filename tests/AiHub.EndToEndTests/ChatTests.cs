@@ -314,12 +314,17 @@ public sealed class ChatTests(ChatFixture chat) : IClassFixture<ChatFixture>
     /// <summary>Through <c>/chat</c>, which takes a new account to its personal org's first workspace (made on the first visit).</summary>
     static async Task OpenChatAsync(IPage page)
     {
+        await GoToChatAsync(page);
+        await Expect(page.GetByTestId("chat-input")).ToBeVisibleAsync();
+        await Expect(page.GetByTestId("chat-model")).ToBeVisibleAsync();
+    }
+
+    internal static async Task GoToChatAsync(IPage page)
+    {
         await InteractiveAsync(page);
         await page.GotoAsync(new Uri(new Uri(page.Url), "/chat").ToString());
         await Expect(page).ToHaveURLAsync(new Regex("/orgs/[0-9a-f-]{36}/workspaces/[0-9a-f-]{36}/chat$"));
         await InteractiveAsync(page);
-        await Expect(page.GetByTestId("chat-input")).ToBeVisibleAsync();
-        await Expect(page.GetByTestId("chat-model")).ToBeVisibleAsync();
     }
 }
 
@@ -332,10 +337,7 @@ public sealed class ChatWithoutProviderTests(BrowserFixture fixture) : IClassFix
         var email = Unique("unserved");
         await fixture.CreateAccountAsync(email, Password, "Una Served");
         var page = await SignedInAsync(fixture, email);
-        await InteractiveAsync(page);
-        await page.GotoAsync(new Uri(new Uri(page.Url), "/chat").ToString());
-        await Expect(page).ToHaveURLAsync(new Regex("/orgs/[0-9a-f-]{36}/workspaces/[0-9a-f-]{36}/chat$"));
-        await InteractiveAsync(page);
+        await ChatTests.GoToChatAsync(page);
         await Expect(page.GetByTestId("chat-no-models")).ToHaveTextAsync("No models available.");
 
         await page.GetByTestId("chat-input").FillAsync("Is anyone there?");
