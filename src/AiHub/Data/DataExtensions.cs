@@ -12,8 +12,9 @@ public static class DataExtensions
     {
         var services = builder.Services;
         services.AddSettings<DatabaseSettings>(DatabaseSettings.Section);
+        services.AddSingleton<SqliteWriteGate>();
         services.AddDbContext<SqliteAppDbContext>((sp, options) =>
-            ConfigureSqlite(options, SqliteConnectionString(sp)));
+            ConfigureSqlite(options, SqliteConnectionString(sp)).AddInterceptors(sp.GetRequiredService<SqliteWriteGate>()));
         services.AddDbContext<PostgresAppDbContext>((sp, options) =>
             ConfigurePostgres(options, Settings(sp).ConnectionString!));
         services.AddScoped<AppDbContext>(sp => Settings(sp).Provider switch
