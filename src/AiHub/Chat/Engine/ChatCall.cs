@@ -260,7 +260,7 @@ internal sealed class ChatCall : IAsyncDisposable
         string s => s,
         // A tool that returns text comes back from function invocation as a JSON string: show the text, not its quoting.
         JsonElement { ValueKind: JsonValueKind.String } s => s.GetString()!,
-        _ => System.Text.Json.JsonSerializer.Serialize(value, AIJsonUtilities.DefaultOptions),
+        _ => JsonSerializer.Serialize(value, AIJsonUtilities.DefaultOptions),
     };
 
     static UsageDetails Add(UsageDetails? total, UsageDetails next)
