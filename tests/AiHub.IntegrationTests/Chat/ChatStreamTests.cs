@@ -374,7 +374,9 @@ public abstract class ChatStreamTests(ChatFixture fixture)
         var space = await SpaceAsync(_host);
         _fake.Enqueue(FakeScript.Reply(string.Join(' ', Enumerable.Range(1, 40).Select(i => $"w{i}")), chunks: 40, delayPerChunk: TimeSpan.FromMilliseconds(100)), ChatFixture.Main);
         Guid answerId;
-        using (var response = await space.Client.SendAsync(Post(space, space.Messages, new { content = "Talk", model = ChatFixture.Main }), HttpCompletionOption.ResponseHeadersRead, Ct))
+        // A client that leaves closes its connection; the default handler would first read on for up to 2 s to reuse it.
+        using var leaving = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = space.Client.BaseAddress };
+        using (var response = await leaving.SendAsync(Post(space, space.Messages, new { content = "Talk", model = ChatFixture.Main }), HttpCompletionOption.ResponseHeadersRead, Ct))
         {
             var seen = 0;
             answerId = Guid.Empty;
