@@ -28,18 +28,21 @@ internal sealed class SqliteWriteGate(ILogger<SqliteWriteGate> log) : IDbTransac
     sealed class Turn
     {
         public bool Held;
+
+        // A lone statement's turn ends with the statement; a transaction's outlives each of its statements.
+        public bool ByStatement;
     }
 
     public InterceptionResult<DbTransaction> TransactionStarting(DbConnection connection, TransactionStartingEventData eventData, InterceptionResult<DbTransaction> result)
     {
-        Enter(connection);
+        Enter(connection, byStatement: false);
         return result;
     }
 
     public async ValueTask<InterceptionResult<DbTransaction>> TransactionStartingAsync(
         DbConnection connection, TransactionStartingEventData eventData, InterceptionResult<DbTransaction> result, CancellationToken cancellationToken = default)
     {
-        await EnterAsync(connection, cancellationToken);
+        await EnterAsync(connection, byStatement: false, cancellationToken);
         return result;
     }
 
@@ -61,7 +64,7 @@ internal sealed class SqliteWriteGate(ILogger<SqliteWriteGate> log) : IDbTransac
     public InterceptionResult<DbDataReader> ReaderExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<DbDataReader> result)
     {
         if (IsLoneWrite(command))
-            Enter(command.Connection!);
+            Enter(command.Connection!, byStatement: true);
         return result;
     }
 
@@ -69,22 +72,21 @@ internal sealed class SqliteWriteGate(ILogger<SqliteWriteGate> log) : IDbTransac
         DbCommand command, CommandEventData eventData, InterceptionResult<DbDataReader> result, CancellationToken cancellationToken = default)
     {
         if (IsLoneWrite(command))
-            await EnterAsync(command.Connection!, cancellationToken);
+            await EnterAsync(command.Connection!, byStatement: true, cancellationToken);
         return result;
     }
 
     // An INSERT … RETURNING holds the lock until its reader is done with.
     public InterceptionResult DataReaderDisposing(DbCommand command, DataReaderDisposingEventData eventData, InterceptionResult result)
     {
-        if (IsLoneWrite(command))
-            Leave(command.Connection);
+        EndStatement(command);
         return result;
     }
 
     public InterceptionResult<int> NonQueryExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<int> result)
     {
         if (IsLoneWrite(command))
-            Enter(command.Connection!);
+            Enter(command.Connection!, byStatement: true);
         return result;
     }
 
@@ -92,41 +94,31 @@ internal sealed class SqliteWriteGate(ILogger<SqliteWriteGate> log) : IDbTransac
         DbCommand command, CommandEventData eventData, InterceptionResult<int> result, CancellationToken cancellationToken = default)
     {
         if (IsLoneWrite(command))
-            await EnterAsync(command.Connection!, cancellationToken);
+            await EnterAsync(command.Connection!, byStatement: true, cancellationToken);
         return result;
     }
 
     public int NonQueryExecuted(DbCommand command, CommandExecutedEventData eventData, int result)
     {
-        if (IsLoneWrite(command))
-            Leave(command.Connection);
+        EndStatement(command);
         return result;
     }
 
-    public async ValueTask<int> NonQueryExecutedAsync(DbCommand command, CommandExecutedEventData eventData, int result, CancellationToken cancellationToken = default)
+    public ValueTask<int> NonQueryExecutedAsync(DbCommand command, CommandExecutedEventData eventData, int result, CancellationToken cancellationToken = default)
     {
-        if (IsLoneWrite(command))
-            await Leave(command.Connection);
-        return result;
+        EndStatement(command);
+        return ValueTask.FromResult(result);
     }
 
-    public void CommandFailed(DbCommand command, CommandErrorEventData eventData)
-    {
-        if (IsLoneWrite(command))
-            Leave(command.Connection);
-    }
+    public void CommandFailed(DbCommand command, CommandErrorEventData eventData) => EndStatement(command);
 
     public Task CommandFailedAsync(DbCommand command, CommandErrorEventData eventData, CancellationToken cancellationToken = default) =>
-        IsLoneWrite(command) ? Leave(command.Connection) : Task.CompletedTask;
+        EndStatement(command);
 
-    public void CommandCanceled(DbCommand command, CommandEndEventData eventData)
-    {
-        if (IsLoneWrite(command))
-            Leave(command.Connection);
-    }
+    public void CommandCanceled(DbCommand command, CommandEndEventData eventData) => EndStatement(command);
 
     public Task CommandCanceledAsync(DbCommand command, CommandEndEventData eventData, CancellationToken cancellationToken = default) =>
-        IsLoneWrite(command) ? Leave(command.Connection) : Task.CompletedTask;
+        EndStatement(command);
 
     // Whatever was left open (a transaction disposed without commit or rollback) ends with its connection.
     public void ConnectionClosed(DbConnection connection, ConnectionEndEventData eventData) => Leave(connection);
@@ -151,33 +143,37 @@ internal sealed class SqliteWriteGate(ILogger<SqliteWriteGate> log) : IDbTransac
         return false;
     }
 
-    void Enter(DbConnection connection)
+    void Enter(DbConnection connection, bool byStatement)
     {
         var turn = _turns.GetOrCreateValue(connection);
-        if (turn.Held)
-            return;
-        if (_lock.Wait(Patience))
-            turn.Held = true;
-        else
-            Impatient();
+        if (!turn.Held)
+            Took(turn, _lock.Wait(Patience), byStatement);
     }
 
-    async Task EnterAsync(DbConnection connection, CancellationToken ct)
+    async Task EnterAsync(DbConnection connection, bool byStatement, CancellationToken ct)
     {
         var turn = _turns.GetOrCreateValue(connection);
-        if (turn.Held)
-            return;
-        if (await _lock.WaitAsync(Patience, ct))
-            turn.Held = true;
-        else
-            Impatient();
+        if (!turn.Held)
+            Took(turn, await _lock.WaitAsync(Patience, ct), byStatement);
     }
+
+    void Took(Turn turn, bool taken, bool byStatement)
+    {
+        if (taken)
+            (turn.Held, turn.ByStatement) = (true, byStatement);
+        else
+            log.LogWarning("A database write waited {Seconds} s for its turn; it goes on without one and SQLite makes it wait if it must", Patience.TotalSeconds);
+    }
+
+    /// <summary>The end of any statement: gives back the turn only if a lone write took it.</summary>
+    Task EndStatement(DbCommand command) =>
+        command.Connection is { } connection && _turns.TryGetValue(connection, out var turn) && turn.ByStatement ? Leave(connection) : Task.CompletedTask;
 
     Task Leave(DbConnection? connection)
     {
         if (connection is not null && _turns.TryGetValue(connection, out var turn) && turn.Held)
         {
-            turn.Held = false;
+            (turn.Held, turn.ByStatement) = (false, false);
             _lock.Release();
         }
         return Task.CompletedTask;
@@ -187,7 +183,4 @@ internal sealed class SqliteWriteGate(ILogger<SqliteWriteGate> log) : IDbTransac
     static DbConnection? Connection(TransactionEventData eventData) => eventData.Context?.Database.GetDbConnection();
 
     public void Dispose() => _lock.Dispose();
-
-    void Impatient() =>
-        log.LogWarning("A database write waited {Seconds} s for its turn; it goes on without one and SQLite makes it wait if it must", Patience.TotalSeconds);
 }
