@@ -61,8 +61,7 @@ public sealed class ChatTests(ChatFixture chat) : IClassFixture<ChatFixture>
         var page = await ChatPageAsync("streamer");
         await Expect(page.GetByTestId("chat-quota")).ToHaveAttributeAsync("data-remaining", "3");
 
-        await page.GetByTestId("chat-input").FillAsync("Tell me about **streams** [[fake:chunks=12;delay=150]]");
-        await page.GetByTestId("chat-input").PressAsync("Enter");
+        await AskAsync(page, "Tell me about **streams** [[fake:chunks=12;delay=150]]");
 
         var question = page.Locator("[data-testid=chat-message][data-role=user]").Last;
         await Expect(question.GetByTestId("chat-message-content")).ToHaveTextAsync("Tell me about **streams** [[fake:chunks=12;delay=150]]");
@@ -122,8 +121,7 @@ public sealed class ChatTests(ChatFixture chat) : IClassFixture<ChatFixture>
     public async Task Editing_a_message_makes_a_second_branch_and_the_arrows_bring_the_first_back_until_the_plan_runs_out()
     {
         var page = await ChatPageAsync("editor");
-        await page.GetByTestId("chat-input").FillAsync("First question");
-        await page.GetByTestId("chat-input").PressAsync("Enter");
+        await AskAsync(page, "First question");
         await Expect(Answer(page)).ToHaveAttributeAsync("data-status", "complete", Slowly);
         await Expect(Answer(page).GetByTestId("chat-message-content")).ToHaveTextAsync("You said: First question");
         await Expect(page.GetByTestId("chat-branch-counter")).ToHaveCountAsync(0);
@@ -149,8 +147,7 @@ public sealed class ChatTests(ChatFixture chat) : IClassFixture<ChatFixture>
         await Expect(question.GetByTestId("chat-message-content")).ToHaveTextAsync("Second question");
 
         // The FREE plan has three questions in all: the third is the last, the fourth is refused with a way to upgrade.
-        await page.GetByTestId("chat-input").FillAsync("Third question");
-        await page.GetByTestId("chat-input").PressAsync("Enter");
+        await AskAsync(page, "Third question");
         await Expect(Answer(page).GetByTestId("chat-message-content")).ToHaveTextAsync("You said: Third question", new() { Timeout = 30_000 });
         await Expect(page.GetByTestId("chat-input")).ToHaveValueAsync("");
         await Expect(page.GetByTestId("chat-quota")).ToHaveAttributeAsync("data-remaining", "0", Slowly);
@@ -166,8 +163,7 @@ public sealed class ChatTests(ChatFixture chat) : IClassFixture<ChatFixture>
     public async Task A_web_search_shows_as_a_folded_tool_panel_and_regenerating_makes_a_second_version()
     {
         var page = await ChatPageAsync("searcher");
-        await page.GetByTestId("chat-input").FillAsync("""Find the tallest tower [[fake:tool=web_search;args={"query":"tallest tower"}]]""");
-        await page.GetByTestId("chat-input").PressAsync("Enter");
+        await AskAsync(page, """Find the tallest tower [[fake:tool=web_search;args={"query":"tallest tower"}]]""");
 
         var answer = Answer(page);
         await Expect(answer).ToHaveAttributeAsync("data-status", "complete", Slowly);
@@ -200,8 +196,7 @@ public sealed class ChatTests(ChatFixture chat) : IClassFixture<ChatFixture>
         chat.Fake.Enqueue(FakeScript.Reply("Paris is the capital of France."), ChatFixture.Model);
         chat.Fake.Enqueue(FakeScript.Reply("Capital of France"), ChatFixture.Model);
         chat.Fake.Enqueue(FakeScript.Reply("1. How big is Paris?\n2. What about Lyon?\n3. Who built the Eiffel Tower?"), ChatFixture.Model);
-        await page.GetByTestId("chat-input").FillAsync("What is the capital of France?");
-        await page.GetByTestId("chat-input").PressAsync("Enter");
+        await AskAsync(page, "What is the capital of France?");
 
         await Expect(page.GetByTestId("chat-follow-up")).ToHaveTextAsync(["How big is Paris?", "What about Lyon?", "Who built the Eiffel Tower?"], new() { Timeout = 30_000 });
         await Expect(page.GetByTestId("chat-title")).ToHaveTextAsync("Capital of France");
@@ -218,13 +213,11 @@ public sealed class ChatTests(ChatFixture chat) : IClassFixture<ChatFixture>
     public async Task The_sidebar_search_finds_a_conversation_by_a_word_of_its_messages()
     {
         var page = await ChatPageAsync("finder");
-        await page.GetByTestId("chat-input").FillAsync("Tell me about otters");
-        await page.GetByTestId("chat-input").PressAsync("Enter");
+        await AskAsync(page, "Tell me about otters");
         await Expect(Answer(page)).ToHaveAttributeAsync("data-status", "complete", Slowly);
         await page.GetByTestId("chat-new").ClickAsync();
         await Expect(page.GetByTestId("chat-empty")).ToBeVisibleAsync();
-        await page.GetByTestId("chat-input").FillAsync("Tell me about volcanoes");
-        await page.GetByTestId("chat-input").PressAsync("Enter");
+        await AskAsync(page, "Tell me about volcanoes");
         await Expect(Answer(page)).ToHaveAttributeAsync("data-status", "complete", Slowly);
         await Expect(page.GetByTestId("chat-conversation")).ToHaveCountAsync(2);
 
@@ -280,6 +273,13 @@ public sealed class ChatTests(ChatFixture chat) : IClassFixture<ChatFixture>
         await BrowserFixture.ScreenshotAsync(page, "chat-phone.png");
         await page.GetByTestId("chat-sidebar-close").ClickAsync();
         await Expect(page.GetByTestId("chat-sidebar")).ToBeHiddenAsync();
+    }
+
+    /// <summary>Types a message and sends it with Enter, as a user would.</summary>
+    static async Task AskAsync(IPage page, string text)
+    {
+        await page.GetByTestId("chat-input").FillAsync(text);
+        await page.GetByTestId("chat-input").PressAsync("Enter");
     }
 
     static ILocator Answer(IPage page) => page.Locator("[data-testid=chat-message][data-role=assistant]").Last;

@@ -34,8 +34,6 @@ public abstract class ChatFixture(string provider) : IAsyncLifetime
 
     public FakeSearch Search { get; private set; } = null!;
 
-    public string Database => provider;
-
     public async ValueTask InitializeAsync()
     {
         Fake = await FakeLlm.StartAsync();
@@ -173,12 +171,10 @@ public abstract class ChatStreamTests(ChatFixture fixture)
 
     static string Text(List<Sse> events) => string.Concat(events.Where(e => e.Event == "delta").Select(e => e.Data.GetProperty("text").GetString()));
 
-    Task<StoredMessage> AnswerAsync(Space space, List<Sse> events) => AnswerAsync(_host, events);
-
-    static async Task<StoredMessage> AnswerAsync(IdentityHost host, List<Sse> events)
+    async Task<StoredMessage> AnswerAsync(Space space, List<Sse> events)
     {
         var answerId = events.First(e => e.Event == "message").Data.GetProperty("answerId").GetGuid();
-        await using var scope = host.App.Services.CreateAsyncScope();
+        await using var scope = _host.App.Services.CreateAsyncScope();
         return await scope.ServiceProvider.GetRequiredService<AppDbContext>().Set<StoredMessage>().AsNoTracking().SingleAsync(m => m.Id == answerId, Ct);
     }
 
