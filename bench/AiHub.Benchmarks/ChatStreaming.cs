@@ -6,7 +6,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using MimeKit;
+using AiHub.IntegrationTests.Support;
 
 namespace AiHub.Benchmarks;
 
@@ -63,15 +63,18 @@ public static partial class ChatStreaming
 
         // Both paths at every concurrency first, so that start-up work (JIT, tiering, first queries) is not measured.
         var sent = 0;
+        async Task<IEnumerable<Phase>> BothPathsAsync(int streams, int count)
+        {
+            var direct = await MeasureAsync(options, streams, "direct", count, () => DirectAsync(fake, prompt, expected));
+            var conversations = await ConversationsAsync(hub, count);
+            var through = await MeasureAsync(options, streams, "AiHub", count, () => ThroughAiHubAsync(hub, conversations, prompt, expected));
+            sent += count;
+            return [direct, through];
+        }
+
         var warmUps = new List<Phase>();
         foreach (var streams in options.Concurrency)
-        {
-            var warmUp = Math.Max(50, 2 * streams);
-            warmUps.Add(await MeasureAsync(options, streams, "direct", warmUp, () => DirectAsync(fake, prompt, expected)));
-            var conversations = await ConversationsAsync(hub, warmUp);
-            warmUps.Add(await MeasureAsync(options, streams, "AiHub", warmUp, () => ThroughAiHubAsync(hub, conversations, prompt, expected)));
-            sent += warmUp;
-        }
+            warmUps.AddRange(await BothPathsAsync(streams, Math.Max(50, 2 * streams)));
         // The runtime recompiles hot code in the background for a while after the first load; that tail is not idle cost.
         await Task.Delay(TimeSpan.FromSeconds(20));
         var (aihubIdle, fakeIdle) = await IdleCpuAsync(options);
@@ -79,13 +82,7 @@ public static partial class ChatStreaming
 
         var phases = new List<Phase>();
         foreach (var streams in options.Concurrency)
-        {
-            var count = streams == 1 ? options.Requests : streams * options.Rounds;
-            phases.Add(await MeasureAsync(options, streams, "direct", count, () => DirectAsync(fake, prompt, expected)));
-            var conversations = await ConversationsAsync(hub, count);
-            phases.Add(await MeasureAsync(options, streams, "AiHub", count, () => ThroughAiHubAsync(hub, conversations, prompt, expected)));
-            sent += count;
-        }
+            phases.AddRange(await BothPathsAsync(streams, streams == 1 ? options.Requests : streams * options.Rounds));
 
         Print(phases, aihubIdle);
         var upstreamCalls = await UpstreamCallsAsync(hub);
@@ -233,7 +230,8 @@ public static partial class ChatStreaming
     static async Task<Hub> SetUpAsync(HttpClient http, Options options)
     {
         await Ok(await http.PostAsJsonAsync("api/auth/register", new { email = options.Email, password = Password, displayName = "Benchmark" }));
-        var code = await MailedCodeAsync(options.MailDirectory, options.Email);
+        var mail = await PickupDirectory.WaitForMessageAsync(options.MailDirectory, options.Email, TimeSpan.FromSeconds(30), m => SixDigits().IsMatch(m.TextBody ?? ""));
+        var code = SixDigits().Match(mail.TextBody!).Value;
         await Ok(await http.PostAsJsonAsync("api/auth/verify-email", new { email = options.Email, code }));
         var tokens = await Ok(await http.PostAsJsonAsync("api/auth/login", new { email = options.Email, password = Password }));
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", tokens.GetProperty("accessToken").GetString());
@@ -249,24 +247,6 @@ public static partial class ChatStreaming
         // Each answer holds up to 4,096 output tokens of credits while it streams; 64 at once need more than the sign-up grant.
         await Ok(await http.PostAsJsonAsync("api/admin/credits/adjust", new { accountId = me.GetProperty("id").GetGuid(), amount = 100_000, reason = "chat streaming benchmark" }));
         return new Hub(http, orgId, workspace.GetProperty("id").GetGuid());
-    }
-
-    static async Task<string> MailedCodeAsync(string directory, string email)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < TimeSpan.FromSeconds(30))
-        {
-            // Finished mails only: AiHub writes to a temporary name and renames it to .eml when complete.
-            foreach (var file in Directory.Exists(directory) ? Directory.GetFiles(directory, "*.eml") : [])
-            {
-                var message = await MimeMessage.LoadAsync(file);
-                if (message.To.Mailboxes.Any(m => string.Equals(m.Address, email, StringComparison.OrdinalIgnoreCase))
-                    && SixDigits().Match(message.TextBody ?? "") is { Success: true } code)
-                    return code.Value;
-            }
-            await Task.Delay(100);
-        }
-        throw new TimeoutException($"No verification code for {email} appeared in {directory} within 30 s.");
     }
 
     /// <summary>Titled conversations, made before the measured phase so that neither their creation nor an automatic title is measured.</summary>
