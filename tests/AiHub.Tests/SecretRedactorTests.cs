@@ -16,6 +16,9 @@ public sealed class SecretRedactorTests
     [InlineData("redis://default:r3dis-pass@cache:6379", "r3dis-pass")]
     [InlineData("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U", "dozjgNryP4J3jVmNHl0w5N")]
     [InlineData("POST /reset?token=abcdef123456&x=1", "abcdef123456")]
+    [InlineData("GET /api/invitations/inv_Q2hhbmdlLW1lLXRvLWEtcmVhbC10b2tlbg/accept", "Q2hhbmdlLW1lLXRvLWEtcmVhbC10b2tlbg")]
+    [InlineData("GET https://aihub.test/invitations/inv_x-Y_z0123456789abcdef", "x-Y_z0123456789abcdef")]
+    [InlineData("GET /api/orgs/0199a1b2-0000-7000-8000-000000000000/shared-conversations/shr_dGhpcy1pcy1hLXNoYXJlLXRva2Vu", "dGhpcy1pcy1hLXNoYXJlLXRva2Vu")]
     public void Secrets_are_masked(string text, string secret)
     {
         var redacted = SecretRedactor.Redact(text);

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using AiHub.Admin;
 using AiHub.Data;
+using AiHub.Infrastructure.Security;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Identity;
@@ -59,6 +60,9 @@ internal static class BrowserSignInEndpoints
 
     static async Task<IResult> LogoutAsync(HttpContext http, Sessions sessions, AuditLog audit, AppDbContext db, CancellationToken ct)
     {
+        // The antiforgery middleware only records its verdict; a form post without the token must not end the session.
+        if (http.Features.Get<IAntiforgeryValidationFeature>() is not { IsValid: true })
+            throw CrossSiteRequests.Refused();
         var result = await http.AuthenticateAsync(IdentityConstants.ApplicationScheme);
         if (result.Succeeded && result.Principal.UserId() is { } userId && result.Principal.SessionId() is { } sid)
         {

@@ -5,6 +5,7 @@ using AiHub.Infrastructure.Health;
 using AiHub.Infrastructure.Logging;
 using AiHub.Infrastructure.RateLimiting;
 using AiHub.Infrastructure.Redis;
+using AiHub.Infrastructure.Security;
 using AiHub.Infrastructure.Telemetry;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Scalar.AspNetCore;
@@ -21,6 +22,7 @@ public static class InfrastructureExtensions
         builder.AddTelemetry();
         var services = builder.Services;
         services.TryAddSingleton(TimeProvider.System);
+        services.AddSettings<SecuritySettings>(SecuritySettings.Section);
         services.AddProblemResponses();
         services.AddRedis();
         services.AddCaching();
@@ -37,11 +39,17 @@ public static class InfrastructureExtensions
 
     public static WebApplication UseInfrastructure(this WebApplication app)
     {
+        app.UseForwardedHeadersWhenEnabled();
+        if (!app.Environment.IsDevelopment())
+            app.UseHsts();
+        app.UseSecurityHeaders();
         app.UseProblemResponses();
         // Routing after the status-code pages, so that a re-executed request (the not-found page) is routed again.
         app.UseRouting();
+        app.UseRequestBodyLimits();
         app.UseWebSockets();
         app.UseAuthentication();
+        app.UseCrossSiteRequestCheck();
         app.UseAuthorization();
         app.UsePrometheusWhenEnabled();
         return app;

@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using AiHub.Infrastructure.Logging;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AiHub.IntegrationTests.Support;
 
@@ -7,8 +9,13 @@ namespace AiHub.IntegrationTests.Support;
 public sealed class LogCapture : ILoggerProvider
 {
     readonly ConcurrentQueue<string> _lines = new();
+    readonly ConcurrentQueue<string> _written = new();
+    readonly JsonLogFormatter _formatter = new(TimeProvider.System);
 
     public IReadOnlyList<string> Lines => [.. _lines];
+
+    /// <summary>The same lines as the console writes them: through the JSON formatter and its redactor.</summary>
+    public IReadOnlyList<string> Written => [.. _written];
 
     public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
 
@@ -20,7 +27,12 @@ public sealed class LogCapture : ILoggerProvider
 
         public bool IsEnabled(LogLevel logLevel) => true;
 
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
             owner._lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)} {exception} {state}");
+            using var line = new StringWriter();
+            owner._formatter.Write(new LogEntry<TState>(logLevel, category, eventId, state, exception, formatter), null, line);
+            owner._written.Enqueue(line.ToString());
+        }
     }
 }

@@ -5,6 +5,7 @@ using AiHub.Data;
 using AiHub.Identity;
 using AiHub.Infrastructure.Errors;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
 
 namespace AiHub.Credits.Bulk;
@@ -13,6 +14,9 @@ internal static class CreditAdminEndpoints
 {
     /// <summary>A 10,000-row file with long reasons stays well under this.</summary>
     const long MaxFileBytes = 4 * 1024 * 1024;
+
+    /// <summary>Room for a multipart upload's boundaries and headers around the file.</summary>
+    const long UploadOverheadBytes = 64 * 1024;
 
     /// <summary>The audit events that are about credits.</summary>
     internal static readonly string[] AuditKindsOfCredits =
@@ -25,7 +29,8 @@ internal static class CreditAdminEndpoints
     public static void MapCreditAdminRoutes(IEndpointRouteBuilder app)
     {
         var admin = app.MapGroup("/api/admin/credits").WithTags("Admin");
-        admin.MapPost("/bulk", Bulk).RequireAuthorization(Permissions.CreditsAdjust).Accepts<string>("text/csv", "multipart/form-data").DisableAntiforgery();
+        admin.MapPost("/bulk", Bulk).RequireAuthorization(Permissions.CreditsAdjust).Accepts<string>("text/csv", "multipart/form-data").DisableAntiforgery()
+            .WithMetadata(new RequestSizeLimitAttribute(MaxFileBytes + UploadOverheadBytes));
         admin.MapGet("/audit", Audit).RequireAuthorization(Permissions.CreditsRead);
     }
 

@@ -22,6 +22,7 @@ internal static class ProblemTypes
     public const string ResetTokenInvalid = Prefix + "reset-token-invalid";
     public const string WeakPassword = Prefix + "weak-password";
     public const string Forbidden = Prefix + "forbidden";
+    public const string CrossSiteRequest = Prefix + "cross-site-request";
     public const string Conflict = Prefix + "conflict";
     public const string NotFound = Prefix + "not-found";
     public const string InsufficientCredits = Prefix + "insufficient-credits";

@@ -37,8 +37,8 @@ internal static partial class SecretRedactor
     [GeneratedRegex(@"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")]
     private static partial Regex Jwt();
 
-    // AiHub API keys and refresh tokens, OpenAI/Anthropic-style keys, Stripe secrets and webhook signing secrets.
-    [GeneratedRegex(@"\b(ah[kr]_[A-Za-z0-9_-]{8,}|sk-(ant-)?[A-Za-z0-9_-]{12,}|(sk|rk)_(live|test)_[A-Za-z0-9]{8,}|whsec_[A-Za-z0-9]{8,})")]
+    // AiHub API keys, refresh tokens, share links and invitations, OpenAI/Anthropic-style keys, Stripe secrets and webhook signing secrets.
+    [GeneratedRegex(@"\b(ah[kr]_[A-Za-z0-9_-]{8,}|(shr|inv)_[A-Za-z0-9_-]{8,}|sk-(ant-)?[A-Za-z0-9_-]{12,}|(sk|rk)_(live|test)_[A-Za-z0-9]{8,}|whsec_[A-Za-z0-9]{8,})")]
     private static partial Regex KnownKeyFormats();
 
     [GeneratedRegex(@"(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+@", RegexOptions.IgnoreCase)]

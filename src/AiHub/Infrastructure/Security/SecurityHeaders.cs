@@ -1,0 +1,75 @@
+using System.Net;
+using Microsoft.AspNetCore.HttpOverrides;
+using Microsoft.Extensions.Options;
+
+namespace AiHub.Infrastructure.Security;
+
+/// <summary>The headers every response carries, whatever wrote it: pages, API answers and errors alike.</summary>
+internal static class SecurityHeaders
+{
+    /// <summary>The reference UI at <c>/docs</c> configures itself with an inline script.</summary>
+    const string ApiReferencePath = "/docs";
+
+    public static IApplicationBuilder UseSecurityHeaders(this IApplicationBuilder app)
+    {
+        var settings = app.ApplicationServices.GetRequiredService<IOptions<SecuritySettings>>().Value;
+        var images = string.Join(' ', ["'self'", "data:", .. settings.ImageSources]);
+        return app.Use((http, next) =>
+        {
+            http.Response.OnStarting(() =>
+            {
+                var headers = http.Response.Headers;
+                headers.XContentTypeOptions = "nosniff";
+                headers.XFrameOptions = "DENY";
+                headers["Referrer-Policy"] = "strict-origin-when-cross-origin";
+                headers.ContentSecurityPolicy = Policy(http.Request, images);
+                return Task.CompletedTask;
+            });
+            return next(http);
+        });
+    }
+
+    /// <remarks>
+    /// Scripts only from AiHub itself, so injected markup cannot run; images only from AiHub and data: URLs, so a chat
+    /// answer cannot make the browser call another host. MudBlazor sets inline styles, and the Blazor circuit is a
+    /// WebSocket to this same host.
+    /// </remarks>
+    static string Policy(HttpRequest request, string images)
+    {
+        var scripts = request.Path.StartsWithSegments(ApiReferencePath, StringComparison.OrdinalIgnoreCase) ? "'self' 'unsafe-inline'" : "'self'";
+        var socket = (request.IsHttps ? "wss://" : "ws://") + request.Host.ToUriComponent();
+        var connect = Uri.IsWellFormedUriString(socket, UriKind.Absolute) && request.Host.HasValue ? "'self' " + socket : "'self'";
+        return $"default-src 'self'; script-src {scripts}; style-src 'self' 'unsafe-inline'; img-src {images}; font-src 'self' data:; " +
+               $"connect-src {connect}; object-src 'none'; base-uri 'self'; frame-ancestors 'none'";
+    }
+
+    /// <summary>Behind a reverse proxy, takes the client's address, scheme and host from the proxy's headers, when the operator says so.</summary>
+    public static IApplicationBuilder UseForwardedHeadersWhenEnabled(this IApplicationBuilder app)
+    {
+        var settings = app.ApplicationServices.GetRequiredService<IOptions<SecuritySettings>>().Value;
+        if (!settings.ForwardedHeaders)
+            return app;
+        var options = new ForwardedHeadersOptions
+        {
+            ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedFor
+                | Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedProto
+                | Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedHost,
+        };
+        if (settings.TrustedProxies.Contains("*"))
+        {
+            options.KnownIPNetworks.Clear();
+            options.KnownProxies.Clear();
+        }
+        else
+        {
+            foreach (var proxy in settings.TrustedProxies)
+            {
+                if (IPAddress.TryParse(proxy, out var address))
+                    options.KnownProxies.Add(address);
+                else
+                    options.KnownIPNetworks.Add(System.Net.IPNetwork.Parse(proxy));
+            }
+        }
+        return app.UseForwardedHeaders(options);
+    }
+}
