@@ -15,7 +15,7 @@ internal sealed class Workspaces(AppDbContext db, AuditLog audit, TimeProvider c
         var rows = await db.Workspaces.AsNoTracking()
             .Where(w => w.OrganizationId == caller.OrganizationId && (caller.WorkspaceId == null || w.Id == caller.WorkspaceId))
             .OrderBy(w => w.Name).ToListAsync(ct);
-        return rows.Select(Describe).ToList();
+        return rows.Select(w => Describe(w, caller)).ToList();
     }
 
     public async Task<WorkspaceResponse> GetAsync(OrgGrant caller, Guid id, CancellationToken ct)
@@ -23,7 +23,7 @@ internal sealed class Workspaces(AppDbContext db, AuditLog audit, TimeProvider c
         Orgs.Require(caller, OrgPermissions.WorkspacesRead);
         if (caller.WorkspaceId is { } only && only != id)
             throw Orgs.NotFound("No such workspace.", $"This key is bound to another workspace than {id}.");
-        return Describe(await FindAsync(db, caller.OrganizationId, id, ct));
+        return Describe(await FindAsync(db, caller.OrganizationId, id, ct), caller);
     }
 
     public async Task<WorkspaceResponse> CreateAsync(OrgGrant caller, Guid actorId, WorkspaceRequest body, CancellationToken ct)
@@ -37,7 +37,7 @@ internal sealed class Workspaces(AppDbContext db, AuditLog audit, TimeProvider c
         db.Workspaces.Add(workspace);
         audit.Add(AuditKinds.WorkspaceCreated, actorId, new { workspace.Id, workspace.Name }, organizationId: orgId);
         await db.SaveChangesAsync(ct);
-        return Describe(workspace);
+        return Describe(workspace, caller);
     }
 
     /// <remarks>A field left null keeps its value; an empty one clears it.</remarks>
@@ -54,7 +54,7 @@ internal sealed class Workspaces(AppDbContext db, AuditLog audit, TimeProvider c
         Apply(workspace, body);
         audit.Add(AuditKinds.WorkspaceUpdated, actorId, new { workspace.Id, workspace.Name }, organizationId: orgId);
         await db.SaveChangesAsync(ct);
-        return Describe(workspace);
+        return Describe(workspace, caller);
     }
 
     public async Task DeleteAsync(OrgGrant caller, Guid actorId, Guid id, CancellationToken ct)
@@ -93,5 +93,7 @@ internal sealed class Workspaces(AppDbContext db, AuditLog audit, TimeProvider c
             throw Orgs.Conflict("A workspace with that name exists.", $"Choose another name than '{name}'.");
     }
 
-    static WorkspaceResponse Describe(Workspace w) => new(w.Id, w.Name, w.Description, w.SystemPrompt, w.DefaultModel, w.CreatedAt);
+    /// <remarks>The system prompt is configuration that may hold internal instructions: only those who may change it read it.</remarks>
+    static WorkspaceResponse Describe(Workspace w, OrgGrant caller) =>
+        new(w.Id, w.Name, w.Description, caller.Has(OrgPermissions.WorkspacesManage) ? w.SystemPrompt : null, w.DefaultModel, w.CreatedAt);
 }

@@ -40,9 +40,9 @@ internal static class ConversationEndpoints
         conversations.MapDelete("/{id:guid}/share", Unshare);
         org.MapGet("/shared-conversations/{token}", Shared).RequireAuthorization(OrgPermissions.ChatUse).RequireUser();
 
-        org.MapGet("/system-prompt", OrgPrompt).RequireAuthorization(OrgPermissions.ChatUse);
+        org.MapGet("/system-prompt", OrgPrompt).RequireAuthorization(OrgPermissions.OrgManage);
         org.MapPut("/system-prompt", SetOrgPrompt).RequireAuthorization(OrgPermissions.OrgManage).RequireUser();
-        org.MapGet("/workspaces/{wsId:guid}/system-prompt", WorkspacePrompt).RequireAuthorization(OrgPermissions.ChatUse);
+        org.MapGet("/workspaces/{wsId:guid}/system-prompt", WorkspacePrompt).RequireAuthorization(OrgPermissions.WorkspacesManage);
         org.MapPut("/workspaces/{wsId:guid}/system-prompt", SetWorkspacePrompt).RequireAuthorization(OrgPermissions.WorkspacesManage).RequireUser();
     }
 

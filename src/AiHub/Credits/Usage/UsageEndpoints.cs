@@ -20,8 +20,9 @@ internal static class UsageEndpoints
         var org = OrgEndpoints.Org(app).WithTags("Usage");
         org.MapGet("/usage", OrgUsage).RequireAuthorization(OrgPermissions.CreditsRead);
         org.MapGet("/usage.csv", OrgUsageCsv).RequireAuthorization(OrgPermissions.CreditsRead);
-        org.MapGet("/api-keys/{id:guid}/usage", KeyUsage).RequireAuthorization(OrgPermissions.ApiKeysRead);
-        org.MapGet("/api-keys/{id:guid}/usage.csv", KeyUsageCsv).RequireAuthorization(OrgPermissions.ApiKeysRead);
+        // A key's usage is spending: reading it takes the credits permission as well as the keys one.
+        org.MapGet("/api-keys/{id:guid}/usage", KeyUsage).RequireAuthorization(OrgPermissions.ApiKeysRead, OrgPermissions.CreditsRead);
+        org.MapGet("/api-keys/{id:guid}/usage.csv", KeyUsageCsv).RequireAuthorization(OrgPermissions.ApiKeysRead, OrgPermissions.CreditsRead);
 
         var prices = app.MapGroup("/api/admin/prices").WithTags("Admin").RequireAuthorization(Permissions.ProvidersManage);
         prices.MapGet("", ListPrices);

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Diagnostics;
 
 namespace AiHub.Infrastructure.Errors;
@@ -16,6 +17,8 @@ internal static class ErrorsExtensions
         services.AddExceptionHandler<ProblemDetailsExceptionHandler>();
         // Minimal APIs then report a malformed body as an exception with its reason instead of a bare 400.
         services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
+        // A number is a JSON number: "5" for credits is refused rather than guessed at.
+        services.ConfigureHttpJsonOptions(options => options.SerializerOptions.NumberHandling = JsonNumberHandling.Strict);
         return services;
     }
 
@@ -35,7 +38,7 @@ internal static class ErrorsExtensions
         await problems.WriteAsync(new ProblemDetailsContext
         {
             HttpContext = http,
-            ProblemDetails = { Status = http.Response.StatusCode, Detail = DetailFor(http) },
+            ProblemDetails = { Status = http.Response.StatusCode, Detail = DetailFor(http), Type = TypeFor(http.Response.StatusCode) },
         });
     }
 
@@ -48,8 +51,12 @@ internal static class ErrorsExtensions
         && !ApiPrefixes.Any(p => request.Path.StartsWithSegments(p, StringComparison.OrdinalIgnoreCase))
         && request.GetTypedHeaders().Accept.Any(a => a.MediaType.Equals("text/html", StringComparison.OrdinalIgnoreCase));
 
+    // A bodiless 403 is the authorization middleware refusing a permission.
+    static string? TypeFor(int status) => status == StatusCodes.Status403Forbidden ? ProblemTypes.Forbidden : null;
+
     static string? DetailFor(HttpContext http) => http.Response.StatusCode switch
     {
+        StatusCodes.Status403Forbidden => "You do not have the permission this needs.",
         StatusCodes.Status404NotFound => $"No resource matches {http.Request.Method} {http.Request.Path}.",
         StatusCodes.Status405MethodNotAllowed => $"{http.Request.Method} is not allowed on {http.Request.Path}.",
         StatusCodes.Status415UnsupportedMediaType => "The request's Content-Type is not supported here; send application/json.",

@@ -29,10 +29,24 @@ internal sealed partial class ProblemDetailsExceptionHandler(IProblemDetailsServ
         {
             HttpContext = context,
             Exception = exception,
-            ProblemDetails = exception is ProblemException problem
-                ? problem.ToProblemDetails()
-                : new ProblemDetails { Status = status, Title = title, Detail = detail },
+            ProblemDetails = exception switch
+            {
+                ProblemException problem => problem.ToProblemDetails(),
+                _ when JsonErrorOf(exception) is { Path: { Length: > 2 } path } json && json.Message.StartsWith("The JSON value could not be converted", StringComparison.Ordinal) => FieldProblem(status, title, detail, path),
+                _ => new ProblemDetails { Status = status, Title = title, Detail = detail },
+            },
         });
+    }
+
+    static JsonException? JsonErrorOf(Exception exception) => exception as JsonException ?? exception.InnerException as JsonException;
+
+    /// <summary>Names the field the body got wrong (<c>$.credits</c> → <c>credits</c>), as a validation problem does.</summary>
+    static ProblemDetails FieldProblem(int status, string title, string? detail, string path)
+    {
+        var field = path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path;
+        var problem = new ProblemDetails { Status = status, Title = title, Detail = detail, Type = ProblemTypes.Validation };
+        problem.Extensions["errors"] = new Dictionary<string, string[]> { [field] = [$"{field} does not have the type this field takes; a number is a JSON number, not a string."] };
+        return problem;
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception on {Method} {Path}")]
