@@ -66,6 +66,23 @@ public sealed class LandingPageTests(BrowserFixture fixture)
         Assert.Empty(external);
     }
 
+    [Fact]
+    public async Task Pages_run_under_the_content_security_policy_without_a_violation()
+    {
+        var page = await fixture.NewPageAsync();
+        var violations = new List<string>();
+        page.Console += (_, message) => { if (message.Text.Contains("Content Security Policy", StringComparison.OrdinalIgnoreCase)) violations.Add($"{page.Url}: {message.Text}"); };
+
+        var landing = await page.GotoAsync(fixture.BaseAddress.ToString(), new PageGotoOptions { WaitUntil = WaitUntilState.NetworkIdle });
+        await page.GetByTestId("theme-toggle").ClickAsync();
+        await page.GotoAsync(new Uri(fixture.BaseAddress, "/account/login").ToString(), new PageGotoOptions { WaitUntil = WaitUntilState.NetworkIdle });
+        await page.GotoAsync(new Uri(fixture.BaseAddress, "/docs").ToString(), new PageGotoOptions { WaitUntil = WaitUntilState.NetworkIdle });
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "AiHub API" }).First).ToBeVisibleAsync();
+
+        Assert.Contains("img-src 'self' data:", (await landing!.AllHeadersAsync())["content-security-policy"], StringComparison.Ordinal);
+        Assert.Empty(violations);
+    }
+
     static Task<string> BackgroundAsync(IPage page) => page.EvaluateAsync<string>("() => getComputedStyle(document.body).backgroundColor");
 
     static double Brightness(string rgb)
