@@ -77,7 +77,7 @@ public sealed class LandingPageTests(BrowserFixture fixture)
         await page.GetByTestId("theme-toggle").ClickAsync();
         await page.GotoAsync(new Uri(fixture.BaseAddress, "/account/login").ToString(), new PageGotoOptions { WaitUntil = WaitUntilState.NetworkIdle });
         await page.GotoAsync(new Uri(fixture.BaseAddress, "/docs").ToString(), new PageGotoOptions { WaitUntil = WaitUntilState.NetworkIdle });
-        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "AiHub API" }).First).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "AiHub API" }).First).ToBeVisibleAsync(new() { Timeout = 30_000 });
 
         Assert.Contains("img-src 'self' data:", (await landing!.AllHeadersAsync())["content-security-policy"], StringComparison.Ordinal);
         Assert.Empty(violations);
