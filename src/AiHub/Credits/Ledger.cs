@@ -55,6 +55,7 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
     {
         if (kind is CreditKind.Reservation or CreditKind.Release or CreditKind.Usage)
             throw new ArgumentException("Reservations, releases and usage go through Reserve, Release and Settle.", nameof(kind));
+        CreditLimits.RequireEntry(amount, "amount");
         return await OnceAsync(idempotencyKey, async () =>
         {
             var entry = await PostRowsAsync(accountId, kind, amount, reference, actorId, idempotencyKey, null, ct);
@@ -71,6 +72,7 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
     public Task<Reservation> ReserveAsync(Guid accountId, long maxCost, string reference, string idempotencyKey, CancellationToken ct)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxCost);
+        CreditLimits.RequireEntry(maxCost, "amount");
         return writer is null ? ReserveNowAsync(accountId, maxCost, reference, idempotencyKey, ct) : GroupedAsync(writer.ReserveAsync(accountId, maxCost, reference, idempotencyKey), r => r.AccountId);
     }
 
@@ -118,14 +120,21 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
     /// <summary>Accounts whose balance or reserved amount differs from the sum of their entries; empty when the ledger is sound.</summary>
     public async Task<List<(Guid AccountId, long Balance, long Entries, long Reserved, long ReservedEntries)>> VerifyAsync(CancellationToken ct)
     {
-        var sums = await db.Set<CreditEntry>().GroupBy(e => e.AccountId)
-            .Select(g => new { AccountId = g.Key, Amount = g.Sum(e => e.Amount), Reserved = g.Sum(e => e.ReservedAmount) })
-            .ToDictionaryAsync(s => s.AccountId, ct);
+        // Summed here in 128 bits: a SQL sum of bigints overflows (an error on both databases) on a ledger it should report.
+        var sums = new Dictionary<Guid, (Int128 Amount, Int128 Reserved)>();
+        await foreach (var e in db.Set<CreditEntry>().AsNoTracking().Select(e => new { e.AccountId, e.Amount, e.ReservedAmount }).AsAsyncEnumerable().WithCancellation(ct))
+        {
+            var (amount, reserved) = sums.GetValueOrDefault(e.AccountId);
+            sums[e.AccountId] = (amount + e.Amount, reserved + e.ReservedAmount);
+        }
         var accounts = await db.Set<CreditAccount>().AsNoTracking().ToListAsync(ct);
         return accounts
-            .Select(a => (a.Id, a.Balance, sums.TryGetValue(a.Id, out var s) ? s.Amount : 0, a.Reserved, s?.Reserved ?? 0))
-            .Where(r => r.Balance != r.Item3 || r.Reserved != r.Item5)
+            .Select(a => (a.Id, a.Balance, Sum: sums.GetValueOrDefault(a.Id), a.Reserved))
+            .Where(r => r.Balance != r.Sum.Amount || r.Reserved != r.Sum.Reserved)
+            .Select(r => (r.Id, r.Balance, Clamp(r.Sum.Amount), r.Reserved, Clamp(r.Sum.Reserved)))
             .ToList();
+
+        static long Clamp(Int128 sum) => sum > long.MaxValue ? long.MaxValue : sum < long.MinValue ? long.MinValue : (long)sum;
     }
 
     /// <summary>The settlement or release in a transaction of its own, without waiting for a batch.</summary>
@@ -271,6 +280,7 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
         Func<CreditAccount, ProblemException>? refuse, CancellationToken ct)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxCost);
+        CreditLimits.RequireEntry(maxCost, "amount");
         return Describe((await HoldRowsAsync(accountId, maxCost, reference, idempotencyKey, refuse, ct)).Reservation);
     }
 
@@ -308,12 +318,17 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
         Func<CreditAccount, ProblemException>? refuse, CancellationToken ct)
     {
         RequireTransaction();
+        CreditLimits.RequireEntry(amount, "amount");
         // Taking credits is conditional like a reservation: what is reserved is never taken from under a call.
-        var changed = await db.Set<CreditAccount>()
-            .Where(a => a.Id == accountId && (amount >= 0 || a.Balance - a.Reserved + amount >= 0))
+        // Adding is conditional too, written so the database never computes a sum past the maximum.
+        var ceiling = CreditLimits.MaxBalanceMicros - amount;
+        var account = db.Set<CreditAccount>().Where(a => a.Id == accountId);
+        var changed = await (amount >= 0 ? account.Where(a => a.Balance <= ceiling) : account.Where(a => a.Balance - a.Reserved + amount >= 0))
             .ExecuteUpdateAsync(u => u.SetProperty(a => a.Balance, a => a.Balance + amount), ct);
         if (changed == 0)
-            throw await RefusalAsync(accountId, -amount, refuse, ct);
+            throw amount >= 0 && await db.Set<CreditAccount>().AnyAsync(a => a.Id == accountId, ct)
+                ? CreditLimits.OutOfRange("amount", CreditLimits.BalanceRule)
+                : await RefusalAsync(accountId, -amount, refuse, ct);
         _batch?.Add(accountId);
         return Add(new CreditEntry
         {
@@ -381,14 +396,18 @@ internal static class Credits
         reason?.Trim() is { Length: > 0 and <= MaxReason } trimmed ? trimmed : throw ProblemException.Invalid("reason", ReasonRule);
 
     /// <summary>Credits in, exact micro-credits kept: zero, a sign not allowed, or a finer amount is refused with <paramref name="rule"/>, not rounded.</summary>
-    public static long RequireMicros(decimal? credits, string field, bool allowNegative, string rule) =>
-        credits is { } value && value != 0 && (allowNegative || value > 0)
-            ? ExactMicros(value) ?? throw ProblemException.Invalid(field, "Credits have at most 6 decimals, and at most a billion credits move at once.")
-            : throw ProblemException.Invalid(field, rule);
+    public static long RequireMicros(decimal? credits, string field, bool allowNegative, string rule)
+    {
+        if (credits is not { } value || value == 0 || (!allowNegative && value < 0))
+            throw ProblemException.Invalid(field, rule);
+        if (!CreditLimits.IsEntry(value))
+            throw CreditLimits.OutOfRange(field, CreditLimits.EntryRule);
+        return ExactMicros(value) ?? throw ProblemException.Invalid(field, "Credits have at most 6 decimals.");
+    }
 
-    /// <summary>The exact micro-credits of an amount in credits; null when it is finer than a micro-credit or beyond a billion credits.</summary>
+    /// <summary>The exact micro-credits of an amount in credits; null when it is finer than a micro-credit or beyond <see cref="CreditLimits.MaxEntryMicros"/>.</summary>
     public static long? ExactMicros(decimal credits) =>
-        Math.Abs(credits) <= 1_000_000_000m && credits * MicrosPerCredit is var micros && micros == decimal.Truncate(micros) ? (long)micros : null;
+        CreditLimits.IsEntry(credits) && credits * MicrosPerCredit is var micros && micros == decimal.Truncate(micros) ? (long)micros : null;
 
     public static string Format(long micros) => (micros / (decimal)MicrosPerCredit).ToString("0.######", System.Globalization.CultureInfo.InvariantCulture);
 }

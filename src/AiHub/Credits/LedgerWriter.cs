@@ -142,7 +142,7 @@ internal sealed class LedgerWriter : IAsyncDisposable
                     outcomes.Add(Fail(r, Ledger.Short(r.Amount, account.Balance - account.Reserved)));
                 else
                 {
-                    account.Reserved += r.Amount;
+                    account.Reserved = checked(account.Reserved + r.Amount);
                     var (reservation, entry) = Ledger.HoldRows(r.AccountId, r.Amount, r.Reference, r.Key, NewId(), NewId(), now);
                     db.AddRange(reservation, entry);
                     reservedNow[r.Key] = reservation;
@@ -163,8 +163,8 @@ internal sealed class LedgerWriter : IAsyncDisposable
                     var account = accounts[reservation.AccountId];
                     var charge = Math.Min(c.Cost, reservation.Amount);
                     reservation.State = c.State;
-                    account.Balance -= charge;
-                    account.Reserved -= reservation.Amount;
+                    account.Balance = checked(account.Balance - charge);
+                    account.Reserved = checked(account.Reserved - reservation.Amount);
                     var entry = Ledger.CloseEntry(Ledger.Describe(reservation), c.State, charge, c.Reference, NewId(), now);
                     db.Add(entry);
                     closedNow[key] = entry;

@@ -5,6 +5,7 @@ using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using AiHub.IntegrationTests.Support;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace AiHub.IntegrationTests.Chat;
 
@@ -104,6 +105,43 @@ public sealed class ChatSocketTests(SqliteChatFixture fixture) : IClassFixture<S
         var done = (await ReceiveAsync(socket))!.Value;
         Assert.Equal("done", done.GetProperty("type").GetString());
         Assert.Contains("still there?", done.GetProperty("data").GetString());
+    }
+
+    [Fact]
+    public async Task A_server_that_ignores_the_cap_is_cut_at_it_on_the_socket_too()
+    {
+        var space = await ChatStreamTests.SpaceAsync(fixture.Host);
+        using var socket = await ConnectAsync(space.Owner.AccessToken);
+        var words = string.Join(' ', Enumerable.Range(1, 300).Select(i => $"word{i}"));
+        await SendAsync(socket, new
+        {
+            id = "capped", type = "chat", model = ChatFixture.Main, stream = true, maxTokens = 5,
+            messages = new[] { new { role = "user", content = $"[[fake:ignore-max-tokens;delay=20;text={words}]]" } },
+        });
+
+        var text = new StringBuilder();
+        JsonElement done;
+        while (true)
+        {
+            var message = (await ReceiveAsync(socket))!.Value;
+            if (message.GetProperty("type").GetString() == "chunk")
+                text.Append(message.GetProperty("data").GetString());
+            else
+            {
+                done = message;
+                break;
+            }
+        }
+        Assert.Equal("done", done.GetProperty("type").GetString());
+        var usage = done.GetProperty("usage");
+        Assert.Equal("incomplete", usage.GetProperty("status").GetString());
+        Assert.Equal("length", usage.GetProperty("finishReason").GetString());
+        var tokens = fixture.Host.App.Services.GetRequiredService<AiHub.Chat.Tokens.TokenCounter>();
+        Assert.Equal(5, tokens.Count(ChatFixture.Main, text.ToString()));
+        Assert.InRange(usage.GetProperty("costMicros").GetInt64(), 1, (await ChatStreamTests.HoldOfAsync(fixture.Host, space.OrgId)).Amount);
+        var request = fixture.Fake.Requests.Single(r => r.Model == ChatFixture.Main && r.MaxTokens == 5);
+        Assert.Equal(AiHub.Fixtures.FakeLlmOutcome.ClientDisconnected, await request.Outcome.WaitAsync(TimeSpan.FromSeconds(5), Ct));
+        await ChatStreamTests.AssertAllSettledAsync(fixture.Host, space.OrgId);
     }
 
     [Fact]

@@ -500,6 +500,92 @@ public abstract class ChatStreamTests(ChatFixture fixture)
         Assert.Contains("Whole please", body.GetProperty("content").GetString());
     }
 
+    /// <summary>The org's one hold, or the one with <paramref name="id"/> when a side call held too.</summary>
+    internal static async Task<GateHold> HoldOfAsync(IdentityHost host, Guid orgId, Guid? id = null)
+    {
+        await using var scope = host.App.Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<AppDbContext>().Set<GateHold>().AsNoTracking()
+            .SingleAsync(h => h.OrganizationId == orgId && (id == null || h.Id == id), Ct);
+    }
+
+    [Fact]
+    public async Task The_output_cap_goes_to_OpenAI_compatible_servers_and_Gemini_as_max_tokens()
+    {
+        var space = await SpaceAsync(_host);
+        await ChatAsync(space, new { content = "Short, please", model = ChatFixture.Main, maxTokens = 37 });
+        await ChatAsync(space, new { content = "Short, please", model = ChatFixture.Gemini, maxTokens = 41 });
+
+        var compatible = _fake.Requests.Single(r => r.Provider == FakeLlmProvider.OpenAi && r.MaxTokens == 37);
+        Assert.Equal("max_tokens", compatible.MaxTokensField);
+        Assert.False(compatible.Body!.Value.TryGetProperty("max_completion_tokens", out _));
+        var gemini = _fake.Requests.Single(r => r.Provider == FakeLlmProvider.Gemini && r.MaxTokens == 41);
+        Assert.Equal("max_tokens", gemini.MaxTokensField);
+        Assert.False(gemini.Body!.Value.TryGetProperty("max_completion_tokens", out _));
+    }
+
+    [Fact]
+    public async Task The_output_cap_goes_to_OpenAI_as_max_completion_tokens()
+    {
+        await using var host = await _fixture.StartHostAsync(new Dictionary<string, string?> { ["Providers:0:Kind"] = "OpenAI" });
+        var space = await SpaceAsync(host);
+        await ChatAsync(space, new { content = "Short, please", model = ChatFixture.Main, maxTokens = 43 });
+
+        var request = _fake.Requests.Single(r => r.Provider == FakeLlmProvider.OpenAi && r.MaxTokens == 43);
+        Assert.Equal("max_completion_tokens", request.MaxTokensField);
+        Assert.False(request.Body!.Value.TryGetProperty("max_tokens", out _));
+    }
+
+    [Fact]
+    public async Task A_server_that_ignores_the_cap_is_cut_at_it_ends_incomplete_for_length_and_is_charged_within_the_hold()
+    {
+        var space = await SpaceAsync(_host);
+        _fake.Enqueue(FakeScript.IgnoringMaxTokens(400) with { DelayPerChunk = TimeSpan.FromMilliseconds(20) }, ChatFixture.Main);
+        var events = await ChatAsync(space, new { content = "Count to four hundred", model = ChatFixture.Main, maxTokens = 5 });
+
+        var request = _fake.Requests.Single(r => r.Model == ChatFixture.Main && r.MaxTokens == 5);
+        Assert.Equal(FakeLlmOutcome.ClientDisconnected, await request.Outcome.WaitAsync(TimeSpan.FromSeconds(5), Ct));
+        var done = Done(events);
+        Assert.Equal("incomplete", done.GetProperty("status").GetString());
+        Assert.Equal("length", done.GetProperty("finishReason").GetString());
+        Assert.DoesNotContain(events, e => e.Event == "error");
+        var delivered = Text(events);
+        var tokens = _host.App.Services.GetRequiredService<TokenCounter>();
+        Assert.Equal(5, tokens.Count(ChatFixture.Main, delivered));
+        var answer = await AnswerAsync(space, events);
+        Assert.Equal(MessageStatus.Incomplete, answer.Status);
+        Assert.Equal("length", answer.FinishReason);
+        Assert.Equal(delivered, answer.Content);
+        var hold = await HoldOfAsync(_host, space.OrgId);
+        var charged = done.GetProperty("costMicros").GetInt64();
+        Assert.InRange(charged, 1, hold.Amount);
+        Assert.Equal(await PriceAsync(ChatFixture.Main, answer.InputTokens ?? 0, 5), charged);
+        await AssertAllSettledAsync(_host, space.OrgId);
+    }
+
+    [Theory]
+    [InlineData(-5, -7)]
+    [InlineData(-5, 3)]
+    [InlineData(int.MinValue, int.MaxValue)]
+    public async Task Usage_a_provider_reports_out_of_range_falls_back_to_the_counted_tokens_and_never_refunds(int input, int output)
+    {
+        var space = await SpaceAsync(_host);
+        _fake.Enqueue(FakeScript.Reply("A perfectly ordinary answer.") with { ReportedUsage = (input, output) }, ChatFixture.Main);
+        var events = await ChatAsync(space, new { content = "Anything", model = ChatFixture.Main });
+
+        var done = Done(events);
+        Assert.Equal("complete", done.GetProperty("status").GetString());
+        var usage = events.Single(e => e.Event == "usage").Data;
+        Assert.False(usage.GetProperty("reported").GetBoolean());
+        Assert.Equal(usage.GetProperty("estimatedInputTokens").GetInt64(), usage.GetProperty("inputTokens").GetInt64());
+        Assert.True(usage.GetProperty("inputTokens").GetInt64() > 0);
+        var charged = done.GetProperty("costMicros").GetInt64();
+        var record = await UsageOfAsync(space.OrgId, ChatFixture.Main);
+        Assert.InRange(charged, 1, (await HoldOfAsync(_host, space.OrgId, record.ReservationId)).Amount);
+        Assert.Equal(charged, record.CostMicros);
+        Assert.True(record.InputTokens >= 0 && record.OutputTokens >= 0);
+        await AssertAllSettledAsync(_host, space.OrgId);
+    }
+
     [Fact]
     public async Task A_refused_call_writes_nothing_and_holds_nothing()
     {

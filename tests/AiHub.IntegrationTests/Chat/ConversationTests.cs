@@ -273,6 +273,45 @@ public abstract class ConversationTests(IdentityHost host)
     }
 
     [Fact]
+    public async Task Control_characters_in_a_search_are_spaces_so_NUL_alone_lists_as_without_a_search_and_next_to_a_word_still_finds_it()
+    {
+        var space = await SpaceAsync();
+        var bread = await NewConversationAsync(space, "Baking");
+        await SayAsync(space, bread, null, "A sourdough loaf needs a levain.");
+        await NewConversationAsync(space, "Travel");
+
+        var all = await TitlesAsync(space);
+        foreach (var query in new[] { "%00", "%01%1F%7F", "%00%00%09" })
+            Assert.Equal(all, await TitlesAsync(space, $"?q={query}"));
+        var problem = await SendAsync(space.Client, space.Owner, HttpMethod.Get, $"{space.Conversations}?q=%22%00--%22", expected: HttpStatusCode.BadRequest);
+        Assert.Equal(ProblemTypes.Validation, problem.GetProperty("type").GetString());
+        Assert.Equal(["Baking"], await TitlesAsync(space, "?q=sourdough%00"));
+        Assert.Equal(["Baking"], await TitlesAsync(space, "?q=%00levain%1Bsourdough"));
+        Assert.Empty(await TitlesAsync(space, "?q=zeppelin%00"));
+    }
+
+    [Fact]
+    public async Task Concurrent_first_writes_of_a_system_prompt_all_succeed_and_one_of_them_is_kept()
+    {
+        var space = await SpaceAsync();
+        var id = await NewConversationAsync(space);
+        var orgPrompt = $"/api/orgs/{space.OrgId}/system-prompt";
+        var workspacePrompt = $"/api/orgs/{space.OrgId}/workspaces/{space.WorkspaceId}/system-prompt";
+        var texts = Enumerable.Range(1, 8).Select(i => $"Prompt number {i}.").ToList();
+
+        await Task.WhenAll(texts.Select(text => Task.Run(() => SendAsync(space.Client, space.Owner, HttpMethod.Put, orgPrompt, new { text }))));
+        await Task.WhenAll(texts.Select(text => Task.Run(() => SendAsync(space.Client, space.Owner, HttpMethod.Put, workspacePrompt, new { text }))));
+        await Task.WhenAll(texts.Select(text => Task.Run(() => SendAsync(space.Client, space.Owner, HttpMethod.Patch, $"{space.Conversations}/{id}", new { systemPrompt = text }))));
+
+        Assert.Contains((await SendAsync(space.Client, space.Owner, HttpMethod.Get, orgPrompt)).GetProperty("text").GetString(), texts);
+        Assert.Contains((await SendAsync(space.Client, space.Owner, HttpMethod.Get, workspacePrompt)).GetProperty("text").GetString(), texts);
+        await using var scope = host.App.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        Assert.Equal(1, await db.Set<OrgSystemPrompt>().CountAsync(p => p.OrganizationId == space.OrgId, Ct));
+        Assert.Equal(16, await db.AuditEvents.CountAsync(e => e.OrganizationId == space.OrgId && e.Kind == AuditKinds.SystemPromptChanged, Ct));
+    }
+
+    [Fact]
     public async Task The_system_prompt_layers_org_then_workspace_then_conversation_and_only_managers_change_the_upper_layers()
     {
         var space = await SpaceAsync();

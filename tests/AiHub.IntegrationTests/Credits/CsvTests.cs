@@ -35,4 +35,20 @@ public sealed class CsvTests
 
         Assert.Equal(line, error.Line);
     }
+
+    [Theory]
+    [InlineData("=1+1", "'=1+1")]
+    [InlineData("+SUM(A1)", "'+SUM(A1)")]
+    [InlineData("-2+3", "'-2+3")]
+    [InlineData("@cmd", "'@cmd")]
+    [InlineData("\tx", "'\tx")]
+    [InlineData("\rx", "\"'\rx\"")]
+    [InlineData("=A1,B1", "\"'=A1,B1\"")]
+    [InlineData("-5", "-5")]
+    [InlineData("-0.125", "-0.125")]
+    [InlineData("+7", "+7")]
+    [InlineData("gpt-4o", "gpt-4o")]
+    [InlineData("say \"hi\"", "\"say \"\"hi\"\"\"")]
+    public void A_cell_that_starts_like_a_formula_is_kept_as_text_and_a_number_stays_a_number(string value, string cell) =>
+        Assert.Equal(cell, Csv.Cell(value));
 }

@@ -146,6 +146,10 @@ public abstract class UsageEndpointTests(IdentityHost host)
     [InlineData("to=yesterday", "to")]
     [InlineData("groupBy=week", "groupBy")]
     [InlineData("format=xml", "format")]
+    [InlineData("to=9999-12-31", "to")]
+    [InlineData("from=9999-12-30&to=9999-12-31", "to")]
+    [InlineData("from=0001-01-01&to=2026-06-01", "from")]
+    [InlineData("from=0001-01-01", "from")]
     public async Task A_range_or_option_that_makes_no_sense_is_a_400_naming_the_field(string query, string field)
     {
         using var client = host.Client();
@@ -157,6 +161,50 @@ public abstract class UsageEndpointTests(IdentityHost host)
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal(ProblemTypes.Validation, problem.GetProperty("type").GetString());
         Assert.True(problem.GetProperty("errors").TryGetProperty(field, out _), problem.ToString());
+    }
+
+    [Theory]
+    [InlineData("to=9999-12-31")]
+    [InlineData("from=0001-01-01&to=0001-01-02")]
+    public async Task Dates_at_the_ends_of_the_calendar_are_a_400_on_every_usage_route(string query)
+    {
+        using var client = host.Client();
+        var (owner, orgId, keyId) = await SpendAsync(client);
+        var admin = await host.SuperAdminAsync(client);
+
+        foreach (var (who, path) in new[]
+        {
+            (owner, "/api/me/usage"), (owner, "/api/me/usage.csv"), (owner, $"/api/orgs/{orgId}/usage"), (owner, $"/api/orgs/{orgId}/usage.csv"),
+            (owner, $"/api/orgs/{orgId}/api-keys/{keyId}/usage"), (owner, $"/api/orgs/{orgId}/api-keys/{keyId}/usage.csv"),
+            (admin, "/api/admin/credits/report"), (admin, "/api/admin/credits/report.csv"),
+        })
+        {
+            using var response = await client.SendAsync(As(who, HttpMethod.Get, $"{path}?{query}"), Ct);
+            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{path}?{query} answered {response.StatusCode}");
+            Assert.Equal(ProblemTypes.Validation, (await ProblemAsync(response)).GetProperty("type").GetString());
+        }
+    }
+
+    [Fact]
+    public async Task Csv_cells_that_look_like_formulas_stay_text_and_negative_numbers_stay_numbers()
+    {
+        using var client = host.Client();
+        var owner = await host.NewUserAsync(client);
+        var orgId = await CreateOrgAsync(client, owner, "Formulas");
+        var me = UserIdOf(owner);
+        await RecordAsync(host, Call(orgId, me, "openai", "=HYPERLINK(\"http://evil.example\",\"x\")", 1, 1, At(1, 10, 0), cost: 1));
+        await RecordAsync(host, Call(orgId, me, "openai", "@SUM(A1)", 1, 1, At(1, 11, 0), cost: 1));
+        await RecordAsync(host, Call(orgId, me, "openai", "-2+3", 1, 1, At(1, 12, 0), cost: 1));
+
+        using var response = await client.SendAsync(As(owner, HttpMethod.Get, $"/api/orgs/{orgId}/usage.csv?{June}&groupBy=model"), Ct);
+        var csv = ParseCsv(await response.Content.ReadAsStringAsync(Ct));
+        var models = csv.Skip(1).Select(r => r[1]).ToList();
+
+        // Model names are stored in lower case.
+        Assert.Contains("'=hyperlink(\"http://evil.example\",\"x\")", models);
+        Assert.Contains("'@sum(a1)", models);
+        Assert.Contains("'-2+3", models);
+        Assert.All(models, m => Assert.StartsWith("'", m));
     }
 
     [Fact]

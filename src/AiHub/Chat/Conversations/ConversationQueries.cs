@@ -40,7 +40,12 @@ internal sealed class ConversationQueries(AppDbContext db)
             throw ProblemException.Invalid("limit", "limit is between 1 and 100.");
         var query = db.Set<Conversation>().AsNoTracking()
             .Where(c => c.OrganizationId == orgId && c.WorkspaceId == workspaceId && c.OwnerId == userId && (archived ? c.ArchivedAt != null : c.ArchivedAt == null));
-        var terms = q?.Trim() is { Length: > 0 } t ? t : null;
+        // PostgreSQL refuses NUL in text and no search means a control character: each is a space.
+        var terms = q is null ? null : string.Create(q.Length, q, (span, text) =>
+        {
+            for (var i = 0; i < text.Length; i++)
+                span[i] = char.IsControl(text[i]) ? ' ' : text[i];
+        }).Trim() is { Length: > 0 } t ? t : null;
         if (terms is { Length: > MaxQueryLength })
             throw ProblemException.Invalid("q", $"A search can be at most {MaxQueryLength} characters.");
         if (terms is not null)

@@ -24,6 +24,7 @@ internal sealed class SystemPrompts(AppDbContext db, AuditLog audit, TimeProvide
     {
         var prompt = Conversations.OptionalPrompt(text, "text");
         var row = await db.Set<OrgSystemPrompt>().FirstOrDefaultAsync(p => p.OrganizationId == orgId, ct);
+        var inserting = row is null && prompt is not null;
         var now = clock.GetUtcNow();
         if (prompt is null)
         {
@@ -39,7 +40,16 @@ internal sealed class SystemPrompts(AppDbContext db, AuditLog audit, TimeProvide
             row.UpdatedAt = now;
         }
         audit.Add(AuditKinds.SystemPromptChanged, actorId, new { level = "org", length = prompt?.Length ?? 0 }, organizationId: orgId);
-        await db.SaveChangesAsync(ct);
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException e) when (inserting && UniqueViolation.Is(e))
+        {
+            // Another first write inserted the row meanwhile: this one becomes an update of it, as if it had come second.
+            db.ChangeTracker.Clear();
+            return await SetOrgAsync(orgId, actorId, text, ct);
+        }
         return prompt is null ? new(null, null, null) : new(prompt, actorId, now);
     }
 

@@ -27,6 +27,7 @@ internal sealed class ChatCall : IAsyncDisposable
     readonly int _maxOutput;
     readonly Dictionary<string, string> _toolNames = [];
     int _closed;
+    long _outputSoFar;
 
     internal ChatCall(ChatEngine engine, AsyncServiceScope scope, IQuotaService quotas, CreditGate gate, ChatRun run,
         IReadOnlyList<ChatEngine.PricedTarget> targets, CreditHold hold, int maxOutput)
@@ -60,6 +61,7 @@ internal sealed class ChatCall : IAsyncDisposable
         ChatEngine.PricedTarget? answering = null;
         var timeouts = _engine.Timeouts;
         var ran = false;
+        var capped = false;
 
         try
         {
@@ -116,8 +118,12 @@ internal sealed class ChatCall : IAsyncDisposable
                             switch (content)
                             {
                                 case TextContent { Text.Length: > 0 } t:
-                                    text.Append(t.Text);
-                                    next = new ChatDelta(t.Text);
+                                    var allowed = WithinCap(target.Model, text, t.Text);
+                                    capped = allowed.Length < t.Text.Length;
+                                    if (allowed.Length == 0)
+                                        break;
+                                    text.Append(allowed);
+                                    next = new ChatDelta(allowed);
                                     break;
                                 case FunctionCallContent call:
                                     _toolNames[call.CallId] = call.Name;
@@ -131,7 +137,11 @@ internal sealed class ChatCall : IAsyncDisposable
                                     break;
                             }
                             if (next is null)
+                            {
+                                if (capped)
+                                    break;
                                 continue;
+                            }
                             // Only a model that delivers nothing is replaced, so the first event of an attempt names the model that answers.
                             if (answering is null)
                             {
@@ -143,6 +153,14 @@ internal sealed class ChatCall : IAsyncDisposable
                             attemptFinish = null;
                             watch.CancelAfter(timeouts.Idle);
                             yield return next;
+                            if (capped)
+                                break;
+                        }
+                        if (capped)
+                        {
+                            // A server that ignores the maximum would stream on at the payer's cost: the upstream call ends here.
+                            await watch.CancelAsync();
+                            break;
                         }
                         if (update.FinishReason is { } reason)
                             attemptFinish = reason.Value;
@@ -157,6 +175,15 @@ internal sealed class ChatCall : IAsyncDisposable
                 if (ct.IsCancellationRequested)
                 {
                     outcome = ChatOutcome.Cancelled;
+                    break;
+                }
+                if (capped)
+                {
+                    _engine.Log.LogWarning("{Provider}/{Model} streamed past the {Max} output tokens asked for; the answer was cut there.",
+                        target.Provider, target.Model, _maxOutput);
+                    outcome = ChatOutcome.Incomplete;
+                    finish = ChatFinishReason.Length.Value;
+                    failure = null;
                     break;
                 }
                 if (failure is null && attemptFinish is not null && attemptFinish != ChatFinishReason.ToolCalls.Value)
@@ -193,7 +220,7 @@ internal sealed class ChatCall : IAsyncDisposable
         var error = outcome switch
         {
             ChatOutcome.Failed => Problem(StatusCodes.Status502BadGateway, "No model could answer.", Describe(failure), ProblemTypes.ProviderFailed),
-            ChatOutcome.Incomplete => Problem(StatusCodes.Status502BadGateway, "The answer was cut short.",
+            ChatOutcome.Incomplete when !capped => Problem(StatusCodes.Status502BadGateway, "The answer was cut short.",
                 $"{Describe(failure)} What arrived is kept and only that is charged.", ProblemTypes.StreamIncomplete),
             _ => null,
         };
@@ -216,10 +243,13 @@ internal sealed class ChatCall : IAsyncDisposable
         var model = answering.Target.Model;
         var estimatedInput = answering.EstimatedInput;
         var estimatedOutput = _engine.Tokens.Count(model, text);
-        var reported = usage is { InputTokenCount: not null, OutputTokenCount: not null };
-        var input = usage?.InputTokenCount ?? estimatedInput;
+        // A provider's counts are believed only when they are plausible: a negative or absurd count falls back to ours.
+        var reportedInput = Plausible(usage?.InputTokenCount);
+        var reportedOutput = Plausible(usage?.OutputTokenCount);
+        var reported = reportedInput is not null && reportedOutput is not null;
+        var input = reportedInput ?? estimatedInput;
         // A cut or stopped answer is charged for what reached the caller, whatever the provider counted.
-        var output = outcome == ChatOutcome.Complete ? usage?.OutputTokenCount ?? estimatedOutput : estimatedOutput;
+        var output = outcome == ChatOutcome.Complete ? reportedOutput ?? estimatedOutput : estimatedOutput;
         var cost = answering.Cost(input, output);
         if (cost > _hold.AmountMicros)
             _engine.Log.LogWarning("{Provider}/{Model} cost {Cost} µcr, more than the {Held} held; the hold is charged.", answering.Target.Provider, model, cost, _hold.AmountMicros);
@@ -262,6 +292,26 @@ internal sealed class ChatCall : IAsyncDisposable
         JsonElement { ValueKind: JsonValueKind.String } s => s.GetString()!,
         _ => JsonSerializer.Serialize(value, AIJsonUtilities.DefaultOptions),
     };
+
+    static long? Plausible(long? tokens) => tokens is >= 0 and <= int.MaxValue ? tokens : null;
+
+    /// <summary>
+    /// The part of <paramref name="delta"/> that keeps the answer within the output tokens held for; all of it until the
+    /// cap. Counted by our tokenizer, so a server that ignores the maximum cannot stream past what the hold covers.
+    /// </summary>
+    string WithinCap(string model, StringBuilder text, string delta)
+    {
+        // Each delta's own count bounds the answer's from above closely enough; the exact count runs only near the cap.
+        _outputSoFar += _engine.Tokens.Count(model, delta);
+        if (_outputSoFar <= _maxOutput)
+            return delta;
+        var answer = text.ToString() + delta;
+        _outputSoFar = _engine.Tokens.Count(model, answer);
+        if (_outputSoFar <= _maxOutput)
+            return delta;
+        var end = _engine.Tokens.IndexAtTokenCount(model, answer, _maxOutput);
+        return end <= text.Length ? "" : answer[text.Length..end];
+    }
 
     static UsageDetails Add(UsageDetails? total, UsageDetails next)
     {

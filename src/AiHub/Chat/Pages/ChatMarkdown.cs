@@ -53,7 +53,72 @@ internal static partial class ChatMarkdown
         foreach (var name in new[] { "aihub-code", "tok-kw", "tok-str", "tok-num", "tok-com" })
             sanitizer.AllowedClasses.Add(name);
         sanitizer.RemovingCssClass += (_, e) => e.Cancel = e.CssClass.StartsWith("language-", StringComparison.Ordinal) && e.Tag.TagName == "CODE";
+        // Media that loads from elsewhere the moment it shows would tell that host whatever a model put in its address.
+        foreach (var tag in new[] { "video", "audio", "source", "track", "picture", "iframe", "object", "embed" })
+            sanitizer.AllowedTags.Remove(tag);
+        foreach (var attribute in new[] { "srcset", "poster", "background", "lowsrc", "dynsrc", "longdesc", "style" })
+            sanitizer.AllowedAttributes.Remove(attribute);
+        // A picture carried in the answer itself loads nothing from elsewhere, so it may show.
+        sanitizer.FilterUrl += (_, e) =>
+        {
+            if (e.SanitizedUrl is null && e.Tag.TagName == "IMG" && DataImage().IsMatch(e.OriginalUrl))
+                e.SanitizedUrl = e.OriginalUrl;
+        };
+        sanitizer.PostProcessDom += (_, e) =>
+        {
+            foreach (var image in e.Document.QuerySelectorAll("img").ToList())
+                ShowRemoteImageAsLink(image);
+        };
         return sanitizer;
+    }
+
+    /// <summary>
+    /// A remote image becomes a link that names its host: the page loads nothing from a host the model chose until the
+    /// reader clicks. Embedded (<c>data:</c>) and same-origin images stay.
+    /// </summary>
+    static void ShowRemoteImageAsLink(AngleSharp.Dom.IElement image)
+    {
+        var src = image.GetAttribute("src") ?? "";
+        if (IsLocalImage(src))
+            return;
+        var document = image.Owner!;
+        var alt = image.GetAttribute("alt") is { Length: > 0 } a ? a : "image";
+        var host = RemoteHost(src);
+        var label = host is null ? $"[{alt}]" : $"[{alt}] ({host})";
+        AngleSharp.Dom.IElement replacement;
+        // A link cannot hold a link, so an image inside one becomes its text.
+        if (host is null || image.Closest("a") is not null)
+            replacement = document.CreateElement("span");
+        else
+        {
+            replacement = document.CreateElement("a");
+            replacement.SetAttribute("href", src);
+            replacement.SetAttribute("target", "_blank");
+            replacement.SetAttribute("rel", "noopener noreferrer nofollow");
+            replacement.SetAttribute("title", "Open the image");
+        }
+        replacement.TextContent = label;
+        image.Replace(replacement);
+    }
+
+    internal static bool IsLocalImage(string src)
+    {
+        if (DataImage().IsMatch(src))
+            return true;
+        // Browsers drop tabs and newlines and read a backslash as a slash, so "/\host" or "/\t/host" is another host.
+        if (src.Length == 0 || src.Any(c => c <= ' ' || c == '\\'))
+            return false;
+        if (src.StartsWith("//", StringComparison.Ordinal))
+            return false;
+        var firstSlash = src.IndexOfAny(['/', '?', '#']);
+        var scheme = src.IndexOf(':', StringComparison.Ordinal);
+        return scheme < 0 || (firstSlash >= 0 && scheme > firstSlash);
+    }
+
+    static string? RemoteHost(string src)
+    {
+        var absolute = src.StartsWith("//", StringComparison.Ordinal) ? "https:" + src : src;
+        return Uri.TryCreate(absolute, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" && uri.Host.Length > 0 ? uri.Host : null;
     }
 
     /// <summary>Fenced code as <c>&lt;pre&gt;&lt;code class="language-x"&gt;</c> with keywords, strings, numbers and comments in spans.</summary>
@@ -104,6 +169,9 @@ internal static partial class ChatMarkdown
         html.Append(WebUtility.HtmlEncode(code[at..]));
         return html.ToString();
     }
+
+    [GeneratedRegex(@"^data:image/(?:png|jpeg|gif|webp);base64,[A-Za-z0-9+/=]+$")]
+    private static partial Regex DataImage();
 
     [GeneratedRegex(@"^[\w+#.-]+")]
     private static partial Regex LanguageName();

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Http;
 using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Options;
 using OpenAI;
+using ChatCompletionOptions = OpenAI.Chat.ChatCompletionOptions;
 using Polly;
 
 namespace AiHub.Chat.Providers;
@@ -52,12 +53,46 @@ internal sealed class ChatClients(IHttpClientFactory httpClients, ILoggerFactory
                 NetworkTimeout = Timeout.InfiniteTimeSpan,
             }).GetChatClient(model).AsIChatClient(),
         };
+        // OpenAI reads max_completion_tokens; many OpenAI-compatible servers (and Gemini's endpoint) read only max_tokens.
+        if (source.Kind is ProviderKinds.OpenAICompatible or ProviderKinds.Gemini)
+            inner = new MaxTokensChatClient(inner);
         return new ChatClientBuilder(inner)
             // Function invocation outermost: each model round trip of a tool loop is then its own span and log entry, not one for the whole loop.
             .UseFunctionInvocation(loggers)
             .UseOpenTelemetry(loggers, SourceName, telemetry => telemetry.EnableSensitiveData = false)
             .UseLogging(loggers)
             .Build();
+    }
+}
+
+/// <summary>Sends the output cap as <c>max_tokens</c>, the field servers that speak the older OpenAI format honour.</summary>
+internal sealed class MaxTokensChatClient(IChatClient inner) : DelegatingChatClient(inner)
+{
+    public override Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default) =>
+        base.GetResponseAsync(messages, AsMaxTokens(options), cancellationToken);
+
+    public override IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
+        CancellationToken cancellationToken = default) =>
+        base.GetStreamingResponseAsync(messages, AsMaxTokens(options), cancellationToken);
+
+    internal static ChatOptions? AsMaxTokens(ChatOptions? options)
+    {
+        if (options?.MaxOutputTokens is not { } max)
+            return options;
+        var moved = options.Clone();
+        // Left on the options, the SDK would write max_completion_tokens as well.
+        moved.MaxOutputTokens = null;
+        var earlier = options.RawRepresentationFactory;
+        moved.RawRepresentationFactory = client =>
+        {
+            var raw = earlier?.Invoke(client) as ChatCompletionOptions ?? new ChatCompletionOptions();
+            raw.MaxOutputTokenCount = null;
+#pragma warning disable SCME0001 // JSON patches are the SDK's way to send a field it does not model.
+            raw.Patch.Set("$.max_tokens"u8, max);
+#pragma warning restore SCME0001
+            return raw;
+        };
+        return moved;
     }
 }
 

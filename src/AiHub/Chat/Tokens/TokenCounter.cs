@@ -41,6 +41,10 @@ internal sealed class TokenCounter
     public int Count(string model, string text) =>
         string.IsNullOrEmpty(text) ? 0 : TokenizerFor(model).CountTokens(text);
 
+    /// <summary>The length of the longest start of <paramref name="text"/> that is at most <paramref name="maxTokens"/> tokens.</summary>
+    public int IndexAtTokenCount(string model, string text, int maxTokens) =>
+        string.IsNullOrEmpty(text) ? 0 : TokenizerFor(model).GetIndexByTokenCount(text, maxTokens, out _, out _, considerNormalization: false);
+
     /// <summary>A prompt's tokens: each message's role, name and contents plus its wrapping, and the reply's priming.</summary>
     public int Count(string model, IEnumerable<ChatMessage> messages)
     {

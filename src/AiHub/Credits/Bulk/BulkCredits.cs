@@ -148,9 +148,13 @@ internal sealed class BulkCredits(AppDbContext db, Ledger ledger, AuditLog audit
                 users[user.NormalizedEmail!] = user.Id;
         var ids = rows.Where(r => r.AccountId is not null).Select(r => r.AccountId!.Value).Distinct().ToList();
         var available = new Dictionary<Guid, long>();
+        var balances = new Dictionary<Guid, long>();
         foreach (var chunk in ids.Concat(users.Values).Distinct().Chunk(500))
-            foreach (var a in await db.Set<CreditAccount>().AsNoTracking().Where(a => chunk.Contains(a.Id)).Select(a => new { a.Id, Free = a.Balance - a.Reserved }).ToListAsync(ct))
-                available[a.Id] = a.Free;
+            foreach (var a in await db.Set<CreditAccount>().AsNoTracking().Where(a => chunk.Contains(a.Id)).Select(a => new { a.Id, a.Balance, a.Reserved }).ToListAsync(ct))
+            {
+                available[a.Id] = a.Balance - a.Reserved;
+                balances[a.Id] = a.Balance;
+            }
         var resolved = new List<Row>();
         foreach (var row in rows)
         {
@@ -164,6 +168,7 @@ internal sealed class BulkCredits(AppDbContext db, Ledger ledger, AuditLog audit
                 // A user's account has the user's id; it is opened, empty, if it is not there yet.
                 resolved.Add(row with { AccountId = userId });
                 available.TryAdd(userId, 0);
+                balances.TryAdd(userId, 0);
             }
             else if (!available.ContainsKey(row.AccountId!.Value))
             {
@@ -178,9 +183,13 @@ internal sealed class BulkCredits(AppDbContext db, Ledger ledger, AuditLog audit
         foreach (var row in resolved)
         {
             var after = available[row.Account] + row.Micros;
+            var balance = balances[row.Account] + row.Micros;
             if (after < 0)
                 Fail(row.Line, "credits", $"Takes {Credits.Format(-row.Micros)} credits but only {Credits.Format(available[row.Account])} are available then.");
+            else if (balance > CreditLimits.MaxBalanceMicros)
+                Fail(row.Line, "credits", $"{CreditLimits.BalanceRule} This row would bring the account to {Credits.Format(balance)}.");
             available[row.Account] = after;
+            balances[row.Account] = balance;
         }
         if (errors.Count > 0)
             throw Mistakes(errors);
@@ -203,8 +212,8 @@ internal sealed class BulkCredits(AppDbContext db, Ledger ledger, AuditLog audit
         }
         if (credits == 0)
             problem = "A row moves a non-zero amount (negative takes credits away).";
-        else if (Math.Abs(credits) > 1_000_000_000m)
-            problem = "At most a billion credits per row.";
+        else if (!CreditLimits.IsEntry(credits))
+            problem = CreditLimits.EntryRule;
         else if (Credits.ExactMicros(credits) is { } micros)
             return micros;
         else

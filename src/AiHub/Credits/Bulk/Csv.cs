@@ -13,6 +13,28 @@ internal sealed class CsvFormatException(int line, string message) : Exception(m
 /// <summary>RFC 4180: fields separated by commas, records by CRLF or LF, quoted fields may hold commas, line breaks and doubled quotes.</summary>
 internal static class Csv
 {
+    /// <summary>Writes one record, each cell made safe for spreadsheets by <see cref="Cell"/>, ended by CRLF.</summary>
+    public static void AppendRecord(StringBuilder csv, IEnumerable<string> cells)
+    {
+        csv.AppendJoin(',', cells.Select(Cell));
+        csv.Append("\r\n");
+    }
+
+    /// <summary>
+    /// A cell as a spreadsheet will read it: text that starts like a formula (<c>= + - @</c>, tab, CR) gets a leading
+    /// <c>'</c> so it stays text, while a number, negative or not, stays a number; then quoted when it must be.
+    /// </summary>
+    public static string Cell(string value)
+    {
+        if (value.Length > 0 && value[0] is '=' or '+' or '-' or '@' or '\t' or '\r' && !IsNumber(value))
+            value = "'" + value;
+        return value.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
+    }
+
+    static bool IsNumber(string value) =>
+        decimal.TryParse(value, System.Globalization.NumberStyles.AllowLeadingSign | System.Globalization.NumberStyles.AllowDecimalPoint,
+            System.Globalization.CultureInfo.InvariantCulture, out _);
+
     /// <remarks>Blank lines are skipped, so that a trailing newline or a gap between rows is not a row of one empty field.</remarks>
     public static List<CsvRecord> Parse(string text)
     {

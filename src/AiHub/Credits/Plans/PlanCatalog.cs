@@ -163,8 +163,9 @@ internal sealed partial class PlanCatalog(AppDbContext db, AuditLog audit, IQuot
     {
         if (credits is not { } value || value < 0)
             throw ProblemException.Invalid("grant", "grant is the credits a new account on this plan receives: 0 or more.");
-        return Credits.ExactMicros(value)
-            ?? throw ProblemException.Invalid("grant", "Credits have at most 6 decimals, and a grant is at most a billion credits.");
+        if (!CreditLimits.IsEntry(value))
+            throw CreditLimits.OutOfRange("grant", CreditLimits.EntryRule);
+        return Credits.ExactMicros(value) ?? throw ProblemException.Invalid("grant", "Credits have at most 6 decimals.");
     }
 
     [GeneratedRegex("^[A-Z][A-Z0-9_-]{1,31}$")]

@@ -29,10 +29,12 @@ internal sealed partial class PromoCodes(AppDbContext db, Ledger ledger, AuditLo
         long micros = 0;
         if (request.Credits is not { } credits || credits <= 0)
             errors["credits"] = ["Give more than 0 credits."];
+        else if (!CreditLimits.IsEntry(credits))
+            throw CreditLimits.OutOfRange("credits", CreditLimits.EntryRule);
         else if (Credits.ExactMicros(credits) is { } exact)
             micros = exact;
         else
-            errors["credits"] = ["Credits have at most 6 decimals, and a code gives at most a billion credits."];
+            errors["credits"] = ["Credits have at most 6 decimals."];
         if (request.MaxUses is < 1)
             errors["maxUses"] = ["maxUses is at least 1; leave it out for a code without a limit."];
         if (request.ExpiresAt is { } expires && expires <= now)

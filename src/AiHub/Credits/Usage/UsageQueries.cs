@@ -46,10 +46,19 @@ internal sealed record UsageRange(DateOnly From, DateOnly To)
         return new UsageRange(start, end);
     }
 
-    static DateOnly Date(string field, string value) =>
-        DateOnly.TryParseExact(value, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var date)
+    /// <summary>The dates a range may name: wide enough for any usage, narrow enough that a day before or after still exists.</summary>
+    public static readonly DateOnly Earliest = new(2000, 1, 1);
+
+    public static readonly DateOnly Latest = new(2999, 12, 31);
+
+    static DateOnly Date(string field, string value)
+    {
+        if (!DateOnly.TryParseExact(value, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var date))
+            throw ProblemException.Invalid(field, $"{field} is a date like 2025-01-31 (UTC), not '{value}'.");
+        return date >= Earliest && date <= Latest
             ? date
-            : throw ProblemException.Invalid(field, $"{field} is a date like 2025-01-31 (UTC), not '{value}'.");
+            : throw ProblemException.Invalid(field, $"{field} is between {Earliest:yyyy-MM-dd} and {Latest:yyyy-MM-dd}, not {date:yyyy-MM-dd}.");
+    }
 }
 
 /// <summary>One line of a usage answer. Which of <see cref="Day"/>, <see cref="Provider"/> and <see cref="Model"/> is set depends on the grouping.</summary>
@@ -252,12 +261,5 @@ internal static class UsageCsv
 
     static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
 
-    static void Line(StringBuilder csv, IEnumerable<string> fields)
-    {
-        csv.AppendJoin(',', fields.Select(Field));
-        csv.Append("\r\n");
-    }
-
-    static string Field(string value) =>
-        value.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
+    static void Line(StringBuilder csv, IEnumerable<string> fields) => Bulk.Csv.AppendRecord(csv, fields);
 }

@@ -26,6 +26,7 @@ internal static class ProblemTypes
     public const string Conflict = Prefix + "conflict";
     public const string NotFound = Prefix + "not-found";
     public const string InsufficientCredits = Prefix + "insufficient-credits";
+    public const string CreditLimit = Prefix + "credit-limit";
     public const string ModelNotPriced = Prefix + "model-not-priced";
     public const string ChatLimitExceeded = Prefix + "chat-limit-exceeded";
     public const string StorageLimitExceeded = Prefix + "storage-limit-exceeded";
