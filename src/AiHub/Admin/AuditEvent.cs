@@ -51,6 +51,7 @@ internal static class AuditKinds
     public const string RoleGranted = "role.granted";
     public const string RoleRevoked = "role.revoked";
     public const string ExternalLoginLinked = "oauth.linked";
+    public const string AccountReclaimed = "user.reclaimed";
     public const string OrgCreated = "org.created";
     public const string OrgUpdated = "org.updated";
     public const string OrgDeleted = "org.deleted";

@@ -18,8 +18,6 @@ namespace AiHub.Identity;
 /// </summary>
 internal sealed class Accounts(
     UserManager<AppUser> users,
-    SignInManager<AppUser> signIn,
-    EmailCodeTokenProvider codes,
     AppDbContext db,
     Sessions sessions,
     AuditLog audit,
@@ -30,7 +28,8 @@ internal sealed class Accounts(
     TimeProvider clock,
     IOptions<IdentitySettings> settings,
     IOptions<BootstrapSettings> bootstrap,
-    IEnumerable<IAccountEvents> accountEvents)
+    IEnumerable<IAccountEvents> accountEvents,
+    IEnumerable<IUserCredentials> credentials)
 {
     const string ConfirmPurpose = UserManager<AppUser>.ConfirmEmailTokenPurpose;
     static readonly EmailAddressAttribute EmailFormat = new();
@@ -49,24 +48,51 @@ internal sealed class Accounts(
         await RequireStrongPasswordAsync(candidate, password);
         await rates.EnforceAsync($"register:ip:{Ip}", Settings.RateLimits.RegisterPerIp, Settings.RateLimits.Window, ct);
         await rates.EnforceAsync($"register:email:{Normalize(email)}", Settings.RateLimits.RegisterPerEmail, Settings.RateLimits.Window, ct);
-
-        if (await users.FindByEmailAsync(email) is { } existing)
+        var started = clock.GetTimestamp();
+        try
         {
-            users.PasswordHasher.HashPassword(existing, password!);
-            if (!existing.EmailConfirmed && await rates.HitAsync($"resend:email:{Normalize(email)}", 1, Settings.ResendCooldown, ct) is null)
-                await SendCodeAsync(existing, ct);
-            return;
-        }
-        var created = await CreateAsync(candidate, password, via: "password", ct);
-        if (!created.Succeeded)
-        {
-            // Only a concurrent sign-up with the same address gets here: answer as if it went through.
-            if (created.Errors.Any(e => e.Code is "DuplicateEmail" or "DuplicateUserName"))
+            // Counted for every address, so that a resend right after answers the same whatever the address is.
+            var mayMail = await rates.HitAsync($"resend:email:{Normalize(email)}", 1, Settings.ResendCooldown, ct) is null;
+            if (await users.FindByEmailAsync(email) is { } existing)
+            {
+                await RegisterAgainAsync(existing, password!, candidate.DisplayName, mayMail, ct);
                 return;
-            throw ProblemException.Invalid("email", string.Join(" ", created.Errors.Select(e => e.Description)));
+            }
+            var created = await CreateAsync(candidate, password, via: "password", ct);
+            if (!created.Succeeded)
+            {
+                // Only a concurrent sign-up with the same address gets here: answer as if it went through.
+                if (created.Errors.Any(e => e.Code is "DuplicateEmail" or "DuplicateUserName"))
+                    return;
+                throw ProblemException.Invalid("email", string.Join(" ", created.Errors.Select(e => e.Description)));
+            }
+            await SendCodeAsync(candidate, ct);
         }
-        await rates.HitAsync($"resend:email:{Normalize(email)}", 1, Settings.ResendCooldown, ct);
-        await SendCodeAsync(candidate, ct);
+        finally
+        {
+            await PadAsync(started, ct);
+        }
+    }
+
+    /// <summary>
+    /// A second sign-up for an address nobody has proved: the password set last wins and the mailbox decides by verifying,
+    /// so that whoever typed the address first holds nothing over its owner. A verified account is left as it is.
+    /// </summary>
+    async Task RegisterAgainAsync(AppUser existing, string password, string? displayName, bool mayMail, CancellationToken ct)
+    {
+        var hash = users.PasswordHasher.HashPassword(existing, password);
+        if (existing.EmailConfirmed)
+            return;
+        existing.PasswordHash = hash;
+        existing.DisplayName = displayName;
+        if (!(await users.UpdateSecurityStampAsync(existing)).Succeeded)
+            return;
+        // Codes mailed before this sign-up stop working; the next one is mailed when the cooldown allows.
+        await EmailCodeTokenProvider.ForgetAsync(ConfirmPurpose, users, existing);
+        audit.Add(AuditKinds.Registered, existing.Id, new { via = "password", again = true });
+        await db.SaveChangesAsync(ct);
+        if (mayMail)
+            await SendCodeAsync(existing, ct);
     }
 
     /// <summary>
@@ -92,6 +118,7 @@ internal sealed class Accounts(
         return IdentityResult.Success;
     }
 
+    /// <remarks>Every failure gets one answer, so that the endpoint tells nobody whether an address has an account or is verified.</remarks>
     public async Task VerifyEmailAsync(string? email, string? code, CancellationToken ct)
     {
         email = RequireEmail(email);
@@ -99,22 +126,12 @@ internal sealed class Accounts(
             throw ProblemException.Invalid("code", "The code is the 6 digits from the email.");
         await rates.EnforceAsync($"verify:ip:{Ip}", Settings.RateLimits.VerifyPerIp, Settings.RateLimits.Window, ct);
         await rates.EnforceAsync($"verify:email:{Normalize(email)}", Settings.RateLimits.VerifyPerEmail, Settings.RateLimits.Window, ct);
+        var started = clock.GetTimestamp();
         var user = await users.FindByEmailAsync(email);
-        if (user is { EmailConfirmed: true })
-            throw new ProblemException(StatusCodes.Status409Conflict, "The address is already verified.", "Sign in with it.", ProblemTypes.Conflict);
-        if (user is null)
-            throw CodeProblem(ProblemTypes.VerificationCodeInvalid, "The code is wrong or has expired; ask for a new one.");
-        var result = await users.ConfirmEmailAsync(user, code.Trim());
-        if (!result.Succeeded)
+        if (user is null || !(await users.ConfirmEmailAsync(user, code.Trim())).Succeeded)
         {
-            var (state, left) = await codes.DescribeAsync(ConfirmPurpose, users, user);
-            throw state switch
-            {
-                CodeState.Expired => CodeProblem(ProblemTypes.VerificationCodeExpired, "The code has expired; ask for a new one."),
-                CodeState.Exhausted => CodeProblem(ProblemTypes.VerificationCodeExhausted, "Too many wrong codes; ask for a new one."),
-                CodeState.Wrong => CodeProblem(ProblemTypes.VerificationCodeInvalid, $"The code is wrong; {left} attempt(s) left."),
-                _ => CodeProblem(ProblemTypes.VerificationCodeInvalid, "The code is wrong or has expired; ask for a new one."),
-            };
+            await PadAsync(started, ct);
+            throw CodeProblem(ProblemTypes.VerificationCodeInvalid, "The code is wrong or has expired; ask for a new one.");
         }
         audit.Add(AuditKinds.EmailVerified, user.Id);
         await db.SaveChangesAsync(ct);
@@ -128,8 +145,10 @@ internal sealed class Accounts(
         // The cooldown counts the address whether or not it has an account, so a 429 reveals nothing.
         await rates.EnforceAsync($"resend:email:{Normalize(email)}", 1, Settings.ResendCooldown, ct);
         await rates.EnforceAsync($"register:ip:{Ip}", Settings.RateLimits.RegisterPerIp, Settings.RateLimits.Window, ct);
+        var started = clock.GetTimestamp();
         if (await users.FindByEmailAsync(email) is { EmailConfirmed: false } user)
             await SendCodeAsync(user, ct);
+        await PadAsync(started, ct);
     }
 
     /// <summary>Checks the credentials (and the second factor) and starts a session of the given kind.</summary>
@@ -148,13 +167,20 @@ internal sealed class Accounts(
     public async Task<(AppUser User, UserSession Session)> CompleteSecondFactorAsync(AppUser user, string? code, string method, SessionKind kind, CancellationToken ct)
     {
         await rates.EnforceAsync($"login:email:{user.NormalizedEmail}", Settings.RateLimits.LoginPerEmail, Settings.RateLimits.Window, ct);
+        if (await LockedForAsync(user.NormalizedEmail!, ct) is { } wait)
+            throw await LockedAsync(user.Id, wait, ct);
         if (await users.IsLockedOutAsync(user))
-            throw await LockedAsync(user, ct);
+            throw await LockedAsync(user.Id, await UntilUnlockedAsync(user), ct);
         await CheckSecondFactorAsync(user, code, ct);
         return await StartSessionAsync(user, kind, method + "+2fa", ct);
     }
 
     /// <summary>The first step of a password sign-in: limits, lockout, password and verified address; not the second factor.</summary>
+    /// <remarks>
+    /// Failures are counted per address and client IP (see ADR 0011), outside the user's row: a stranger's guesses do not lock
+    /// the owner out of their own device, and parallel guesses do not race on one row. Unknown addresses are counted alike,
+    /// so that the lockout answer tells nobody whether an address has an account.
+    /// </remarks>
     public async Task<AppUser> CheckPasswordAsync(string? email, string? password, CancellationToken ct)
     {
         email = RequireEmail(email);
@@ -162,26 +188,28 @@ internal sealed class Accounts(
             throw ProblemException.Invalid("password", "Enter the password.");
         await rates.EnforceAsync($"login:ip:{Ip}", Settings.RateLimits.LoginPerIp, Settings.RateLimits.Window, ct);
         await rates.EnforceAsync($"login:email:{Normalize(email)}", Settings.RateLimits.LoginPerEmail, Settings.RateLimits.Window, ct);
+        var normalized = Normalize(email);
+        var started = clock.GetTimestamp();
 
         var user = await users.FindByEmailAsync(email);
+        if (await LockedForAsync(normalized, ct) is { } wait)
+        {
+            await PadAsync(started, ct);
+            throw await LockedAsync(user?.Id, wait, ct);
+        }
         if (user is null)
         {
             // Hash anyway, so that an unknown address takes as long as a wrong password.
             users.PasswordHasher.HashPassword(new AppUser(), password);
-            await audit.RecordAsync(AuditKinds.LoginFailed, null, new { reason = "unknown-email" }, ct);
-            throw BadCredentials();
+            throw await FailedAsync(normalized, null, "unknown-email", started, ct);
         }
-        var result = await signIn.CheckPasswordSignInAsync(user, password, lockoutOnFailure: true);
-        if (result.IsLockedOut)
-            throw await LockedAsync(user, ct);
-        if (!result.Succeeded)
+        if (await users.IsLockedOutAsync(user))
         {
-            audit.Add(AuditKinds.LoginFailed, user.Id, new { reason = "wrong-password" });
-            if (await users.IsLockedOutAsync(user))
-                throw await LockedAsync(user, ct);
-            await db.SaveChangesAsync(ct);
-            throw BadCredentials();
+            await PadAsync(started, ct);
+            throw await LockedAsync(user.Id, await UntilUnlockedAsync(user), ct);
         }
+        if (!await users.CheckPasswordAsync(user, password))
+            throw await FailedAsync(normalized, user.Id, "wrong-password", started, ct);
         if (!user.EmailConfirmed)
             throw new ProblemException(StatusCodes.Status403Forbidden, "The email address is not verified yet.",
                 "Enter the 6-digit code we emailed, or ask for a new one.", ProblemTypes.EmailNotVerified);
@@ -191,6 +219,7 @@ internal sealed class Accounts(
     public async Task<(AppUser User, UserSession Session)> StartSessionAsync(AppUser user, SessionKind kind, string method, CancellationToken ct)
     {
         await users.ResetAccessFailedCountAsync(user);
+        await rates.ForgetAsync(PairKey(user.NormalizedEmail!), ct);
         var lifetime = kind == SessionKind.Api ? Settings.RefreshTokenLifetime : Settings.BrowserSessionLifetime;
         var session = sessions.Start(user.Id, kind, lifetime, http.HttpContext);
         audit.Add(AuditKinds.LoginSucceeded, user.Id, new { method, session = session.Id, kind = kind.ToString() });
@@ -203,11 +232,14 @@ internal sealed class Accounts(
         email = RequireEmail(email);
         await rates.EnforceAsync($"forgot:ip:{Ip}", Settings.RateLimits.ForgotPerIp, Settings.RateLimits.Window, ct);
         await rates.EnforceAsync($"forgot:email:{Normalize(email)}", Settings.RateLimits.ForgotPerEmail, Settings.RateLimits.Window, ct);
-        if (await users.FindByEmailAsync(email) is not { } user)
-            return;
-        var link = await ResetLinkAsync(user);
-        audit.Add(AuditKinds.PasswordResetRequested, user.Id);
-        await mailer.SendPasswordResetAsync(user.Email!, user.DisplayName, link, ct);
+        var started = clock.GetTimestamp();
+        if (await users.FindByEmailAsync(email) is { } user)
+        {
+            var link = await ResetLinkAsync(user);
+            audit.Add(AuditKinds.PasswordResetRequested, user.Id);
+            await mailer.SendPasswordResetAsync(user.Email!, user.DisplayName, link, ct);
+        }
+        await PadAsync(started, ct);
     }
 
     public async Task<Uri> ResetLinkAsync(AppUser user)
@@ -225,6 +257,9 @@ internal sealed class Accounts(
             throw ResetLinkInvalid();
         await rates.EnforceAsync($"reset:user:{user.Id:N}", Settings.RateLimits.ResetPerEmail, Settings.RateLimits.Window, ct);
         await RequireStrongPasswordAsync(user, newPassword);
+        if (!await users.VerifyUserTokenAsync(user, users.Options.Tokens.PasswordResetTokenProvider, UserManager<AppUser>.ResetPasswordTokenPurpose, identityToken))
+            throw ResetLinkInvalid();
+        await RequireNewPasswordAsync(user, newPassword!, "newPassword");
         var result = await users.ResetPasswordAsync(user, identityToken, newPassword!);
         if (!result.Succeeded)
         {
@@ -232,19 +267,24 @@ internal sealed class Accounts(
                 throw ResetLinkInvalid();
             throw WeakPassword(result);
         }
-        // The link proves the mailbox, and whoever held the old password must lose every session.
+        // The link proves the mailbox, and whoever held the old password must lose every session and every key made with it.
         user.EmailConfirmed = true;
         await users.UpdateAsync(user);
         await users.SetLockoutEndDateAsync(user, null);
         await users.ResetAccessFailedCountAsync(user);
+        await rates.ForgetAsync(AccountKey(user.NormalizedEmail!), ct);
         await sessions.RevokeAllAsync(user.Id, "password-reset", ct);
-        audit.Add(AuditKinds.PasswordReset, user.Id);
+        var keys = await RevokeCredentialsAsync(user.Id, "password-reset", ct);
+        audit.Add(AuditKinds.PasswordReset, user.Id, new { apiKeysRevoked = keys });
         await db.SaveChangesAsync(ct);
     }
 
     public async Task ChangePasswordAsync(AppUser user, string? currentPassword, string? newPassword, Guid? currentSession, CancellationToken ct)
     {
         await RequireStrongPasswordAsync(user, newPassword);
+        // Only once the current password is proved, so that the answer is no oracle for someone holding just a session.
+        if (currentPassword is not null && string.Equals(currentPassword, newPassword, StringComparison.Ordinal) && await users.CheckPasswordAsync(user, currentPassword))
+            throw SamePassword("newPassword");
         var result = await users.ChangePasswordAsync(user, currentPassword ?? "", newPassword!);
         if (!result.Succeeded)
         {
@@ -255,6 +295,46 @@ internal sealed class Accounts(
         await sessions.RevokeAllAsync(user.Id, "password-changed", ct, except: currentSession);
         audit.Add(AuditKinds.PasswordChanged, user.Id);
         await db.SaveChangesAsync(ct);
+    }
+
+    /// <summary>
+    /// A provider has proved the mailbox of an account that nobody had verified. What the account got before that proof
+    /// (a password, a second factor, sessions, API keys, other providers) came from whoever typed the address, so it goes.
+    /// </summary>
+    public async Task ReclaimUnverifiedAsync(AppUser user, string provider, CancellationToken ct)
+    {
+        await using var transaction = db.Database.CurrentTransaction is null ? await db.Database.BeginTransactionAsync(ct) : null;
+        var dropped = new
+        {
+            provider,
+            password = user.PasswordHash is not null,
+            twoFactor = user.TwoFactorEnabled,
+            logins = (await users.GetLoginsAsync(user)).Select(l => l.LoginProvider).ToList(),
+        };
+        foreach (var login in await users.GetLoginsAsync(user))
+            await users.RemoveLoginAsync(user, login.LoginProvider, login.ProviderKey);
+        await users.RemoveAuthenticationTokenAsync(user, ProtectedUserStore.InternalLoginProvider, ProtectedUserStore.AuthenticatorKeyName);
+        await users.RemoveAuthenticationTokenAsync(user, ProtectedUserStore.InternalLoginProvider, ProtectedUserStore.RecoveryCodesName);
+        await EmailCodeTokenProvider.ForgetAsync(ConfirmPurpose, users, user);
+        user.PasswordHash = null;
+        user.TwoFactorEnabled = false;
+        user.LastTotpStep = null;
+        user.EmailConfirmed = true;
+        await users.UpdateSecurityStampAsync(user);
+        var revokedSessions = await sessions.RevokeAllAsync(user.Id, "account-reclaimed", ct);
+        var revokedKeys = await RevokeCredentialsAsync(user.Id, "account-reclaimed", ct);
+        audit.Add(AuditKinds.AccountReclaimed, user.Id, new { dropped.provider, dropped.password, dropped.twoFactor, dropped.logins, sessions = revokedSessions, apiKeys = revokedKeys });
+        await db.SaveChangesAsync(ct);
+        if (transaction is not null)
+            await transaction.CommitAsync(ct);
+    }
+
+    async Task<int> RevokeCredentialsAsync(Guid userId, string reason, CancellationToken ct)
+    {
+        var count = 0;
+        foreach (var holder in credentials)
+            count += await holder.RevokeForUserAsync(userId, reason, ct);
+        return count;
     }
 
     public async Task SetDisplayNameAsync(AppUser user, string? displayName)
@@ -294,23 +374,59 @@ internal sealed class Accounts(
             audit.Add(AuditKinds.RecoveryCodeUsed, user.Id, new { left = await users.CountRecoveryCodesAsync(user) });
             return;
         }
-        await users.AccessFailedAsync(user);
-        audit.Add(AuditKinds.LoginFailed, user.Id, new { reason = "wrong-two-factor-code" });
-        await db.SaveChangesAsync(ct);
+        var failure = await FailedAsync(user.NormalizedEmail!, user.Id, "wrong-two-factor-code", clock.GetTimestamp(), ct);
+        if (failure.Type == ProblemTypes.AccountLocked)
+            throw failure;
         throw new ProblemException(StatusCodes.Status401Unauthorized, "The two-factor code is not correct.",
             "Codes change every 30 seconds; check the device's clock, or use a recovery code.", ProblemTypes.InvalidTwoFactorCode);
     }
 
-    async Task<ProblemException> LockedAsync(AppUser user, CancellationToken ct)
+    string PairKey(string normalizedEmail) => $"login-failed:{normalizedEmail}:{Ip}";
+
+    static string AccountKey(string normalizedEmail) => $"login-failed:{normalizedEmail}";
+
+    /// <summary>How long sign-ins to the address stay refused from this IP, or from everywhere; null while they are not.</summary>
+    async Task<TimeSpan?> LockedForAsync(string normalizedEmail, CancellationToken ct) =>
+        await rates.PeekAsync(PairKey(normalizedEmail), Settings.MaxFailedLogins - 1, ct)
+        ?? await rates.PeekAsync(AccountKey(normalizedEmail), Settings.MaxFailedLoginsPerAccount - 1, ct);
+
+    /// <summary>Counts a failed sign-in; the answer is the lockout once this one reaches a limit, otherwise bad credentials.</summary>
+    async Task<ProblemException> FailedAsync(string normalizedEmail, Guid? userId, string reason, long started, CancellationToken ct)
     {
-        var until = await users.GetLockoutEndDateAsync(user) ?? clock.GetUtcNow();
-        audit.Add(AuditKinds.LockedOut, user.Id, new { until });
-        await db.SaveChangesAsync(ct);
-        var wait = until - clock.GetUtcNow();
-        return new ProblemException(StatusCodes.Status403Forbidden, "The account is locked for a while.",
+        var pair = await rates.HitAsync(PairKey(normalizedEmail), Settings.MaxFailedLogins - 1, Settings.LockoutDuration, ct);
+        var account = await rates.HitAsync(AccountKey(normalizedEmail), Settings.MaxFailedLoginsPerAccount - 1, Settings.AccountLockoutWindow, ct);
+        await PadAsync(started, ct);
+        if ((pair ?? account) is { } wait)
+            return await LockedAsync(userId, wait, ct);
+        await audit.RecordAsync(AuditKinds.LoginFailed, userId, new { reason }, ct);
+        return BadCredentials();
+    }
+
+    async Task<TimeSpan> UntilUnlockedAsync(AppUser user) => (await users.GetLockoutEndDateAsync(user) ?? clock.GetUtcNow()) - clock.GetUtcNow();
+
+    async Task<ProblemException> LockedAsync(Guid? userId, TimeSpan wait, CancellationToken ct)
+    {
+        await audit.RecordAsync(AuditKinds.LockedOut, userId, new { until = clock.GetUtcNow() + wait }, ct);
+        return new ProblemException(StatusCodes.Status403Forbidden, "Sign-in is locked for a while.",
             $"Too many failed sign-ins; try again in {Math.Max(1, Math.Ceiling(wait.TotalMinutes))} minute(s), or reset the password.",
             ProblemTypes.AccountLocked) { RetryAfter = wait > TimeSpan.Zero ? wait : TimeSpan.FromSeconds(1) };
     }
+
+    /// <summary>Answers that must not tell one address from another take at least the same time, whatever work was done.</summary>
+    async Task PadAsync(long started, CancellationToken ct)
+    {
+        var left = Settings.MinimumAnswerTime - clock.GetElapsedTime(started);
+        if (left > TimeSpan.Zero)
+            await Task.Delay(left, clock, ct);
+    }
+
+    async Task RequireNewPasswordAsync(AppUser user, string password, string field)
+    {
+        if (user.PasswordHash is not null && await users.CheckPasswordAsync(user, password))
+            throw SamePassword(field);
+    }
+
+    static ProblemException SamePassword(string field) => ProblemException.Invalid(field, "Choose a password different from the current one.");
 
     async Task SendCodeAsync(AppUser user, CancellationToken ct)
     {

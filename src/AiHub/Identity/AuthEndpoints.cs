@@ -30,11 +30,25 @@ internal static class AuthEndpoints
         auth.MapPost("/register", Register);
         auth.MapPost("/verify-email", VerifyEmail);
         auth.MapPost("/resend-verification", ResendVerification);
-        auth.MapPost("/login", Login);
-        auth.MapPost("/refresh", Refresh);
+        auth.MapPost("/login", Login).AddEndpointFilter(NoStore);
+        auth.MapPost("/refresh", Refresh).AddEndpointFilter(NoStore);
         auth.MapPost("/logout", Logout);
         auth.MapPost("/forgot-password", ForgotPassword);
         auth.MapPost("/reset-password", ResetPassword);
+    }
+
+    /// <summary>Tokens must not be kept by a browser's or a proxy's cache, whatever the answer is.</summary>
+    static async ValueTask<object?> NoStore(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    {
+        var response = context.HttpContext.Response;
+        // At the start of the answer, so that a refusal written by the error handler carries them too.
+        response.OnStarting(() =>
+        {
+            response.Headers.CacheControl = "no-store";
+            response.Headers.Pragma = "no-cache";
+            return Task.CompletedTask;
+        });
+        return await next(context);
     }
 
     static async Task<Accepted<AuthMessage>> Register(RegisterRequest body, Accounts accounts, CancellationToken ct)
@@ -109,6 +123,6 @@ internal static class AuthEndpoints
     static async Task<Ok<AuthMessage>> ResetPassword(ResetPasswordRequest body, Accounts accounts, CancellationToken ct)
     {
         await accounts.ResetPasswordAsync(body.Token, body.NewPassword, ct);
-        return TypedResults.Ok(new AuthMessage("password-reset", "The password is changed and every session is signed out; sign in again."));
+        return TypedResults.Ok(new AuthMessage("password-reset", "The password is changed, every session is signed out and every API key you made is revoked; sign in again and make new keys where you need them."));
     }
 }

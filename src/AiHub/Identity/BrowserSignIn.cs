@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using System.Text;
 using AiHub.Admin;
 using AiHub.Data;
 using AiHub.Infrastructure.Security;
@@ -43,8 +44,23 @@ internal sealed class BrowserSignIn(SignInManager<AppUser> signIn, UserManager<A
 
     public async Task EndSecondFactorAsync() => await Http.SignOutAsync(IdentityConstants.TwoFactorUserIdScheme);
 
-    public static string LocalOrHome(string? returnUrl) =>
-        returnUrl is { Length: > 0 } url && url[0] == '/' && (url.Length == 1 || (url[1] != '/' && url[1] != '\\')) ? url : "/";
+    /// <summary>A local path to go back to, percent-encoded to ASCII so that it fits a Location header; anything else is home.</summary>
+    public static string LocalOrHome(string? returnUrl)
+    {
+        if (returnUrl is not { Length: > 0 } url || url[0] != '/' || (url.Length > 1 && (url[1] == '/' || url[1] == '\\')) || url.Any(char.IsControl))
+            return "/";
+        if (url.All(char.IsAscii))
+            return url;
+        var ascii = new StringBuilder(url.Length * 2);
+        foreach (var rune in url.EnumerateRunes())
+        {
+            if (rune.IsAscii)
+                ascii.Append((char)rune.Value);
+            else
+                ascii.Append(Uri.EscapeDataString(rune.ToString()));
+        }
+        return ascii.ToString();
+    }
 
     public static IResult BackToLogin(string message) =>
         Results.LocalRedirect("/account/login?error=" + Uri.EscapeDataString(message));

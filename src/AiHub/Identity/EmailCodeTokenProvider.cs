@@ -6,14 +6,6 @@ using Microsoft.Extensions.Options;
 
 namespace AiHub.Identity;
 
-internal enum CodeState
-{
-    Missing,
-    Expired,
-    Exhausted,
-    Wrong,
-}
-
 /// <summary>
 /// Six-digit email codes for Identity's email confirmation. Unlike Identity's TOTP email provider, a code lives a
 /// fixed time, dies after a few wrong tries and cannot be used twice; only its hash is kept, in the user tokens table.
@@ -48,16 +40,9 @@ internal sealed class EmailCodeTokenProvider(IOptions<IdentitySettings> settings
 
     public Task<bool> CanGenerateTwoFactorTokenAsync(UserManager<AppUser> manager, AppUser user) => Task.FromResult(false);
 
-    /// <summary>Why the last validation failed, so that the caller can say so.</summary>
-    public async Task<(CodeState State, int AttemptsLeft)> DescribeAsync(string purpose, UserManager<AppUser> manager, AppUser user)
-    {
-        if (await ReadAsync(purpose, manager, user) is not { } stored)
-            return (CodeState.Missing, 0);
-        var left = settings.Value.VerificationCodeAttempts - stored.Attempts;
-        if (stored.Expires <= clock.GetUtcNow())
-            return (CodeState.Expired, left);
-        return left <= 0 ? (CodeState.Exhausted, 0) : (CodeState.Wrong, left);
-    }
+    /// <summary>Codes of <paramref name="purpose"/> mailed so far stop working.</summary>
+    public static async Task ForgetAsync(string purpose, UserManager<AppUser> manager, AppUser user) =>
+        await manager.RemoveAuthenticationTokenAsync(user, Store, purpose);
 
     sealed record StoredCode(string Hash, DateTimeOffset Expires, int Attempts);
 

@@ -190,10 +190,7 @@ internal static class ExternalLogins
                     return BrowserSignIn.BackToLogin(string.Join(" ", created.Errors.Select(e => e.Description)));
             }
             else if (!user.EmailConfirmed)
-            {
-                user.EmailConfirmed = true;
-                await users.UpdateAsync(user);
-            }
+                await accounts.ReclaimUnverifiedAsync(user, info.LoginProvider, ct);
             var linked = await users.AddLoginAsync(user, new UserLoginInfo(info.LoginProvider, info.ProviderKey, info.ProviderDisplayName));
             if (!linked.Succeeded)
                 return BrowserSignIn.BackToLogin(string.Join(" ", linked.Errors.Select(e => e.Description)));

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
 using Microsoft.AspNetCore.Components.Authorization;
 using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
 using AiHub.Data;
@@ -36,7 +37,9 @@ public static class IdentityExtensions
             .AddSignInManager()
             .AddDefaultTokenProviders()
             .AddTokenProvider<EmailCodeTokenProvider>(EmailCodeTokenProvider.Name)
+            .AddTokenProvider<AuthenticatorCodes>(AuthenticatorCodes.Name)
             .AddPasswordValidator<PasswordPolicy>();
+        services.Replace(ServiceDescriptor.Scoped<IUserStore<AppUser>, ProtectedUserStore>());
         services.AddOptions<IdentityOptions>().Configure<IOptions<IdentitySettings>>((options, settings) =>
         {
             options.User.RequireUniqueEmail = true;
@@ -52,6 +55,7 @@ public static class IdentityExtensions
             // Login checks verification itself, after the password, so that only the account's owner learns it.
             options.SignIn.RequireConfirmedEmail = false;
             options.Tokens.EmailConfirmationTokenProvider = EmailCodeTokenProvider.Name;
+            options.Tokens.AuthenticatorTokenProvider = AuthenticatorCodes.Name;
             options.ClaimsIdentity.UserIdClaimType = "sub";
         });
         services.AddOptions<DataProtectionTokenProviderOptions>().Configure<IOptions<IdentitySettings>>((options, settings) =>

@@ -9,6 +9,9 @@ internal sealed class AppUser : IdentityUser<Guid>
     public string? DisplayName { get; set; }
 
     public DateTimeOffset CreatedAt { get; set; }
+
+    /// <summary>The authenticator time step of the last code accepted; a code of that step or earlier is refused, so none works twice.</summary>
+    public long? LastTotpStep { get; set; }
 }
 
 internal sealed class AppRole : IdentityRole<Guid>

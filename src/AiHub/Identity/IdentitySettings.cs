@@ -25,6 +25,17 @@ internal sealed class IdentitySettings : IValidatableObject
     [Duration("00:00:01", "30.00:00:00")]
     public TimeSpan LockoutDuration { get; set; } = TimeSpan.FromMinutes(15);
 
+    /// <summary>Failed sign-ins to one address from every IP together that lock it everywhere until <see cref="AccountLockoutWindow"/> ends.</summary>
+    [Range(1, 100_000)]
+    public int MaxFailedLoginsPerAccount { get; set; } = 100;
+
+    [Duration("00:00:01", "30.00:00:00")]
+    public TimeSpan AccountLockoutWindow { get; set; } = TimeSpan.FromDays(1);
+
+    /// <summary>The least time a sign-in failure, sign-up, verification or reset request takes, so that timing tells no address from another.</summary>
+    [Duration("00:00:00", "00:00:05")]
+    public TimeSpan MinimumAnswerTime { get; set; } = TimeSpan.FromMilliseconds(200);
+
     [Duration("00:01:00", "1.00:00:00")]
     public TimeSpan VerificationCodeLifetime { get; set; } = TimeSpan.FromMinutes(15);
 

@@ -26,6 +26,7 @@ public static class OrganizationsExtensions
         services.AddScoped<Invitations>();
         services.AddScoped<Workspaces>();
         services.AddScoped<OrgApiKeys>();
+        services.AddScoped<IUserCredentials>(sp => sp.GetRequiredService<OrgApiKeys>());
         services.AddScoped<Teams>();
         services.AddScoped<CurrentOrg>();
         services.AddScoped<IAccountEvents>(sp => sp.GetRequiredService<Orgs>());

@@ -26,7 +26,7 @@ public abstract class ExternalLoginTests(IdentityHost host)
         host.Idp.NextUser(provider, new FakeUser(Subject(provider), email, EmailVerified: true, "Grace Hopper"));
         using var browser = host.Client(cookies: true);
 
-        var landing = await SignInWithAsync(browser, provider, "/account");
+        var landing = await ExternalSignIn.SignInWithAsync(browser, provider, "/account");
         using var me = await browser.GetAsync("/api/me", Ct);
         var profile = await me.Content.ReadFromJsonAsync<JsonElement>(Ct);
 
@@ -47,12 +47,12 @@ public abstract class ExternalLoginTests(IdentityHost host)
         using var unverifiedBrowser = host.Client(cookies: true);
         host.Idp.NextUser(FakeIdentityProvider.Oidc, new FakeUser(Guid.NewGuid().ToString(), email, EmailVerified: false, "Mallory"));
 
-        var refused = await SignInWithAsync(unverifiedBrowser, FakeIdentityProvider.Oidc, "/");
+        var refused = await ExternalSignIn.SignInWithAsync(unverifiedBrowser, FakeIdentityProvider.Oidc, "/");
         using var notSignedIn = await unverifiedBrowser.GetAsync("/api/me", Ct);
 
         using var verifiedBrowser = host.Client(cookies: true);
         host.Idp.NextUser(FakeIdentityProvider.GitHub, new FakeUser("90210", email, EmailVerified: true, "Test User"));
-        var linked = await SignInWithAsync(verifiedBrowser, FakeIdentityProvider.GitHub, "/");
+        var linked = await ExternalSignIn.SignInWithAsync(verifiedBrowser, FakeIdentityProvider.GitHub, "/");
         using var me = await verifiedBrowser.GetAsync("/api/me", Ct);
         var profile = await me.Content.ReadFromJsonAsync<JsonElement>(Ct);
 
@@ -80,12 +80,12 @@ public abstract class ExternalLoginTests(IdentityHost host)
         host.Idp.NextUser(FakeIdentityProvider.Google, new FakeUser(Guid.NewGuid().ToString("N"), email, EmailVerified: true, "Test User"));
         using var browser = host.Client(cookies: true);
 
-        var askedForCode = await SignInWithAsync(browser, FakeIdentityProvider.Google, "/account");
+        var askedForCode = await ExternalSignIn.SignInWithAsync(browser, FakeIdentityProvider.Google, "/account");
         using var beforeCode = await browser.GetAsync("/api/me", Ct);
         var form = await browser.GetStringAsync(askedForCode, Ct);
         using var wrong = await PostCodeAsync(browser, askedForCode, form, Totp.Code(key) == "000000" ? "111111" : "000000");
         var retry = await wrong.Content.ReadAsStringAsync(Ct);
-        using var right = await PostCodeAsync(browser, askedForCode, retry, Totp.Code(key));
+        using var right = await PostCodeAsync(browser, askedForCode, retry, Totp.Code(key, DateTimeOffset.UtcNow.AddSeconds(30)));
         using var me = await browser.GetAsync("/api/me", Ct);
 
         Assert.Equal(HttpStatusCode.OK, confirm.StatusCode);
@@ -128,7 +128,7 @@ public abstract class ExternalLoginTests(IdentityHost host)
         string denied;
         try
         {
-            denied = await SignInWithAsync(host.Client(cookies: true), FakeIdentityProvider.Oidc, "/");
+            denied = await ExternalSignIn.SignInWithAsync(host.Client(cookies: true), FakeIdentityProvider.Oidc, "/");
         }
         finally
         {
@@ -139,6 +139,21 @@ public abstract class ExternalLoginTests(IdentityHost host)
         Assert.StartsWith("/account/login?error=", forgedCallback.Headers.Location!.OriginalString, StringComparison.Ordinal);
         Assert.StartsWith("/account/login?error=", denied, StringComparison.Ordinal);
         Assert.Contains("cancelled", Uri.UnescapeDataString(denied), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("/café?q=ü", "/caf%C3%A9?q=%C3%BC")]
+    [InlineData("/account", "/account")]
+    [InlineData("//evil.example/ü", "/")]
+    [InlineData("/\u0001x", "/")]
+    public async Task A_return_address_with_non_ascii_characters_lands_on_its_encoded_local_path_never_a_500(string returnUrl, string expected)
+    {
+        host.Idp.NextUser(FakeIdentityProvider.Google, new FakeUser(Guid.NewGuid().ToString("N"), NewEmail("google"), EmailVerified: true, "Ada"));
+        using var browser = host.Client(cookies: true);
+
+        var landing = await ExternalSignIn.SignInWithAsync(browser, FakeIdentityProvider.Google, returnUrl);
+
+        Assert.Equal(expected, landing);
     }
 
     [Fact]
@@ -159,8 +174,17 @@ public abstract class ExternalLoginTests(IdentityHost host)
         Assert.Equal(HttpStatusCode.Redirect, oidc.StatusCode);
     }
 
+    static string Subject(string provider) => provider == FakeIdentityProvider.GitHub
+        ? Random.Shared.Next(1_000_000, 9_999_999).ToString(System.Globalization.CultureInfo.InvariantCulture)
+        : Guid.NewGuid().ToString("N");
+}
+
+static class ExternalSignIn
+{
+    static CancellationToken Ct => TestContext.Current.CancellationToken;
+
     /// <summary>Plays the browser through the provider and back; returns where AiHub finally sends it.</summary>
-    static async Task<string> SignInWithAsync(HttpClient browser, string provider, string returnUrl)
+    public static async Task<string> SignInWithAsync(HttpClient browser, string provider, string returnUrl)
     {
         using var external = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = true });
         var start = await browser.GetAsync($"/auth/{provider}?returnUrl={Uri.EscapeDataString(returnUrl)}", Ct);
@@ -174,9 +198,6 @@ public abstract class ExternalLoginTests(IdentityHost host)
         return completed.Headers.Location!.OriginalString;
     }
 
-    static string Subject(string provider) => provider == FakeIdentityProvider.GitHub
-        ? Random.Shared.Next(1_000_000, 9_999_999).ToString(System.Globalization.CultureInfo.InvariantCulture)
-        : Guid.NewGuid().ToString("N");
 }
 
 static class UriPaths

@@ -39,6 +39,8 @@ public sealed partial class IdentityHost : IAsyncDisposable
             ["Identity:RateLimits:VerifyPerIp"] = "10000",
             ["Identity:RateLimits:ForgotPerIp"] = "10000",
             ["Identity:RateLimits:ResetPerIp"] = "10000",
+            // Answers padded to a minimum time would wait forever on a fake clock; the padding is tested on a host of its own.
+            ["Identity:MinimumAnswerTime"] = "00:00:00",
             ["Identity:Google:ClientId"] = FakeIdentityProvider.ClientId,
             ["Identity:Google:ClientSecret"] = FakeIdentityProvider.ClientSecret,
             ["Identity:Google:AuthorizationEndpoint"] = host.Idp.GoogleAuthorizationEndpoint,

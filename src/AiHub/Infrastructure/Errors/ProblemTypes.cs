@@ -17,8 +17,6 @@ internal static class ProblemTypes
     public const string InvalidRefreshToken = Prefix + "invalid-refresh-token";
     public const string RefreshTokenReused = Prefix + "refresh-token-reused";
     public const string VerificationCodeInvalid = Prefix + "verification-code-invalid";
-    public const string VerificationCodeExpired = Prefix + "verification-code-expired";
-    public const string VerificationCodeExhausted = Prefix + "verification-code-exhausted";
     public const string ResetTokenInvalid = Prefix + "reset-token-invalid";
     public const string WeakPassword = Prefix + "weak-password";
     public const string Forbidden = Prefix + "forbidden";

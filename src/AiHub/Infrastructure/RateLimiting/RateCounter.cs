@@ -26,6 +26,41 @@ internal sealed class RateCounter(RedisConnection redis, TimeProvider clock)
             throw TooManyAttempts.After(wait);
     }
 
+    /// <summary>How long <paramref name="key"/> stays over <paramref name="limit"/>, without counting an attempt.</summary>
+    public async Task<TimeSpan?> PeekAsync(string key, int limit, CancellationToken ct)
+    {
+        var (count, remaining) = redis.Enabled ? await PeekRedisAsync(key, ct) : PeekLocal(key);
+        return count > limit ? (remaining > TimeSpan.Zero ? remaining : TimeSpan.FromSeconds(1)) : null;
+    }
+
+    /// <summary>Starts <paramref name="key"/> over, as if nothing had been counted.</summary>
+    public async Task ForgetAsync(string key, CancellationToken ct)
+    {
+        if (!redis.Enabled)
+        {
+            _local.TryRemove(key, out _);
+            return;
+        }
+        var connection = await redis.GetAsync(ct);
+        await connection.GetDatabase().KeyDeleteAsync("aihub:rate:" + key);
+    }
+
+    (int, TimeSpan) PeekLocal(string key)
+    {
+        var now = clock.GetUtcNow();
+        return _local.TryGetValue(key, out var current) && current.Ends > now ? (current.Count, current.Ends - now) : (0, TimeSpan.Zero);
+    }
+
+    async Task<(int, TimeSpan)> PeekRedisAsync(string key, CancellationToken ct)
+    {
+        var connection = await redis.GetAsync(ct);
+        var database = connection.GetDatabase();
+        var redisKey = (RedisKey)("aihub:rate:" + key);
+        var count = await database.StringGetAsync(redisKey);
+        var ttl = await database.KeyTimeToLiveAsync(redisKey);
+        return (count.TryParse(out int value) ? value : 0, ttl ?? TimeSpan.Zero);
+    }
+
     (int, TimeSpan) HitLocal(string key, TimeSpan window)
     {
         var now = clock.GetUtcNow();

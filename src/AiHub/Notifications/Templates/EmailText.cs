@@ -39,7 +39,10 @@ internal static partial class EmailText
         $"Someone asked to reset the password of your {ProductName} account. To choose a new one, open this address:",
         resetLink.AbsoluteUri,
         $"The link works once and expires in {Describe(PasswordResetLifetime)}.",
+        PasswordResetRevokes,
         NotYou + " Your password stays as it is.");
+
+    public const string PasswordResetRevokes = "Choosing a new password signs out every device and revokes every API key you made.";
 
     public static string Welcome(string? displayName, Uri appLink) => Compose(
         Greeting(displayName),

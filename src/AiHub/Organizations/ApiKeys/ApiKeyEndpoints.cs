@@ -50,7 +50,7 @@ internal static class ApiKeyEndpoints
 }
 
 /// <summary>An org's API keys, for the API and the web UI alike.</summary>
-internal sealed class OrgApiKeys(AppDbContext db, ApiKeyLookup lookup, AuditLog audit, TimeProvider clock)
+internal sealed class OrgApiKeys(AppDbContext db, ApiKeyLookup lookup, AuditLog audit, TimeProvider clock) : IUserCredentials
 {
     /// <summary>The person an API key acts for: its creator. The key is fetched by (org, id).</summary>
     public static Task<Guid> CreatorAsync(AppDbContext db, Guid orgId, Guid keyId, CancellationToken ct) =>
@@ -105,10 +105,29 @@ internal sealed class OrgApiKeys(AppDbContext db, ApiKeyLookup lookup, AuditLog 
         var key = await FindOwnAsync(caller, actorId, id, ct);
         if (key.RevokedAt is not null)
             return;
-        key.RevokedAt = clock.GetUtcNow();
-        audit.Add(AuditKinds.ApiKeyRevoked, key.CreatedBy, new { key.Id, key.Name, key.Prefix }, actorId, caller.OrganizationId);
+        await RevokeAsync([key], actorId, reason: null, ct);
+    }
+
+    /// <summary>Every live key the user made, in every org: their password was reset, or their unverified account reclaimed.</summary>
+    public async Task<int> RevokeForUserAsync(Guid userId, string reason, CancellationToken ct)
+    {
+        var keys = await db.ApiKeys.IgnoreQueryFilters().Where(k => k.CreatedBy == userId && k.RevokedAt == null).ToListAsync(ct);
+        if (keys.Count > 0)
+            await RevokeAsync(keys, actorId: null, reason, ct);
+        return keys.Count;
+    }
+
+    async Task RevokeAsync(List<ApiKey> keys, Guid? actorId, string? reason, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        foreach (var key in keys)
+        {
+            key.RevokedAt = now;
+            audit.Add(AuditKinds.ApiKeyRevoked, key.CreatedBy, new { key.Id, key.Name, key.Prefix, reason }, actorId, key.OrganizationId);
+        }
         await db.SaveChangesAsync(ct);
-        await lookup.ForgetAsync(key.SecretHash, ct);
+        foreach (var key in keys)
+            await lookup.ForgetAsync(key.SecretHash, ct);
     }
 
     /// <remarks>Same key, new secret: its permissions, limits and history stay, and the old secret stops at once.</remarks>
