@@ -3,6 +3,7 @@ using AiHub.Infrastructure.Configuration;
 using AiHub.Infrastructure.Errors;
 using AiHub.Infrastructure.Health;
 using AiHub.Infrastructure.Logging;
+using AiHub.Infrastructure.Outbound;
 using AiHub.Infrastructure.RateLimiting;
 using AiHub.Infrastructure.Redis;
 using AiHub.Infrastructure.Telemetry;
@@ -13,7 +14,7 @@ namespace AiHub.Infrastructure;
 
 public static class InfrastructureExtensions
 {
-    /// <summary>Configuration sources, logs, telemetry, error responses, health, Redis and the OpenAPI document.</summary>
+    /// <summary>Configuration sources, logs, telemetry, error responses, health, Redis, the outbound policy and the OpenAPI document.</summary>
     public static IHostApplicationBuilder AddInfrastructure(this IHostApplicationBuilder builder)
     {
         builder.Configuration.AddAiHubEnvironmentVariables();
@@ -23,6 +24,7 @@ public static class InfrastructureExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddProblemResponses();
         services.AddRedis();
+        services.AddOutbound();
         services.AddCaching();
         services.AddSingleton<RateCounter>();
         services.AddHealth();
