@@ -3,6 +3,7 @@ using AiHub.Infrastructure.Configuration;
 using AiHub.Infrastructure.Errors;
 using AiHub.Infrastructure.Health;
 using AiHub.Infrastructure.Logging;
+using AiHub.Infrastructure.Outbound;
 using AiHub.Infrastructure.RateLimiting;
 using AiHub.Infrastructure.Redis;
 using AiHub.Infrastructure.Security;
@@ -14,7 +15,7 @@ namespace AiHub.Infrastructure;
 
 public static class InfrastructureExtensions
 {
-    /// <summary>Configuration sources, logs, telemetry, error responses, health, Redis and the OpenAPI document.</summary>
+    /// <summary>Configuration sources, logs, telemetry, error responses, health, Redis, the outbound policy and the OpenAPI document.</summary>
     public static IHostApplicationBuilder AddInfrastructure(this IHostApplicationBuilder builder)
     {
         builder.Configuration.AddAiHubEnvironmentVariables();
@@ -25,6 +26,7 @@ public static class InfrastructureExtensions
         services.AddSettings<SecuritySettings>(SecuritySettings.Section);
         services.AddProblemResponses();
         services.AddRedis();
+        services.AddOutbound();
         services.AddCaching();
         services.AddSingleton<RateCounter>();
         services.AddHealth();

@@ -1,3 +1,4 @@
+using AiHub.Infrastructure.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace AiHub.Notifications;
@@ -12,14 +13,16 @@ internal sealed partial class PickupDirectoryEmailSender(
     public async Task SendAsync(EmailMessage message, CancellationToken ct)
     {
         var directory = settings.Value.PickupDirectoryPath(environment.ContentRootPath);
-        Directory.CreateDirectory(directory);
+        // The mails hold verification codes and reset links: the owner alone reads them.
+        if (!Directory.Exists(directory))
+            OwnerOnly.CreateDirectory(directory);
         var now = clock.GetUtcNow();
         var path = Path.Combine(directory, $"{now:yyyyMMdd'T'HHmmss'.'fff'Z'}-{Guid.CreateVersion7(now):N}.eml");
         var temporary = path + ".tmp";
         var mime = message.ToMimeMessage(settings.Value.FromMailbox);
         try
         {
-            await using (var file = new FileStream(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None))
+            await using (var file = OwnerOnly.CreateFile(temporary))
             {
                 await mime.WriteToAsync(file, ct);
                 await file.FlushAsync(ct);

@@ -148,6 +148,9 @@ public sealed class ProviderTestsResilience
         services.AddLogging();
         services.AddHttpClient();
         services.AddSingleton(Options.Create(settings));
+        services.AddSingleton(Options.Create(new AiHub.Infrastructure.Outbound.OutboundSettings()));
+        services.AddSingleton<AiHub.Infrastructure.Outbound.OutboundNetwork>();
+        services.AddSingleton<AiHub.Infrastructure.Outbound.OutboundPolicy>();
         services.AddSingleton<ProviderHttpClients>();
         services.AddSingleton<IConfigureOptions<HttpClientFactoryOptions>>(sp => sp.GetRequiredService<ProviderHttpClients>());
         services.AddSingleton<ChatClients>();

@@ -86,6 +86,48 @@ public abstract class ProviderTests(IdentityHost host)
     }
 
     [Fact]
+    public async Task Changing_a_provider_url_or_kind_drops_its_key_unless_the_same_change_sends_one()
+    {
+        using var client = host.Client();
+        var owner = await host.NewUserAsync(client);
+        var orgId = await CreateOrgAsync(client, owner, "Moved");
+        var created = await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/providers",
+            new { name = "moved", kind = "OpenAICompatible", baseUrl = "https://llm.example.com/v1", apiKey = "sk-first", models = List("llama3") }, HttpStatusCode.Created);
+        var id = created.GetProperty("id").GetGuid();
+        var path = $"/api/orgs/{orgId}/providers/{id}";
+
+        var renamed = await SendAsync(client, owner, HttpMethod.Patch, path, new { name = "moved2", baseUrl = "https://llm.example.com/v1", kind = "OpenAICompatible" });
+        var keptKey = (await RawProviderAsync(id)).ApiKeyProtected;
+        var moved = await SendAsync(client, owner, HttpMethod.Patch, path, new { baseUrl = "https://listener.example.net/v1" });
+        var clearedKey = (await RawProviderAsync(id)).ApiKeyProtected;
+        var movedWithKey = await SendAsync(client, owner, HttpMethod.Patch, path, new { baseUrl = "https://llm.example.com/v1", apiKey = "sk-second" });
+
+        Assert.Equal((true, false), (renamed.GetProperty("hasApiKey").GetBoolean(), renamed.GetProperty("keyCleared").GetBoolean()));
+        Assert.Equal("sk-first", Unprotect(keptKey!));
+        Assert.Equal((false, true), (moved.GetProperty("hasApiKey").GetBoolean(), moved.GetProperty("keyCleared").GetBoolean()));
+        Assert.Null(clearedKey);
+        Assert.Equal((true, false), (movedWithKey.GetProperty("hasApiKey").GetBoolean(), movedWithKey.GetProperty("keyCleared").GetBoolean()));
+        Assert.Equal("sk-second", Unprotect((await RawProviderAsync(id)).ApiKeyProtected!));
+
+        // A kind that needs a key refuses a change that would leave it without one, and nothing of the change is kept.
+        var openai = await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/providers",
+            new { name = "hosted", kind = "OpenAI", apiKey = "sk-hosted", models = List("gpt-4o") }, HttpStatusCode.Created);
+        var openaiId = openai.GetProperty("id").GetGuid();
+        foreach (var change in new object[] { new { baseUrl = "https://listener.example.net/v1" }, new { kind = "Anthropic" } })
+        {
+            using var refused = await client.SendAsync(As(owner, HttpMethod.Patch, $"/api/orgs/{orgId}/providers/{openaiId}", change), Ct);
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.True((await ProblemAsync(refused)).GetProperty("errors").TryGetProperty("apiKey", out _));
+        }
+        var row = await RawProviderAsync(openaiId);
+        Assert.Equal(("OpenAI", null, "sk-hosted"), (row.Kind, row.BaseUrl, Unprotect(row.ApiKeyProtected!)));
+        await using var scope = host.App.Services.CreateAsyncScope();
+        var audit = await scope.ServiceProvider.GetRequiredService<AppDbContext>().AuditEvents.AsNoTracking()
+            .Where(e => e.OrganizationId == orgId && e.Kind == "org.provider_updated").Select(e => e.Data).ToListAsync(Ct);
+        Assert.Single(audit, d => d!.Contains("\"keyCleared\":true", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Only_org_managers_change_providers_and_bad_input_is_a_400_naming_the_field()
     {
         using var client = host.Client();

@@ -22,6 +22,7 @@ public static class AiHubProcess
             start.Environment.Remove(key);
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Testing";
         start.Environment["ASPNETCORE_URLS"] = "http://127.0.0.1:0";
+        start.Environment["AIHUB_DataProtection__KeyEncryptionKey"] = TestEnvironment.KeyEncryptionKey;
         foreach (var (key, value) in environment)
             start.Environment[key] = value;
 

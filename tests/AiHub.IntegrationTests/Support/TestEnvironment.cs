@@ -11,4 +11,7 @@ internal static class TestEnvironment
     public static string Redis => Environment.GetEnvironmentVariable("AIHUB_TEST_REDIS") is { Length: > 0 } endpoint
         ? endpoint
         : throw new InvalidOperationException("AIHUB_TEST_REDIS is not set: run the suite with scripts/test.sh, which starts Redis.");
+
+    /// <summary>The key-encryption key every test host shares, as the nodes of one cluster would (32 bytes in base64).</summary>
+    public const string KeyEncryptionKey = "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=";
 }

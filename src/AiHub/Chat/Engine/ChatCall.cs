@@ -59,6 +59,7 @@ internal sealed class ChatCall : IAsyncDisposable
         UsageDetails? usage = null;
         Exception? failure = null;
         ChatEngine.PricedTarget? answering = null;
+        ModelTarget? failed = null;
         var timeouts = _engine.Timeouts;
         var ran = false;
         var capped = false;
@@ -194,6 +195,7 @@ internal sealed class ChatCall : IAsyncDisposable
                     break;
                 }
                 failure ??= new IncompleteStreamException($"{target.DisplayName}'s answer ended without a finish reason: the stream was cut.");
+                failed = target;
                 _engine.Log.LogWarning("{Provider}/{Model} failed {When}: {Reason}", target.Provider, target.Model,
                     delivered ? "mid-answer" : "before its first token", failure.GetType().Name);
                 if (delivered)
@@ -219,9 +221,9 @@ internal sealed class ChatCall : IAsyncDisposable
         yield return settled.Usage;
         var error = outcome switch
         {
-            ChatOutcome.Failed => Problem(StatusCodes.Status502BadGateway, "No model could answer.", Describe(failure), ProblemTypes.ProviderFailed),
+            ChatOutcome.Failed => Problem(StatusCodes.Status502BadGateway, "No model could answer.", Describe(failure, failed), ProblemTypes.ProviderFailed),
             ChatOutcome.Incomplete when !capped => Problem(StatusCodes.Status502BadGateway, "The answer was cut short.",
-                $"{Describe(failure)} What arrived is kept and only that is charged.", ProblemTypes.StreamIncomplete),
+                $"{Describe(failure, failed)} What arrived is kept and only that is charged.", ProblemTypes.StreamIncomplete),
             _ => null,
         };
         yield return new ChatDone(outcome, finish, answering?.Target.Provider, answering?.Target.Model, text.ToString(), settled.CostMicros, settled.Remaining, error);
@@ -333,15 +335,20 @@ internal sealed class ChatCall : IAsyncDisposable
         }
     }
 
-    static string Describe(Exception? failure) => failure switch
+    static string Describe(Exception? failure, ModelTarget? target) => failure switch
     {
         null => "The provider did not answer.",
         TimeoutException or IncompleteStreamException => failure.Message,
+        // An org's provider URL could point anywhere: what its server answered, or whether it listens, is not for the tenant to read.
+        _ when target is { TenantSupplied: true } => Answered(failure) ? "The provider refused the request." : "The provider could not be reached.",
         HttpRequestException { StatusCode: { } status } => $"The provider answered {(int)status} ({status}).",
         System.ClientModel.ClientResultException { Status: > 0 } e => $"The provider answered {e.Status}.",
         Polly.CircuitBreaker.BrokenCircuitException => "The provider failed repeatedly and is paused for a moment.",
         _ => $"The provider failed ({failure.GetType().Name}).",
     };
+
+    static bool Answered(Exception failure) => failure is HttpRequestException { StatusCode: not null } or System.ClientModel.ClientResultException { Status: > 0 }
+        || (failure.InnerException is { } inner && Answered(inner));
 
     static ProblemDetails Problem(int status, string title, string detail, string type) =>
         new() { Status = status, Title = title, Detail = detail, Type = type };

@@ -18,6 +18,7 @@ internal enum ModelCapabilities
 /// <param name="Kind">OpenAI, Anthropic, Gemini or OpenAICompatible.</param>
 /// <param name="Model">The model id the provider knows; also the price catalog's model.</param>
 /// <param name="Price">What a call is charged, as the model list shows it; null when the model has no price.</param>
+/// <param name="TenantSupplied">An org's own provider: its failures are described without anything its server said.</param>
 internal sealed record ModelTarget(
     string Provider,
     string Kind,
@@ -26,7 +27,8 @@ internal sealed record ModelTarget(
     int ContextLength,
     ModelCapabilities Capabilities,
     PriceResponse? Price,
-    IChatClient Client);
+    IChatClient Client,
+    bool TenantSupplied = false);
 
 /// <summary>Resolves a requested model to the targets to try, in order: the model itself, then its fallbacks.</summary>
 internal interface IModelRouter

@@ -2,6 +2,7 @@ using System.ClientModel;
 using System.ClientModel.Primitives;
 using System.Collections.Concurrent;
 using Anthropic;
+using AiHub.Infrastructure.Outbound;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Http;
 using Microsoft.Extensions.Http.Resilience;
@@ -99,8 +100,9 @@ internal sealed class MaxTokensChatClient(IChatClient inner) : DelegatingChatCli
 /// <summary>
 /// Configures every HttpClient named <c>chat-provider:…</c>, whatever the provider (org providers appear at run time):
 /// connect timeout, no overall timeout, and a resilience handler whose circuit breaker is the provider's own.
+/// An org's provider goes through the outbound policy; the deployment's, configured by the operator, are trusted.
 /// </summary>
-internal sealed class ProviderHttpClients(IOptions<ChatSettings> settings) : IConfigureNamedOptions<HttpClientFactoryOptions>
+internal sealed class ProviderHttpClients(IOptions<ChatSettings> settings, OutboundPolicy outbound) : IConfigureNamedOptions<HttpClientFactoryOptions>
 {
     /// <summary>One pipeline per provider for the process's life: handlers are rebuilt every few minutes, the breaker's state must not be.</summary>
     readonly ConcurrentDictionary<string, ResiliencePipeline<HttpResponseMessage>> _pipelines = new();
@@ -113,10 +115,16 @@ internal sealed class ProviderHttpClients(IOptions<ChatSettings> settings) : ICo
             return;
         var chat = settings.Value;
         // Streams last minutes: the engine enforces first-token and idle limits instead of one overall timeout.
-        options.HttpClientActions.Add(client => client.Timeout = Timeout.InfiniteTimeSpan);
+        var tenant = ProviderSource.IsOrgClient(name);
+        options.HttpClientActions.Add(client =>
+        {
+            if (tenant)
+                outbound.Configure(client);
+            client.Timeout = Timeout.InfiniteTimeSpan;
+        });
         options.HttpMessageHandlerBuilderActions.Add(builder =>
         {
-            builder.PrimaryHandler = new SocketsHttpHandler
+            builder.PrimaryHandler = tenant ? outbound.CreateHandler(chat.Timeouts.Connect) : new SocketsHttpHandler
             {
                 ConnectTimeout = chat.Timeouts.Connect,
                 PooledConnectionLifetime = TimeSpan.FromMinutes(5),
@@ -124,6 +132,10 @@ internal sealed class ProviderHttpClients(IOptions<ChatSettings> settings) : ICo
             builder.AdditionalHandlers.Add(new ResilienceHandler(_pipelines.GetOrAdd(name, _ => Pipeline(chat))));
         });
     }
+
+    /// <summary>A refusal by the outbound policy is final: trying again would only ask the same question.</summary>
+    static bool Transient(Outcome<HttpResponseMessage> outcome) =>
+        !OutboundRefusedException.Caused(outcome.Exception) && HttpClientResiliencePredicates.IsTransient(outcome);
 
     /// <summary>Retry (honouring Retry-After) around the circuit breaker around a per-attempt timeout that ends once the headers arrive.</summary>
     internal static ResiliencePipeline<HttpResponseMessage> Pipeline(ChatSettings chat)
@@ -137,10 +149,12 @@ internal sealed class ProviderHttpClients(IOptions<ChatSettings> settings) : ICo
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
                 ShouldRetryAfterHeader = true,
+                ShouldHandle = args => ValueTask.FromResult(Transient(args.Outcome)),
             });
         return builder
             .AddCircuitBreaker(new HttpCircuitBreakerStrategyOptions
             {
+                ShouldHandle = args => ValueTask.FromResult(Transient(args.Outcome)),
                 FailureRatio = chat.CircuitBreaker.FailureRatio,
                 MinimumThroughput = chat.CircuitBreaker.MinimumThroughput,
                 BreakDuration = chat.CircuitBreaker.BreakDuration,

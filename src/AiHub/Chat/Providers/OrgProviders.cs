@@ -1,6 +1,7 @@
 using AiHub.Admin;
 using AiHub.Data;
 using AiHub.Infrastructure.Errors;
+using AiHub.Infrastructure.Outbound;
 using AiHub.Organizations;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.EntityFrameworkCore;
@@ -8,10 +9,15 @@ using Microsoft.EntityFrameworkCore;
 namespace AiHub.Chat.Providers;
 
 /// <summary>An org provider as the API shows it: whether it has a key, never the key.</summary>
+/// <param name="KeyCleared">This change dropped the stored key, because it sent the provider elsewhere without one.</param>
 internal sealed record OrgProviderResponse(
-    Guid Id, string Name, string Kind, string? BaseUrl, IReadOnlyList<string> Models, bool HasApiKey, Guid CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+    Guid Id, string Name, string Kind, string? BaseUrl, IReadOnlyList<string> Models, bool HasApiKey, Guid CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt,
+    bool KeyCleared = false);
 
-/// <summary>A new provider, or a change to one: on PATCH a missing field, or a blank key, keeps what is there.</summary>
+/// <summary>
+/// A new provider, or a change to one: on PATCH a missing field, or a blank key, keeps what is there, except that a change
+/// of base URL or kind drops the stored key unless the same request sends one.
+/// </summary>
 internal sealed record OrgProviderRequest(string? Name, string? Kind, string? BaseUrl, string? ApiKey, IReadOnlyList<string>? Models);
 
 internal static class ProviderAuditKinds
@@ -22,7 +28,7 @@ internal static class ProviderAuditKinds
 }
 
 /// <summary>An organisation's own providers, for the API and the web UI alike.</summary>
-internal sealed class OrgProviders(AppDbContext db, DeploymentProviders deployment, IDataProtectionProvider protection, AuditLog audit, TimeProvider clock)
+internal sealed class OrgProviders(AppDbContext db, DeploymentProviders deployment, IDataProtectionProvider protection, OutboundPolicy outbound, AuditLog audit, TimeProvider clock)
 {
     public const int MaxPerOrg = 50;
 
@@ -87,13 +93,20 @@ internal sealed class OrgProviders(AppDbContext db, DeploymentProviders deployme
         if (body.Models is not null)
             provider.Models = RequireModels(body.Models);
         var keyChanged = !string.IsNullOrWhiteSpace(body.ApiKey);
+        // The key was given for one server: sent elsewhere, it would be handed to whoever listens there.
+        var moved = provider.Kind != before.Kind || provider.BaseUrl != before.BaseUrl;
+        var keyCleared = moved && !keyChanged && provider.ApiKeyProtected is not null;
         if (keyChanged)
             provider.ApiKeyProtected = ProviderDirectory.Protector(protection).Protect(body.ApiKey!.Trim());
+        else if (keyCleared)
+            provider.ApiKeyProtected = null;
         if (provider.ApiKeyProtected is null && ProviderKinds.NeedsKey(provider.Kind))
-            throw ProblemException.Invalid("apiKey", $"A provider of kind {provider.Kind} needs its API key.");
+            throw ProblemException.Invalid("apiKey", keyCleared
+                ? $"Changing a provider's base URL or kind drops its stored key: send apiKey again in the same change (a provider of kind {provider.Kind} needs one)."
+                : $"A provider of kind {provider.Kind} needs its API key.");
         provider.UpdatedAt = clock.GetUtcNow();
-        var after = Describe(provider);
-        audit.Add(ProviderAuditKinds.Updated, null, new { provider.Id, before, after, keyChanged }, actorId, provider.OrganizationId);
+        var after = Describe(provider) with { KeyCleared = keyCleared };
+        audit.Add(ProviderAuditKinds.Updated, null, new { provider.Id, before, after, keyChanged, keyCleared }, actorId, provider.OrganizationId);
         await SaveAsync(provider.Name, ct);
         return after;
     }
@@ -144,13 +157,15 @@ internal sealed class OrgProviders(AppDbContext db, DeploymentProviders deployme
     static string RequireKind(string? value) => ProviderKinds.Parse(value)
         ?? throw ProblemException.Invalid("kind", $"kind is one of {string.Join(", ", ProviderKinds.All)}.");
 
-    static string? RequireBaseUrl(string kind, string? value)
+    string? RequireBaseUrl(string kind, string? value)
     {
         if (string.IsNullOrWhiteSpace(value))
             return kind == ProviderKinds.OpenAICompatible
-                ? throw ProblemException.Invalid("baseUrl", "An OpenAI-compatible provider needs its base URL, such as http://localhost:11434/v1.")
+                ? throw ProblemException.Invalid("baseUrl", "An OpenAI-compatible provider needs its base URL, such as https://llm.example.com/v1.")
                 : null;
         var url = ProviderKinds.ParseUrl(value) ?? throw ProblemException.Invalid("baseUrl", "baseUrl is an absolute http or https URL.");
+        if (outbound.Refuse(url) is { } why)
+            throw ProblemException.Invalid("baseUrl", "baseUrl " + why);
         return url.ToString().Length > 500 ? throw ProblemException.Invalid("baseUrl", "baseUrl is at most 500 characters.") : url.ToString();
     }
 

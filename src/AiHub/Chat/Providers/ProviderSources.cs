@@ -40,6 +40,9 @@ internal sealed class ProviderSource(string name, string kind, Uri baseUrl, stri
     /// <summary>The named HttpClient, and so the circuit breaker, of this provider; an org's provider never shares the deployment's.</summary>
     public string ClientName => OrganizationId is { } org ? $"{ClientPrefix}{org:N}/{Name}" : ClientPrefix + Name;
 
+    /// <summary>Whether a client name is an org provider's: only theirs hold a '/', which a provider name never does.</summary>
+    public static bool IsOrgClient(string clientName) => clientName.Contains('/', StringComparison.Ordinal);
+
     public bool Serves(string model) => Models.Contains(model, StringComparer.OrdinalIgnoreCase);
 
     public override string ToString() => $"{Name} ({Kind}, {Origin})";
