@@ -562,6 +562,25 @@ public abstract class ChatStreamTests(ChatFixture fixture)
         await AssertAllSettledAsync(_host, space.OrgId);
     }
 
+    [Fact]
+    public async Task An_answer_the_provider_capped_itself_is_not_cut_where_our_count_only_estimates_the_models_tokens()
+    {
+        var space = await SpaceAsync(_host);
+        // Thirty words, every third with a comma: the provider counts words, cl100k counts the commas too.
+        var reply = string.Join(' ', Enumerable.Range(0, 30).Select(i => i % 3 == 0 ? "word," : "word"));
+        _fake.Enqueue(FakeScript.Reply(reply), ChatFixture.Claude);
+        var events = await ChatAsync(space, new { content = "Say thirty words", model = ChatFixture.Claude, maxTokens = 20 });
+
+        var delivered = Text(events);
+        var tokens = _host.App.Services.GetRequiredService<TokenCounter>();
+        Assert.Equal(20, delivered.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length);
+        Assert.InRange(tokens.Count(ChatFixture.Claude, delivered), 21, 20 + (20 / 4) + 8);
+        var done = Done(events);
+        Assert.Equal("complete", done.GetProperty("status").GetString());
+        Assert.Equal("length", done.GetProperty("finishReason").GetString());
+        await AssertAllSettledAsync(_host, space.OrgId);
+    }
+
     [Theory]
     [InlineData(-5, -7)]
     [InlineData(-5, 3)]

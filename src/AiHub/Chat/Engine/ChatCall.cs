@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
+using AiHub.Chat.Tokens;
 using AiHub.Credits.Plans;
 using AiHub.Credits.Pools;
 using AiHub.Credits.Usage;
@@ -303,15 +304,17 @@ internal sealed class ChatCall : IAsyncDisposable
     /// </summary>
     string WithinCap(string model, StringBuilder text, string delta)
     {
+        // Where our count only estimates the model's, a margin keeps an answer the provider itself capped from being cut early; the hold still bounds the charge.
+        var cap = TokenCounter.IsExact(model) ? _maxOutput : _maxOutput + _maxOutput / 4 + 8;
         // Each delta's own count bounds the answer's from above closely enough; the exact count runs only near the cap.
         _outputSoFar += _engine.Tokens.Count(model, delta);
-        if (_outputSoFar <= _maxOutput)
+        if (_outputSoFar <= cap)
             return delta;
         var answer = text.ToString() + delta;
         _outputSoFar = _engine.Tokens.Count(model, answer);
-        if (_outputSoFar <= _maxOutput)
+        if (_outputSoFar <= cap)
             return delta;
-        var end = _engine.Tokens.IndexAtTokenCount(model, answer, _maxOutput);
+        var end = _engine.Tokens.IndexAtTokenCount(model, answer, cap);
         return end <= text.Length ? "" : answer[text.Length..end];
     }
 

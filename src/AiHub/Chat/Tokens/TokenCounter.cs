@@ -38,6 +38,13 @@ internal sealed class TokenCounter
         return O200kFamilies.Any(f => IsFamily(name, f)) ? O200k : Cl100k;
     }
 
+    /// <summary>Whether the count is the model's own (OpenAI's families) rather than an estimate from cl100k.</summary>
+    public static bool IsExact(string model)
+    {
+        var name = Normalize(model);
+        return Encoding(model) == O200k || IsFamily(name, "gpt-4") || IsFamily(name, "gpt-3.5");
+    }
+
     public int Count(string model, string text) =>
         string.IsNullOrEmpty(text) ? 0 : TokenizerFor(model).CountTokens(text);
 
