@@ -312,7 +312,7 @@ public abstract class ConversationTests(IdentityHost host)
     }
 
     [Fact]
-    public async Task The_system_prompt_layers_org_then_workspace_then_conversation_and_only_managers_change_the_upper_layers()
+    public async Task The_system_prompt_layers_org_then_workspace_then_conversation_and_only_managers_read_and_change_the_upper_layers()
     {
         var space = await SpaceAsync();
         var memberEmail = NewEmail("member");
@@ -327,9 +327,12 @@ public abstract class ConversationTests(IdentityHost host)
         await SendAsync(space.Client, space.Owner, HttpMethod.Put, workspacePrompt, new { text = "You help with research." });
         await SendAsync(space.Client, space.Owner, HttpMethod.Patch, $"{space.Conversations}/{id}", new { systemPrompt = "Cite sources." });
         var layered = await StoreAsync(space, id, space.Owner, (store, c) => store.SystemPromptAsync(c, Ct));
-        var readByMember = await SendAsync(space.Client, member, HttpMethod.Get, orgPrompt);
-        var workspaceRead = await SendAsync(space.Client, member, HttpMethod.Get, workspacePrompt);
+        var readByOwner = await SendAsync(space.Client, space.Owner, HttpMethod.Get, orgPrompt);
+        var workspaceRead = await SendAsync(space.Client, space.Owner, HttpMethod.Get, workspacePrompt);
         var workspace = await SendAsync(space.Client, space.Owner, HttpMethod.Get, $"/api/orgs/{space.OrgId}/workspaces/{space.WorkspaceId}");
+        var workspaceOfMember = await SendAsync(space.Client, member, HttpMethod.Get, $"/api/orgs/{space.OrgId}/workspaces/{space.WorkspaceId}");
+        await SendAsync(space.Client, member, HttpMethod.Get, orgPrompt, expected: HttpStatusCode.Forbidden);
+        await SendAsync(space.Client, member, HttpMethod.Get, workspacePrompt, expected: HttpStatusCode.Forbidden);
         await SendAsync(space.Client, member, HttpMethod.Put, orgPrompt, new { text = "Mine now." }, HttpStatusCode.Forbidden);
         await SendAsync(space.Client, member, HttpMethod.Put, workspacePrompt, new { text = "Mine now." }, HttpStatusCode.Forbidden);
         await SendAsync(space.Client, space.Owner, HttpMethod.Put, orgPrompt, new { text = new string('x', 20_001) }, HttpStatusCode.BadRequest);
@@ -339,12 +342,13 @@ public abstract class ConversationTests(IdentityHost host)
 
         Assert.Null(none);
         Assert.Equal("Answer in English.\n\nYou help with research.\n\nCite sources.", layered);
-        Assert.Equal("Answer in English.", readByMember.GetProperty("text").GetString());
-        Assert.Equal(UserIdOf(space.Owner), readByMember.GetProperty("updatedBy").GetGuid());
+        Assert.Equal("Answer in English.", readByOwner.GetProperty("text").GetString());
+        Assert.Equal(UserIdOf(space.Owner), readByOwner.GetProperty("updatedBy").GetGuid());
         Assert.Equal("You help with research.", workspaceRead.GetProperty("text").GetString());
         Assert.Equal("You help with research.", workspace.GetProperty("systemPrompt").GetString());
+        Assert.Equal(JsonValueKind.Null, workspaceOfMember.GetProperty("systemPrompt").ValueKind);
         Assert.Equal("You help with research.\n\nCite sources.", withoutOrg);
-        Assert.Equal(JsonValueKind.Null, (await SendAsync(space.Client, member, HttpMethod.Get, orgPrompt)).GetProperty("text").ValueKind);
+        Assert.Equal(JsonValueKind.Null, (await SendAsync(space.Client, space.Owner, HttpMethod.Get, orgPrompt)).GetProperty("text").ValueKind);
         await using var scope = host.App.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
         Assert.Equal(3, await db.AuditEvents.CountAsync(e => e.OrganizationId == space.OrgId && e.Kind == AuditKinds.SystemPromptChanged, Ct));
