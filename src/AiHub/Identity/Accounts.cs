@@ -250,7 +250,8 @@ internal sealed class Accounts(
         return new Uri(Settings.PublicUrl, "/account/reset-password?token=" + carried);
     }
 
-    public async Task ResetPasswordAsync(string? token, string? newPassword, CancellationToken ct)
+    /// <param name="turnOffTwoFactor">The link proves the mailbox, which is enough to turn off an authenticator its owner lost (or a stranger set).</param>
+    public async Task ResetPasswordAsync(string? token, string? newPassword, bool turnOffTwoFactor, CancellationToken ct)
     {
         await rates.EnforceAsync($"reset:ip:{Ip}", Settings.RateLimits.ResetPerIp, Settings.RateLimits.Window, ct);
         if (ReadResetToken(token) is not var (userId, identityToken) || await users.FindByIdAsync(userId.ToString()) is not { } user)
@@ -276,6 +277,11 @@ internal sealed class Accounts(
         await sessions.RevokeAllAsync(user.Id, "password-reset", ct);
         var keys = await RevokeCredentialsAsync(user.Id, "password-reset", ct);
         audit.Add(AuditKinds.PasswordReset, user.Id, new { apiKeysRevoked = keys });
+        if (turnOffTwoFactor && user.TwoFactorEnabled)
+        {
+            await DropSecondFactorAsync(user);
+            audit.Add(AuditKinds.TwoFactorDisabled, user.Id, new { via = "password-reset" });
+        }
         await db.SaveChangesAsync(ct);
     }
 
@@ -313,12 +319,9 @@ internal sealed class Accounts(
         };
         foreach (var login in await users.GetLoginsAsync(user))
             await users.RemoveLoginAsync(user, login.LoginProvider, login.ProviderKey);
-        await users.RemoveAuthenticationTokenAsync(user, ProtectedUserStore.InternalLoginProvider, ProtectedUserStore.AuthenticatorKeyName);
-        await users.RemoveAuthenticationTokenAsync(user, ProtectedUserStore.InternalLoginProvider, ProtectedUserStore.RecoveryCodesName);
+        await DropSecondFactorAsync(user);
         await EmailCodeTokenProvider.ForgetAsync(ConfirmPurpose, users, user);
         user.PasswordHash = null;
-        user.TwoFactorEnabled = false;
-        user.LastTotpStep = null;
         user.EmailConfirmed = true;
         await users.UpdateSecurityStampAsync(user);
         var revokedSessions = await sessions.RevokeAllAsync(user.Id, "account-reclaimed", ct);
@@ -327,6 +330,16 @@ internal sealed class Accounts(
         await db.SaveChangesAsync(ct);
         if (transaction is not null)
             await transaction.CommitAsync(ct);
+    }
+
+    /// <summary>The authenticator key, the recovery codes and the switch itself; the caller saves.</summary>
+    async Task DropSecondFactorAsync(AppUser user)
+    {
+        await users.RemoveAuthenticationTokenAsync(user, ProtectedUserStore.InternalLoginProvider, ProtectedUserStore.AuthenticatorKeyName);
+        await users.RemoveAuthenticationTokenAsync(user, ProtectedUserStore.InternalLoginProvider, ProtectedUserStore.RecoveryCodesName);
+        user.TwoFactorEnabled = false;
+        user.LastTotpStep = null;
+        await users.UpdateAsync(user);
     }
 
     async Task<int> RevokeCredentialsAsync(Guid userId, string reason, CancellationToken ct)

@@ -18,7 +18,8 @@ internal sealed record LoginRequest(string? Email, string? Password, string? Tot
 
 internal sealed record RefreshRequest(string? RefreshToken);
 
-internal sealed record ResetPasswordRequest(string? Token, string? NewPassword);
+/// <param name="TurnOffTwoFactor">Also turn off two-factor sign-in, for an authenticator that is lost; the reset link proves the mailbox.</param>
+internal sealed record ResetPasswordRequest(string? Token, string? NewPassword, bool TurnOffTwoFactor = false);
 
 internal sealed record AuthMessage(string Status, string Message);
 
@@ -122,7 +123,7 @@ internal static class AuthEndpoints
 
     static async Task<Ok<AuthMessage>> ResetPassword(ResetPasswordRequest body, Accounts accounts, CancellationToken ct)
     {
-        await accounts.ResetPasswordAsync(body.Token, body.NewPassword, ct);
+        await accounts.ResetPasswordAsync(body.Token, body.NewPassword, body.TurnOffTwoFactor, ct);
         return TypedResults.Ok(new AuthMessage("password-reset", "The password is changed, every session is signed out and every API key you made is revoked; sign in again and make new keys where you need them."));
     }
 }

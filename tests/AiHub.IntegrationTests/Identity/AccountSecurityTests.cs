@@ -186,6 +186,39 @@ public abstract class AccountSecurityTests(IdentityHost host)
         Assert.Equal(HttpStatusCode.OK, resetToNew.StatusCode);
     }
 
+    [Fact]
+    public async Task A_reset_link_turns_off_a_lost_authenticator_only_when_asked()
+    {
+        using var client = host.Client();
+        var lost = await host.RegisterVerifiedAsync(client);
+        var kept = await host.RegisterVerifiedAsync(client);
+        foreach (var email in new[] { lost, kept })
+        {
+            var tokens = await LoginAsync(client, email);
+            var key = (await SendAsync(client, tokens, HttpMethod.Post, "/api/me/2fa/enable")).GetProperty("sharedKey").GetString()!;
+            await SendAsync(client, tokens, HttpMethod.Post, "/api/me/2fa/confirm", new { code = Totp.Code(key) });
+        }
+
+        var (lostToken, _) = await ResetTokenAsync(client, lost);
+        using var turnedOff = await client.PostAsJsonAsync("/api/auth/reset-password", new { token = lostToken, newPassword = "Brand-New-Password-9", turnOffTwoFactor = true }, Ct);
+        var (keptToken, _) = await ResetTokenAsync(client, kept);
+        using var keptOn = await client.PostAsJsonAsync("/api/auth/reset-password", new { token = keptToken, newPassword = "Brand-New-Password-9" }, Ct);
+        using var lostSignIn = await client.PostAsJsonAsync("/api/auth/login", new { email = lost, password = "Brand-New-Password-9" }, Ct);
+        using var keptSignIn = await client.PostAsJsonAsync("/api/auth/login", new { email = kept, password = "Brand-New-Password-9" }, Ct);
+
+        Assert.Equal(HttpStatusCode.OK, turnedOff.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, keptOn.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, lostSignIn.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, keptSignIn.StatusCode);
+        Assert.Equal("urn:aihub:problem:two-factor-required", (await ProblemAsync(keptSignIn)).GetProperty("type").GetString());
+        await using var scope = host.App.Services.CreateAsyncScope();
+        var users = scope.ServiceProvider.GetRequiredService<UserManager<AppUser>>();
+        var user = (await users.FindByEmailAsync(lost))!;
+        Assert.False(user.TwoFactorEnabled);
+        Assert.Null(await users.GetAuthenticatorKeyAsync(user));
+        Assert.Equal(0, await users.CountRecoveryCodesAsync(user));
+    }
+
     async Task<(string Token, string Mail)> ResetTokenAsync(HttpClient client, string email)
     {
         using var forgot = await client.PostAsJsonAsync("/api/auth/forgot-password", new { email }, Ct);
