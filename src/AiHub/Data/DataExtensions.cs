@@ -66,17 +66,7 @@ internal sealed class SqliteFile(IOptions<DatabaseSettings> settings, IHostEnvir
         if (!Directory.Exists(folder))
             OwnerOnly.CreateDirectory(folder);
         // SQLite gives its -wal and -shm files the database file's mode, so the one file decides for all three.
-        if (!File.Exists(builder.DataSource))
-        {
-            try
-            {
-                OwnerOnly.CreateFile(builder.DataSource).Dispose();
-            }
-            catch (IOException) when (File.Exists(builder.DataSource))
-            {
-                // Another process of the node made it first.
-            }
-        }
+        OwnerOnly.TryCreateFile(builder.DataSource, []);
         foreach (var suffix in new[] { "", "-wal", "-shm" })
             OwnerOnly.Restrict(builder.DataSource + suffix);
         return builder.ToString();

@@ -96,15 +96,8 @@ internal sealed class KeyEncryptionKey
     static void Create(string path, ILogger log)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        try
-        {
-            using var file = OwnerOnly.CreateFile(path);
-            file.Write(Encoding.ASCII.GetBytes(Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)) + "\n"));
-        }
-        catch (IOException) when (File.Exists(path))
-        {
-            return;   // another process of the same node made it first
-        }
+        if (!OwnerOnly.TryCreateFile(path, Encoding.ASCII.GetBytes(Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)) + "\n")))
+            return;
         log.LogWarning("Generated the key-encryption key at {Path}. Back it up apart from the database: without it the stored provider keys and the token signing key cannot be read, and with the database it reads them all.", path);
     }
 }

@@ -23,6 +23,21 @@ internal static class OwnerOnly
         return new FileStream(path, options);
     }
 
+    /// <summary>Creates the file 0600 holding <paramref name="content"/>; false when it exists already (another process of the node made it first).</summary>
+    public static bool TryCreateFile(string path, ReadOnlySpan<byte> content)
+    {
+        try
+        {
+            using var file = CreateFile(path);
+            file.Write(content);
+            return true;
+        }
+        catch (IOException) when (System.IO.File.Exists(path))
+        {
+            return false;
+        }
+    }
+
     /// <summary>Takes group and other access away from an existing file (a database made by an earlier version was 0644).</summary>
     public static void Restrict(string path)
     {

@@ -42,7 +42,7 @@ internal sealed class RateCounter(RedisConnection redis, TimeProvider clock)
             return;
         }
         var connection = await redis.GetAsync(ct);
-        await connection.GetDatabase().KeyDeleteAsync("aihub:rate:" + key);
+        await connection.GetDatabase().KeyDeleteAsync(RedisKeyOf(key));
     }
 
     (int, TimeSpan) PeekLocal(string key)
@@ -55,7 +55,7 @@ internal sealed class RateCounter(RedisConnection redis, TimeProvider clock)
     {
         var connection = await redis.GetAsync(ct);
         var database = connection.GetDatabase();
-        var redisKey = (RedisKey)("aihub:rate:" + key);
+        var redisKey = RedisKeyOf(key);
         var count = await database.StringGetAsync(redisKey);
         var ttl = await database.KeyTimeToLiveAsync(redisKey);
         return (count.TryParse(out int value) ? value : 0, ttl ?? TimeSpan.Zero);
@@ -79,10 +79,12 @@ internal sealed class RateCounter(RedisConnection redis, TimeProvider clock)
         return { count, redis.call('PTTL', KEYS[1]) }
         """;
 
+    static RedisKey RedisKeyOf(string key) => "aihub:rate:" + key;
+
     async Task<(int, TimeSpan)> HitRedisAsync(string key, TimeSpan window, CancellationToken ct)
     {
         var connection = await redis.GetAsync(ct);
-        var result = (RedisResult[])(await connection.GetDatabase().ScriptEvaluateAsync(HitScript, [(RedisKey)("aihub:rate:" + key)], [(long)window.TotalMilliseconds]))!;
+        var result = (RedisResult[])(await connection.GetDatabase().ScriptEvaluateAsync(HitScript, [RedisKeyOf(key)], [(long)window.TotalMilliseconds]))!;
         return ((int)result[0], TimeSpan.FromMilliseconds(Math.Max(0, (long)result[1])));
     }
 }
