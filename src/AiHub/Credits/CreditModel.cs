@@ -1,5 +1,6 @@
 using AiHub.Identity;
 using AiHub.Organizations;
+using AiHub.Organizations.ApiKeys;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
@@ -44,7 +45,11 @@ internal enum CreditKind
     Grant,
     Purchase,
     Promo,
+
+    /// <summary>Historical: holds were entries before they became <see cref="LedgerHold"/> rows.</summary>
     Reservation,
+
+    /// <summary>Historical, like <see cref="Reservation"/>.</summary>
     Release,
     Usage,
     Adjustment,
@@ -65,7 +70,7 @@ internal sealed class CreditEntry
     /// <summary>Change of the balance.</summary>
     public long Amount { get; init; }
 
-    /// <summary>Change of the reserved amount (reservations, releases and the settlement of a reservation).</summary>
+    /// <summary>Historical change of the reserved amount; holds are counted from <see cref="LedgerHold"/> rows now.</summary>
     public long ReservedAmount { get; init; }
 
     public required string Reference { get; init; }
@@ -75,41 +80,73 @@ internal sealed class CreditEntry
     /// <summary>Unique: the same operation retried with the same key finds this entry instead of writing another.</summary>
     public required string IdempotencyKey { get; init; }
 
-    public Guid? ReservationId { get; init; }
+    /// <summary>The hold whose posting this usage entry is.</summary>
+    public Guid? HoldId { get; init; }
 
     public DateTimeOffset CreatedAt { get; init; }
 }
 
-internal enum ReservationState
+internal enum HoldState
 {
-    Open,
-    Settled,
-    Released,
+    Pending,
+    Posted,
+    Voided,
 }
 
-/// <summary>Credits held for an AI call until its real cost is known.</summary>
-internal sealed class CreditReservation
+/// <summary>
+/// The credits held for one AI call, recorded once with its legs: the payer's account, the member's allocation, the API
+/// key's monthly budget and the plan quota it counts against. Pending until the real cost is known, then posted (the
+/// cost becomes usage entries, the quota use stays) or voided (everything goes back), exactly once.
+/// </summary>
+/// <remarks>An account's <c>reserved</c> is the sum of the pending holds that name it.</remarks>
+internal sealed class LedgerHold
 {
     public Guid Id { get; init; }
 
-    public Guid AccountId { get; init; }
+    public required string IdempotencyKey { get; init; }
+
+    public Guid? OrganizationId { get; init; }
+
+    public Guid? UserId { get; init; }
+
+    public Guid? ApiKeyId { get; init; }
+
+    public Guid? WorkspaceId { get; init; }
+
+    public required string Reference { get; init; }
+
+    public Guid PayerAccountId { get; init; }
+
+    public Guid? AllocationAccountId { get; init; }
+
+    /// <summary>The month whose <see cref="Pools.ApiKeySpend"/> row of <see cref="ApiKeyId"/> holds the budget leg; null when the key has no budget.</summary>
+    public string? BudgetMonth { get; init; }
+
+    /// <summary>The quota this call counts against, and the period it was counted in; null when it counts none.</summary>
+    public Plans.QuotaKind? QuotaKind { get; init; }
+
+    public DateTimeOffset? QuotaPeriodStart { get; init; }
+
+    public long QuotaAmount { get; init; }
 
     public long Amount { get; init; }
 
-    public ReservationState State { get; set; }
+    public long? ActualCost { get; set; }
 
-    public required string IdempotencyKey { get; init; }
+    public HoldState State { get; set; }
 
     public DateTimeOffset CreatedAt { get; init; }
 
-    /// <summary>An open reservation past this time was left behind by a crash; a job releases it.</summary>
+    /// <summary>A pending hold past this time was left behind by a call that never came back; the expiry job voids it.</summary>
     public DateTimeOffset ExpiresAt { get; init; }
+
+    public DateTimeOffset? ClosedAt { get; set; }
 }
 
 internal sealed class CreditModelConfiguration :
     IEntityTypeConfiguration<CreditAccount>,
     IEntityTypeConfiguration<CreditEntry>,
-    IEntityTypeConfiguration<CreditReservation>
+    IEntityTypeConfiguration<LedgerHold>
 {
     public void Configure(EntityTypeBuilder<CreditAccount> builder)
     {
@@ -120,8 +157,9 @@ internal sealed class CreditModelConfiguration :
         });
         builder.Property(a => a.Owner).HasConversion<string>().HasMaxLength(16);
         builder.HasIndex(a => new { a.Owner, a.UserId, a.OrganizationId }).IsUnique();
-        builder.HasOne<AppUser>().WithMany().HasForeignKey(a => a.UserId).OnDelete(DeleteBehavior.Cascade);
-        builder.HasOne<Organization>().WithMany().HasForeignKey(a => a.OrganizationId).OnDelete(DeleteBehavior.Cascade);
+        // Append-only means the history stays: purging an org or a user unnames its accounts instead of deleting them.
+        builder.HasOne<AppUser>().WithMany().HasForeignKey(a => a.UserId).OnDelete(DeleteBehavior.SetNull);
+        builder.HasOne<Organization>().WithMany().HasForeignKey(a => a.OrganizationId).OnDelete(DeleteBehavior.SetNull);
     }
 
     public void Configure(EntityTypeBuilder<CreditEntry> builder)
@@ -132,16 +170,29 @@ internal sealed class CreditModelConfiguration :
         builder.Property(e => e.IdempotencyKey).HasMaxLength(200);
         builder.HasIndex(e => e.IdempotencyKey).IsUnique();
         builder.HasIndex(e => new { e.AccountId, e.CreatedAt });
-        builder.HasOne<CreditAccount>().WithMany().HasForeignKey(e => e.AccountId).OnDelete(DeleteBehavior.Cascade);
+        builder.HasOne<CreditAccount>().WithMany().HasForeignKey(e => e.AccountId).OnDelete(DeleteBehavior.Restrict);
     }
 
-    public void Configure(EntityTypeBuilder<CreditReservation> builder)
+    public void Configure(EntityTypeBuilder<LedgerHold> builder)
     {
-        builder.ToTable("credit_reservations");
-        builder.Property(r => r.State).HasConversion<string>().HasMaxLength(16);
-        builder.Property(r => r.IdempotencyKey).HasMaxLength(200);
-        builder.HasIndex(r => r.IdempotencyKey).IsUnique();
-        builder.HasIndex(r => new { r.State, r.ExpiresAt });
-        builder.HasOne<CreditAccount>().WithMany().HasForeignKey(r => r.AccountId).OnDelete(DeleteBehavior.Cascade);
+        builder.ToTable("credit_holds", t =>
+        {
+            t.HasCheckConstraint("ck_credit_holds_amount", "amount >= 0");
+            t.HasCheckConstraint("ck_credit_holds_quota_amount", "quota_amount >= 0");
+        });
+        builder.Property(h => h.State).HasConversion<string>().HasMaxLength(16);
+        builder.Property(h => h.QuotaKind).HasConversion<string>().HasMaxLength(16);
+        builder.Property(h => h.IdempotencyKey).HasMaxLength(200);
+        builder.Property(h => h.Reference).HasMaxLength(200);
+        builder.Property(h => h.BudgetMonth).HasMaxLength(7);
+        builder.HasIndex(h => h.IdempotencyKey).IsUnique();
+        builder.HasIndex(h => new { h.State, h.ExpiresAt });
+        builder.HasIndex(h => new { h.OrganizationId, h.UserId, h.CreatedAt });
+        // Money history outlives its owners: a purged org, user or key leaves its holds, unnamed.
+        builder.HasOne<Organization>().WithMany().HasForeignKey(h => h.OrganizationId).OnDelete(DeleteBehavior.SetNull);
+        builder.HasOne<AppUser>().WithMany().HasForeignKey(h => h.UserId).OnDelete(DeleteBehavior.SetNull);
+        builder.HasOne<ApiKey>().WithMany().HasForeignKey(h => h.ApiKeyId).OnDelete(DeleteBehavior.SetNull);
+        builder.HasOne<CreditAccount>().WithMany().HasForeignKey(h => h.PayerAccountId).OnDelete(DeleteBehavior.Restrict);
+        builder.HasOne<CreditAccount>().WithMany().HasForeignKey(h => h.AllocationAccountId).OnDelete(DeleteBehavior.Restrict);
     }
 }

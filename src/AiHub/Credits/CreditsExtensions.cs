@@ -10,17 +10,19 @@ namespace AiHub.Credits;
 
 public static class CreditsExtensions
 {
-    /// <summary>The credit ledger: accounts, append-only entries, reserve-then-settle for every AI call; plans and their quotas.</summary>
+    /// <summary>The credit ledger: accounts, append-only entries, one hold per AI call, posted or voided; plans and their quotas.</summary>
     public static IHostApplicationBuilder AddCredits(this IHostApplicationBuilder builder)
     {
         builder.Services.AddSingleton<LedgerWriter>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<LedgerWriter>());
         builder.Services.AddScoped<Ledger>();
         builder.Services.AddSingleton<BalanceCache>();
         builder.Services.AddScoped<PromoCodes>();
         builder.Services.AddScoped<BulkCredits>();
         builder.Services.AddScoped<CreditChanges>();
-        // Every minute, reservations a crashed call left open are released, so held credits come back.
-        builder.Services.AddRecurringJob<Ledger>("credit-reservation-expiry", ledger => ledger.ReleaseExpiredAsync(CancellationToken.None), Cron.Minutely());
+        // Every minute, holds a crashed call left pending are voided: credits, budget and quota use come back.
+        builder.Services.RetireRecurringJob("credit-reservation-expiry");
+        builder.Services.AddRecurringJob<Ledger>("credit-hold-expiry", ledger => ledger.VoidExpiredAsync(CancellationToken.None), Cron.Minutely());
         Usage.UsageExtensions.AddUsageServices(builder.Services);
         builder.Services.AddScoped<IQuotaService, QuotaService>();
         builder.Services.AddScoped<LimitWarnings>();

@@ -190,9 +190,9 @@ public abstract class ChatStreamTests(ChatFixture fixture)
     {
         await using var scope = host.App.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-        var holds = await db.Set<GateHold>().AsNoTracking().Where(h => h.OrganizationId == orgId).ToListAsync(Ct);
+        var holds = await db.Set<LedgerHold>().AsNoTracking().Where(h => h.OrganizationId == orgId).ToListAsync(Ct);
         Assert.NotEmpty(holds);
-        Assert.All(holds, h => Assert.NotEqual(ReservationState.Open, h.State));
+        Assert.All(holds, h => Assert.NotEqual(HoldState.Pending, h.State));
         Assert.Empty(await host.VerifyLedgerAsync());
     }
 
@@ -501,10 +501,10 @@ public abstract class ChatStreamTests(ChatFixture fixture)
     }
 
     /// <summary>The org's one hold, or the one with <paramref name="id"/> when a side call held too.</summary>
-    internal static async Task<GateHold> HoldOfAsync(IdentityHost host, Guid orgId, Guid? id = null)
+    internal static async Task<LedgerHold> HoldOfAsync(IdentityHost host, Guid orgId, Guid? id = null)
     {
         await using var scope = host.App.Services.CreateAsyncScope();
-        return await scope.ServiceProvider.GetRequiredService<AppDbContext>().Set<GateHold>().AsNoTracking()
+        return await scope.ServiceProvider.GetRequiredService<AppDbContext>().Set<LedgerHold>().AsNoTracking()
             .SingleAsync(h => h.OrganizationId == orgId && (id == null || h.Id == id), Ct);
     }
 

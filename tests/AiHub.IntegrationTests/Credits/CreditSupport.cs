@@ -69,11 +69,16 @@ internal static class CreditSupport
     }
 
     /// <summary>The accounts whose balance or reserved amount does not match their entries; empty on a sound ledger.</summary>
-    public static async Task<List<(Guid AccountId, long Balance, long Entries, long Reserved, long ReservedEntries)>> VerifyLedgerAsync(this IdentityHost host)
+    public static async Task<List<(Guid AccountId, long Balance, long Entries, long Reserved, long Held)>> VerifyLedgerAsync(this IdentityHost host)
     {
         await using var scope = host.App.Services.CreateAsyncScope();
         return await scope.ServiceProvider.GetRequiredService<Ledger>().VerifyAsync(Ct);
     }
+
+    /// <summary>A hold on one account alone (no allocation, budget or quota leg), as the simplest AI call makes.</summary>
+    public static Task<LedgerHold> HoldOnAsync(this Ledger ledger, Guid accountId, long amount, string idempotencyKey) =>
+        ledger.HoldAsync(new HoldRequest(idempotencyKey, amount, "chat", null, null, null, null,
+            new AccountLeg(accountId, available => Ledger.Short(amount, available)), null, null, null), Ct);
 
     /// <summary>A promo code no other test uses: the stem and 12 random characters, upper case.</summary>
     public static string UniqueCode(string stem) => $"{stem}-{Guid.NewGuid():N}"[..(stem.Length + 13)].ToUpperInvariant();

@@ -15,23 +15,23 @@ public abstract class LedgerTests(IdentityHost host)
     static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task Two_hundred_concurrent_reservations_against_credit_for_37_give_exactly_37()
+    public async Task Two_hundred_concurrent_holds_against_credit_for_37_give_exactly_37()
     {
         var account = await FundedAccountAsync(37 * Cost);
 
-        var outcomes = await Task.WhenAll(Enumerable.Range(0, 200).Select(async i =>
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 200).Select(i => Task.Run(async () =>
         {
             await using var scope = host.App.Services.CreateAsyncScope();
             try
             {
-                await scope.ServiceProvider.GetRequiredService<Ledger>().ReserveAsync(account, Cost, "race", $"race-{account:N}-{i}", Ct);
+                await scope.ServiceProvider.GetRequiredService<Ledger>().HoldOnAsync(account, Cost, $"race-{account:N}-{i}");
                 return true;
             }
             catch (ProblemException e) when (e.Type == ProblemTypes.InsufficientCredits)
             {
                 return false;
             }
-        }));
+        })));
         var after = await host.AccountAsync(account);
 
         Assert.Equal(37, outcomes.Count(won => won));
@@ -47,21 +47,23 @@ public abstract class LedgerTests(IdentityHost host)
         await using var scope = host.App.Services.CreateAsyncScope();
         var ledger = scope.ServiceProvider.GetRequiredService<Ledger>();
 
-        var call = await ledger.ReserveAsync(account, 4 * Cost, "chat", $"{account:N}-call", Ct);
-        var cancelled = await ledger.ReserveAsync(account, 2 * Cost, "chat", $"{account:N}-cancelled", Ct);
+        var call = await ledger.HoldOnAsync(account, 4 * Cost, $"{account:N}-call");
+        var cancelled = await ledger.HoldOnAsync(account, 2 * Cost, $"{account:N}-cancelled");
         var held = await host.AccountAsync(account);
-        var usage = await ledger.SettleAsync(call.Id, Cost, "chat done", Ct);
-        await ledger.ReleaseAsync(cancelled.Id, "chat cancelled", Ct);
-        var settledTwice = await ledger.SettleAsync(call.Id, Cost, "chat done", Ct);
-        var releaseAfterSettle = await Record.ExceptionAsync(() => ledger.ReleaseAsync(call.Id, "late", Ct));
+        var posted = await ledger.PostHoldAsync(call.Id, Cost, Ct);
+        var voided = await ledger.VoidHoldAsync(cancelled.Id, Ct);
+        var postedTwice = await ledger.PostHoldAsync(call.Id, Cost, Ct);
+        var voidAfterPost = await ledger.VoidHoldAsync(call.Id, Ct);
         var after = await host.AccountAsync(account);
 
         Assert.Equal(6 * Cost, held.Reserved);
-        Assert.Equal(-Cost, usage.Amount);
-        Assert.Equal(usage.Id, settledTwice.Id);
+        Assert.True(posted);
+        Assert.True(voided);
+        Assert.False(postedTwice);
+        Assert.False(voidAfterPost);
         Assert.Equal(9 * Cost, after.Balance);
         Assert.Equal(0, after.Reserved);
-        Assert.Null(releaseAfterSettle);
+        Assert.Equal(1, await host.EntryCountAsync(account, CreditKind.Usage));
         Assert.Empty(await host.VerifyLedgerAsync());
     }
 
@@ -77,16 +79,16 @@ public abstract class LedgerTests(IdentityHost host)
             await using var each = host.App.Services.CreateAsyncScope();
             return await each.ServiceProvider.GetRequiredService<Ledger>().PostAsync(account, CreditKind.Promo, 5 * Cost, "WELCOME", null, $"{account:N}-promo", Ct);
         }));
-        var first = await ledger.ReserveAsync(account, Cost, "chat", $"{account:N}-hold", Ct);
-        var again = await ledger.ReserveAsync(account, Cost, "chat", $"{account:N}-hold", Ct);
+        var first = await ledger.HoldOnAsync(account, Cost, $"{account:N}-hold");
+        var again = await ledger.HoldOnAsync(account, Cost, $"{account:N}-hold");
         var after = await host.AccountAsync(account);
         var entries = await host.EntryCountAsync(account);
 
         Assert.Single(grants.Select(g => g.Id).Distinct());
-        Assert.Equal(first, again);
+        Assert.Equal(first.Id, again.Id);
         Assert.Equal(5 * Cost, after.Balance);
         Assert.Equal(Cost, after.Reserved);
-        Assert.Equal(3, entries);   // the opening grant of nothing, the promo, the hold
+        Assert.Equal(2, entries);   // the opening grant of nothing and the promo: a hold is a hold row, not an entry
         Assert.Empty(await host.VerifyLedgerAsync());
     }
 
@@ -94,21 +96,31 @@ public abstract class LedgerTests(IdentityHost host)
     public async Task Two_nodes_group_committing_the_same_keys_write_each_hold_and_each_settlement_once()
     {
         var account = await FundedAccountAsync(100 * Cost);
-        await using var otherNode = new LedgerWriter(host.App.Services.GetRequiredService<IServiceScopeFactory>(), TimeProvider.System, NullLogger<LedgerWriter>.Instance);
-        LedgerWriter[] writers = [host.App.Services.GetRequiredService<LedgerWriter>(), otherNode];
+        var otherNode = new LedgerWriter(host.App.Services.GetRequiredService<IServiceScopeFactory>(), TimeProvider.System, NullLogger<LedgerWriter>.Instance);
+        await otherNode.StartAsync(Ct);
+        try
+        {
+            LedgerWriter[] writers = [host.App.Services.GetRequiredService<LedgerWriter>(), otherNode];
+            var holds = await Task.WhenAll(Enumerable.Range(0, 60).Select(i => Task.Run(() => writers[i % 2].SubmitAsync(new HoldOperation(OnlyPayer(account, $"{account:N}-call-{i % 10}"))))));
+            var closed = await Task.WhenAll(holds.Select((hold, i) => Task.Run(() => writers[i / 2 % 2].SubmitAsync(new CloseOperation(hold.Id, HoldState.Posted, Cost / 2)))));
+            var after = await host.AccountAsync(account);
 
-        var holds = await Task.WhenAll(Enumerable.Range(0, 60).Select(i => writers[i % 2].ReserveAsync(account, Cost, "chat", $"{account:N}-call-{i % 10}")));
-        var settled = await Task.WhenAll(holds.Select((hold, i) => writers[i / 2 % 2].CloseAsync(hold.Id, ReservationState.Settled, Cost / 2, "chat done")));
-        var after = await host.AccountAsync(account);
-
-        Assert.Equal(10, holds.Select(h => h.Id).Distinct().Count());
-        Assert.Equal(10, settled.Select(e => e.Id).Distinct().Count());
-        Assert.All(settled, e => Assert.Equal(-Cost / 2, e.Amount));
-        Assert.Equal(100 * Cost - 10 * (Cost / 2), after.Balance);
-        Assert.Equal(0, after.Reserved);
-        Assert.Equal(21, await host.EntryCountAsync(account));   // the funds, ten holds, ten settlements
-        Assert.Empty(await host.VerifyLedgerAsync());
+            Assert.Equal(10, holds.Select(h => h.Id).Distinct().Count());
+            Assert.Equal(10, closed.Count(c => c is not null));
+            Assert.All(closed.OfType<LedgerHold>(), h => Assert.Equal(Cost / 2, h.ActualCost));
+            Assert.Equal(100 * Cost - 10 * (Cost / 2), after.Balance);
+            Assert.Equal(0, after.Reserved);
+            Assert.Equal(11, await host.EntryCountAsync(account));   // the funds and ten usage entries
+            Assert.Empty(await host.VerifyLedgerAsync());
+        }
+        finally
+        {
+            await otherNode.StopAsync(CancellationToken.None);
+        }
     }
+
+    static HoldRequest OnlyPayer(Guid account, string key) =>
+        new(key, Cost, "chat", null, null, null, null, new AccountLeg(account, available => Ledger.Short(Cost, available)), null, null, null);
 
     [Fact]
     public async Task Taking_more_than_is_free_is_refused_and_a_hold_is_never_taken_from_under_a_call()
@@ -116,7 +128,7 @@ public abstract class LedgerTests(IdentityHost host)
         var account = await FundedAccountAsync(3 * Cost);
         await using var scope = host.App.Services.CreateAsyncScope();
         var ledger = scope.ServiceProvider.GetRequiredService<Ledger>();
-        await ledger.ReserveAsync(account, 2 * Cost, "chat", $"{account:N}-hold", Ct);
+        await ledger.HoldOnAsync(account, 2 * Cost, $"{account:N}-hold");
 
         var tooMuch = await Record.ExceptionAsync(() => ledger.PostAsync(account, CreditKind.Adjustment, -2 * Cost, "correction", null, $"{account:N}-adjust", Ct));
         await ledger.PostAsync(account, CreditKind.Adjustment, -Cost, "correction", null, $"{account:N}-adjust-ok", Ct);
@@ -129,17 +141,17 @@ public abstract class LedgerTests(IdentityHost host)
     }
 
     [Fact]
-    public async Task Reservations_left_open_past_their_lifetime_are_released()
+    public async Task Holds_left_pending_past_their_lifetime_are_voided()
     {
         var account = await FundedAccountAsync(5 * Cost);
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var scope = host.App.Services.CreateAsyncScope();
         var ledger = new Ledger(scope.ServiceProvider.GetRequiredService<AppDbContext>(), clock);
-        await ledger.ReserveAsync(account, 3 * Cost, "chat", $"{account:N}-crashed", Ct);
+        await ledger.HoldOnAsync(account, 3 * Cost, $"{account:N}-crashed");
 
-        var early = await ledger.ReleaseExpiredAsync(Ct);
-        clock.Advance(Ledger.ReservationLifetime + TimeSpan.FromSeconds(1));
-        var late = await ledger.ReleaseExpiredAsync(Ct);
+        var early = await ledger.VoidExpiredAsync(Ct);
+        clock.Advance(Ledger.HoldLifetime + TimeSpan.FromSeconds(1));
+        var late = await ledger.VoidExpiredAsync(Ct);
         var after = await host.AccountAsync(account);
 
         Assert.Equal(0, early);

@@ -362,7 +362,7 @@ public abstract class PoolTests(IdentityHost host)
     static CreditGate Gate(AsyncServiceScope scope, TimeProvider clock)
     {
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-        return new CreditGate(db, new Ledger(db, clock), clock);
+        return new CreditGate(db, new Ledger(db, clock), scope.ServiceProvider.GetRequiredService<AiHub.Credits.Plans.IQuotaService>(), clock);
     }
 
     async Task<List<ProblemException?>> RaceAsync(Spender spender, long cost, int calls) =>

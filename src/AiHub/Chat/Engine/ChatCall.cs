@@ -279,8 +279,6 @@ internal sealed class ChatCall : IAsyncDisposable
     async Task GiveBackAsync()
     {
         await _gate.ReleaseAsync(_hold, CancellationToken.None);
-        if (_run.CountsQuestion)
-            await _quotas.ReleaseAsync(_run.Spender.OrganizationId, QuotaKind.ChatQuestions, _run.CallId, CancellationToken.None);
     }
 
     async Task<QuotaStatus?> RemainingAsync() =>

@@ -98,19 +98,8 @@ internal sealed class ChatEngine(
         {
             var quotas = scope.ServiceProvider.GetRequiredService<IQuotaService>();
             var gate = scope.ServiceProvider.GetRequiredService<CreditGate>();
-            if (run.CountsQuestion)
-                await quotas.EnsureAsync(run.Spender.OrganizationId, QuotaKind.ChatQuestions, 1, run.CallId, ct);
-            CreditHold hold;
-            try
-            {
-                hold = await gate.HoldAsync(run.Spender, most, run.CallId, ct);
-            }
-            catch
-            {
-                if (run.CountsQuestion)
-                    await quotas.ReleaseAsync(run.Spender.OrganizationId, QuotaKind.ChatQuestions, run.CallId, CancellationToken.None);
-                throw;
-            }
+            // The question's quota use is a leg of the hold: they commit together, and voiding the hold gives both back.
+            var hold = await gate.HoldAsync(run.Spender, most, run.CallId, run.CountsQuestion ? QuotaKind.ChatQuestions : null, ct);
             return new ChatCall(this, scope, quotas, gate, run, targets, hold, maxOutput);
         }
         catch

@@ -40,29 +40,21 @@ internal sealed class BulkCredits(AppDbContext db, Ledger ledger, AuditLog audit
         var rows = await ValidateAsync(csv, ct);
         foreach (var userId in rows.Where(r => r.Email is not null).Select(r => r.Account).Distinct())
             await ledger.OpenAsync(CreditOwner.User, userId, null, ct);
-        try
+        var postings = rows.Select((row, i) => new Posting(row.Account, CreditKind.Adjustment, row.Micros, row.Reason, actorId,
+            prefix + (i + 1).ToString(CultureInfo.InvariantCulture))).ToList();
+        // A concurrent request with the same key that got there first is found by the first row's key: its result is ours.
+        await ledger.PostAllAsync(postings, ct, (_, _) =>
         {
-            await ledger.AtomicallyAsync(async () =>
+            audit.Add(AuditKinds.CreditsBulkAdjusted, null, new
             {
-                for (var i = 0; i < rows.Count; i++)
-                    await ledger.PostWithinAsync(rows[i].Account, CreditKind.Adjustment, rows[i].Micros, rows[i].Reason, actorId, prefix + (i + 1).ToString(CultureInfo.InvariantCulture), null, ct);
-                audit.Add(AuditKinds.CreditsBulkAdjusted, null, new
-                {
-                    rows = rows.Count,
-                    totalMicros = rows.Sum(r => r.Micros),
-                    accounts = rows.Select(r => r.Account).Distinct().Count(),
-                    reasons = rows.Select(r => r.Reason).Distinct().Take(10).ToList(),
-                    batch = prefix,
-                }, actorId);
-                return 0;
-            }, ct);
-        }
-        catch (DbUpdateException)
-        {
-            // The same key was applied by a concurrent request while this one ran: its result is ours.
-            if (!await db.Set<CreditEntry>().AnyAsync(e => e.IdempotencyKey == prefix + "1", ct))
-                throw;
-        }
+                rows = rows.Count,
+                totalMicros = rows.Sum(r => r.Micros),
+                accounts = rows.Select(r => r.Account).Distinct().Count(),
+                reasons = rows.Select(r => r.Reason).Distinct().Take(10).ToList(),
+                batch = prefix,
+            }, actorId);
+            return Task.CompletedTask;
+        });
         return await ResultAsync(prefix, ct);
     }
 

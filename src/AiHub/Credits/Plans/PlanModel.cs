@@ -73,7 +73,7 @@ internal sealed class QuotaUsage
     /// <summary>The UTC midnight of a daily period; the Unix epoch for a running total.</summary>
     public DateTimeOffset PeriodStart { get; init; }
 
-    public long Used { get; init; }
+    public long Used { get; set; }
 }
 
 /// <summary>One use counted against a quota, unique by its key so that a retry never counts twice, and released at most once.</summary>

@@ -38,6 +38,12 @@ internal interface IQuotaService
 
     /// <summary>Consumes, or throws a 403 ProblemException whose type names the limit (<c>urn:aihub:problem:chat-limit-exceeded</c>, …).</summary>
     Task<QuotaStatus> EnsureAsync(Guid orgId, QuotaKind kind, long amount, string idempotencyKey, CancellationToken ct);
+
+    /// <summary>The quota leg of an AI call's hold: the ledger counts it with the credits, and gives it back if the hold is voided.</summary>
+    Task<QuotaLeg> LegAsync(Guid orgId, QuotaKind kind, long amount, CancellationToken ct);
+
+    /// <summary>After a hold counted a use: mails the org's managers once as the period crosses a warning threshold.</summary>
+    Task CountedAsync(Guid orgId, QuotaKind kind, CancellationToken ct);
 }
 
 internal sealed class QuotaService(AppDbContext db, TimeProvider clock, LimitWarnings warnings, Mailer mailer, IOptions<IdentitySettings> identity) : IQuotaService
@@ -108,6 +114,22 @@ internal sealed class QuotaService(AppDbContext db, TimeProvider clock, LimitWar
         if (counted && kind == QuotaKind.ChatQuestions && quota.Limit is { } chatLimit)
             await warnings.NotifyAfterCommitAsync($"quota:{orgId:N}:{kind}", PeriodName(quota), used, chatLimit, (percent, token) => WarnAsync(orgId, percent, quota.Period, token), ct);
         return Describe(kind, quota, used, counted);
+    }
+
+    public async Task<QuotaLeg> LegAsync(Guid orgId, QuotaKind kind, long amount, CancellationToken ct)
+    {
+        var quota = await QuotaOfAsync(orgId, kind, ct);
+        var upgrade = new Uri(identity.Value.PublicUrl, PlanCatalog.PlansPath);
+        return new QuotaLeg(orgId, kind, quota.PeriodStart, amount, quota.Limit,
+            used => LimitExceeded(kind, Describe(kind, quota, used, allowed: false), amount, upgrade));
+    }
+
+    public async Task CountedAsync(Guid orgId, QuotaKind kind, CancellationToken ct)
+    {
+        var quota = await QuotaOfAsync(orgId, kind, ct);
+        if (kind == QuotaKind.ChatQuestions && quota.Limit is { } limit)
+            await warnings.NotifyAfterCommitAsync($"quota:{orgId:N}:{kind}", PeriodName(quota), await UsedAsync(orgId, kind, quota.PeriodStart, ct), limit,
+                (percent, token) => WarnAsync(orgId, percent, quota.Period, token), ct);
     }
 
     public async Task<QuotaStatus> ReleaseAsync(Guid orgId, QuotaKind kind, string idempotencyKey, CancellationToken ct)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using AiHub.Credits.Plans;
 using AiHub.Data;
 using AiHub.Infrastructure.Errors;
 using AiHub.Organizations;
@@ -21,18 +22,23 @@ internal sealed record CreditHold(
 internal sealed record ApiKeyBudgetPeriod(long SpentMicros, long HeldMicros, long BudgetMicros, DateTimeOffset PeriodStart, DateTimeOffset ResetsAt);
 
 /// <summary>
-/// Who pays for an AI call, and the holds that make sure they can: every AI call (chat, the OpenAI-compatible API,
+/// Who pays for an AI call, and the hold that makes sure they can: every AI call (chat, the OpenAI-compatible API,
 /// knowledge answers) holds its maximum cost here first, then settles the real cost or releases the hold.
 /// </summary>
 /// <remarks>
 /// The payer is the user's own account in their personal org, and the org pool in any other org: personal credits
 /// never pay for an org and the pool never pays for a personal org. In an org the call also holds the member's
-/// allocation (when the member has one) and the key's monthly budget (when a key with a budget makes it). All holds of
-/// one call are taken in one transaction of conditional updates, so they all stand or none does (ADR 0006).
+/// allocation (when the member has one) and the key's monthly budget (when a key with a budget makes it), and a call
+/// that counts against the plan's quota holds one use of it. These are the legs of one ledger hold, decided together:
+/// they all stand or none does, and voiding the hold gives every one back (ADR 0006).
 /// </remarks>
-internal sealed class CreditGate(AppDbContext db, Ledger ledger, TimeProvider clock, BudgetWarnings? budgetWarnings = null)
+internal sealed class CreditGate(AppDbContext db, Ledger ledger, IQuotaService quotas, TimeProvider clock, BudgetWarnings? budgetWarnings = null)
 {
-    public async Task<CreditHold> HoldAsync(Spender spender, long maxCostMicros, string idempotencyKey, CancellationToken ct)
+    public Task<CreditHold> HoldAsync(Spender spender, long maxCostMicros, string idempotencyKey, CancellationToken ct) =>
+        HoldAsync(spender, maxCostMicros, idempotencyKey, null, ct);
+
+    /// <param name="quota">The plan quota this call uses one of (chat questions), or null.</param>
+    public async Task<CreditHold> HoldAsync(Spender spender, long maxCostMicros, string idempotencyKey, QuotaKind? quota, CancellationToken ct)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(maxCostMicros);
         ArgumentException.ThrowIfNullOrWhiteSpace(idempotencyKey);
@@ -41,99 +47,31 @@ internal sealed class CreditGate(AppDbContext db, Ledger ledger, TimeProvider cl
         if (await FindAsync(idempotencyKey, ct) is { } earlier)
             return SameCall(earlier, spender);
 
-        var org = await db.Organizations.AsNoTracking().FirstOrDefaultAsync(o => o.Id == spender.OrganizationId && o.DeletedAt == null, ct)
-            ?? throw Orgs.NotFound("No such organisation.", "It does not exist or was deleted.");
-        var apiKey = spender.ApiKeyId is { } keyId
-            ? await db.ApiKeys.IgnoreQueryFilters().AsNoTracking().FirstOrDefaultAsync(k => k.Id == keyId && k.OrganizationId == org.Id, ct)
-                ?? throw Orgs.NotFound("No such API key.", $"The key {keyId} does not belong to this organisation.")
-            : null;
-        if (spender.WorkspaceId is { } workspaceId
-            && !await db.Workspaces.IgnoreQueryFilters().AnyAsync(w => w.Id == workspaceId && w.OrganizationId == org.Id, ct))
-            throw Orgs.NotFound("No such workspace.", $"The workspace {workspaceId} does not belong to this organisation.");
-        if (apiKey is null && !await db.Memberships.AnyAsync(m => m.OrganizationId == org.Id && m.UserId == spender.UserId, ct))
-            throw Orgs.NotFound("No such member.", $"User {spender.UserId} is not a member of this organisation.");
-
-        CreditAccount payer;
-        MemberAllocation? allocation = null;
-        if (org.IsPersonal)
-        {
-            // A personal org is paid by its owner's own credits, never by a pool.
-            var owner = await db.Memberships.AsNoTracking().Where(m => m.OrganizationId == org.Id && m.Role == OrgRole.Owner)
-                .Select(m => m.UserId).FirstAsync(ct);
-            payer = await ledger.OpenAsync(CreditOwner.User, owner, null, ct);
-        }
-        else
-        {
-            payer = await ledger.OpenAsync(CreditOwner.Organization, null, org.Id, ct);
-            allocation = await db.Set<MemberAllocation>().AsNoTracking()
-                .FirstOrDefaultAsync(a => a.OrganizationId == org.Id && a.UserId == spender.UserId, ct);
-            if (allocation is null && await db.Set<PoolSettings>().AnyAsync(s => s.OrganizationId == org.Id && s.MembersNeedAllocation, ct))
-                throw new ProblemException(StatusCodes.Status402PaymentRequired, "You have no allowance in this organisation.",
-                    "Its members need an allocation to use its credits; ask an Owner or Admin for one, or send a credit request.",
-                    ProblemTypes.AllowanceExceeded);
-        }
-
-        var now = clock.GetUtcNow();
-        var budget = apiKey?.MonthlyBudgetCredits is { } credits ? BudgetMicros(credits) : (long?)null;
-        var month = budget is null ? null : Month(now);
-        if (month is not null)
-            await OpenSpendAsync(apiKey!.Id, month, ct);
-
-        var reference = Reference(spender);
-        try
-        {
-            return await ledger.AtomicallyAsync(async () =>
-            {
-                var paid = await ledger.ReserveWithinAsync(payer.Id, maxCostMicros, reference, idempotencyKey + "/payer",
-                    account => PayerShort(org.IsPersonal, maxCostMicros, account), ct);
-                var capped = allocation is null
-                    ? null
-                    : await ledger.ReserveWithinAsync(allocation.AccountId, maxCostMicros, reference, idempotencyKey + "/allowance",
-                        account => AllowanceShort(maxCostMicros, account), ct);
-                if (month is not null)
-                {
-                    var within = await db.Set<ApiKeySpend>()
-                        .Where(s => s.ApiKeyId == apiKey!.Id && s.Month == month && s.Spent + s.Held + maxCostMicros <= budget!.Value)
-                        .ExecuteUpdateAsync(u => u.SetProperty(s => s.Held, s => s.Held + maxCostMicros), ct);
-                    if (within == 0)
-                        throw await BudgetExceededAsync(apiKey!.Id, month, budget!.Value, maxCostMicros, now, ct);
-                }
-                var hold = new GateHold
-                {
-                    Id = Guid.CreateVersion7(now), OrganizationId = org.Id, UserId = spender.UserId, ApiKeyId = spender.ApiKeyId,
-                    WorkspaceId = spender.WorkspaceId, PayerAccountId = payer.Id, PayerReservationId = paid.Id,
-                    AllocationAccountId = allocation?.AccountId, AllocationReservationId = capped?.Id, BudgetMonth = month,
-                    Amount = maxCostMicros, State = ReservationState.Open, IdempotencyKey = idempotencyKey,
-                    CreatedAt = now, ExpiresAt = now + Ledger.ReservationLifetime,
-                };
-                db.Add(hold);
-                return Describe(hold);
-            }, ct);
-        }
-        catch (DbUpdateException)
-        {
-            // The same call raced itself: the first hold is the hold.
-            if (await FindAsync(idempotencyKey, ct) is not { } winner)
-                throw;
-            return SameCall(winner, spender);
-        }
+        var org = await RequireSpenderAsync(spender, ct);
+        var (payer, allocation) = await LegsAsync(org, spender, maxCostMicros, ct);
+        var budget = await BudgetLegAsync(org.Id, spender.ApiKeyId, maxCostMicros, ct);
+        var quotaLeg = quota is { } kind ? await quotas.LegAsync(org.Id, kind, 1, ct) : null;
+        var hold = await ledger.HoldAsync(new HoldRequest(idempotencyKey, maxCostMicros, Reference(spender), org.Id, spender.UserId, spender.ApiKeyId,
+            spender.WorkspaceId, payer, allocation, budget, quotaLeg), ct);
+        if (quotaLeg is not null)
+            await quotas.CountedAsync(org.Id, quotaLeg.Kind, ct);
+        return SameCall(hold, spender);
     }
 
     /// <summary>Charges the real cost (at most what was held) to the payer and the allocation, counts it against the key's budget, and frees the rest.</summary>
-    public Task SettleAsync(CreditHold hold, long actualCostMicros, CancellationToken ct) =>
-        CloseAsync(hold, ReservationState.Settled, Math.Max(0, actualCostMicros), ct);
-
-    /// <summary>Frees every part of the hold: the call failed before it cost anything.</summary>
-    public Task ReleaseAsync(CreditHold hold, CancellationToken ct) => CloseAsync(hold, ReservationState.Released, 0, ct);
-
-    /// <summary>Releases holds left open past their lifetime by a call that never came back.</summary>
-    public async Task<int> ReleaseExpiredAsync(CancellationToken ct)
+    public async Task SettleAsync(CreditHold hold, long actualCostMicros, CancellationToken ct)
     {
-        var now = clock.GetUtcNow();
-        var expired = await db.Set<GateHold>().AsNoTracking().Where(h => h.State == ReservationState.Open && h.ExpiresAt < now).ToListAsync(ct);
-        foreach (var hold in expired)
-            await CloseAsync(Describe(hold), ReservationState.Released, 0, ct);
-        return expired.Count;
+        await RequireOwnAsync(hold, ct);
+        if (await ledger.PostHoldAsync(hold.Id, actualCostMicros, ct) && hold.ApiKeyId is { } key && budgetWarnings is not null
+            && await BudgetAsync(hold.OrganizationId, key, ct) is { } period)
+            await budgetWarnings.CheckAsync(hold.OrganizationId, key, period, ct);
+    }
+
+    /// <summary>Gives every leg of the hold back, the quota use included: the call failed before it cost anything.</summary>
+    public async Task ReleaseAsync(CreditHold hold, CancellationToken ct)
+    {
+        await RequireOwnAsync(hold, ct);
+        await ledger.VoidHoldAsync(hold.Id, ct);
     }
 
     /// <summary>An API key's current month: spent, held and budget, and when it resets; null when the key has no budget.</summary>
@@ -151,61 +89,69 @@ internal sealed class CreditGate(AppDbContext db, Ledger ledger, TimeProvider cl
         return new ApiKeyBudgetPeriod(spend?.Spent ?? 0, spend?.Held ?? 0, BudgetMicros(budget), start, start.AddMonths(1));
     }
 
-    async Task CloseAsync(CreditHold given, ReservationState state, long actualCost, CancellationToken ct)
+    /// <summary>The org, and the key and workspace when there are, all of the same org; the person a member unless a key acts.</summary>
+    async Task<Organization> RequireSpenderAsync(Spender spender, CancellationToken ct)
     {
-        // Read before the transaction: on SQLite a transaction that reads first and writes later can deadlock with another writer.
-        var hold = await db.Set<GateHold>().AsNoTracking().FirstOrDefaultAsync(h => h.Id == given.Id && h.OrganizationId == given.OrganizationId, ct)
-            ?? throw new ProblemException(StatusCodes.Status404NotFound, "No such credit hold.", null, ProblemTypes.NotFound);
-        if (hold.State != ReservationState.Open)
-            return;
-        var reservations = await ledger.ReservationsAsync(new[] { hold.PayerReservationId, hold.AllocationReservationId }.OfType<Guid>(), ct);
-        var charge = Math.Clamp(actualCost, 0, hold.Amount);
-        var reference = state == ReservationState.Settled ? "AI call settled" : "AI call released";
-        var closed = await ledger.AtomicallyAsync(async () =>
-        {
-            // The hold closes once: a retry, a late settle or the expiry job that loses here changes nothing.
-            var moved = await db.Set<GateHold>().Where(h => h.Id == hold.Id && h.State == ReservationState.Open)
-                .ExecuteUpdateAsync(u => u.SetProperty(h => h.State, state).SetProperty(h => h.ActualCost, charge).SetProperty(h => h.ClosedAt, clock.GetUtcNow()), ct);
-            if (moved == 0)
-                return false;
-            foreach (var reservation in reservations.Values)
-                await ledger.CloseWithinAsync(reservation, state, charge, reference, ct);
-            if (hold is { ApiKeyId: { } keyId, BudgetMonth: { } month })
-                await db.Set<ApiKeySpend>().Where(s => s.ApiKeyId == keyId && s.Month == month)
-                    .ExecuteUpdateAsync(u => u.SetProperty(s => s.Held, s => s.Held - hold.Amount).SetProperty(s => s.Spent, s => s.Spent + charge), ct);
-            return true;
-        }, ct);
-        if (closed && state == ReservationState.Settled && hold.ApiKeyId is { } key && budgetWarnings is not null
-            && await BudgetAsync(hold.OrganizationId, key, ct) is { } period)
-            await budgetWarnings.CheckAsync(hold.OrganizationId, key, period, ct);
+        var org = await db.Organizations.AsNoTracking().FirstOrDefaultAsync(o => o.Id == spender.OrganizationId && o.DeletedAt == null, ct)
+            ?? throw Orgs.NotFound("No such organisation.", "It does not exist or was deleted.");
+        if (spender.ApiKeyId is { } keyId
+            && !await db.ApiKeys.IgnoreQueryFilters().AnyAsync(k => k.Id == keyId && k.OrganizationId == org.Id, ct))
+            throw Orgs.NotFound("No such API key.", $"The key {keyId} does not belong to this organisation.");
+        if (spender.WorkspaceId is { } workspaceId
+            && !await db.Workspaces.IgnoreQueryFilters().AnyAsync(w => w.Id == workspaceId && w.OrganizationId == org.Id, ct))
+            throw Orgs.NotFound("No such workspace.", $"The workspace {workspaceId} does not belong to this organisation.");
+        if (spender.ApiKeyId is null && !await db.Memberships.AnyAsync(m => m.OrganizationId == org.Id && m.UserId == spender.UserId, ct))
+            throw Orgs.NotFound("No such member.", $"User {spender.UserId} is not a member of this organisation.");
+        return org;
     }
 
-    /// <summary>The month's row, made on first use: two calls making it at once make one.</summary>
-    async Task OpenSpendAsync(Guid apiKeyId, string month, CancellationToken ct)
+    /// <summary>The payer (own credits in a personal org, the pool elsewhere) and the member's allocation if capped.</summary>
+    async Task<(AccountLeg Payer, AccountLeg? Allocation)> LegsAsync(Organization org, Spender spender, long needed, CancellationToken ct)
     {
-        if (await db.Set<ApiKeySpend>().AnyAsync(s => s.ApiKeyId == apiKeyId && s.Month == month, ct))
-            return;
-        db.Add(new ApiKeySpend { ApiKeyId = apiKeyId, Month = month });
-        try
+        if (org.IsPersonal)
         {
-            await db.SaveChangesAsync(ct);
+            var owner = await db.Memberships.AsNoTracking().Where(m => m.OrganizationId == org.Id && m.Role == OrgRole.Owner)
+                .Select(m => m.UserId).FirstAsync(ct);
+            var own = await ledger.OpenAsync(CreditOwner.User, owner, null, ct);
+            return (new AccountLeg(own.Id, available => PayerShort(personal: true, needed, available)), null);
         }
-        catch (DbUpdateException)
-        {
-            // Another call made it first.
-        }
-        finally
-        {
-            db.ChangeTracker.Clear();
-        }
+        var pool = await ledger.OpenAsync(CreditOwner.Organization, null, org.Id, ct);
+        var allocation = await db.Set<MemberAllocation>().AsNoTracking()
+            .FirstOrDefaultAsync(a => a.OrganizationId == org.Id && a.UserId == spender.UserId, ct);
+        if (allocation is null && await db.Set<PoolSettings>().AnyAsync(s => s.OrganizationId == org.Id && s.MembersNeedAllocation, ct))
+            throw new ProblemException(StatusCodes.Status402PaymentRequired, "You have no allowance in this organisation.",
+                "Its members need an allocation to use its credits; ask an Owner or Admin for one, or send a credit request.",
+                ProblemTypes.AllowanceExceeded);
+        return (new AccountLeg(pool.Id, available => PayerShort(personal: false, needed, available)),
+            allocation is null ? null : new AccountLeg(allocation.AccountId, available => AllowanceShort(needed, available)));
     }
 
-    async Task<ProblemException> BudgetExceededAsync(Guid apiKeyId, string month, long budget, long needed, DateTimeOffset now, CancellationToken ct)
+    /// <summary>The key's monthly budget leg, when the call is made with a key that has one.</summary>
+    async Task<BudgetLeg?> BudgetLegAsync(Guid orgId, Guid? apiKeyId, long needed, CancellationToken ct)
     {
-        var spend = await db.Set<ApiKeySpend>().AsNoTracking().FirstAsync(s => s.ApiKeyId == apiKeyId && s.Month == month, ct);
+        if (apiKeyId is not { } keyId)
+            return null;
+        var credits = await db.ApiKeys.IgnoreQueryFilters().AsNoTracking().Where(k => k.Id == keyId && k.OrganizationId == orgId)
+            .Select(k => k.MonthlyBudgetCredits).FirstOrDefaultAsync(ct);
+        if (credits is not { } whole)
+            return null;
+        var now = clock.GetUtcNow();
+        var budget = BudgetMicros(whole);
+        return new BudgetLeg(keyId, Month(now), budget, (spent, held) => BudgetExceeded(budget, needed, spent, held, now));
+    }
+
+    /// <summary>A hold is settled or released only by (org, id).</summary>
+    async Task RequireOwnAsync(CreditHold hold, CancellationToken ct)
+    {
+        if (!await db.Set<LedgerHold>().IgnoreQueryFilters().AnyAsync(h => h.Id == hold.Id && h.OrganizationId == hold.OrganizationId, ct))
+            throw Ledger.NoSuchHold();
+    }
+
+    static ProblemException BudgetExceeded(long budget, long needed, long spent, long held, DateTimeOffset now)
+    {
         var resets = new DateTimeOffset(now.Year, now.Month, 1, 0, 0, 0, TimeSpan.Zero).AddMonths(1);
         return new ProblemException(StatusCodes.Status402PaymentRequired, "The API key's monthly budget is used up.",
-            $"This call needs up to {Credits.Format(needed)} credits; the key has spent {Credits.Format(spend.Spent)} and holds {Credits.Format(spend.Held)} " +
+            $"This call needs up to {Credits.Format(needed)} credits; the key has spent {Credits.Format(spent)} and holds {Credits.Format(held)} " +
             $"of its {Credits.Format(budget)} credits this month. The budget resets on {resets:yyyy-MM-dd} (UTC).",
             ProblemTypes.ApiKeyBudgetExceeded)
         {
@@ -213,35 +159,33 @@ internal sealed class CreditGate(AppDbContext db, Ledger ledger, TimeProvider cl
             {
                 ["budget"] = budget / (decimal)Credits.MicrosPerCredit,
                 ["budgetMicros"] = budget,
-                ["spent"] = spend.Spent / (decimal)Credits.MicrosPerCredit,
-                ["spentMicros"] = spend.Spent,
-                ["heldMicros"] = spend.Held,
+                ["spent"] = spent / (decimal)Credits.MicrosPerCredit,
+                ["spentMicros"] = spent,
+                ["heldMicros"] = held,
                 ["resetsAt"] = resets,
             },
         };
     }
 
-    static ProblemException PayerShort(bool personal, long needed, CreditAccount account) => new(
+    static ProblemException PayerShort(bool personal, long needed, long available) => new(
         StatusCodes.Status402PaymentRequired, "Not enough credits.",
         $"This call needs up to {Credits.Format(needed)} credits; {(personal ? "your account has" : "the organisation's pool has")} " +
-        $"{Credits.Format(account.Balance - account.Reserved)} available.",
+        $"{Credits.Format(available)} available.",
         ProblemTypes.InsufficientCredits);
 
-    static ProblemException AllowanceShort(long needed, CreditAccount account) => new(
+    static ProblemException AllowanceShort(long needed, long available) => new(
         StatusCodes.Status402PaymentRequired, "Your allowance in this organisation is used up.",
-        $"This call needs up to {Credits.Format(needed)} credits; your allowance has {Credits.Format(account.Balance - account.Reserved)} left. " +
+        $"This call needs up to {Credits.Format(needed)} credits; your allowance has {Credits.Format(available)} left. " +
         "Send a credit request to the organisation's Owners and Admins.",
         ProblemTypes.AllowanceExceeded);
 
-    async Task<GateHold?> FindAsync(string idempotencyKey, CancellationToken ct) =>
-        await db.Set<GateHold>().AsNoTracking().FirstOrDefaultAsync(h => h.IdempotencyKey == idempotencyKey, ct);
+    async Task<LedgerHold?> FindAsync(string idempotencyKey, CancellationToken ct) =>
+        await db.Set<LedgerHold>().AsNoTracking().IgnoreQueryFilters().FirstOrDefaultAsync(h => h.IdempotencyKey == idempotencyKey, ct);
 
-    static CreditHold SameCall(GateHold hold, Spender spender) =>
+    static CreditHold SameCall(LedgerHold hold, Spender spender) =>
         hold.OrganizationId == spender.OrganizationId && hold.UserId == spender.UserId
-            ? Describe(hold)
+            ? new(hold.Id, spender.OrganizationId, hold.PayerAccountId, hold.AllocationAccountId, hold.BudgetMonth is null ? null : hold.ApiKeyId, hold.Amount, hold.IdempotencyKey)
             : throw new ProblemException(StatusCodes.Status409Conflict, "That idempotency key belongs to another call.", null, ProblemTypes.Conflict);
-
-    static CreditHold Describe(GateHold h) => new(h.Id, h.OrganizationId, h.PayerAccountId, h.AllocationAccountId, h.BudgetMonth is null ? null : h.ApiKeyId, h.Amount, h.IdempotencyKey);
 
     static string Reference(Spender s) =>
         $"AI call by user {s.UserId:N}" + (s.ApiKeyId is { } key ? $" with key {key:N}" : "");

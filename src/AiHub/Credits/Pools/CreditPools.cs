@@ -232,20 +232,7 @@ internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit
         if (!await db.Memberships.AnyAsync(m => m.OrganizationId == orgId && m.UserId == request.UserId, ct))
             throw Orgs.Conflict("The member has left the organisation.", "Deny the request instead.");
         var now = clock.GetUtcNow();
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                await DecideAndAllocateAsync(request, actorId, micros, now, ct);
-                break;
-            }
-            catch (DbUpdateException)
-            {
-                // The member's allowance was being made at the same moment and the decision rolled back with it: decide again.
-                if (attempt == 3 || (await FindRequestAsync(orgId, requestId, ct)).Status != CreditRequestStatus.Pending)
-                    throw AlreadyDecided();
-            }
-        }
+        await DecideAndAllocateAsync(request, actorId, micros, now, ct);
         audit.Add(AuditKinds.CreditsRequestApproved, request.UserId, new { request = requestId, creditsMicros = micros }, actorId, orgId);
         await db.SaveChangesAsync(ct);
         var decidedRequest = await FindRequestAsync(orgId, requestId, ct);
@@ -256,19 +243,20 @@ internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit
     async Task DecideAndAllocateAsync(CreditRequest request, Guid actorId, long micros, DateTimeOffset now, CancellationToken ct)
     {
         var (orgId, requestId) = (request.OrganizationId, request.Id);
-        await ledger.AtomicallyAsync(async () =>
-        {
-            // The decision first: of two managers deciding at once, one wins and the other gets 409.
-            var decided = await db.Set<CreditRequest>()
-                .Where(r => r.Id == requestId && r.OrganizationId == orgId && r.Status == CreditRequestStatus.Pending)
-                .ExecuteUpdateAsync(u => u.SetProperty(r => r.Status, CreditRequestStatus.Approved).SetProperty(r => r.DecidedBy, actorId)
-                    .SetProperty(r => r.DecidedAt, now).SetProperty(r => r.ApprovedAmount, micros), ct);
-            if (decided == 0)
-                throw AlreadyDecided();
-            var accountId = (await AllocationOfAsync(orgId, request.UserId, ct))?.AccountId ?? await AddAllocationAsync(orgId, request.UserId, ct);
-            return await ledger.PostWithinAsync(accountId, CreditKind.Allocation, micros, Truncate($"credit request: {request.Reason}"), actorId,
-                $"credit-request:{requestId:N}", null, ct);
-        }, ct);
+        var accountId = await MemberAccountAsync(orgId, request.UserId, ct);
+        await ledger.PostAllAsync([new Posting(accountId, CreditKind.Allocation, micros, Truncate($"credit request: {request.Reason}"), actorId, $"credit-request:{requestId:N}")], ct,
+            async (_, c) =>
+            {
+                // The decision commits with the allocation: of two managers deciding at once, one wins and the other gets 409.
+                var decided = await db.Set<CreditRequest>()
+                    .Where(r => r.Id == requestId && r.OrganizationId == orgId && r.Status == CreditRequestStatus.Pending)
+                    .ExecuteUpdateAsync(u => u.SetProperty(r => r.Status, CreditRequestStatus.Approved).SetProperty(r => r.DecidedBy, actorId)
+                        .SetProperty(r => r.DecidedAt, now).SetProperty(r => r.ApprovedAmount, micros), c);
+                if (decided == 0)
+                    throw AlreadyDecided();
+                if (await AllocationOfAsync(orgId, request.UserId, c) is null)
+                    db.Add(new MemberAllocation { OrganizationId = orgId, UserId = request.UserId, AccountId = accountId, CreatedAt = now });
+            });
     }
 
     public async Task<CreditRequestResponse> DenyAsync(OrgGrant caller, Guid actorId, Guid requestId, DenyBody body, CancellationToken ct)
@@ -306,10 +294,10 @@ internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit
     {
         var now = clock.GetUtcNow();
         var start = new DateTimeOffset(now.Year, now.Month, 1, 0, 0, 0, TimeSpan.Zero);
-        var query = db.Set<GateHold>().Where(h => h.OrganizationId == orgId && h.State == ReservationState.Settled && h.CreatedAt >= start);
+        var query = db.Set<LedgerHold>().Where(h => h.OrganizationId == orgId && h.State == HoldState.Posted && h.CreatedAt >= start && h.UserId != null);
         if (userId is { } one)
             query = query.Where(h => h.UserId == one);
-        return await query.GroupBy(h => h.UserId).Select(g => new { UserId = g.Key, Spent = g.Sum(h => h.ActualCost ?? 0) })
+        return await query.GroupBy(h => h.UserId!.Value).Select(g => new { UserId = g.Key, Spent = g.Sum(h => h.ActualCost ?? 0) })
             .ToDictionaryAsync(s => s.UserId, s => s.Spent, ct);
     }
 
@@ -319,37 +307,44 @@ internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit
     /// <summary>Caps a member, reusing their allocation account if they had one before; two callers at once make one.</summary>
     async Task<Guid> OpenAllocationAsync(Guid orgId, Guid userId, CancellationToken ct)
     {
+        var accountId = await MemberAccountAsync(orgId, userId, ct);
+        db.Add(new MemberAllocation { OrganizationId = orgId, UserId = userId, AccountId = accountId, CreatedAt = clock.GetUtcNow() });
         try
         {
-            return await AddAllocationAsync(orgId, userId, ct);
+            await db.SaveChangesAsync(ct);
         }
-        catch (DbUpdateException)
+        catch (DbUpdateException e) when (UniqueViolation.Is(e))
         {
-            db.ChangeTracker.Clear();
-            if (await AllocationOfAsync(orgId, userId, ct) is not { } winner)
-                throw;
-            return winner.AccountId;
+            // Another request capped the member at the same moment, with the same account.
         }
         finally
         {
             db.ChangeTracker.Clear();
         }
+        return accountId;
     }
 
-    /// <summary>Writes the allocation row (and a fresh Member account the first time); inside a transaction it joins it.</summary>
-    async Task<Guid> AddAllocationAsync(Guid orgId, Guid userId, CancellationToken ct)
+    /// <summary>The member's allocation account, kept after a cap is lifted and reused by the next; made once however many ask at once.</summary>
+    async Task<Guid> MemberAccountAsync(Guid orgId, Guid userId, CancellationToken ct)
     {
-        var now = clock.GetUtcNow();
-        var accountId = await db.Set<CreditAccount>().AsNoTracking()
-            .Where(a => a.Owner == CreditOwner.Member && a.OrganizationId == orgId && a.UserId == userId).Select(a => (Guid?)a.Id).FirstOrDefaultAsync(ct);
-        if (accountId is null)
+        var existing = db.Set<CreditAccount>().AsNoTracking().Where(a => a.Owner == CreditOwner.Member && a.OrganizationId == orgId && a.UserId == userId)
+            .Select(a => (Guid?)a.Id);
+        if (await existing.FirstOrDefaultAsync(ct) is { } id)
+            return id;
+        db.Add(new CreditAccount { Id = Guid.CreateVersion7(clock.GetUtcNow()), Owner = CreditOwner.Member, OrganizationId = orgId, UserId = userId, CreatedAt = clock.GetUtcNow() });
+        try
         {
-            accountId = Guid.CreateVersion7(now);
-            db.Add(new CreditAccount { Id = accountId.Value, Owner = CreditOwner.Member, OrganizationId = orgId, UserId = userId, CreatedAt = now });
+            await db.SaveChangesAsync(ct);
         }
-        db.Add(new MemberAllocation { OrganizationId = orgId, UserId = userId, AccountId = accountId.Value, CreatedAt = now });
-        await db.SaveChangesAsync(ct);
-        return accountId.Value;
+        catch (DbUpdateException e) when (UniqueViolation.Is(e))
+        {
+            db.ChangeTracker.Clear();
+        }
+        finally
+        {
+            db.ChangeTracker.Clear();
+        }
+        return (await existing.FirstAsync(ct))!.Value;
     }
 
     async Task<bool> MembersNeedAllocationAsync(Guid orgId, CancellationToken ct) =>

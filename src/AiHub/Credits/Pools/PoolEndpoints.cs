@@ -14,8 +14,6 @@ internal static class PoolEndpoints
         services.AddScoped<CreditGate>();
         services.AddScoped<BudgetWarnings>();
         services.AddScoped<CreditPools>();
-        // Every minute, AI-call holds a crashed call left open are released, the key budget's part with them.
-        services.AddRecurringJob<CreditGate>("credit-hold-expiry", gate => gate.ReleaseExpiredAsync(CancellationToken.None), Cron.Minutely());
     }
 
     public static void MapPoolRoutes(IEndpointRouteBuilder app)

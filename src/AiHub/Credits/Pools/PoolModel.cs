@@ -80,55 +80,11 @@ internal sealed class ApiKeySpend
     public long Held { get; set; }
 }
 
-/// <summary>
-/// The holds of one AI call, as <see cref="CreditGate"/> placed them: the payer's reservation, the member's allocation
-/// reservation and the key's budget hold. Closing it moves its state from Open exactly once, which is what makes
-/// settling, releasing and the expiry job safe to race.
-/// </summary>
-internal sealed class GateHold
-{
-    public Guid Id { get; init; }
-
-    public Guid OrganizationId { get; init; }
-
-    public Guid UserId { get; init; }
-
-    public Guid? ApiKeyId { get; init; }
-
-    public Guid? WorkspaceId { get; init; }
-
-    public Guid PayerAccountId { get; init; }
-
-    public Guid PayerReservationId { get; init; }
-
-    public Guid? AllocationAccountId { get; init; }
-
-    public Guid? AllocationReservationId { get; init; }
-
-    /// <summary>The month whose <see cref="ApiKeySpend"/> row holds the budget part; null when the key has no budget.</summary>
-    public string? BudgetMonth { get; init; }
-
-    public long Amount { get; init; }
-
-    public long? ActualCost { get; set; }
-
-    public ReservationState State { get; set; }
-
-    public required string IdempotencyKey { get; init; }
-
-    public DateTimeOffset CreatedAt { get; init; }
-
-    public DateTimeOffset ExpiresAt { get; init; }
-
-    public DateTimeOffset? ClosedAt { get; set; }
-}
-
 internal sealed class PoolModelConfiguration :
     IEntityTypeConfiguration<MemberAllocation>,
     IEntityTypeConfiguration<PoolSettings>,
     IEntityTypeConfiguration<CreditRequest>,
-    IEntityTypeConfiguration<ApiKeySpend>,
-    IEntityTypeConfiguration<GateHold>
+    IEntityTypeConfiguration<ApiKeySpend>
 {
     public void Configure(EntityTypeBuilder<MemberAllocation> builder)
     {
@@ -173,20 +129,5 @@ internal sealed class PoolModelConfiguration :
         builder.HasKey(s => new { s.ApiKeyId, s.Month });
         builder.Property(s => s.Month).HasMaxLength(7);
         builder.HasOne<ApiKey>().WithMany().HasForeignKey(s => s.ApiKeyId).OnDelete(DeleteBehavior.Cascade);
-    }
-
-    public void Configure(EntityTypeBuilder<GateHold> builder)
-    {
-        builder.ToTable("credit_holds", t => t.HasCheckConstraint("ck_credit_holds_amount", "amount >= 0"));
-        builder.Property(h => h.State).HasConversion<string>().HasMaxLength(16);
-        builder.Property(h => h.IdempotencyKey).HasMaxLength(200);
-        builder.Property(h => h.BudgetMonth).HasMaxLength(7);
-        builder.HasIndex(h => h.IdempotencyKey).IsUnique();
-        builder.HasIndex(h => new { h.State, h.ExpiresAt });
-        builder.HasIndex(h => new { h.OrganizationId, h.UserId, h.CreatedAt });
-        builder.HasOne<Organization>().WithMany().HasForeignKey(h => h.OrganizationId).OnDelete(DeleteBehavior.Cascade);
-        builder.HasOne<AppUser>().WithMany().HasForeignKey(h => h.UserId).OnDelete(DeleteBehavior.Cascade);
-        builder.HasOne<ApiKey>().WithMany().HasForeignKey(h => h.ApiKeyId).OnDelete(DeleteBehavior.Cascade);
-        builder.HasOne<CreditAccount>().WithMany().HasForeignKey(h => h.PayerAccountId).OnDelete(DeleteBehavior.Cascade);
     }
 }

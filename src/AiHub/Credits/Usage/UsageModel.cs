@@ -144,8 +144,7 @@ internal sealed class UsageModelConfiguration :
         builder.HasIndex(r => new { r.UserId, r.CreatedAt });
         builder.HasIndex(r => new { r.ApiKeyId, r.CreatedAt });
         builder.HasIndex(r => new { r.Aggregated, r.HourStart });
-        // No key to users: an org's usage outlives the accounts that made it.
-        builder.HasOne<Organization>().WithMany().HasForeignKey(r => r.OrganizationId).OnDelete(DeleteBehavior.Cascade);
+        // No keys to users or the org: usage records are money history and outlive both, keeping only their ids.
     }
 
     public void Configure(EntityTypeBuilder<UsageHourly> builder)

@@ -44,6 +44,10 @@ public static class JobsExtensions
         // Not AddHostedService: it keeps one registration per type, and one type may schedule several jobs.
         services.AddSingleton<IHostedService>(sp => new RecurringJobRegistration<TJob>(sp.GetRequiredService<IRecurringJobManager>(), id, call, cron));
 
+    /// <summary>Removes at start a recurring job an earlier version scheduled, whose method no longer exists.</summary>
+    internal static IServiceCollection RetireRecurringJob(this IServiceCollection services, string id) =>
+        services.AddSingleton<IHostedService>(sp => new RetiredRecurringJob(sp.GetRequiredService<IRecurringJobManager>(), id));
+
     static JobStorage CreateStorage(DatabaseSettings database)
     {
         if (database.Provider == DatabaseProvider.Sqlite)
@@ -103,6 +107,17 @@ internal sealed class RecurringJobRegistration<TJob>(IRecurringJobManager recurr
     public Task StartAsync(CancellationToken cancellationToken)
     {
         recurring.AddOrUpdate(id, call, cron);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+internal sealed class RetiredRecurringJob(IRecurringJobManager recurring, string id) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        recurring.RemoveIfExists(id);
         return Task.CompletedTask;
     }
 

@@ -497,6 +497,10 @@ namespace AiHub.Data.Migrations.Postgres
                         .HasColumnType("timestamp with time zone")
                         .HasColumnName("created_at");
 
+                    b.Property<Guid?>("HoldId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("hold_id");
+
                     b.Property<string>("IdempotencyKey")
                         .IsRequired()
                         .HasMaxLength(200)
@@ -515,10 +519,6 @@ namespace AiHub.Data.Migrations.Postgres
                         .HasColumnType("character varying(200)")
                         .HasColumnName("reference");
 
-                    b.Property<Guid?>("ReservationId")
-                        .HasColumnType("uuid")
-                        .HasColumnName("reservation_id");
-
                     b.Property<long>("ReservedAmount")
                         .HasColumnType("bigint")
                         .HasColumnName("reserved_amount");
@@ -536,20 +536,37 @@ namespace AiHub.Data.Migrations.Postgres
                     b.ToTable("credit_entries", (string)null);
                 });
 
-            modelBuilder.Entity("AiHub.Credits.CreditReservation", b =>
+            modelBuilder.Entity("AiHub.Credits.LedgerHold", b =>
                 {
                     b.Property<Guid>("Id")
                         .ValueGeneratedOnAdd()
                         .HasColumnType("uuid")
                         .HasColumnName("id");
 
-                    b.Property<Guid>("AccountId")
+                    b.Property<long?>("ActualCost")
+                        .HasColumnType("bigint")
+                        .HasColumnName("actual_cost");
+
+                    b.Property<Guid?>("AllocationAccountId")
                         .HasColumnType("uuid")
-                        .HasColumnName("account_id");
+                        .HasColumnName("allocation_account_id");
 
                     b.Property<long>("Amount")
                         .HasColumnType("bigint")
                         .HasColumnName("amount");
+
+                    b.Property<Guid?>("ApiKeyId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("api_key_id");
+
+                    b.Property<string>("BudgetMonth")
+                        .HasMaxLength(7)
+                        .HasColumnType("character varying(7)")
+                        .HasColumnName("budget_month");
+
+                    b.Property<DateTimeOffset?>("ClosedAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("closed_at");
 
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone")
@@ -565,26 +582,78 @@ namespace AiHub.Data.Migrations.Postgres
                         .HasColumnType("character varying(200)")
                         .HasColumnName("idempotency_key");
 
+                    b.Property<Guid?>("OrganizationId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("organization_id");
+
+                    b.Property<Guid>("PayerAccountId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("payer_account_id");
+
+                    b.Property<long>("QuotaAmount")
+                        .HasColumnType("bigint")
+                        .HasColumnName("quota_amount");
+
+                    b.Property<string>("QuotaKind")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("quota_kind");
+
+                    b.Property<DateTimeOffset?>("QuotaPeriodStart")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("quota_period_start");
+
+                    b.Property<string>("Reference")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("character varying(200)")
+                        .HasColumnName("reference");
+
                     b.Property<string>("State")
                         .IsRequired()
                         .HasMaxLength(16)
                         .HasColumnType("character varying(16)")
                         .HasColumnName("state");
 
-                    b.HasKey("Id")
-                        .HasName("pk_credit_reservations");
+                    b.Property<Guid?>("UserId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("user_id");
 
-                    b.HasIndex("AccountId")
-                        .HasDatabaseName("ix_credit_reservations_account_id");
+                    b.Property<Guid?>("WorkspaceId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("workspace_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_credit_holds");
+
+                    b.HasIndex("AllocationAccountId")
+                        .HasDatabaseName("ix_credit_holds_allocation_account_id");
+
+                    b.HasIndex("ApiKeyId")
+                        .HasDatabaseName("ix_credit_holds_api_key_id");
 
                     b.HasIndex("IdempotencyKey")
                         .IsUnique()
-                        .HasDatabaseName("ix_credit_reservations_idempotency_key");
+                        .HasDatabaseName("ix_credit_holds_idempotency_key");
+
+                    b.HasIndex("PayerAccountId")
+                        .HasDatabaseName("ix_credit_holds_payer_account_id");
+
+                    b.HasIndex("UserId")
+                        .HasDatabaseName("ix_credit_holds_user_id");
 
                     b.HasIndex("State", "ExpiresAt")
-                        .HasDatabaseName("ix_credit_reservations_state_expires_at");
+                        .HasDatabaseName("ix_credit_holds_state_expires_at");
 
-                    b.ToTable("credit_reservations", (string)null);
+                    b.HasIndex("OrganizationId", "UserId", "CreatedAt")
+                        .HasDatabaseName("ix_credit_holds_organization_id_user_id_created_at");
+
+                    b.ToTable("credit_holds", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_credit_holds_amount", "amount >= 0");
+
+                            t.HasCheckConstraint("ck_credit_holds_quota_amount", "quota_amount >= 0");
+                        });
                 });
 
             modelBuilder.Entity("AiHub.Credits.Plans.LimitWarning", b =>
@@ -947,110 +1016,6 @@ namespace AiHub.Data.Migrations.Postgres
                             t.HasCheckConstraint("ck_credit_requests_amount", "amount > 0");
 
                             t.HasCheckConstraint("ck_credit_requests_approved_amount", "approved_amount IS NULL OR approved_amount > 0");
-                        });
-                });
-
-            modelBuilder.Entity("AiHub.Credits.Pools.GateHold", b =>
-                {
-                    b.Property<Guid>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("uuid")
-                        .HasColumnName("id");
-
-                    b.Property<long?>("ActualCost")
-                        .HasColumnType("bigint")
-                        .HasColumnName("actual_cost");
-
-                    b.Property<Guid?>("AllocationAccountId")
-                        .HasColumnType("uuid")
-                        .HasColumnName("allocation_account_id");
-
-                    b.Property<Guid?>("AllocationReservationId")
-                        .HasColumnType("uuid")
-                        .HasColumnName("allocation_reservation_id");
-
-                    b.Property<long>("Amount")
-                        .HasColumnType("bigint")
-                        .HasColumnName("amount");
-
-                    b.Property<Guid?>("ApiKeyId")
-                        .HasColumnType("uuid")
-                        .HasColumnName("api_key_id");
-
-                    b.Property<string>("BudgetMonth")
-                        .HasMaxLength(7)
-                        .HasColumnType("character varying(7)")
-                        .HasColumnName("budget_month");
-
-                    b.Property<DateTimeOffset?>("ClosedAt")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("closed_at");
-
-                    b.Property<DateTimeOffset>("CreatedAt")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("created_at");
-
-                    b.Property<DateTimeOffset>("ExpiresAt")
-                        .HasColumnType("timestamp with time zone")
-                        .HasColumnName("expires_at");
-
-                    b.Property<string>("IdempotencyKey")
-                        .IsRequired()
-                        .HasMaxLength(200)
-                        .HasColumnType("character varying(200)")
-                        .HasColumnName("idempotency_key");
-
-                    b.Property<Guid>("OrganizationId")
-                        .HasColumnType("uuid")
-                        .HasColumnName("organization_id");
-
-                    b.Property<Guid>("PayerAccountId")
-                        .HasColumnType("uuid")
-                        .HasColumnName("payer_account_id");
-
-                    b.Property<Guid>("PayerReservationId")
-                        .HasColumnType("uuid")
-                        .HasColumnName("payer_reservation_id");
-
-                    b.Property<string>("State")
-                        .IsRequired()
-                        .HasMaxLength(16)
-                        .HasColumnType("character varying(16)")
-                        .HasColumnName("state");
-
-                    b.Property<Guid>("UserId")
-                        .HasColumnType("uuid")
-                        .HasColumnName("user_id");
-
-                    b.Property<Guid?>("WorkspaceId")
-                        .HasColumnType("uuid")
-                        .HasColumnName("workspace_id");
-
-                    b.HasKey("Id")
-                        .HasName("pk_credit_holds");
-
-                    b.HasIndex("ApiKeyId")
-                        .HasDatabaseName("ix_credit_holds_api_key_id");
-
-                    b.HasIndex("IdempotencyKey")
-                        .IsUnique()
-                        .HasDatabaseName("ix_credit_holds_idempotency_key");
-
-                    b.HasIndex("PayerAccountId")
-                        .HasDatabaseName("ix_credit_holds_payer_account_id");
-
-                    b.HasIndex("UserId")
-                        .HasDatabaseName("ix_credit_holds_user_id");
-
-                    b.HasIndex("State", "ExpiresAt")
-                        .HasDatabaseName("ix_credit_holds_state_expires_at");
-
-                    b.HasIndex("OrganizationId", "UserId", "CreatedAt")
-                        .HasDatabaseName("ix_credit_holds_organization_id_user_id_created_at");
-
-                    b.ToTable("credit_holds", null, t =>
-                        {
-                            t.HasCheckConstraint("ck_credit_holds_amount", "amount >= 0");
                         });
                 });
 
@@ -2614,13 +2579,13 @@ namespace AiHub.Data.Migrations.Postgres
                     b.HasOne("AiHub.Organizations.Organization", null)
                         .WithMany()
                         .HasForeignKey("OrganizationId")
-                        .OnDelete(DeleteBehavior.Cascade)
+                        .OnDelete(DeleteBehavior.SetNull)
                         .HasConstraintName("fk_credit_accounts_organizations_organization_id");
 
                     b.HasOne("AiHub.Identity.AppUser", null)
                         .WithMany()
                         .HasForeignKey("UserId")
-                        .OnDelete(DeleteBehavior.Cascade)
+                        .OnDelete(DeleteBehavior.SetNull)
                         .HasConstraintName("fk_credit_accounts_asp_net_users_user_id");
                 });
 
@@ -2629,19 +2594,43 @@ namespace AiHub.Data.Migrations.Postgres
                     b.HasOne("AiHub.Credits.CreditAccount", null)
                         .WithMany()
                         .HasForeignKey("AccountId")
-                        .OnDelete(DeleteBehavior.Cascade)
+                        .OnDelete(DeleteBehavior.Restrict)
                         .IsRequired()
                         .HasConstraintName("fk_credit_entries_credit_accounts_account_id");
                 });
 
-            modelBuilder.Entity("AiHub.Credits.CreditReservation", b =>
+            modelBuilder.Entity("AiHub.Credits.LedgerHold", b =>
                 {
                     b.HasOne("AiHub.Credits.CreditAccount", null)
                         .WithMany()
-                        .HasForeignKey("AccountId")
-                        .OnDelete(DeleteBehavior.Cascade)
+                        .HasForeignKey("AllocationAccountId")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .HasConstraintName("fk_credit_holds_credit_accounts_allocation_account_id");
+
+                    b.HasOne("AiHub.Organizations.ApiKeys.ApiKey", null)
+                        .WithMany()
+                        .HasForeignKey("ApiKeyId")
+                        .OnDelete(DeleteBehavior.SetNull)
+                        .HasConstraintName("fk_credit_holds_api_keys_api_key_id");
+
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.SetNull)
+                        .HasConstraintName("fk_credit_holds_organizations_organization_id");
+
+                    b.HasOne("AiHub.Credits.CreditAccount", null)
+                        .WithMany()
+                        .HasForeignKey("PayerAccountId")
+                        .OnDelete(DeleteBehavior.Restrict)
                         .IsRequired()
-                        .HasConstraintName("fk_credit_reservations_credit_accounts_account_id");
+                        .HasConstraintName("fk_credit_holds_credit_accounts_payer_account_id");
+
+                    b.HasOne("AiHub.Identity.AppUser", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.SetNull)
+                        .HasConstraintName("fk_credit_holds_asp_net_users_user_id");
                 });
 
             modelBuilder.Entity("AiHub.Credits.Plans.OrgPlan", b =>
@@ -2706,36 +2695,6 @@ namespace AiHub.Data.Migrations.Postgres
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_credit_requests_asp_net_users_user_id");
-                });
-
-            modelBuilder.Entity("AiHub.Credits.Pools.GateHold", b =>
-                {
-                    b.HasOne("AiHub.Organizations.ApiKeys.ApiKey", null)
-                        .WithMany()
-                        .HasForeignKey("ApiKeyId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .HasConstraintName("fk_credit_holds_api_keys_api_key_id");
-
-                    b.HasOne("AiHub.Organizations.Organization", null)
-                        .WithMany()
-                        .HasForeignKey("OrganizationId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired()
-                        .HasConstraintName("fk_credit_holds_organizations_organization_id");
-
-                    b.HasOne("AiHub.Credits.CreditAccount", null)
-                        .WithMany()
-                        .HasForeignKey("PayerAccountId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired()
-                        .HasConstraintName("fk_credit_holds_credit_accounts_payer_account_id");
-
-                    b.HasOne("AiHub.Identity.AppUser", null)
-                        .WithMany()
-                        .HasForeignKey("UserId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired()
-                        .HasConstraintName("fk_credit_holds_asp_net_users_user_id");
                 });
 
             modelBuilder.Entity("AiHub.Credits.Pools.MemberAllocation", b =>
@@ -2806,16 +2765,6 @@ namespace AiHub.Data.Migrations.Postgres
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_usage_hourly_organizations_organization_id");
-                });
-
-            modelBuilder.Entity("AiHub.Credits.Usage.UsageRecord", b =>
-                {
-                    b.HasOne("AiHub.Organizations.Organization", null)
-                        .WithMany()
-                        .HasForeignKey("OrganizationId")
-                        .OnDelete(DeleteBehavior.Cascade)
-                        .IsRequired()
-                        .HasConstraintName("fk_usage_records_organizations_organization_id");
                 });
 
             modelBuilder.Entity("AiHub.Identity.RefreshToken", b =>
