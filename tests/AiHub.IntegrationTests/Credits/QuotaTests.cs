@@ -282,7 +282,7 @@ public abstract class QuotaTests(IdentityHost host)
     }
 
     /// <summary>A daily plan of its own (made or replaced by an admin), assigned to the org.</summary>
-    static async Task OnPlanAsync(HttpClient client, AuthTokens admin, Guid orgId, string code, int chatQuestions)
+    internal static async Task OnPlanAsync(HttpClient client, AuthTokens admin, Guid orgId, string code, int chatQuestions)
     {
         using var put = await client.SendAsync(As(admin, HttpMethod.Put, $"/api/admin/plans/{code}", new
         {
