@@ -116,14 +116,22 @@ public static class GateThroughput
                 catch (Exception e)
                 {
                     // A pair the database refused (a deadlock, say) is counted and reported, not retried: the app does not retry either.
-                    failures.Add(e is DbUpdateException { InnerException: PostgresException inner } ? $"{inner.SqlState} {inner.MessageText}"
-                        : e is PostgresException pg ? $"{pg.SqlState} {pg.MessageText}" : $"{e.GetType().Name}: {e.Message}");
+                    failures.Add(Reason(e));
                 }
             }
             return (latencies, failures);
         })).ToList();
         var all = await Task.WhenAll(workers);
         return (all.SelectMany(w => w.latencies).ToList(), all.SelectMany(w => w.failures).ToList(), clock.Elapsed);
+    }
+
+    /// <summary>The database's own words when it refused (a deadlock is 40P01), whatever wraps them.</summary>
+    static string Reason(Exception e)
+    {
+        for (var inner = e; inner is not null; inner = inner.InnerException)
+            if (inner is PostgresException pg)
+                return $"{pg.SqlState} {pg.MessageText}";
+        return $"{e.GetType().Name}: {e.Message}";
     }
 
     /// <summary>
