@@ -2,6 +2,9 @@
 # Reserve+settle throughput of the credit ledger on a durable PostgreSQL (fsync and synchronous commit on, unlike
 # the test cluster), started here on loopback and removed afterwards. Extra arguments go to the run, e.g.
 #   bench/ledger.sh --spenders 1,16,200 --accounts 1,1000 --seconds 10
+# --path gate drives what a chat call pays by (CreditGate hold then settle, org members on a funded pool) instead of
+# the ledger's reserve and settle; --variants plain,capped picks the pool only, or a capped member calling with a
+# budgeted API key ("accounts" is then the number of orgs).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

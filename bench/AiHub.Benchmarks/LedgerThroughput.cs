@@ -21,8 +21,16 @@ public static class LedgerThroughput
         var connection = Option(args, "--connection") ?? Environment.GetEnvironmentVariable("AIHUB_BENCH_POSTGRES");
         if (connection is null)
         {
-            Console.Error.WriteLine("usage: ledger --connection <PostgreSQL connection string> [--spenders 1,16,200] [--accounts 1,1000] [--seconds 10]");
+            Console.Error.WriteLine("usage: ledger --connection <PostgreSQL connection string> [--path writer|gate] [--spenders 1,16,200] [--accounts 1,1000] [--seconds 10] [--variants plain,capped]");
             return 64;
+        }
+        switch (Option(args, "--path") ?? "writer")
+        {
+            case "gate":
+                return await GateThroughput.RunAsync(connection, args);
+            case not "writer":
+                Console.Error.WriteLine("--path is writer (the ledger's reserve and settle) or gate (a chat call's hold and settle)");
+                return 64;
         }
         var spenders = Ints(Option(args, "--spenders") ?? "1,16,200");
         var accounts = Ints(Option(args, "--accounts") ?? "1,1000");
@@ -120,7 +128,7 @@ public static class LedgerThroughput
         return services.BuildServiceProvider();
     }
 
-    static async Task ExecuteAsync(string connectionString, string sql)
+    internal static async Task ExecuteAsync(string connectionString, string sql)
     {
         await using var admin = new NpgsqlConnection(connectionString);
         await admin.OpenAsync();
@@ -128,11 +136,11 @@ public static class LedgerThroughput
         await command.ExecuteNonQueryAsync();
     }
 
-    static string Ms(List<double> sorted, double quantile) =>
+    internal static string Ms(List<double> sorted, double quantile) =>
         sorted.Count == 0 ? "–" : $"{sorted[(int)Math.Min(sorted.Count - 1, quantile * sorted.Count)]:0.0} ms";
 
-    static string? Option(string[] args, string name) =>
+    internal static string? Option(string[] args, string name) =>
         Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : null;
 
-    static int[] Ints(string list) => list.Split(',').Select(s => int.Parse(s, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+    internal static int[] Ints(string list) => list.Split(',').Select(s => int.Parse(s, System.Globalization.CultureInfo.InvariantCulture)).ToArray();
 }
