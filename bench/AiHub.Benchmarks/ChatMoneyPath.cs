@@ -1,10 +1,11 @@
+using AiHub.Credits.Plans;
 using AiHub.Credits.Pools;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace AiHub.Benchmarks;
 
 /// <summary>
-/// What one chat call does with money, and nothing else: hold the call's maximum cost, then settle its real cost,
+/// What one chat call does with money, and nothing else: hold the call's maximum cost and one question, then settle its real cost,
 /// each through the app's own services in a scope of its own, as <c>ChatEngine.StartAsync</c> and <c>ChatCall</c> do.
 /// </summary>
 /// <remarks>The one place to change when the money API changes; the driver around it only counts and checks.</remarks>
@@ -16,7 +17,7 @@ internal sealed class ChatMoneyPath(IServiceProvider services)
         // One scope per call, as the chat engine opens one for the call's quota and credit work.
         await using var scope = services.CreateAsyncScope();
         var gate = scope.ServiceProvider.GetRequiredService<CreditGate>();
-        var hold = await gate.HoldAsync(spender, maxCostMicros, callId, ct);
+        var hold = await gate.HoldAsync(spender, maxCostMicros, callId, QuotaKind.ChatQuestions, ct);
         await gate.SettleAsync(hold, Math.Min(costMicros, hold.AmountMicros), CancellationToken.None);
     }
 }

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using AiHub.Admin;
 using AiHub.Credits;
+using AiHub.Credits.Plans;
 using AiHub.Credits.Pools;
 using AiHub.Data;
 using AiHub.Identity;
@@ -58,6 +59,8 @@ public static class GateThroughput
             var services = app.Services;
             await using (var scope = services.CreateAsyncScope())
                 await scope.ServiceProvider.GetRequiredService<AppDbContext>().Database.MigrateAsync();
+            // Of the app's hosted services only the ledger's batch writer runs: no job would disturb the figures.
+            await services.GetRequiredService<LedgerWriter>().StartAsync(CancellationToken.None);
 
             var setup = Stopwatch.StartNew();
             var users = await UsersAsync(services, spenders.Max());
@@ -145,42 +148,41 @@ public static class GateThroughput
         var broken = await scope.ServiceProvider.GetRequiredService<Ledger>().VerifyAsync(CancellationToken.None);
         Console.WriteLine(broken.Count == 0 ? "ledger verify: every balance equals the sum of its entries" : $"ledger verify: {broken.Count} accounts differ");
 
-        var holds = await db.Set<GateHold>().AsNoTracking().GroupBy(h => h.State)
+        var holds = await db.Set<LedgerHold>().AsNoTracking().GroupBy(h => h.State)
             .Select(g => new { State = g.Key, Count = g.LongCount(), Charged = g.Sum(h => h.ActualCost ?? 0) }).ToListAsync();
-        var open = holds.Where(h => h.State == ReservationState.Open).Sum(h => h.Count);
-        var settled = holds.Where(h => h.State == ReservationState.Settled).Sum(h => h.Count);
+        var open = holds.Where(h => h.State == HoldState.Pending).Sum(h => h.Count);
+        var settled = holds.Where(h => h.State == HoldState.Posted).Sum(h => h.Count);
         var charged = holds.Sum(h => h.Charged);
-        var openReservations = await db.Set<CreditReservation>().LongCountAsync(r => r.State == ReservationState.Open);
-        Console.WriteLine($"holds: {settled:N0} settled for {paid:N0} completed pairs ({failed:N0} failed), {open:N0} open, {openReservations:N0} reservations open");
+        Console.WriteLine($"holds: {settled:N0} posted for {paid:N0} completed pairs ({failed:N0} failed), {open:N0} pending");
 
         var ids = orgs.Select(o => o.Id).ToList();
         var pools = await db.Set<CreditAccount>().AsNoTracking().Where(a => a.Owner == CreditOwner.Organization && ids.Contains(a.OrganizationId!.Value))
             .Select(a => new { a.Id, a.Balance, a.Reserved }).ToListAsync();
-        var chargedTo = await db.Set<GateHold>().AsNoTracking().Where(h => h.State == ReservationState.Settled)
+        var chargedTo = await db.Set<LedgerHold>().AsNoTracking().Where(h => h.State == HoldState.Posted)
             .GroupBy(h => h.PayerAccountId).Select(g => new { Payer = g.Key, Charged = g.Sum(h => h.ActualCost ?? 0) }).ToDictionaryAsync(g => g.Payer, g => g.Charged);
-        var heldBy = await db.Set<GateHold>().AsNoTracking().Where(h => h.State == ReservationState.Open)
-            .GroupBy(h => h.PayerAccountId).Select(g => new { Payer = g.Key, Held = g.Sum(h => h.Amount) }).ToDictionaryAsync(g => g.Payer, g => g.Held);
-        var poolsWrong = pools.Count(p => p.Balance != PoolFunding - chargedTo.GetValueOrDefault(p.Id) || p.Reserved != heldBy.GetValueOrDefault(p.Id));
+        var poolsWrong = pools.Count(p => p.Balance != PoolFunding - chargedTo.GetValueOrDefault(p.Id) || (open == 0 && p.Reserved != 0));
 
         var allocations = await db.Set<MemberAllocation>().AsNoTracking().Select(a => a.AccountId).ToListAsync();
         var allocationAccounts = await db.Set<CreditAccount>().AsNoTracking().Where(a => allocations.Contains(a.Id)).Select(a => new { a.Id, a.Balance, a.Reserved }).ToListAsync();
-        var chargedToAllocation = await db.Set<GateHold>().AsNoTracking().Where(h => h.State == ReservationState.Settled && h.AllocationAccountId != null)
+        var chargedToAllocation = await db.Set<LedgerHold>().AsNoTracking().Where(h => h.State == HoldState.Posted && h.AllocationAccountId != null)
             .GroupBy(h => h.AllocationAccountId!.Value).Select(g => new { Account = g.Key, Charged = g.Sum(h => h.ActualCost ?? 0) })
             .ToDictionaryAsync(g => g.Account, g => g.Charged);
         var allocationMicros = (long)(AllocationCredits * Credits.Credits.MicrosPerCredit);
         var allocationsWrong = allocationAccounts.Count(a => a.Balance != allocationMicros - chargedToAllocation.GetValueOrDefault(a.Id) || (open == 0 && a.Reserved != 0));
 
         var spend = await db.Set<ApiKeySpend>().AsNoTracking().ToListAsync();
-        var chargedToKey = await db.Set<GateHold>().AsNoTracking().Where(h => h.State == ReservationState.Settled && h.BudgetMonth != null)
+        var chargedToKey = await db.Set<LedgerHold>().AsNoTracking().Where(h => h.State == HoldState.Posted && h.BudgetMonth != null)
             .GroupBy(h => h.ApiKeyId!.Value).Select(g => new { Key = g.Key, Charged = g.Sum(h => h.ActualCost ?? 0) })
             .ToDictionaryAsync(g => g.Key, g => g.Charged);
         var keysWrong = spend.Count(s => s.Spent != chargedToKey.GetValueOrDefault(s.ApiKeyId) || (open == 0 && s.Held != 0));
+        var questions = await db.Set<QuotaUsage>().AsNoTracking().Where(u => u.Kind == QuotaKind.ChatQuestions).SumAsync(u => u.Used);
 
-        var sound = broken.Count == 0 && open == 0 && openReservations == 0 && settled == paid && charged == paid * Cost
+        var sound = broken.Count == 0 && open == 0 && settled == paid && charged == paid * Cost && questions == paid
             && poolsWrong == 0 && allocationsWrong == 0 && keysWrong == 0;
         Console.WriteLine($"money: {charged:N0} µcr charged for {paid:N0} pairs of {Cost:N0} µcr; " +
             $"{pools.Count:N0} pools, {allocationAccounts.Count:N0} allocations, {spend.Count:N0} key budgets checked; " +
-            $"{poolsWrong} pools, {allocationsWrong} allocations and {keysWrong} key budgets differ from funding minus settled costs");
+            $"{poolsWrong} pools, {allocationsWrong} allocations and {keysWrong} key budgets differ from funding minus settled costs; " +
+            $"{questions:N0} questions counted");
         Console.WriteLine(sound ? "check: sound (no hold left open, no double spend)" : "check: FAILED");
         return sound;
     }
@@ -218,6 +220,12 @@ public static class GateThroughput
             var org = await sp.GetRequiredService<Orgs>().CreateAsync(owner.UserId, $"Bench {(capped ? "capped" : "plain")} {k}", ct);
             var members = k == 0 ? users : [owner];
             db.Memberships.AddRange(members.Where(m => m != owner).Select(m => new Membership { OrganizationId = org.Id, UserId = m.UserId, Role = OrgRole.Member, JoinedAt = org.CreatedAt }));
+            await db.SaveChangesAsync(ct);
+            db.ChangeTracker.Clear();
+
+            // No question limit, as a paying org has: the quota leg is counted on every call but never refuses one.
+            await db.Set<OrgPlan>().Where(p => p.OrganizationId == org.Id).ExecuteDeleteAsync(ct);
+            db.Add(new OrgPlan { OrganizationId = org.Id, PlanCode = "ENTERPRISE", Since = org.CreatedAt });
             await db.SaveChangesAsync(ct);
             db.ChangeTracker.Clear();
 

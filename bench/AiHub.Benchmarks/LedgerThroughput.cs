@@ -41,6 +41,8 @@ public static class LedgerThroughput
         try
         {
             await using var services = Services(new NpgsqlConnectionStringBuilder(connection) { Database = database, MaxPoolSize = 100 }.ConnectionString);
+            // The node's batch writer runs as a hosted service in the app; here nothing else is started.
+            await services.GetRequiredService<LedgerWriter>().StartAsync(CancellationToken.None);
             await using (var scope = services.CreateAsyncScope())
                 await scope.ServiceProvider.GetRequiredService<AppDbContext>().Database.MigrateAsync();
             var ids = await OpenAccountsAsync(services, accounts.Max());
@@ -86,8 +88,10 @@ public static class LedgerThroughput
                 {
                     var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
                     var ledger = new Ledger(db, TimeProvider.System, grouped ? services.GetRequiredService<LedgerWriter>() : null);
-                    var hold = await ledger.ReserveAsync(accounts[random.Next(accounts.Length)], 4 * Cost, "bench", $"{run}-{worker}-{i}", CancellationToken.None);
-                    await ledger.SettleAsync(hold.Id, Cost, "bench", CancellationToken.None);
+                    var account = accounts[random.Next(accounts.Length)];
+                    var hold = await ledger.HoldAsync(new HoldRequest($"{run}-{worker}-{i}", 4 * Cost, "bench", null, null, null, null,
+                        new AccountLeg(account, available => Ledger.Short(4 * Cost, available)), null, null, null), CancellationToken.None);
+                    await ledger.PostHoldAsync(null, hold.Id, Cost, CancellationToken.None);
                 }
                 latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             }

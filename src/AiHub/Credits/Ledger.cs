@@ -129,15 +129,19 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
         return hold;
     }
 
-    /// <summary>Charges the real cost (at most what was held) on every leg and frees the rest; false when the hold was already closed.</summary>
-    public Task<bool> PostHoldAsync(Guid holdId, long actualCost, CancellationToken ct) => CloseAsync(holdId, HoldState.Posted, Math.Max(0, actualCost), ct);
+    /// <summary>
+    /// Charges the real cost (at most what was held) on every leg and frees the rest; false when the hold was already
+    /// closed. A hold is found by (org, id): another org's id is no such hold.
+    /// </summary>
+    public Task<bool> PostHoldAsync(Guid? organizationId, Guid holdId, long actualCost, CancellationToken ct) =>
+        CloseAsync(organizationId, holdId, HoldState.Posted, Math.Max(0, actualCost), ct);
 
     /// <summary>Gives every leg back (credits, budget, quota use): the call failed before it cost anything; false when already closed.</summary>
-    public Task<bool> VoidHoldAsync(Guid holdId, CancellationToken ct) => CloseAsync(holdId, HoldState.Voided, 0, ct);
+    public Task<bool> VoidHoldAsync(Guid? organizationId, Guid holdId, CancellationToken ct) => CloseAsync(organizationId, holdId, HoldState.Voided, 0, ct);
 
-    async Task<bool> CloseAsync(Guid holdId, HoldState state, long actualCost, CancellationToken ct)
+    async Task<bool> CloseAsync(Guid? organizationId, Guid holdId, HoldState state, long actualCost, CancellationToken ct)
     {
-        var closed = await RunAsync(new CloseOperation(holdId, state, actualCost), ct);
+        var closed = await RunAsync(new CloseOperation(organizationId, holdId, state, actualCost), ct);
         if (closed is not null)
             await ForgetAsync([closed.PayerAccountId, closed.AllocationAccountId]);
         return closed is not null;
@@ -148,10 +152,10 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
     {
         var now = clock.GetUtcNow();
         var expired = await db.Set<LedgerHold>().AsNoTracking().IgnoreQueryFilters()
-            .Where(h => h.State == HoldState.Pending && h.ExpiresAt < now).OrderBy(h => h.Id).Select(h => h.Id).ToListAsync(ct);
+            .Where(h => h.State == HoldState.Pending && h.ExpiresAt < now).OrderBy(h => h.Id).Select(h => new { h.OrganizationId, h.Id }).ToListAsync(ct);
         var voided = 0;
-        foreach (var id in expired)
-            voided += await VoidHoldAsync(id, ct) ? 1 : 0;
+        foreach (var hold in expired)
+            voided += await VoidHoldAsync(hold.OrganizationId, hold.Id, ct) ? 1 : 0;
         return voided;
     }
 

@@ -27,9 +27,11 @@ internal sealed class HoldOperation(HoldRequest request) : LedgerOperation<Ledge
     public HoldRequest Request => request;
 }
 
-/// <summary>Posts or voids a hold; the result is the hold as closed, or null when it had been closed before.</summary>
-internal sealed class CloseOperation(Guid holdId, HoldState state, long cost) : LedgerOperation<LedgerHold?>
+/// <summary>Posts or voids a hold of the org; the result is the hold as closed, or null when it had been closed before.</summary>
+internal sealed class CloseOperation(Guid? organizationId, Guid holdId, HoldState state, long cost) : LedgerOperation<LedgerHold?>
 {
+    public Guid? OrganizationId => organizationId;
+
     public Guid HoldId => holdId;
 
     public HoldState State => state;
@@ -141,7 +143,7 @@ internal static class LedgerBatch
 
         LedgerHold? Close(CloseOperation c)
         {
-            var hold = rows.Holds.GetValueOrDefault(c.HoldId) ?? throw Ledger.NoSuchHold();
+            var hold = rows.Holds.GetValueOrDefault(c.HoldId) is { } found && found.OrganizationId == c.OrganizationId ? found : throw Ledger.NoSuchHold();
             // The hold closes once: a retry, a late settle or the expiry job that comes second changes nothing.
             if (hold.State != HoldState.Pending)
                 return null;

@@ -43,11 +43,11 @@ public abstract class BalanceCacheTests(IdentityHost host)
         await ReadAsync();
         var call = await ledger.HoldOnAsync(account, 4 * Credit, $"{account:N}-call");
         await ReadAsync();
-        await ledger.PostHoldAsync(call.Id, Credit, Ct);
+        await ledger.PostHoldAsync(null, call.Id, Credit, Ct);
         await ReadAsync();
         var cancelled = await ledger.HoldOnAsync(account, 2 * Credit, $"{account:N}-cancelled");
         await ReadAsync();
-        await ledger.VoidHoldAsync(cancelled.Id, Ct);
+        await ledger.VoidHoldAsync(null, cancelled.Id, Ct);
         await ReadAsync();
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var late = new Ledger(services.GetRequiredService<AppDbContext>(), clock, balances: services.GetRequiredService<BalanceCache>());

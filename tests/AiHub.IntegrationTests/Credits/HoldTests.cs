@@ -83,6 +83,23 @@ public abstract class HoldTests(IdentityHost host)
     }
 
     [Fact]
+    public async Task Another_orgs_hold_is_no_such_hold_and_closing_it_changes_nothing()
+    {
+        var call = await CappedKeyAsync(allowance: 10, budget: 5, questionsPerDay: 5);
+        var other = await CappedKeyAsync(allowance: 10, budget: 5, questionsPerDay: 5);
+        await using var scope = host.App.Services.CreateAsyncScope();
+        var gate = scope.ServiceProvider.GetRequiredService<CreditGate>();
+        var hold = await gate.HoldAsync(call.Spender, Credit, "mine", QuotaKind.ChatQuestions, Ct);
+        var held = await LegsAsync(call);
+
+        var settle = await Assert.ThrowsAsync<ProblemException>(() => gate.SettleAsync(hold with { OrganizationId = other.OrgId }, Credit, Ct));
+        var release = await Assert.ThrowsAsync<ProblemException>(() => gate.ReleaseAsync(hold with { OrganizationId = other.OrgId }, Ct));
+
+        Assert.Equal((404, 404), (settle.Status, release.Status));
+        Assert.Equal(held, await LegsAsync(call));
+    }
+
+    [Fact]
     public async Task The_one_expiry_job_voids_a_hold_a_crashed_call_left_and_gives_back_credits_budget_and_question()
     {
         var call = await CappedKeyAsync(allowance: 10, budget: 5, questionsPerDay: 5);

@@ -50,10 +50,10 @@ public abstract class LedgerTests(IdentityHost host)
         var call = await ledger.HoldOnAsync(account, 4 * Cost, $"{account:N}-call");
         var cancelled = await ledger.HoldOnAsync(account, 2 * Cost, $"{account:N}-cancelled");
         var held = await host.AccountAsync(account);
-        var posted = await ledger.PostHoldAsync(call.Id, Cost, Ct);
-        var voided = await ledger.VoidHoldAsync(cancelled.Id, Ct);
-        var postedTwice = await ledger.PostHoldAsync(call.Id, Cost, Ct);
-        var voidAfterPost = await ledger.VoidHoldAsync(call.Id, Ct);
+        var posted = await ledger.PostHoldAsync(null, call.Id, Cost, Ct);
+        var voided = await ledger.VoidHoldAsync(null, cancelled.Id, Ct);
+        var postedTwice = await ledger.PostHoldAsync(null, call.Id, Cost, Ct);
+        var voidAfterPost = await ledger.VoidHoldAsync(null, call.Id, Ct);
         var after = await host.AccountAsync(account);
 
         Assert.Equal(6 * Cost, held.Reserved);
@@ -102,7 +102,7 @@ public abstract class LedgerTests(IdentityHost host)
         {
             LedgerWriter[] writers = [host.App.Services.GetRequiredService<LedgerWriter>(), otherNode];
             var holds = await Task.WhenAll(Enumerable.Range(0, 60).Select(i => Task.Run(() => writers[i % 2].SubmitAsync(new HoldOperation(OnlyPayer(account, $"{account:N}-call-{i % 10}"))))));
-            var closed = await Task.WhenAll(holds.Select((hold, i) => Task.Run(() => writers[i / 2 % 2].SubmitAsync(new CloseOperation(hold.Id, HoldState.Posted, Cost / 2)))));
+            var closed = await Task.WhenAll(holds.Select((hold, i) => Task.Run(() => writers[i / 2 % 2].SubmitAsync(new CloseOperation(null, hold.Id, HoldState.Posted, Cost / 2)))));
             var after = await host.AccountAsync(account);
 
             Assert.Equal(10, holds.Select(h => h.Id).Distinct().Count());

@@ -42,8 +42,8 @@ internal interface IQuotaService
     /// <summary>The quota leg of an AI call's hold: the ledger counts it with the credits, and gives it back if the hold is voided.</summary>
     Task<QuotaLeg> LegAsync(Guid orgId, QuotaKind kind, long amount, CancellationToken ct);
 
-    /// <summary>After a hold counted a use: mails the org's managers once as the period crosses a warning threshold.</summary>
-    Task CountedAsync(Guid orgId, QuotaKind kind, CancellationToken ct);
+    /// <summary>After a hold counted a use of <paramref name="leg"/>: mails the org's managers once as the period crosses a warning threshold.</summary>
+    Task CountedAsync(QuotaLeg leg, CancellationToken ct);
 }
 
 internal sealed class QuotaService(AppDbContext db, TimeProvider clock, LimitWarnings warnings, Mailer mailer, IOptions<IdentitySettings> identity) : IQuotaService
@@ -111,8 +111,8 @@ internal sealed class QuotaService(AppDbContext db, TimeProvider clock, LimitWar
             return await AgainAsync(orgId, kind, winner, ct);
 
         var used = await UsedAsync(orgId, kind, quota.PeriodStart, ct);
-        if (counted && kind == QuotaKind.ChatQuestions && quota.Limit is { } chatLimit)
-            await warnings.NotifyAfterCommitAsync($"quota:{orgId:N}:{kind}", PeriodName(quota), used, chatLimit, (percent, token) => WarnAsync(orgId, percent, quota.Period, token), ct);
+        if (counted)
+            await WarnWhenCrossedAsync(orgId, kind, quota, used, ct);
         return Describe(kind, quota, used, counted);
     }
 
@@ -124,12 +124,20 @@ internal sealed class QuotaService(AppDbContext db, TimeProvider clock, LimitWar
             used => LimitExceeded(kind, Describe(kind, quota, used, allowed: false), amount, upgrade));
     }
 
-    public async Task CountedAsync(Guid orgId, QuotaKind kind, CancellationToken ct)
+    public async Task CountedAsync(QuotaLeg leg, CancellationToken ct)
     {
-        var quota = await QuotaOfAsync(orgId, kind, ct);
+        // Unlimited plans have nothing to warn about: the hot path of a paying org reads nothing more here.
+        if (leg.Limit is not { } limit)
+            return;
+        var period = leg.PeriodStart == DateTimeOffset.UnixEpoch ? QuotaPeriod.Total : QuotaPeriod.Day;
+        await WarnWhenCrossedAsync(leg.OrganizationId, leg.Kind, new Quota(limit, period, leg.PeriodStart, clock.GetUtcNow()),
+            await UsedAsync(leg.OrganizationId, leg.Kind, leg.PeriodStart, ct), ct);
+    }
+
+    async Task WarnWhenCrossedAsync(Guid orgId, QuotaKind kind, Quota quota, long used, CancellationToken ct)
+    {
         if (kind == QuotaKind.ChatQuestions && quota.Limit is { } limit)
-            await warnings.NotifyAfterCommitAsync($"quota:{orgId:N}:{kind}", PeriodName(quota), await UsedAsync(orgId, kind, quota.PeriodStart, ct), limit,
-                (percent, token) => WarnAsync(orgId, percent, quota.Period, token), ct);
+            await warnings.NotifyAfterCommitAsync($"quota:{orgId:N}:{kind}", PeriodName(quota), used, limit, (percent, token) => WarnAsync(orgId, percent, quota.Period, token), ct);
     }
 
     public async Task<QuotaStatus> ReleaseAsync(Guid orgId, QuotaKind kind, string idempotencyKey, CancellationToken ct)

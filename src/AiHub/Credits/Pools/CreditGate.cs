@@ -44,9 +44,7 @@ internal sealed class CreditGate(AppDbContext db, Ledger ledger, IQuotaService q
         ArgumentException.ThrowIfNullOrWhiteSpace(idempotencyKey);
         if (idempotencyKey.Length > 150)
             throw new ArgumentException("An idempotency key has at most 150 characters.", nameof(idempotencyKey));
-        if (await FindAsync(idempotencyKey, ct) is { } earlier)
-            return SameCall(earlier, spender);
-
+        // A key seen before needs no check of its own: the ledger answers it with the first hold, and SameCall says whose it is.
         var org = await RequireSpenderAsync(spender, ct);
         var (payer, allocation) = await LegsAsync(org, spender, maxCostMicros, ct);
         var budget = await BudgetLegAsync(org.Id, spender.ApiKeyId, maxCostMicros, ct);
@@ -54,15 +52,14 @@ internal sealed class CreditGate(AppDbContext db, Ledger ledger, IQuotaService q
         var hold = await ledger.HoldAsync(new HoldRequest(idempotencyKey, maxCostMicros, Reference(spender), org.Id, spender.UserId, spender.ApiKeyId,
             spender.WorkspaceId, payer, allocation, budget, quotaLeg), ct);
         if (quotaLeg is not null)
-            await quotas.CountedAsync(org.Id, quotaLeg.Kind, ct);
+            await quotas.CountedAsync(quotaLeg, ct);
         return SameCall(hold, spender);
     }
 
     /// <summary>Charges the real cost (at most what was held) to the payer and the allocation, counts it against the key's budget, and frees the rest.</summary>
     public async Task SettleAsync(CreditHold hold, long actualCostMicros, CancellationToken ct)
     {
-        await RequireOwnAsync(hold, ct);
-        if (await ledger.PostHoldAsync(hold.Id, actualCostMicros, ct) && hold.ApiKeyId is { } key && budgetWarnings is not null
+        if (await ledger.PostHoldAsync(hold.OrganizationId, hold.Id, actualCostMicros, ct) && hold.ApiKeyId is { } key && budgetWarnings is not null
             && await BudgetAsync(hold.OrganizationId, key, ct) is { } period)
             await budgetWarnings.CheckAsync(hold.OrganizationId, key, period, ct);
     }
@@ -70,8 +67,7 @@ internal sealed class CreditGate(AppDbContext db, Ledger ledger, IQuotaService q
     /// <summary>Gives every leg of the hold back, the quota use included: the call failed before it cost anything.</summary>
     public async Task ReleaseAsync(CreditHold hold, CancellationToken ct)
     {
-        await RequireOwnAsync(hold, ct);
-        await ledger.VoidHoldAsync(hold.Id, ct);
+        await ledger.VoidHoldAsync(hold.OrganizationId, hold.Id, ct);
     }
 
     /// <summary>An API key's current month: spent, held and budget, and when it resets; null when the key has no budget.</summary>
@@ -140,13 +136,6 @@ internal sealed class CreditGate(AppDbContext db, Ledger ledger, IQuotaService q
         return new BudgetLeg(keyId, Month(now), budget, (spent, held) => BudgetExceeded(budget, needed, spent, held, now));
     }
 
-    /// <summary>A hold is settled or released only by (org, id).</summary>
-    async Task RequireOwnAsync(CreditHold hold, CancellationToken ct)
-    {
-        if (!await db.Set<LedgerHold>().IgnoreQueryFilters().AnyAsync(h => h.Id == hold.Id && h.OrganizationId == hold.OrganizationId, ct))
-            throw Ledger.NoSuchHold();
-    }
-
     static ProblemException BudgetExceeded(long budget, long needed, long spent, long held, DateTimeOffset now)
     {
         var resets = new DateTimeOffset(now.Year, now.Month, 1, 0, 0, 0, TimeSpan.Zero).AddMonths(1);
@@ -178,9 +167,6 @@ internal sealed class CreditGate(AppDbContext db, Ledger ledger, IQuotaService q
         $"This call needs up to {Credits.Format(needed)} credits; your allowance has {Credits.Format(available)} left. " +
         "Send a credit request to the organisation's Owners and Admins.",
         ProblemTypes.AllowanceExceeded);
-
-    async Task<LedgerHold?> FindAsync(string idempotencyKey, CancellationToken ct) =>
-        await db.Set<LedgerHold>().AsNoTracking().IgnoreQueryFilters().FirstOrDefaultAsync(h => h.IdempotencyKey == idempotencyKey, ct);
 
     static CreditHold SameCall(LedgerHold hold, Spender spender) =>
         hold.OrganizationId == spender.OrganizationId && hold.UserId == spender.UserId
