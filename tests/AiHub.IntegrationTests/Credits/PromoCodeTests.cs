@@ -158,6 +158,23 @@ public abstract class PromoCodeTests(IdentityHost host)
         Assert.Equal((1, false), (after.GetProperty("uses").GetInt32(), after.GetProperty("active").GetBoolean()));
     }
 
+    [Fact]
+    public async Task A_code_that_fails_to_save_for_another_reason_than_its_name_is_not_answered_as_taken()
+    {
+        var code = UniqueCode("GHOST");
+        var nobody = Guid.CreateVersion7();
+
+        // No user has this id: the insert breaks a foreign key, a real failure and no duplicate.
+        await using (var scope = host.App.Services.CreateAsyncScope())
+        {
+            var failure = await Assert.ThrowsAnyAsync<Exception>(() =>
+                scope.ServiceProvider.GetRequiredService<PromoCodes>().CreateAsync(new PromoCodeRequest(code, 1m, null, null), nobody, Ct));
+            Assert.IsType<DbUpdateException>(failure, exactMatch: false);
+        }
+        await using var check = host.App.Services.CreateAsyncScope();
+        Assert.False(await check.ServiceProvider.GetRequiredService<AppDbContext>().Set<PromoCode>().AnyAsync(p => p.Code == code, Ct));
+    }
+
     static Task<JsonElement> RedeemAsync(HttpClient client, AuthTokens who, string code, string? key = null, HttpStatusCode expected = HttpStatusCode.OK) =>
         SendAsync(client, who, HttpMethod.Post, "/api/credits/redeem", new { code }, expected, key);
 
