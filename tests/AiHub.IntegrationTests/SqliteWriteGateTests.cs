@@ -84,9 +84,9 @@ public sealed class SqliteWriteGateTests : IAsyncLifetime
     [Fact]
     public async Task Many_writers_at_once_all_get_their_turn()
     {
-        var writers = Enumerable.Range(0, 64).Select(i => i % 2 == 0
+        var writers = Enumerable.Range(0, 64).Select(i => Task.Run(() => i % 2 == 0
             ? WriteAloneAsync($"alone {i}")
-            : WriteInTransactionAsync($"in a transaction {i}"));
+            : WriteInTransactionAsync($"in a transaction {i}"), Ct));
         await Task.WhenAll(writers).WaitAsync(TimeSpan.FromSeconds(60), Ct);
         Assert.Equal(64, (await NotesAsync()).Count);
     }

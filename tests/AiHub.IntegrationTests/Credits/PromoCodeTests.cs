@@ -29,7 +29,7 @@ public abstract class PromoCodeTests(IdentityHost host)
         for (var i = 0; i < 50; i++)
             users.Add((await host.App.Services.NewAppUserAsync("promo")).Id);
 
-        var outcomes = await Task.WhenAll(users.Select(async user =>
+        var outcomes = await Task.WhenAll(users.Select(user => Task.Run(async () =>
         {
             await using var scope = host.App.Services.CreateAsyncScope();
             try
@@ -41,7 +41,7 @@ public abstract class PromoCodeTests(IdentityHost host)
             {
                 return e.Type!;
             }
-        }));
+        }, Ct)));
         await using var check = host.App.Services.CreateAsyncScope();
         var db = check.ServiceProvider.GetRequiredService<AppDbContext>();
         var promo = await db.Set<PromoCode>().AsNoTracking().SingleAsync(p => p.Code == code, Ct);
