@@ -1,3 +1,6 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using AiHub.Credits.Usage;
 using AiHub.Data;
 using AiHub.IntegrationTests.Support;
 using Microsoft.Data.Sqlite;
@@ -81,11 +84,93 @@ public sealed class SqliteWriteGateTests : IAsyncLifetime
     [Fact]
     public async Task Many_writers_at_once_all_get_their_turn()
     {
-        var writers = Enumerable.Range(0, 64).Select(i => i % 2 == 0
+        var writers = Enumerable.Range(0, 64).Select(i => Task.Run(() => i % 2 == 0
             ? WriteAloneAsync($"alone {i}")
-            : WriteInTransactionAsync($"in a transaction {i}"));
+            : WriteInTransactionAsync($"in a transaction {i}"), Ct));
         await Task.WhenAll(writers).WaitAsync(TimeSpan.FromSeconds(60), Ct);
         Assert.Equal(64, (await NotesAsync()).Count);
+    }
+
+    [Fact]
+    public async Task A_usage_read_runs_beside_a_writer_that_holds_the_turn()
+    {
+        await using var holder = _app.Services.CreateAsyncScope();
+        var held = Db(holder);
+        await using var transaction = await held.Database.BeginTransactionAsync(Ct);
+        await InsertAsync(held, "held");
+
+        await using var reader = _app.Services.CreateAsyncScope();
+        var queries = reader.ServiceProvider.GetRequiredService<UsageQueries>();
+        var today = queries.Today;
+        var usage = await queries.UsageAsync(new UsageScope(UserId: Guid.CreateVersion7()), new UsageRange(today.AddDays(-7), today), UsageGrouping.Day, Ct)
+            .WaitAsync(Promptly, Ct);
+
+        Assert.NotNull(usage);
+        await transaction.CommitAsync(Ct);
+        Assert.Equal(["held"], await NotesAsync());
+    }
+
+    [Fact]
+    public async Task A_context_disposed_while_its_open_connection_holds_a_turn_gives_the_turn_back()
+    {
+        await using (var scope = _app.Services.CreateAsyncScope())
+        {
+            var db = Db(scope);
+            await db.Database.OpenConnectionAsync(Ct);
+            await db.Database.BeginTransactionAsync(Ct);
+            await InsertAsync(db, "never committed");
+        }
+
+        await WriteAloneAsync("after a disposed context").WaitAsync(Promptly, Ct);
+
+        Assert.Equal(["after a disposed context"], await NotesAsync());
+    }
+
+    [Fact]
+    public async Task How_long_each_turn_was_held_is_recorded()
+    {
+        var factory = _app.Services.GetRequiredService<IMeterFactory>();
+        var turns = new ConcurrentQueue<(double Seconds, object? Kind)>();
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Scope == factory && instrument.Name == SqliteWriteGate.TurnDuration)
+                l.EnableMeasurementEvents(instrument);
+        };
+        listener.SetMeasurementEventCallback<double>((_, seconds, tags, _) =>
+        {
+            foreach (var tag in tags)
+                if (tag.Key == "turn")
+                    turns.Enqueue((seconds, tag.Value));
+        });
+        listener.Start();
+
+        await using (var scope = _app.Services.CreateAsyncScope())
+        {
+            var db = Db(scope);
+            await using var transaction = await db.Database.BeginTransactionAsync(Ct);
+            await InsertAsync(db, "slow");
+            await Task.Delay(300, Ct);
+            await transaction.CommitAsync(Ct);
+        }
+        await WriteAloneAsync("quick");
+
+        Assert.Contains(turns, t => Equals(t.Kind, "transaction") && t.Seconds >= 0.25);
+        Assert.Contains(turns, t => Equals(t.Kind, "statement") && t.Seconds >= 0);
+    }
+
+    [Fact]
+    public async Task Commits_are_synced_to_disk_in_full()
+    {
+        await using var scope = _app.Services.CreateAsyncScope();
+        var db = Db(scope);
+
+        var mode = await db.Database.SqlQueryRaw<long>("PRAGMA synchronous").ToListAsync(Ct);
+        var journal = await db.Database.SqlQueryRaw<string>("PRAGMA journal_mode").ToListAsync(Ct);
+
+        // 2 is FULL: a ledger write acknowledged to a client survives a power cut (ADR 0008).
+        Assert.Equal([2L], mode);
+        Assert.Equal(["wal"], journal);
     }
 
     static AppDbContext Db(AsyncServiceScope scope) => scope.ServiceProvider.GetRequiredService<AppDbContext>();

@@ -1,5 +1,7 @@
 using System.Data.Common;
+using System.Diagnostics.Metrics;
 using System.Runtime.CompilerServices;
+using AiHub.Infrastructure.Telemetry;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 
@@ -15,19 +17,34 @@ namespace AiHub.Data;
 /// IMMEDIATE, so they hold the lock from the start), or at a write statement outside any transaction; it ends at commit,
 /// rollback, the statement's end or the connection's close. The turns mirror SQLite's own lock, so they add no wait
 /// SQLite would not impose; a writer that waits longer than a command's timeout goes on without its turn and leaves the
-/// rest to SQLite, with a warning.
+/// rest to SQLite, with a warning. Read-only snapshots begin DEFERRED (<see cref="ReadSnapshot"/>) and take no turn.
+/// How long each turn is held is recorded as <c>aihub.sqlite.write_turn.duration</c>.
 /// </remarks>
-internal sealed class SqliteWriteGate(ILogger<SqliteWriteGate> log) : IDbTransactionInterceptor, IDbCommandInterceptor, IDbConnectionInterceptor, IDisposable
+internal sealed class SqliteWriteGate : IDbTransactionInterceptor, IDbCommandInterceptor, IDbConnectionInterceptor, IDisposable
 {
+    public const string TurnDuration = "aihub.sqlite.write_turn.duration";
+
     static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
     static readonly string[] Writes = ["INSERT", "UPDATE", "DELETE", "REPLACE"];
 
     readonly SemaphoreSlim _lock = new(1, 1);
     readonly ConditionalWeakTable<DbConnection, Turn> _turns = [];
+    readonly ILogger<SqliteWriteGate> _log;
+    readonly TimeProvider _clock;
+    readonly Histogram<double> _held;
+
+    public SqliteWriteGate(ILogger<SqliteWriteGate> log, TimeProvider clock, IMeterFactory meters)
+    {
+        (_log, _clock) = (log, clock);
+        _held = meters.Create(TelemetryExtensions.MeterName).CreateHistogram<double>(TurnDuration, "s",
+            "How long a writer held the embedded database's one write turn (a transaction or a lone write statement).");
+    }
 
     sealed class Turn
     {
         public bool Held;
+
+        public long Since;
 
         // A lone statement's turn ends with the statement; a transaction's outlives each of its statements.
         public bool ByStatement;
@@ -125,6 +142,19 @@ internal sealed class SqliteWriteGate(ILogger<SqliteWriteGate> log) : IDbTransac
 
     public Task ConnectionClosedAsync(DbConnection connection, ConnectionEndEventData eventData) => Leave(connection);
 
+    // A context disposed with its own connection open disposes it without closing it through EF first.
+    public InterceptionResult ConnectionDisposing(DbConnection connection, ConnectionEventData eventData, InterceptionResult result)
+    {
+        Leave(connection);
+        return result;
+    }
+
+    public async ValueTask<InterceptionResult> ConnectionDisposingAsync(DbConnection connection, ConnectionEventData eventData, InterceptionResult result)
+    {
+        await Leave(connection);
+        return result;
+    }
+
     /// <summary>A write statement that runs on its own, in SQLite's autocommit, rather than inside a transaction.</summary>
     static bool IsLoneWrite(DbCommand command)
     {
@@ -160,9 +190,9 @@ internal sealed class SqliteWriteGate(ILogger<SqliteWriteGate> log) : IDbTransac
     void Took(Turn turn, bool taken, bool byStatement)
     {
         if (taken)
-            (turn.Held, turn.ByStatement) = (true, byStatement);
+            (turn.Held, turn.ByStatement, turn.Since) = (true, byStatement, _clock.GetTimestamp());
         else
-            log.LogWarning("A database write waited {Seconds} s for its turn; it goes on without one and SQLite makes it wait if it must", Patience.TotalSeconds);
+            _log.LogWarning("A database write waited {Seconds} s for its turn; it goes on without one and SQLite makes it wait if it must", Patience.TotalSeconds);
     }
 
     /// <summary>The end of any statement: gives back the turn only if a lone write took it.</summary>
@@ -173,8 +203,10 @@ internal sealed class SqliteWriteGate(ILogger<SqliteWriteGate> log) : IDbTransac
     {
         if (connection is not null && _turns.TryGetValue(connection, out var turn) && turn.Held)
         {
+            var byStatement = turn.ByStatement;
             (turn.Held, turn.ByStatement) = (false, false);
             _lock.Release();
+            _held.Record(_clock.GetElapsedTime(turn.Since).TotalSeconds, new KeyValuePair<string, object?>("turn", byStatement ? "statement" : "transaction"));
         }
         return Task.CompletedTask;
     }

@@ -37,7 +37,7 @@ internal sealed class SigningKeys(IServiceScopeFactory scopes, IDataProtectionPr
                 await db.SaveChangesAsync(ct);
                 return new SymmetricSecurityKey(material) { KeyId = JwtKeyId };
             }
-            catch (DbUpdateException) when (attempt == 0)
+            catch (DbUpdateException e) when (attempt == 0 && UniqueViolation.Is(e))
             {
                 // Another node made the key first; read theirs.
             }

@@ -173,7 +173,7 @@ public abstract class PoolTests(IdentityHost host)
         var clock = new FakeTimeProvider(new DateTimeOffset(2031, 1, 31, 22, 0, 0, TimeSpan.Zero));
         var spender = new Spender(orgId, ownerId, keyId, null);
 
-        var outcomes = await Task.WhenAll(Enumerable.Range(0, 40).Select(async i =>
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 40).Select(i => Task.Run(async () =>
         {
             await using var scope = host.App.Services.CreateAsyncScope();
             try
@@ -184,7 +184,7 @@ public abstract class PoolTests(IdentityHost host)
             {
                 return (Hold: (CreditHold?)null, Refused: e);
             }
-        }));
+        }, Ct)));
         var holds = outcomes.Select(o => o.Hold).OfType<CreditHold>().ToList();
         var refused = outcomes.Select(o => o.Refused).OfType<ProblemException>().First();
         ApiKeyBudgetPeriod? january;
@@ -271,12 +271,12 @@ public abstract class PoolTests(IdentityHost host)
         var requestId = (await SendAsync(client, member, HttpMethod.Post, $"/api/orgs/{orgId}/credits/requests",
             new { credits = 3m, reason = "race" }, HttpStatusCode.Created)).GetProperty("id").GetGuid();
 
-        var statuses = await Task.WhenAll(Enumerable.Range(0, 10).Select(async i =>
+        var statuses = await Task.WhenAll(Enumerable.Range(0, 10).Select(i => Task.Run(async () =>
         {
             var path = $"/api/orgs/{orgId}/credits/requests/{requestId}/" + (i % 2 == 0 ? "approve" : "deny");
             using var response = await client.SendAsync(As(owner, HttpMethod.Post, path, new { reason = "busy" }), Ct);
             return response.StatusCode;
-        }));
+        }, Ct)));
         var decided = (await SendAsync(client, member, HttpMethod.Get, $"/api/orgs/{orgId}/credits/requests")).EnumerateArray().Single();
         var allocation = await SendAsync(client, member, HttpMethod.Get, $"/api/orgs/{orgId}/credits/allocation");
 
@@ -366,19 +366,19 @@ public abstract class PoolTests(IdentityHost host)
     }
 
     async Task<List<ProblemException?>> RaceAsync(Spender spender, long cost, int calls) =>
-        [.. await Task.WhenAll(Enumerable.Range(0, calls).Select(async i =>
+        [.. await Task.WhenAll(Enumerable.Range(0, calls).Select(i => Task.Run(async () =>
         {
             await using var scope = host.App.Services.CreateAsyncScope();
             try
             {
                 await scope.ServiceProvider.GetRequiredService<CreditGate>().HoldAsync(spender, cost, $"race-{spender.UserId:N}-{i}", Ct);
-                return null;
+                return (ProblemException?)null;
             }
             catch (ProblemException e) when (e.Status == 402)
             {
                 return e;
             }
-        }))];
+        }, Ct)))];
 
     async Task<CreditHold> HoldAsync(Spender spender, long cost, string? key = null)
     {

@@ -29,7 +29,7 @@ public abstract class PromoCodeTests(IdentityHost host)
         for (var i = 0; i < 50; i++)
             users.Add((await host.App.Services.NewAppUserAsync("promo")).Id);
 
-        var outcomes = await Task.WhenAll(users.Select(async user =>
+        var outcomes = await Task.WhenAll(users.Select(user => Task.Run(async () =>
         {
             await using var scope = host.App.Services.CreateAsyncScope();
             try
@@ -41,7 +41,7 @@ public abstract class PromoCodeTests(IdentityHost host)
             {
                 return e.Type!;
             }
-        }));
+        }, Ct)));
         await using var check = host.App.Services.CreateAsyncScope();
         var db = check.ServiceProvider.GetRequiredService<AppDbContext>();
         var promo = await db.Set<PromoCode>().AsNoTracking().SingleAsync(p => p.Code == code, Ct);
@@ -156,6 +156,23 @@ public abstract class PromoCodeTests(IdentityHost host)
         Assert.Equal((1, 3, true), (listed.GetProperty("uses").GetInt32(), listed.GetProperty("maxUses").GetInt32(), listed.GetProperty("active").GetBoolean()));
         Assert.False(deactivated.GetProperty("active").GetBoolean());
         Assert.Equal((1, false), (after.GetProperty("uses").GetInt32(), after.GetProperty("active").GetBoolean()));
+    }
+
+    [Fact]
+    public async Task A_code_that_fails_to_save_for_another_reason_than_its_name_is_not_answered_as_taken()
+    {
+        var code = UniqueCode("GHOST");
+        var nobody = Guid.CreateVersion7();
+
+        // No user has this id: the insert breaks a foreign key, a real failure and no duplicate.
+        await using (var scope = host.App.Services.CreateAsyncScope())
+        {
+            var failure = await Assert.ThrowsAnyAsync<Exception>(() =>
+                scope.ServiceProvider.GetRequiredService<PromoCodes>().CreateAsync(new PromoCodeRequest(code, 1m, null, null), nobody, Ct));
+            Assert.IsType<DbUpdateException>(failure, exactMatch: false);
+        }
+        await using var check = host.App.Services.CreateAsyncScope();
+        Assert.False(await check.ServiceProvider.GetRequiredService<AppDbContext>().Set<PromoCode>().AnyAsync(p => p.Code == code, Ct));
     }
 
     static Task<JsonElement> RedeemAsync(HttpClient client, AuthTokens who, string code, string? key = null, HttpStatusCode expected = HttpStatusCode.OK) =>

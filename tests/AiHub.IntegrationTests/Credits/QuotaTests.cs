@@ -32,8 +32,8 @@ public abstract class QuotaTests(IdentityHost host)
         var orgId = await PersonalOrgAsync(client, await host.NewUserAsync(client));
         var before = await WithQuotasAsync(q => q.GetAsync(orgId, QuotaKind.ChatQuestions, Ct));
 
-        var outcomes = await Task.WhenAll(Enumerable.Range(0, 20).Select(i =>
-            WithQuotasAsync(q => q.TryConsumeAsync(orgId, QuotaKind.ChatQuestions, 1, $"ask-{i}", Ct))));
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => Task.Run(() =>
+            WithQuotasAsync(q => q.TryConsumeAsync(orgId, QuotaKind.ChatQuestions, 1, $"ask-{i}", Ct)), Ct)));
         var winner = Array.FindIndex(outcomes, o => o.Allowed);
         var again = await WithQuotasAsync(q => q.TryConsumeAsync(orgId, QuotaKind.ChatQuestions, 1, $"ask-{winner}", Ct));
         var after = await WithQuotasAsync(q => q.GetAsync(orgId, QuotaKind.ChatQuestions, Ct));
@@ -54,13 +54,13 @@ public abstract class QuotaTests(IdentityHost host)
         using var client = host.Client();
         var orgId = await PersonalOrgAsync(client, await host.NewUserAsync(client));
 
-        var racing = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ =>
-            WithQuotasAsync(q => q.TryConsumeAsync(orgId, QuotaKind.ChatQuestions, 1, "same-question", Ct))));
+        var racing = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => Task.Run(() =>
+            WithQuotasAsync(q => q.TryConsumeAsync(orgId, QuotaKind.ChatQuestions, 1, "same-question", Ct)), Ct)));
         var counted = await WithQuotasAsync(q => q.GetAsync(orgId, QuotaKind.ChatQuestions, Ct));
-        var released = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ =>
-            WithQuotasAsync(q => q.ReleaseAsync(orgId, QuotaKind.ChatQuestions, "same-question", Ct))));
-        var retried = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ =>
-            WithQuotasAsync(q => q.TryConsumeAsync(orgId, QuotaKind.ChatQuestions, 1, "same-question", Ct))));
+        var released = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => Task.Run(() =>
+            WithQuotasAsync(q => q.ReleaseAsync(orgId, QuotaKind.ChatQuestions, "same-question", Ct)), Ct)));
+        var retried = await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => Task.Run(() =>
+            WithQuotasAsync(q => q.TryConsumeAsync(orgId, QuotaKind.ChatQuestions, 1, "same-question", Ct)), Ct)));
         var afterRetry = await WithQuotasAsync(q => q.GetAsync(orgId, QuotaKind.ChatQuestions, Ct));
         var unknown = await WithQuotasAsync(q => q.ReleaseAsync(orgId, QuotaKind.ChatQuestions, "never-asked", Ct));
 
@@ -224,7 +224,7 @@ public abstract class QuotaTests(IdentityHost host)
         var subject = $"test:{Guid.NewGuid():N}";
         var sent = new ConcurrentBag<int>();
 
-        await Task.WhenAll(Enumerable.Range(0, 20).Select(async _ =>
+        await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Task.Run(async () =>
         {
             await using var scope = host.App.Services.CreateAsyncScope();
             await scope.ServiceProvider.GetRequiredService<LimitWarnings>().NotifyAsync(subject, "2026-11", 100, 100, (t, _) =>
@@ -232,7 +232,7 @@ public abstract class QuotaTests(IdentityHost host)
                 sent.Add(t);
                 return Task.CompletedTask;
             }, Ct);
-        }));
+        }, Ct)));
         var failing = await Record.ExceptionAsync(() => NotifyAsync($"{subject}-b", 85, 100, _ => throw new InvalidOperationException("smtp down")));
         var retried = new List<int>();
         await NotifyAsync($"{subject}-b", 85, 100, t => retried.Add(t));

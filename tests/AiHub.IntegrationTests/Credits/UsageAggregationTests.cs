@@ -27,7 +27,7 @@ public abstract class UsageAggregationTests(IdentityHost host)
         var (user, org) = await OwnerAsync(host);
         var entry = Call(org, user, "openai", "gpt-4o-mini", 1_000, 500, DateTimeOffset.UtcNow.AddMinutes(-1)) with { Id = $"chat:{Guid.NewGuid():N}" };
 
-        var records = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => RecordAsync(host, entry)));
+        var records = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => Task.Run(() => RecordAsync(host, entry), Ct)));
         var stored = await RecordsAsync(org);
 
         Assert.Single(records.Select(r => r.Id).Distinct());

@@ -139,9 +139,26 @@ internal sealed class ModelCatalog(
     /// <summary>Replaces the admin's setting of a deployment model; it applies to the next request on every node within 30 seconds.</summary>
     public async Task<AdminModelResponse> SetAsync(string provider, string model, ModelSettingRequest body, Guid actorId, CancellationToken ct)
     {
+        var (source, id) = DeploymentModel(provider, model);
+        var wanted = await ValidateAsync(body, ct);
+        await WriteSettingAsync(source.Name, id, wanted, actorId, ct);
+        await cache.RemoveAsync(CacheKey, ct);
+        return (await ListForAdminAsync(ct)).First(m => m.Provider == source.Name && string.Equals(m.Id, id, StringComparison.OrdinalIgnoreCase));
+    }
+
+    /// <summary>A setting checked against the model limits and the plans that exist.</summary>
+    sealed record ValidSetting(string? DisplayName, int? ContextLength, ModelCapabilities? Capabilities, List<string> DisabledPlans);
+
+    /// <summary>The deployment's provider and the model's stored id (lower case), or not found.</summary>
+    (ProviderSource Source, string Id) DeploymentModel(string provider, string model)
+    {
         var source = deployment.All.FirstOrDefault(s => string.Equals(s.Name, provider.Trim(), StringComparison.OrdinalIgnoreCase) && s.Serves(model.Trim()))
             ?? throw Orgs.NotFound("No such model.", $"No provider named '{provider}' serves a model '{model}'; GET /api/admin/models lists them.");
-        var id = source.Models.First(m => string.Equals(m, model.Trim(), StringComparison.OrdinalIgnoreCase)).ToLowerInvariant();
+        return (source, source.Models.First(m => string.Equals(m, model.Trim(), StringComparison.OrdinalIgnoreCase)).ToLowerInvariant());
+    }
+
+    async Task<ValidSetting> ValidateAsync(ModelSettingRequest body, CancellationToken ct)
+    {
         var displayName = body.DisplayName?.Trim() is { Length: > 0 } name ? name : null;
         if (displayName is { Length: > 200 })
             throw ProblemException.Invalid("displayName", "A display name is at most 200 characters.");
@@ -152,29 +169,33 @@ internal sealed class ModelCatalog(
         var known = await db.Set<Plan>().AsNoTracking().Select(p => p.Code).ToListAsync(ct);
         if (plans.FirstOrDefault(p => !known.Contains(p)) is { } unknown)
             throw ProblemException.Invalid("disabledPlans", $"'{unknown}' is not a plan; GET /api/admin/plans lists them.");
+        return new ValidSetting(displayName, body.ContextLength, capabilities, plans);
+    }
 
-        var setting = await db.Set<ModelSetting>().FirstOrDefaultAsync(s => s.Provider == source.Name && s.Model == id, ct);
+    /// <summary>Inserts or updates the one row of the model, audited; a concurrent first insert of the same model is a 409.</summary>
+    async Task WriteSettingAsync(string provider, string id, ValidSetting wanted, Guid actorId, CancellationToken ct)
+    {
+        var setting = await db.Set<ModelSetting>().FirstOrDefaultAsync(s => s.Provider == provider && s.Model == id, ct);
         var before = setting is null ? null : new { setting.DisplayName, setting.ContextLength, capabilities = setting.Capabilities?.ToString(), setting.DisabledPlans };
         if (setting is null)
-            db.Add(setting = new ModelSetting { Provider = source.Name, Model = id });
-        (setting.DisplayName, setting.ContextLength, setting.Capabilities, setting.DisabledPlans) = (displayName, body.ContextLength, capabilities, plans);
+            db.Add(setting = new ModelSetting { Provider = provider, Model = id });
+        (setting.DisplayName, setting.ContextLength, setting.Capabilities, setting.DisabledPlans) =
+            (wanted.DisplayName, wanted.ContextLength, wanted.Capabilities, wanted.DisabledPlans);
         (setting.UpdatedAt, setting.UpdatedBy) = (clock.GetUtcNow(), actorId);
         audit.Add(ModelAuditKinds.SettingsChanged, null, new
         {
-            provider = source.Name, model = id, before,
-            after = new { displayName, contextLength = body.ContextLength, capabilities = capabilities?.ToString(), disabledPlans = plans },
+            provider, model = id, before,
+            after = new { displayName = wanted.DisplayName, contextLength = wanted.ContextLength, capabilities = wanted.Capabilities?.ToString(), disabledPlans = wanted.DisabledPlans },
         }, actorId);
         try
         {
             await db.SaveChangesAsync(ct);
         }
-        catch (DbUpdateException)
+        catch (DbUpdateException e) when (UniqueViolation.Is(e))
         {
             db.ChangeTracker.Clear();
             throw Orgs.Conflict("The model's setting changed at the same time.", "Someone else changed it just now; read it again and retry.");
         }
-        await cache.RemoveAsync(CacheKey, ct);
-        return (await ListForAdminAsync(ct)).First(m => m.Provider == source.Name && string.Equals(m.Id, id, StringComparison.OrdinalIgnoreCase));
     }
 
     /// <summary>The model as the org sees it; its price is the one a call is charged (<see cref="PriceCatalog.Resolve"/>).</summary>

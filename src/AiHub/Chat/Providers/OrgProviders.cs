@@ -140,7 +140,7 @@ internal sealed class OrgProviders(AppDbContext db, DeploymentProviders deployme
         {
             await db.SaveChangesAsync(ct);
         }
-        catch (DbUpdateException)
+        catch (DbUpdateException e) when (UniqueViolation.Is(e))
         {
             db.ChangeTracker.Clear();
             throw Orgs.Conflict("A provider has this name.", $"This organisation already has a provider named '{name}'.");

@@ -70,7 +70,7 @@ internal sealed partial class LimitWarnings(AppDbContext db, TimeProvider clock,
             await db.SaveChangesAsync(ct);
             return true;
         }
-        catch (DbUpdateException)
+        catch (DbUpdateException e) when (UniqueViolation.Is(e))
         {
             // A concurrent caller inserted it first: the warning is theirs to send.
             return false;

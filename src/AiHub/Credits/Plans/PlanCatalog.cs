@@ -111,7 +111,7 @@ internal sealed partial class PlanCatalog(AppDbContext db, AuditLog audit, IQuot
         {
             await db.SaveChangesAsync(ct);
         }
-        catch (DbUpdateException) when (created)
+        catch (DbUpdateException e) when (created && UniqueViolation.Is(e))
         {
             db.ChangeTracker.Clear();
             throw new ProblemException(StatusCodes.Status409Conflict, "The plan was created meanwhile.", "Send the change again to update it.", ProblemTypes.Conflict);

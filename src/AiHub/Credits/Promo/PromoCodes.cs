@@ -54,7 +54,7 @@ internal sealed partial class PromoCodes(AppDbContext db, Ledger ledger, AuditLo
         {
             await db.SaveChangesAsync(ct);
         }
-        catch (DbUpdateException)
+        catch (DbUpdateException e) when (UniqueViolation.Is(e))
         {
             db.ChangeTracker.Clear();
             throw Duplicate(code);

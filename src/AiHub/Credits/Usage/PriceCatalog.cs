@@ -108,7 +108,7 @@ internal sealed partial class PriceCatalog(AppDbContext db, HybridCache cache, I
         {
             await db.SaveChangesAsync(ct);
         }
-        catch (DbUpdateException)
+        catch (DbUpdateException e) when (UniqueViolation.Is(e))
         {
             db.ChangeTracker.Clear();
             throw new ProblemException(StatusCodes.Status409Conflict, "The price changed at the same time.", "Someone else set this price just now; read it again and retry.", ProblemTypes.Conflict);

@@ -67,7 +67,7 @@ internal sealed class UsageMeter(IServiceScopeFactory scopes, TimeProvider clock
             await db.SaveChangesAsync(ct);
             return record;
         }
-        catch (DbUpdateException)
+        catch (DbUpdateException ex) when (UniqueViolation.Is(ex))
         {
             db.ChangeTracker.Clear();
             // A concurrent retry with the same id got there first: its record is ours.

@@ -1,4 +1,3 @@
-using System.Data;
 using System.Globalization;
 using System.Text;
 using AiHub.Data;
@@ -150,10 +149,9 @@ internal sealed class UsageQueries(AppDbContext db, TimeProvider clock)
             (hourly, records) = (hourly.Where(h => h.ApiKeyId == key), records.Where(r => r.ApiKeyId == key));
 
         var strategy = db.Database.CreateExecutionStrategy();
-        return await strategy.ExecuteAsync(async () =>
+        // One snapshot: an aggregation committing between the two reads would otherwise count its hour twice or not at all.
+        return await strategy.ExecuteAsync(() => db.Database.ReadSnapshotAsync(async ct =>
         {
-            // One snapshot: an aggregation committing between the two reads would otherwise count its hour twice or not at all.
-            await using var transaction = await db.Database.BeginTransactionAsync(IsolationLevel.RepeatableRead, ct);
             var rolled = await hourly
                 .GroupBy(h => new { h.HourStart, h.Provider, h.Model })
                 .Select(g => new UsageBucket(g.Key.HourStart, g.Key.Provider, g.Key.Model, g.Sum(h => h.Requests), g.Sum(h => h.Failures),
@@ -164,9 +162,8 @@ internal sealed class UsageQueries(AppDbContext db, TimeProvider clock)
                 .Select(g => new UsageBucket(g.Key.HourStart, g.Key.Provider, g.Key.Model, g.LongCount(), g.LongCount(r => r.Status == UsageStatus.Failed),
                     g.Sum(r => r.InputTokens), g.Sum(r => r.OutputTokens), g.Sum(r => r.CostMicros), g.Sum(r => r.LatencyMs)))
                 .ToListAsync(ct);
-            await transaction.CommitAsync(ct);
             return rolled.Concat(fresh).ToList();
-        });
+        }, ct));
     }
 
     static IEnumerable<DateOnly> EachDay(UsageRange range)

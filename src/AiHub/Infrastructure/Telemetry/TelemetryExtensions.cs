@@ -15,7 +15,9 @@ internal static class TelemetryExtensions
     public const string ServiceName = "aihub";
 
     /// <summary>The source and meter that AiHub's own code reports to.</summary>
-    public static readonly ActivitySource Source = new("AiHub");
+    public static readonly ActivitySource Source = new(MeterName);
+
+    public const string MeterName = "AiHub";
 
     public static IHostApplicationBuilder AddTelemetry(this IHostApplicationBuilder builder)
     {
@@ -33,7 +35,7 @@ internal static class TelemetryExtensions
                 .AddAspNetCoreInstrumentation(o => o.Filter = http => !http.Request.Path.StartsWithSegments("/health") && !http.Request.Path.StartsWithSegments("/metrics"))
                 .AddHttpClientInstrumentation())
             .WithMetrics(m => m
-                .AddMeter(Source.Name)
+                .AddMeter(MeterName)
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
                 .AddRuntimeInstrumentation()
