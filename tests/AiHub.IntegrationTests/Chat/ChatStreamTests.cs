@@ -621,6 +621,70 @@ public abstract class ChatStreamTests(ChatFixture fixture)
         var path = await SendAsync(space.Client, space.Owner, HttpMethod.Get, space.Messages);
         Assert.Equal(0, path.GetProperty("messages").GetArrayLength());
     }
+
+    [Fact]
+    public async Task An_event_stream_client_refused_for_credits_reads_the_402_problem_and_nothing_changes()
+    {
+        var space = await SpaceAsync(_host);
+        await using (var scope = _host.App.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+            var userId = UserIdOf(space.Owner);
+            var account = await db.Set<CreditAccount>().SingleAsync(a => a.Owner == CreditOwner.User && a.UserId == userId, Ct);
+            await scope.ServiceProvider.GetRequiredService<Ledger>().PostAsync(account.Id, CreditKind.Adjustment, -account.Balance, "empty it", null, $"empty:{account.Id}", Ct);
+        }
+        var before = await MoneyOfAsync(space);
+
+        var problem = await StreamRefusalAsync(space, HttpStatusCode.PaymentRequired);
+
+        Assert.Equal("urn:aihub:problem:insufficient-credits", problem.GetProperty("type").GetString());
+        Assert.False(string.IsNullOrWhiteSpace(problem.GetProperty("detail").GetString()));
+        Assert.Equal(before, await MoneyOfAsync(space));
+        Assert.Equal(0, (await SendAsync(space.Client, space.Owner, HttpMethod.Get, space.Messages)).GetProperty("messages").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task An_event_stream_client_over_its_chat_limit_reads_the_403_problem_and_nothing_changes()
+    {
+        var space = await SpaceAsync(_host);
+        var admin = await _host.SuperAdminAsync(space.Client);
+        using (var plan = await space.Client.SendAsync(As(admin, HttpMethod.Put, "/api/admin/plans/NOCHAT", new
+        {
+            name = "No chat", chatQuestions = 0, chatPeriod = "day", storageBytes = 1_000_000, videos = 0, priceCents = 0, currency = "USD", grant = 0m, active = true, sortOrder = 90,
+        }), Ct))
+            Assert.True(plan.StatusCode is HttpStatusCode.OK or HttpStatusCode.Created, await plan.Content.ReadAsStringAsync(Ct));
+        await SendAsync(space.Client, admin, HttpMethod.Put, $"/api/admin/orgs/{space.OrgId}/plan", new { code = "NOCHAT" });
+        var before = await MoneyOfAsync(space);
+
+        var problem = await StreamRefusalAsync(space, HttpStatusCode.Forbidden);
+
+        Assert.Equal("urn:aihub:problem:chat-limit-exceeded", problem.GetProperty("type").GetString());
+        Assert.Equal("CHAT_LIMIT_EXCEEDED", problem.GetProperty("code").GetString());
+        Assert.Equal(0, problem.GetProperty("limit").GetInt64());
+        Assert.Equal(before, await MoneyOfAsync(space));
+        Assert.Equal(0, (await SendAsync(space.Client, space.Owner, HttpMethod.Get, space.Messages)).GetProperty("messages").GetArrayLength());
+    }
+
+    /// <summary>Sends a question as an SSE client and reads the refusal, which must be a whole ProblemDetails and no stream.</summary>
+    static async Task<JsonElement> StreamRefusalAsync(Space space, HttpStatusCode expected)
+    {
+        using var response = await space.Client.SendAsync(Post(space, space.Messages, new { content = "Hello?", model = ChatFixture.Main }), Ct);
+        Assert.Equal(expected, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct)).RootElement.Clone();
+        Assert.Equal((int)expected, problem.GetProperty("status").GetInt32());
+        return problem;
+    }
+
+    /// <summary>The owner's balance and the number of ledger entries on the account, to show that a refusal moved nothing.</summary>
+    async Task<(long Balance, int Entries)> MoneyOfAsync(Space space)
+    {
+        await using var scope = _host.App.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var userId = UserIdOf(space.Owner);
+        var account = await db.Set<CreditAccount>().AsNoTracking().SingleAsync(a => a.Owner == CreditOwner.User && a.UserId == userId, Ct);
+        return (account.Balance, await db.Set<CreditEntry>().CountAsync(e => e.AccountId == account.Id, Ct));
+    }
 }
 
 public sealed class ChatStreamsOnSqlite(SqliteChatFixture fixture) : ChatStreamTests(fixture), IClassFixture<SqliteChatFixture>;
@@ -643,6 +707,29 @@ public sealed class ChatWithoutProviders(SqliteIdentityFixture fixture) : IClass
         var problem = await SendAsync(client, owner, HttpMethod.Post, path, new { content = "Anyone there?" }, HttpStatusCode.ServiceUnavailable);
         Assert.Equal("NO_PROVIDER", problem.GetProperty("code").GetString());
         Assert.Equal("urn:aihub:problem:no-provider", problem.GetProperty("type").GetString());
+        Assert.Equal(0, (await SendAsync(client, owner, HttpMethod.Get, path)).GetProperty("messages").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task An_event_stream_client_reads_the_503_problem_too()
+    {
+        var host = fixture.Host;
+        var client = host.Client();
+        var owner = await host.NewUserAsync(client);
+        var orgId = await PersonalOrgAsync(client, owner);
+        var workspaceId = await CreateAsync(client, owner, orgId, "workspaces", new { name = "Chat" });
+        var conversation = (await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/workspaces/{workspaceId}/conversations", new { }, HttpStatusCode.Created)).GetProperty("id").GetGuid();
+        var path = $"/api/orgs/{orgId}/workspaces/{workspaceId}/conversations/{conversation}/messages";
+        using var request = As(owner, HttpMethod.Post, path, new { content = "Anyone there?" });
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+
+        using var response = await client.SendAsync(request, TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken)).RootElement;
+        Assert.Equal("urn:aihub:problem:no-provider", problem.GetProperty("type").GetString());
+        Assert.Equal("NO_PROVIDER", problem.GetProperty("code").GetString());
         Assert.Equal(0, (await SendAsync(client, owner, HttpMethod.Get, path)).GetProperty("messages").GetArrayLength());
     }
 }
