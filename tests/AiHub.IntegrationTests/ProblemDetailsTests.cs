@@ -2,17 +2,19 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using AiHub.Infrastructure.Errors;
 using AiHub.IntegrationTests.Support;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace AiHub.IntegrationTests;
 
 /// <summary>Errors come back as ProblemDetails with a reason, and bad input is never a 500.</summary>
-public abstract class ProblemDetailsTests(HostFixture host)
+public abstract class ProblemDetailsTests(ProbeHost host)
 {
     [Fact]
     public async Task An_unknown_api_route_is_a_404_problem()
@@ -89,6 +91,86 @@ public abstract class ProblemDetailsTests(HostFixture host)
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
 
+    [Theory]
+    [InlineData("text/event-stream")]
+    [InlineData("text/html")]
+    [InlineData("text/plain")]
+    public async Task A_refusal_is_a_problem_whatever_the_client_accepts(string accept)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, ProbeEndpoints.Refuse);
+        request.Headers.Accept.ParseAdd(accept);
+        using var response = await Client.SendAsync(request, TestContext.Current.CancellationToken);
+
+        var problem = await ProblemAsync(response, HttpStatusCode.Forbidden);
+        Assert.Equal(ProblemTypes.ChatLimitExceeded, problem.GetProperty("type").GetString());
+        Assert.Equal(ProbeEndpoints.RefusalTitle, problem.GetProperty("title").GetString());
+        Assert.Equal(3, problem.GetProperty("limit").GetInt32());
+        Assert.True(problem.TryGetProperty("traceId", out _));
+    }
+
+    [Theory]
+    [InlineData("text/event-stream")]
+    [InlineData("text/html")]
+    public async Task An_api_status_without_a_body_is_a_problem_whatever_the_client_accepts(string accept)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/no-such-thing");
+        request.Headers.Accept.ParseAdd(accept);
+        using var response = await Client.SendAsync(request, TestContext.Current.CancellationToken);
+
+        var problem = await ProblemAsync(response, HttpStatusCode.NotFound);
+        Assert.Contains("/api/no-such-thing", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_unexpected_failure_is_a_500_problem_for_an_event_stream_client()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, ProbeEndpoints.Boom);
+        request.Headers.Accept.ParseAdd("text/event-stream");
+        using var response = await Client.SendAsync(request, TestContext.Current.CancellationToken);
+
+        var problem = await ProblemAsync(response, HttpStatusCode.InternalServerError);
+        Assert.DoesNotContain(ProbeEndpoints.SecretInException, problem.GetRawText(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_bad_body_is_a_400_problem_for_a_client_that_accepts_only_html()
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, ProbeEndpoints.Echo) { Content = new StringContent("{\"name\": ", Encoding.UTF8, "application/json") };
+        request.Headers.Accept.ParseAdd("text/html");
+        using var response = await Client.SendAsync(request, TestContext.Current.CancellationToken);
+
+        await ProblemAsync(response, HttpStatusCode.BadRequest);
+    }
+
+    [Theory]
+    [InlineData(ProbeEndpoints.Refuse)]
+    [InlineData(ProbeEndpoints.Unavailable)]
+    public async Task An_expected_refusal_is_logged_in_one_line_below_warning_and_without_a_stack(string route)
+    {
+        var path = $"{route}/{Guid.NewGuid():N}";
+        using var response = await Client.PostAsync(path, null, TestContext.Current.CancellationToken);
+        Assert.True((int)response.StatusCode is 403 or 503);
+
+        var lines = host.Logs.Entries.Where(e => e.Message.Contains(path, StringComparison.Ordinal) || e.Exception?.ToString().Contains(path, StringComparison.Ordinal) == true).ToList();
+        var line = Assert.Single(lines, e => e.Message.Contains("refused", StringComparison.Ordinal));
+        Assert.Equal(LogLevel.Information, line.Level);
+        Assert.Null(line.Exception);
+        Assert.Contains(((int)response.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture), line.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(host.Logs.Entries, e => e.Level >= LogLevel.Warning && e.Exception is ProblemException);
+        Assert.DoesNotContain(lines, e => e.Level >= LogLevel.Warning);
+    }
+
+    [Fact]
+    public async Task An_unexpected_failure_is_logged_as_an_error_with_its_stack()
+    {
+        var path = $"{ProbeEndpoints.Boom}/{Guid.NewGuid():N}";
+        using var response = await Client.GetAsync(path, TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+
+        var error = Assert.Single(host.Logs.Entries, e => e.Level == LogLevel.Error && e.Exception is InvalidOperationException && e.Message.Contains(path, StringComparison.Ordinal));
+        Assert.Contains(" at ", error.Exception!.ToString(), StringComparison.Ordinal);
+    }
+
     HttpClient Client => host.Client;
 
     static async Task<JsonElement> ProblemAsync(HttpResponseMessage response, HttpStatusCode expected)
@@ -105,16 +187,32 @@ public sealed class ProblemDetailsOnSqlite(ProbeHostOnSqlite host) : ProblemDeta
 
 public sealed class ProblemDetailsOnPostgres(ProbeHostOnPostgres host) : ProblemDetailsTests(host), IClassFixture<ProbeHostOnPostgres>;
 
-/// <summary>Hosts with two extra endpoints that exercise the error pipeline the way feature endpoints will.</summary>
-public sealed class ProbeHostOnSqlite() : HostFixture("Sqlite", ProbeEndpoints.Register);
+/// <summary>Hosts with extra endpoints that exercise the error pipeline the way feature endpoints will, and their log.</summary>
+public abstract class ProbeHost : HostFixture
+{
+    protected ProbeHost(string provider) : this(provider, new LogCapture()) { }
 
-public sealed class ProbeHostOnPostgres() : HostFixture("Postgres", ProbeEndpoints.Register);
+    ProbeHost(string provider, LogCapture logs) : base(provider, services =>
+    {
+        ProbeEndpoints.Register(services);
+        services.AddSingleton<ILoggerProvider>(logs);
+    }) => Logs = logs;
+
+    public LogCapture Logs { get; }
+}
+
+public sealed class ProbeHostOnSqlite() : ProbeHost("Sqlite");
+
+public sealed class ProbeHostOnPostgres() : ProbeHost("Postgres");
 
 internal sealed class ProbeEndpoints : IStartupFilter
 {
     public const string Echo = "/api/probe/echo";
     public const string Boom = "/api/probe/boom";
+    public const string Refuse = "/api/probe/refuse";
+    public const string Unavailable = "/api/probe/unavailable";
     public const string SecretInException = "password=hunter2";
+    public const string RefusalTitle = "The plan's chat questions are used up.";
 
     sealed record EchoRequest(string? Name, int Count);
 
@@ -126,6 +224,11 @@ internal sealed class ProbeEndpoints : IStartupFilter
         // The route builder that the application's implicit UseRouting registered: probes sit behind the same middleware as real endpoints.
         var routes = (IEndpointRouteBuilder)app.Properties["__EndpointRouteBuilder"]!;
         routes.MapPost(Echo, (EchoRequest request) => Results.Ok(request));
-        routes.MapGet(Boom, IResult () => throw new InvalidOperationException("db failed: " + SecretInException));
+        routes.MapGet(Boom + "/{tag?}", IResult () => throw new InvalidOperationException("db failed: " + SecretInException));
+        routes.MapPost(Refuse + "/{tag?}", IResult () => throw new ProblemException(StatusCodes.Status403Forbidden, RefusalTitle, "All 3 questions of the day are used.", ProblemTypes.ChatLimitExceeded)
+        {
+            Extensions = new Dictionary<string, object?> { ["limit"] = 3 },
+        });
+        routes.MapPost(Unavailable + "/{tag?}", IResult () => throw new ProblemException(StatusCodes.Status503ServiceUnavailable, "No model is priced.", null, ProblemTypes.ModelNotPriced));
     };
 }

@@ -21,8 +21,7 @@ public static class AdminExtensions
 
     public static IEndpointRouteBuilder MapAdminEndpoints(this IEndpointRouteBuilder app)
     {
-        var admin = app.MapGroup("/api/admin").WithTags("Admin");
-        admin.MapGet("/audit", ListAudit).RequireAuthorization(Permissions.AuditRead);
+        AdminApi.Group(app, "/audit", Permissions.AuditRead).MapGet("", ListAudit);
         return app;
     }
 

@@ -22,7 +22,8 @@ internal static class CreditEndpoints
 {
     public static void MapCreditRoutes(IEndpointRouteBuilder app)
     {
-        var mine = app.MapGroup("/api/credits").WithTags("Credits").RequireAuthorization();
+        var mine = app.MapGroup("/api/credits").WithTags("Credits").RequireAuthorization()
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized);
         mine.MapGet("/balance", MyBalance);
         mine.MapGet("/history", MyHistory);
 
@@ -30,9 +31,8 @@ internal static class CreditEndpoints
         pool.MapGet("/balance", PoolBalance).RequireAuthorization(OrgPermissions.CreditsRead);
         pool.MapGet("/history", PoolHistory).RequireAuthorization(OrgPermissions.CreditsRead);
 
-        var admin = app.MapGroup("/api/admin/credits").WithTags("Admin");
-        admin.MapPost("/adjust", Adjust).RequireAuthorization(Permissions.CreditsAdjust);
-        admin.MapGet("/{userId:guid}", OfUser).RequireAuthorization(Permissions.CreditsRead);
+        AdminApi.Group(app, "/credits", Permissions.CreditsAdjust).MapPost("/adjust", Adjust);
+        AdminApi.Group(app, "/credits", Permissions.CreditsRead).MapGet("/{userId:guid}", OfUser);
     }
 
     static async Task<Ok<BalanceResponse>> MyBalance(ClaimsPrincipal user, Ledger ledger, BalanceCache balances, CancellationToken ct) =>

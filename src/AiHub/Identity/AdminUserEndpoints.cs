@@ -20,10 +20,10 @@ internal static class AdminUserEndpoints
 {
     public static void MapAdminUserEndpoints(this IEndpointRouteBuilder app)
     {
-        var admin = app.MapGroup("/api/admin/users").WithTags("Admin");
-        admin.MapGet("", List).RequireAuthorization(Permissions.UsersRead);
-        admin.MapPost("/{id:guid}/roles", Grant).RequireAuthorization(Permissions.RolesManage);
-        admin.MapDelete("/{id:guid}/roles/{role}", Revoke).RequireAuthorization(Permissions.RolesManage);
+        AdminApi.Group(app, "/users", Permissions.UsersRead).MapGet("", List);
+        var roles = AdminApi.Group(app, "/users", Permissions.RolesManage);
+        roles.MapPost("/{id:guid}/roles", Grant);
+        roles.MapDelete("/{id:guid}/roles/{role}", Revoke);
     }
 
     static async Task<Ok<PagedList<AdminUser>>> List(AppDbContext db, TimeProvider clock, CancellationToken ct, string? search = null, int page = 1, int pageSize = 50)

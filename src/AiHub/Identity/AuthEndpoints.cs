@@ -27,7 +27,8 @@ internal static class AuthEndpoints
 {
     public static void MapAuthEndpoints(this IEndpointRouteBuilder app)
     {
-        var auth = app.MapGroup("/api/auth").WithTags("Authentication").AllowAnonymous();
+        var auth = app.MapGroup("/api/auth").WithTags("Authentication").AllowAnonymous()
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status429TooManyRequests);
         auth.MapPost("/register", Register);
         auth.MapPost("/verify-email", VerifyEmail);
         auth.MapPost("/resend-verification", ResendVerification);

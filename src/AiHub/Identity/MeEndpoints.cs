@@ -33,7 +33,8 @@ internal static class MeEndpoints
 {
     public static void MapMeEndpoints(this IEndpointRouteBuilder app)
     {
-        var me = app.MapGroup("/api/me").WithTags("Me").RequireAuthorization();
+        var me = app.MapGroup("/api/me").WithTags("Me").RequireAuthorization()
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden);
         me.MapGet("", Get);
         me.MapPatch("", Update);
         me.MapPost("/password", ChangePassword);

@@ -18,6 +18,7 @@ public static class InfrastructureExtensions
     /// <summary>Configuration sources, logs, telemetry, error responses, health, Redis, the outbound policy and the OpenAPI document.</summary>
     public static IHostApplicationBuilder AddInfrastructure(this IHostApplicationBuilder builder)
     {
+        builder.Configuration.AddShippedSettings(builder.Environment.ContentRootPath);
         builder.Configuration.AddAiHubEnvironmentVariables();
         builder.Logging.AddAiHubConsole();
         builder.AddTelemetry();
@@ -42,6 +43,7 @@ public static class InfrastructureExtensions
     public static WebApplication UseInfrastructure(this WebApplication app)
     {
         app.UseForwardedHeadersWhenEnabled();
+        app.UseRequestSummary();
         if (!app.Environment.IsDevelopment())
             app.UseHsts();
         app.UseSecurityHeaders();

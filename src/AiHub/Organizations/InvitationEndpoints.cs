@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using AiHub.Identity;
 using Microsoft.AspNetCore.Http.HttpResults;
+using AiHub.Infrastructure.Errors;
 
 namespace AiHub.Organizations;
 
@@ -19,7 +20,8 @@ internal static class InvitationEndpoints
         org.MapPost("/invitations", Invite).RequireAuthorization(OrgPermissions.MembersManage).RequireUser();
         org.MapDelete("/invitations/{id:guid}", Revoke).RequireAuthorization(OrgPermissions.MembersManage).RequireUser();
 
-        var invitations = app.MapGroup("/api/invitations/{token}").WithTags("Invitations");
+        var invitations = app.MapGroup("/api/invitations/{token}").WithTags("Invitations")
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
         invitations.MapGet("", Preview).AllowAnonymous();
         invitations.MapPost("/accept", Accept).RequireAuthorization();
         invitations.MapPost("/decline", Decline).RequireAuthorization();

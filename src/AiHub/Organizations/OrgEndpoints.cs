@@ -4,6 +4,7 @@ using AiHub.Data;
 using AiHub.Identity;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using AiHub.Infrastructure.Errors;
 
 namespace AiHub.Organizations;
 
@@ -23,7 +24,8 @@ internal static class OrgEndpoints
 {
     public static void MapOrgEndpoints(this IEndpointRouteBuilder app)
     {
-        var orgs = app.MapGroup("/api/orgs").WithTags("Organizations").RequireAuthorization();
+        var orgs = app.MapGroup("/api/orgs").WithTags("Organizations").RequireAuthorization()
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden);
         orgs.MapGet("", List);
         orgs.MapPost("", Create).RequireAuthorization(Permissions.OrgsCreate);
 
@@ -38,13 +40,15 @@ internal static class OrgEndpoints
         org.MapPost("/transfer-ownership", Transfer).RequireAuthorization(OrgPermissions.OrgDelete).RequireUser();
         org.MapGet("/activity", Activity).RequireAuthorization(OrgPermissions.ActivityRead);
 
-        var deleted = app.MapGroup("/api/me/deleted-orgs").WithTags("Organizations").RequireAuthorization();
+        var deleted = app.MapGroup("/api/me/deleted-orgs").WithTags("Organizations").RequireAuthorization()
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
         deleted.MapGet("", ListDeleted);
         deleted.MapPost("/{id:guid}/restore", Restore);
     }
 
     /// <summary>The group every org-scoped route hangs from: signed in, then the org permission on each endpoint.</summary>
-    public static RouteGroupBuilder Org(IEndpointRouteBuilder app) => app.MapGroup("/api/orgs/{orgId:guid}").RequireAuthorization();
+    public static RouteGroupBuilder Org(IEndpointRouteBuilder app) => app.MapGroup("/api/orgs/{orgId:guid}").RequireAuthorization()
+        .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
 
     static async Task<Ok<List<OrgResponse>>> List(ClaimsPrincipal user, Orgs orgs, CancellationToken ct) =>
         TypedResults.Ok(await orgs.ListAsync(user.UserId()!.Value, ct));

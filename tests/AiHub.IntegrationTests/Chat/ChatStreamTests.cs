@@ -15,6 +15,7 @@ using AiHub.IntegrationTests.Credits;
 using AiHub.IntegrationTests.Support;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using static AiHub.IntegrationTests.Organizations.OrgApi;
 using static AiHub.IntegrationTests.Support.IdentityHost;
 
@@ -34,6 +35,33 @@ public abstract class ChatFixture(string provider) : IAsyncLifetime
 
     public FakeSearch Search { get; private set; } = null!;
 
+    /// <summary>The clock of <see cref="ClockedHostAsync"/>: it moves only when a test moves it.</summary>
+    public FakeTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow);
+
+    readonly SemaphoreSlim _clockedStart = new(1, 1);
+    IdentityHost? _clocked;
+
+    /// <summary>
+    /// A second host over the same fakes whose clock is <see cref="Clock"/>, with timeouts of minutes: a test moves the
+    /// clock past them instead of waiting.
+    /// </summary>
+    public async Task<IdentityHost> ClockedHostAsync()
+    {
+        await _clockedStart.WaitAsync(TestContext.Current.CancellationToken);
+        try
+        {
+            return _clocked ??= await StartHostAsync(new Dictionary<string, string?>
+            {
+                ["Chat:Timeouts:FirstToken"] = "00:05:00",
+                ["Chat:Timeouts:Idle"] = "00:05:00",
+            }, services => services.AddSingleton<TimeProvider>(Clock));
+        }
+        finally
+        {
+            _clockedStart.Release();
+        }
+    }
+
     public async ValueTask InitializeAsync()
     {
         Fake = await FakeLlm.StartAsync();
@@ -42,7 +70,7 @@ public abstract class ChatFixture(string provider) : IAsyncLifetime
     }
 
     /// <summary>An AiHub on Kestrel over these fakes, with a database of its own and <paramref name="extra"/> settings on top.</summary>
-    public async Task<IdentityHost> StartHostAsync(IReadOnlyDictionary<string, string?> extra)
+    public async Task<IdentityHost> StartHostAsync(IReadOnlyDictionary<string, string?> extra, Action<IServiceCollection>? services = null)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -76,7 +104,7 @@ public abstract class ChatFixture(string provider) : IAsyncLifetime
         };
         foreach (var (key, value) in extra)
             settings[key] = value;
-        var host = await IdentityHost.StartAsync(provider, settings);
+        var host = await IdentityHost.StartAsync(provider, settings, services);
         host.App.UseKestrel(0);
         host.App.StartServer();
         return host;
@@ -84,6 +112,9 @@ public abstract class ChatFixture(string provider) : IAsyncLifetime
 
     public async ValueTask DisposeAsync()
     {
+        if (_clocked is not null)
+            await _clocked.DisposeAsync();
+        _clockedStart.Dispose();
         await Host.DisposeAsync();
         await Search.DisposeAsync();
         await Fake.DisposeAsync();
@@ -312,26 +343,46 @@ public abstract class ChatStreamTests(ChatFixture fixture)
     [Fact]
     public async Task A_stall_mid_answer_ends_it_incomplete_after_the_idle_timeout()
     {
-        var space = await SpaceAsync(_host);
+        var host = await _fixture.ClockedHostAsync();
+        var space = await SpaceAsync(host);
         _fake.Enqueue(FakeScript.StallAfter(3, "alpha beta gamma delta epsilon"), ChatFixture.Main);
         var watch = Stopwatch.StartNew();
-        var events = await ChatAsync(space, new { content = "Stall", model = ChatFixture.Main });
+
+        using var response = await space.Client.SendAsync(Post(space, space.Messages, new { content = "Stall", model = ChatFixture.Main }), HttpCompletionOption.ResponseHeadersRead, Ct);
+        var events = new List<Sse>();
+        await foreach (var e in EventsAsync(response))
+        {
+            events.Add(e);
+            // The third piece is the last before the model goes quiet: five minutes pass on the host's clock, not on the wall's.
+            if (e.Event == "delta" && events.Count(x => x.Event == "delta") == 3)
+                _fixture.Clock.Advance(TimeSpan.FromMinutes(5) + TimeSpan.FromSeconds(1));
+        }
+
         Assert.Equal("incomplete", Done(events).GetProperty("status").GetString());
-        Assert.Contains("sent nothing", events.Single(e => e.Event == "error").Data.GetProperty("detail").GetString());
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10));
-        await AssertAllSettledAsync(_host, space.OrgId);
+        Assert.Contains("sent nothing for 300 s", events.Single(e => e.Event == "error").Data.GetProperty("detail").GetString());
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(60));
+        await AssertAllSettledAsync(host, space.OrgId);
     }
 
     [Fact]
     public async Task A_slow_first_token_falls_back_after_the_first_token_timeout()
     {
-        var space = await SpaceAsync(_host);
-        _fake.Enqueue(FakeScript.SlowFirstToken(TimeSpan.FromSeconds(6)), ChatFixture.Chained);
-        var events = await ChatAsync(space, new { content = "Slow", model = ChatFixture.Chained });
+        var host = await _fixture.ClockedHostAsync();
+        var space = await SpaceAsync(host);
+        var asked = _fake.Requests.Count(r => r.Model == ChatFixture.Chained);
+        _fake.Enqueue(FakeScript.SlowFirstToken(TimeSpan.FromHours(1)), ChatFixture.Chained);
+
+        var chat = ChatAsync(space, new { content = "Slow", model = ChatFixture.Chained });
+        while (_fake.Requests.Count(r => r.Model == ChatFixture.Chained) == asked)
+            await Task.Delay(20, Ct);
+        // The model was asked and waits an hour before its first token: the host's clock passes the five-minute timeout.
+        _fixture.Clock.Advance(TimeSpan.FromMinutes(5) + TimeSpan.FromSeconds(1));
+        var events = await chat.WaitAsync(TimeSpan.FromSeconds(60), Ct);
+
         var done = Done(events);
         Assert.Equal("complete", done.GetProperty("status").GetString());
         Assert.Equal(ChatFixture.Claude, done.GetProperty("model").GetString());
-        await AssertAllSettledAsync(_host, space.OrgId);
+        await AssertAllSettledAsync(host, space.OrgId);
     }
 
     [Fact]
@@ -621,6 +672,70 @@ public abstract class ChatStreamTests(ChatFixture fixture)
         var path = await SendAsync(space.Client, space.Owner, HttpMethod.Get, space.Messages);
         Assert.Equal(0, path.GetProperty("messages").GetArrayLength());
     }
+
+    [Fact]
+    public async Task An_event_stream_client_refused_for_credits_reads_the_402_problem_and_nothing_changes()
+    {
+        var space = await SpaceAsync(_host);
+        await using (var scope = _host.App.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+            var userId = UserIdOf(space.Owner);
+            var account = await db.Set<CreditAccount>().SingleAsync(a => a.Owner == CreditOwner.User && a.UserId == userId, Ct);
+            await scope.ServiceProvider.GetRequiredService<Ledger>().PostAsync(account.Id, CreditKind.Adjustment, -account.Balance, "empty it", null, $"empty:{account.Id}", Ct);
+        }
+        var before = await MoneyOfAsync(space);
+
+        var problem = await StreamRefusalAsync(space, HttpStatusCode.PaymentRequired);
+
+        Assert.Equal("urn:aihub:problem:insufficient-credits", problem.GetProperty("type").GetString());
+        Assert.False(string.IsNullOrWhiteSpace(problem.GetProperty("detail").GetString()));
+        Assert.Equal(before, await MoneyOfAsync(space));
+        Assert.Equal(0, (await SendAsync(space.Client, space.Owner, HttpMethod.Get, space.Messages)).GetProperty("messages").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task An_event_stream_client_over_its_chat_limit_reads_the_403_problem_and_nothing_changes()
+    {
+        var space = await SpaceAsync(_host);
+        var admin = await _host.SuperAdminAsync(space.Client);
+        using (var plan = await space.Client.SendAsync(As(admin, HttpMethod.Put, "/api/admin/plans/NOCHAT", new
+        {
+            name = "No chat", chatQuestions = 0, chatPeriod = "day", storageBytes = 1_000_000, videos = 0, priceCents = 0, currency = "USD", grant = 0m, active = true, sortOrder = 90,
+        }), Ct))
+            Assert.True(plan.StatusCode is HttpStatusCode.OK or HttpStatusCode.Created, await plan.Content.ReadAsStringAsync(Ct));
+        await SendAsync(space.Client, admin, HttpMethod.Put, $"/api/admin/orgs/{space.OrgId}/plan", new { code = "NOCHAT" });
+        var before = await MoneyOfAsync(space);
+
+        var problem = await StreamRefusalAsync(space, HttpStatusCode.Forbidden);
+
+        Assert.Equal("urn:aihub:problem:chat-limit-exceeded", problem.GetProperty("type").GetString());
+        Assert.Equal("CHAT_LIMIT_EXCEEDED", problem.GetProperty("code").GetString());
+        Assert.Equal(0, problem.GetProperty("limit").GetInt64());
+        Assert.Equal(before, await MoneyOfAsync(space));
+        Assert.Equal(0, (await SendAsync(space.Client, space.Owner, HttpMethod.Get, space.Messages)).GetProperty("messages").GetArrayLength());
+    }
+
+    /// <summary>Sends a question as an SSE client and reads the refusal, which must be a whole ProblemDetails and no stream.</summary>
+    static async Task<JsonElement> StreamRefusalAsync(Space space, HttpStatusCode expected)
+    {
+        using var response = await space.Client.SendAsync(Post(space, space.Messages, new { content = "Hello?", model = ChatFixture.Main }), Ct);
+        Assert.Equal(expected, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct)).RootElement.Clone();
+        Assert.Equal((int)expected, problem.GetProperty("status").GetInt32());
+        return problem;
+    }
+
+    /// <summary>The owner's balance and the number of ledger entries on the account, to show that a refusal moved nothing.</summary>
+    async Task<(long Balance, int Entries)> MoneyOfAsync(Space space)
+    {
+        await using var scope = _host.App.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var userId = UserIdOf(space.Owner);
+        var account = await db.Set<CreditAccount>().AsNoTracking().SingleAsync(a => a.Owner == CreditOwner.User && a.UserId == userId, Ct);
+        return (account.Balance, await db.Set<CreditEntry>().CountAsync(e => e.AccountId == account.Id, Ct));
+    }
 }
 
 public sealed class ChatStreamsOnSqlite(SqliteChatFixture fixture) : ChatStreamTests(fixture), IClassFixture<SqliteChatFixture>;
@@ -643,6 +758,29 @@ public sealed class ChatWithoutProviders(SqliteIdentityFixture fixture) : IClass
         var problem = await SendAsync(client, owner, HttpMethod.Post, path, new { content = "Anyone there?" }, HttpStatusCode.ServiceUnavailable);
         Assert.Equal("NO_PROVIDER", problem.GetProperty("code").GetString());
         Assert.Equal("urn:aihub:problem:no-provider", problem.GetProperty("type").GetString());
+        Assert.Equal(0, (await SendAsync(client, owner, HttpMethod.Get, path)).GetProperty("messages").GetArrayLength());
+    }
+
+    [Fact]
+    public async Task An_event_stream_client_reads_the_503_problem_too()
+    {
+        var host = fixture.Host;
+        var client = host.Client();
+        var owner = await host.NewUserAsync(client);
+        var orgId = await PersonalOrgAsync(client, owner);
+        var workspaceId = await CreateAsync(client, owner, orgId, "workspaces", new { name = "Chat" });
+        var conversation = (await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/workspaces/{workspaceId}/conversations", new { }, HttpStatusCode.Created)).GetProperty("id").GetGuid();
+        var path = $"/api/orgs/{orgId}/workspaces/{workspaceId}/conversations/{conversation}/messages";
+        using var request = As(owner, HttpMethod.Post, path, new { content = "Anyone there?" });
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+
+        using var response = await client.SendAsync(request, TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken)).RootElement;
+        Assert.Equal("urn:aihub:problem:no-provider", problem.GetProperty("type").GetString());
+        Assert.Equal("NO_PROVIDER", problem.GetProperty("code").GetString());
         Assert.Equal(0, (await SendAsync(client, owner, HttpMethod.Get, path)).GetProperty("messages").GetArrayLength());
     }
 }

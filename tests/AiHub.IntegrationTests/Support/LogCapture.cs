@@ -10,6 +10,12 @@ public sealed class LogCapture : ILoggerProvider
 {
     readonly ConcurrentQueue<string> _lines = new();
     readonly ConcurrentQueue<string> _written = new();
+    readonly ConcurrentQueue<Entry> _entries = new();
+
+    /// <summary>One log call: its level, category, message and the exception it carried.</summary>
+    public sealed record Entry(LogLevel Level, string Category, string Message, Exception? Exception);
+
+    public IReadOnlyList<Entry> Entries => [.. _entries];
     readonly JsonLogFormatter _formatter = new(TimeProvider.System);
 
     public IReadOnlyList<string> Lines => [.. _lines];
@@ -29,6 +35,7 @@ public sealed class LogCapture : ILoggerProvider
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
+            owner._entries.Enqueue(new Entry(logLevel, category, formatter(state, exception), exception));
             owner._lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)} {exception} {state}");
             using var line = new StringWriter();
             owner._formatter.Write(new LogEntry<TState>(logLevel, category, eventId, state, exception, formatter), null, line);

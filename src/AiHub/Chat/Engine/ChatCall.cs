@@ -53,159 +53,18 @@ internal sealed class ChatCall : IAsyncDisposable
     public async IAsyncEnumerable<ChatEvent> StreamAsync([EnumeratorCancellation] CancellationToken ct)
     {
         var started = Stopwatch.GetTimestamp();
-        var text = new StringBuilder();
-        var delivered = false;
-        var outcome = ChatOutcome.Failed;
-        string? finish = null;
-        UsageDetails? usage = null;
-        Exception? failure = null;
-        ChatEngine.PricedTarget? answering = null;
-        ModelTarget? failed = null;
-        var timeouts = _engine.Timeouts;
+        var state = new StreamState();
         var ran = false;
-        var capped = false;
-
         try
         {
             foreach (var candidate in _targets)
             {
                 if (ct.IsCancellationRequested)
                     break;
-                var target = candidate.Target;
-                var options = new ChatOptions
-                {
-                    ModelId = target.Model,
-                    MaxOutputTokens = _maxOutput,
-                    Temperature = _run.Temperature,
-                    Tools = target.Capabilities.HasFlag(ModelCapabilities.Tools) && _run.Tools is { Count: > 0 } tools ? [.. tools] : null,
-                };
-                using var watch = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                watch.CancelAfter(timeouts.FirstToken);
-                var attemptFinish = (string?)null;
-                failure = null;
-
-                IAsyncEnumerator<ChatResponseUpdate>? updates = null;
-                try
-                {
-                    updates = target.Client.GetStreamingResponseAsync(_run.Messages, options, watch.Token).GetAsyncEnumerator(watch.Token);
-                    while (true)
-                    {
-                        ChatResponseUpdate update;
-                        try
-                        {
-                            if (!await updates.MoveNextAsync())
-                                break;
-                            update = updates.Current;
-                        }
-                        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-                        {
-                            break;
-                        }
-                        catch (OperationCanceledException) when (watch.IsCancellationRequested)
-                        {
-                            failure = new TimeoutException(delivered
-                                ? $"{target.DisplayName} sent nothing for {timeouts.Idle.TotalSeconds:0} s."
-                                : $"{target.DisplayName} did not begin its answer within {timeouts.FirstToken.TotalSeconds:0} s.");
-                            break;
-                        }
-                        catch (Exception e) when (e is not OperationCanceledException)
-                        {
-                            failure = e;
-                            break;
-                        }
-
-                        foreach (var content in update.Contents)
-                        {
-                            ChatEvent? next = null;
-                            switch (content)
-                            {
-                                case TextContent { Text.Length: > 0 } t:
-                                    var allowed = WithinCap(target.Model, text, t.Text);
-                                    capped = allowed.Length < t.Text.Length;
-                                    if (allowed.Length == 0)
-                                        break;
-                                    text.Append(allowed);
-                                    next = new ChatDelta(allowed);
-                                    break;
-                                case FunctionCallContent call:
-                                    _toolNames[call.CallId] = call.Name;
-                                    next = new ChatToolCall(call.CallId, call.Name, Json(call.Arguments));
-                                    break;
-                                case FunctionResultContent result:
-                                    next = new ChatToolResult(result.CallId, _toolNames.GetValueOrDefault(result.CallId, ""), Json(result.Result));
-                                    break;
-                                case UsageContent u:
-                                    usage = Add(usage, u.Details);
-                                    break;
-                            }
-                            if (next is null)
-                            {
-                                if (capped)
-                                    break;
-                                continue;
-                            }
-                            // Only a model that delivers nothing is replaced, so the first event of an attempt names the model that answers.
-                            if (answering is null)
-                            {
-                                answering = candidate;
-                                yield return new ChatAnswering(target.Provider, target.Model);
-                            }
-                            delivered = true;
-                            // Text after a tool round means the model goes on: an earlier "tool_calls" finish was not the end.
-                            attemptFinish = null;
-                            watch.CancelAfter(timeouts.Idle);
-                            yield return next;
-                            if (capped)
-                                break;
-                        }
-                        if (capped)
-                        {
-                            // A server that ignores the maximum would stream on at the payer's cost: the upstream call ends here.
-                            await watch.CancelAsync();
-                            break;
-                        }
-                        if (update.FinishReason is { } reason)
-                            attemptFinish = reason.Value;
-                    }
-                }
-                finally
-                {
-                    if (updates is not null)
-                        await DisposeQuietlyAsync(updates);
-                }
-
-                if (ct.IsCancellationRequested)
-                {
-                    outcome = ChatOutcome.Cancelled;
+                await foreach (var e in AttemptAsync(candidate, state, ct))
+                    yield return e;
+                if (Ends(candidate, state, ct))
                     break;
-                }
-                if (capped)
-                {
-                    _engine.Log.LogWarning("{Provider}/{Model} streamed past the {Max} output tokens asked for; the answer was cut there.",
-                        target.Provider, target.Model, _maxOutput);
-                    outcome = ChatOutcome.Incomplete;
-                    finish = ChatFinishReason.Length.Value;
-                    failure = null;
-                    break;
-                }
-                if (failure is null && attemptFinish is not null && attemptFinish != ChatFinishReason.ToolCalls.Value)
-                {
-                    outcome = ChatOutcome.Complete;
-                    finish = attemptFinish;
-                    answering ??= candidate;
-                    break;
-                }
-                failure ??= new IncompleteStreamException($"{target.DisplayName}'s answer ended without a finish reason: the stream was cut.");
-                failed = target;
-                _engine.Log.LogWarning("{Provider}/{Model} failed {When}: {Reason}", target.Provider, target.Model,
-                    delivered ? "mid-answer" : "before its first token", failure.GetType().Name);
-                if (delivered)
-                {
-                    outcome = ChatOutcome.Incomplete;
-                    break;
-                }
-                // Nothing reached the caller: the next model of the chain answers instead, and this attempt costs nothing.
-                usage = null;
             }
             ran = true;
         }
@@ -213,22 +72,197 @@ internal sealed class ChatCall : IAsyncDisposable
         {
             // A caller that stops reading early (or a failure outside the stream) still closes the hold, by the same rules.
             if (!ran)
-                await CloseAsync(answering is null ? ChatOutcome.Failed : ChatOutcome.Cancelled, answering, text.ToString(), usage,
+                await CloseAsync(state.Answering is null ? ChatOutcome.Failed : ChatOutcome.Cancelled, state.Answering, state.Text.ToString(), state.Usage,
                     (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
 
         var latency = (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-        var settled = await CloseAsync(outcome, answering, text.ToString(), usage, latency);
+        var settled = await CloseAsync(state.Outcome, state.Answering, state.Text.ToString(), state.Usage, latency);
         yield return settled.Usage;
-        var error = outcome switch
-        {
-            ChatOutcome.Failed => Problem(StatusCodes.Status502BadGateway, "No model could answer.", Describe(failure, failed), ProblemTypes.ProviderFailed),
-            ChatOutcome.Incomplete when !capped => Problem(StatusCodes.Status502BadGateway, "The answer was cut short.",
-                $"{Describe(failure, failed)} What arrived is kept and only that is charged.", ProblemTypes.StreamIncomplete),
-            _ => null,
-        };
-        yield return new ChatDone(outcome, finish, answering?.Target.Provider, answering?.Target.Model, text.ToString(), settled.CostMicros, settled.Remaining, error);
+        yield return new ChatDone(state.Outcome, state.Finish, state.Answering?.Target.Provider, state.Answering?.Target.Model, state.Text.ToString(),
+            settled.CostMicros, settled.Remaining, ErrorOf(state));
     }
+
+    /// <summary>What one stream has seen so far, across the models of the chain it tried.</summary>
+    sealed class StreamState
+    {
+        public StringBuilder Text { get; } = new();
+        public bool Delivered { get; set; }
+        public bool Capped { get; set; }
+        public ChatOutcome Outcome { get; set; } = ChatOutcome.Failed;
+        public string? Finish { get; set; }
+        public string? AttemptFinish { get; set; }
+        public UsageDetails? Usage { get; set; }
+        public Exception? Failure { get; set; }
+        public ChatEngine.PricedTarget? Answering { get; set; }
+        public ModelTarget? Failed { get; set; }
+    }
+
+    /// <summary>
+    /// One model's attempt: streams its events until it finishes, fails, goes quiet or reaches the cap. The first-token
+    /// and idle timeouts run on the engine's clock.
+    /// </summary>
+    async IAsyncEnumerable<ChatEvent> AttemptAsync(ChatEngine.PricedTarget candidate, StreamState state, [EnumeratorCancellation] CancellationToken ct)
+    {
+        var target = candidate.Target;
+        var timeouts = _engine.Timeouts;
+        using var timer = new CancellationTokenSource(timeouts.FirstToken, _engine.Clock);
+        using var watch = CancellationTokenSource.CreateLinkedTokenSource(ct, timer.Token);
+        state.AttemptFinish = null;
+        state.Failure = null;
+
+        IAsyncEnumerator<ChatResponseUpdate>? updates = null;
+        try
+        {
+            updates = target.Client.GetStreamingResponseAsync(_run.Messages, OptionsFor(target), watch.Token).GetAsyncEnumerator(watch.Token);
+            while (await NextAsync(updates, target, state, watch, ct) is { } update)
+            {
+                foreach (var next in EventsOf(update, target.Model, state))
+                {
+                    // Only a model that delivers nothing is replaced, so the first event of an attempt names the model that answers.
+                    if (state.Answering is null)
+                    {
+                        state.Answering = candidate;
+                        yield return new ChatAnswering(target.Provider, target.Model);
+                    }
+                    state.Delivered = true;
+                    // Text after a tool round means the model goes on: an earlier "tool_calls" finish was not the end.
+                    state.AttemptFinish = null;
+                    timer.CancelAfter(timeouts.Idle);
+                    yield return next;
+                }
+                if (state.Capped)
+                {
+                    // A server that ignores the maximum would stream on at the payer's cost: the upstream call ends here.
+                    await watch.CancelAsync();
+                    break;
+                }
+                if (update.FinishReason is { } reason)
+                    state.AttemptFinish = reason.Value;
+            }
+        }
+        finally
+        {
+            if (updates is not null)
+                await DisposeQuietlyAsync(updates);
+        }
+    }
+
+    ChatOptions OptionsFor(ModelTarget target) => new()
+    {
+        ModelId = target.Model,
+        MaxOutputTokens = _maxOutput,
+        Temperature = _run.Temperature,
+        Tools = target.Capabilities.HasFlag(ModelCapabilities.Tools) && _run.Tools is { Count: > 0 } tools ? [.. tools] : null,
+    };
+
+    /// <summary>The next update, or null when the attempt ends: finished, stopped by the caller, timed out or failed (then <see cref="StreamState.Failure"/> says why).</summary>
+    async Task<ChatResponseUpdate?> NextAsync(IAsyncEnumerator<ChatResponseUpdate> updates, ModelTarget target, StreamState state,
+        CancellationTokenSource watch, CancellationToken ct)
+    {
+        try
+        {
+            return await updates.MoveNextAsync() ? updates.Current : null;
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            return null;
+        }
+        catch (OperationCanceledException) when (watch.IsCancellationRequested)
+        {
+            var timeouts = _engine.Timeouts;
+            state.Failure = new TimeoutException(state.Delivered
+                ? $"{target.DisplayName} sent nothing for {timeouts.Idle.TotalSeconds:0} s."
+                : $"{target.DisplayName} did not begin its answer within {timeouts.FirstToken.TotalSeconds:0} s.");
+            return null;
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            state.Failure = e;
+            return null;
+        }
+    }
+
+    /// <summary>The events one update carries for the caller; text is cut at the output cap, after which nothing more is sent.</summary>
+    IEnumerable<ChatEvent> EventsOf(ChatResponseUpdate update, string model, StreamState state)
+    {
+        foreach (var content in update.Contents)
+        {
+            ChatEvent? next = null;
+            switch (content)
+            {
+                case TextContent { Text.Length: > 0 } t:
+                    var allowed = WithinCap(model, state.Text, t.Text);
+                    state.Capped = allowed.Length < t.Text.Length;
+                    if (allowed.Length == 0)
+                        break;
+                    state.Text.Append(allowed);
+                    next = new ChatDelta(allowed);
+                    break;
+                case FunctionCallContent call:
+                    _toolNames[call.CallId] = call.Name;
+                    next = new ChatToolCall(call.CallId, call.Name, Json(call.Arguments));
+                    break;
+                case FunctionResultContent result:
+                    next = new ChatToolResult(result.CallId, _toolNames.GetValueOrDefault(result.CallId, ""), Json(result.Result));
+                    break;
+                case UsageContent u:
+                    state.Usage = Add(state.Usage, u.Details);
+                    break;
+            }
+            if (next is not null)
+                yield return next;
+            if (state.Capped)
+                yield break;
+        }
+    }
+
+    /// <summary>Whether the stream ends with this attempt; when it does not, the next model of the chain answers instead.</summary>
+    bool Ends(ChatEngine.PricedTarget candidate, StreamState state, CancellationToken ct)
+    {
+        var target = candidate.Target;
+        if (ct.IsCancellationRequested)
+        {
+            state.Outcome = ChatOutcome.Cancelled;
+            return true;
+        }
+        if (state.Capped)
+        {
+            _engine.Log.LogWarning("{Provider}/{Model} streamed past the {Max} output tokens asked for; the answer was cut there.",
+                target.Provider, target.Model, _maxOutput);
+            state.Outcome = ChatOutcome.Incomplete;
+            state.Finish = ChatFinishReason.Length.Value;
+            state.Failure = null;
+            return true;
+        }
+        if (state.Failure is null && state.AttemptFinish is not null && state.AttemptFinish != ChatFinishReason.ToolCalls.Value)
+        {
+            state.Outcome = ChatOutcome.Complete;
+            state.Finish = state.AttemptFinish;
+            state.Answering ??= candidate;
+            return true;
+        }
+        state.Failure ??= new IncompleteStreamException($"{target.DisplayName}'s answer ended without a finish reason: the stream was cut.");
+        state.Failed = target;
+        _engine.Log.LogWarning("{Provider}/{Model} failed {When}: {Reason}", target.Provider, target.Model,
+            state.Delivered ? "mid-answer" : "before its first token", state.Failure.GetType().Name);
+        if (state.Delivered)
+        {
+            state.Outcome = ChatOutcome.Incomplete;
+            return true;
+        }
+        // Nothing reached the caller: the next model of the chain answers instead, and this attempt costs nothing.
+        state.Usage = null;
+        return false;
+    }
+
+    static ProblemDetails? ErrorOf(StreamState state) => state.Outcome switch
+    {
+        ChatOutcome.Failed => Problem(StatusCodes.Status502BadGateway, "No model could answer.", Describe(state.Failure, state.Failed), ProblemTypes.ProviderFailed),
+        ChatOutcome.Incomplete when !state.Capped => Problem(StatusCodes.Status502BadGateway, "The answer was cut short.",
+            $"{Describe(state.Failure, state.Failed)} What arrived is kept and only that is charged.", ProblemTypes.StreamIncomplete),
+        _ => null,
+    };
 
     /// <summary>Settles what was delivered (or releases everything when nothing was), records usage, and reads the quota left.</summary>
     async Task<(ChatUsage Usage, long CostMicros, QuotaStatus? Remaining)> CloseAsync(
@@ -238,9 +272,9 @@ internal sealed class ChatCall : IAsyncDisposable
             throw new InvalidOperationException("A chat call is streamed once.");
         if (answering is null || outcome == ChatOutcome.Failed)
         {
-            await GiveBackAsync();
+            var left = await PayAsync(null);
             await RecordAsync(_targets[0].Target, 0, 0, latencyMs, UsageStatus.Failed, 0);
-            return (new ChatUsage(0, 0, false, 0, 0), 0, await RemainingAsync());
+            return (new ChatUsage(0, 0, false, 0, 0), 0, left);
         }
 
         var model = answering.Target.Model;
@@ -257,10 +291,23 @@ internal sealed class ChatCall : IAsyncDisposable
         if (cost > _hold.AmountMicros)
             _engine.Log.LogWarning("{Provider}/{Model} cost {Cost} µcr, more than the {Held} held; the hold is charged.", answering.Target.Provider, model, cost, _hold.AmountMicros);
         var charged = Math.Min(cost, _hold.AmountMicros);
-        await _gate.SettleAsync(_hold, charged, CancellationToken.None);
+        var remaining = await PayAsync(charged);
         await RecordAsync(answering.Target, input, output, latencyMs,
             outcome switch { ChatOutcome.Complete => UsageStatus.Succeeded, ChatOutcome.Cancelled => UsageStatus.Cancelled, _ => UsageStatus.Incomplete }, charged);
-        return (new ChatUsage(input, output, reported, estimatedInput, estimatedOutput), charged, await RemainingAsync());
+        return (new ChatUsage(input, output, reported, estimatedInput, estimatedOutput), charged, remaining);
+    }
+
+    /// <summary>
+    /// The call's money in one place: settles the hold at <paramref name="charged"/>, or with nothing charged frees it
+    /// and gives the question back; then reads the quota left.
+    /// </summary>
+    async Task<QuotaStatus?> PayAsync(long? charged)
+    {
+        if (charged is { } amount)
+            await _gate.SettleAsync(_hold, amount, CancellationToken.None);
+        else
+            await GiveBackAsync();
+        return await RemainingAsync();
     }
 
     Task<UsageRecord> RecordAsync(ModelTarget target, long input, long output, long latencyMs, UsageStatus status, long cost) =>

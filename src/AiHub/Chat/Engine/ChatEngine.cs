@@ -40,6 +40,7 @@ internal sealed class ChatEngine(
     UsageMeter meter,
     TokenCounter tokens,
     IOptions<ChatSettings> settings,
+    TimeProvider clock,
     ILogger<ChatEngine> log)
 {
     /// <summary>What an answer may use when the caller sets no limit: enough for a long answer, small enough to hold.</summary>
@@ -128,5 +129,6 @@ internal sealed class ChatEngine(
     internal UsageMeter Meter => meter;
     internal TokenCounter Tokens => tokens;
     internal ChatTimeoutSettings Timeouts => settings.Value.Timeouts;
+    internal TimeProvider Clock => clock;
     internal ILogger Log => log;
 }

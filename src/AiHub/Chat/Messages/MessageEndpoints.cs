@@ -24,19 +24,21 @@ internal static class MessageEndpoints
     public static void MapMessageRoutes(IEndpointRouteBuilder app)
     {
         var messages = OrgEndpoints.Org(app).MapGroup("/workspaces/{wsId:guid}/conversations/{id:guid}/messages").WithTags("Chat")
-            .RequireAuthorization(OrgPermissions.ChatUse).RequireUser();
+            .RequireAuthorization(OrgPermissions.ChatUse).RequireUser()
+            // Beyond the org's problems: too few credits (402), a model that failed (502), no model or no price for it (503).
+            .ProducesProblems(StatusCodes.Status402PaymentRequired, StatusCodes.Status502BadGateway, StatusCodes.Status503ServiceUnavailable);
         messages.MapPost("", Send).WithSummary("Sends a message and streams the answer (Accept: text/event-stream) or returns it whole.");
         messages.MapPost("/{messageId:guid}/regenerate", Regenerate).WithSummary("Answers the same question again, as a sibling of this answer.");
         messages.MapPost("/{messageId:guid}/cancel", Cancel).WithSummary("Stops an answer that is streaming; what arrived is kept and charged.");
     }
 
-    static async Task<IResult> Send(Guid orgId, Guid wsId, Guid id, SendMessageRequest body, HttpContext http, ClaimsPrincipal user, ChatTurns turns)
+    static async Task<Results<ServerSentEventsResult<object>, Ok<AnswerResponse>, ProblemHttpResult>> Send(Guid orgId, Guid wsId, Guid id, SendMessageRequest body, HttpContext http, ClaimsPrincipal user, ChatTurns turns)
     {
         var turn = await turns.SendAsync(SpenderOf(orgId, wsId, user), id, body, http.RequestAborted);
         return await AnswerAsync(http, turns, turn);
     }
 
-    static async Task<IResult> Regenerate(Guid orgId, Guid wsId, Guid id, Guid messageId, RegenerateRequest? body, HttpContext http, ClaimsPrincipal user, ChatTurns turns)
+    static async Task<Results<ServerSentEventsResult<object>, Ok<AnswerResponse>, ProblemHttpResult>> Regenerate(Guid orgId, Guid wsId, Guid id, Guid messageId, RegenerateRequest? body, HttpContext http, ClaimsPrincipal user, ChatTurns turns)
     {
         var turn = await turns.RegenerateAsync(SpenderOf(orgId, wsId, user), id, messageId, body ?? new RegenerateRequest(), http.RequestAborted);
         return await AnswerAsync(http, turns, turn);
@@ -51,7 +53,7 @@ internal static class MessageEndpoints
     /// <summary>The workspace is checked with the conversation, which is fetched by (org, workspace, id, owner).</summary>
     static Spender SpenderOf(Guid orgId, Guid wsId, ClaimsPrincipal user) => new(orgId, user.UserId()!.Value, null, wsId);
 
-    static async Task<IResult> AnswerAsync(HttpContext http, ChatTurns turns, ChatTurn turn)
+    static async Task<Results<ServerSentEventsResult<object>, Ok<AnswerResponse>, ProblemHttpResult>> AnswerAsync(HttpContext http, ChatTurns turns, ChatTurn turn)
     {
         var events = turns.StreamAsync(turn, http.RequestAborted);
         if (http.Request.Headers.Accept.Any(a => a?.Contains("text/event-stream", StringComparison.OrdinalIgnoreCase) == true))

@@ -42,7 +42,7 @@ internal static class ProviderExtensions
         org.MapDelete("/providers/{id:guid}", Delete).RequireAuthorization(OrgPermissions.OrgManage).RequireUser();
         org.MapGet("/models", Models).RequireAuthorization(OrgPermissions.ChatUse);
 
-        var admin = app.MapGroup("/api/admin/models").WithTags("Admin").RequireAuthorization(Permissions.ProvidersManage);
+        var admin = AdminApi.Group(app, "/models", Permissions.ProvidersManage);
         admin.MapGet("", AdminList);
         // The model id may itself hold a '/', as some OpenAI-compatible servers name theirs.
         admin.MapPut("/{provider}/{**model}", AdminSet);

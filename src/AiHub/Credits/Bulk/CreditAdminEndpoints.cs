@@ -28,10 +28,9 @@ internal static class CreditAdminEndpoints
 
     public static void MapCreditAdminRoutes(IEndpointRouteBuilder app)
     {
-        var admin = app.MapGroup("/api/admin/credits").WithTags("Admin");
-        admin.MapPost("/bulk", Bulk).RequireAuthorization(Permissions.CreditsAdjust).Accepts<string>("text/csv", "multipart/form-data").DisableAntiforgery()
+        AdminApi.Group(app, "/credits", Permissions.CreditsAdjust).MapPost("/bulk", Bulk).Accepts<string>("text/csv", "multipart/form-data").DisableAntiforgery()
             .WithMetadata(new RequestSizeLimitAttribute(MaxFileBytes + UploadOverheadBytes));
-        admin.MapGet("/audit", Audit).RequireAuthorization(Permissions.CreditsRead);
+        AdminApi.Group(app, "/credits", Permissions.CreditsRead).MapGet("/audit", Audit);
     }
 
     /// <remarks>The CSV comes as a <c>text/csv</c> body or as the file of a multipart upload; the Idempotency-Key header is required.</remarks>

@@ -13,10 +13,10 @@ internal static class PlanEndpoints
 
         OrgEndpoints.Org(app).WithTags("Plans").MapGet("/plan", OfOrg).RequireAuthorization(OrgPermissions.OrgRead);
 
-        var admin = app.MapGroup("/api/admin").WithTags("Admin");
-        admin.MapGet("/plans", ListAll).RequireAuthorization(Permissions.SettingsManage);
-        admin.MapPut("/plans/{code}", Save).RequireAuthorization(Permissions.SettingsManage);
-        admin.MapPut("/orgs/{orgId:guid}/plan", Assign).RequireAuthorization(Permissions.OrgsManageAll);
+        var plans = AdminApi.Group(app, "/plans", Permissions.SettingsManage);
+        plans.MapGet("", ListAll);
+        plans.MapPut("/{code}", Save);
+        AdminApi.Group(app, "/orgs", Permissions.OrgsManageAll).MapPut("/{orgId:guid}/plan", Assign);
     }
 
     static async Task<Ok<List<PlanResponse>>> ListActive(PlanCatalog plans, CancellationToken ct) =>

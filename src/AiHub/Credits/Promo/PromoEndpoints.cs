@@ -9,12 +9,13 @@ internal static class PromoEndpoints
 {
     public static void MapPromoRoutes(IEndpointRouteBuilder app)
     {
-        var admin = app.MapGroup("/api/admin/promo-codes").WithTags("Admin");
-        admin.MapPost("", Create).RequireAuthorization(Permissions.CreditsAdjust);
-        admin.MapGet("", List).RequireAuthorization(Permissions.CreditsRead);
-        admin.MapDelete("/{code}", Deactivate).RequireAuthorization(Permissions.CreditsAdjust);
+        var adjust = AdminApi.Group(app, "/promo-codes", Permissions.CreditsAdjust);
+        adjust.MapPost("", Create);
+        adjust.MapDelete("/{code}", Deactivate);
+        AdminApi.Group(app, "/promo-codes", Permissions.CreditsRead).MapGet("", List);
 
-        app.MapPost("/api/credits/redeem", Redeem).WithTags("Credits").RequireAuthorization();
+        app.MapPost("/api/credits/redeem", Redeem).WithTags("Credits").RequireAuthorization()
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
     }
 
     static async Task<Created<PromoCodeResponse>> Create(PromoCodeRequest body, ClaimsPrincipal user, PromoCodes promos, CancellationToken ct)

@@ -13,7 +13,8 @@ internal static class UsageEndpoints
 {
     public static void MapUsageRoutes(IEndpointRouteBuilder app)
     {
-        var me = app.MapGroup("/api/me").WithTags("Usage").RequireAuthorization();
+        var me = app.MapGroup("/api/me").WithTags("Usage").RequireAuthorization()
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized);
         me.MapGet("/usage", MyUsage);
         me.MapGet("/usage.csv", MyUsageCsv);
 
@@ -24,14 +25,14 @@ internal static class UsageEndpoints
         org.MapGet("/api-keys/{id:guid}/usage", KeyUsage).RequireAuthorization(OrgPermissions.ApiKeysRead, OrgPermissions.CreditsRead);
         org.MapGet("/api-keys/{id:guid}/usage.csv", KeyUsageCsv).RequireAuthorization(OrgPermissions.ApiKeysRead, OrgPermissions.CreditsRead);
 
-        var prices = app.MapGroup("/api/admin/prices").WithTags("Admin").RequireAuthorization(Permissions.ProvidersManage);
+        var prices = AdminApi.Group(app, "/prices", Permissions.ProvidersManage);
         prices.MapGet("", ListPrices);
         prices.MapPut("/{provider}/{model}", SetPrice);
         prices.MapDelete("/{provider}/{model}", DeletePrice);
 
-        var report = app.MapGroup("/api/admin/credits").WithTags("Admin");
-        report.MapGet("/report", Report).RequireAuthorization(Permissions.CreditsRead);
-        report.MapGet("/report.csv", ReportCsv).RequireAuthorization(Permissions.CreditsRead);
+        var report = AdminApi.Group(app, "/credits", Permissions.CreditsRead);
+        report.MapGet("/report", Report);
+        report.MapGet("/report.csv", ReportCsv);
     }
 
     static Task<Results<Ok<UsageResult>, FileContentHttpResult>> MyUsage(ClaimsPrincipal user, UsageQueries usage, CancellationToken ct,

@@ -14,6 +14,8 @@ internal static class ErrorsExtensions
             context.ProblemDetails.Extensions["traceId"] = Activity.Current?.TraceId.ToString() ?? context.HttpContext.TraceIdentifier;
             context.ProblemDetails.Extensions["requestId"] = context.HttpContext.TraceIdentifier;
         });
+        // After the default writer, which keeps JSON clients' answers as they were; this one answers the rest.
+        services.AddSingleton<IProblemDetailsWriter, ApiProblemWriter>();
         services.AddExceptionHandler<ProblemDetailsExceptionHandler>();
         // Minimal APIs then report a malformed body as an exception with its reason instead of a bare 400.
         services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
@@ -46,7 +48,8 @@ internal static class ErrorsExtensions
 
     static readonly string[] ApiPrefixes = ["/api", "/v1", "/health", "/openapi", "/mcp", "/metrics", "/_blazor", "/_framework", "/_content"];
 
-    static bool WantsPage(HttpRequest request) =>
+    /// <summary>A browser asking for a page of the UI: it gets a page for an error, every other request a ProblemDetails.</summary>
+    public static bool WantsPage(HttpRequest request) =>
         HttpMethods.IsGet(request.Method)
         && !ApiPrefixes.Any(p => request.Path.StartsWithSegments(p, StringComparison.OrdinalIgnoreCase))
         && request.GetTypedHeaders().Accept.Any(a => a.MediaType.Equals("text/html", StringComparison.OrdinalIgnoreCase));

@@ -18,8 +18,7 @@ internal sealed partial class ProblemDetailsExceptionHandler(IProblemDetailsServ
             OperationCanceledException when context.RequestAborted.IsCancellationRequested => (499, "The client closed the request.", null),
             _ => (StatusCodes.Status500InternalServerError, "An unexpected error occurred.", "The error was logged; quote the traceId when reporting it."),
         };
-        if (status >= 500)
-            LogUnhandled(exception, context.Request.Method, context.Request.Path);
+        LogOutcome(exception, status, context.Request);
         if (context.Response.HasStarted || context.RequestAborted.IsCancellationRequested)
             return true;
         context.Response.StatusCode = status;
@@ -48,6 +47,34 @@ internal sealed partial class ProblemDetailsExceptionHandler(IProblemDetailsServ
         problem.Extensions["errors"] = new Dictionary<string, string[]> { [field] = [$"{field} does not have the type this field takes; a number is a JSON number, not a string."] };
         return problem;
     }
+
+    /// <summary>A refusal we answered on purpose is one line without a stack; only what nobody expected is an error with its stack.</summary>
+    void LogOutcome(Exception exception, int status, HttpRequest request)
+    {
+        switch (exception)
+        {
+            case ProblemException known when known.Status < 500 || known.Status == StatusCodes.Status503ServiceUnavailable:
+                LogRefused(request.Method, request.Path, known.Status, known.Type, known.Title);
+                break;
+            case ProblemException known:
+                LogFailed(request.Method, request.Path, known.Status, known.Type, known.Title);
+                break;
+            case BadHttpRequestException or JsonException:
+                LogRefused(request.Method, request.Path, status, ProblemTypes.Validation, exception.GetType().Name);
+                break;
+            case OperationCanceledException when status == 499:
+                break;
+            default:
+                LogUnhandled(exception, request.Method, request.Path);
+                break;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Method} {Path} refused with {Status} {ProblemType}: {Title}")]
+    partial void LogRefused(string method, string path, int status, string? problemType, string title);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Method} {Path} failed with {Status} {ProblemType}: {Title}")]
+    partial void LogFailed(string method, string path, int status, string? problemType, string title);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception on {Method} {Path}")]
     partial void LogUnhandled(Exception e, string method, string path);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
+using Microsoft.AspNetCore.HttpLogging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Logging.Console;
 
@@ -82,6 +83,16 @@ internal static class LoggingExtensions
         logging.AddConsole(options => options.FormatterName = JsonLogFormatter.FormatterName);
         logging.AddConsoleFormatter<JsonLogFormatter, ConsoleFormatterOptions>();
         logging.Configure(o => o.ActivityTrackingOptions = ActivityTrackingOptions.TraceId | ActivityTrackingOptions.SpanId);
+        logging.Services.AddHttpLogging(o =>
+        {
+            // Method, path, status and time only: headers, queries and bodies can carry secrets.
+            o.LoggingFields = HttpLoggingFields.RequestMethod | HttpLoggingFields.RequestPath | HttpLoggingFields.ResponseStatusCode | HttpLoggingFields.Duration;
+            o.CombineLogs = true;
+        });
         return logging;
     }
+
+    /// <summary>One summary line per request (method, path, status, duration), the line that stays when ASP.NET Core's own chatter is at Warning.</summary>
+    public static IApplicationBuilder UseRequestSummary(this IApplicationBuilder app) =>
+        app.UseWhen(http => !http.Request.Path.StartsWithSegments("/health") && !http.Request.Path.StartsWithSegments("/metrics"), logged => logged.UseHttpLogging());
 }
