@@ -322,15 +322,11 @@ internal sealed class ChatCall : IAsyncDisposable
         await _scope.DisposeAsync();
     }
 
-    /// <summary>Frees the hold and uncounts the question: nothing was answered.</summary>
-    async Task GiveBackAsync()
-    {
-        await _gate.ReleaseAsync(_hold, CancellationToken.None);
-    }
+    /// <summary>Voids the hold, which uncounts the question with the credits: nothing was answered.</summary>
+    Task GiveBackAsync() => _gate.ReleaseAsync(_hold, CancellationToken.None);
 
     async Task<QuotaStatus?> RemainingAsync() =>
         _run.CountsQuestion ? await _quotas.GetAsync(_run.Spender.OrganizationId, QuotaKind.ChatQuestions, CancellationToken.None) : null;
-
 
     static string Json(object? value) => value switch
     {
