@@ -118,14 +118,14 @@ internal static class MessageEndpoints
         finishReason = d.FinishReason,
         provider = d.Provider,
         model = d.Model,
-        cost = Credits.Credits.ToCredits(d.CostMicros),
+        cost = Micros.ToCredits(d.CostMicros),
         costMicros = d.CostMicros,
         remaining = Quota(d.Remaining),
     };
 
     static AnswerResponse Describe(ChatTurn turn, ChatDone d, ChatUsage? usage, string? title, IReadOnlyList<string>? followUps) => new(
         turn.Conversation.Id, turn.Question?.Id, turn.Answer.Id, Status(d.Outcome), d.Text, d.Provider, d.Model, d.FinishReason,
-        usage?.InputTokens ?? 0, usage?.OutputTokens ?? 0, usage?.Reported ?? false, Credits.Credits.ToCredits(d.CostMicros), d.CostMicros,
+        usage?.InputTokens ?? 0, usage?.OutputTokens ?? 0, usage?.Reported ?? false, Micros.ToCredits(d.CostMicros), d.CostMicros,
         Quota(d.Remaining), title, followUps, d.Error);
 
     static QuotaResponse? Quota(QuotaStatus? q) => q is null ? null : new(q.Limit, q.Used, q.Remaining, q.ResetsAt, q.Message);

@@ -238,7 +238,7 @@ internal static class ChatSocket
                             break;
                         case ChatDone done:
                             var summary = new SocketUsage(usage?.InputTokens ?? 0, usage?.OutputTokens ?? 0, usage?.Reported ?? false,
-                                Credits.Credits.ToCredits(done.CostMicros), done.CostMicros, done.Provider, done.Model,
+                                Micros.ToCredits(done.CostMicros), done.CostMicros, done.Provider, done.Model,
                                 AiHub.Chat.Messages.MessageEndpoints.Status(done.Outcome), done.FinishReason);
                             await SendAsync(done.Error is { } error
                                 ? new SocketReply(id, "error", done.Text.Length > 0 ? done.Text : null, summary, error)

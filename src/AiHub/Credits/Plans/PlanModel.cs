@@ -133,7 +133,7 @@ internal sealed class PlanModelConfiguration :
         builder.Property(p => p.ChatPeriod).HasConversion<string>().HasMaxLength(16);
         builder.Property(p => p.Currency).HasMaxLength(3);
         builder.HasData(
-            new Plan { Code = Plan.Free, Name = "Free", ChatQuestions = 3, ChatPeriod = QuotaPeriod.Total, StorageBytes = 5 * GB, Videos = 10, PriceCents = 0, Currency = "USD", GrantMicros = 10 * Credits.MicrosPerCredit, Active = true, SortOrder = 0 },
+            new Plan { Code = Plan.Free, Name = "Free", ChatQuestions = 3, ChatPeriod = QuotaPeriod.Total, StorageBytes = 5 * GB, Videos = 10, PriceCents = 0, Currency = "USD", GrantMicros = 10 * Micros.PerCredit, Active = true, SortOrder = 0 },
             new Plan { Code = "BASIC", Name = "Basic", ChatQuestions = 100, ChatPeriod = QuotaPeriod.Day, StorageBytes = 25 * GB, Videos = 50, PriceCents = 2_900, Currency = "USD", GrantMicros = 0, Active = true, SortOrder = 1 },
             new Plan { Code = "PRO", Name = "Pro", ChatQuestions = 500, ChatPeriod = QuotaPeriod.Day, StorageBytes = 100 * GB, Videos = 200, PriceCents = 7_900, Currency = "USD", GrantMicros = 0, Active = true, SortOrder = 2 },
             new Plan { Code = "ENTERPRISE", Name = "Enterprise", ChatQuestions = null, ChatPeriod = QuotaPeriod.Day, StorageBytes = 500 * GB, Videos = null, PriceCents = 29_900, Currency = "USD", GrantMicros = 0, Active = true, SortOrder = 3 });

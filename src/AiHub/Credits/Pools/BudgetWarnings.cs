@@ -24,6 +24,6 @@ internal sealed class BudgetWarnings(AppDbContext db, LimitWarnings warnings, Ma
         var keys = new Uri(identity.Value.PublicUrl, $"/orgs/{orgId}/api-keys");
         foreach (var recipient in recipients)
             await mailer.SendBudgetWarningAsync(recipient.Email, recipient.DisplayName, key.Name, recipient.OrgName, percent,
-                Credits.Format(period.BudgetMicros), period.ResetsAt, keys, ct);
+                Micros.Format(period.BudgetMicros), period.ResetsAt, keys, ct);
     }
 }

@@ -205,15 +205,15 @@ internal sealed class CreditGate(AppDbContext db, Ledger ledger, TimeProvider cl
         var spend = await db.Set<ApiKeySpend>().AsNoTracking().FirstAsync(s => s.ApiKeyId == apiKeyId && s.Month == month, ct);
         var resets = new DateTimeOffset(now.Year, now.Month, 1, 0, 0, 0, TimeSpan.Zero).AddMonths(1);
         return new ProblemException(StatusCodes.Status402PaymentRequired, "The API key's monthly budget is used up.",
-            $"This call needs up to {Credits.Format(needed)} credits; the key has spent {Credits.Format(spend.Spent)} and holds {Credits.Format(spend.Held)} " +
-            $"of its {Credits.Format(budget)} credits this month. The budget resets on {resets:yyyy-MM-dd} (UTC).",
+            $"This call needs up to {Micros.Format(needed)} credits; the key has spent {Micros.Format(spend.Spent)} and holds {Micros.Format(spend.Held)} " +
+            $"of its {Micros.Format(budget)} credits this month. The budget resets on {resets:yyyy-MM-dd} (UTC).",
             ProblemTypes.ApiKeyBudgetExceeded)
         {
             Extensions = new Dictionary<string, object?>
             {
-                ["budget"] = budget / (decimal)Credits.MicrosPerCredit,
+                ["budget"] = budget / (decimal)Micros.PerCredit,
                 ["budgetMicros"] = budget,
-                ["spent"] = spend.Spent / (decimal)Credits.MicrosPerCredit,
+                ["spent"] = spend.Spent / (decimal)Micros.PerCredit,
                 ["spentMicros"] = spend.Spent,
                 ["heldMicros"] = spend.Held,
                 ["resetsAt"] = resets,
@@ -223,13 +223,13 @@ internal sealed class CreditGate(AppDbContext db, Ledger ledger, TimeProvider cl
 
     static ProblemException PayerShort(bool personal, long needed, CreditAccount account) => new(
         StatusCodes.Status402PaymentRequired, "Not enough credits.",
-        $"This call needs up to {Credits.Format(needed)} credits; {(personal ? "your account has" : "the organisation's pool has")} " +
-        $"{Credits.Format(account.Balance - account.Reserved)} available.",
+        $"This call needs up to {Micros.Format(needed)} credits; {(personal ? "your account has" : "the organisation's pool has")} " +
+        $"{Micros.Format(account.Balance - account.Reserved)} available.",
         ProblemTypes.InsufficientCredits);
 
     static ProblemException AllowanceShort(long needed, CreditAccount account) => new(
         StatusCodes.Status402PaymentRequired, "Your allowance in this organisation is used up.",
-        $"This call needs up to {Credits.Format(needed)} credits; your allowance has {Credits.Format(account.Balance - account.Reserved)} left. " +
+        $"This call needs up to {Micros.Format(needed)} credits; your allowance has {Micros.Format(account.Balance - account.Reserved)} left. " +
         "Send a credit request to the organisation's Owners and Admins.",
         ProblemTypes.AllowanceExceeded);
 
@@ -247,7 +247,7 @@ internal sealed class CreditGate(AppDbContext db, Ledger ledger, TimeProvider cl
         $"AI call by user {s.UserId:N}" + (s.ApiKeyId is { } key ? $" with key {key:N}" : "");
 
     /// <summary>The budget is set in whole credits; one too large to count in micro-credits is no limit at all.</summary>
-    static long BudgetMicros(long credits) => credits > long.MaxValue / Credits.MicrosPerCredit ? long.MaxValue / 2 : credits * Credits.MicrosPerCredit;
+    static long BudgetMicros(long credits) => Micros.FromWholeCredits(credits, long.MaxValue / 2);
 
     public static string Month(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM", CultureInfo.InvariantCulture);
 }
