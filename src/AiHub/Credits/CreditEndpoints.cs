@@ -1,6 +1,6 @@
 using AiHub.Infrastructure.Errors;
 using System.Security.Claims;
-using AiHub.Admin;
+using AiHub.Infrastructure.Audit;
 using AiHub.Data;
 using AiHub.Identity;
 using AiHub.Organizations;

@@ -7,8 +7,8 @@ namespace AiHub.Credits;
 /// The ledger's checks of the largest amounts it holds (<see cref="Micros.MaxEntry"/>, <see cref="Micros.MaxBalance"/>).
 /// </summary>
 /// <remarks>
-/// Every entry point that takes an amount checks it against these, and the ledger's write path checks again, so a
-/// refused amount writes nothing. docs/problems.md (<c>credit-limit</c>) states the same numbers.
+/// Every entry point that takes an amount checks it, and the ledger's write path checks again, so a refused amount
+/// writes nothing.
 /// </remarks>
 internal static class CreditLimits
 {

@@ -3,6 +3,7 @@ using AiHub.Identity;
 using AiHub.Credits.Bulk;
 using AiHub.Credits.Pages;
 using AiHub.Credits.Promo;
+using AiHub.Infrastructure.Hosting;
 using AiHub.Infrastructure.Jobs;
 using Hangfire;
 
@@ -13,6 +14,7 @@ public static class CreditsExtensions
     /// <summary>The credit ledger: accounts, append-only entries, reserve-then-settle for every AI call; plans and their quotas.</summary>
     public static IHostApplicationBuilder AddCredits(this IHostApplicationBuilder builder)
     {
+        builder.Services.AddSingleton<IHostCommand, LedgerVerifyCommand>();
         builder.Services.AddSingleton<LedgerWriter>();
         builder.Services.AddScoped<Ledger>();
         builder.Services.AddSingleton<BalanceCache>();

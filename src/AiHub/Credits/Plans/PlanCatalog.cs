@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using AiHub.Admin;
+using AiHub.Infrastructure.Audit;
 using AiHub.Data;
 using AiHub.Infrastructure.Errors;
 using AiHub.Organizations;

@@ -1,3 +1,4 @@
+using AiHub.Data;
 using AiHub.Organizations;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
@@ -45,7 +46,7 @@ internal sealed class Plan
 }
 
 /// <summary>Which plan an organisation is on; an organisation without a row is on <see cref="Plan.Free"/>.</summary>
-internal sealed class OrgPlan
+internal sealed class OrgPlan : ITenantOwned
 {
     public Guid OrganizationId { get; init; }
 
@@ -64,7 +65,7 @@ internal enum QuotaKind
 }
 
 /// <summary>How much of one quota an organisation has used in one period; only conditional updates change it.</summary>
-internal sealed class QuotaUsage
+internal sealed class QuotaUsage : ITenantOwned
 {
     public Guid OrganizationId { get; init; }
 
@@ -77,7 +78,7 @@ internal sealed class QuotaUsage
 }
 
 /// <summary>One use counted against a quota, unique by its key so that a retry never counts twice, and released at most once.</summary>
-internal sealed class QuotaConsumption
+internal sealed class QuotaConsumption : ITenantOwned
 {
     public Guid Id { get; init; }
 

@@ -1,4 +1,5 @@
-using AiHub.Admin;
+using AiHub.Infrastructure.Hosting;
+using AiHub.Infrastructure.Audit;
 using AiHub.Data;
 using AiHub.Identity;
 using AiHub.Infrastructure.Errors;
@@ -43,7 +44,7 @@ internal sealed record PoolOverview(BalanceResponse Balance, IReadOnlyList<Entry
 /// An org pool's allocations, credit requests and settings, for the API and the web UI alike. Every call checks the
 /// caller's grant again (the pages have no route policy) and fetches by (org, id).
 /// </summary>
-internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit, Mailer mailer, IOptions<IdentitySettings> identity, TimeProvider clock)
+internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit, Mailer mailer, IOptions<PublicUrlSettings> identity, TimeProvider clock)
 {
     public async Task<PoolOverview> PoolAsync(OrgGrant caller, int limit, CancellationToken ct)
     {
