@@ -16,6 +16,7 @@ public static class CreditsExtensions
     {
         builder.Services.AddSingleton<IHostCommand, LedgerVerifyCommand>();
         builder.Services.AddSingleton<LedgerWriter>();
+        builder.Services.AddScoped<Pools.SpenderResolver>();
         builder.Services.AddScoped<Ledger>();
         builder.Services.AddSingleton<BalanceCache>();
         builder.Services.AddScoped<PromoCodes>();
