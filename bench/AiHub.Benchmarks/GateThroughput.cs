@@ -4,6 +4,7 @@ using AiHub.Credits;
 using AiHub.Credits.Plans;
 using AiHub.Credits.Pools;
 using AiHub.Data;
+using AiHub.Infrastructure.Money;
 using AiHub.Identity;
 using AiHub.Infrastructure;
 using AiHub.Infrastructure.Jobs;
@@ -167,7 +168,7 @@ public static class GateThroughput
         var chargedToAllocation = await db.Set<LedgerHold>().AsNoTracking().Where(h => h.State == HoldState.Posted && h.AllocationAccountId != null)
             .GroupBy(h => h.AllocationAccountId!.Value).Select(g => new { Account = g.Key, Charged = g.Sum(h => h.ActualCost ?? 0) })
             .ToDictionaryAsync(g => g.Account, g => g.Charged);
-        var allocationMicros = (long)(AllocationCredits * Credits.Credits.MicrosPerCredit);
+        var allocationMicros = (long)(AllocationCredits * Micros.PerCredit);
         var allocationsWrong = allocationAccounts.Count(a => a.Balance != allocationMicros - chargedToAllocation.GetValueOrDefault(a.Id) || (open == 0 && a.Reserved != 0));
 
         var spend = await db.Set<ApiKeySpend>().AsNoTracking().ToListAsync();

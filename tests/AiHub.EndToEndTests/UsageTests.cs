@@ -2,6 +2,7 @@ using System.Text.RegularExpressions;
 using AiHub.Credits.Usage;
 using AiHub.Data;
 using AiHub.Identity;
+using AiHub.Organizations;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;

@@ -1,5 +1,6 @@
 using AiHub.Data;
 using AiHub.IntegrationTests.Support;
+using AiHub.Organizations;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,14 +1,11 @@
 using AiHub.Infrastructure.Errors;
 using AiHub.Data;
 using AiHub.Identity;
+using AiHub.Infrastructure.Audit;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
 namespace AiHub.Admin;
-
-internal sealed record AuditEntry(Guid Id, DateTimeOffset OccurredAt, string Kind, Guid? UserId, Guid? ActorId, Guid? OrganizationId, string? IpAddress, string? UserAgent, string? Data);
-
-internal sealed record AuditPage(IReadOnlyList<AuditEntry> Items, DateTimeOffset? Before);
 
 public static class AdminExtensions
 {
@@ -36,19 +33,5 @@ public static class AdminExtensions
         if (!string.IsNullOrWhiteSpace(kind))
             query = query.Where(e => e.Kind == kind);
         return TypedResults.Ok(await AuditQueries.PageAsync(query, before, limit, ct));
-    }
-}
-
-internal static class AuditQueries
-{
-    /// <summary>One page of events, newest first; <see cref="AuditPage.Before"/> asks for the next.</summary>
-    public static async Task<AuditPage> PageAsync(IQueryable<AuditEvent> query, DateTimeOffset? before, int limit, CancellationToken ct)
-    {
-        if (before is { } cursor)
-            query = query.Where(e => e.OccurredAt < cursor);
-        var items = await query.OrderByDescending(e => e.OccurredAt).ThenByDescending(e => e.Id).Take(limit)
-            .Select(e => new AuditEntry(e.Id, e.OccurredAt, e.Kind, e.UserId, e.ActorId, e.OrganizationId, e.IpAddress, e.UserAgent, e.Data))
-            .ToListAsync(ct);
-        return new AuditPage(items, items.Count == limit ? items[^1].OccurredAt : null);
     }
 }

@@ -1,6 +1,6 @@
 using AiHub.Infrastructure.Errors;
 using System.Security.Claims;
-using AiHub.Admin;
+using AiHub.Infrastructure.Audit;
 using AiHub.Data;
 using AiHub.Identity;
 using AiHub.Organizations;
@@ -58,8 +58,8 @@ internal static class CreditEndpoints
     /// <summary>The admin adjustment, for the API and the admin page alike.</summary>
     internal static async Task<BalanceResponse> AdjustAsync(AdjustRequest body, string idempotencyKey, Guid actor, Ledger ledger, AuditLog audit, AppDbContext db, CancellationToken ct)
     {
-        var reason = AiHub.Credits.Credits.RequireReason(body.Reason);
-        var micros = AiHub.Credits.Credits.RequireMicros(body.Amount, "amount", allowNegative: true, "Give a non-zero amount of credits (negative takes credits away).");
+        var reason = CreditReasons.Require(body.Reason);
+        var micros = Micros.Require(body.Amount, "amount", MicrosSign.NotZero, "Give a non-zero amount of credits (negative takes credits away).");
         // Keys are the admin's own, and the audit event commits with the entry: a retry writes neither again.
         var key = $"adjust:{actor:N}:{idempotencyKey}";
         await ledger.PostAsync(body.AccountId, CreditKind.Adjustment, micros, reason, actor, key, ct, async (entry, token) =>
@@ -97,8 +97,8 @@ internal static class CreditEndpoints
     }
 
     internal static EntryResponse Describe(CreditEntry e) =>
-        new(e.Id, e.Kind.ToString().ToLowerInvariant(), AiHub.Credits.Credits.ToCredits(e.Amount), e.Amount, e.Reference, e.ActorId, e.CreatedAt);
+        new(e.Id, e.Kind.ToString().ToLowerInvariant(), Micros.ToCredits(e.Amount), e.Amount, e.Reference, e.ActorId, e.CreatedAt);
 
     internal static BalanceResponse Describe(CreditAccount a) => new(
-        a.Id, AiHub.Credits.Credits.ToCredits(a.Balance), a.Balance, AiHub.Credits.Credits.ToCredits(a.Reserved), a.Reserved, AiHub.Credits.Credits.ToCredits(a.Balance - a.Reserved), a.Balance - a.Reserved);
+        a.Id, Micros.ToCredits(a.Balance), a.Balance, Micros.ToCredits(a.Reserved), a.Reserved, Micros.ToCredits(a.Balance - a.Reserved), a.Balance - a.Reserved);
 }

@@ -3,6 +3,7 @@ using AiHub.Identity;
 using AiHub.Credits.Bulk;
 using AiHub.Credits.Pages;
 using AiHub.Credits.Promo;
+using AiHub.Infrastructure.Hosting;
 using AiHub.Infrastructure.Jobs;
 using Hangfire;
 
@@ -13,8 +14,10 @@ public static class CreditsExtensions
     /// <summary>The credit ledger: accounts, append-only entries, one hold per AI call, posted or voided; plans and their quotas.</summary>
     public static IHostApplicationBuilder AddCredits(this IHostApplicationBuilder builder)
     {
+        builder.Services.AddSingleton<IHostCommand, LedgerVerifyCommand>();
         builder.Services.AddSingleton<LedgerWriter>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<LedgerWriter>());
+        builder.Services.AddScoped<Pools.SpenderResolver>();
         builder.Services.AddScoped<Ledger>();
         builder.Services.AddSingleton<BalanceCache>();
         builder.Services.AddScoped<PromoCodes>();

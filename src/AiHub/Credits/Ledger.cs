@@ -217,38 +217,5 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
 
     internal static ProblemException Short(long needed, long available) =>
         new(StatusCodes.Status402PaymentRequired, "Not enough credits.",
-            $"This needs {Credits.Format(needed)} credits; {Credits.Format(available)} are available.", ProblemTypes.InsufficientCredits);
-}
-
-internal static class Credits
-{
-    public const long MicrosPerCredit = 1_000_000;
-
-    /// <summary>Micro-credits as credits for people to read; arithmetic never leaves integers.</summary>
-    public static decimal ToCredits(long micros) => micros / (decimal)MicrosPerCredit;
-
-    /// <summary>The longest reason a manual movement carries into the ledger and the audit log.</summary>
-    public const int MaxReason = 200;
-
-    public const string ReasonRule = "Say why, in 1 to 200 characters; it goes to the audit log.";
-
-    /// <summary>The trimmed reason of a manual movement, or a 400 that says what is missing.</summary>
-    public static string RequireReason(string? reason) =>
-        reason?.Trim() is { Length: > 0 and <= MaxReason } trimmed ? trimmed : throw ProblemException.Invalid("reason", ReasonRule);
-
-    /// <summary>Credits in, exact micro-credits kept: zero, a sign not allowed, or a finer amount is refused with <paramref name="rule"/>, not rounded.</summary>
-    public static long RequireMicros(decimal? credits, string field, bool allowNegative, string rule)
-    {
-        if (credits is not { } value || value == 0 || (!allowNegative && value < 0))
-            throw ProblemException.Invalid(field, rule);
-        if (!CreditLimits.IsEntry(value))
-            throw CreditLimits.OutOfRange(field, CreditLimits.EntryRule);
-        return ExactMicros(value) ?? throw ProblemException.Invalid(field, "Credits have at most 6 decimals.");
-    }
-
-    /// <summary>The exact micro-credits of an amount in credits; null when it is finer than a micro-credit or beyond <see cref="CreditLimits.MaxEntryMicros"/>.</summary>
-    public static long? ExactMicros(decimal credits) =>
-        CreditLimits.IsEntry(credits) && credits * MicrosPerCredit is var micros && micros == decimal.Truncate(micros) ? (long)micros : null;
-
-    public static string Format(long micros) => (micros / (decimal)MicrosPerCredit).ToString("0.######", System.Globalization.CultureInfo.InvariantCulture);
+            $"This needs {Micros.Format(needed)} credits; {Micros.Format(available)} are available.", ProblemTypes.InsufficientCredits);
 }

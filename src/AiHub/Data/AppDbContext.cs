@@ -1,6 +1,6 @@
-using AiHub.Admin;
-using AiHub.Chat.Conversations;
+using System.Linq.Expressions;
 using AiHub.Identity;
+using AiHub.Infrastructure.Audit;
 using AiHub.Infrastructure.Jobs;
 using AiHub.Organizations;
 using AiHub.Organizations.ApiKeys;
@@ -20,27 +20,12 @@ internal abstract class AppDbContext(DbContextOptions options)
 
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
-    public DbSet<RolePermission> RolePermissions => Set<RolePermission>();
-
-    public DbSet<UserSession> UserSessions => Set<UserSession>();
-
-    public DbSet<RefreshToken> RefreshTokens => Set<RefreshToken>();
-
-    public DbSet<SigningKey> SigningKeys => Set<SigningKey>();
-
     public DbSet<AuditEvent> AuditEvents => Set<AuditEvent>();
 
+    // These three stay: the foreign key names the migrations recorded were derived from their set names.
     public DbSet<Organization> Organizations => Set<Organization>();
 
-    public DbSet<Membership> Memberships => Set<Membership>();
-
     public DbSet<Workspace> Workspaces => Set<Workspace>();
-
-    public DbSet<Team> Teams => Set<Team>();
-
-    public DbSet<TeamMember> TeamMembers => Set<TeamMember>();
-
-    public DbSet<Invitation> Invitations => Set<Invitation>();
 
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
 
@@ -59,15 +44,18 @@ internal abstract class AppDbContext(DbContextOptions options)
         modelBuilder.Entity<IdentityUserToken<Guid>>().ToTable("user_tokens");
         modelBuilder.Entity<IdentityRoleClaim<Guid>>().ToTable("role_claims");
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(AppDbContext).Assembly);
-        modelBuilder.Entity<Workspace>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
-        modelBuilder.Entity<Team>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
-        modelBuilder.Entity<TeamMember>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
-        modelBuilder.Entity<Invitation>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
-        modelBuilder.Entity<ApiKey>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
-        modelBuilder.Entity<Chat.Providers.OrgProvider>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
-        modelBuilder.Entity<Conversation>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
-        modelBuilder.Entity<StoredMessage>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
-        modelBuilder.Entity<OrgSystemPrompt>().HasQueryFilter(e => TenantId == null || e.OrganizationId == TenantId);
+        foreach (var entity in modelBuilder.Model.GetEntityTypes().Where(e => typeof(ITenantOwned).IsAssignableFrom(e.ClrType)).ToList())
+            modelBuilder.Entity(entity.ClrType).HasQueryFilter(TenantFilter(entity.ClrType));
+    }
+
+    /// <summary><c>row => TenantId == null || row.OrganizationId == TenantId</c>, with TenantId read from this context at each query.</summary>
+    LambdaExpression TenantFilter(Type rowType)
+    {
+        var row = Expression.Parameter(rowType, "row");
+        var tenant = Expression.Property(Expression.Constant(this, typeof(AppDbContext)), nameof(TenantId));
+        var organization = Expression.Convert(Expression.Property(row, nameof(ITenantOwned.OrganizationId)), typeof(Guid?));
+        return Expression.Lambda(
+            Expression.OrElse(Expression.Equal(tenant, Expression.Constant(null, typeof(Guid?))), Expression.Equal(organization, tenant)), row);
     }
 
     public override Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
@@ -105,6 +93,8 @@ internal sealed class PostgresAppDbContext(DbContextOptions<PostgresAppDbContext
     {
         modelBuilder.HasPostgresExtension("vector");
         base.OnModelCreating(modelBuilder);
-        ConversationModelConfiguration.ConfigurePostgres(modelBuilder);
+        foreach (var configuration in typeof(AppDbContext).Assembly.GetTypes()
+                     .Where(t => typeof(IPostgresModelConfiguration).IsAssignableFrom(t) && t is { IsClass: true, IsAbstract: false }))
+            ((IPostgresModelConfiguration)Activator.CreateInstance(configuration)!).ConfigurePostgres(modelBuilder);
     }
 }

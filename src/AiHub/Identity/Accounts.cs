@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using System.Text;
-using AiHub.Admin;
+using AiHub.Infrastructure.Audit;
 using AiHub.Data;
 using AiHub.Infrastructure.Errors;
 using AiHub.Infrastructure.Hosting;
@@ -27,6 +27,7 @@ internal sealed class Accounts(
     IHttpContextAccessor http,
     TimeProvider clock,
     IOptions<IdentitySettings> settings,
+    IOptions<PublicUrlSettings> publicUrl,
     IOptions<BootstrapSettings> bootstrap,
     IEnumerable<IAccountEvents> accountEvents,
     IEnumerable<IUserCredentials> credentials)
@@ -136,7 +137,7 @@ internal sealed class Accounts(
         audit.Add(AuditKinds.EmailVerified, user.Id);
         await db.SaveChangesAsync(ct);
         await GrantBootstrapAdminAsync(user, ct);
-        await mailer.SendWelcomeAsync(user.Email!, user.DisplayName, Settings.PublicUrl, ct);
+        await mailer.SendWelcomeAsync(user.Email!, user.DisplayName, publicUrl.Value.PublicUrl, ct);
     }
 
     public async Task ResendVerificationAsync(string? email, CancellationToken ct)
@@ -247,7 +248,7 @@ internal sealed class Accounts(
         var token = await users.GeneratePasswordResetTokenAsync(user);
         // The link carries the user's id with Identity's token, so the reset form needs nothing else.
         var carried = WebEncoders.Base64UrlEncode(Encoding.UTF8.GetBytes($"{user.Id:N}:{token}"));
-        return new Uri(Settings.PublicUrl, "/account/reset-password?token=" + carried);
+        return new Uri(publicUrl.Value.PublicUrl, "/account/reset-password?token=" + carried);
     }
 
     /// <param name="turnOffTwoFactor">The link proves the mailbox, which is enough to turn off an authenticator its owner lost (or a stranger set).</param>

@@ -1,5 +1,6 @@
 using AiHub.Identity.Pages;
 using AiHub.Infrastructure.Configuration;
+using AiHub.Infrastructure.Hosting;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
@@ -29,6 +30,7 @@ public static class IdentityExtensions
         var services = builder.Services;
         services.AddSettings<IdentitySettings>(IdentitySettings.Section);
         services.AddSettings<BootstrapSettings>(BootstrapSettings.Section);
+        services.AddSingleton<IHostCommand, CreateAdminCommand>();
         services.AddHttpContextAccessor();
 
         services.AddIdentityCore<AppUser>()

@@ -7,9 +7,6 @@ internal sealed class IdentitySettings : IValidatableObject
 {
     public const string Section = "Identity";
 
-    /// <summary>Where users reach the web UI; links in mail point here, never at the request's Host header.</summary>
-    public Uri PublicUrl { get; set; } = new("http://localhost:5080");
-
     [Duration("00:01:00", "1.00:00:00")]
     public TimeSpan AccessTokenLifetime { get; set; } = TimeSpan.FromMinutes(15);
 
@@ -58,8 +55,6 @@ internal sealed class IdentitySettings : IValidatableObject
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        if (!PublicUrl.IsAbsoluteUri || PublicUrl.Scheme is not ("http" or "https"))
-            yield return new ValidationResult("must be an absolute http(s) URL", [nameof(PublicUrl)]);
         foreach (var (name, nested) in new (string, object)[] { (nameof(RateLimits), RateLimits), (nameof(Google), Google), (nameof(GitHub), GitHub), (nameof(Oidc), Oidc) })
         {
             var results = new List<ValidationResult>();

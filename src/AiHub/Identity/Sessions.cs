@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
-using AiHub.Admin;
+using AiHub.Infrastructure.Audit;
 using AiHub.Data;
 using AiHub.Infrastructure.Hosting;
 using Microsoft.EntityFrameworkCore;

@@ -1,5 +1,5 @@
 using System.Globalization;
-using AiHub.Admin;
+using AiHub.Infrastructure.Audit;
 using AiHub.Data;
 using AiHub.Infrastructure.Errors;
 using Microsoft.AspNetCore.Identity;

@@ -2,6 +2,7 @@ using AiHub.Infrastructure.Caching;
 using AiHub.Infrastructure.Configuration;
 using AiHub.Infrastructure.Errors;
 using AiHub.Infrastructure.Health;
+using AiHub.Infrastructure.Hosting;
 using AiHub.Infrastructure.Logging;
 using AiHub.Infrastructure.Outbound;
 using AiHub.Infrastructure.RateLimiting;
@@ -25,6 +26,7 @@ public static class InfrastructureExtensions
         var services = builder.Services;
         services.TryAddSingleton(TimeProvider.System);
         services.AddSettings<SecuritySettings>(SecuritySettings.Section);
+        services.AddSettings<PublicUrlSettings>(PublicUrlSettings.Section);
         services.AddProblemResponses();
         services.AddRedis();
         services.AddOutbound();

@@ -102,45 +102,8 @@ internal sealed class Mailer(EmailRenderer renderer, WorkQueue queue, IDataProte
             ct);
     }
 
-    public Task SendCreditRequestAsync(string to, string requester, string orgName, string credits, string reason, Uri link, CancellationToken ct)
-    {
-        RequireAbsolute(link);
-        return SendAsync<AiHub.Credits.Pools.Emails.CreditRequestEmail>(
-            to,
-            AiHub.Credits.Pools.Emails.PoolEmailText.RequestSubject(orgName),
-            new()
-            {
-                [nameof(AiHub.Credits.Pools.Emails.CreditRequestEmail.Requester)] = requester,
-                [nameof(AiHub.Credits.Pools.Emails.CreditRequestEmail.OrgName)] = orgName,
-                [nameof(AiHub.Credits.Pools.Emails.CreditRequestEmail.Credits)] = credits,
-                [nameof(AiHub.Credits.Pools.Emails.CreditRequestEmail.Reason)] = reason,
-                [nameof(AiHub.Credits.Pools.Emails.CreditRequestEmail.Link)] = link,
-            },
-            AiHub.Credits.Pools.Emails.PoolEmailText.Request(requester, orgName, credits, reason, link),
-            ct);
-    }
-
-    public Task SendCreditDecisionAsync(string to, string? displayName, string orgName, bool approved, string asked, string? granted, string? reason, Uri link, CancellationToken ct)
-    {
-        RequireAbsolute(link);
-        return SendAsync<AiHub.Credits.Pools.Emails.CreditDecisionEmail>(
-            to,
-            AiHub.Credits.Pools.Emails.PoolEmailText.DecisionSubject(approved, orgName),
-            new()
-            {
-                [nameof(AiHub.Credits.Pools.Emails.CreditDecisionEmail.DisplayName)] = displayName,
-                [nameof(AiHub.Credits.Pools.Emails.CreditDecisionEmail.OrgName)] = orgName,
-                [nameof(AiHub.Credits.Pools.Emails.CreditDecisionEmail.Approved)] = approved,
-                [nameof(AiHub.Credits.Pools.Emails.CreditDecisionEmail.Asked)] = asked,
-                [nameof(AiHub.Credits.Pools.Emails.CreditDecisionEmail.Granted)] = granted,
-                [nameof(AiHub.Credits.Pools.Emails.CreditDecisionEmail.Reason)] = reason,
-                [nameof(AiHub.Credits.Pools.Emails.CreditDecisionEmail.Link)] = link,
-            },
-            AiHub.Credits.Pools.Emails.PoolEmailText.Decision(displayName, orgName, approved, asked, granted, reason, link),
-            ct);
-    }
-
-    async Task SendAsync<TTemplate>(string to, string subject, Dictionary<string, object?> parameters, string text, CancellationToken ct)
+    /// <summary>Renders <typeparamref name="TTemplate"/> and queues the mail; the feature that owns a template adds its own Send method.</summary>
+    public async Task SendAsync<TTemplate>(string to, string subject, Dictionary<string, object?> parameters, string text, CancellationToken ct)
         where TTemplate : Microsoft.AspNetCore.Components.IComponent
     {
         // A bad address is the caller's mistake; better to fail here than as a work item that can never succeed.
@@ -151,7 +114,7 @@ internal sealed class Mailer(EmailRenderer renderer, WorkQueue queue, IDataProte
         await queue.EnqueueAsync(EmailSendHandler.KindName, ProtectedEmail.Protect(protection, message), ct);
     }
 
-    static void RequireAbsolute(Uri link, [CallerArgumentExpression(nameof(link))] string? name = null)
+    public static void RequireAbsolute(Uri link, [CallerArgumentExpression(nameof(link))] string? name = null)
     {
         ArgumentNullException.ThrowIfNull(link, name);
         if (!link.IsAbsoluteUri || (link.Scheme != Uri.UriSchemeHttps && link.Scheme != Uri.UriSchemeHttp))

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
-using AiHub.Admin;
+using AiHub.Infrastructure.Hosting;
+using AiHub.Infrastructure.Audit;
 using AiHub.Data;
 using AiHub.Identity;
 using AiHub.Notifications;
@@ -19,7 +20,7 @@ internal sealed class Invitations(
     AuditLog audit,
     Mailer mailer,
     TimeProvider clock,
-    IOptions<IdentitySettings> settings)
+    IOptions<PublicUrlSettings> settings)
 {
     public static readonly TimeSpan Lifetime = TimeSpan.FromDays(7);
 

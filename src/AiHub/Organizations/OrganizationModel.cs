@@ -1,3 +1,4 @@
+using AiHub.Data;
 using AiHub.Identity;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
@@ -39,7 +40,7 @@ internal sealed class Membership
     public DateTimeOffset JoinedAt { get; init; }
 }
 
-internal sealed class Workspace
+internal sealed class Workspace : ITenantOwned
 {
     public Guid Id { get; init; }
 
@@ -56,7 +57,7 @@ internal sealed class Workspace
     public DateTimeOffset CreatedAt { get; init; }
 }
 
-internal sealed class Team
+internal sealed class Team : ITenantOwned
 {
     public Guid Id { get; init; }
 
@@ -67,7 +68,7 @@ internal sealed class Team
     public DateTimeOffset CreatedAt { get; init; }
 }
 
-internal sealed class TeamMember
+internal sealed class TeamMember : ITenantOwned
 {
     public Guid TeamId { get; init; }
 
@@ -79,7 +80,7 @@ internal sealed class TeamMember
     public bool IsLead { get; set; }
 }
 
-internal sealed class Invitation
+internal sealed class Invitation : ITenantOwned
 {
     public Guid Id { get; init; }
 

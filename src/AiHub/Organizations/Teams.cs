@@ -1,4 +1,4 @@
-using AiHub.Admin;
+using AiHub.Infrastructure.Audit;
 using AiHub.Data;
 using Microsoft.EntityFrameworkCore;
 

@@ -4,8 +4,16 @@ using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
+using AiHub.Chat.Conversations;
+using AiHub.Credits;
+using AiHub.Credits.Pools;
+using AiHub.Credits.Usage;
+using AiHub.Data;
 using AiHub.IntegrationTests.Support;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
+using AiHub.IntegrationTests.Credits;
+using AiHub.IntegrationTests.Organizations;
 
 namespace AiHub.IntegrationTests.Chat;
 
@@ -105,6 +113,33 @@ public sealed class ChatSocketTests(SqliteChatFixture fixture) : IClassFixture<S
         var done = (await ReceiveAsync(socket))!.Value;
         Assert.Equal("done", done.GetProperty("type").GetString());
         Assert.Contains("still there?", done.GetProperty("data").GetString());
+    }
+
+    [Fact]
+    public async Task Another_orgs_id_is_not_found_on_the_socket_as_on_http_and_nothing_is_held_or_charged()
+    {
+        var mine = await ChatStreamTests.SpaceAsync(fixture.Host);
+        var theirs = await ChatStreamTests.SpaceAsync(fixture.Host);
+        var http = await OrgApi.SendAsync(mine.Client, mine.Owner, HttpMethod.Post, theirs.Messages, new { content = "hi", model = ChatFixture.Main }, HttpStatusCode.NotFound);
+
+        using var socket = await ConnectAsync(mine.Owner.AccessToken);
+        await SendAsync(socket, new
+        {
+            id = "x", type = "chat", model = ChatFixture.Main, stream = false, orgId = theirs.OrgId, workspaceId = theirs.WorkspaceId,
+            messages = new[] { new { role = "user", content = "hi" } },
+        });
+        var error = (await ReceiveAsync(socket))!.Value;
+
+        Assert.Equal("error", error.GetProperty("type").GetString());
+        Assert.Equal(404, error.GetProperty("error").GetProperty("status").GetInt32());
+        Assert.Equal(http.GetProperty("type").GetString(), error.GetProperty("error").GetProperty("type").GetString());
+        await using var scope = fixture.Host.App.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        Guid[] orgs = [mine.OrgId, theirs.OrgId];
+        Assert.Equal(0, await db.Set<LedgerHold>().CountAsync(h => h.OrganizationId != null && orgs.Contains(h.OrganizationId.Value), Ct));
+        Assert.Equal(0, await db.Set<UsageRecord>().CountAsync(u => orgs.Contains(u.OrganizationId), Ct));
+        Assert.Equal(0, await db.Set<StoredMessage>().CountAsync(m => orgs.Contains(m.OrganizationId), Ct));
+        Assert.Empty(await fixture.Host.VerifyLedgerAsync());
     }
 
     [Fact]

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text.Json;
-using AiHub.Admin;
+using AiHub.Infrastructure.Audit;
 using AiHub.Chat.Conversations;
 using AiHub.Data;
 using AiHub.Infrastructure.Errors;
@@ -41,10 +41,10 @@ public abstract class ConversationTests(IdentityHost host)
         (await SendAsync(space.Client, space.Owner, HttpMethod.Get, space.Conversations + query)).GetProperty("items").EnumerateArray().Select(c => c.GetProperty("title").GetString()!).ToList();
 
     /// <summary>Runs <paramref name="work"/> against the store in a scope of its own, as the engine does per request.</summary>
-    async Task<T> StoreAsync<T>(Space space, Guid conversationId, AuthTokens owner, Func<AiHub.Chat.Conversations.Conversations, Conversation, Task<T>> work)
+    async Task<T> StoreAsync<T>(Space space, Guid conversationId, AuthTokens owner, Func<AiHub.Chat.Conversations.ConversationService, Conversation, Task<T>> work)
     {
         await using var scope = host.App.Services.CreateAsyncScope();
-        var store = scope.ServiceProvider.GetRequiredService<AiHub.Chat.Conversations.Conversations>();
+        var store = scope.ServiceProvider.GetRequiredService<AiHub.Chat.Conversations.ConversationService>();
         var conversation = await store.FindOwnAsync(space.OrgId, space.WorkspaceId, conversationId, UserIdOf(owner), Ct);
         return await work(store, conversation);
     }
@@ -53,7 +53,7 @@ public abstract class ConversationTests(IdentityHost host)
     {
         var answer = await StoreAsync(space, conversationId, space.Owner, (store, c) => store.StartAssistantAsync(c, userMessageId, Ct));
         await using var scope = host.App.Services.CreateAsyncScope();
-        await scope.ServiceProvider.GetRequiredService<AiHub.Chat.Conversations.Conversations>().FinishAssistantAsync(space.OrgId, answer.Id,
+        await scope.ServiceProvider.GetRequiredService<AiHub.Chat.Conversations.ConversationService>().FinishAssistantAsync(space.OrgId, answer.Id,
             new AnswerOutcome(text, MessageStatus.Complete, "openai", "gpt-4o-mini", "stop", 12, 7, 11, 7, true, 1_234, null, null), Ct);
         return answer.Id;
     }
@@ -212,7 +212,7 @@ public abstract class ConversationTests(IdentityHost host)
         ToolCallRecord[] tools = [new("call_1", "clock", "{}", "12:00")];
         await using (var scope = host.App.Services.CreateAsyncScope())
         {
-            var store = scope.ServiceProvider.GetRequiredService<AiHub.Chat.Conversations.Conversations>();
+            var store = scope.ServiceProvider.GetRequiredService<AiHub.Chat.Conversations.ConversationService>();
             await store.FinishAssistantAsync(space.OrgId, answer.Id, new AnswerOutcome("Once upon", MessageStatus.Cancelled, "openai", "gpt-4o", null, null, null, 5, 2, false, 10, tools, error), Ct);
             await store.FinishAssistantAsync(space.OrgId, answer.Id, new AnswerOutcome("Once upon a time", MessageStatus.Incomplete, "openai", "gpt-4o", null, null, null, 5, 4, false, 20, null, null), Ct);
         }
@@ -372,7 +372,7 @@ public abstract class ConversationTests(IdentityHost host)
         await SendAsync(space.Client, member, HttpMethod.Delete, path, expected: HttpStatusCode.NotFound);
         var listed = await SendAsync(space.Client, member, HttpMethod.Get, space.Conversations);
         await using var scope = host.App.Services.CreateAsyncScope();
-        var store = scope.ServiceProvider.GetRequiredService<AiHub.Chat.Conversations.Conversations>();
+        var store = scope.ServiceProvider.GetRequiredService<AiHub.Chat.Conversations.ConversationService>();
         var refused = await Assert.ThrowsAsync<ProblemException>(() => store.FindOwnAsync(space.OrgId, space.WorkspaceId, id, UserIdOf(member), Ct));
 
         Assert.Empty(listed.GetProperty("items").EnumerateArray());
@@ -403,7 +403,7 @@ public abstract class ConversationTests(IdentityHost host)
         await SendAsync(space.Client, space.Owner, HttpMethod.Get, $"/api/orgs/{space.OrgId}/workspaces/{other.WorkspaceId}/conversations", expected: HttpStatusCode.NotFound);
         await SendAsync(space.Client, space.Owner, HttpMethod.Post, $"/api/orgs/{space.OrgId}/workspaces/{other.WorkspaceId}/conversations", new { }, HttpStatusCode.NotFound);
 
-        async Task<int> StatusOf(Func<AiHub.Chat.Conversations.Conversations, Conversation, Task> work) =>
+        async Task<int> StatusOf(Func<AiHub.Chat.Conversations.ConversationService, Conversation, Task> work) =>
             (await Assert.ThrowsAsync<ProblemException>(() => StoreAsync(space, id, space.Owner, async (store, c) => { await work(store, c); return 0; }))).Status;
         Assert.Equal(400, await StatusOf((store, c) => store.AddUserMessageAsync(c, null, "  ", Ct)));
         Assert.Equal(400, await StatusOf((store, c) => store.AddUserMessageAsync(c, null, new string('c', 100_001), Ct)));

@@ -1,3 +1,4 @@
+using AiHub.Infrastructure.Money;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
@@ -156,7 +157,7 @@ public abstract class BulkCreditTests(IdentityHost host)
         Assert.Equal(entries + BulkCredits.MaxRows, await host.EntryCountAsync(accountId));
     }
 
-    static string Format(long micros) => global::AiHub.Credits.Credits.Format(micros);
+    static string Format(long micros) => Micros.Format(micros);
 
     internal static async Task<(HttpStatusCode Status, JsonElement Body)> BulkAsync(HttpClient client, AuthTokens who, string csv, string? key)
     {

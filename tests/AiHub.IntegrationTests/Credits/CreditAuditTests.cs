@@ -1,6 +1,6 @@
 using System.Net;
 using System.Text.Json;
-using AiHub.Admin;
+using AiHub.Infrastructure.Audit;
 using AiHub.Credits;
 using AiHub.Data;
 using AiHub.IntegrationTests.Support;

@@ -1,3 +1,4 @@
+using AiHub.Infrastructure.Money;
 using System.Net;
 using System.Text;
 using System.Text.Json;
@@ -17,8 +18,8 @@ public abstract class LedgerBoundsTests(IdentityHost host)
 
     static readonly string[] ChatUse = ["chat:use"];
 
-    const decimal MaxEntryCredits = CreditLimits.MaxEntryMicros / (decimal)AiHub.Credits.Credits.MicrosPerCredit;
-    const decimal MaxBalanceCredits = CreditLimits.MaxBalanceMicros / (decimal)AiHub.Credits.Credits.MicrosPerCredit;
+    const decimal MaxEntryCredits = CreditLimits.MaxEntryMicros / (decimal)Micros.PerCredit;
+    const decimal MaxBalanceCredits = CreditLimits.MaxBalanceMicros / (decimal)Micros.PerCredit;
 
     static void AssertCreditLimit(JsonElement problem, string field)
     {

@@ -1,5 +1,5 @@
 using System.Net;
-using AiHub.Admin;
+using AiHub.Infrastructure.Audit;
 using AiHub.Credits.Usage;
 using AiHub.Data;
 using AiHub.Infrastructure.Errors;

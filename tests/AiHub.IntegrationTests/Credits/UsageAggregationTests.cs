@@ -2,6 +2,7 @@ using AiHub.Credits.Usage;
 using AiHub.Data;
 using AiHub.Infrastructure.Errors;
 using AiHub.IntegrationTests.Support;
+using AiHub.Organizations;
 using Hangfire;
 using Hangfire.Storage;
 using Microsoft.EntityFrameworkCore;

@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
-using AiHub.Admin;
+using AiHub.Infrastructure.Audit;
 using AiHub.Data;
 using AiHub.IntegrationTests.Support;
 using Microsoft.EntityFrameworkCore;

@@ -135,7 +135,7 @@ public abstract partial class TenantIsolationTests(IdentityHost host)
         // A question stored directly: asking a model needs a provider, and the isolation host has none.
         await using (var scope = host.App.Services.CreateAsyncScope())
         {
-            var store = scope.ServiceProvider.GetRequiredService<AiHub.Chat.Conversations.Conversations>();
+            var store = scope.ServiceProvider.GetRequiredService<AiHub.Chat.Conversations.ConversationService>();
             var conversation = await store.FindOwnAsync(orgId, (Guid)ids["workspaces"], (Guid)ids["conversations"], UserIdOf(owner), TestContext.Current.CancellationToken);
             ids["messageId"] = (await store.AddUserMessageAsync(conversation, null, "A question", TestContext.Current.CancellationToken)).Id;
         }

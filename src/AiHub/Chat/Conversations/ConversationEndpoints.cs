@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using AiHub.Data;
 using AiHub.Identity;
+using AiHub.Infrastructure.Hosting;
 using AiHub.Infrastructure.Errors;
 using AiHub.Organizations;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -53,29 +54,29 @@ internal static class ConversationEndpoints
         return TypedResults.Ok(await queries.ListAsync(orgId, wsId, user.UserId()!.Value, archived, q, before, limit, ct));
     }
 
-    static async Task<Created<ConversationResponse>> Create(Guid orgId, Guid wsId, ConversationRequest body, HttpContext http, ClaimsPrincipal user, AppDbContext db, Conversations conversations, CancellationToken ct)
+    static async Task<Created<ConversationResponse>> Create(Guid orgId, Guid wsId, ConversationRequest body, HttpContext http, ClaimsPrincipal user, AppDbContext db, ConversationService conversations, CancellationToken ct)
     {
         await SystemPrompts.WorkspaceOfAsync(db, http.Grant(), wsId, ct);
         var conversation = await conversations.CreateAsync(orgId, wsId, user.UserId()!.Value, body.Title, body.SystemPrompt, body.Model, ct);
         return TypedResults.Created($"/api/orgs/{orgId}/workspaces/{wsId}/conversations/{conversation.Id}", ConversationQueries.Describe(conversation));
     }
 
-    static async Task<Ok<ConversationResponse>> Get(Guid orgId, Guid wsId, Guid id, ClaimsPrincipal user, Conversations conversations, CancellationToken ct) =>
+    static async Task<Ok<ConversationResponse>> Get(Guid orgId, Guid wsId, Guid id, ClaimsPrincipal user, ConversationService conversations, CancellationToken ct) =>
         TypedResults.Ok(ConversationQueries.Describe(await conversations.FindOwnAsync(orgId, wsId, id, user.UserId()!.Value, ct)));
 
-    static async Task<Ok<ConversationResponse>> Update(Guid orgId, Guid wsId, Guid id, ConversationPatch body, ClaimsPrincipal user, AppDbContext db, Conversations conversations, TimeProvider clock, CancellationToken ct)
+    static async Task<Ok<ConversationResponse>> Update(Guid orgId, Guid wsId, Guid id, ConversationPatch body, ClaimsPrincipal user, AppDbContext db, ConversationService conversations, TimeProvider clock, CancellationToken ct)
     {
         var conversation = await conversations.FindOwnAsync(orgId, wsId, id, user.UserId()!.Value, ct);
         var now = clock.GetUtcNow();
         if (body.Title is not null)
         {
-            conversation.Title = Conversations.RequireTitle(body.Title);
+            conversation.Title = ConversationService.RequireTitle(body.Title);
             conversation.TitleGenerated = true;
         }
         if (body.SystemPrompt is not null)
-            conversation.SystemPrompt = Conversations.OptionalPrompt(body.SystemPrompt);
+            conversation.SystemPrompt = ConversationService.OptionalPrompt(body.SystemPrompt);
         if (body.Model is not null)
-            conversation.Model = Conversations.OptionalModel(body.Model);
+            conversation.Model = ConversationService.OptionalModel(body.Model);
         if (body.Title is not null || body.SystemPrompt is not null || body.Model is not null)
             conversation.UpdatedAt = now;
         // Pinning and archiving leave UpdatedAt alone: they change where it is listed, not how recent it is.
@@ -87,20 +88,20 @@ internal static class ConversationEndpoints
         return TypedResults.Ok(ConversationQueries.Describe(conversation));
     }
 
-    static async Task<NoContent> Delete(Guid orgId, Guid wsId, Guid id, ClaimsPrincipal user, Conversations conversations, CancellationToken ct)
+    static async Task<NoContent> Delete(Guid orgId, Guid wsId, Guid id, ClaimsPrincipal user, ConversationService conversations, CancellationToken ct)
     {
         await conversations.DeleteAsync(await conversations.FindOwnAsync(orgId, wsId, id, user.UserId()!.Value, ct), ct);
         return TypedResults.NoContent();
     }
 
-    static async Task<Ok<PathResponse>> Messages(Guid orgId, Guid wsId, Guid id, ClaimsPrincipal user, Conversations conversations, CancellationToken ct, Guid? leaf = null)
+    static async Task<Ok<PathResponse>> Messages(Guid orgId, Guid wsId, Guid id, ClaimsPrincipal user, ConversationService conversations, CancellationToken ct, Guid? leaf = null)
     {
         var conversation = await conversations.FindOwnAsync(orgId, wsId, id, user.UserId()!.Value, ct);
         var path = await conversations.PathWithBranchesAsync(conversation, leaf, ct);
         return TypedResults.Ok(new PathResponse(path.Count == 0 ? null : path[^1].Id, path));
     }
 
-    static async Task<Ok<PathResponse>> Branch(Guid orgId, Guid wsId, Guid id, BranchRequest body, ClaimsPrincipal user, Conversations conversations, CancellationToken ct)
+    static async Task<Ok<PathResponse>> Branch(Guid orgId, Guid wsId, Guid id, BranchRequest body, ClaimsPrincipal user, ConversationService conversations, CancellationToken ct)
     {
         var conversation = await conversations.FindOwnAsync(orgId, wsId, id, user.UserId()!.Value, ct);
         if (body.MessageId is not { } messageId)
@@ -110,20 +111,20 @@ internal static class ConversationEndpoints
         return TypedResults.Ok(new PathResponse(conversation.CurrentLeafId, path));
     }
 
-    static async Task<Ok<ShareResponse>> Share(Guid orgId, Guid wsId, Guid id, ClaimsPrincipal user, Conversations conversations, IOptions<IdentitySettings> settings, CancellationToken ct)
+    static async Task<Ok<ShareResponse>> Share(Guid orgId, Guid wsId, Guid id, ClaimsPrincipal user, ConversationService conversations, IOptions<PublicUrlSettings> settings, CancellationToken ct)
     {
         var conversation = await conversations.FindOwnAsync(orgId, wsId, id, user.UserId()!.Value, ct);
         var token = await conversations.ShareAsync(conversation, ct);
         return TypedResults.Ok(new ShareResponse(new Uri(settings.Value.PublicUrl, $"/api/orgs/{orgId}/shared-conversations/{token}").ToString(), token));
     }
 
-    static async Task<NoContent> Unshare(Guid orgId, Guid wsId, Guid id, ClaimsPrincipal user, Conversations conversations, CancellationToken ct)
+    static async Task<NoContent> Unshare(Guid orgId, Guid wsId, Guid id, ClaimsPrincipal user, ConversationService conversations, CancellationToken ct)
     {
         await conversations.UnshareAsync(await conversations.FindOwnAsync(orgId, wsId, id, user.UserId()!.Value, ct), ct);
         return TypedResults.NoContent();
     }
 
-    static async Task<Ok<SharedConversationResponse>> Shared(Guid orgId, string token, Conversations conversations, CancellationToken ct)
+    static async Task<Ok<SharedConversationResponse>> Shared(Guid orgId, string token, ConversationService conversations, CancellationToken ct)
     {
         var c = await conversations.FindSharedAsync(orgId, token, ct);
         var path = await conversations.PathWithBranchesAsync(c, null, ct);

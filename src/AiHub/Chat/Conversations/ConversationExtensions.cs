@@ -4,7 +4,7 @@ internal static class ConversationExtensions
 {
     public static void AddConversations(IHostApplicationBuilder builder)
     {
-        builder.Services.AddScoped<Conversations>();
+        builder.Services.AddScoped<ConversationService>();
         builder.Services.AddScoped<ConversationQueries>();
         builder.Services.AddScoped<SystemPrompts>();
     }

@@ -1,3 +1,4 @@
+using AiHub.Data;
 using AiHub.Identity;
 using AiHub.Organizations;
 using Microsoft.EntityFrameworkCore;
@@ -6,7 +7,7 @@ using Microsoft.EntityFrameworkCore.Metadata.Builders;
 namespace AiHub.Chat.Conversations;
 
 /// <summary>One chat of one user inside a workspace; private to its owner, readable by others only through a share link.</summary>
-internal sealed class Conversation
+internal sealed class Conversation : ITenantOwned
 {
     public Guid Id { get; init; }
 
@@ -66,7 +67,7 @@ internal sealed record ToolCallRecord(string CallId, string Name, string Argumen
 
 /// <summary>One message of a conversation's tree: an edit or a regeneration is a sibling, so no answer is ever overwritten.</summary>
 /// <remarks>Named apart from Microsoft.Extensions.AI's ChatMessage, which the engine builds from these.</remarks>
-internal sealed class StoredMessage
+internal sealed class StoredMessage : ITenantOwned
 {
     public Guid Id { get; init; }
 
@@ -115,7 +116,7 @@ internal sealed class StoredMessage
 }
 
 /// <summary>The org's layer of the system prompt; the workspace's is <see cref="Workspace.SystemPrompt"/>.</summary>
-internal sealed class OrgSystemPrompt
+internal sealed class OrgSystemPrompt : ITenantOwned
 {
     public Guid OrganizationId { get; init; }
 
@@ -129,7 +130,8 @@ internal sealed class OrgSystemPrompt
 internal sealed class ConversationModelConfiguration :
     IEntityTypeConfiguration<Conversation>,
     IEntityTypeConfiguration<StoredMessage>,
-    IEntityTypeConfiguration<OrgSystemPrompt>
+    IEntityTypeConfiguration<OrgSystemPrompt>,
+    IPostgresModelConfiguration
 {
     public const int TitleLength = 200;
     public const int ModelLength = 200;
@@ -173,7 +175,7 @@ internal sealed class ConversationModelConfiguration :
     }
 
     /// <summary>GIN indexes for <c>to_tsvector('simple', …)</c> over titles and contents, which search matches with <c>websearch_to_tsquery</c>.</summary>
-    public static void ConfigurePostgres(ModelBuilder modelBuilder)
+    public void ConfigurePostgres(ModelBuilder modelBuilder)
     {
         modelBuilder.Entity<Conversation>().HasIndex(c => c.Title, "ix_conversations_title_fts").HasMethod("GIN").IsTsVectorExpressionIndex("simple");
         modelBuilder.Entity<StoredMessage>().HasIndex(m => m.Content, "ix_chat_messages_content_fts").HasMethod("GIN").IsTsVectorExpressionIndex("simple");

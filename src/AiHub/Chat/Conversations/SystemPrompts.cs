@@ -1,4 +1,4 @@
-using AiHub.Admin;
+using AiHub.Infrastructure.Audit;
 using AiHub.Data;
 using AiHub.Organizations;
 using Microsoft.EntityFrameworkCore;
@@ -22,7 +22,7 @@ internal sealed class SystemPrompts(AppDbContext db, AuditLog audit, TimeProvide
     /// <summary>Empty or null text removes the org's prompt.</summary>
     public async Task<SystemPromptResponse> SetOrgAsync(Guid orgId, Guid actorId, string? text, CancellationToken ct)
     {
-        var prompt = Conversations.OptionalPrompt(text, "text");
+        var prompt = ConversationService.OptionalPrompt(text, "text");
         var row = await db.Set<OrgSystemPrompt>().FirstOrDefaultAsync(p => p.OrganizationId == orgId, ct);
         var inserting = row is null && prompt is not null;
         var now = clock.GetUtcNow();
@@ -62,7 +62,7 @@ internal sealed class SystemPrompts(AppDbContext db, AuditLog audit, TimeProvide
     public async Task<SystemPromptResponse> SetWorkspaceAsync(OrgGrant caller, Guid actorId, Guid workspaceId, string? text, CancellationToken ct)
     {
         var workspace = await WorkspaceOfAsync(caller, workspaceId, ct);
-        workspace.SystemPrompt = Conversations.OptionalPrompt(text, "text");
+        workspace.SystemPrompt = ConversationService.OptionalPrompt(text, "text");
         audit.Add(AuditKinds.SystemPromptChanged, actorId, new { level = "workspace", workspaceId, length = workspace.SystemPrompt?.Length ?? 0 }, organizationId: caller.OrganizationId);
         await db.SaveChangesAsync(ct);
         return new(workspace.SystemPrompt, null, null);

@@ -16,6 +16,18 @@ internal enum ChatOutcome
     Failed,
 }
 
+internal static class ChatOutcomes
+{
+    /// <summary>The outcome as every client reads it: complete, incomplete, cancelled or failed.</summary>
+    public static string Name(ChatOutcome outcome) => outcome switch
+    {
+        ChatOutcome.Complete => "complete",
+        ChatOutcome.Incomplete => "incomplete",
+        ChatOutcome.Cancelled => "cancelled",
+        _ => "failed",
+    };
+}
+
 /// <summary>What the engine tells its caller while a call runs; SSE, the WebSocket and the chat page each render these.</summary>
 internal abstract record ChatEvent;
 

@@ -35,7 +35,7 @@ internal sealed record ChatFollowUps(IReadOnlyList<string> Questions) : ChatEven
 /// the chat page both go through here.
 /// </summary>
 internal sealed class ChatTurns(
-    Conversations.Conversations store,
+    Conversations.ConversationService store,
     ChatEngine engine,
     ChatTools tools,
     RunningCalls running,
@@ -47,7 +47,7 @@ internal sealed class ChatTurns(
     {
         // The conversation first: someone else's is 404 whatever the body says.
         var c = await FindAsync(spender, conversationId, ct);
-        var content = Conversations.Conversations.RequireContent(body.Content);
+        var content = Conversations.ConversationService.RequireContent(body.Content);
 
         IReadOnlyList<StoredMessage> before;
         if (body.EditOf is { } editOf)
@@ -66,7 +66,7 @@ internal sealed class ChatTurns(
         {
             // A model chosen for this question stays the conversation's; the question's save stores it.
             if (body.Model is { } chosen)
-                c.Model = Conversations.Conversations.OptionalModel(chosen);
+                c.Model = Conversations.ConversationService.OptionalModel(chosen);
             var question = body.EditOf is { } edited
                 ? await store.EditUserMessageAsync(c, edited, content, ct)
                 : await store.AddUserMessageAsync(c, body.ParentId, content, ct);

@@ -32,26 +32,27 @@ internal static class MessageEndpoints
         messages.MapPost("/{messageId:guid}/cancel", Cancel).WithSummary("Stops an answer that is streaming; what arrived is kept and charged.");
     }
 
-    static async Task<Results<ServerSentEventsResult<object>, Ok<AnswerResponse>, ProblemHttpResult>> Send(Guid orgId, Guid wsId, Guid id, SendMessageRequest body, HttpContext http, ClaimsPrincipal user, ChatTurns turns)
+    static async Task<Results<ServerSentEventsResult<object>, Ok<AnswerResponse>, ProblemHttpResult>> Send(Guid orgId, Guid wsId, Guid id, SendMessageRequest body, HttpContext http, ClaimsPrincipal user, SpenderResolver spenders, ChatTurns turns)
     {
-        var turn = await turns.SendAsync(SpenderOf(orgId, wsId, user), id, body, http.RequestAborted);
+        var turn = await turns.SendAsync(await SpenderAsync(spenders, user, orgId, wsId, http), id, body, http.RequestAborted);
         return await AnswerAsync(http, turns, turn);
     }
 
-    static async Task<Results<ServerSentEventsResult<object>, Ok<AnswerResponse>, ProblemHttpResult>> Regenerate(Guid orgId, Guid wsId, Guid id, Guid messageId, RegenerateRequest? body, HttpContext http, ClaimsPrincipal user, ChatTurns turns)
+    static async Task<Results<ServerSentEventsResult<object>, Ok<AnswerResponse>, ProblemHttpResult>> Regenerate(Guid orgId, Guid wsId, Guid id, Guid messageId, RegenerateRequest? body, HttpContext http, ClaimsPrincipal user, SpenderResolver spenders, ChatTurns turns)
     {
-        var turn = await turns.RegenerateAsync(SpenderOf(orgId, wsId, user), id, messageId, body ?? new RegenerateRequest(), http.RequestAborted);
+        var turn = await turns.RegenerateAsync(await SpenderAsync(spenders, user, orgId, wsId, http), id, messageId, body ?? new RegenerateRequest(), http.RequestAborted);
         return await AnswerAsync(http, turns, turn);
     }
 
-    static async Task<Accepted> Cancel(Guid orgId, Guid wsId, Guid id, Guid messageId, HttpContext http, ClaimsPrincipal user, ChatTurns turns)
+    static async Task<Accepted> Cancel(Guid orgId, Guid wsId, Guid id, Guid messageId, HttpContext http, ClaimsPrincipal user, SpenderResolver spenders, ChatTurns turns)
     {
-        await turns.CancelAsync(SpenderOf(orgId, wsId, user), id, messageId, http.RequestAborted);
+        await turns.CancelAsync(await SpenderAsync(spenders, user, orgId, wsId, http), id, messageId, http.RequestAborted);
         return TypedResults.Accepted((string?)null);
     }
 
     /// <summary>The workspace is checked with the conversation, which is fetched by (org, workspace, id, owner).</summary>
-    static Spender SpenderOf(Guid orgId, Guid wsId, ClaimsPrincipal user) => new(orgId, user.UserId()!.Value, null, wsId);
+    static Task<Spender> SpenderAsync(SpenderResolver spenders, ClaimsPrincipal user, Guid orgId, Guid wsId, HttpContext http) =>
+        spenders.ResolveAsync(user, orgId, wsId, OrgPermissions.ChatUse, http.RequestAborted);
 
     static async Task<Results<ServerSentEventsResult<object>, Ok<AnswerResponse>, ProblemHttpResult>> AnswerAsync(HttpContext http, ChatTurns turns, ChatTurn turn)
     {
@@ -116,27 +117,19 @@ internal static class MessageEndpoints
 
     static object Done(ChatDone d) => new
     {
-        status = Status(d.Outcome),
+        status = ChatOutcomes.Name(d.Outcome),
         finishReason = d.FinishReason,
         provider = d.Provider,
         model = d.Model,
-        cost = Credits.Credits.ToCredits(d.CostMicros),
+        cost = Micros.ToCredits(d.CostMicros),
         costMicros = d.CostMicros,
         remaining = Quota(d.Remaining),
     };
 
     static AnswerResponse Describe(ChatTurn turn, ChatDone d, ChatUsage? usage, string? title, IReadOnlyList<string>? followUps) => new(
-        turn.Conversation.Id, turn.Question?.Id, turn.Answer.Id, Status(d.Outcome), d.Text, d.Provider, d.Model, d.FinishReason,
-        usage?.InputTokens ?? 0, usage?.OutputTokens ?? 0, usage?.Reported ?? false, Credits.Credits.ToCredits(d.CostMicros), d.CostMicros,
+        turn.Conversation.Id, turn.Question?.Id, turn.Answer.Id, ChatOutcomes.Name(d.Outcome), d.Text, d.Provider, d.Model, d.FinishReason,
+        usage?.InputTokens ?? 0, usage?.OutputTokens ?? 0, usage?.Reported ?? false, Micros.ToCredits(d.CostMicros), d.CostMicros,
         Quota(d.Remaining), title, followUps, d.Error);
 
     static QuotaResponse? Quota(QuotaStatus? q) => q is null ? null : new(q.Limit, q.Used, q.Remaining, q.ResetsAt, q.Message);
-
-    internal static string Status(ChatOutcome outcome) => outcome switch
-    {
-        ChatOutcome.Complete => "complete",
-        ChatOutcome.Incomplete => "incomplete",
-        ChatOutcome.Cancelled => "cancelled",
-        _ => "failed",
-    };
 }

@@ -12,7 +12,7 @@ using AiHub.Organizations;
 using AiHub.Organizations.Pages;
 using Microsoft.AspNetCore.Components;
 using Microsoft.JSInterop;
-using Store = AiHub.Chat.Conversations.Conversations;
+using Store = AiHub.Chat.Conversations.ConversationService;
 
 namespace AiHub.Chat.Pages;
 

@@ -1,5 +1,5 @@
 using AiHub.Organizations;
-using AiHub.Admin;
+using AiHub.Infrastructure.Audit;
 using AiHub.Chat.Engine;
 using AiHub.Credits.Plans;
 using AiHub.Credits.Usage;

@@ -1,3 +1,4 @@
+using AiHub.Data;
 using System.Text.Json;
 using AiHub.Chat.Engine;
 using AiHub.Organizations;
@@ -9,7 +10,7 @@ namespace AiHub.Chat.Providers;
 
 /// <summary>A provider an organisation brought itself: its models serve that organisation besides the deployment's.</summary>
 /// <remarks>The API key is kept encrypted with Data Protection; no response, log line or audit event carries it.</remarks>
-internal sealed class OrgProvider
+internal sealed class OrgProvider : ITenantOwned
 {
     public Guid Id { get; init; }
 

@@ -217,7 +217,7 @@ internal static class ChatSocket
             var services = scope.ServiceProvider;
             try
             {
-                var spender = await SpenderAsync(services, request, ct);
+                var spender = await services.GetRequiredService<SpenderResolver>().ResolveAsync(principal, request.OrgId, request.WorkspaceId, OrgPermissions.ChatUse, ct);
                 var limit = settings.RequestsPerMinute;
                 await services.GetRequiredService<RateCounter>().EnforceAsync($"ws:{spender.ApiKeyId ?? spender.UserId}", limit, TimeSpan.FromMinutes(1), ct);
                 var run = new ChatRun(spender, request.Model, Messages(request), $"ws:{Guid.CreateVersion7()}", request.MaxTokens, request.Temperature,
@@ -238,8 +238,8 @@ internal static class ChatSocket
                             break;
                         case ChatDone done:
                             var summary = new SocketUsage(usage?.InputTokens ?? 0, usage?.OutputTokens ?? 0, usage?.Reported ?? false,
-                                Credits.Credits.ToCredits(done.CostMicros), done.CostMicros, done.Provider, done.Model,
-                                AiHub.Chat.Messages.MessageEndpoints.Status(done.Outcome), done.FinishReason);
+                                Micros.ToCredits(done.CostMicros), done.CostMicros, done.Provider, done.Model,
+                                ChatOutcomes.Name(done.Outcome), done.FinishReason);
                             await SendAsync(done.Error is { } error
                                 ? new SocketReply(id, "error", done.Text.Length > 0 ? done.Text : null, summary, error)
                                 : new SocketReply(id, "done", stream ? null : done.Text, summary), CancellationToken.None);
@@ -261,31 +261,6 @@ internal static class ChatSocket
                 await SendAsync(new SocketReply(id, "error", Error: Problem(500, "The request failed.", "Something went wrong on our side; try again.")), CancellationToken.None);
             }
         }
-
-        /// <summary>Who pays: an API key's org (and its creator); for a person the org named, else their personal org, where they must hold chat:use.</summary>
-        async Task<Spender> SpenderAsync(IServiceProvider services, SocketRequest request, CancellationToken ct)
-        {
-            var db = services.GetRequiredService<AppDbContext>();
-            if (principal.ApiKey() is { } key)
-            {
-                if (request.OrgId is { } asked && asked != key.OrganizationId)
-                    throw Orgs.NotFound("No such organisation.", "An API key works only in its own organisation.");
-                if (!key.Permissions.Contains(OrgPermissions.ChatUse))
-                    throw Forbidden();
-                var creator = await OrgApiKeys.CreatorAsync(db, key.OrganizationId, key.Id, ct);
-                return new Spender(key.OrganizationId, creator, key.Id, key.WorkspaceId ?? request.WorkspaceId);
-            }
-            var userId = principal.UserId() ?? throw new ProblemException(StatusCodes.Status401Unauthorized, "Sign in first.");
-            var orgId = request.OrgId ?? await Orgs.PersonalOrgIdAsync(db, userId, ct) ?? Guid.Empty;
-            var grant = await services.GetRequiredService<OrgAccess>().GetAsync(orgId, userId, ct)
-                ?? throw Orgs.NotFound("No such organisation.", "It does not exist, was deleted, or you are not a member.");
-            if (!grant.Has(OrgPermissions.ChatUse))
-                throw Forbidden();
-            return new Spender(orgId, userId, null, request.WorkspaceId);
-        }
-
-        static ProblemException Forbidden() =>
-            new(StatusCodes.Status403Forbidden, "You may not chat in this organisation.", "This needs the chat:use permission.", ProblemTypes.Forbidden);
 
         static string? Kind(string? provider)
         {

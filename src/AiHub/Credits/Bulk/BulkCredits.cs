@@ -1,5 +1,5 @@
 using System.Globalization;
-using AiHub.Admin;
+using AiHub.Infrastructure.Audit;
 using AiHub.Data;
 using AiHub.Identity;
 using AiHub.Infrastructure.Errors;
@@ -122,12 +122,12 @@ internal sealed class BulkCredits(AppDbContext db, Ledger ledger, AuditLog audit
             {
                 ok = Reject(record.Line, "accountId", $"'{record.Fields[account]}' is not an account id.");
             }
-            var micros = Micros(record.Fields[credits].Trim(), out var creditsProblem);
+            var micros = ReadMicros(record.Fields[credits].Trim(), out var creditsProblem);
             if (creditsProblem is not null)
                 ok = Reject(record.Line, "credits", creditsProblem);
             var why = record.Fields[reason].Trim();
-            if (why.Length is 0 or > Credits.MaxReason)
-                ok = Reject(record.Line, "reason", Credits.ReasonRule);
+            if (why.Length is 0 or > CreditReasons.MaxLength)
+                ok = Reject(record.Line, "reason", CreditReasons.Rule);
             if (ok)
                 rows.Add(new Row(record.Line, id, address, micros, why));
         }
@@ -177,9 +177,9 @@ internal sealed class BulkCredits(AppDbContext db, Ledger ledger, AuditLog audit
             var after = available[row.Account] + row.Micros;
             var balance = balances[row.Account] + row.Micros;
             if (after < 0)
-                Fail(row.Line, "credits", $"Takes {Credits.Format(-row.Micros)} credits but only {Credits.Format(available[row.Account])} are available then.");
+                Fail(row.Line, "credits", $"Takes {Micros.Format(-row.Micros)} credits but only {Micros.Format(available[row.Account])} are available then.");
             else if (balance > CreditLimits.MaxBalanceMicros)
-                Fail(row.Line, "credits", $"{CreditLimits.BalanceRule} This row would bring the account to {Credits.Format(balance)}.");
+                Fail(row.Line, "credits", $"{CreditLimits.BalanceRule} This row would bring the account to {Micros.Format(balance)}.");
             available[row.Account] = after;
             balances[row.Account] = balance;
         }
@@ -194,7 +194,7 @@ internal sealed class BulkCredits(AppDbContext db, Ledger ledger, AuditLog audit
         }
     }
 
-    static long Micros(string text, out string? problem)
+    static long ReadMicros(string text, out string? problem)
     {
         problem = null;
         if (!decimal.TryParse(text, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var credits))
@@ -202,15 +202,14 @@ internal sealed class BulkCredits(AppDbContext db, Ledger ledger, AuditLog audit
             problem = $"'{text}' is not a number.";
             return 0;
         }
-        if (credits == 0)
-            problem = "A row moves a non-zero amount (negative takes credits away).";
-        else if (!CreditLimits.IsEntry(credits))
-            problem = CreditLimits.EntryRule;
-        else if (Credits.ExactMicros(credits) is { } micros)
-            return micros;
-        else
-            problem = $"'{text}' has more than 6 decimals.";
-        return 0;
+        problem = Micros.Read(credits, MicrosSign.NotZero, Micros.MaxEntry, out var micros) switch
+        {
+            MicrosReading.Exact => null,
+            MicrosReading.TooLarge => Micros.EntryRule,
+            MicrosReading.TooFine => $"'{text}' has more than 6 decimals.",
+            _ => "A row moves a non-zero amount (negative takes credits away).",
+        };
+        return micros;
     }
 
     static ProblemException Mistakes(Dictionary<string, string[]> errors) =>
@@ -239,9 +238,9 @@ internal sealed class BulkCredits(AppDbContext db, Ledger ledger, AuditLog audit
         var accounts = accountIds.Select(id =>
         {
             var (rows, sum) = byAccount[id];
-            return new BulkAccountResult(id, emails.GetValueOrDefault(id), rows, Credits.ToCredits(sum), sum);
+            return new BulkAccountResult(id, emails.GetValueOrDefault(id), rows, Micros.ToCredits(sum), sum);
         }).ToList();
         var total = ordered.Sum(e => e.Amount);
-        return new BulkResult(ordered.Count, Credits.ToCredits(total), total, accounts);
+        return new BulkResult(ordered.Count, Micros.ToCredits(total), total, accounts);
     }
 }

@@ -1,6 +1,6 @@
 using System.Security.Claims;
 using System.Text;
-using AiHub.Admin;
+using AiHub.Infrastructure.Audit;
 using AiHub.Data;
 using AiHub.Identity;
 using AiHub.Infrastructure.Errors;

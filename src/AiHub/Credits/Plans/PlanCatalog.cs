@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using AiHub.Admin;
+using AiHub.Infrastructure.Audit;
 using AiHub.Data;
 using AiHub.Infrastructure.Errors;
 using AiHub.Organizations;
@@ -143,7 +143,7 @@ internal sealed partial class PlanCatalog(AppDbContext db, AuditLog audit, IQuot
 
     public static PlanResponse Describe(Plan p) => new(
         p.Code, p.Name, p.ChatQuestions, p.ChatPeriod.ToString().ToLowerInvariant(), p.StorageBytes, p.Videos,
-        p.PriceCents / 100m, p.PriceCents, p.Currency, p.GrantMicros / (decimal)Credits.MicrosPerCredit, p.GrantMicros, p.Active, p.SortOrder);
+        p.PriceCents / 100m, p.PriceCents, p.Currency, p.GrantMicros / (decimal)Micros.PerCredit, p.GrantMicros, p.Active, p.SortOrder);
 
     public static string KindName(QuotaKind kind) => kind switch
     {
@@ -159,14 +159,8 @@ internal sealed partial class PlanCatalog(AppDbContext db, AuditLog audit, IQuot
     }
 
     /// <summary>Credits in, exact micro-credits kept: a grant finer than one micro-credit is refused, not rounded.</summary>
-    static long ToMicros(decimal? credits)
-    {
-        if (credits is not { } value || value < 0)
-            throw ProblemException.Invalid("grant", "grant is the credits a new account on this plan receives: 0 or more.");
-        if (!CreditLimits.IsEntry(value))
-            throw CreditLimits.OutOfRange("grant", CreditLimits.EntryRule);
-        return Credits.ExactMicros(value) ?? throw ProblemException.Invalid("grant", "Credits have at most 6 decimals.");
-    }
+    static long ToMicros(decimal? credits) =>
+        Micros.Require(credits, "grant", MicrosSign.NotNegative, "grant is the credits a new account on this plan receives: 0 or more.");
 
     [GeneratedRegex("^[A-Z][A-Z0-9_-]{1,31}$")]
     private static partial Regex PlanCode();

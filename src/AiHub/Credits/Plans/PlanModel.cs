@@ -1,3 +1,4 @@
+using AiHub.Data;
 using AiHub.Organizations;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
@@ -45,7 +46,7 @@ internal sealed class Plan
 }
 
 /// <summary>Which plan an organisation is on; an organisation without a row is on <see cref="Plan.Free"/>.</summary>
-internal sealed class OrgPlan
+internal sealed class OrgPlan : ITenantOwned
 {
     public Guid OrganizationId { get; init; }
 
@@ -64,7 +65,7 @@ internal enum QuotaKind
 }
 
 /// <summary>How much of one quota an organisation has used in one period; only conditional updates change it.</summary>
-internal sealed class QuotaUsage
+internal sealed class QuotaUsage : ITenantOwned
 {
     public Guid OrganizationId { get; init; }
 
@@ -77,7 +78,7 @@ internal sealed class QuotaUsage
 }
 
 /// <summary>One use counted against a quota, unique by its key so that a retry never counts twice, and released at most once.</summary>
-internal sealed class QuotaConsumption
+internal sealed class QuotaConsumption : ITenantOwned
 {
     public Guid Id { get; init; }
 
@@ -133,7 +134,7 @@ internal sealed class PlanModelConfiguration :
         builder.Property(p => p.ChatPeriod).HasConversion<string>().HasMaxLength(16);
         builder.Property(p => p.Currency).HasMaxLength(3);
         builder.HasData(
-            new Plan { Code = Plan.Free, Name = "Free", ChatQuestions = 3, ChatPeriod = QuotaPeriod.Total, StorageBytes = 5 * GB, Videos = 10, PriceCents = 0, Currency = "USD", GrantMicros = 10 * Credits.MicrosPerCredit, Active = true, SortOrder = 0 },
+            new Plan { Code = Plan.Free, Name = "Free", ChatQuestions = 3, ChatPeriod = QuotaPeriod.Total, StorageBytes = 5 * GB, Videos = 10, PriceCents = 0, Currency = "USD", GrantMicros = 10 * Micros.PerCredit, Active = true, SortOrder = 0 },
             new Plan { Code = "BASIC", Name = "Basic", ChatQuestions = 100, ChatPeriod = QuotaPeriod.Day, StorageBytes = 25 * GB, Videos = 50, PriceCents = 2_900, Currency = "USD", GrantMicros = 0, Active = true, SortOrder = 1 },
             new Plan { Code = "PRO", Name = "Pro", ChatQuestions = 500, ChatPeriod = QuotaPeriod.Day, StorageBytes = 100 * GB, Videos = 200, PriceCents = 7_900, Currency = "USD", GrantMicros = 0, Active = true, SortOrder = 2 },
             new Plan { Code = "ENTERPRISE", Name = "Enterprise", ChatQuestions = null, ChatPeriod = QuotaPeriod.Day, StorageBytes = 500 * GB, Videos = null, PriceCents = 29_900, Currency = "USD", GrantMicros = 0, Active = true, SortOrder = 3 });

@@ -1,6 +1,7 @@
 using System.Globalization;
 using AiHub.Data;
 using AiHub.Identity;
+using AiHub.Infrastructure.Hosting;
 using AiHub.Infrastructure.Errors;
 using AiHub.Notifications;
 using AiHub.Organizations;
@@ -46,7 +47,7 @@ internal interface IQuotaService
     Task CountedAsync(QuotaLeg leg, CancellationToken ct);
 }
 
-internal sealed class QuotaService(AppDbContext db, TimeProvider clock, LimitWarnings warnings, Mailer mailer, IOptions<IdentitySettings> identity) : IQuotaService
+internal sealed class QuotaService(AppDbContext db, TimeProvider clock, LimitWarnings warnings, Mailer mailer, IOptions<PublicUrlSettings> identity) : IQuotaService
 {
     public async Task<QuotaStatus> GetAsync(Guid orgId, QuotaKind kind, CancellationToken ct)
     {

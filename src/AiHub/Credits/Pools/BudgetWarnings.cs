@@ -2,6 +2,7 @@ using System.Globalization;
 using AiHub.Credits.Plans;
 using AiHub.Data;
 using AiHub.Identity;
+using AiHub.Infrastructure.Hosting;
 using AiHub.Notifications;
 using AiHub.Organizations;
 using Microsoft.EntityFrameworkCore;
@@ -10,7 +11,7 @@ using Microsoft.Extensions.Options;
 namespace AiHub.Credits.Pools;
 
 /// <summary>Mails the key's creator and the org's Owners and Admins as a key's month crosses 80, 90 and 100% of its budget.</summary>
-internal sealed class BudgetWarnings(AppDbContext db, LimitWarnings warnings, Mailer mailer, IOptions<IdentitySettings> identity)
+internal sealed class BudgetWarnings(AppDbContext db, LimitWarnings warnings, Mailer mailer, IOptions<PublicUrlSettings> identity)
 {
     public Task CheckAsync(Guid orgId, Guid keyId, ApiKeyBudgetPeriod period, CancellationToken ct) =>
         warnings.NotifyAfterCommitAsync($"api-key:{keyId:N}:budget", period.PeriodStart.ToString("yyyy-MM", CultureInfo.InvariantCulture),
@@ -24,6 +25,6 @@ internal sealed class BudgetWarnings(AppDbContext db, LimitWarnings warnings, Ma
         var keys = new Uri(identity.Value.PublicUrl, $"/orgs/{orgId}/api-keys");
         foreach (var recipient in recipients)
             await mailer.SendBudgetWarningAsync(recipient.Email, recipient.DisplayName, key.Name, recipient.OrgName, percent,
-                Credits.Format(period.BudgetMicros), period.ResetsAt, keys, ct);
+                Micros.Format(period.BudgetMicros), period.ResetsAt, keys, ct);
     }
 }

@@ -140,15 +140,15 @@ internal sealed class CreditGate(AppDbContext db, Ledger ledger, IQuotaService q
     {
         var resets = new DateTimeOffset(now.Year, now.Month, 1, 0, 0, 0, TimeSpan.Zero).AddMonths(1);
         return new ProblemException(StatusCodes.Status402PaymentRequired, "The API key's monthly budget is used up.",
-            $"This call needs up to {Credits.Format(needed)} credits; the key has spent {Credits.Format(spent)} and holds {Credits.Format(held)} " +
-            $"of its {Credits.Format(budget)} credits this month. The budget resets on {resets:yyyy-MM-dd} (UTC).",
+            $"This call needs up to {Micros.Format(needed)} credits; the key has spent {Micros.Format(spent)} and holds {Micros.Format(held)} " +
+            $"of its {Micros.Format(budget)} credits this month. The budget resets on {resets:yyyy-MM-dd} (UTC).",
             ProblemTypes.ApiKeyBudgetExceeded)
         {
             Extensions = new Dictionary<string, object?>
             {
-                ["budget"] = budget / (decimal)Credits.MicrosPerCredit,
+                ["budget"] = budget / (decimal)Micros.PerCredit,
                 ["budgetMicros"] = budget,
-                ["spent"] = spent / (decimal)Credits.MicrosPerCredit,
+                ["spent"] = spent / (decimal)Micros.PerCredit,
                 ["spentMicros"] = spent,
                 ["heldMicros"] = held,
                 ["resetsAt"] = resets,
@@ -158,13 +158,13 @@ internal sealed class CreditGate(AppDbContext db, Ledger ledger, IQuotaService q
 
     static ProblemException PayerShort(bool personal, long needed, long available) => new(
         StatusCodes.Status402PaymentRequired, "Not enough credits.",
-        $"This call needs up to {Credits.Format(needed)} credits; {(personal ? "your account has" : "the organisation's pool has")} " +
-        $"{Credits.Format(available)} available.",
+        $"This call needs up to {Micros.Format(needed)} credits; {(personal ? "your account has" : "the organisation's pool has")} " +
+        $"{Micros.Format(available)} available.",
         ProblemTypes.InsufficientCredits);
 
     static ProblemException AllowanceShort(long needed, long available) => new(
         StatusCodes.Status402PaymentRequired, "Your allowance in this organisation is used up.",
-        $"This call needs up to {Credits.Format(needed)} credits; your allowance has {Credits.Format(available)} left. " +
+        $"This call needs up to {Micros.Format(needed)} credits; your allowance has {Micros.Format(available)} left. " +
         "Send a credit request to the organisation's Owners and Admins.",
         ProblemTypes.AllowanceExceeded);
 
@@ -177,7 +177,7 @@ internal sealed class CreditGate(AppDbContext db, Ledger ledger, IQuotaService q
         $"AI call by user {s.UserId:N}" + (s.ApiKeyId is { } key ? $" with key {key:N}" : "");
 
     /// <summary>The budget is set in whole credits; one too large to count in micro-credits is no limit at all.</summary>
-    static long BudgetMicros(long credits) => credits > long.MaxValue / Credits.MicrosPerCredit ? long.MaxValue / 2 : credits * Credits.MicrosPerCredit;
+    static long BudgetMicros(long credits) => Micros.FromWholeCredits(credits, long.MaxValue / 2);
 
     public static string Month(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM", CultureInfo.InvariantCulture);
 }

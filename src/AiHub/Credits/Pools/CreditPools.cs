@@ -1,4 +1,5 @@
-using AiHub.Admin;
+using AiHub.Infrastructure.Hosting;
+using AiHub.Infrastructure.Audit;
 using AiHub.Data;
 using AiHub.Identity;
 using AiHub.Infrastructure.Errors;
@@ -43,7 +44,7 @@ internal sealed record PoolOverview(BalanceResponse Balance, IReadOnlyList<Entry
 /// An org pool's allocations, credit requests and settings, for the API and the web UI alike. Every call checks the
 /// caller's grant again (the pages have no route policy) and fetches by (org, id).
 /// </summary>
-internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit, Mailer mailer, IOptions<IdentitySettings> identity, TimeProvider clock)
+internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit, Mailer mailer, IOptions<PublicUrlSettings> identity, TimeProvider clock)
 {
     public async Task<PoolOverview> PoolAsync(OrgGrant caller, int limit, CancellationToken ct)
     {
@@ -74,8 +75,8 @@ internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit
             var used = spent.GetValueOrDefault(m.UserId);
             var asked = pending.GetValueOrDefault(m.UserId);
             return new AllocationResponse(m.UserId, m.Email!, m.DisplayName, m.Role.ToString(), cap is not null,
-                cap is null ? null : Credits.ToCredits(cap.Balance), cap?.Balance, cap is null ? null : Credits.ToCredits(cap.Reserved), cap?.Reserved,
-                Credits.ToCredits(used), used, asked?.Count ?? 0, Credits.ToCredits(asked?.Amount ?? 0), asked?.Amount ?? 0);
+                cap is null ? null : Micros.ToCredits(cap.Balance), cap?.Balance, cap is null ? null : Micros.ToCredits(cap.Reserved), cap?.Reserved,
+                Micros.ToCredits(used), used, asked?.Count ?? 0, Micros.ToCredits(asked?.Amount ?? 0), asked?.Amount ?? 0);
         }).ToList();
         return new AllocationList(await MembersNeedAllocationAsync(orgId, ct), items);
     }
@@ -89,9 +90,9 @@ internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit
                          select new { c.Balance, c.Reserved }).FirstOrDefaultAsync(ct);
         var spent = (await SpentThisMonthAsync(orgId, userId, ct)).GetValueOrDefault(userId);
         var required = await MembersNeedAllocationAsync(orgId, ct);
-        return new MyAllocation(cap is not null ? "capped" : required ? "none" : "uncapped", cap is not null, cap is null ? null : Credits.ToCredits(cap.Balance), cap?.Balance,
-            cap is null ? null : Credits.ToCredits(cap.Balance - cap.Reserved), cap is null ? null : cap.Balance - cap.Reserved,
-            Credits.ToCredits(spent), spent, required);
+        return new MyAllocation(cap is not null ? "capped" : required ? "none" : "uncapped", cap is not null, cap is null ? null : Micros.ToCredits(cap.Balance), cap?.Balance,
+            cap is null ? null : Micros.ToCredits(cap.Balance - cap.Reserved), cap is null ? null : cap.Balance - cap.Reserved,
+            Micros.ToCredits(spent), spent, required);
     }
 
     /// <summary>
@@ -104,7 +105,7 @@ internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit
         Orgs.Require(caller, OrgPermissions.CreditsManage);
         var orgId = caller.OrganizationId;
         await RequireMemberAsync(orgId, userId, ct);
-        var reason = Credits.RequireReason(body.Reason);
+        var reason = CreditReasons.Require(body.Reason);
         var micros = ToMicros(body.Credits, allowNegative: true);
         var key = $"allocation:{orgId:N}:{userId:N}:" + (requestKey is null ? Guid.NewGuid().ToString("N") : IdempotencyKeys.Digest(requestKey));
         var replay = await db.Set<CreditEntry>().AnyAsync(e => e.IdempotencyKey == key, ct);
@@ -176,7 +177,7 @@ internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit
     {
         Orgs.Require(caller, OrgPermissions.OrgRead);
         var micros = ToMicros(body.Credits, allowNegative: false);
-        var reason = Credits.RequireReason(body.Reason);
+        var reason = CreditReasons.Require(body.Reason);
         var orgId = caller.OrganizationId;
         var org = await db.Organizations.AsNoTracking().FirstAsync(o => o.Id == orgId, ct);
         if (org.IsPersonal)
@@ -195,7 +196,7 @@ internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit
         var managers = await Orgs.ManagersToMailAsync(db, orgId, null, ct);
         var name = string.IsNullOrWhiteSpace(requester.DisplayName) ? requester.Email! : $"{requester.DisplayName.Trim()} ({requester.Email})";
         foreach (var manager in managers)
-            await mailer.SendCreditRequestAsync(manager.Email, name, org.Name, Credits.Format(micros), reason, Link(orgId), ct);
+            await mailer.SendCreditRequestAsync(manager.Email, name, org.Name, Micros.Format(micros), reason, Link(orgId), ct);
         return await DescribeAsync(request, ct);
     }
 
@@ -265,7 +266,7 @@ internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit
         var orgId = caller.OrganizationId;
         var request = await FindRequestAsync(orgId, requestId, ct);
         RequirePending(request);
-        var reason = Credits.RequireReason(body.Reason);
+        var reason = CreditReasons.Require(body.Reason);
         var decided = await db.Set<CreditRequest>()
             .Where(r => r.Id == requestId && r.OrganizationId == orgId && r.Status == CreditRequestStatus.Pending)
             .ExecuteUpdateAsync(u => u.SetProperty(r => r.Status, CreditRequestStatus.Denied).SetProperty(r => r.DecidedBy, actorId)
@@ -285,8 +286,8 @@ internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit
         if (member?.Email is null)
             return;
         var org = await db.Organizations.AsNoTracking().FirstAsync(o => o.Id == request.OrganizationId, ct);
-        await mailer.SendCreditDecisionAsync(member.Email, member.DisplayName, org.Name, approved, Credits.Format(request.Amount),
-            request.ApprovedAmount is { } granted ? Credits.Format(granted) : null, reason, Link(org.Id), ct);
+        await mailer.SendCreditDecisionAsync(member.Email, member.DisplayName, org.Name, approved, Micros.Format(request.Amount),
+            request.ApprovedAmount is { } granted ? Micros.Format(granted) : null, reason, Link(org.Id), ct);
     }
 
     /// <summary>What each member's settled AI calls cost this calendar month (UTC), capped or not.</summary>
@@ -369,20 +370,20 @@ internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit
     static ProblemException AlreadyDecided() => Orgs.Conflict("The request is already decided.", "A request is approved or denied once.");
 
     static ProblemException BelowZero(long available) => Orgs.Conflict("An allowance cannot go below zero.",
-        $"The member has {Credits.Format(available)} credits of allowance free to lower; lower it by at most that, or remove the cap.");
+        $"The member has {Micros.Format(available)} credits of allowance free to lower; lower it by at most that, or remove the cap.");
 
     async Task<CreditRequestResponse> DescribeAsync(CreditRequest request, CancellationToken ct) =>
         Describe(request, (await Orgs.EmailsAsync(db, [request.UserId], ct)).GetValueOrDefault(request.UserId, ""));
 
     static CreditRequestResponse Describe(CreditRequest r, string email) => new(
-        r.Id, r.UserId, email, Credits.ToCredits(r.Amount), r.Amount, r.Reason, r.Status.ToString().ToLowerInvariant(), r.CreatedAt,
-        r.DecidedBy, r.DecidedAt, r.ApprovedAmount is { } a ? Credits.ToCredits(a) : null, r.ApprovedAmount, r.DenyReason);
+        r.Id, r.UserId, email, Micros.ToCredits(r.Amount), r.Amount, r.Reason, r.Status.ToString().ToLowerInvariant(), r.CreatedAt,
+        r.DecidedBy, r.DecidedAt, r.ApprovedAmount is { } a ? Micros.ToCredits(a) : null, r.ApprovedAmount, r.DenyReason);
 
     Uri Link(Guid orgId) => new(identity.Value.PublicUrl, $"/orgs/{orgId}/credits");
 
-    static string Truncate(string text) => text.Length <= Credits.MaxReason ? text : text[..Credits.MaxReason];
+    static string Truncate(string text) => text.Length <= CreditReasons.MaxLength ? text : text[..CreditReasons.MaxLength];
 
     /// <summary>Credits in, exact micro-credits kept: an amount finer than one micro-credit is refused, not rounded.</summary>
-    public static long ToMicros(decimal? credits, bool allowNegative) => Credits.RequireMicros(credits, "credits", allowNegative,
+    public static long ToMicros(decimal? credits, bool allowNegative) => Micros.Require(credits, "credits", allowNegative ? MicrosSign.NotZero : MicrosSign.Positive,
         allowNegative ? "Give a non-zero number of credits (negative lowers the allowance)." : "Give a positive number of credits.");
 }

@@ -11,7 +11,7 @@ namespace AiHub.Credits.Pools;
 /// owner kind <see cref="CreditOwner.Member"/>; without this row the member draws on the pool uncapped.
 /// </summary>
 /// <remarks>The account outlives the row (its entries are history); removing the cap writes its balance off first.</remarks>
-internal sealed class MemberAllocation
+internal sealed class MemberAllocation : AiHub.Data.ITenantOwned
 {
     public Guid OrganizationId { get; init; }
 
@@ -23,7 +23,7 @@ internal sealed class MemberAllocation
 }
 
 /// <summary>How an org's pool is drawn on; an org without a row has the defaults.</summary>
-internal sealed class PoolSettings
+internal sealed class PoolSettings : AiHub.Data.ITenantOwned
 {
     public Guid OrganizationId { get; init; }
 
@@ -41,7 +41,7 @@ internal enum CreditRequestStatus
 }
 
 /// <summary>A member asking the org's managers for more allowance.</summary>
-internal sealed class CreditRequest
+internal sealed class CreditRequest : AiHub.Data.ITenantOwned
 {
     public Guid Id { get; init; }
 

@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using AiHub.Admin;
+using AiHub.Infrastructure.Audit;
 using AiHub.Data;
 using AiHub.Infrastructure.Errors;
 using Microsoft.EntityFrameworkCore;
@@ -26,15 +26,17 @@ internal sealed partial class PromoCodes(AppDbContext db, Ledger ledger, AuditLo
         var code = Normalize(request.Code);
         if (!Shape().IsMatch(code))
             errors["code"] = ["A code is 3 to 40 characters: letters A-Z, digits, '-' and '_'."];
-        long micros = 0;
-        if (request.Credits is not { } credits || credits <= 0)
-            errors["credits"] = ["Give more than 0 credits."];
-        else if (!CreditLimits.IsEntry(credits))
-            throw CreditLimits.OutOfRange("credits", CreditLimits.EntryRule);
-        else if (Credits.ExactMicros(credits) is { } exact)
-            micros = exact;
-        else
-            errors["credits"] = ["Credits have at most 6 decimals."];
+        switch (Micros.Read(request.Credits, MicrosSign.Positive, Micros.MaxEntry, out var micros))
+        {
+            case MicrosReading.TooLarge:
+                throw Micros.OutOfRange("credits", Micros.EntryRule);
+            case MicrosReading.TooFine:
+                errors["credits"] = [Micros.TooFineRule];
+                break;
+            case not MicrosReading.Exact:
+                errors["credits"] = ["Give more than 0 credits."];
+                break;
+        }
         if (request.MaxUses is < 1)
             errors["maxUses"] = ["maxUses is at least 1; leave it out for a code without a limit."];
         if (request.ExpiresAt is { } expires && expires <= now)
@@ -150,10 +152,10 @@ internal sealed partial class PromoCodes(AppDbContext db, Ledger ledger, AuditLo
         new(StatusCodes.Status409Conflict, "That promo code exists already.", $"A promo code {code} exists (perhaps deactivated); choose another.", ProblemTypes.Conflict);
 
     static PromoCodeResponse Describe(PromoCode p) =>
-        new(p.Id, p.Code, Credits.ToCredits(p.Credits), p.Credits, p.MaxUses, p.Uses, p.ExpiresAt, p.Active, p.CreatedBy, p.CreatedAt);
+        new(p.Id, p.Code, Micros.ToCredits(p.Credits), p.Credits, p.MaxUses, p.Uses, p.ExpiresAt, p.Active, p.CreatedBy, p.CreatedAt);
 
     static RedemptionResponse Describe(PromoCode promo, PromoRedemption r) =>
-        new(promo.Code, Credits.ToCredits(promo.Credits), promo.Credits, r.EntryId, r.RedeemedAt);
+        new(promo.Code, Micros.ToCredits(promo.Credits), promo.Credits, r.EntryId, r.RedeemedAt);
 
     [GeneratedRegex("^[A-Z0-9_-]{3,40}$")]
     private static partial Regex Shape();

@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using AiHub.Admin;
+using AiHub.Infrastructure.Audit;
 using AiHub.Data;
 using AiHub.Infrastructure.Errors;
 using Microsoft.EntityFrameworkCore;
@@ -156,21 +156,24 @@ internal sealed partial class PriceCatalog(AppDbContext db, HybridCache cache, I
 
     static long PerMillion(string field, decimal? credits)
     {
-        if (credits is not { } value || value < 0 || value > MaxCreditsPerMillion)
-            throw ProblemException.Invalid(field, $"Give the credits per million tokens: 0 to {MaxCreditsPerMillion:0} credits.");
-        return Credits.ExactMicros(value) ?? throw ProblemException.Invalid(field, "Prices have at most 6 decimals (one micro-credit).");
+        return Micros.Read(credits, MicrosSign.NotNegative, (long)MaxCreditsPerMillion * Micros.PerCredit, out var micros) switch
+        {
+            MicrosReading.Exact => micros,
+            MicrosReading.TooFine => throw ProblemException.Invalid(field, "Prices have at most 6 decimals (one micro-credit)."),
+            _ => throw ProblemException.Invalid(field, $"Give the credits per million tokens: 0 to {MaxCreditsPerMillion:0} credits."),
+        };
     }
 
     static PriceResponse Describe(ModelPrice p) => new(
-        p.Provider, p.Model, p.InputMicrosPerMillion / (decimal)Credits.MicrosPerCredit, p.InputMicrosPerMillion,
-        p.OutputMicrosPerMillion / (decimal)Credits.MicrosPerCredit, p.OutputMicrosPerMillion, p.UpdatedAt, p.UpdatedBy);
+        p.Provider, p.Model, p.InputMicrosPerMillion / (decimal)Micros.PerCredit, p.InputMicrosPerMillion,
+        p.OutputMicrosPerMillion / (decimal)Micros.PerCredit, p.OutputMicrosPerMillion, p.UpdatedAt, p.UpdatedBy);
 
     static ModelPrice Seeded(string provider, string model, long inputCredits, long outputCredits) => new()
     {
         Provider = provider,
         Model = model,
-        InputMicrosPerMillion = inputCredits * Credits.MicrosPerCredit,
-        OutputMicrosPerMillion = outputCredits * Credits.MicrosPerCredit,
+        InputMicrosPerMillion = inputCredits * Micros.PerCredit,
+        OutputMicrosPerMillion = outputCredits * Micros.PerCredit,
         UpdatedAt = new DateTimeOffset(2025, 6, 1, 0, 0, 0, TimeSpan.Zero),
     };
 

@@ -1,3 +1,4 @@
+using AiHub.Data;
 using AiHub.Organizations;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
@@ -16,7 +17,7 @@ internal enum UsageStatus
 
 /// <summary>One AI call: who made it, against which model, what it used and what it cost.</summary>
 /// <remarks>Cost is integer micro-credits; there is no floating point anywhere in money.</remarks>
-internal sealed class UsageRecord
+internal sealed class UsageRecord : ITenantOwned
 {
     public Guid Id { get; init; }
 
@@ -61,7 +62,7 @@ internal sealed class UsageRecord
 }
 
 /// <summary>The sums of one hour's usage records per (org, user, key, provider, model).</summary>
-internal sealed class UsageHourly
+internal sealed class UsageHourly : ITenantOwned
 {
     public Guid Id { get; init; }
 

@@ -192,7 +192,7 @@ internal sealed class UsageQueries(AppDbContext db, TimeProvider clock)
             cost += b.CostMicros;
             latency += b.LatencyMsSum;
         }
-        return new UsageRow(day, provider, model, requests, failures, input, output, Credits.ToCredits(cost), cost, requests == 0 ? 0 : latency / requests);
+        return new UsageRow(day, provider, model, requests, failures, input, output, Micros.ToCredits(cost), cost, requests == 0 ? 0 : latency / requests);
     }
 
     static ReportRow Report(DateOnly start, IEnumerable<UsageBucket> usage, IEnumerable<(CreditKind Kind, long Amount)> entries)
@@ -208,7 +208,7 @@ internal sealed class UsageQueries(AppDbContext db, TimeProvider clock)
             else
                 adjusted += amount;
         }
-        return new ReportRow(start, used.Credits, used.CostMicros, Credits.ToCredits(bought), bought, Credits.ToCredits(granted), granted, Credits.ToCredits(adjusted), adjusted,
+        return new ReportRow(start, used.Credits, used.CostMicros, Micros.ToCredits(bought), bought, Micros.ToCredits(granted), granted, Micros.ToCredits(adjusted), adjusted,
             used.Requests, used.InputTokens, used.OutputTokens);
     }
 
@@ -237,7 +237,7 @@ internal static class UsageCsv
                 _ => [row.Provider!, row.Model!],
             };
             Line(csv, [.. key, Number(row.Requests), Number(row.Failures), Number(row.InputTokens), Number(row.OutputTokens),
-                Credits.Format(row.CostMicros), Number(row.CostMicros), Number(row.AverageLatencyMs)]);
+                Micros.Format(row.CostMicros), Number(row.CostMicros), Number(row.AverageLatencyMs)]);
         }
         return Encoding.UTF8.GetBytes(csv.ToString());
     }
@@ -249,9 +249,9 @@ internal static class UsageCsv
             "adjustments_credits", "adjustments_micros", "requests", "input_tokens", "output_tokens"]);
         foreach (var r in report.Rows)
         {
-            Line(csv, [r.PeriodStart.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), Credits.Format(r.ConsumedMicros), Number(r.ConsumedMicros),
-                Credits.Format(r.BoughtMicros), Number(r.BoughtMicros), Credits.Format(r.GrantedMicros), Number(r.GrantedMicros),
-                Credits.Format(r.AdjustmentsMicros), Number(r.AdjustmentsMicros), Number(r.Requests), Number(r.InputTokens), Number(r.OutputTokens)]);
+            Line(csv, [r.PeriodStart.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), Micros.Format(r.ConsumedMicros), Number(r.ConsumedMicros),
+                Micros.Format(r.BoughtMicros), Number(r.BoughtMicros), Micros.Format(r.GrantedMicros), Number(r.GrantedMicros),
+                Micros.Format(r.AdjustmentsMicros), Number(r.AdjustmentsMicros), Number(r.Requests), Number(r.InputTokens), Number(r.OutputTokens)]);
         }
         return Encoding.UTF8.GetBytes(csv.ToString());
     }

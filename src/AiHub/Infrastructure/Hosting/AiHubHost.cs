@@ -1,12 +1,11 @@
 using System.Data.Common;
 using AiHub.Data;
-using AiHub.Identity;
 using AiHub.Infrastructure.Configuration;
 using AiHub.Infrastructure.Logging;
 
 namespace AiHub.Infrastructure.Hosting;
 
-/// <summary>The process's commands: <c>serve</c> (the default), <c>migrate</c> and <c>create-admin</c>. Start-up refusals print one line, not a stack trace.</summary>
+/// <summary>The process's commands: <c>serve</c> (the default), <c>migrate</c> and those the features register. Start-up refusals print one line, not a stack trace.</summary>
 public static class AiHubHost
 {
     internal const int ConfigurationError = 2;
@@ -23,11 +22,14 @@ public static class AiHubHost
             {
                 "serve" => await ServeAsync(app),
                 "migrate" => await MigrateAsync(app),
-                "create-admin" => await CreateAdminAsync(app),
-                "ledger" => await VerifyLedgerAsync(app, args),
-                "help" or "--help" or "-h" => Usage(Console.Out, 0),
-                _ => Usage(Console.Error, UsageError, $"unknown command '{command}'"),
+                "help" or "--help" or "-h" => Usage(app, Console.Out, 0),
+                _ when Commands(app).FirstOrDefault(c => c.Name == command) is { } registered => await registered.RunAsync(app, args),
+                _ => Usage(app, Console.Error, UsageError, $"unknown command '{command}'"),
             };
+        }
+        catch (HostCommandUsageException e)
+        {
+            return Usage(app, Console.Error, UsageError, e.Message);
         }
         catch (InvalidConfigurationException e)
         {
@@ -60,33 +62,6 @@ public static class AiHubHost
         return 0;
     }
 
-    static async Task<int> CreateAdminAsync(WebApplication app)
-    {
-        var email = app.Configuration["email"]?.Trim();
-        if (!Accounts.IsEmail(email))
-            return Usage(Console.Error, UsageError, "create-admin needs --email name@example.com");
-        await app.Services.GetRequiredService<DatabaseMigrator>().EnsureReadyAsync(CancellationToken.None);
-        var (created, link) = await AdminBootstrap.CreateAdminAsync(app.Services, email, CancellationToken.None);
-        await Console.Out.WriteLineAsync(created
-            ? $"aihub: created {email} as SuperAdmin; set its password within the hour at {link}"
-            : $"aihub: {email} is SuperAdmin; to set a new password within the hour, open {link}");
-        return 0;
-    }
-
-    /// <summary><c>ledger verify</c>: exits 1 and names every account whose balance is not the sum of its entries.</summary>
-    static async Task<int> VerifyLedgerAsync(WebApplication app, string[] args)
-    {
-        if (!args.Contains("verify", StringComparer.OrdinalIgnoreCase))
-            return Usage(Console.Error, UsageError, "ledger needs a subcommand: ledger verify");
-        await app.Services.GetRequiredService<DatabaseMigrator>().EnsureReadyAsync(CancellationToken.None);
-        await using var scope = app.Services.CreateAsyncScope();
-        var broken = await scope.ServiceProvider.GetRequiredService<AiHub.Credits.Ledger>().VerifyAsync(CancellationToken.None);
-        foreach (var (account, balance, entries, reserved, reservedEntries) in broken)
-            await Console.Error.WriteLineAsync($"aihub: account {account}: balance {balance} but entries sum to {entries}; reserved {reserved} but entries hold {reservedEntries}");
-        await Console.Out.WriteLineAsync(broken.Count == 0 ? "aihub: the ledger balances" : $"aihub: {broken.Count} account(s) do not balance");
-        return broken.Count == 0 ? 0 : 1;
-    }
-
     /// <summary>The first argument that is neither an option, nor an option's value, nor a <c>key=value</c> setting.</summary>
     internal static string CommandOf(IReadOnlyList<string> args)
     {
@@ -107,11 +82,14 @@ public static class AiHubHost
         return "serve";
     }
 
-    static int Usage(TextWriter writer, int exitCode, string? error = null)
+    static IEnumerable<IHostCommand> Commands(WebApplication app) => app.Services.GetServices<IHostCommand>();
+
+    static int Usage(WebApplication app, TextWriter writer, int exitCode, string? error = null)
     {
         if (error is not null)
             writer.WriteLine("aihub: " + error);
-        writer.WriteLine("usage: aihub [serve|migrate|create-admin --email ADDRESS|ledger verify] [--Section:Key=value …]   (settings also come from AIHUB_Section__Key variables)");
+        var commands = string.Join('|', ["serve", "migrate", .. Commands(app).Select(c => c.Usage)]);
+        writer.WriteLine($"usage: aihub [{commands}] [--Section:Key=value …]   (settings also come from AIHUB_Section__Key variables)");
         return exitCode;
     }
 

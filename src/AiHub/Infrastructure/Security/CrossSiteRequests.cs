@@ -1,5 +1,5 @@
-using AiHub.Identity;
 using AiHub.Infrastructure.Errors;
+using AiHub.Infrastructure.Hosting;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.Extensions.Options;
 
@@ -16,7 +16,7 @@ internal static class CrossSiteRequests
 
     public static IApplicationBuilder UseCrossSiteRequestCheck(this IApplicationBuilder app)
     {
-        var publicOrigin = app.ApplicationServices.GetRequiredService<IOptions<IdentitySettings>>().Value.PublicUrl.GetLeftPart(UriPartial.Authority);
+        var publicOrigin = app.ApplicationServices.GetRequiredService<IOptions<PublicUrlSettings>>().Value.PublicUrl.GetLeftPart(UriPartial.Authority);
         return app.Use(async (http, next) =>
         {
             if (IsCookieAuthenticated(http) && (IsStateChanging(http.Request.Method) || http.WebSockets.IsWebSocketRequest)

@@ -1,3 +1,4 @@
+using AiHub.Data;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
@@ -7,7 +8,7 @@ namespace AiHub.Organizations.ApiKeys;
 /// A secret that acts in one organisation with a fixed set of its permissions. Only the SHA-256 of the whole key is
 /// stored; the key itself is shown once, when it is made or rotated.
 /// </summary>
-internal sealed class ApiKey
+internal sealed class ApiKey : ITenantOwned
 {
     public Guid Id { get; init; }
 

@@ -1,5 +1,5 @@
 using System.Security.Claims;
-using AiHub.Admin;
+using AiHub.Infrastructure.Audit;
 using AiHub.Data;
 using AiHub.Identity;
 using AiHub.Infrastructure.Errors;
@@ -179,8 +179,8 @@ internal sealed class OrgApiKeys(AppDbContext db, ApiKeyLookup lookup, AuditLog 
             errors["rateLimitPerMinute"] = [$"The rate limit is between 1 and {MaxRateLimitPerMinute:N0} requests a minute."];
         if (body.MonthlyBudgetCredits is < 0)
             errors["monthlyBudgetCredits"] = ["The monthly budget cannot be negative."];
-        else if (body.MonthlyBudgetCredits > AiHub.Credits.CreditLimits.MaxBalanceMicros / AiHub.Credits.Credits.MicrosPerCredit)
-            errors["monthlyBudgetCredits"] = [AiHub.Credits.CreditLimits.BalanceRule];
+        else if (body.MonthlyBudgetCredits > Micros.MaxBalance / Micros.PerCredit)
+            errors["monthlyBudgetCredits"] = [Micros.BalanceRule];
         if (errors.Count > 0)
             throw ProblemException.Invalid(errors);
         return (name!, permissions);

@@ -1,7 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
 
-namespace AiHub.Admin;
+namespace AiHub.Infrastructure.Audit;
 
 /// <summary>
 /// One security-relevant event. The table is append-only: the database refuses updates and deletes

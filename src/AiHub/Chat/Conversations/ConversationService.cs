@@ -3,6 +3,7 @@ using System.Text.Json;
 using AiHub.Data;
 using AiHub.Identity;
 using AiHub.Infrastructure.Errors;
+using AiHub.Organizations;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.IdentityModel.Tokens;
 
@@ -55,7 +56,7 @@ internal sealed record MessageResponse(
 /// paths and writes messages through it; the API adds listing, search, sharing and the rest.
 /// </summary>
 /// <remarks>Every fetch names (org, workspace, id, owner): another user's conversation is simply not found.</remarks>
-internal sealed class Conversations(AppDbContext db, TimeProvider clock)
+internal sealed class ConversationService(AppDbContext db, TimeProvider clock)
 {
     public const string DefaultTitle = "New conversation";
 

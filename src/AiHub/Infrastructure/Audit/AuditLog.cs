@@ -2,7 +2,7 @@ using System.Text.Json;
 using AiHub.Data;
 using AiHub.Infrastructure.Hosting;
 
-namespace AiHub.Admin;
+namespace AiHub.Infrastructure.Audit;
 
 /// <summary>Adds audit events to the request's unit of work; they are saved with the change they describe.</summary>
 internal sealed class AuditLog(AppDbContext db, TimeProvider clock, IHttpContextAccessor http)
