@@ -656,17 +656,21 @@ public abstract class ChatStreamTests(ChatFixture fixture)
         await AssertAllSettledAsync(_host, space.OrgId);
     }
 
+    /// <summary>Takes every credit of the space owner's own account, which pays in their personal org.</summary>
+    async Task EmptyOwnAccountAsync(Space space)
+    {
+        await using var scope = _host.App.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var userId = UserIdOf(space.Owner);
+        var account = await db.Set<CreditAccount>().SingleAsync(a => a.Owner == CreditOwner.User && a.UserId == userId, Ct);
+        await scope.ServiceProvider.GetRequiredService<Ledger>().PostAsync(account.Id, CreditKind.Adjustment, -account.Balance, "empty it", null, $"empty:{account.Id}", Ct);
+    }
+
     [Fact]
     public async Task A_refused_call_writes_nothing_and_holds_nothing()
     {
         var space = await SpaceAsync(_host);
-        await using (var scope = _host.App.Services.CreateAsyncScope())
-        {
-            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-            var userId = UserIdOf(space.Owner);
-            var account = await db.Set<CreditAccount>().SingleAsync(a => a.Owner == CreditOwner.User && a.UserId == userId, Ct);
-            await scope.ServiceProvider.GetRequiredService<Ledger>().PostAsync(account.Id, CreditKind.Adjustment, -account.Balance, "empty it", null, $"empty:{account.Id}", Ct);
-        }
+        await EmptyOwnAccountAsync(space);
         var problem = await SendAsync(space.Client, space.Owner, HttpMethod.Post, space.Messages, new { content = "Hello?", model = ChatFixture.Main }, HttpStatusCode.PaymentRequired);
         Assert.Equal("urn:aihub:problem:insufficient-credits", problem.GetProperty("type").GetString());
         var path = await SendAsync(space.Client, space.Owner, HttpMethod.Get, space.Messages);
@@ -677,13 +681,7 @@ public abstract class ChatStreamTests(ChatFixture fixture)
     public async Task An_event_stream_client_refused_for_credits_reads_the_402_problem_and_nothing_changes()
     {
         var space = await SpaceAsync(_host);
-        await using (var scope = _host.App.Services.CreateAsyncScope())
-        {
-            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-            var userId = UserIdOf(space.Owner);
-            var account = await db.Set<CreditAccount>().SingleAsync(a => a.Owner == CreditOwner.User && a.UserId == userId, Ct);
-            await scope.ServiceProvider.GetRequiredService<Ledger>().PostAsync(account.Id, CreditKind.Adjustment, -account.Balance, "empty it", null, $"empty:{account.Id}", Ct);
-        }
+        await EmptyOwnAccountAsync(space);
         var before = await MoneyOfAsync(space);
 
         var problem = await StreamRefusalAsync(space, HttpStatusCode.PaymentRequired);
