@@ -96,7 +96,7 @@ internal sealed class QuotaService(AppDbContext db, TimeProvider clock, LimitWar
                 return true;
             });
         }
-        catch (DbUpdateException)
+        catch (DbUpdateException e) when (UniqueViolation.Is(e))
         {
             db.Entry(consumption).State = EntityState.Detached;
             // A concurrent call with the same key counted first; this one's increment was rolled back with it.
@@ -225,7 +225,7 @@ internal sealed class QuotaService(AppDbContext db, TimeProvider clock, LimitWar
         {
             await db.SaveChangesAsync(ct);
         }
-        catch (DbUpdateException)
+        catch (DbUpdateException e) when (UniqueViolation.Is(e))
         {
             db.Entry(counter).State = EntityState.Detached;
             if (!await db.Set<QuotaUsage>().AnyAsync(u => u.OrganizationId == orgId && u.Kind == kind && u.PeriodStart == periodStart, ct))
