@@ -44,13 +44,13 @@ internal sealed record PoolOverview(BalanceResponse Balance, IReadOnlyList<Entry
 /// An org pool's allocations, credit requests and settings, for the API and the web UI alike. Every call checks the
 /// caller's grant again (the pages have no route policy) and fetches by (org, id).
 /// </summary>
-internal sealed class CreditPools(AppDbContext db, Ledger ledger, AuditLog audit, Mailer mailer, IOptions<PublicUrlSettings> identity, TimeProvider clock)
+internal sealed class CreditPools(AppDbContext db, Ledger ledger, CreditAccounts accounts, AuditLog audit, Mailer mailer, IOptions<PublicUrlSettings> identity, TimeProvider clock)
 {
     public async Task<PoolOverview> PoolAsync(OrgGrant caller, int limit, CancellationToken ct)
     {
         Orgs.Require(caller, OrgPermissions.CreditsRead);
         var account = await ledger.OpenAsync(CreditOwner.Organization, null, caller.OrganizationId, ct);
-        return new PoolOverview(CreditEndpoints.Describe(account), (await CreditEndpoints.HistoryAsync(db, account.Id, null, limit, ct)).Items);
+        return new PoolOverview(CreditAccounts.Describe(account), (await accounts.HistoryAsync(account.Id, null, limit, ct)).Items);
     }
 
     public async Task<AllocationList> ListAsync(OrgGrant caller, CancellationToken ct)
