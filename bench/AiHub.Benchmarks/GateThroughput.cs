@@ -237,10 +237,10 @@ public static class GateThroughput
             {
                 var grant = new OrgGrant(org.Id, OrgRole.Owner, OrgPermissions.All);
                 var keys = sp.GetRequiredService<OrgApiKeys>();
-                var pools = sp.GetRequiredService<CreditPools>();
+                var allowances = sp.GetRequiredService<Allowances>();
                 for (var i = 0; i < members.Length; i++)
                 {
-                    await pools.ChangeAsync(grant, owner.UserId, members[i].UserId, new AllocationChange(AllocationCredits, "bench allowance"), null, ct);
+                    await allowances.ChangeAsync(grant, owner.UserId, members[i].UserId, new AllocationChange(AllocationCredits, "bench allowance"), null, ct);
                     var role = members[i] == owner ? OrgRole.Owner : OrgRole.Member;
                     var key = await keys.CreateAsync(new OrgGrant(org.Id, role, OrgPermissions.ByRole[role]), members[i].UserId,
                         new ApiKeyRequest("bench", [OrgPermissions.Name(OrgPermissions.ChatUse)], null, null, null, KeyBudgetCredits), ct);

@@ -85,6 +85,35 @@ public sealed class LayeringTests
         Assert.All(Kept.Keys, k => Assert.Contains(k, used));
     }
 
+    [Fact]
+    public void Only_the_route_wiring_calls_an_endpoint_class()
+    {
+        var calls = Module().Value.Types
+            .Where(t => LayerOf(t.FullName) >= 0 && !IsWiring(t.Name))
+            .SelectMany(t => Calls(t).Where(m => IsEndpoints(Outermost(m.DeclaringType).Name)).Select(m => $"{t.FullName} calls {Outermost(m.DeclaringType).Name}.{m.Name}"))
+            .Distinct()
+            .Order(StringComparer.Ordinal)
+            .ToList();
+
+        Assert.True(calls.Count == 0, "Endpoint classes used as services (move the logic into a service that both call):\n" + string.Join("\n", calls));
+    }
+
+    static bool IsEndpoints(string name) => name.EndsWith("Endpoints", StringComparison.Ordinal);
+
+    /// <summary>An endpoint class itself, or a feature's AddX/MapXEndpoints class that maps its routes.</summary>
+    static bool IsWiring(string name) => IsEndpoints(name) || name.EndsWith("Extensions", StringComparison.Ordinal);
+
+    static TypeReference Outermost(TypeReference type)
+    {
+        while (type.DeclaringType is { } outer)
+            type = outer;
+        return type;
+    }
+
+    static IEnumerable<MethodReference> Calls(TypeDefinition type) =>
+        type.Methods.Where(m => m.HasBody).SelectMany(m => m.Body.Instructions).Select(i => i.Operand).OfType<MethodReference>()
+            .Concat(type.NestedTypes.SelectMany(Calls));
+
     sealed record Edge(string From, string To);
 
     static Lazy<ModuleDefinition> Module() => LazyModule;

@@ -19,6 +19,7 @@ public static class CreditsExtensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<LedgerWriter>());
         builder.Services.AddScoped<Pools.SpenderResolver>();
         builder.Services.AddScoped<Ledger>();
+        builder.Services.AddScoped<CreditAccounts>();
         builder.Services.AddSingleton<BalanceCache>();
         builder.Services.AddScoped<PromoCodes>();
         builder.Services.AddScoped<BulkCredits>();

@@ -86,6 +86,7 @@ public static class IdentityExtensions
         services.AddScoped<Sessions>();
         services.AddScoped<Tokens>();
         services.AddScoped<Accounts>();
+        services.AddScoped<Profiles>();
         services.AddScoped<BrowserSignIn>();
         services.AddScoped<TwoFactor>();
         services.AddCascadingAuthenticationState();

@@ -45,30 +45,19 @@ internal static class MeEndpoints
         me.MapPost("/2fa/disable", DisableTwoFactor);
     }
 
-    static async Task<Ok<MeResponse>> Get(ClaimsPrincipal principal, UserManager<AppUser> users, PermissionLookup permissions, CancellationToken ct)
-    {
-        var user = await CurrentAsync(principal, users);
-        return TypedResults.Ok(await DescribeAsync(user, users, permissions, ct));
-    }
+    static async Task<Ok<MeResponse>> Get(ClaimsPrincipal principal, Profiles profiles, CancellationToken ct) =>
+        TypedResults.Ok(await profiles.DescribeAsync(await profiles.CurrentAsync(principal), ct));
 
-    internal static async Task<MeResponse> DescribeAsync(AppUser user, UserManager<AppUser> users, PermissionLookup permissions, CancellationToken ct)
+    static async Task<Ok<MeResponse>> Update(UpdateMeRequest body, ClaimsPrincipal principal, Profiles profiles, Accounts accounts, CancellationToken ct)
     {
-        var grants = await permissions.GetAsync(user.Id, ct);
-        var logins = await users.GetLoginsAsync(user);
-        return new MeResponse(user.Id, user.Email!, user.DisplayName, user.EmailConfirmed, user.TwoFactorEnabled,
-            user.PasswordHash is not null, grants.Roles, grants.Permissions, logins.Select(l => l.LoginProvider).ToList(), user.CreatedAt);
-    }
-
-    static async Task<Ok<MeResponse>> Update(UpdateMeRequest body, ClaimsPrincipal principal, UserManager<AppUser> users, Accounts accounts, PermissionLookup permissions, CancellationToken ct)
-    {
-        var user = await CurrentAsync(principal, users);
+        var user = await profiles.CurrentAsync(principal);
         await accounts.SetDisplayNameAsync(user, body.DisplayName);
-        return TypedResults.Ok(await DescribeAsync(user, users, permissions, ct));
+        return TypedResults.Ok(await profiles.DescribeAsync(user, ct));
     }
 
-    static async Task<NoContent> ChangePassword(ChangePasswordRequest body, ClaimsPrincipal principal, UserManager<AppUser> users, Accounts accounts, CancellationToken ct)
+    static async Task<NoContent> ChangePassword(ChangePasswordRequest body, ClaimsPrincipal principal, Profiles profiles, Accounts accounts, CancellationToken ct)
     {
-        var user = await CurrentAsync(principal, users);
+        var user = await profiles.CurrentAsync(principal);
         await accounts.ChangePasswordAsync(user, body.CurrentPassword, body.NewPassword, principal.SessionId(), ct);
         return TypedResults.NoContent();
     }
@@ -85,17 +74,12 @@ internal static class MeEndpoints
             ? TypedResults.NoContent()
             : throw new ProblemException(StatusCodes.Status404NotFound, "No such session.", $"You have no active session {id}.", ProblemTypes.NotFound);
 
-    static async Task<Ok<TwoFactorSetup>> EnableTwoFactor(ClaimsPrincipal principal, UserManager<AppUser> users, TwoFactor twoFactor) =>
-        TypedResults.Ok(await twoFactor.StartAsync(await CurrentAsync(principal, users)));
+    static async Task<Ok<TwoFactorSetup>> EnableTwoFactor(ClaimsPrincipal principal, Profiles profiles, TwoFactor twoFactor) =>
+        TypedResults.Ok(await twoFactor.StartAsync(await profiles.CurrentAsync(principal)));
 
-    static async Task<Ok<TwoFactorStatus>> ConfirmTwoFactor(TwoFactorCodeRequest body, ClaimsPrincipal principal, UserManager<AppUser> users, TwoFactor twoFactor, CancellationToken ct) =>
-        TypedResults.Ok(await twoFactor.ConfirmAsync(await CurrentAsync(principal, users), body.Code, ct));
+    static async Task<Ok<TwoFactorStatus>> ConfirmTwoFactor(TwoFactorCodeRequest body, ClaimsPrincipal principal, Profiles profiles, TwoFactor twoFactor, CancellationToken ct) =>
+        TypedResults.Ok(await twoFactor.ConfirmAsync(await profiles.CurrentAsync(principal), body.Code, ct));
 
-    static async Task<Ok<TwoFactorStatus>> DisableTwoFactor(TwoFactorCodeRequest body, ClaimsPrincipal principal, UserManager<AppUser> users, TwoFactor twoFactor, CancellationToken ct) =>
-        TypedResults.Ok(await twoFactor.DisableAsync(await CurrentAsync(principal, users), body.Code, ct));
-
-    internal static async Task<AppUser> CurrentAsync(ClaimsPrincipal principal, UserManager<AppUser> users) =>
-        principal.UserId() is { } id && await users.FindByIdAsync(id.ToString()) is { } user
-            ? user
-            : throw new ProblemException(StatusCodes.Status401Unauthorized, "The account no longer exists.", null, ProblemTypes.InvalidCredentials);
+    static async Task<Ok<TwoFactorStatus>> DisableTwoFactor(TwoFactorCodeRequest body, ClaimsPrincipal principal, Profiles profiles, TwoFactor twoFactor, CancellationToken ct) =>
+        TypedResults.Ok(await twoFactor.DisableAsync(await profiles.CurrentAsync(principal), body.Code, ct));
 }

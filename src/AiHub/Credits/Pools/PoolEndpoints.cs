@@ -13,7 +13,9 @@ internal static class PoolEndpoints
     {
         services.AddScoped<CreditGate>();
         services.AddScoped<BudgetWarnings>();
-        services.AddScoped<CreditPools>();
+        services.AddScoped<PoolMembers>();
+        services.AddScoped<Allowances>();
+        services.AddScoped<CreditRequests>();
     }
 
     public static void MapPoolRoutes(IEndpointRouteBuilder app)
@@ -31,40 +33,40 @@ internal static class PoolEndpoints
         credits.MapPost("/requests/{requestId:guid}/deny", Deny).RequireAuthorization(OrgPermissions.CreditsManage).RequireUser();
     }
 
-    static async Task<Ok<AllocationList>> List(Guid orgId, HttpContext http, CreditPools pools, CancellationToken ct) =>
-        TypedResults.Ok(await pools.ListAsync(http.Grant(), ct));
+    static async Task<Ok<AllocationList>> List(Guid orgId, HttpContext http, Allowances allowances, CancellationToken ct) =>
+        TypedResults.Ok(await allowances.ListAsync(http.Grant(), ct));
 
     /// <remarks>An <c>Idempotency-Key</c> header makes a retried change harmless.</remarks>
-    static async Task<Ok<AllocationResponse>> Change(Guid orgId, Guid userId, AllocationChange body, HttpContext http, ClaimsPrincipal user, CreditPools pools, CancellationToken ct) =>
-        TypedResults.Ok(await pools.ChangeAsync(http.Grant(), user.UserId()!.Value, userId, body, IdempotencyKeys.Read(http.Request, required: false), ct));
+    static async Task<Ok<AllocationResponse>> Change(Guid orgId, Guid userId, AllocationChange body, HttpContext http, ClaimsPrincipal user, Allowances allowances, CancellationToken ct) =>
+        TypedResults.Ok(await allowances.ChangeAsync(http.Grant(), user.UserId()!.Value, userId, body, IdempotencyKeys.Read(http.Request, required: false), ct));
 
-    static async Task<NoContent> Remove(Guid orgId, Guid userId, HttpContext http, ClaimsPrincipal user, CreditPools pools, CancellationToken ct)
+    static async Task<NoContent> Remove(Guid orgId, Guid userId, HttpContext http, ClaimsPrincipal user, Allowances allowances, CancellationToken ct)
     {
-        await pools.RemoveAsync(http.Grant(), user.UserId()!.Value, userId, ct);
+        await allowances.RemoveAsync(http.Grant(), user.UserId()!.Value, userId, ct);
         return TypedResults.NoContent();
     }
 
-    static async Task<Ok<MyAllocation>> Mine(Guid orgId, HttpContext http, ClaimsPrincipal user, CreditPools pools, CancellationToken ct) =>
-        TypedResults.Ok(await pools.MineAsync(http.Grant(), user.UserId()!.Value, ct));
+    static async Task<Ok<MyAllocation>> Mine(Guid orgId, HttpContext http, ClaimsPrincipal user, Allowances allowances, CancellationToken ct) =>
+        TypedResults.Ok(await allowances.MineAsync(http.Grant(), user.UserId()!.Value, ct));
 
-    static async Task<Ok<PoolSettingsResponse>> Settings(Guid orgId, HttpContext http, CreditPools pools, CancellationToken ct) =>
-        TypedResults.Ok(await pools.SettingsAsync(http.Grant(), ct));
+    static async Task<Ok<PoolSettingsResponse>> Settings(Guid orgId, HttpContext http, Allowances allowances, CancellationToken ct) =>
+        TypedResults.Ok(await allowances.SettingsAsync(http.Grant(), ct));
 
-    static async Task<Ok<PoolSettingsResponse>> ChangeSettings(Guid orgId, PoolSettingsBody body, HttpContext http, ClaimsPrincipal user, CreditPools pools, CancellationToken ct) =>
-        TypedResults.Ok(await pools.ChangeSettingsAsync(http.Grant(), user.UserId()!.Value, body, ct));
+    static async Task<Ok<PoolSettingsResponse>> ChangeSettings(Guid orgId, PoolSettingsBody body, HttpContext http, ClaimsPrincipal user, Allowances allowances, CancellationToken ct) =>
+        TypedResults.Ok(await allowances.ChangeSettingsAsync(http.Grant(), user.UserId()!.Value, body, ct));
 
-    static async Task<Created<CreditRequestResponse>> Request(Guid orgId, CreditRequestBody body, HttpContext http, ClaimsPrincipal user, CreditPools pools, CancellationToken ct)
+    static async Task<Created<CreditRequestResponse>> Request(Guid orgId, CreditRequestBody body, HttpContext http, ClaimsPrincipal user, CreditRequests requests, CancellationToken ct)
     {
-        var request = await pools.RequestAsync(http.Grant(), user.UserId()!.Value, body, ct);
+        var request = await requests.RequestAsync(http.Grant(), user.UserId()!.Value, body, ct);
         return TypedResults.Created($"/api/orgs/{orgId}/credits/requests/{request.Id}", request);
     }
 
-    static async Task<Ok<List<CreditRequestResponse>>> Requests(Guid orgId, HttpContext http, ClaimsPrincipal user, CreditPools pools, CancellationToken ct, string? status = null) =>
-        TypedResults.Ok(await pools.RequestsAsync(http.Grant(), user.UserId(), status, ct));
+    static async Task<Ok<List<CreditRequestResponse>>> Requests(Guid orgId, HttpContext http, ClaimsPrincipal user, CreditRequests requests, CancellationToken ct, string? status = null) =>
+        TypedResults.Ok(await requests.RequestsAsync(http.Grant(), user.UserId(), status, ct));
 
-    static async Task<Ok<CreditRequestResponse>> Approve(Guid orgId, Guid requestId, ApproveBody? body, HttpContext http, ClaimsPrincipal user, CreditPools pools, CancellationToken ct) =>
-        TypedResults.Ok(await pools.ApproveAsync(http.Grant(), user.UserId()!.Value, requestId, body ?? new ApproveBody(null), ct));
+    static async Task<Ok<CreditRequestResponse>> Approve(Guid orgId, Guid requestId, ApproveBody? body, HttpContext http, ClaimsPrincipal user, CreditRequests requests, CancellationToken ct) =>
+        TypedResults.Ok(await requests.ApproveAsync(http.Grant(), user.UserId()!.Value, requestId, body ?? new ApproveBody(null), ct));
 
-    static async Task<Ok<CreditRequestResponse>> Deny(Guid orgId, Guid requestId, DenyBody body, HttpContext http, ClaimsPrincipal user, CreditPools pools, CancellationToken ct) =>
-        TypedResults.Ok(await pools.DenyAsync(http.Grant(), user.UserId()!.Value, requestId, body, ct));
+    static async Task<Ok<CreditRequestResponse>> Deny(Guid orgId, Guid requestId, DenyBody body, HttpContext http, ClaimsPrincipal user, CreditRequests requests, CancellationToken ct) =>
+        TypedResults.Ok(await requests.DenyAsync(http.Grant(), user.UserId()!.Value, requestId, body, ct));
 }
