@@ -24,7 +24,7 @@ internal sealed class PoolMembers(AppDbContext db, TimeProvider clock)
         }
         catch (DbUpdateException e) when (UniqueViolation.Is(e))
         {
-            db.ChangeTracker.Clear();
+            // Another request made it at the same moment: its account is the member's.
         }
         finally
         {
