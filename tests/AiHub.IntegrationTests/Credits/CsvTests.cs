@@ -1,3 +1,4 @@
+using System.Text;
 using AiHub.Credits.Bulk;
 
 namespace AiHub.IntegrationTests.Credits;
@@ -37,18 +38,37 @@ public sealed class CsvTests
     }
 
     [Theory]
-    [InlineData("=1+1", "'=1+1")]
-    [InlineData("+SUM(A1)", "'+SUM(A1)")]
-    [InlineData("-2+3", "'-2+3")]
-    [InlineData("@cmd", "'@cmd")]
-    [InlineData("\tx", "'\tx")]
-    [InlineData("\rx", "\"'\rx\"")]
-    [InlineData("=A1,B1", "\"'=A1,B1\"")]
-    [InlineData("-5", "-5")]
-    [InlineData("-0.125", "-0.125")]
-    [InlineData("+7", "+7")]
-    [InlineData("gpt-4o", "gpt-4o")]
-    [InlineData("say \"hi\"", "\"say \"\"hi\"\"\"")]
-    public void A_cell_that_starts_like_a_formula_is_kept_as_text_and_a_number_stays_a_number(string value, string cell) =>
-        Assert.Equal(cell, Csv.Cell(value));
+    [InlineData("=1+1")]
+    [InlineData("+SUM(A1)")]
+    [InlineData("-2+3")]
+    [InlineData("-5")]
+    [InlineData("@cmd")]
+    [InlineData("\tx")]
+    [InlineData("\rx")]
+    [InlineData("=A1,B1")]
+    public void Text_that_starts_like_a_formula_is_written_with_a_leading_apostrophe(string value)
+    {
+        var text = Encoding.UTF8.GetString(Csv.Write(csv =>
+        {
+            csv.WriteField(value);
+            csv.EndRecord();
+        }));
+
+        Assert.Equal(["'" + value], Assert.Single(Csv.Parse(text)).Fields);
+    }
+
+    [Fact]
+    public void Numbers_stay_numbers_and_plain_text_stays_as_it_is()
+    {
+        var text = Encoding.UTF8.GetString(Csv.Write(csv =>
+        {
+            csv.WriteField(-5L);
+            csv.WriteField(-0.125m);
+            csv.WriteField("gpt-4o");
+            csv.WriteField("say \"hi\", twice");
+            csv.EndRecord();
+        }));
+
+        Assert.Equal("-5,-0.125,gpt-4o,\"say \"\"hi\"\", twice\"\r\n", text);
+    }
 }

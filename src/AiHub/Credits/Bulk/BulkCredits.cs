@@ -63,15 +63,43 @@ internal sealed class BulkCredits(AppDbContext db, Ledger ledger, AuditLog audit
         // Hashed so that any key makes ledger keys of one length that no other batch's key can be a prefix of.
         "bulk:" + IdempotencyKeys.Digest($"{actorId:N}:{idempotencyKey}") + ":";
 
-    async Task<List<Row>> ValidateAsync(string csv, CancellationToken ct)
+    /// <summary>The column of each field: exactly one of <see cref="Email"/> and <see cref="AccountId"/> is there.</summary>
+    sealed record Columns(int Email, int AccountId, int Credits, int Reason);
+
+    /// <summary>What an account has free and holds, as the rows before the current one leave it.</summary>
+    sealed record Funds(Dictionary<Guid, long> Available, Dictionary<Guid, long> Balances);
+
+    /// <summary>The mistakes of a file, each under its line and column; only the first ones are kept.</summary>
+    sealed class FileMistakes
     {
-        var errors = new Dictionary<string, string[]>();
-        void Fail(int line, string? column, string message)
+        readonly Dictionary<string, string[]> errors = [];
+
+        public bool Any => errors.Count > 0;
+
+        public void Add(int line, string? column, string message)
         {
             if (errors.Count < MaxReportedErrors)
                 errors.TryAdd(column is null ? $"line {line}" : $"line {line}, column {column}", [message]);
         }
 
+        public ProblemException ToProblem() => Mistakes(errors);
+    }
+
+    async Task<List<Row>> ValidateAsync(string csv, CancellationToken ct)
+    {
+        var (columns, records) = ReadRecords(csv);
+        var mistakes = new FileMistakes();
+        var rows = records.Select(record => ReadRow(record, columns, mistakes)).OfType<Row>().ToList();
+        var (resolved, funds) = await ResolveAccountsAsync(rows, mistakes, ct);
+        CheckOverdraws(resolved, funds, mistakes);
+        if (mistakes.Any)
+            throw mistakes.ToProblem();
+        return resolved;
+    }
+
+    /// <summary>The file's data records after a header that names the columns; a file that cannot be read at all stops here.</summary>
+    static (Columns Columns, List<CsvRecord> Records) ReadRecords(string csv)
+    {
         List<CsvRecord> records;
         try
         {
@@ -79,73 +107,77 @@ internal sealed class BulkCredits(AppDbContext db, Ledger ledger, AuditLog audit
         }
         catch (CsvFormatException e)
         {
-            throw Mistakes(new Dictionary<string, string[]> { [$"line {e.Line}"] = [e.Message] });
+            throw Mistake($"line {e.Line}", e.Message);
         }
         if (records.Count == 0)
-            throw Mistakes(new Dictionary<string, string[]> { ["line 1"] = ["The file is empty; its first line is the header email,credits,reason."] });
+            throw Mistake("line 1", "The file is empty; its first line is the header email,credits,reason.");
         if (records.Count - 1 > MaxRows)
-            throw Mistakes(new Dictionary<string, string[]> { ["file"] = [$"At most {MaxRows:N0} rows at once; this file has {records.Count - 1:N0}. Split it."] });
+            throw Mistake("file", $"At most {MaxRows:N0} rows at once; this file has {records.Count - 1:N0}. Split it.");
 
         var header = records[0].Fields.Select(f => f.Trim().ToLowerInvariant()).ToList();
-        int Column(string name) => header.IndexOf(name);
-        var (email, account, credits, reason) = (Column("email"), Column("accountid"), Column("credits"), Column("reason"));
-        if ((email < 0) == (account < 0) || credits < 0 || reason < 0 || header.Count != 3)
-            throw Mistakes(new Dictionary<string, string[]>
-            {
-                [$"line {records[0].Line}"] = [$"The header is email,credits,reason (or accountId instead of email); it is {string.Join(',', records[0].Fields)}."],
-            });
+        var columns = new Columns(header.IndexOf("email"), header.IndexOf("accountid"), header.IndexOf("credits"), header.IndexOf("reason"));
+        if ((columns.Email < 0) == (columns.AccountId < 0) || columns.Credits < 0 || columns.Reason < 0 || header.Count != 3)
+            throw Mistake($"line {records[0].Line}", $"The header is email,credits,reason (or accountId instead of email); it is {string.Join(',', records[0].Fields)}.");
         if (records.Count == 1)
-            throw Mistakes(new Dictionary<string, string[]> { [$"line {records[0].Line}"] = ["The file has a header and no rows."] });
+            throw Mistake($"line {records[0].Line}", "The file has a header and no rows.");
+        return (columns, records[1..]);
+    }
 
-        var rows = new List<Row>();
-        foreach (var record in records.Skip(1))
+    /// <summary>One record as a row, or null with its mistakes added: who it names, the amount and the reason, each checked on its own.</summary>
+    static Row? ReadRow(CsvRecord record, Columns columns, FileMistakes mistakes)
+    {
+        if (record.Fields.Count != 3)
         {
-            if (record.Fields.Count != 3)
-            {
-                Fail(record.Line, null, $"Expected 3 fields, found {record.Fields.Count}.");
-                continue;
-            }
-            var ok = true;
-            Guid? id = null;
-            string? address = null;
-            if (email >= 0)
-            {
-                address = record.Fields[email].Trim();
-                if (!Accounts.IsEmail(address))
-                    ok = Reject(record.Line, "email", $"'{address}' is not an email address.");
-            }
-            else if (Guid.TryParse(record.Fields[account].Trim(), out var parsed))
-            {
-                id = parsed;
-            }
-            else
-            {
-                ok = Reject(record.Line, "accountId", $"'{record.Fields[account]}' is not an account id.");
-            }
-            var micros = ReadMicros(record.Fields[credits].Trim(), out var creditsProblem);
-            if (creditsProblem is not null)
-                ok = Reject(record.Line, "credits", creditsProblem);
-            var why = record.Fields[reason].Trim();
-            if (why.Length is 0 or > CreditReasons.MaxLength)
-                ok = Reject(record.Line, "reason", CreditReasons.Rule);
-            if (ok)
-                rows.Add(new Row(record.Line, id, address, micros, why));
+            mistakes.Add(record.Line, null, $"Expected 3 fields, found {record.Fields.Count}.");
+            return null;
         }
+        var ok = true;
+        Guid? id = null;
+        string? address = null;
+        if (columns.Email >= 0)
+        {
+            address = record.Fields[columns.Email].Trim();
+            if (!Accounts.IsEmail(address))
+                ok = Reject("email", $"'{address}' is not an email address.");
+        }
+        else if (Guid.TryParse(record.Fields[columns.AccountId].Trim(), out var parsed))
+        {
+            id = parsed;
+        }
+        else
+        {
+            ok = Reject("accountId", $"'{record.Fields[columns.AccountId]}' is not an account id.");
+        }
+        var micros = ReadMicros(record.Fields[columns.Credits].Trim(), out var creditsProblem);
+        if (creditsProblem is not null)
+            ok = Reject("credits", creditsProblem);
+        var why = record.Fields[columns.Reason].Trim();
+        if (why.Length is 0 or > CreditReasons.MaxLength)
+            ok = Reject("reason", CreditReasons.Rule);
+        return ok ? new Row(record.Line, id, address, micros, why) : null;
 
-        // Who each row is for: emails name users, ids name existing accounts.
+        bool Reject(string column, string message)
+        {
+            mistakes.Add(record.Line, column, message);
+            return false;
+        }
+    }
+
+    /// <summary>Who each row is for: emails name users, ids name existing accounts; with what each account has now.</summary>
+    async Task<(List<Row> Resolved, Funds Funds)> ResolveAccountsAsync(List<Row> rows, FileMistakes mistakes, CancellationToken ct)
+    {
         var wanted = rows.Where(r => r.Email is not null).Select(r => normalizer.NormalizeEmail(r.Email)!).Distinct().ToList();
         var users = new Dictionary<string, Guid>(StringComparer.Ordinal);
         foreach (var chunk in wanted.Chunk(500))
             foreach (var user in await db.Users.AsNoTracking().Where(u => chunk.Contains(u.NormalizedEmail!)).Select(u => new { u.Id, u.NormalizedEmail }).ToListAsync(ct))
                 users[user.NormalizedEmail!] = user.Id;
         var ids = rows.Where(r => r.AccountId is not null).Select(r => r.AccountId!.Value).Distinct().ToList();
-        var available = new Dictionary<Guid, long>();
-        var balances = new Dictionary<Guid, long>();
+        var funds = new Funds([], []);
         foreach (var chunk in ids.Concat(users.Values).Distinct().Chunk(500))
             foreach (var a in await db.Set<CreditAccount>().AsNoTracking().Where(a => chunk.Contains(a.Id)).Select(a => new { a.Id, a.Balance, a.Reserved }).ToListAsync(ct))
             {
-                available[a.Id] = a.Balance - a.Reserved;
-                balances[a.Id] = a.Balance;
+                funds.Available[a.Id] = a.Balance - a.Reserved;
+                funds.Balances[a.Id] = a.Balance;
             }
         var resolved = new List<Row>();
         foreach (var row in rows)
@@ -154,43 +186,39 @@ internal sealed class BulkCredits(AppDbContext db, Ledger ledger, AuditLog audit
             {
                 if (!users.TryGetValue(normalizer.NormalizeEmail(row.Email)!, out var userId))
                 {
-                    Fail(row.Line, "email", $"No user has the email {row.Email}.");
+                    mistakes.Add(row.Line, "email", $"No user has the email {row.Email}.");
                     continue;
                 }
                 // A user's account has the user's id; it is opened, empty, if it is not there yet.
                 resolved.Add(row with { AccountId = userId });
-                available.TryAdd(userId, 0);
-                balances.TryAdd(userId, 0);
+                funds.Available.TryAdd(userId, 0);
+                funds.Balances.TryAdd(userId, 0);
             }
-            else if (!available.ContainsKey(row.AccountId!.Value))
+            else if (!funds.Available.ContainsKey(row.AccountId!.Value))
             {
-                Fail(row.Line, "accountId", $"There is no credit account {row.AccountId}.");
+                mistakes.Add(row.Line, "accountId", $"There is no credit account {row.AccountId}.");
             }
             else
             {
                 resolved.Add(row);
             }
         }
-        // Rows apply in file order: one that takes more than is free by then would be refused by the ledger.
+        return (resolved, funds);
+    }
+
+    /// <remarks>Rows apply in file order: one that takes more than is free by then would be refused by the ledger.</remarks>
+    static void CheckOverdraws(List<Row> resolved, Funds funds, FileMistakes mistakes)
+    {
         foreach (var row in resolved)
         {
-            var after = available[row.Account] + row.Micros;
-            var balance = balances[row.Account] + row.Micros;
+            var after = funds.Available[row.Account] + row.Micros;
+            var balance = funds.Balances[row.Account] + row.Micros;
             if (after < 0)
-                Fail(row.Line, "credits", $"Takes {Micros.Format(-row.Micros)} credits but only {Micros.Format(available[row.Account])} are available then.");
+                mistakes.Add(row.Line, "credits", $"Takes {Micros.Format(-row.Micros)} credits but only {Micros.Format(funds.Available[row.Account])} are available then.");
             else if (balance > CreditLimits.MaxBalanceMicros)
-                Fail(row.Line, "credits", $"{CreditLimits.BalanceRule} This row would bring the account to {Micros.Format(balance)}.");
-            available[row.Account] = after;
-            balances[row.Account] = balance;
-        }
-        if (errors.Count > 0)
-            throw Mistakes(errors);
-        return resolved;
-
-        bool Reject(int line, string column, string message)
-        {
-            Fail(line, column, message);
-            return false;
+                mistakes.Add(row.Line, "credits", $"{CreditLimits.BalanceRule} This row would bring the account to {Micros.Format(balance)}.");
+            funds.Available[row.Account] = after;
+            funds.Balances[row.Account] = balance;
         }
     }
 
@@ -211,6 +239,8 @@ internal sealed class BulkCredits(AppDbContext db, Ledger ledger, AuditLog audit
         };
         return micros;
     }
+
+    static ProblemException Mistake(string where, string message) => Mistakes(new Dictionary<string, string[]> { [where] = [message] });
 
     static ProblemException Mistakes(Dictionary<string, string[]> errors) =>
         new(StatusCodes.Status400BadRequest, "The file has mistakes; nothing was applied.",

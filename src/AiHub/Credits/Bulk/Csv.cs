@@ -1,4 +1,4 @@
-using System.Text;
+using CsvHelper;
 
 namespace AiHub.Credits.Bulk;
 
@@ -10,104 +10,65 @@ internal sealed class CsvFormatException(int line, string message) : Exception(m
     public int Line { get; } = line;
 }
 
-/// <summary>RFC 4180: fields separated by commas, records by CRLF or LF, quoted fields may hold commas, line breaks and doubled quotes.</summary>
+/// <summary>RFC 4180 through CsvHelper: fields separated by commas, records by CRLF or LF, quoted fields may hold commas, line breaks and doubled quotes.</summary>
 internal static class Csv
 {
-    /// <summary>Writes one record, each cell made safe for spreadsheets by <see cref="Cell"/>, ended by CRLF.</summary>
-    public static void AppendRecord(StringBuilder csv, IEnumerable<string> cells)
+    static readonly CsvReaderOptions ReadOptions = CsvReaderOptions.Default with
     {
-        csv.AppendJoin(',', cells.Select(Cell));
-        csv.Append("\r\n");
-    }
+        Separator = ',',
+        HasHeader = false,
+        TrimWhitespace = false,
+        TrackLineNumbers = true,
+        SkipEmptyLines = true,
+        FieldCountMismatch = CsvFieldCountHandling.Allow,
+        MalformedData = CsvMalformedDataHandling.Recover,
+    };
 
-    /// <summary>
-    /// A cell as a spreadsheet will read it: text that starts like a formula (<c>= + - @</c>, tab, CR) gets a leading
-    /// <c>'</c> so it stays text, while a number, negative or not, stays a number; then quoted when it must be.
-    /// </summary>
-    public static string Cell(string value)
+    /// <remarks>Text that starts like a formula gets a leading <c>'</c> so a spreadsheet keeps it as text; numbers are written as numbers, so <c>-5</c> stays <c>-5</c>.</remarks>
+    static readonly CsvWriterOptions WriteOptions = CsvWriterOptions.Default with
     {
-        if (value.Length > 0 && value[0] is '=' or '+' or '-' or '@' or '\t' or '\r' && !IsNumber(value))
-            value = "'" + value;
-        return value.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : value;
-    }
+        Separator = ',',
+        NewLine = "\r\n",
+        Injection = CsvInjection.Escape,
+        FormatProvider = System.Globalization.CultureInfo.InvariantCulture,
+        WriteByteOrderMark = false,
+    };
 
-    static bool IsNumber(string value) =>
-        decimal.TryParse(value, System.Globalization.NumberStyles.AllowLeadingSign | System.Globalization.NumberStyles.AllowDecimalPoint,
-            System.Globalization.CultureInfo.InvariantCulture, out _);
+    /// <summary>A CSV file as UTF-8 bytes, its records written by <paramref name="write"/>, each ended with <see cref="CsvWriter.EndRecord"/>.</summary>
+    public static byte[] Write(Action<CsvWriter> write)
+    {
+        using var stream = new MemoryStream();
+        using (var csv = CsvWriter.Create(stream, WriteOptions, leaveOpen: true))
+            write(csv);
+        return stream.ToArray();
+    }
 
     /// <remarks>Blank lines are skipped, so that a trailing newline or a gap between rows is not a row of one empty field.</remarks>
     public static List<CsvRecord> Parse(string text)
     {
+        CsvMalformedRecord? malformed = null;
+        var options = ReadOptions with { OnMalformedRecord = record => malformed ??= record };
         var records = new List<CsvRecord>();
-        var fields = new List<string>();
-        var field = new StringBuilder();
-        var (line, start) = (1, 1);
-        var (quoted, closedQuote, any) = (false, false, false);
-        var i = text.Length > 0 && text[0] == '\uFEFF' ? 1 : 0;
-        for (; i < text.Length; i++)
+        using var reader = CsvReader.FromText(text.StartsWith('\uFEFF') ? text[1..] : text, options);
+        while (reader.Read())
         {
-            var c = text[i];
-            if (quoted)
-            {
-                if (c != '"')
-                {
-                    if (c == '\n' || (c == '\r' && (i + 1 == text.Length || text[i + 1] != '\n')))
-                        line++;
-                    field.Append(c);
-                }
-                else if (i + 1 < text.Length && text[i + 1] == '"')
-                {
-                    field.Append('"');
-                    i++;
-                }
-                else
-                {
-                    (quoted, closedQuote) = (false, true);
-                }
-                continue;
-            }
-            switch (c)
-            {
-                case '"' when field.Length > 0 || closedQuote:
-                    throw new CsvFormatException(line, "A quote inside a field that does not start with one; quote the whole field and double the quotes inside it.");
-                case '"':
-                    (quoted, any) = (true, true);
-                    break;
-                case ',':
-                    fields.Add(field.ToString());
-                    field.Clear();
-                    (closedQuote, any) = (false, true);
-                    break;
-                case '\r' or '\n':
-                    if (c == '\r' && i + 1 < text.Length && text[i + 1] == '\n')
-                        i++;
-                    End();
-                    line++;
-                    start = line;
-                    break;
-                default:
-                    if (closedQuote)
-                        throw new CsvFormatException(line, "Text after the closing quote of a field; put it inside the quotes.");
-                    field.Append(c);
-                    any = true;
-                    break;
-            }
+            // The reader recovers from bad quoting by guessing; a file of money movements must say instead.
+            if (malformed is not null)
+                throw Broken(malformed.Value);
+            var fields = new string[reader.FieldCount];
+            for (var i = 0; i < fields.Length; i++)
+                fields[i] = reader.GetString(i);
+            records.Add(new CsvRecord((int)reader.LineNumber, fields));
         }
-        if (quoted)
-            throw new CsvFormatException(start, "A quoted field is never closed.");
-        End();
+        if (malformed is not null)
+            throw Broken(malformed.Value);
         return records;
-
-        void End()
-        {
-            if (any)
-            {
-                fields.Add(field.ToString());
-                records.Add(new CsvRecord(start, [.. fields]));
-            }
-            fields.Clear();
-            field.Clear();
-            (closedQuote, any) = (false, false);
-        }
     }
+
+    static CsvFormatException Broken(CsvMalformedRecord record) => new((int)record.LineNumber, record.Reason switch
+    {
+        CsvMalformedReason.UnterminatedQuote => "A quoted field is never closed.",
+        CsvMalformedReason.TextAfterClosingQuote => "Text after the closing quote of a field; put it inside the quotes.",
+        _ => "A quote inside a field that does not start with one; quote the whole field and double the quotes inside it.",
+    });
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using AiHub.Data;
 using AiHub.Infrastructure.Errors;
+using CsvHelper;
 using Microsoft.EntityFrameworkCore;
 
 namespace AiHub.Credits.Usage;
@@ -214,7 +215,7 @@ internal sealed class UsageQueries(AppDbContext db, TimeProvider clock)
 
 }
 
-/// <summary>CSV as RFC 4180 has it: a header row, CRLF line ends, fields with a comma, quote or line break quoted.</summary>
+/// <summary>CSV as RFC 4180 has it: a header row, CRLF line ends, fields with a comma, quote or line break quoted; numbers written as numbers.</summary>
 internal static class UsageCsv
 {
     public static byte[] Usage(UsageResult result)
@@ -226,37 +227,62 @@ internal static class UsageCsv
             UsageGrouping.Provider => ["provider"],
             _ => ["provider", "model"],
         };
-        var csv = new StringBuilder();
-        Line(csv, [.. keys, "requests", "failures", "input_tokens", "output_tokens", "credits", "cost_micros", "average_latency_ms"]);
-        foreach (var row in result.Rows)
+        return Bulk.Csv.Write(csv =>
         {
-            string[] key = grouping switch
+            Header(csv, [.. keys, "requests", "failures", "input_tokens", "output_tokens", "credits", "cost_micros", "average_latency_ms"]);
+            foreach (var row in result.Rows)
             {
-                UsageGrouping.Day => [row.Day!.Value.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)],
-                UsageGrouping.Provider => [row.Provider!],
-                _ => [row.Provider!, row.Model!],
-            };
-            Line(csv, [.. key, Number(row.Requests), Number(row.Failures), Number(row.InputTokens), Number(row.OutputTokens),
-                Micros.Format(row.CostMicros), Number(row.CostMicros), Number(row.AverageLatencyMs)]);
-        }
-        return Encoding.UTF8.GetBytes(csv.ToString());
+                switch (grouping)
+                {
+                    case UsageGrouping.Day:
+                        csv.WriteField(row.Day!.Value, "yyyy-MM-dd");
+                        break;
+                    case UsageGrouping.Provider:
+                        csv.WriteField(row.Provider!);
+                        break;
+                    default:
+                        csv.WriteField(row.Provider!);
+                        csv.WriteField(row.Model!);
+                        break;
+                }
+                Numbers(csv, row.Requests, row.Failures, row.InputTokens, row.OutputTokens);
+                Credits(csv, row.CostMicros);
+                Numbers(csv, row.CostMicros, row.AverageLatencyMs);
+                csv.EndRecord();
+            }
+        });
     }
 
-    public static byte[] Report(CreditReport report)
+    public static byte[] Report(CreditReport report) => Bulk.Csv.Write(csv =>
     {
-        var csv = new StringBuilder();
-        Line(csv, ["period_start", "consumed_credits", "consumed_micros", "bought_credits", "bought_micros", "granted_credits", "granted_micros",
+        Header(csv, ["period_start", "consumed_credits", "consumed_micros", "bought_credits", "bought_micros", "granted_credits", "granted_micros",
             "adjustments_credits", "adjustments_micros", "requests", "input_tokens", "output_tokens"]);
         foreach (var r in report.Rows)
         {
-            Line(csv, [r.PeriodStart.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture), Micros.Format(r.ConsumedMicros), Number(r.ConsumedMicros),
-                Micros.Format(r.BoughtMicros), Number(r.BoughtMicros), Micros.Format(r.GrantedMicros), Number(r.GrantedMicros),
-                Micros.Format(r.AdjustmentsMicros), Number(r.AdjustmentsMicros), Number(r.Requests), Number(r.InputTokens), Number(r.OutputTokens)]);
+            csv.WriteField(r.PeriodStart, "yyyy-MM-dd");
+            foreach (var micros in (long[])[r.ConsumedMicros, r.BoughtMicros, r.GrantedMicros, r.AdjustmentsMicros])
+            {
+                Credits(csv, micros);
+                Numbers(csv, micros);
+            }
+            Numbers(csv, r.Requests, r.InputTokens, r.OutputTokens);
+            csv.EndRecord();
         }
-        return Encoding.UTF8.GetBytes(csv.ToString());
+    });
+
+    static void Header(CsvWriter csv, IEnumerable<string> names)
+    {
+        foreach (var name in names)
+            csv.WriteField(name);
+        csv.EndRecord();
     }
 
-    static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
+    static void Numbers(CsvWriter csv, params ReadOnlySpan<long> values)
+    {
+        foreach (var value in values)
+            csv.WriteField(value);
+    }
 
-    static void Line(StringBuilder csv, IEnumerable<string> fields) => Bulk.Csv.AppendRecord(csv, fields);
+    /// <remarks>As a number, not text: a negative amount must not be escaped as if it were a formula.</remarks>
+    static void Credits(CsvWriter csv, long micros) => csv.WriteField(Micros.ToCredits(micros), "0.######");
 }
