@@ -97,6 +97,7 @@ internal sealed class CreditRequests(AppDbContext db, Ledger ledger, PoolMembers
     {
         var (orgId, requestId) = (request.OrganizationId, request.Id);
         var accountId = await allocations.AccountOfAsync(orgId, request.UserId, ct);
+        var decidedHere = false;
         await ledger.PostAllAsync([new Posting(accountId, CreditKind.Allocation, micros, Truncate($"credit request: {request.Reason}"), actorId, $"credit-request:{requestId:N}")], ct,
             async (_, c) =>
             {
@@ -109,7 +110,11 @@ internal sealed class CreditRequests(AppDbContext db, Ledger ledger, PoolMembers
                     throw AlreadyDecided();
                 if (await allocations.AllocationOfAsync(orgId, request.UserId, c) is null)
                     db.Add(new MemberAllocation { OrganizationId = orgId, UserId = request.UserId, AccountId = accountId, CreatedAt = now });
+                decidedHere = true;
             });
+        // The ledger answers a key it has seen with the first entry and without running the decision: another manager approved it.
+        if (!decidedHere)
+            throw AlreadyDecided();
     }
 
     public async Task<CreditRequestResponse> DenyAsync(OrgGrant caller, Guid actorId, Guid requestId, DenyBody body, CancellationToken ct)
