@@ -16,6 +16,7 @@ configuration=${AIHUB_TEST_CONFIGURATION:-Release}
 run_dir="$root/.test-run"
 results="$root/artifacts/test-results"
 export AIHUB_TEST_ARTIFACTS="$root/artifacts/e2e"
+export AIHUB_TEST_NODE="$root/tests/fixtures/node"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 stop_services() {
@@ -25,10 +26,11 @@ stop_services() {
 trap stop_services EXIT
 
 started=$SECONDS
-log "installing what is missing (apt: Chromium, fonts, aiosmtpd, PostgreSQL 15, pgvector 0.8, Redis)"
+log "installing what is missing (apt: Chromium, fonts, aiosmtpd, PostgreSQL 15, pgvector 0.8, Redis, Node.js test clients)"
 ensure_apt_packages ca-certificates python3 python3-aiosmtpd chromium fonts-liberation
 ensure_postgres_with_pgvector
 ensure_redis
+ensure_node_clients tests/fixtures/node
 
 rm -rf "$results" "$AIHUB_TEST_ARTIFACTS"
 mkdir -p "$run_dir" "$results" "$AIHUB_TEST_ARTIFACTS"

@@ -101,3 +101,15 @@ ensure_apt_packages() {
     return 1
   fi
 }
+
+# ensure_node_clients DIR: Node.js from Debian when there is none, and DIR's npm packages as its lock file pins them,
+# installed again only when the lock file changed since the last install.
+ensure_node_clients() {
+  local dir=$1
+  command -v node >/dev/null && command -v npm >/dev/null || ensure_apt_packages nodejs npm
+  if [[ -f "$dir/node_modules/.package-lock.json" && ! "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]]; then
+    return 0
+  fi
+  log "installing the Node.js test clients in $dir"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+}
