@@ -108,12 +108,37 @@ public static class IdentityExtensions
     static string SchemeFor(HttpContext http)
     {
         var authorization = http.Request.Headers.Authorization.ToString();
-        if (!authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        var token = authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? authorization["Bearer ".Length..].TrimStart()
+            : WebSocketQueryToken(http.Request);
+        if (token is null)
             return IdentityConstants.ApplicationScheme;
-        return authorization.AsSpan("Bearer ".Length).TrimStart().StartsWith(ApiKeyTokenPrefix, StringComparison.Ordinal)
-            ? ApiKeyScheme
-            : JwtBearerDefaults.AuthenticationScheme;
+        return token.StartsWith(ApiKeyTokenPrefix, StringComparison.Ordinal) ? ApiKeyScheme : JwtBearerDefaults.AuthenticationScheme;
     }
+
+    /// <summary>The query parameters a WebSocket client may carry its token in.</summary>
+    internal static readonly string[] QueryTokenNames = ["access_token", "token"];
+
+    /// <summary>
+    /// The token of a WebSocket upgrade that has no Authorization header, from <c>access_token</c> or <c>token</c> in
+    /// the query: a browser cannot set headers on a WebSocket. Any other request's query is never read for a token,
+    /// because URLs end up in histories, proxies and logs.
+    /// </summary>
+    internal static string? WebSocketQueryToken(HttpRequest request)
+    {
+        if (!request.HttpContext.WebSockets.IsWebSocketRequest || request.Headers.Authorization.Count > 0)
+            return null;
+        foreach (var name in QueryTokenNames)
+            if (request.Query.TryGetValue(name, out var values) && values.ToString().Trim() is { Length: > 0 } token)
+                return token;
+        return null;
+    }
+
+    /// <summary>Routes that machines call: a missing or refused credential is a 401/403 ProblemDetails there, never a redirect to the sign-in page.</summary>
+    static readonly string[] ApiPaths = ["/api", "/v1", "/ws"];
+
+    internal static bool IsApiRequest(HttpRequest request) =>
+        request.HttpContext.WebSockets.IsWebSocketRequest
+        || ApiPaths.Any(p => request.Path.StartsWithSegments(p, StringComparison.OrdinalIgnoreCase));
 
     static void ConfigureBearer(JwtBearerOptions options, SigningKeys keys, TimeProvider clock)
     {
@@ -135,6 +160,11 @@ public static class IdentityExtensions
         };
         options.Events = new JwtBearerEvents
         {
+            OnMessageReceived = context =>
+            {
+                context.Token ??= WebSocketQueryToken(context.Request);
+                return Task.CompletedTask;
+            },
             OnTokenValidated = async context =>
             {
                 var services = context.HttpContext.RequestServices;
@@ -179,7 +209,8 @@ public static class IdentityExtensions
 
     static Task RedirectOrStatus(RedirectContext<CookieAuthenticationOptions> context, int status)
     {
-        if (context.Request.Path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase))
+        // The redirect would also copy the request's URL, query and any token in it, into the Location header.
+        if (IsApiRequest(context.Request))
             context.Response.StatusCode = status;
         else
             context.Response.Redirect(context.RedirectUri);

@@ -156,9 +156,10 @@ internal sealed class ApiKeyAuthentication(
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         var header = Request.Headers.Authorization.ToString();
-        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        var token = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim()
+            : IdentityExtensions.WebSocketQueryToken(Request);
+        if (token is null)
             return AuthenticateResult.NoResult();
-        var token = header["Bearer ".Length..].Trim();
         if (!ApiKeySecrets.LooksLikeKey(token))
             return AuthenticateResult.Fail("That is not an AiHub API key.");
         var ct = Context.RequestAborted;
