@@ -1,6 +1,7 @@
 using AiHub.Identity.Pages;
 using AiHub.Infrastructure.Configuration;
 using AiHub.Infrastructure.Hosting;
+using AiHub.Infrastructure.Security;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
@@ -109,28 +110,10 @@ public static class IdentityExtensions
     {
         var authorization = http.Request.Headers.Authorization.ToString();
         var token = authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? authorization["Bearer ".Length..].TrimStart()
-            : WebSocketQueryToken(http.Request);
+            : QueryTokens.Of(http.Request);
         if (token is null)
             return IdentityConstants.ApplicationScheme;
         return token.StartsWith(ApiKeyTokenPrefix, StringComparison.Ordinal) ? ApiKeyScheme : JwtBearerDefaults.AuthenticationScheme;
-    }
-
-    /// <summary>The query parameters a WebSocket client may carry its token in.</summary>
-    internal static readonly string[] QueryTokenNames = ["access_token", "token"];
-
-    /// <summary>
-    /// The token of a WebSocket upgrade that has no Authorization header, from <c>access_token</c> or <c>token</c> in
-    /// the query: a browser cannot set headers on a WebSocket. Any other request's query is never read for a token,
-    /// because URLs end up in histories, proxies and logs.
-    /// </summary>
-    internal static string? WebSocketQueryToken(HttpRequest request)
-    {
-        if (!request.HttpContext.WebSockets.IsWebSocketRequest || request.Headers.Authorization.Count > 0)
-            return null;
-        foreach (var name in QueryTokenNames)
-            if (request.Query.TryGetValue(name, out var values) && values.ToString().Trim() is { Length: > 0 } token)
-                return token;
-        return null;
     }
 
     /// <summary>Routes that machines call: a missing or refused credential is a 401/403 ProblemDetails there, never a redirect to the sign-in page.</summary>
@@ -162,7 +145,7 @@ public static class IdentityExtensions
         {
             OnMessageReceived = context =>
             {
-                context.Token ??= WebSocketQueryToken(context.Request);
+                context.Token ??= QueryTokens.Of(context.Request);
                 return Task.CompletedTask;
             },
             OnTokenValidated = async context =>

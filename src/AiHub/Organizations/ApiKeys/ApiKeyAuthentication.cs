@@ -6,6 +6,7 @@ using AiHub.Data;
 using AiHub.Identity;
 using AiHub.Infrastructure.Errors;
 using AiHub.Infrastructure.RateLimiting;
+using AiHub.Infrastructure.Security;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Caching.Hybrid;
@@ -157,7 +158,7 @@ internal sealed class ApiKeyAuthentication(
     {
         var header = Request.Headers.Authorization.ToString();
         var token = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim()
-            : IdentityExtensions.WebSocketQueryToken(Request);
+            : QueryTokens.Of(Request);
         if (token is null)
             return AuthenticateResult.NoResult();
         if (!ApiKeySecrets.LooksLikeKey(token))
