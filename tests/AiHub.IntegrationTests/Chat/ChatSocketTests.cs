@@ -335,8 +335,12 @@ public sealed class ChatSocketTests(SqliteChatFixture fixture) : IClassFixture<S
         // The script asks more questions than the free plan's three.
         await QuotaTests.OnPlanAsync(space.Client, await fixture.Host.SuperAdminAsync(space.Client), space.OrgId, "SOCKET100", chatQuestions: 100);
         var address = new UriBuilder(SocketUri) { Scheme = "http", Path = "/" }.Uri.AbsoluteUri;
-        // The fixture pings every second, so the script measures the cadence without waiting the default 30 s.
-        var result = await NodeClients.RunAsync("ws/protocol.mjs", [address, space.Owner.AccessToken, ChatFixture.Main, ChatFixture.Claude, "1"]);
+        // A host that pings every 3 s, so the script measures the cadence without waiting the default 30 s.
+        await using var pinging = await fixture.StartHostAsync(new Dictionary<string, string?> { ["Chat:WebSocket:PingInterval"] = "00:00:03" });
+        var pinged = await ChatStreamTests.SpaceAsync(pinging);
+        using var probe = pinging.App.CreateClient();
+        var result = await NodeClients.RunAsync("ws/protocol.mjs",
+            [address, space.Owner.AccessToken, ChatFixture.Main, ChatFixture.Claude, probe.BaseAddress!.AbsoluteUri, pinged.Owner.AccessToken, "3"]);
         Assert.True(result.ExitCode == 0, result.ToString());
         Assert.Contains("a duplicate id is refused", result.Stdout, StringComparison.Ordinal);
         await ChatStreamTests.AssertAllSettledAsync(fixture.Host, space.OrgId);
@@ -347,10 +351,11 @@ public sealed class ChatSocketTests(SqliteChatFixture fixture) : IClassFixture<S
     {
         var settings = new AiHub.Chat.Sockets.SocketSettings();
         var (interval, timeout) = AiHub.Chat.Sockets.SocketSettings.KeepAlive(settings.PingInterval);
-        // .NET checks on a beat of min(interval, timeout) / 4 (at least 1 s) and pings on the first beat after the
-        // interval since the peer's last frame (its pong, just after the previous ping).
-        var beat = TimeSpan.FromMilliseconds(Math.Max(1000, Math.Min(interval.TotalMilliseconds, timeout.TotalMilliseconds) / 4));
-        var afterPong = TimeSpan.FromMilliseconds(5);
+        // .NET checks on a beat of min(interval, timeout) / 4 and pings on the first beat after the interval since
+        // the peer's last frame: its pong, which comes back some time after the previous ping. The script of
+        // A_client_written_from_the_brief_alone… measures the same on a real socket with a shorter period.
+        var beat = (interval < timeout ? interval : timeout) / 4;
+        var afterPong = TimeSpan.FromMilliseconds(150);
         var beats = (int)Math.Floor((interval + afterPong) / beat) + 1;
         Assert.Equal(TimeSpan.FromSeconds(30), settings.PingInterval);
         Assert.Equal(TimeSpan.FromSeconds(30), beat * beats);

@@ -41,8 +41,10 @@ internal sealed class SocketSettings
 
     /// <summary>
     /// The keep-alive options that make .NET ping every <paramref name="ping"/>. It sends a ping once the peer has
-    /// been silent for the interval, but checks only on a heartbeat of min(interval, timeout) / 4 (at least 1 s), so
-    /// 30 s with a 60 s timeout pinged every 37.5 s: four fifths of the period puts the ping on the fifth beat.
+    /// been silent for the interval (its pong counts), but checks only on a heartbeat of a quarter of the shorter of
+    /// interval and timeout, so 30 s with a 60 s timeout pinged on the fifth beat after a pong, every 37.5 s. Four
+    /// fifths of the period as the interval puts the ping on the fifth beat of a fifth of it: every 30 s, for any
+    /// pong that comes back within 6 s.
     /// </summary>
     public static (TimeSpan Interval, TimeSpan Timeout) KeepAlive(TimeSpan ping) => (ping * 4 / 5, ping);
 }
