@@ -26,7 +26,7 @@ internal sealed class SocketSettings
     public const string Section = "Chat:WebSocket";
 
     /// <summary>
-    /// The server pings a client that has sent nothing for this long (whole seconds; at least one), and closes one that
+    /// The server pings a client that has sent nothing for this long (at least a second), and closes one that
     /// has not answered by the time the next ping is due.
     /// </summary>
     [Duration("00:00:01", "01:00:00")]
