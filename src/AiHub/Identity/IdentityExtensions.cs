@@ -1,6 +1,7 @@
 using AiHub.Identity.Pages;
 using AiHub.Infrastructure.Configuration;
 using AiHub.Infrastructure.Hosting;
+using AiHub.Infrastructure.Security;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
@@ -108,12 +109,19 @@ public static class IdentityExtensions
     static string SchemeFor(HttpContext http)
     {
         var authorization = http.Request.Headers.Authorization.ToString();
-        if (!authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        var token = authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? authorization["Bearer ".Length..].TrimStart()
+            : QueryTokens.Of(http.Request);
+        if (token is null)
             return IdentityConstants.ApplicationScheme;
-        return authorization.AsSpan("Bearer ".Length).TrimStart().StartsWith(ApiKeyTokenPrefix, StringComparison.Ordinal)
-            ? ApiKeyScheme
-            : JwtBearerDefaults.AuthenticationScheme;
+        return token.StartsWith(ApiKeyTokenPrefix, StringComparison.Ordinal) ? ApiKeyScheme : JwtBearerDefaults.AuthenticationScheme;
     }
+
+    /// <summary>Routes that machines call: a missing or refused credential is a 401/403 ProblemDetails there, never a redirect to the sign-in page.</summary>
+    static readonly string[] ApiPaths = ["/api", "/v1", "/ws"];
+
+    internal static bool IsApiRequest(HttpRequest request) =>
+        request.HttpContext.WebSockets.IsWebSocketRequest
+        || ApiPaths.Any(p => request.Path.StartsWithSegments(p, StringComparison.OrdinalIgnoreCase));
 
     static void ConfigureBearer(JwtBearerOptions options, SigningKeys keys, TimeProvider clock)
     {
@@ -135,6 +143,11 @@ public static class IdentityExtensions
         };
         options.Events = new JwtBearerEvents
         {
+            OnMessageReceived = context =>
+            {
+                context.Token ??= QueryTokens.Of(context.Request);
+                return Task.CompletedTask;
+            },
             OnTokenValidated = async context =>
             {
                 var services = context.HttpContext.RequestServices;
@@ -179,7 +192,8 @@ public static class IdentityExtensions
 
     static Task RedirectOrStatus(RedirectContext<CookieAuthenticationOptions> context, int status)
     {
-        if (context.Request.Path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase))
+        // The redirect would also copy the request's URL, query and any token in it, into the Location header.
+        if (IsApiRequest(context.Request))
             context.Response.StatusCode = status;
         else
             context.Response.Redirect(context.RedirectUri);

@@ -1,3 +1,4 @@
+using AiHub.Chat.Providers;
 using AiHub.Credits.Usage;
 using Microsoft.Extensions.AI;
 
@@ -38,7 +39,13 @@ internal interface IModelRouter
     /// one the org may use on its plan. 503 <c>no-provider</c> when no provider is configured for the org; 404 for a
     /// model no provider serves; 403 for a model the org's plan does not allow.
     /// </summary>
-    Task<IReadOnlyList<ModelTarget>> RouteAsync(Guid orgId, string? model, CancellationToken ct);
+    Task<IReadOnlyList<ModelTarget>> RouteAsync(Guid orgId, string? model, CancellationToken ct) => RouteAsync(orgId, model, null, ct);
+
+    /// <summary>
+    /// As above, among the providers of <paramref name="provider"/> only (null: any); 404 <c>provider-unavailable</c>
+    /// when none of them serves the model.
+    /// </summary>
+    Task<IReadOnlyList<ModelTarget>> RouteAsync(Guid orgId, string? model, ProviderChoice? provider, CancellationToken ct);
 
     /// <summary>A cheap model for side work (titles, follow-ups), or null when none is configured.</summary>
     Task<ModelTarget?> CheapAsync(Guid orgId, CancellationToken ct);

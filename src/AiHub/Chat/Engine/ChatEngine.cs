@@ -13,7 +13,7 @@ namespace AiHub.Chat.Engine;
 /// <param name="CallId">The call's idempotency key (e.g. <c>chat:{assistantMessageId}</c>): the quota, the hold and the usage record carry it.</param>
 /// <param name="CountsQuestion">Whether the call counts against the plan's chat questions (side calls such as titles do not).</param>
 /// <param name="Tools">Tools offered to the model; used only when the model can call tools.</param>
-/// <param name="ProviderKind">Only models of providers of this kind (OpenAI, Anthropic, Gemini) may answer.</param>
+/// <param name="Provider">Only models of this provider family may answer, fallbacks included; null lets the router choose.</param>
 internal sealed record ChatRun(
     Spender Spender,
     string? Model,
@@ -23,7 +23,7 @@ internal sealed record ChatRun(
     float? Temperature = null,
     bool CountsQuestion = true,
     IReadOnlyList<AITool>? Tools = null,
-    string? ProviderKind = null);
+    ProviderChoice? Provider = null);
 
 /// <summary>
 /// Runs AI calls for chat, the WebSocket and the OpenAI-compatible API: checks the quota, holds the most the call can
@@ -51,14 +51,7 @@ internal sealed class ChatEngine(
     public async Task<ChatCall> StartAsync(ChatRun run, CancellationToken ct)
     {
         Validate(run);
-        var routed = await router.RouteAsync(run.Spender.OrganizationId, run.Model, ct);
-        if (run.ProviderKind is { } kind)
-        {
-            routed = [.. routed.Where(t => string.Equals(t.Kind, kind, StringComparison.OrdinalIgnoreCase))];
-            if (routed.Count == 0)
-                throw new ProblemException(StatusCodes.Status404NotFound, "No such model at that provider.",
-                    $"No {kind} provider serves {run.Model ?? "the default model"} here.", ProblemTypes.NotFound);
-        }
+        var routed = await router.RouteAsync(run.Spender.OrganizationId, run.Model, run.Provider, ct);
         // Models of one family share a tokenizer, so the history is counted once per encoding, not once per model.
         var counted = new Dictionary<string, int>();
         int InputOf(string model)

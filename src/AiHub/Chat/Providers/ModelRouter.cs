@@ -12,13 +12,20 @@ internal sealed class ModelRouter(ModelCatalog catalog, ChatClients clients, IOp
 {
     public const string NoProviderCode = "NO_PROVIDER";
 
-    public async Task<IReadOnlyList<ModelTarget>> RouteAsync(Guid orgId, string? model, CancellationToken ct)
+    public async Task<IReadOnlyList<ModelTarget>> RouteAsync(Guid orgId, string? model, ProviderChoice? provider, CancellationToken ct)
     {
         var models = await catalog.ForOrgAsync(orgId, ct);
         if (models.Count == 0)
             throw NoProvider(orgId);
         var chat = settings.Value;
         var asked = string.IsNullOrWhiteSpace(model) ? null : model.Trim();
+        if (provider is not null)
+        {
+            // Narrowed before the first pick: another provider serving the same model id must not hide this one's.
+            models = [.. models.Where(m => provider.Matches(m.Source.Name, m.Source.Kind))];
+            if (models.Count == 0 || asked is not null && !models.Any(m => ModelCatalog.Names(m, asked)))
+                throw provider.Unavailable(asked);
+        }
         CatalogModel first;
         if (asked is null)
             first = ModelCatalog.DefaultOf(models.Where(m => m.Allowed).ToList(), chat.DefaultModel) ?? throw NotAllowed(orgId, chat.DefaultModel ?? "any model");

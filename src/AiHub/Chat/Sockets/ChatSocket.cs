@@ -4,10 +4,12 @@ using System.Security.Claims;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using AiHub.Chat.Engine;
+using AiHub.Chat.Providers;
 using AiHub.Chat.Tools;
 using AiHub.Credits.Pools;
 using AiHub.Data;
 using AiHub.Identity;
+using AiHub.Infrastructure.Configuration;
 using AiHub.Infrastructure.Errors;
 using AiHub.Infrastructure.RateLimiting;
 using AiHub.Organizations;
@@ -23,7 +25,11 @@ internal sealed class SocketSettings
 {
     public const string Section = "Chat:WebSocket";
 
-    /// <summary>The server pings this often; a peer that has not answered two pings is closed.</summary>
+    /// <summary>
+    /// The server pings a client that has sent nothing for this long (at least a second), and closes one that
+    /// has not answered by the time the next ping is due.
+    /// </summary>
+    [Duration("00:00:01", "01:00:00")]
     public TimeSpan PingInterval { get; set; } = TimeSpan.FromSeconds(30);
 
     public int RequestsPerMinute { get; set; } = 60;
@@ -32,40 +38,49 @@ internal sealed class SocketSettings
     public int MaxConcurrent { get; set; } = 8;
 
     public int MaxMessageBytes { get; set; } = 1 << 20;
+
+    /// <summary>
+    /// The keep-alive options that make .NET ping every <paramref name="ping"/>. It sends a ping once the peer has
+    /// been silent for the interval (its pong counts), but checks only on a heartbeat of a quarter of the shorter of
+    /// interval and timeout, so 30 s with a 60 s timeout pinged on the fifth beat after a pong, every 37.5 s. Four
+    /// fifths of the period as the interval puts the ping on the fifth beat of a fifth of it: every 30 s, for any
+    /// pong that comes back within 6 s.
+    /// </summary>
+    public static (TimeSpan Interval, TimeSpan Timeout) KeepAlive(TimeSpan ping) => (ping * 4 / 5, ping);
 }
 
-/// <summary>A client message: <c>{id, type:"chat", provider?, model, messages, stream, maxTokens?, temperature?}</c>, or <c>cancel</c>/<c>ping</c>.</summary>
-internal sealed record SocketRequest(
-    string? Id, string? Type, string? Provider, string? Model, List<SocketMessage>? Messages, bool? Stream, int? MaxTokens, float? Temperature,
-    Guid? OrgId, Guid? WorkspaceId);
-
-internal sealed record SocketMessage(string? Role, string? Content);
-
-/// <summary>A server message: <c>{id, type:"chunk"|"done"|"error", data?, usage?, error?}</c>.</summary>
+/// <summary>A server message: <c>{id, type:"chunk"|"done"|"error"|"pong", data?, usage?, error?}</c>.</summary>
 internal sealed record SocketReply(
-    string? Id, string Type,
+    JsonElement? Id, string Type,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] object? Data = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] SocketUsage? Usage = null,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ProblemDetails? Error = null);
 
-internal sealed record SocketUsage(long InputTokens, long OutputTokens, bool Reported, decimal Cost, long CostMicros, string? Provider, string? Model, string Status, string? FinishReason);
+/// <summary>
+/// A call's usage: the protocol's <c>promptTokens</c>, <c>completionTokens</c> and <c>totalTokens</c>, and AiHub's
+/// <c>inputTokens</c>/<c>outputTokens</c> (the same counts), the cost and how the call ended.
+/// </summary>
+internal sealed record SocketUsage(
+    long PromptTokens, long CompletionTokens, long TotalTokens, long InputTokens, long OutputTokens, bool Reported,
+    decimal Cost, long CostMicros, string? Provider, string? Model, string Status, string? FinishReason)
+{
+    public static SocketUsage Of(ChatUsage? usage, ChatDone done)
+    {
+        long input = usage?.InputTokens ?? 0, output = usage?.OutputTokens ?? 0;
+        return new SocketUsage(input, output, input + output, input, output, usage?.Reported ?? false,
+            Micros.ToCredits(done.CostMicros), done.CostMicros, done.Provider, done.Model, ChatOutcomes.Name(done.Outcome), done.FinishReason);
+    }
+}
 
 /// <summary>
-/// The chat WebSocket at <c>/ws</c>: authenticated at connect (bearer token, API key or the session cookie), then any
-/// number of chat requests, several at once, each checked (permission, rate, credits) before it runs.
+/// The chat WebSocket at <c>/ws</c>: authenticated at connect (bearer token in the Authorization header or the
+/// <c>access_token</c>/<c>token</c> query parameter, an API key, or the session cookie), then any number of chat and
+/// completion requests, several at once, each checked (permission, rate, credits) before it runs. docs/websocket.md
+/// describes the protocol.
 /// </summary>
 internal static class ChatSocket
 {
     static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
-
-    /// <summary>The provider names of the socket protocol, by provider kind.</summary>
-    static readonly Dictionary<string, string> Kinds = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ["openai"] = "OpenAI",
-        ["claude"] = "Anthropic",
-        ["anthropic"] = "Anthropic",
-        ["gemini"] = "Gemini",
-    };
 
     public static void MapChatSocket(IEndpointRouteBuilder app) =>
         app.Map("/ws", AcceptAsync).RequireAuthorization().WithMetadata(ApiKeysAllowedMetadata.Instance).ExcludeFromDescription();
@@ -75,12 +90,8 @@ internal static class ChatSocket
         if (!http.WebSockets.IsWebSocketRequest)
             throw new ProblemException(StatusCodes.Status400BadRequest, "This is a WebSocket endpoint.", "Connect with a WebSocket upgrade request.", ProblemTypes.Validation);
         var settings = options.Value;
-        using var socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext
-        {
-            KeepAliveInterval = settings.PingInterval,
-            // Two pings unanswered: the peer is gone.
-            KeepAliveTimeout = settings.PingInterval * 2,
-        });
+        var (interval, timeout) = SocketSettings.KeepAlive(settings.PingInterval);
+        using var socket = await http.WebSockets.AcceptWebSocketAsync(new WebSocketAcceptContext { KeepAliveInterval = interval, KeepAliveTimeout = timeout });
         using var connection = new Connection(socket, http.User, settings, scopes, logs.CreateLogger("AiHub.Chat.Sockets"));
         await connection.RunAsync(http.RequestAborted);
     }
@@ -104,35 +115,29 @@ internal static class ChatSocket
                     var text = await ReceiveAsync(closing.Token);
                     if (text is null)
                         break;
-                    SocketRequest? request;
+                    SocketRequest request;
                     try
                     {
-                        request = JsonSerializer.Deserialize<SocketRequest>(text, Json);
+                        request = SocketFrames.Parse(text);
                     }
-                    catch (JsonException e)
+                    catch (FrameException e)
                     {
-                        await SendAsync(new SocketReply(null, "error", Error: Problem(400, "That is not a JSON message.", e.Message)), closing.Token);
+                        await SendAsync(new SocketReply(e.Id, "error", Error: e.ToProblemDetails()), closing.Token);
                         continue;
                     }
-                    if (request is null)
-                        continue;
                     switch (request.Type)
                     {
-                        case "ping":
+                        case SocketFrames.Ping:
                             await SendAsync(new SocketReply(request.Id, "pong"), closing.Token);
                             break;
-                        case "cancel":
+                        case SocketFrames.Cancel:
                             lock (_gate)
-                                if (request.Id is { } cancelled && _running.TryGetValue(cancelled, out var stop))
+                                if (_running.TryGetValue(request.Key, out var stop))
                                     stop.Cancel();
                             break;
-                        case "chat":
+                        default:
                             tasks.RemoveAll(t => t.IsCompleted);
                             tasks.Add(StartAsync(request, closing.Token));
-                            break;
-                        default:
-                            await SendAsync(new SocketReply(request.Id, "error", Error: Problem(400, "Unknown message type.",
-                                "A message's type is chat, cancel or ping.")), closing.Token);
                             break;
                     }
                 }
@@ -181,75 +186,76 @@ internal static class ChatSocket
 
         Task StartAsync(SocketRequest request, CancellationToken closing)
         {
-            var id = request.Id;
+            var key = request.Key;
             CancellationTokenSource stop;
             lock (_gate)
             {
-                if (string.IsNullOrWhiteSpace(id) || _running.ContainsKey(id) || _running.Count >= settings.MaxConcurrent)
-                {
-                    var detail = string.IsNullOrWhiteSpace(id) ? "Give every chat request an id."
-                        : _running.ContainsKey(id) ? $"A request with id {id} is already running on this socket."
-                        : $"At most {settings.MaxConcurrent} requests run at once on one socket.";
-                    return SendAsync(new SocketReply(id, "error", Error: Problem(string.IsNullOrWhiteSpace(id) ? 400 : 429, "Request refused.", detail)), closing);
-                }
+                // Refused with a code of its own: the request already running under this id goes on, and ends with its own done or error.
+                if (_running.ContainsKey(key))
+                    return SendAsync(new SocketReply(request.Id, "error", Error: SocketErrors.Problem(StatusCodes.Status409Conflict, "Duplicate request id.",
+                        $"A request with id {key} is still running on this socket, so this one was not started; the running one goes on. Use a new id for every request.",
+                        ProblemTypes.Conflict, SocketErrors.DuplicateId)), closing);
+                if (_running.Count >= settings.MaxConcurrent)
+                    return SendAsync(new SocketReply(request.Id, "error", Error: SocketErrors.Problem(StatusCodes.Status429TooManyRequests, "Too many requests at once.",
+                        $"At most {settings.MaxConcurrent} requests run at once on one socket; send this one again when one of them is done.",
+                        ProblemTypes.RateLimited, SocketErrors.TooManyRunning)), closing);
                 stop = CancellationTokenSource.CreateLinkedTokenSource(closing);
-                _running[id] = stop;
+                _running[key] = stop;
             }
             return Task.Run(async () =>
             {
                 try
                 {
-                    await ChatAsync(request, id, stop.Token);
+                    await ChatAsync(request, stop.Token);
                 }
                 finally
                 {
                     lock (_gate)
-                        _running.Remove(id);
+                        _running.Remove(key);
                     stop.Dispose();
                 }
             }, CancellationToken.None);
         }
 
-        async Task ChatAsync(SocketRequest request, string id, CancellationToken ct)
+        async Task ChatAsync(SocketRequest request, CancellationToken ct)
         {
+            var id = request.Id;
             // Each request has its own scope: a DbContext serves one operation at a time and requests run together.
             await using var scope = scopes.CreateAsyncScope();
             var services = scope.ServiceProvider;
             try
             {
+                var provider = ProviderChoice.Parse(request.Provider);
                 var spender = await services.GetRequiredService<SpenderResolver>().ResolveAsync(principal, request.OrgId, request.WorkspaceId, OrgPermissions.ChatUse, ct);
                 var limit = settings.RequestsPerMinute;
                 await services.GetRequiredService<RateCounter>().EnforceAsync($"ws:{spender.ApiKeyId ?? spender.UserId}", limit, TimeSpan.FromMinutes(1), ct);
                 var run = new ChatRun(spender, request.Model, Messages(request), $"ws:{Guid.CreateVersion7()}", request.MaxTokens, request.Temperature,
-                    ProviderKind: Kind(request.Provider),
+                    Provider: provider,
                     Tools: services.GetRequiredService<ChatTools>().For(ToolContext.Of(spender)));
                 await using var call = await services.GetRequiredService<ChatEngine>().StartAsync(run, ct);
-                var stream = request.Stream != false;
                 ChatUsage? usage = null;
                 await foreach (var e in call.StreamAsync(ct))
                 {
                     switch (e)
                     {
-                        case ChatDelta d when stream:
+                        case ChatDelta d when request.Stream:
                             await SendAsync(new SocketReply(id, "chunk", d.Text), CancellationToken.None);
                             break;
                         case ChatUsage u:
                             usage = u;
                             break;
                         case ChatDone done:
-                            var summary = new SocketUsage(usage?.InputTokens ?? 0, usage?.OutputTokens ?? 0, usage?.Reported ?? false,
-                                Micros.ToCredits(done.CostMicros), done.CostMicros, done.Provider, done.Model,
-                                ChatOutcomes.Name(done.Outcome), done.FinishReason);
+                            var summary = SocketUsage.Of(usage, done);
                             await SendAsync(done.Error is { } error
-                                ? new SocketReply(id, "error", done.Text.Length > 0 ? done.Text : null, summary, error)
-                                : new SocketReply(id, "done", stream ? null : done.Text, summary), CancellationToken.None);
+                                ? new SocketReply(id, "error", done.Text.Length > 0 ? done.Text : null, summary, SocketErrors.WithCode(error))
+                                : new SocketReply(id, "done", request.Stream ? null : done.Text, summary), CancellationToken.None);
                             break;
                     }
                 }
             }
             catch (ProblemException e)
             {
-                await SendAsync(new SocketReply(id, "error", Error: e.ToProblemDetails()), CancellationToken.None);
+                await SendAsync(new SocketReply(id, "error", Error: SocketErrors.WithCode(e.ToProblemDetails())), CancellationToken.None);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
@@ -258,30 +264,20 @@ internal static class ChatSocket
             catch (Exception e) when (e is not WebSocketException)
             {
                 log.LogError(e, "A socket chat request failed.");
-                await SendAsync(new SocketReply(id, "error", Error: Problem(500, "The request failed.", "Something went wrong on our side; try again.")), CancellationToken.None);
+                await SendAsync(new SocketReply(id, "error", Error: SocketErrors.Problem(500, "The request failed.", "Something went wrong on our side; try again.",
+                    null, SocketErrors.InternalError)), CancellationToken.None);
             }
         }
 
-        static string? Kind(string? provider)
-        {
-            if (string.IsNullOrWhiteSpace(provider) || provider.Equals("auto", StringComparison.OrdinalIgnoreCase))
-                return null;
-            return Kinds.TryGetValue(provider, out var kind) ? kind
-                : throw ProblemException.Invalid("provider", "provider is openai, claude, gemini or auto.");
-        }
-
-        static List<ChatMessage> Messages(SocketRequest request)
-        {
-            if (request.Messages is not { Count: > 0 } messages)
-                throw ProblemException.Invalid("messages", "Send at least one message.");
-            return [.. messages.Select((m, i) => new ChatMessage(m.Role?.ToLowerInvariant() switch
+        static List<ChatMessage> Messages(SocketRequest request) =>
+        [
+            .. request.Messages.Select(m => new ChatMessage(m.Role switch
             {
                 "system" => ChatRole.System,
-                "user" => ChatRole.User,
                 "assistant" => ChatRole.Assistant,
-                _ => throw ProblemException.Invalid($"messages[{i}].role", "A role is system, user or assistant."),
-            }, m.Content ?? ""))];
-        }
+                _ => ChatRole.User,
+            }, m.Content)),
+        ];
 
         async Task SendAsync(SocketReply reply, CancellationToken ct)
         {
@@ -301,8 +297,5 @@ internal static class ChatSocket
                 _send.Release();
             }
         }
-
-        static ProblemDetails Problem(int status, string title, string detail) =>
-            new() { Status = status, Title = title, Detail = detail, Type = status == 429 ? ProblemTypes.RateLimited : ProblemTypes.Validation };
     }
 }

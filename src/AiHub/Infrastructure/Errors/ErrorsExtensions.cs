@@ -46,11 +46,12 @@ internal static class ErrorsExtensions
 
     const string StatusPagePath = "/status/{0}";
 
-    static readonly string[] ApiPrefixes = ["/api", "/v1", "/health", "/openapi", "/mcp", "/metrics", "/_blazor", "/_framework", "/_content"];
+    static readonly string[] ApiPrefixes = ["/api", "/v1", "/ws", "/health", "/openapi", "/mcp", "/metrics", "/_blazor", "/_framework", "/_content"];
 
     /// <summary>A browser asking for a page of the UI: it gets a page for an error, every other request a ProblemDetails.</summary>
     public static bool WantsPage(HttpRequest request) =>
         HttpMethods.IsGet(request.Method)
+        && !request.HttpContext.WebSockets.IsWebSocketRequest
         && !ApiPrefixes.Any(p => request.Path.StartsWithSegments(p, StringComparison.OrdinalIgnoreCase))
         && request.GetTypedHeaders().Accept.Any(a => a.MediaType.Equals("text/html", StringComparison.OrdinalIgnoreCase));
 
@@ -59,6 +60,7 @@ internal static class ErrorsExtensions
 
     static string? DetailFor(HttpContext http) => http.Response.StatusCode switch
     {
+        StatusCodes.Status401Unauthorized => "This needs credentials: send a valid access token as Authorization: Bearer …, or an API key.",
         StatusCodes.Status403Forbidden => "You do not have the permission this needs.",
         StatusCodes.Status404NotFound => $"No resource matches {http.Request.Method} {http.Request.Path}.",
         StatusCodes.Status405MethodNotAllowed => $"{http.Request.Method} is not allowed on {http.Request.Path}.",

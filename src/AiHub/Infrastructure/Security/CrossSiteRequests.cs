@@ -26,10 +26,11 @@ internal static class CrossSiteRequests
         });
     }
 
-    /// <remarks>The same rule as the sign-in scheme's selector: without a bearer header, the user came from the cookie.</remarks>
+    /// <remarks>The same rule as the sign-in scheme's selector: without a bearer header or a socket's query token, the user came from the cookie.</remarks>
     static bool IsCookieAuthenticated(HttpContext http) =>
         http.User.Identity?.IsAuthenticated == true
-        && !http.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase);
+        && !http.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+        && QueryTokens.Of(http.Request) is null;
 
     static bool IsStateChanging(string method) =>
         !(HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method) || HttpMethods.IsTrace(method));

@@ -6,6 +6,7 @@ using AiHub.Data;
 using AiHub.Identity;
 using AiHub.Infrastructure.Errors;
 using AiHub.Infrastructure.RateLimiting;
+using AiHub.Infrastructure.Security;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Caching.Hybrid;
@@ -156,9 +157,10 @@ internal sealed class ApiKeyAuthentication(
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         var header = Request.Headers.Authorization.ToString();
-        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        var token = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim()
+            : QueryTokens.Of(Request);
+        if (token is null)
             return AuthenticateResult.NoResult();
-        var token = header["Bearer ".Length..].Trim();
         if (!ApiKeySecrets.LooksLikeKey(token))
             return AuthenticateResult.Fail("That is not an AiHub API key.");
         var ct = Context.RequestAborted;
