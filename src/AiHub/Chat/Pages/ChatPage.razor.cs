@@ -440,15 +440,14 @@ public partial class ChatPage : OrgPage
         };
     }
 
-    /// <summary>How much of the plan's questions went, and when more come, from the refusal's figures rather than its text for programs.</summary>
+    /// <summary>How many of the plan's questions were asked, and when more come, from the refusal's figures rather than its text for programs.</summary>
     static string QuotaUsed(ProblemException problem)
     {
         object? Figure(string name) => problem.Extensions is { } figures && figures.TryGetValue(name, out var value) ? value : null;
-        var used = Figure("used") is long u ? u : (long?)null;
-        var limit = Figure("limit") is long l ? l : (long?)null;
-        var resets = Figure("resetsAt") is DateTimeOffset r ? r : (DateTimeOffset?)null;
-        var count = used is { } a && limit is { } b ? $"All {b} questions of your plan are used ({a} of {b})." : "Your plan's questions are used up.";
-        return resets is { } at ? $"{count} More come on {at.UtcDateTime.ToString("d MMM yyyy HH:mm 'UTC'", CultureInfo.InvariantCulture)}." : count;
+        if (Figure("used") is not long used || Figure("limit") is not long limit)
+            return "";
+        var more = Figure("resetsAt") is DateTimeOffset at ? $"; more on {at.UtcDateTime.ToString("d MMM yyyy HH:mm 'UTC'", CultureInfo.InvariantCulture)}" : "";
+        return $"{used} of {limit} questions asked{more}.";
     }
 
     static string? Text(JsonElement e, string name) =>
