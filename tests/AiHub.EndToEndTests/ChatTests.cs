@@ -471,7 +471,8 @@ public sealed class ChatWithoutProviderTests(BrowserFixture fixture) : IClassFix
         await Expect(hint).ToContainTextAsync("Providers:0:BaseUrl");
         // The settings keys are listed once, by the page, not again in the API's detail above them.
         var refusal = await page.GetByTestId("chat-problem").InnerTextAsync();
-        Assert.Equal(1, Regex.Count(refusal, "Providers:0:BaseUrl"));
+        Assert.Equal(1, Regex.Count(refusal, @"\bBaseUrl\b"));
+        Assert.Equal(1, Regex.Count(refusal, "Providers page"));
         ChatTests.AssertSaidOnce(refusal);
         await Expect(hint.Locator("a")).ToHaveAttributeAsync("href", new Regex("^/orgs/[0-9a-f-]{36}/providers$"));
         await Expect(page.GetByTestId("chat-input")).ToHaveValueAsync("Is anyone there?");
