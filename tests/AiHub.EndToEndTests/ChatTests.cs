@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using AiHub.Credits;
 using AiHub.Data;
+using AiHub.Organizations;
 using AiHub.Fixtures;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -157,6 +158,20 @@ public sealed class ChatTests(ChatFixture chat) : IClassFixture<ChatFixture>
         await Expect(page.GetByTestId("chat-upgrade").Locator("a")).ToHaveAttributeAsync("href", "/plans");
         await Expect(page.GetByTestId("chat-input")).ToHaveValueAsync("One too many");
         await Expect(page.GetByTestId("chat-message")).ToHaveCountAsync(4);
+        // The refusal says each thing once, in words for people: no second "used up" line, no raw URL for programs.
+        var refusal = await page.GetByTestId("chat-problem").InnerTextAsync();
+        AssertSaidOnce(refusal);
+        Assert.DoesNotContain("http", refusal, StringComparison.Ordinal);
+        Assert.Equal(1, Regex.Count(refusal, "3 of 3 questions"));
+        await BrowserFixture.ScreenshotAsync(page, "chat-quota-refusal.png");
+    }
+
+    /// <summary>No sentence of <paramref name="text"/> comes twice.</summary>
+    internal static void AssertSaidOnce(string text)
+    {
+        var sentences = Regex.Split(text, @"(?<=[.!?])\s+|\n").Select(x => x.Trim()).Where(x => x.Length > 0).ToList();
+        var repeated = sentences.GroupBy(x => x, StringComparer.OrdinalIgnoreCase).Where(g => g.Count() > 1).Select(g => g.Key).ToList();
+        Assert.True(repeated.Count == 0, $"said twice: {string.Join(" | ", repeated)} in '{text}'");
     }
 
     [Fact]
@@ -275,6 +290,115 @@ public sealed class ChatTests(ChatFixture chat) : IClassFixture<ChatFixture>
         await Expect(page.GetByTestId("chat-sidebar")).ToBeHiddenAsync();
     }
 
+    [Fact]
+    public async Task A_long_title_is_cut_with_an_ellipsis_and_the_conversation_list_keeps_its_width()
+    {
+        var page = await ChatPageAsync("longtitle");
+        var sidebar = page.GetByTestId("chat-sidebar");
+        var before = (await sidebar.BoundingBoxAsync())!.Width;
+        var title = string.Concat(Enumerable.Repeat("A rather long conversation title, ", 6))[..200];
+        var match = Regex.Match(page.Url, "/orgs/(?<org>[0-9a-f-]{36})/workspaces/(?<ws>[0-9a-f-]{36})/chat");
+        var (org, ws) = (Guid.Parse(match.Groups["org"].Value), Guid.Parse(match.Groups["ws"].Value));
+        await using (var scope = chat.App.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+            db.TenantId = org;
+            var user = await db.Memberships.AsNoTracking().Where(m => m.OrganizationId == org).Select(m => m.UserId).SingleAsync(TestContext.Current.CancellationToken);
+            await scope.ServiceProvider.GetRequiredService<AiHub.Chat.Conversations.ConversationService>()
+                .CreateAsync(org, ws, user, title, null, null, TestContext.Current.CancellationToken);
+        }
+        await page.ReloadAsync();
+        await InteractiveAsync(page);
+
+        var item = page.GetByTestId("chat-conversation-title");
+        await Expect(item).ToHaveAttributeAsync("title", title);
+        var after = (await sidebar.BoundingBoxAsync())!.Width;
+        Assert.InRange(after, 250, 270);
+        Assert.Equal(before, after, 1.0);
+        // Cut, not wrapped: the text is wider than the room it is shown in, on one line.
+        Assert.True(await item.EvaluateAsync<bool>("e => e.scrollWidth > e.clientWidth && getComputedStyle(e).textOverflow === 'ellipsis'"));
+        Assert.True((await item.BoundingBoxAsync())!.Height < 30);
+        await BrowserFixture.ScreenshotAsync(page, "chat-long-title.png");
+    }
+
+    [Fact]
+    public async Task The_app_bar_balance_drops_after_an_answer_without_a_reload()
+    {
+        var email = Unique("balance");
+        await chat.App.CreateAccountAsync(email, Password, "Bea Balance");
+        var page = await SignedInAsync(chat.App, email);
+        await OpenChatAsync(page);
+        var balance = page.GetByTestId("credit-balance");
+        await Expect(balance).ToHaveTextAsync("10 credits");
+        var before = long.Parse((await balance.GetAttributeAsync("data-micros"))!, System.Globalization.CultureInfo.InvariantCulture);
+
+        await AskAsync(page, "What does this cost?");
+        await Expect(Answer(page)).ToHaveAttributeAsync("data-status", "complete", Slowly);
+
+        await Expect(balance).Not.ToHaveAttributeAsync("data-micros", before.ToString(System.Globalization.CultureInfo.InvariantCulture), new() { Timeout = 15_000 });
+        await Expect(page.GetByTestId("chat-follow-ups")).ToBeVisibleAsync(new() { Timeout = 15_000 });
+        // It settles on what the ledger says once the answer (and its side calls) are paid for.
+        long available;
+        await using (var scope = chat.App.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+            var ct = TestContext.Current.CancellationToken;
+            var user = await db.Users.AsNoTracking().SingleAsync(u => u.Email == email, ct);
+            var account = await db.Set<CreditAccount>().AsNoTracking().SingleAsync(a => a.Owner == CreditOwner.User && a.UserId == user.Id, ct);
+            available = account.Balance - account.Reserved;
+        }
+        await Expect(balance).ToHaveAttributeAsync("data-micros", available.ToString(System.Globalization.CultureInfo.InvariantCulture), new() { Timeout = 15_000 });
+        Assert.True(available < before);
+    }
+
+    [Fact]
+    public async Task The_credits_history_shows_one_line_per_call_with_its_model_and_conversation_and_no_empty_lines()
+    {
+        var email = Unique("history");
+        await chat.App.CreateAccountAsync(email, Password, "Hal History");
+        var page = await SignedInAsync(chat.App, email);
+        await OpenChatAsync(page);
+        await AskAsync(page, "Where did my credits go?");
+        await Expect(Answer(page)).ToHaveAttributeAsync("data-status", "complete", Slowly);
+        await Expect(page.GetByTestId("chat-follow-ups")).ToBeVisibleAsync(new() { Timeout = 15_000 });
+        var conversationUrl = new Uri(page.Url).AbsolutePath;
+        int calls;
+        await using (var scope = chat.App.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+            var ct = TestContext.Current.CancellationToken;
+            var user = await db.Users.AsNoTracking().SingleAsync(u => u.Email == email, ct);
+            var account = await db.Set<CreditAccount>().AsNoTracking().SingleAsync(a => a.Owner == CreditOwner.User && a.UserId == user.Id, ct);
+            calls = await db.Set<LedgerHold>().AsNoTracking().CountAsync(h => h.PayerAccountId == account.Id && h.State == HoldState.Posted && h.ActualCost > 0, ct);
+            // A bookkeeping line of the old ledger, which moved no credits: the history leaves it out.
+            db.Add(new CreditEntry
+            {
+                Id = Guid.CreateVersion7(), AccountId = account.Id, Kind = CreditKind.Reservation, Amount = 0, ReservedAmount = 5_000,
+                Reference = $"AI call by user {user.Id:N}", IdempotencyKey = $"legacy:{Guid.NewGuid():N}", CreatedAt = DateTimeOffset.UtcNow,
+            });
+            await db.SaveChangesAsync(ct);
+        }
+        Assert.True(calls >= 1);
+
+        await page.GetByTestId("nav-credits").ClickAsync();
+        await Expect(page).ToHaveURLAsync(new Regex("/credits$"));
+        var usage = page.Locator("[data-testid=credits-entry][data-kind=usage]");
+        await Expect(usage).ToHaveCountAsync(calls);
+        await Expect(page.Locator("[data-testid=credits-entry][data-kind=reservation]")).ToHaveCountAsync(0);
+        var answer = usage.Filter(new() { HasText = "Chat ·" });
+        await Expect(answer).ToHaveCountAsync(1);
+        await Expect(answer.GetByTestId("credits-entry-model")).ToContainTextAsync(ChatFixture.Model);
+        await Expect(answer.GetByTestId("credits-entry-conversation")).ToHaveAttributeAsync("href", conversationUrl);
+        await Expect(answer.GetByTestId("credits-entry-amount")).ToHaveTextAsync(new Regex(@"^-0\.\d+$"));
+        foreach (var amount in await page.GetByTestId("credits-entry-amount").AllInnerTextsAsync())
+            Assert.NotEqual(0m, decimal.Parse(amount, System.Globalization.CultureInfo.InvariantCulture));
+        await Expect(page.GetByTestId("credits-history")).Not.ToContainTextAsync("AI call by user");
+        await BrowserFixture.ScreenshotAsync(page, "credits-history-calls.png");
+
+        await answer.GetByTestId("credits-entry-conversation").ClickAsync();
+        await Expect(page).ToHaveURLAsync(new Regex(Regex.Escape(conversationUrl) + "$"));
+    }
+
     /// <summary>Types a message and sends it with Enter, as a user would.</summary>
     static async Task AskAsync(IPage page, string text)
     {
@@ -345,6 +469,11 @@ public sealed class ChatWithoutProviderTests(BrowserFixture fixture) : IClassFix
         await Expect(page.GetByTestId("chat-problem")).ToHaveAttributeAsync("data-type", "urn:aihub:problem:no-provider");
         var hint = page.GetByTestId("chat-no-provider");
         await Expect(hint).ToContainTextAsync("Providers:0:BaseUrl");
+        // The settings keys are listed once, by the page, not again in the API's detail above them.
+        var refusal = await page.GetByTestId("chat-problem").InnerTextAsync();
+        Assert.Equal(1, Regex.Count(refusal, @"\bBaseUrl\b"));
+        Assert.Equal(1, Regex.Count(refusal, "Providers page"));
+        ChatTests.AssertSaidOnce(refusal);
         await Expect(hint.Locator("a")).ToHaveAttributeAsync("href", new Regex("^/orgs/[0-9a-f-]{36}/providers$"));
         await Expect(page.GetByTestId("chat-input")).ToHaveValueAsync("Is anyone there?");
         await BrowserFixture.ScreenshotAsync(page, "chat-no-provider.png");

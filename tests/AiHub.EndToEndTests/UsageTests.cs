@@ -47,6 +47,40 @@ public sealed class UsageTests(BrowserFixture fixture)
     }
 
     [Fact]
+    public async Task A_small_spend_fills_its_chart_on_an_axis_of_its_own_size_with_its_unit()
+    {
+        var email = Unique("smallspend");
+        await fixture.CreateAccountAsync(email, Password, "Sid Small");
+        var page = await SignedInAsync(fixture, email);
+        await InteractiveAsync(page);
+        await page.GetByTestId("nav-usage").ClickAsync();
+        await Expect(page).ToHaveURLAsync(new Regex("/usage$"));
+        // Nothing spent yet: words, not an empty chart.
+        await Expect(page.GetByTestId("usage-trend").GetByTestId("usage-chart-empty")).ToHaveTextAsync("No usage in these days.");
+        await Expect(page.GetByTestId("usage-trend").GetByTestId("usage-chart")).ToHaveCountAsync(0);
+
+        await RecordAsync(email, "openai", "gpt-4o-mini", 1_000, 500);        // 0.045 credits
+        await page.ReloadAsync();
+        await InteractiveAsync(page);
+
+        var credits = page.GetByTestId("usage-trend").GetByTestId("usage-chart");
+        await Expect(credits).ToHaveAttributeAsync("data-unit", "credits");
+        await Expect(credits).ToHaveAttributeAsync("data-data-max", "0.045");
+        var top = decimal.Parse((await credits.GetAttributeAsync("data-axis-max"))!, System.Globalization.CultureInfo.InvariantCulture);
+        // Near the data, not the 0 to 1 that drew 0.045 as a flat line.
+        Assert.InRange(top, 0.045m, 0.1m);
+        var ticks = await credits.GetByTestId("usage-chart-tick").AllTextContentsAsync();
+        Assert.Equal(["0.00", "0.01", "0.02", "0.03", "0.04", "0.05"], ticks);
+        await Expect(credits.Locator("text").First).ToHaveTextAsync("credits");
+
+        var tokens = page.GetByTestId("usage-tokens").GetByTestId("usage-chart");
+        await Expect(tokens).ToHaveAttributeAsync("data-unit", "tokens");
+        await Expect(tokens).ToHaveAttributeAsync("data-axis-max", "1000");
+        await Expect(page.GetByTestId("usage-by-model").GetByTestId("usage-chart")).ToHaveAttributeAsync("data-axis-max", "0.05");
+        await BrowserFixture.ScreenshotAsync(page, "usage-small-spend.png");
+    }
+
+    [Fact]
     public async Task An_admin_adds_changes_and_deletes_a_model_price_and_others_do_not_see_the_page()
     {
         var admin = Unique("pricer");

@@ -108,4 +108,123 @@ public sealed class ChatMarkdownTests
     [InlineData("data:text/html;base64,AAAA", false)]
     public void Only_embedded_and_same_origin_images_count_as_local(string src, bool local) =>
         Assert.Equal(local, ChatMarkdown.IsLocalImage(src));
+
+    const string LongAnswer = """
+        # Streams
+
+        A stream is **a sequence** of data made available over time, like [a river](https://example.com/river).
+
+        - tight one
+        - tight two
+          continued lazily
+
+        - loose one
+
+        - loose two
+
+        1. first
+        2. second
+
+        3) third after a blank
+
+        > A quote that goes on
+        and on lazily.
+
+        > Another quote.
+
+        ```python
+        def f(x):
+
+            return x  # blank line above stays inside the fence
+
+
+        print(f(1))
+        ```
+
+        | a | b |
+        |---|---|
+        | 1 | 2 |
+
+            indented code
+
+            more indented code after a blank
+
+        Setext title
+        ============
+
+        10 apples are not a list, but 10. is.
+
+        ~~~
+        tilde fence
+
+        still code
+        ~~~
+
+        ## Streams
+
+        The end, with `inline code` and an ![image](https://img.example/x.png).
+        """;
+
+    /// <summary>Feeds <paramref name="text"/> in pieces of <paramref name="size"/> and checks every render against the whole.</summary>
+    static StreamedMarkdown Stream(string text, int size, bool checkEachStep)
+    {
+        var streamed = new StreamedMarkdown();
+        for (var at = size; ; at += size)
+        {
+            var sofar = text[..Math.Min(at, text.Length)];
+            var html = streamed.Render(sofar).Value;
+            if (checkEachStep || sofar.Length == text.Length)
+                Assert.Equal(Render(sofar), html);
+            if (sofar.Length == text.Length)
+                return streamed;
+        }
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(64)]
+    public void A_streamed_answer_renders_exactly_as_the_whole_text_at_every_step(int size)
+    {
+        var streamed = Stream(LongAnswer, size, checkEachStep: true);
+        Assert.True(streamed.Settled > LongAnswer.Length / 2, $"only {streamed.Settled} of {LongAnswer.Length} settled");
+    }
+
+    [Fact]
+    public void A_reference_definition_at_the_end_still_links_a_settled_paragraph()
+    {
+        var text = "See [the docs][d] first.\n\nMore text here.\n\nAnd more.\n\n[d]: https://example.com/docs\n";
+        Stream(text, 3, checkEachStep: true);
+        Assert.Contains("href=\"https://example.com/docs\"", Render(text));
+    }
+
+    [Fact]
+    public void A_footnote_and_a_definition_list_render_as_the_whole_does()
+    {
+        Stream("Claim[^1] here.\n\nNext paragraph.\n\n[^1]: The source.\n", 5, checkEachStep: true);
+        Stream("Term\n:   Meaning\n\nOther\n:   Another meaning\n\nAfter.", 4, checkEachStep: true);
+    }
+
+    [Fact]
+    public void The_settled_part_of_a_long_answer_is_rendered_once_so_the_work_grows_with_its_length()
+    {
+        var text = string.Concat(Enumerable.Range(0, 400).Select(i => $"Paragraph {i} says something about streams, item {i}.\n\n"));
+        var streamed = Stream(text, 16, checkEachStep: false);
+
+        // Every settled character went to the renderer exactly once.
+        Assert.Equal(streamed.Settled, streamed.SettledCharsRendered);
+        Assert.True(streamed.Settled > text.Length - 100, $"{streamed.Settled} of {text.Length}");
+        // Each render redoes only the last block or two, so the work is linear; rendering the whole each time would hand
+        // the renderer n²/(2·16), about 680 times the answer's length, here.
+        Assert.True(streamed.CharsRendered < 10L * text.Length, $"{streamed.CharsRendered} characters rendered for {text.Length}");
+    }
+
+    [Fact]
+    public void A_new_answer_starts_again_instead_of_keeping_the_last_ones_blocks()
+    {
+        var streamed = new StreamedMarkdown();
+        streamed.Render("First answer.\n\nIts second paragraph.\n\nThird");
+        Assert.Equal(Render("Another one."), streamed.Render("Another one.").Value);
+        Assert.Equal(Render("Another one.\n\nSecond"), streamed.Render("Another one.\n\nSecond").Value);
+    }
 }

@@ -6,7 +6,7 @@ using Microsoft.EntityFrameworkCore;
 namespace AiHub.Credits;
 
 /// <summary>Balances, histories and the admin adjustment of credit accounts, for the API and the pages alike.</summary>
-internal sealed class CreditAccounts(AppDbContext db, Ledger ledger, AuditLog audit)
+internal sealed class CreditAccounts(AppDbContext db, Ledger ledger, AuditLog audit, IEnumerable<ICallSubjects> subjects)
 {
     /// <remarks>The reason is required and audited; <paramref name="idempotencyKey"/> makes a retried adjustment harmless.</remarks>
     public async Task<BalanceResponse> AdjustAsync(AdjustRequest body, string idempotencyKey, Guid actor, CancellationToken ct)
@@ -23,11 +23,17 @@ internal sealed class CreditAccounts(AppDbContext db, Ledger ledger, AuditLog au
         return Describe(await db.Set<CreditAccount>().AsNoTracking().FirstAsync(a => a.Id == body.AccountId, ct));
     }
 
-    public async Task<HistoryPage> HistoryAsync(Guid accountId, DateTimeOffset? before, int limit, CancellationToken ct)
+    /// <summary>
+    /// The movements of an account, newest first: one line per AI call with its model and what it was for, and no
+    /// bookkeeping lines that moved nothing (the historical reservation and release entries of amount zero).
+    /// </summary>
+    /// <param name="reader">The user reading it: their own calls are titled with their conversation; null names no conversation.</param>
+    public async Task<HistoryPage> HistoryAsync(Guid accountId, Guid? reader, DateTimeOffset? before, int limit, CancellationToken ct)
     {
         if (limit is < 1 or > 200)
             throw ProblemException.Invalid("limit", "limit is between 1 and 200.");
-        var query = db.Set<CreditEntry>().AsNoTracking().Where(e => e.AccountId == accountId);
+        var moved = db.Set<CreditEntry>().AsNoTracking().Where(e => e.AccountId == accountId && e.Amount != 0);
+        var query = moved;
         if (before is { } cursor)
             query = query.Where(e => e.CreatedAt < cursor);
         var entries = await query.OrderByDescending(e => e.CreatedAt).ThenByDescending(e => e.Id).Take(limit).ToListAsync(ct);
@@ -36,10 +42,39 @@ internal sealed class CreditAccounts(AppDbContext db, Ledger ledger, AuditLog au
             // The cursor is a time and one commit can stamp many entries alike: the page takes all of its last instant.
             var last = entries[^1].CreatedAt;
             var seen = entries.Where(e => e.CreatedAt == last).Select(e => e.Id).ToList();
-            entries.AddRange(await db.Set<CreditEntry>().AsNoTracking()
-                .Where(e => e.AccountId == accountId && e.CreatedAt == last && !seen.Contains(e.Id)).OrderByDescending(e => e.Id).ToListAsync(ct));
+            entries.AddRange(await moved.Where(e => e.CreatedAt == last && !seen.Contains(e.Id)).OrderByDescending(e => e.Id).ToListAsync(ct));
         }
-        return new HistoryPage(entries.Select(Describe).ToList(), entries.Count >= limit ? entries[^1].CreatedAt : null);
+        var calls = await CallsAsync(entries, reader, ct);
+        return new HistoryPage(entries.Select(e => Describe(e) with { Call = e.HoldId is { } hold ? calls.GetValueOrDefault(hold) : null }).ToList(),
+            entries.Count >= limit ? entries[^1].CreatedAt : null);
+    }
+
+    /// <summary>The calls that the usage entries paid for, by hold: the model from the usage record, the subject from the feature that made the call.</summary>
+    async Task<Dictionary<Guid, CallResponse>> CallsAsync(List<CreditEntry> entries, Guid? reader, CancellationToken ct)
+    {
+        var holdIds = entries.Where(e => e.HoldId is not null).Select(e => e.HoldId!.Value).Distinct().ToList();
+        if (holdIds.Count == 0)
+            return [];
+        // The holds are named by entries of the account being read, which the caller may read: no tenant narrows them further.
+        var holds = await db.Set<LedgerHold>().AsNoTracking().Where(h => holdIds.Contains(h.Id))
+            .Select(h => new { h.Id, h.IdempotencyKey, h.ApiKeyId }).ToDictionaryAsync(h => h.Id, ct);
+        var usage = (await db.Set<Usage.UsageRecord>().IgnoreQueryFilters().AsNoTracking()
+                .Where(r => r.ReservationId != null && holdIds.Contains(r.ReservationId.Value))
+                .Select(r => new { Hold = r.ReservationId!.Value, r.Provider, r.Model, r.InputTokens, r.OutputTokens }).ToListAsync(ct))
+            .GroupBy(r => r.Hold).ToDictionary(g => g.Key, g => g.First());
+        var named = new Dictionary<string, CallSubject>();
+        if (reader is { } who)
+            foreach (var source in subjects)
+                foreach (var (key, subject) in await source.DescribeAsync(holds.Values.Select(h => h.IdempotencyKey).ToList(), who, ct))
+                    named.TryAdd(key, subject);
+        return holdIds.ToDictionary(id => id, id =>
+        {
+            var record = usage.GetValueOrDefault(id);
+            var hold = holds.GetValueOrDefault(id);
+            var subject = hold is null ? null : named.GetValueOrDefault(hold.IdempotencyKey);
+            return new CallResponse(record?.Provider, record?.Model, record?.InputTokens ?? 0, record?.OutputTokens ?? 0,
+                subject?.What ?? (hold?.ApiKeyId is null ? "AI call" : "API call"), subject?.Title, subject?.Url);
+        });
     }
 
     public static EntryResponse Describe(CreditEntry e) =>

@@ -12,7 +12,11 @@ namespace AiHub.Credits;
 /// <summary>Amounts go out as credits for people and as exact integer micro-credits for programs.</summary>
 internal sealed record BalanceResponse(Guid AccountId, decimal Balance, long BalanceMicros, decimal Reserved, long ReservedMicros, decimal Available, long AvailableMicros);
 
-internal sealed record EntryResponse(Guid Id, string Kind, decimal Amount, long AmountMicros, string Reference, Guid? ActorId, DateTimeOffset CreatedAt);
+internal sealed record EntryResponse(Guid Id, string Kind, decimal Amount, long AmountMicros, string Reference, Guid? ActorId, DateTimeOffset CreatedAt,
+    CallResponse? Call = null);
+
+/// <summary>The AI call a usage entry paid for: the model, its tokens, and what it was for (a conversation, titled and linked for its owner).</summary>
+internal sealed record CallResponse(string? Provider, string? Model, long InputTokens, long OutputTokens, string What, string? Title, string? Url);
 
 internal sealed record HistoryPage(IReadOnlyList<EntryResponse> Items, DateTimeOffset? Before);
 
@@ -40,13 +44,13 @@ internal static class CreditEndpoints
 
     // An account's id is its owner's, so reading a history needs no account (and a GET opens none).
     static async Task<Ok<HistoryPage>> MyHistory(ClaimsPrincipal user, CreditAccounts accounts, CancellationToken ct, DateTimeOffset? before = null, int limit = 50) =>
-        TypedResults.Ok(await accounts.HistoryAsync(user.UserId()!.Value, before, limit, ct));
+        TypedResults.Ok(await accounts.HistoryAsync(user.UserId()!.Value, user.UserId()!.Value, before, limit, ct));
 
     static async Task<Ok<BalanceResponse>> PoolBalance(Guid orgId, Ledger ledger, BalanceCache balances, CancellationToken ct) =>
         TypedResults.Ok(CreditAccounts.Describe(await balances.GetAsync(orgId, c => ledger.OpenAsync(CreditOwner.Organization, null, orgId, c), ct)));
 
-    static async Task<Ok<HistoryPage>> PoolHistory(Guid orgId, CreditAccounts accounts, CancellationToken ct, DateTimeOffset? before = null, int limit = 50) =>
-        TypedResults.Ok(await accounts.HistoryAsync(orgId, before, limit, ct));
+    static async Task<Ok<HistoryPage>> PoolHistory(Guid orgId, ClaimsPrincipal user, CreditAccounts accounts, CancellationToken ct, DateTimeOffset? before = null, int limit = 50) =>
+        TypedResults.Ok(await accounts.HistoryAsync(orgId, user.UserId()!.Value, before, limit, ct));
 
     /// <remarks>The reason is required and audited; an <c>Idempotency-Key</c> header makes a retried adjustment harmless.</remarks>
     static async Task<Ok<BalanceResponse>> Adjust(AdjustRequest body, HttpContext http, ClaimsPrincipal user, CreditAccounts accounts, CancellationToken ct)

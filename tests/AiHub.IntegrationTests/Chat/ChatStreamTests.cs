@@ -266,6 +266,44 @@ public abstract class ChatStreamTests(ChatFixture fixture)
     }
 
     [Fact]
+    public async Task The_credit_history_has_one_line_per_call_with_its_model_and_the_conversation_named_for_its_owner_only()
+    {
+        var space = await SpaceAsync(_host);
+        _fake.Enqueue(FakeScript.Reply("Rome is the capital of Italy.", chunks: 3), ChatFixture.Main);
+        await ChatAsync(space, new { content = "What is the capital of Italy?", model = ChatFixture.Main });
+        var owner = UserIdOf(space.Owner);
+
+        var history = await SendAsync(space.Client, space.Owner, HttpMethod.Get, "/api/credits/history");
+        var items = history.GetProperty("items").EnumerateArray().ToList();
+        Assert.DoesNotContain(items, i => i.GetProperty("amountMicros").GetInt64() == 0);
+        var calls = items.Where(i => i.GetProperty("kind").GetString() == "usage").ToList();
+        int posted;
+        await using (var scope = _host.App.Services.CreateAsyncScope())
+            posted = await scope.ServiceProvider.GetRequiredService<AppDbContext>().Set<LedgerHold>().AsNoTracking()
+                .CountAsync(h => h.OrganizationId == space.OrgId && h.State == HoldState.Posted && h.ActualCost > 0, Ct);
+        Assert.Equal(posted, calls.Count);
+        Assert.All(calls, c => Assert.Equal(JsonValueKind.Object, c.GetProperty("call").ValueKind));
+
+        var answer = Assert.Single(calls, c => c.GetProperty("call").GetProperty("what").GetString() == "Chat").GetProperty("call");
+        Assert.Equal(ChatFixture.Main, answer.GetProperty("model").GetString());
+        Assert.Equal($"/orgs/{space.OrgId}/workspaces/{space.WorkspaceId}/chat/{space.ConversationId}", answer.GetProperty("url").GetString());
+        var conversation = await SendAsync(space.Client, space.Owner, HttpMethod.Get, $"/api/orgs/{space.OrgId}/workspaces/{space.WorkspaceId}/conversations/{space.ConversationId}");
+        Assert.Equal(conversation.GetProperty("title").GetString(), answer.GetProperty("title").GetString());
+        var title = Assert.Single(calls, c => c.GetProperty("call").GetProperty("what").GetString() == "Chat title").GetProperty("call");
+        Assert.Equal(ChatFixture.Gemini, title.GetProperty("model").GetString());
+
+        // Someone else reading the same account (an org's pool is read by its managers) sees the model but not the conversation.
+        await using (var scope = _host.App.Services.CreateAsyncScope())
+        {
+            var page = await scope.ServiceProvider.GetRequiredService<CreditAccounts>().HistoryAsync(owner, Guid.NewGuid(), null, 50, Ct);
+            var call = Assert.Single(page.Items, i => i.Call?.What == "Chat").Call!;
+            Assert.Equal(ChatFixture.Main, call.Model);
+            Assert.Null(call.Title);
+            Assert.Null(call.Url);
+        }
+    }
+
+    [Fact]
     public async Task A_429_is_retried_after_the_time_its_Retry_After_asks()
     {
         var space = await SpaceAsync(_host);

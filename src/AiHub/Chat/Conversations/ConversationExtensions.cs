@@ -1,3 +1,5 @@
+using AiHub.Credits;
+
 namespace AiHub.Chat.Conversations;
 
 internal static class ConversationExtensions
@@ -6,6 +8,7 @@ internal static class ConversationExtensions
     {
         builder.Services.AddScoped<ConversationService>();
         builder.Services.AddScoped<ConversationQueries>();
+        builder.Services.AddScoped<ICallSubjects, ConversationCalls>();
         builder.Services.AddScoped<SystemPrompts>();
     }
 

@@ -61,7 +61,7 @@ internal sealed class ChatTurns(
             before = await store.PathAsync(c, body.ParentId, ct);
 
         var history = await HistoryAsync(c, before, content, ct);
-        var call = await engine.StartAsync(Run(spender, body.Model ?? await store.ModelAsync(c, ct), history, body.MaxTokens, body.Temperature, body.Tools), ct);
+        var call = await engine.StartAsync(Run(spender, c.Id, body.Model ?? await store.ModelAsync(c, ct), history, body.MaxTokens, body.Temperature, body.Tools), ct);
         try
         {
             // A model chosen for this question stays the conversation's; the question's save stores it.
@@ -89,7 +89,7 @@ internal sealed class ChatTurns(
             throw ProblemException.Invalid("messageId", "Only an answer can be regenerated.");
         var question = path[^2];
         var history = await HistoryAsync(c, path.Take(path.Count - 2).ToList(), question.Content, ct);
-        var call = await engine.StartAsync(Run(spender, body.Model ?? path[^1].Model ?? await store.ModelAsync(c, ct), history, body.MaxTokens, body.Temperature, body.Tools), ct);
+        var call = await engine.StartAsync(Run(spender, c.Id, body.Model ?? path[^1].Model ?? await store.ModelAsync(c, ct), history, body.MaxTokens, body.Temperature, body.Tools), ct);
         try
         {
             var answer = await store.StartAssistantAsync(c, question.Id, ct);
@@ -146,11 +146,11 @@ internal sealed class ChatTurns(
         {
             if (turn.FirstExchange && !turn.Conversation.TitleGenerated)
             {
-                var title = await side.TitleAsync(turn.Spender, turn.QuestionText, done.Text, ct) ?? Shorten(turn.QuestionText);
+                var title = await side.TitleAsync(turn.Spender, turn.Conversation.Id, turn.QuestionText, done.Text, ct) ?? Shorten(turn.QuestionText);
                 if (await store.SetGeneratedTitleAsync(turn.Conversation.OrganizationId, turn.Conversation.Id, title, CancellationToken.None))
                     yield return new ChatTitle(title);
             }
-            if (settings.Value.FollowUps && await side.FollowUpsAsync(turn.Spender, turn.QuestionText, done.Text, ct) is { Count: > 0 } next)
+            if (settings.Value.FollowUps && await side.FollowUpsAsync(turn.Spender, turn.Conversation.Id, turn.QuestionText, done.Text, ct) is { Count: > 0 } next)
                 yield return new ChatFollowUps(next);
         }
         yield return done;
@@ -171,8 +171,9 @@ internal sealed class ChatTurns(
     Task<Conversation> FindAsync(Spender spender, Guid conversationId, CancellationToken ct) =>
         store.FindOwnAsync(spender.OrganizationId, spender.WorkspaceId!.Value, conversationId, spender.UserId, ct);
 
-    ChatRun Run(Spender spender, string? model, IReadOnlyList<ChatMessage> history, int? maxTokens, float? temperature, bool? useTools) =>
-        new(spender, model, history, $"chat:{Guid.CreateVersion7()}", maxTokens, temperature,
+    // The call's key names its conversation, so that a credit history can say which conversation a charge was for.
+    ChatRun Run(Spender spender, Guid conversationId, string? model, IReadOnlyList<ChatMessage> history, int? maxTokens, float? temperature, bool? useTools) =>
+        new(spender, model, history, ConversationCalls.Key(ConversationCalls.Answer, conversationId), maxTokens, temperature,
             Tools: useTools == false ? null : tools.For(ToolContext.Of(spender)));
 
     /// <summary>The layered system prompt, then the path's questions and the answers that said something, then the new question.</summary>

@@ -1,9 +1,11 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Text.Json;
 using AiHub.Chat.Conversations;
 using AiHub.Chat.Engine;
 using AiHub.Chat.Messages;
 using AiHub.Chat.Providers;
+using AiHub.Credits.Pages;
 using AiHub.Credits.Plans;
 using AiHub.Credits.Pools;
 using AiHub.Data;
@@ -34,6 +36,9 @@ public partial class ChatPage : OrgPage
     [Inject]
     IJSRuntime JS { get; set; } = default!;
 
+    [Inject]
+    CreditChanges CreditChanges { get; set; } = default!;
+
     [Parameter]
     public Guid WsId { get; set; }
 
@@ -62,6 +67,8 @@ public partial class ChatPage : OrgPage
     string? _editText;
     Guid? _streamingId;
     readonly AnswerDraft _answer = new();
+    // The streaming answer renders its settled blocks once and only its tail on each of its renders.
+    readonly StreamedMarkdown _streamed = new();
     // Markdown is parsed and sanitised once per message text, not on every render (one every 50 ms while streaming).
     readonly Dictionary<Guid, (string Source, MarkupString Html)> _html = [];
     List<string> _followUps = [];
@@ -265,9 +272,12 @@ public partial class ChatPage : OrgPage
             return;
         }
         accepted?.Invoke();
+        // The hold is taken: the app bar's available credits drop now, and again when the call settles.
+        CreditChanges.Publish();
 
         using var stop = _stop = new CancellationTokenSource();
         _answer.Clear();
+        _streamed.Reset();
         _streamingId = turn.Answer.Id;
         await ReloadPathAsync();
         _scroll = true;
@@ -306,6 +316,7 @@ public partial class ChatPage : OrgPage
         {
             _streamingId = null;
             _stop = null;
+            CreditChanges.Publish();
         }
         await ReloadPathAsync();
         await ListAsync();
@@ -395,7 +406,7 @@ public partial class ChatPage : OrgPage
     MarkupString Html(MessageResponse m)
     {
         if (m.Id == _streamingId)
-            return ChatMarkdown.Render(_answer.Text);
+            return _streamed.Render(_answer.Text);
         if (!_html.TryGetValue(m.Id, out var cached) || !ReferenceEquals(cached.Source, m.Content))
             _html[m.Id] = cached = (m.Content, ChatMarkdown.Render(m.Content));
         return cached.Html;
@@ -421,11 +432,22 @@ public partial class ChatPage : OrgPage
         return m.Status switch
         {
             nameof(MessageStatus.Cancelled) => ("Stopped.", m.Content.Length > 0 ? "The answer was stopped before it finished; what arrived is kept." : "The answer was stopped before any text arrived."),
-            nameof(MessageStatus.Incomplete) => ("The answer was cut short.", title is null ? detail : $"{title} {detail}".Trim()),
+            // The stored error's own title says the same as this one; only its detail adds why.
+            nameof(MessageStatus.Incomplete) => ("The answer was cut short.", detail ?? (title is "The answer was cut short." ? null : title)),
             nameof(MessageStatus.Failed) => (title ?? "No answer came.", detail),
             nameof(MessageStatus.Streaming) => ("This answer is still being written, or its stream was lost.", "Reload the page in a moment to see it."),
             _ => null,
         };
+    }
+
+    /// <summary>How many of the plan's questions were asked, and when more come, from the refusal's figures rather than its text for programs.</summary>
+    static string QuotaUsed(ProblemException problem)
+    {
+        object? Figure(string name) => problem.Extensions is { } figures && figures.TryGetValue(name, out var value) ? value : null;
+        if (Figure("used") is not long used || Figure("limit") is not long limit)
+            return "";
+        var more = Figure("resetsAt") is DateTimeOffset at ? $"; more on {at.UtcDateTime.ToString("d MMM yyyy HH:mm 'UTC'", CultureInfo.InvariantCulture)}" : "";
+        return $"{used} of {limit} questions asked{more}.";
     }
 
     static string? Text(JsonElement e, string name) =>

@@ -36,7 +36,7 @@ internal sealed class Allowances(AppDbContext db, Ledger ledger, CreditAccounts 
     {
         Orgs.Require(caller, OrgPermissions.CreditsRead);
         var account = await ledger.OpenAsync(CreditOwner.Organization, null, caller.OrganizationId, ct);
-        return new PoolOverview(CreditAccounts.Describe(account), (await accounts.HistoryAsync(account.Id, null, limit, ct)).Items);
+        return new PoolOverview(CreditAccounts.Describe(account), (await accounts.HistoryAsync(account.Id, null, null, limit, ct)).Items);
     }
 
     public async Task<AllocationList> ListAsync(OrgGrant caller, CancellationToken ct)
