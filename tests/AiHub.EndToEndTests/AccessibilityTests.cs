@@ -83,6 +83,14 @@ public sealed class AccessibilityTests(ChatFixture chat) : IClassFixture<ChatFix
         ];
         await SweepAsync(page, signedIn, axe, problems);
 
+        // The models table keeps a model's name and id on one line each, however many plan columns follow.
+        await page.SetViewportSizeAsync(1280, 800);
+        await page.GotoAsync(new Uri(app.BaseAddress, "/admin/models").ToString());
+        await Expect(page.GetByTestId("model").First).ToBeVisibleAsync();
+        var wrapped = await page.EvaluateAsync<string[]>(
+            "() => [...document.querySelectorAll('.aihub-model-name > *')].filter(e => e.getBoundingClientRect().height > parseFloat(getComputedStyle(e).lineHeight) * 1.5).map(e => e.textContent)");
+        problems.AddRange(wrapped.Select(name => $"admin-models at 1280px: '{name}' wraps over more than one line"));
+
         Assert.True(problems.Count == 0, $"{problems.Count} problems:\n" + string.Join("\n", problems));
     }
 
