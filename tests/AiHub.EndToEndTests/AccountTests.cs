@@ -41,7 +41,7 @@ public sealed partial class AccountTests(BrowserFixture fixture)
         await page.GetByTestId("login-password").FillAsync(Password);
         await page.GetByTestId("login-submit").ClickAsync();
 
-        await Expect(page).ToHaveURLAsync(Url("/"));
+        await Expect(page).ToHaveURLAsync(ChatHome());
         await InteractiveAsync(page);
         await Expect(page.GetByTestId("user-menu-button")).ToContainTextAsync("Story Teller");
         await page.GetByTestId("user-menu-button").ClickAsync();
@@ -168,7 +168,7 @@ public sealed partial class AccountTests(BrowserFixture fixture)
         await page.GetByTestId("login-code").FillAsync(Totp.Code(key, DateTimeOffset.UtcNow.AddSeconds(30)));
         await page.GetByTestId("login-submit").ClickAsync();
 
-        await Expect(page).ToHaveURLAsync(Url("/"));
+        await Expect(page).ToHaveURLAsync(ChatHome());
         await Expect(page.GetByTestId("user-menu-button")).ToBeVisibleAsync();
     }
 
@@ -190,9 +190,9 @@ public sealed partial class AccountTests(BrowserFixture fixture)
     /// <remarks>From the interactive home page, so that the sign-in page is reached the way a user reaches it: it must leave the circuit to set the cookie.</remarks>
     Task<IPage> SignedInAsync(string email) => SignedInAsync(fixture, email);
 
-    internal static async Task<IPage> SignedInAsync(BrowserFixture fixture, string email)
+    internal static async Task<IPage> SignedInAsync(BrowserFixture fixture, string email, bool injectsScripts = false)
     {
-        var page = await fixture.NewPageAsync();
+        var page = await fixture.NewPageAsync(injectsScripts);
         var home = new Uri(fixture.BaseAddress, "/").ToString();
         await page.GotoAsync(home);
         await InteractiveAsync(page);
@@ -201,7 +201,8 @@ public sealed partial class AccountTests(BrowserFixture fixture)
         await page.GetByTestId("login-email").FillAsync(email);
         await page.GetByTestId("login-password").FillAsync(Password);
         await page.GetByTestId("login-submit").ClickAsync();
-        await Expect(page).ToHaveURLAsync(home);
+        // A signed-in user's home is their chat, in their personal org's first workspace.
+        await Expect(page).ToHaveURLAsync(ChatHome());
         return page;
     }
 
@@ -211,6 +212,9 @@ public sealed partial class AccountTests(BrowserFixture fixture)
     string Url(string path) => new Uri(fixture.BaseAddress, path).ToString();
 
     internal static string Unique(string name) => $"{name}-{Guid.NewGuid():N}"[..(name.Length + 9)] + "@example.com";
+
+    [GeneratedRegex("/orgs/[0-9a-f-]{36}/workspaces/[0-9a-f-]{36}/chat$")]
+    internal static partial Regex ChatHome();
 
     [GeneratedRegex(@"\b\d{6}\b")]
     internal static partial Regex SixDigits();

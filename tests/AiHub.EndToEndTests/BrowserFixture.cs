@@ -53,9 +53,15 @@ public sealed class BrowserFixture : IAsyncLifetime
         });
     }
 
-    public async Task<IPage> NewPageAsync()
+    /// <param name="injectsScripts">For a test that adds its own script to pages (axe-core): the app's policy refuses inline scripts, as it should.</param>
+    public async Task<IPage> NewPageAsync(bool injectsScripts = false)
     {
-        var context = await Browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new() { Width = 1280, Height = 800 }, ColorScheme = ColorScheme.Light });
+        var context = await Browser.NewContextAsync(new BrowserNewContextOptions
+        {
+            ViewportSize = new() { Width = 1280, Height = 800 },
+            ColorScheme = ColorScheme.Light,
+            BypassCSP = injectsScripts,
+        });
         return await context.NewPageAsync();
     }
 

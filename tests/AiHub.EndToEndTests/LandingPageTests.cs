@@ -17,12 +17,31 @@ public sealed class LandingPageTests(BrowserFixture fixture)
 
         Assert.Equal("AiHub", await page.TitleAsync());
         await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Your organisation's AI hub");
-        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Knowledge with sources" })).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Chat with your providers' models" })).ToBeVisibleAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Link, new() { Name = "API reference" }).First).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByTestId("landing-register")).ToHaveAttributeAsync("href", "account/register");
+        // Only what is built: no knowledge bases, MCP, payments or generation until they exist.
+        var text = await page.Locator("main").InnerTextAsync();
+        foreach (var unbuilt in new[] { "knowledge", "document", "MCP", "Stripe", "payment", "video", "image generation" })
+            Assert.DoesNotContain(unbuilt, text, StringComparison.OrdinalIgnoreCase);
         Assert.Empty(failedRequests);
         var path = await BrowserFixture.ScreenshotAsync(page, "landing.png");
         Assert.True(new FileInfo(path).Length > 10_000, "the screenshot should show a rendered page");
         TestContext.Current.AddAttachment("landing.png", await File.ReadAllBytesAsync(path, TestContext.Current.CancellationToken), "image/png");
+    }
+
+    [Fact]
+    public async Task A_signed_in_user_going_to_the_home_page_lands_on_their_chat()
+    {
+        var email = AccountTests.Unique("home");
+        await fixture.CreateAccountAsync(email, AccountTests.Password, "Hana Home");
+        var page = await AccountTests.SignedInAsync(fixture, email);
+
+        await page.GotoAsync(fixture.BaseAddress.ToString());
+
+        await Assertions.Expect(page).ToHaveURLAsync(AccountTests.ChatHome());
+        await Assertions.Expect(page.GetByTestId("chat-input")).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Your organisation's AI hub" })).ToHaveCountAsync(0);
     }
 
     [Fact]

@@ -1,4 +1,8 @@
 using System.Text.RegularExpressions;
+using AiHub.Credits.Plans;
+using AiHub.Data;
+using AiHub.Organizations;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using static AiHub.EndToEndTests.AccountTests;
 using static Microsoft.Playwright.Assertions;
@@ -25,7 +29,7 @@ public sealed class PlansTests(BrowserFixture fixture)
         await Expect(page.GetByTestId("plan-current-name")).ToHaveTextAsync("Free");
         await Expect(page.GetByTestId("plan-quota-chatQuestions")).ToContainTextAsync("3 questions remaining");
         await Expect(page.GetByTestId("plan-quota-storageBytes")).ToContainTextAsync("5 GB of 5 GB remaining");
-        await Expect(page.GetByTestId("plan-change")).ToContainTextAsync("ask an AiHub administrator");
+        await Expect(page.GetByTestId("plan-change")).ToContainTextAsync("ask the administrator of this AiHub deployment");
         await Expect(page.GetByTestId("nav-admin-plans")).ToHaveCountAsync(0);
         await BrowserFixture.ScreenshotAsync(page, "plans.png");
     }
@@ -53,5 +57,82 @@ public sealed class PlansTests(BrowserFixture fixture)
         await page.GetByTestId("nav-plans").ClickAsync();
 
         await Expect(page.Locator("[data-testid=plan-card][data-code=PRO]")).ToContainTextAsync("600 chat questions per day");
+    }
+
+    [Fact]
+    public async Task An_admin_finds_an_organisation_by_its_owners_name_and_moves_it_to_a_plan()
+    {
+        var admin = Unique("picker");
+        await fixture.CreateAccountAsync(admin, Password, "Pia Picker", AiHub.Identity.Roles.SuperAdmin);
+        var owner = Unique("target");
+        await fixture.CreateAccountAsync(owner, Password, "Oksana Quillfeather");
+        var orgId = await PersonalOrgAsync(owner);
+        var page = await SignedInAsync(fixture, admin);
+        await page.GotoAsync(new Uri(fixture.BaseAddress, "/admin/plans").ToString());
+        await InteractiveAsync(page);
+
+        var assign = page.GetByTestId("admin-plan-assign");
+        await assign.GetByLabel("Organisation", new() { Exact = true }).FillAsync("quillfeather");
+        var option = page.Locator($"[data-testid=admin-plan-assign-org-option][data-org-id='{orgId}']");
+        await Expect(option).ToContainTextAsync($"Oksana Quillfeather's org (personal) · {owner}");
+        await option.ClickAsync();
+        await assign.GetByTestId("admin-plan-assign-code").ClickAsync();
+        await page.Locator(".mud-popover-open .mud-list-item").Filter(new() { HasText = "Pro" }).First.ClickAsync();
+        await assign.GetByTestId("admin-plan-assign-save").ClickAsync();
+
+        await Expect(page.GetByTestId("notice")).ToHaveTextAsync($"Oksana Quillfeather's org ({orgId}) is now on Pro.");
+        await BrowserFixture.ScreenshotAsync(page, "admin-plans-assign.png");
+        await using var scope = fixture.Services.CreateAsyncScope();
+        Assert.Equal("PRO", (await scope.ServiceProvider.GetRequiredService<PlanCatalog>().OfOrgAsync(orgId, CancellationToken.None)).Plan.Code);
+    }
+
+    [Fact]
+    public async Task An_admin_is_told_to_pick_an_organisation_rather_than_type_one()
+    {
+        var admin = Unique("nopick");
+        await fixture.CreateAccountAsync(admin, Password, "Nia Nopick", AiHub.Identity.Roles.SuperAdmin);
+        var page = await SignedInAsync(fixture, admin);
+        await page.GotoAsync(new Uri(fixture.BaseAddress, "/admin/plans").ToString());
+        await InteractiveAsync(page);
+        var assign = page.GetByTestId("admin-plan-assign");
+
+        await assign.GetByLabel("Organisation", new() { Exact = true }).FillAsync("no organisation has this name");
+        await Expect(page.GetByText("No organisation matches.")).ToBeVisibleAsync();
+        await assign.GetByTestId("admin-plan-assign-save").ClickAsync();
+
+        await Expect(assign.GetByTestId("form-problem")).ToContainTextAsync("Choose the organisation");
+    }
+
+    async Task<Guid> PersonalOrgAsync(string email)
+    {
+        await using var scope = fixture.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var userId = db.Users.Single(u => u.Email == email).Id;
+        return (await Orgs.PersonalOrgIdAsync(db, userId, CancellationToken.None))!.Value;
+    }
+}
+
+/// <summary>AiHub with an upgrade contact configured: the plans page links to it.</summary>
+public sealed class PlansContactFixture : IAsyncLifetime
+{
+    public BrowserFixture App { get; } = new(new Dictionary<string, string?> { ["Plans:UpgradeContact"] = "sales@example.com" });
+
+    public ValueTask InitializeAsync() => App.InitializeAsync();
+
+    public ValueTask DisposeAsync() => App.DisposeAsync();
+}
+
+public sealed class PlansContactTests(PlansContactFixture contact) : IClassFixture<PlansContactFixture>
+{
+    [Fact]
+    public async Task The_plans_page_gives_the_contact_the_operator_configured_for_another_plan()
+    {
+        var page = await contact.App.NewPageAsync();
+
+        await page.GotoAsync(new Uri(contact.App.BaseAddress, "/plans").ToString());
+
+        await Expect(page.GetByTestId("plan-change")).ToContainTextAsync("Plans cannot be bought online yet. To move an organisation to another plan, contact sales@example.com.");
+        await Expect(page.GetByTestId("plan-contact")).ToHaveAttributeAsync("href", "mailto:sales@example.com");
+        await Expect(page.GetByTestId("plan-change")).Not.ToContainTextAsync("administrator of this AiHub deployment");
     }
 }

@@ -3,6 +3,7 @@ using AiHub.Identity;
 using AiHub.Credits.Bulk;
 using AiHub.Credits.Pages;
 using AiHub.Credits.Promo;
+using AiHub.Infrastructure.Configuration;
 using AiHub.Infrastructure.Hosting;
 using AiHub.Infrastructure.Jobs;
 using Hangfire;
@@ -30,6 +31,7 @@ public static class CreditsExtensions
         Usage.UsageExtensions.AddUsageServices(builder.Services);
         builder.Services.AddScoped<IQuotaService, QuotaService>();
         builder.Services.AddScoped<LimitWarnings>();
+        builder.Services.AddSettings<PlanSettings>(PlanSettings.Section);
         builder.Services.AddScoped<PlanCatalog>();
         builder.Services.AddScoped<IAccountEvents, SignUpGrant>();
         Pools.PoolEndpoints.AddPools(builder.Services);

@@ -195,6 +195,31 @@ internal sealed class Orgs(AppDbContext db, AuditLog audit, OrgAccess access, Ti
         await access.InvalidateOrgAsync(caller.OrganizationId, [actorId, newOwnerId], ct);
     }
 
+    /// <summary>Organisations whose name or owner's email contains <paramref name="query"/>, or whose id it is; for administrators, so across every org.</summary>
+    /// <remarks>Only platform administrators reach this (the caller checks the permission); it has no tenant on purpose.</remarks>
+    public async Task<List<OrgSearchResult>> SearchAllAsync(string? query, int limit, CancellationToken ct)
+    {
+        var text = query?.Trim() ?? "";
+        if (text.Length == 0)
+            return [];
+        var lower = text.ToLowerInvariant();
+        var id = Guid.TryParse(text, out var parsed) ? parsed : (Guid?)null;
+        var memberships = db.Memberships;
+        var users = db.Users;
+#pragma warning disable CA1862 // The query runs in the database: EF translates ToLower() and Contains, not a StringComparison.
+        return await (from o in db.Organizations.AsNoTracking()
+                      where o.DeletedAt == null
+                      let owner = (from m in memberships
+                                   join u in users on m.UserId equals u.Id
+                                   where m.OrganizationId == o.Id && m.Role == OrgRole.Owner
+                                   orderby u.Email
+                                   select u.Email).FirstOrDefault()
+                      where o.Id == id || o.Name.ToLower().Contains(lower) || (owner != null && owner.ToLower().Contains(lower))
+                      orderby o.Name, o.Id
+                      select new OrgSearchResult(o.Id, o.Name, o.IsPersonal, owner)).Take(Math.Clamp(limit, 1, 50)).ToListAsync(ct);
+#pragma warning restore CA1862
+    }
+
     public async Task<Organization> FindAsync(Guid orgId, CancellationToken ct) =>
         await db.Organizations.FirstOrDefaultAsync(o => o.Id == orgId && o.DeletedAt == null, ct)
         ?? throw NotFound("No such organisation.", "It does not exist, was deleted, or you are not a member.");
@@ -254,5 +279,8 @@ internal sealed class Orgs(AppDbContext db, AuditLog audit, OrgAccess access, Ti
         new(StatusCodes.Status403Forbidden, "That is beyond your role in this organisation.", detail, ProblemTypes.Forbidden);
 
 }
+
+/// <summary>An organisation found by an administrator's search, with its first owner's email to tell personal orgs apart.</summary>
+internal sealed record OrgSearchResult(Guid Id, string Name, bool Personal, string? OwnerEmail);
 
 internal sealed record OrgRecipient(string Email, string? DisplayName, string OrgName, bool IsPersonal);

@@ -160,7 +160,7 @@ public abstract class PlanTests(IdentityHost host)
         Assert.Contains("3 chat questions in total", html, StringComparison.Ordinal);
         Assert.Contains("100 chat questions per day", html, StringComparison.Ordinal);
         Assert.Contains("Unlimited chat questions", html, StringComparison.Ordinal);
-        Assert.Contains("ask an AiHub administrator", html, StringComparison.Ordinal);
+        Assert.Contains("ask the administrator of this AiHub deployment", html, StringComparison.Ordinal);
     }
 
     [Fact]
