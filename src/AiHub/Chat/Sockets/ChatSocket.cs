@@ -9,6 +9,7 @@ using AiHub.Credits.Pools;
 using AiHub.Data;
 using AiHub.Identity;
 using AiHub.Infrastructure.Errors;
+using AiHub.Infrastructure.Json;
 using AiHub.Infrastructure.RateLimiting;
 using AiHub.Organizations;
 using AiHub.Organizations.ApiKeys;
@@ -56,7 +57,7 @@ internal sealed record SocketUsage(long InputTokens, long OutputTokens, bool Rep
 /// </summary>
 internal static class ChatSocket
 {
-    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    static readonly JsonSerializerOptions Json = ApiJson.Options;
 
     /// <summary>The provider names of the socket protocol, by provider kind.</summary>
     static readonly Dictionary<string, string> Kinds = new(StringComparer.OrdinalIgnoreCase)
