@@ -63,8 +63,14 @@ public sealed partial class ApiContractTests(SqliteChatFixture fixture) : IClass
             var url = Fill(path, values);
             Assert.True(url is not null, $"{path} has a parameter this test cannot fill; add it to the values or to Unreachable.");
             var caller = path.StartsWith("/api/admin", StringComparison.Ordinal) ? admin : owner;
-            var body = await SendAsync(client, caller, HttpMethod.Get, url);
-            shapes.Check(body, JsonSchemaOf(operation), "GET " + path, problems);
+            using var response = await client.SendAsync(As(caller, HttpMethod.Get, url), Ct);
+            Assert.True(response.IsSuccessStatusCode, $"GET {url} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(Ct)}");
+            if (response.Content.Headers.ContentType?.MediaType != "application/json")
+            {
+                problems.Add($"GET {path}: documented as JSON, answered {response.Content.Headers.ContentType}");
+                continue;
+            }
+            shapes.Check(await response.Content.ReadFromJsonAsync<JsonElement>(Ct), JsonSchemaOf(operation), "GET " + path, problems);
             walked++;
         }
 
