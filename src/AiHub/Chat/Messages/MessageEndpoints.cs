@@ -14,7 +14,7 @@ namespace AiHub.Chat.Messages;
 
 /// <summary>The answer as a JSON reply, for a client that does not ask for a stream.</summary>
 internal sealed record AnswerResponse(
-    Guid ConversationId, Guid? QuestionId, Guid AnswerId, string Status, string Content, string? Provider, string? Model, string? FinishReason,
+    Guid ConversationId, Guid? QuestionId, Guid AnswerId, ChatOutcome Status, string Content, string? Provider, string? Model, string? FinishReason,
     long InputTokens, long OutputTokens, bool UsageReported, decimal Cost, long CostMicros, QuotaResponse? Remaining, string? Title,
     IReadOnlyList<string>? FollowUps, ProblemDetails? Error);
 
@@ -149,7 +149,7 @@ internal static class MessageEndpoints
     };
 
     static AnswerResponse Describe(ChatTurn turn, ChatDone d, ChatUsage? usage, string? title, IReadOnlyList<string>? followUps) => new(
-        turn.Conversation.Id, turn.Question?.Id, turn.Answer.Id, ChatOutcomes.Name(d.Outcome), d.Text, d.Provider, d.Model, d.FinishReason,
+        turn.Conversation.Id, turn.Question?.Id, turn.Answer.Id, d.Outcome, d.Text, d.Provider, d.Model, d.FinishReason,
         usage?.InputTokens ?? 0, usage?.OutputTokens ?? 0, usage?.Reported ?? false, Micros.ToCredits(d.CostMicros), d.CostMicros,
         Quota(d.Remaining), title, followUps, d.Error);
 
