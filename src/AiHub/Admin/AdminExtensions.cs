@@ -18,7 +18,7 @@ public static class AdminExtensions
 
     public static IEndpointRouteBuilder MapAdminEndpoints(this IEndpointRouteBuilder app)
     {
-        AdminApi.Group(app, "/audit", Permissions.AuditRead).MapGet("", ListAudit);
+        AdminApi.Group(app, "/audit", Permissions.AuditRead).MapGet("", ListAudit).WithSummary("Lists the audit log across organisations, newest first.");
         return app;
     }
 

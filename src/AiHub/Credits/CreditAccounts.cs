@@ -78,7 +78,7 @@ internal sealed class CreditAccounts(AppDbContext db, Ledger ledger, AuditLog au
     }
 
     public static EntryResponse Describe(CreditEntry e) =>
-        new(e.Id, e.Kind.ToString().ToLowerInvariant(), Micros.ToCredits(e.Amount), e.Amount, e.Reference, e.ActorId, e.CreatedAt);
+        new(e.Id, e.Kind, Micros.ToCredits(e.Amount), e.Amount, e.Reference, e.ActorId, e.CreatedAt);
 
     public static BalanceResponse Describe(CreditAccount a) => new(
         a.Id, Micros.ToCredits(a.Balance), a.Balance, Micros.ToCredits(a.Reserved), a.Reserved, Micros.ToCredits(a.Balance - a.Reserved), a.Balance - a.Reserved);

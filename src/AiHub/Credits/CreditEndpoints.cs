@@ -12,7 +12,7 @@ namespace AiHub.Credits;
 /// <summary>Amounts go out as credits for people and as exact integer micro-credits for programs.</summary>
 internal sealed record BalanceResponse(Guid AccountId, decimal Balance, long BalanceMicros, decimal Reserved, long ReservedMicros, decimal Available, long AvailableMicros);
 
-internal sealed record EntryResponse(Guid Id, string Kind, decimal Amount, long AmountMicros, string Reference, Guid? ActorId, DateTimeOffset CreatedAt,
+internal sealed record EntryResponse(Guid Id, CreditKind Kind, decimal Amount, long AmountMicros, string Reference, Guid? ActorId, DateTimeOffset CreatedAt,
     CallResponse? Call = null);
 
 /// <summary>The AI call a usage entry paid for: the model, its tokens, and what it was for (a conversation, titled and linked for its owner).</summary>
@@ -28,15 +28,15 @@ internal static class CreditEndpoints
     {
         var mine = app.MapGroup("/api/credits").WithTags("Credits").RequireAuthorization()
             .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized);
-        mine.MapGet("/balance", MyBalance);
-        mine.MapGet("/history", MyHistory);
+        mine.MapGet("/balance", MyBalance).WithSummary("Your own credit balance: what you hold and what is reserved by calls under way.");
+        mine.MapGet("/history", MyHistory).WithSummary("The entries of your own credit ledger, newest first.");
 
         var pool = OrgEndpoints.Org(app).MapGroup("/credits").WithTags("Credits");
-        pool.MapGet("/balance", PoolBalance).RequireAuthorization(OrgPermissions.CreditsRead);
-        pool.MapGet("/history", PoolHistory).RequireAuthorization(OrgPermissions.CreditsRead);
+        pool.MapGet("/balance", PoolBalance).WithSummary("The organisation's credit pool balance.").RequireAuthorization(OrgPermissions.CreditsRead);
+        pool.MapGet("/history", PoolHistory).WithSummary("The entries of the organisation's credit ledger, newest first.").RequireAuthorization(OrgPermissions.CreditsRead);
 
-        AdminApi.Group(app, "/credits", Permissions.CreditsAdjust).MapPost("/adjust", Adjust);
-        AdminApi.Group(app, "/credits", Permissions.CreditsRead).MapGet("/{userId:guid}", OfUser);
+        AdminApi.Group(app, "/credits", Permissions.CreditsAdjust).MapPost("/adjust", Adjust).WithSummary("Adds credits to, or takes them from, a user's or an organisation's account.");
+        AdminApi.Group(app, "/credits", Permissions.CreditsRead).MapGet("/{userId:guid}", OfUser).WithSummary("A user's credit balance and ledger entries.");
     }
 
     static async Task<Ok<BalanceResponse>> MyBalance(ClaimsPrincipal user, Ledger ledger, BalanceCache balances, CancellationToken ct) =>

@@ -20,10 +20,10 @@ internal static class AdminUserEndpoints
 {
     public static void MapAdminUserEndpoints(this IEndpointRouteBuilder app)
     {
-        AdminApi.Group(app, "/users", Permissions.UsersRead).MapGet("", List);
+        AdminApi.Group(app, "/users", Permissions.UsersRead).MapGet("", List).WithSummary("Lists user accounts, searched by email, a page at a time.");
         var roles = AdminApi.Group(app, "/users", Permissions.RolesManage);
-        roles.MapPost("/{id:guid}/roles", Grant);
-        roles.MapDelete("/{id:guid}/roles/{role}", Revoke);
+        roles.MapPost("/{id:guid}/roles", Grant).WithSummary("Gives a user a platform role.");
+        roles.MapDelete("/{id:guid}/roles/{role}", Revoke).WithSummary("Takes a platform role from a user.");
     }
 
     static async Task<Ok<PagedList<AdminUser>>> List(AppDbContext db, TimeProvider clock, CancellationToken ct, string? search = null, int page = 1, int pageSize = 50)

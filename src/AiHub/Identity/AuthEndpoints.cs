@@ -29,14 +29,14 @@ internal static class AuthEndpoints
     {
         var auth = app.MapGroup("/api/auth").WithTags("Authentication").AllowAnonymous()
             .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden, StatusCodes.Status429TooManyRequests);
-        auth.MapPost("/register", Register);
-        auth.MapPost("/verify-email", VerifyEmail);
-        auth.MapPost("/resend-verification", ResendVerification);
-        auth.MapPost("/login", Login).AddEndpointFilter(NoStore);
-        auth.MapPost("/refresh", Refresh).AddEndpointFilter(NoStore);
-        auth.MapPost("/logout", Logout);
-        auth.MapPost("/forgot-password", ForgotPassword);
-        auth.MapPost("/reset-password", ResetPassword);
+        auth.MapPost("/register", Register).WithSummary("Creates an account and mails a code to verify its email address.");
+        auth.MapPost("/verify-email", VerifyEmail).WithSummary("Verifies an email address with the code that was mailed.");
+        auth.MapPost("/resend-verification", ResendVerification).WithSummary("Mails a new verification code.");
+        auth.MapPost("/login", Login).WithSummary("Signs in with email and password (and a two-factor code when on); returns an access and a refresh token.").AddEndpointFilter(NoStore);
+        auth.MapPost("/refresh", Refresh).WithSummary("Exchanges a refresh token for a new access and refresh token.").AddEndpointFilter(NoStore);
+        auth.MapPost("/logout", Logout).WithSummary("Ends the session of a refresh token.");
+        auth.MapPost("/forgot-password", ForgotPassword).WithSummary("Mails a link to reset the password.");
+        auth.MapPost("/reset-password", ResetPassword).WithSummary("Sets a new password with the token from the reset link.");
     }
 
     /// <summary>Tokens must not be kept by a browser's or a proxy's cache, whatever the answer is.</summary>

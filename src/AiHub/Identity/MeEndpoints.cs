@@ -21,7 +21,7 @@ internal sealed record UpdateMeRequest(string? DisplayName);
 
 internal sealed record ChangePasswordRequest(string? CurrentPassword, string? NewPassword);
 
-internal sealed record SessionResponse(Guid Id, string Kind, DateTimeOffset CreatedAt, DateTimeOffset LastSeenAt, DateTimeOffset ExpiresAt, string? IpAddress, string? UserAgent, bool Current);
+internal sealed record SessionResponse(Guid Id, SessionKind Kind, DateTimeOffset CreatedAt, DateTimeOffset LastSeenAt, DateTimeOffset ExpiresAt, string? IpAddress, string? UserAgent, bool Current);
 
 internal sealed record TwoFactorSetup(string SharedKey, string OtpauthUri, IReadOnlyList<string> RecoveryCodes);
 
@@ -35,14 +35,14 @@ internal static class MeEndpoints
     {
         var me = app.MapGroup("/api/me").WithTags("Me").RequireAuthorization()
             .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden);
-        me.MapGet("", Get);
-        me.MapPatch("", Update);
-        me.MapPost("/password", ChangePassword);
-        me.MapGet("/sessions", ListSessions);
-        me.MapDelete("/sessions/{id:guid}", RevokeSession);
-        me.MapPost("/2fa/enable", EnableTwoFactor);
-        me.MapPost("/2fa/confirm", ConfirmTwoFactor);
-        me.MapPost("/2fa/disable", DisableTwoFactor);
+        me.MapGet("", Get).WithSummary("Your profile: email, display name, roles and two-factor status.");
+        me.MapPatch("", Update).WithSummary("Changes your display name.");
+        me.MapPost("/password", ChangePassword).WithSummary("Changes your password; your other sessions are signed out.");
+        me.MapGet("/sessions", ListSessions).WithSummary("Lists your signed-in browsers and API clients.");
+        me.MapDelete("/sessions/{id:guid}", RevokeSession).WithSummary("Signs one of your sessions out.");
+        me.MapPost("/2fa/enable", EnableTwoFactor).WithSummary("Starts turning on two-factor sign-in: returns the authenticator key to scan.");
+        me.MapPost("/2fa/confirm", ConfirmTwoFactor).WithSummary("Confirms two-factor sign-in with a code from the authenticator; returns recovery codes.");
+        me.MapPost("/2fa/disable", DisableTwoFactor).WithSummary("Turns two-factor sign-in off.");
     }
 
     static async Task<Ok<MeResponse>> Get(ClaimsPrincipal principal, Profiles profiles, CancellationToken ct) =>
@@ -66,7 +66,7 @@ internal static class MeEndpoints
     {
         var current = principal.SessionId();
         var active = await sessions.ListActiveAsync(principal.UserId()!.Value, ct);
-        return TypedResults.Ok(active.Select(s => new SessionResponse(s.Id, s.Kind.ToString(), s.CreatedAt, s.LastSeenAt, s.ExpiresAt, s.IpAddress, s.UserAgent, s.Id == current)).ToList());
+        return TypedResults.Ok(active.Select(s => new SessionResponse(s.Id, s.Kind, s.CreatedAt, s.LastSeenAt, s.ExpiresAt, s.IpAddress, s.UserAgent, s.Id == current)).ToList());
     }
 
     static async Task<NoContent> RevokeSession(Guid id, ClaimsPrincipal principal, Sessions sessions, CancellationToken ct) =>

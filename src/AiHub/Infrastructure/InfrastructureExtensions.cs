@@ -3,7 +3,9 @@ using AiHub.Infrastructure.Configuration;
 using AiHub.Infrastructure.Errors;
 using AiHub.Infrastructure.Health;
 using AiHub.Infrastructure.Hosting;
+using AiHub.Infrastructure.Json;
 using AiHub.Infrastructure.Logging;
+using AiHub.Infrastructure.OpenApi;
 using AiHub.Infrastructure.Outbound;
 using AiHub.Infrastructure.RateLimiting;
 using AiHub.Infrastructure.Redis;
@@ -27,18 +29,14 @@ public static class InfrastructureExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddSettings<SecuritySettings>(SecuritySettings.Section);
         services.AddSettings<PublicUrlSettings>(PublicUrlSettings.Section);
+        services.AddApiJson();
         services.AddProblemResponses();
         services.AddRedis();
         services.AddOutbound();
         services.AddCaching();
         services.AddSingleton<RateCounter>();
         services.AddHealth();
-        services.AddOpenApi(options => options.AddDocumentTransformer((document, _, _) =>
-        {
-            document.Info.Title = "AiHub API";
-            document.Info.Description = "Organisations, chat, knowledge bases and credits. Errors are RFC 9457 ProblemDetails.";
-            return Task.CompletedTask;
-        }));
+        services.AddApiDocument();
         return builder;
     }
 
@@ -52,6 +50,7 @@ public static class InfrastructureExtensions
         app.UseProblemResponses();
         // Routing after the status-code pages, so that a re-executed request (the not-found page) is routed again.
         app.UseRouting();
+        app.UseNotFoundForUnknownPaths();
         app.UseRequestBodyLimits();
         app.UseWebSockets();
         app.UseAuthentication();

@@ -7,24 +7,24 @@ namespace AiHub.Organizations;
 
 internal sealed record InviteRequest(string? Email, string? Role);
 
-internal sealed record InvitationResponse(Guid Id, string Email, string Role, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt);
+internal sealed record InvitationResponse(Guid Id, string Email, OrgRole Role, DateTimeOffset CreatedAt, DateTimeOffset ExpiresAt);
 
-internal sealed record InvitationPreview(Guid OrganizationId, string OrganizationName, string Role, string Email, DateTimeOffset ExpiresAt, bool Open, string? InvitedBy, bool CanAnswer);
+internal sealed record InvitationPreview(Guid OrganizationId, string OrganizationName, OrgRole Role, string Email, DateTimeOffset ExpiresAt, bool Open, string? InvitedBy, bool CanAnswer);
 
 internal static class InvitationEndpoints
 {
     public static void MapInvitationEndpoints(this IEndpointRouteBuilder app)
     {
         var org = OrgEndpoints.Org(app).WithTags("Invitations");
-        org.MapGet("/invitations", List).RequireAuthorization(OrgPermissions.MembersManage);
-        org.MapPost("/invitations", Invite).RequireAuthorization(OrgPermissions.MembersManage).RequireUser();
-        org.MapDelete("/invitations/{id:guid}", Revoke).RequireAuthorization(OrgPermissions.MembersManage).RequireUser();
+        org.MapGet("/invitations", List).WithSummary("Lists the organisation's pending invitations.").RequireAuthorization(OrgPermissions.MembersManage);
+        org.MapPost("/invitations", Invite).WithSummary("Invites someone by email, with a role.").RequireAuthorization(OrgPermissions.MembersManage).RequireUser();
+        org.MapDelete("/invitations/{id:guid}", Revoke).WithSummary("Withdraws a pending invitation.").RequireAuthorization(OrgPermissions.MembersManage).RequireUser();
 
         var invitations = app.MapGroup("/api/invitations/{token}").WithTags("Invitations")
             .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
-        invitations.MapGet("", Preview).AllowAnonymous();
-        invitations.MapPost("/accept", Accept).RequireAuthorization();
-        invitations.MapPost("/decline", Decline).RequireAuthorization();
+        invitations.MapGet("", Preview).WithSummary("What an invitation is for: the organisation, the role and who sent it.").AllowAnonymous();
+        invitations.MapPost("/accept", Accept).WithSummary("Accepts an invitation: the signed-in user joins the organisation.").RequireAuthorization();
+        invitations.MapPost("/decline", Decline).WithSummary("Declines an invitation.").RequireAuthorization();
     }
 
     static async Task<Ok<List<InvitationResponse>>> List(Guid orgId, HttpContext http, Invitations invitations, CancellationToken ct) =>

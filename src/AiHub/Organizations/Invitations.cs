@@ -89,7 +89,7 @@ internal sealed class Invitations(
         var inviter = await db.Users.AsNoTracking().Where(u => u.Id == invitation.InvitedBy).Select(u => u.DisplayName ?? u.Email).FirstOrDefaultAsync(ct);
         var open = invitation.IsOpen(clock.GetUtcNow());
         var canAnswer = open && userId is { } id && await IsInviteeAsync(invitation, id);
-        return new InvitationPreview(org.Id, org.Name, invitation.Role.ToString(), invitation.Email, invitation.ExpiresAt, open, inviter, canAnswer);
+        return new InvitationPreview(org.Id, org.Name, invitation.Role, invitation.Email, invitation.ExpiresAt, open, inviter, canAnswer);
     }
 
     /// <summary>Joins the org, when the signed-in account's verified address is the one invited.</summary>
@@ -146,5 +146,5 @@ internal sealed class Invitations(
             : (found.i, found.o);
     }
 
-    static InvitationResponse Describe(Invitation i) => new(i.Id, i.Email, i.Role.ToString(), i.CreatedAt, i.ExpiresAt);
+    static InvitationResponse Describe(Invitation i) => new(i.Id, i.Email, i.Role, i.CreatedAt, i.ExpiresAt);
 }

@@ -8,11 +8,11 @@ using AiHub.Infrastructure.Errors;
 
 namespace AiHub.Organizations;
 
-internal sealed record OrgResponse(Guid Id, string Name, bool Personal, string Role, IReadOnlyList<string> Permissions, DateTimeOffset CreatedAt);
+internal sealed record OrgResponse(Guid Id, string Name, bool Personal, OrgRole Role, IReadOnlyList<string> Permissions, DateTimeOffset CreatedAt);
 
 internal sealed record OrgRequest(string? Name);
 
-internal sealed record MemberResponse(Guid UserId, string Email, string? DisplayName, string Role, DateTimeOffset JoinedAt);
+internal sealed record MemberResponse(Guid UserId, string Email, string? DisplayName, OrgRole Role, DateTimeOffset JoinedAt);
 
 internal sealed record RoleRequest(string? Role);
 
@@ -26,24 +26,24 @@ internal static class OrgEndpoints
     {
         var orgs = app.MapGroup("/api/orgs").WithTags("Organizations").RequireAuthorization()
             .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status403Forbidden);
-        orgs.MapGet("", List);
-        orgs.MapPost("", Create).RequireAuthorization(Permissions.OrgsCreate);
+        orgs.MapGet("", List).WithSummary("Lists the organisations you are a member of, with your role and permissions in each.");
+        orgs.MapPost("", Create).WithSummary("Creates an organisation; you become its Owner.").RequireAuthorization(Permissions.OrgsCreate);
 
         var org = Org(app).WithTags("Organizations");
-        org.MapGet("", Get).RequireAuthorization(OrgPermissions.OrgRead);
-        org.MapPatch("", Update).RequireAuthorization(OrgPermissions.OrgManage).RequireUser();
-        org.MapDelete("", Delete).RequireAuthorization(OrgPermissions.OrgDelete).RequireUser();
-        org.MapGet("/members", Members).RequireAuthorization(OrgPermissions.MembersRead);
-        org.MapPatch("/members/{userId:guid}", ChangeRole).RequireAuthorization(OrgPermissions.MembersManage).RequireUser();
-        org.MapDelete("/members/{userId:guid}", Remove).RequireAuthorization(OrgPermissions.MembersManage).RequireUser();
-        org.MapPost("/leave", Leave).RequireAuthorization(OrgPermissions.OrgRead).RequireUser();
-        org.MapPost("/transfer-ownership", Transfer).RequireAuthorization(OrgPermissions.OrgDelete).RequireUser();
-        org.MapGet("/activity", Activity).RequireAuthorization(OrgPermissions.ActivityRead);
+        org.MapGet("", Get).WithSummary("An organisation, with your role and permissions in it.").RequireAuthorization(OrgPermissions.OrgRead);
+        org.MapPatch("", Update).WithSummary("Renames an organisation.").RequireAuthorization(OrgPermissions.OrgManage).RequireUser();
+        org.MapDelete("", Delete).WithSummary("Deletes an organisation; its Owner can restore it for a while.").RequireAuthorization(OrgPermissions.OrgDelete).RequireUser();
+        org.MapGet("/members", Members).WithSummary("Lists the organisation's members and their roles.").RequireAuthorization(OrgPermissions.MembersRead);
+        org.MapPatch("/members/{userId:guid}", ChangeRole).WithSummary("Changes a member's role.").RequireAuthorization(OrgPermissions.MembersManage).RequireUser();
+        org.MapDelete("/members/{userId:guid}", Remove).WithSummary("Removes a member from the organisation.").RequireAuthorization(OrgPermissions.MembersManage).RequireUser();
+        org.MapPost("/leave", Leave).WithSummary("Leaves the organisation.").RequireAuthorization(OrgPermissions.OrgRead).RequireUser();
+        org.MapPost("/transfer-ownership", Transfer).WithSummary("Makes another member the Owner.").RequireAuthorization(OrgPermissions.OrgDelete).RequireUser();
+        org.MapGet("/activity", Activity).WithSummary("The organisation's activity log, newest first.").RequireAuthorization(OrgPermissions.ActivityRead);
 
         var deleted = app.MapGroup("/api/me/deleted-orgs").WithTags("Organizations").RequireAuthorization()
             .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
-        deleted.MapGet("", ListDeleted);
-        deleted.MapPost("/{id:guid}/restore", Restore);
+        deleted.MapGet("", ListDeleted).WithSummary("Lists the deleted organisations you own that can still be restored.");
+        deleted.MapPost("/{id:guid}/restore", Restore).WithSummary("Restores a deleted organisation.");
     }
 
     /// <summary>The group every org-scoped route hangs from: signed in, then the org permission on each endpoint.</summary>
@@ -81,7 +81,7 @@ internal static class OrgEndpoints
     {
         var member = await orgs.ChangeRoleAsync(http.Grant(), user.UserId()!.Value, userId, Orgs.ParseRole(body.Role), ct);
         var account = await db.Users.AsNoTracking().FirstAsync(u => u.Id == userId, ct);
-        return TypedResults.Ok(new MemberResponse(userId, account.Email!, account.DisplayName, member.Role.ToString(), member.JoinedAt));
+        return TypedResults.Ok(new MemberResponse(userId, account.Email!, account.DisplayName, member.Role, member.JoinedAt));
     }
 
     static async Task<NoContent> Remove(Guid orgId, Guid userId, HttpContext http, ClaimsPrincipal user, Orgs orgs, CancellationToken ct)

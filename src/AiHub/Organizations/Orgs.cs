@@ -103,7 +103,7 @@ internal sealed class Orgs(AppDbContext db, AuditLog audit, OrgAccess access, Ti
                           orderby u.NormalizedEmail
                           select new { m, u.Email, u.DisplayName }).ToListAsync(ct);
         return rows.OrderByDescending(r => r.m.Role)
-            .Select(r => new MemberResponse(r.m.UserId, r.Email!, r.DisplayName, r.m.Role.ToString(), r.m.JoinedAt)).ToList();
+            .Select(r => new MemberResponse(r.m.UserId, r.Email!, r.DisplayName, r.m.Role, r.m.JoinedAt)).ToList();
     }
 
     /// <remarks>Newest first, paged by time (<c>before</c>), so that new events never shift a page being read.</remarks>
@@ -241,7 +241,7 @@ internal sealed class Orgs(AppDbContext db, AuditLog audit, OrgAccess access, Ti
 
     /// <remarks>An API key's permissions are its own, not those of the role it counts as.</remarks>
     public static OrgResponse Describe(Organization org, OrgGrant grant) =>
-        new(org.Id, org.Name, org.IsPersonal, grant.Role.ToString(), grant.Permissions.Select(OrgPermissions.Name).ToList(), org.CreatedAt);
+        new(org.Id, org.Name, org.IsPersonal, grant.Role, grant.Permissions.Select(OrgPermissions.Name).ToList(), org.CreatedAt);
 
     public static string RequireName(string? name)
     {

@@ -17,13 +17,13 @@ internal static class TeamEndpoints
     public static void MapTeamEndpoints(this IEndpointRouteBuilder app)
     {
         var teams = OrgEndpoints.Org(app).MapGroup("/teams").WithTags("Teams");
-        teams.MapGet("", List).RequireAuthorization(OrgPermissions.TeamsRead);
-        teams.MapPost("", Create).RequireAuthorization(OrgPermissions.TeamsManage).RequireUser();
-        teams.MapGet("/{id:guid}", Get).RequireAuthorization(OrgPermissions.TeamsRead);
-        teams.MapPatch("/{id:guid}", Rename).RequireAuthorization(OrgPermissions.TeamsManage).RequireUser();
-        teams.MapDelete("/{id:guid}", Delete).RequireAuthorization(OrgPermissions.TeamsManage).RequireUser();
-        teams.MapPost("/{id:guid}/members", AddMember).RequireAuthorization(OrgPermissions.TeamsManage).RequireUser();
-        teams.MapDelete("/{id:guid}/members/{userId:guid}", RemoveMember).RequireAuthorization(OrgPermissions.TeamsManage).RequireUser();
+        teams.MapGet("", List).WithSummary("Lists the organisation's teams.").RequireAuthorization(OrgPermissions.TeamsRead);
+        teams.MapPost("", Create).WithSummary("Creates a team.").RequireAuthorization(OrgPermissions.TeamsManage).RequireUser();
+        teams.MapGet("/{id:guid}", Get).WithSummary("A team and its members.").RequireAuthorization(OrgPermissions.TeamsRead);
+        teams.MapPatch("/{id:guid}", Rename).WithSummary("Renames a team.").RequireAuthorization(OrgPermissions.TeamsManage).RequireUser();
+        teams.MapDelete("/{id:guid}", Delete).WithSummary("Deletes a team; its members stay in the organisation.").RequireAuthorization(OrgPermissions.TeamsManage).RequireUser();
+        teams.MapPost("/{id:guid}/members", AddMember).WithSummary("Adds a member of the organisation to a team.").RequireAuthorization(OrgPermissions.TeamsManage).RequireUser();
+        teams.MapDelete("/{id:guid}/members/{userId:guid}", RemoveMember).WithSummary("Removes a member from a team.").RequireAuthorization(OrgPermissions.TeamsManage).RequireUser();
     }
 
     static async Task<Ok<List<TeamResponse>>> List(Guid orgId, HttpContext http, Teams teams, CancellationToken ct) =>

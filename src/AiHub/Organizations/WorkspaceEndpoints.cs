@@ -13,11 +13,11 @@ internal static class WorkspaceEndpoints
     public static void MapWorkspaceEndpoints(this IEndpointRouteBuilder app)
     {
         var workspaces = OrgEndpoints.Org(app).MapGroup("/workspaces").WithTags("Workspaces");
-        workspaces.MapGet("", List).RequireAuthorization(OrgPermissions.WorkspacesRead);
-        workspaces.MapPost("", Create).RequireAuthorization(OrgPermissions.WorkspacesManage).RequireUser();
-        workspaces.MapGet("/{id:guid}", Get).RequireAuthorization(OrgPermissions.WorkspacesRead);
-        workspaces.MapPatch("/{id:guid}", Update).RequireAuthorization(OrgPermissions.WorkspacesManage).RequireUser();
-        workspaces.MapDelete("/{id:guid}", Delete).RequireAuthorization(OrgPermissions.WorkspacesManage).RequireUser();
+        workspaces.MapGet("", List).WithSummary("Lists the organisation's workspaces.").RequireAuthorization(OrgPermissions.WorkspacesRead);
+        workspaces.MapPost("", Create).WithSummary("Creates a workspace.").RequireAuthorization(OrgPermissions.WorkspacesManage).RequireUser();
+        workspaces.MapGet("/{id:guid}", Get).WithSummary("A workspace.").RequireAuthorization(OrgPermissions.WorkspacesRead);
+        workspaces.MapPatch("/{id:guid}", Update).WithSummary("Renames a workspace.").RequireAuthorization(OrgPermissions.WorkspacesManage).RequireUser();
+        workspaces.MapDelete("/{id:guid}", Delete).WithSummary("Deletes a workspace and its conversations.").RequireAuthorization(OrgPermissions.WorkspacesManage).RequireUser();
     }
 
     static async Task<Ok<List<WorkspaceResponse>>> List(Guid orgId, HttpContext http, Workspaces workspaces, CancellationToken ct) =>

@@ -222,8 +222,8 @@ public abstract class ConversationTests(IdentityHost host)
         var overRename = await StoreAsync(space, renamed, space.Owner, (store, _) => store.SetGeneratedTitleAsync(space.OrgId, renamed, "Generated", Ct));
 
         var message = (await SendAsync(space.Client, space.Owner, HttpMethod.Get, $"{space.Conversations}/{id}/messages")).GetProperty("messages")[1];
-        Assert.Equal((answer.Id, "Streaming", ""), (streaming.GetProperty("id").GetGuid(), streaming.GetProperty("status").GetString(), streaming.GetProperty("content").GetString()));
-        Assert.Equal(("Once upon", "Cancelled", 10L), (message.GetProperty("content").GetString(), message.GetProperty("status").GetString(), message.GetProperty("costMicros").GetInt64()));
+        Assert.Equal((answer.Id, "streaming", ""), (streaming.GetProperty("id").GetGuid(), streaming.GetProperty("status").GetString(), streaming.GetProperty("content").GetString()));
+        Assert.Equal(("Once upon", "cancelled", 10L), (message.GetProperty("content").GetString(), message.GetProperty("status").GetString(), message.GetProperty("costMicros").GetInt64()));
         Assert.Equal("clock", message.GetProperty("toolCalls")[0].GetProperty("name").GetString());
         Assert.Equal("Stream cut", message.GetProperty("error").GetProperty("title").GetString());
         Assert.Equal((true, false, false), (first, second, overRename));

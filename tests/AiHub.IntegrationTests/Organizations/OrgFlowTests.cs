@@ -25,7 +25,7 @@ public abstract class OrgFlowTests(IdentityHost host)
 
         Assert.Equal(2, orgs.GetArrayLength());
         Assert.NotEqual(personal, team);
-        Assert.Equal("Owner", acme.GetProperty("role").GetString());
+        Assert.Equal("owner", acme.GetProperty("role").GetString());
         Assert.Contains("members:manage", acme.GetProperty("permissions").EnumerateArray().Select(p => p.GetString()));
         await SendAsync(client, alice, HttpMethod.Post, "/api/orgs", new { name = "" }, HttpStatusCode.BadRequest);
     }
@@ -54,8 +54,8 @@ public abstract class OrgFlowTests(IdentityHost host)
 
         Assert.Equal("Invites", preview.GetProperty("organizationName").GetString());
         Assert.True(preview.GetProperty("open").GetBoolean());
-        Assert.Equal("Member", joined.GetProperty("role").GetString());
-        Assert.Contains(members.EnumerateArray(), m => m.GetProperty("email").GetString() == email && m.GetProperty("role").GetString() == "Member");
+        Assert.Equal("member", joined.GetProperty("role").GetString());
+        Assert.Contains(members.EnumerateArray(), m => m.GetProperty("email").GetString() == email && m.GetProperty("role").GetString() == "member");
     }
 
     [Fact]

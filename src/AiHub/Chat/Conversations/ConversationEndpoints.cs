@@ -30,21 +30,21 @@ internal static class ConversationEndpoints
         var org = OrgEndpoints.Org(app).WithTags("Conversations");
         // Conversations belong to a person: an API key has no user to own them.
         var conversations = org.MapGroup("/workspaces/{wsId:guid}/conversations").RequireAuthorization(OrgPermissions.ChatUse).RequireUser();
-        conversations.MapGet("", List);
-        conversations.MapPost("", Create);
-        conversations.MapGet("/{id:guid}", Get);
-        conversations.MapPatch("/{id:guid}", Update);
-        conversations.MapDelete("/{id:guid}", Delete);
-        conversations.MapGet("/{id:guid}/messages", Messages);
-        conversations.MapPost("/{id:guid}/branch", Branch);
-        conversations.MapPost("/{id:guid}/share", Share);
-        conversations.MapDelete("/{id:guid}/share", Unshare);
-        org.MapGet("/shared-conversations/{token}", Shared).RequireAuthorization(OrgPermissions.ChatUse).RequireUser();
+        conversations.MapGet("", List).WithSummary("Lists your conversations in the workspace, most recent first.");
+        conversations.MapPost("", Create).WithSummary("Starts a conversation, with an optional title, system prompt and model.");
+        conversations.MapGet("/{id:guid}", Get).WithSummary("A conversation with the messages on its current path.");
+        conversations.MapPatch("/{id:guid}", Update).WithSummary("Renames a conversation or changes its system prompt or model.");
+        conversations.MapDelete("/{id:guid}", Delete).WithSummary("Deletes a conversation and its messages.");
+        conversations.MapGet("/{id:guid}/messages", Messages).WithSummary("The messages on the path to a leaf (the current one by default), each with its siblings.");
+        conversations.MapPost("/{id:guid}/branch", Branch).WithSummary("Makes another branch of the message tree the current path.");
+        conversations.MapPost("/{id:guid}/share", Share).WithSummary("Shares a conversation with the organisation's members; returns its link.");
+        conversations.MapDelete("/{id:guid}/share", Unshare).WithSummary("Stops sharing a conversation.");
+        org.MapGet("/shared-conversations/{token}", Shared).WithSummary("Reads a conversation a member shared.").RequireAuthorization(OrgPermissions.ChatUse).RequireUser();
 
-        org.MapGet("/system-prompt", OrgPrompt).RequireAuthorization(OrgPermissions.OrgManage);
-        org.MapPut("/system-prompt", SetOrgPrompt).RequireAuthorization(OrgPermissions.OrgManage).RequireUser();
-        org.MapGet("/workspaces/{wsId:guid}/system-prompt", WorkspacePrompt).RequireAuthorization(OrgPermissions.WorkspacesManage);
-        org.MapPut("/workspaces/{wsId:guid}/system-prompt", SetWorkspacePrompt).RequireAuthorization(OrgPermissions.WorkspacesManage).RequireUser();
+        org.MapGet("/system-prompt", OrgPrompt).WithSummary("The organisation's system prompt, sent before every conversation's own.").RequireAuthorization(OrgPermissions.OrgManage);
+        org.MapPut("/system-prompt", SetOrgPrompt).WithSummary("Sets the organisation's system prompt.").RequireAuthorization(OrgPermissions.OrgManage).RequireUser();
+        org.MapGet("/workspaces/{wsId:guid}/system-prompt", WorkspacePrompt).WithSummary("The workspace's system prompt.").RequireAuthorization(OrgPermissions.WorkspacesManage);
+        org.MapPut("/workspaces/{wsId:guid}/system-prompt", SetWorkspacePrompt).WithSummary("Sets the workspace's system prompt.").RequireAuthorization(OrgPermissions.WorkspacesManage).RequireUser();
     }
 
     static async Task<Ok<ConversationPage>> List(Guid orgId, Guid wsId, HttpContext http, ClaimsPrincipal user, AppDbContext db, ConversationQueries queries, CancellationToken ct,

@@ -34,9 +34,9 @@ internal sealed record AnswerOutcome(
 internal sealed record MessageResponse(
     Guid Id,
     Guid? ParentId,
-    string Role,
+    MessageRole Role,
     string Content,
-    string Status,
+    MessageStatus Status,
     string? Provider,
     string? Model,
     string? FinishReason,
@@ -275,7 +275,7 @@ internal sealed class ConversationService(AppDbContext db, TimeProvider clock)
     }
 
     public static MessageResponse Describe(StoredMessage m, IReadOnlyList<Guid> siblingIds, int siblingIndex) => new(
-        m.Id, m.ParentId, m.Role.ToString(), m.Content, m.Status.ToString(), m.Provider, m.Model, m.FinishReason,
+        m.Id, m.ParentId, m.Role, m.Content, m.Status, m.Provider, m.Model, m.FinishReason,
         m.InputTokens, m.OutputTokens, m.UsageReported, m.CostMicros,
         m.ToolCalls is null ? null : JsonSerializer.Deserialize<List<ToolCallRecord>>(m.ToolCalls, JsonSerializerOptions.Web),
         m.Error is null ? null : JsonDocument.Parse(m.Error).RootElement.Clone(),

@@ -1,6 +1,7 @@
 using AiHub.Chat.Messages;
 using AiHub.Chat.Sockets;
 using AiHub.Infrastructure.Configuration;
+using AiHub.Infrastructure.OpenApi;
 
 namespace AiHub.Chat.Engine;
 
@@ -9,6 +10,7 @@ internal static class EngineExtensions
     public static void AddEngine(IHostApplicationBuilder builder)
     {
         builder.Services.AddSettings<SocketSettings>(SocketSettings.Section);
+        builder.Services.Configure<Microsoft.AspNetCore.OpenApi.OpenApiOptions>(ApiDocument.Name, options => options.AddSocketToDocument());
         builder.Services.AddScoped<ChatEngine>();
         builder.Services.AddScoped<ChatTurns>();
         builder.Services.AddScoped<SideCalls>();

@@ -5,6 +5,7 @@ using AiHub.Credits.Plans;
 using AiHub.Credits.Pools;
 using AiHub.Identity;
 using AiHub.Infrastructure.Errors;
+using AiHub.Infrastructure.OpenApi;
 using AiHub.Organizations;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
@@ -13,7 +14,7 @@ namespace AiHub.Chat.Messages;
 
 /// <summary>The answer as a JSON reply, for a client that does not ask for a stream.</summary>
 internal sealed record AnswerResponse(
-    Guid ConversationId, Guid? QuestionId, Guid AnswerId, string Status, string Content, string? Provider, string? Model, string? FinishReason,
+    Guid ConversationId, Guid? QuestionId, Guid AnswerId, ChatOutcome Status, string Content, string? Provider, string? Model, string? FinishReason,
     long InputTokens, long OutputTokens, bool UsageReported, decimal Cost, long CostMicros, QuotaResponse? Remaining, string? Title,
     IReadOnlyList<string>? FollowUps, ProblemDetails? Error);
 
@@ -27,10 +28,31 @@ internal static class MessageEndpoints
             .RequireAuthorization(OrgPermissions.ChatUse).RequireUser()
             // Beyond the org's problems: too few credits (402), a model that failed (502), no model or no price for it (503).
             .ProducesProblems(StatusCodes.Status402PaymentRequired, StatusCodes.Status502BadGateway, StatusCodes.Status503ServiceUnavailable);
-        messages.MapPost("", Send).WithSummary("Sends a message and streams the answer (Accept: text/event-stream) or returns it whole.");
-        messages.MapPost("/{messageId:guid}/regenerate", Regenerate).WithSummary("Answers the same question again, as a sibling of this answer.");
+        messages.MapPost("", Send).WithSummary("Sends a message and streams the answer (Accept: text/event-stream) or returns it whole.")
+            .ProducesEvents(Events);
+        messages.MapPost("/{messageId:guid}/regenerate", Regenerate).WithSummary("Answers the same question again, as a sibling of this answer.")
+            .ProducesEvents(Events);
         messages.MapPost("/{messageId:guid}/cancel", Cancel).WithSummary("Stops an answer that is streaming; what arrived is kept and charged.");
     }
+
+    /// <summary>The events of a streamed answer, in the order they come, as the OpenAPI document describes them.</summary>
+    const string Events = """
+        Server-sent events, each `event: <name>` with one JSON `data:` line, in this order:
+
+        | event | data |
+        |---|---|
+        | `message` | `{conversationId, questionId, answerId, parentId, provider, model}`: first with the model asked for, again when a provider starts answering (after a fallback, another one) |
+        | `delta` | `{text}`: the next piece of the answer |
+        | `tool_call` | `{callId, name, arguments}`: the model called a tool |
+        | `tool_result` | `{callId, name, result}`: what the tool returned |
+        | `usage` | `{inputTokens, outputTokens, reported, estimatedInputTokens, estimatedOutputTokens}` |
+        | `title` | `{title}`: the conversation's automatic title, after its first answer |
+        | `follow_ups` | `{questions}`: questions to ask next, when follow-ups are on |
+        | `error` | a ProblemDetails: why the answer stopped or never started |
+        | `done` | `{status, finishReason, provider, model, cost, costMicros, remaining}`: always last; `status` is `complete`, `incomplete`, `cancelled` or `failed` |
+
+        A refusal before the stream starts (no credits, no model, a quota) is a ProblemDetails with its status, not a stream.
+        """;
 
     static async Task<Results<ServerSentEventsResult<object>, Ok<AnswerResponse>, ProblemHttpResult>> Send(Guid orgId, Guid wsId, Guid id, SendMessageRequest body, HttpContext http, ClaimsPrincipal user, SpenderResolver spenders, ChatTurns turns)
     {
@@ -127,7 +149,7 @@ internal static class MessageEndpoints
     };
 
     static AnswerResponse Describe(ChatTurn turn, ChatDone d, ChatUsage? usage, string? title, IReadOnlyList<string>? followUps) => new(
-        turn.Conversation.Id, turn.Question?.Id, turn.Answer.Id, ChatOutcomes.Name(d.Outcome), d.Text, d.Provider, d.Model, d.FinishReason,
+        turn.Conversation.Id, turn.Question?.Id, turn.Answer.Id, d.Outcome, d.Text, d.Provider, d.Model, d.FinishReason,
         usage?.InputTokens ?? 0, usage?.OutputTokens ?? 0, usage?.Reported ?? false, Micros.ToCredits(d.CostMicros), d.CostMicros,
         Quota(d.Remaining), title, followUps, d.Error);
 

@@ -208,7 +208,7 @@ public partial class ChatPage : OrgPage
                 Navigation.NavigateTo(ConversationUrl(_conversation.Id), new NavigationOptions { ReplaceHistoryEntry = true });
             }
             // The answer on screen, so that a stale page does not follow a leaf another tab moved.
-            var parent = _messages.LastOrDefault() is { Role: nameof(MessageRole.Assistant) } last ? last.Id : (Guid?)null;
+            var parent = _messages.LastOrDefault() is { Role: MessageRole.Assistant } last ? last.Id : (Guid?)null;
             var conversationId = _conversation.Id;
             var model = _model;
             await TurnAsync((turns, ct) => turns.SendAsync(Spender, conversationId, new SendMessageRequest(text, parent, Model: model), ct),
@@ -431,11 +431,11 @@ public partial class ChatPage : OrgPage
             : (null, null);
         return m.Status switch
         {
-            nameof(MessageStatus.Cancelled) => ("Stopped.", m.Content.Length > 0 ? "The answer was stopped before it finished; what arrived is kept." : "The answer was stopped before any text arrived."),
+            MessageStatus.Cancelled => ("Stopped.", m.Content.Length > 0 ? "The answer was stopped before it finished; what arrived is kept." : "The answer was stopped before any text arrived."),
             // The stored error's own title says the same as this one; only its detail adds why.
-            nameof(MessageStatus.Incomplete) => ("The answer was cut short.", detail ?? (title is "The answer was cut short." ? null : title)),
-            nameof(MessageStatus.Failed) => (title ?? "No answer came.", detail),
-            nameof(MessageStatus.Streaming) => ("This answer is still being written, or its stream was lost.", "Reload the page in a moment to see it."),
+            MessageStatus.Incomplete => ("The answer was cut short.", detail ?? (title is "The answer was cut short." ? null : title)),
+            MessageStatus.Failed => (title ?? "No answer came.", detail),
+            MessageStatus.Streaming => ("This answer is still being written, or its stream was lost.", "Reload the page in a moment to see it."),
             _ => null,
         };
     }

@@ -36,16 +36,16 @@ internal static class ProviderExtensions
     public static void MapProviderRoutes(IEndpointRouteBuilder app)
     {
         var org = OrgEndpoints.Org(app).WithTags("Providers");
-        org.MapGet("/providers", List).RequireAuthorization(OrgPermissions.ChatUse);
-        org.MapPost("/providers", Create).RequireAuthorization(OrgPermissions.OrgManage).RequireUser();
-        org.MapPatch("/providers/{id:guid}", Update).RequireAuthorization(OrgPermissions.OrgManage).RequireUser();
-        org.MapDelete("/providers/{id:guid}", Delete).RequireAuthorization(OrgPermissions.OrgManage).RequireUser();
-        org.MapGet("/models", Models).RequireAuthorization(OrgPermissions.ChatUse);
+        org.MapGet("/providers", List).WithSummary("Lists the organisation's own AI providers (their keys are never returned).").RequireAuthorization(OrgPermissions.ChatUse);
+        org.MapPost("/providers", Create).WithSummary("Adds an AI provider with the organisation's own key.").RequireAuthorization(OrgPermissions.OrgManage).RequireUser();
+        org.MapPatch("/providers/{id:guid}", Update).WithSummary("Changes an organisation provider; a new URL drops the stored key.").RequireAuthorization(OrgPermissions.OrgManage).RequireUser();
+        org.MapDelete("/providers/{id:guid}", Delete).WithSummary("Removes an organisation provider.").RequireAuthorization(OrgPermissions.OrgManage).RequireUser();
+        org.MapGet("/models", Models).WithSummary("Lists the models members can chat with, with their prices and capabilities.").RequireAuthorization(OrgPermissions.ChatUse);
 
         var admin = AdminApi.Group(app, "/models", Permissions.ProvidersManage);
-        admin.MapGet("", AdminList);
+        admin.MapGet("", AdminList).WithSummary("Lists every model of the configured providers with its settings.");
         // The model id may itself hold a '/', as some OpenAI-compatible servers name theirs.
-        admin.MapPut("/{provider}/{**model}", AdminSet);
+        admin.MapPut("/{provider}/{**model}", AdminSet).WithSummary("Sets a model's display name, context length, capabilities and the plans it is disabled for.");
     }
 
     static async Task<Ok<List<OrgProviderResponse>>> List(Guid orgId, HttpContext http, OrgProviders providers, CancellationToken ct) =>

@@ -11,6 +11,7 @@ using AiHub.Data;
 using AiHub.Identity;
 using AiHub.Infrastructure.Configuration;
 using AiHub.Infrastructure.Errors;
+using AiHub.Infrastructure.Json;
 using AiHub.Infrastructure.RateLimiting;
 using AiHub.Organizations;
 using AiHub.Organizations.ApiKeys;
@@ -80,7 +81,7 @@ internal sealed record SocketUsage(
 /// </summary>
 internal static class ChatSocket
 {
-    static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    static readonly JsonSerializerOptions Json = ApiJson.Options;
 
     public static void MapChatSocket(IEndpointRouteBuilder app) =>
         app.Map("/ws", AcceptAsync).RequireAuthorization().WithMetadata(ApiKeysAllowedMetadata.Instance).ExcludeFromDescription();

@@ -13,7 +13,7 @@ internal static class ToolEndpoints
     public static void MapToolRoutes(IEndpointRouteBuilder app)
     {
         var org = OrgEndpoints.Org(app).WithTags("Chat");
-        org.MapGet("/tools", List).RequireAuthorization(OrgPermissions.ChatUse);
+        org.MapGet("/tools", List).WithSummary("Lists the tools (such as web search) a model may call in this organisation.").RequireAuthorization(OrgPermissions.ChatUse);
     }
 
     /// <summary>The tools a chat call by this caller would offer the model.</summary>

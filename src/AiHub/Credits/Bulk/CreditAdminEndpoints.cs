@@ -4,6 +4,7 @@ using AiHub.Infrastructure.Audit;
 using AiHub.Data;
 using AiHub.Identity;
 using AiHub.Infrastructure.Errors;
+using AiHub.Infrastructure.OpenApi;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.EntityFrameworkCore;
@@ -29,8 +30,10 @@ internal static class CreditAdminEndpoints
     public static void MapCreditAdminRoutes(IEndpointRouteBuilder app)
     {
         AdminApi.Group(app, "/credits", Permissions.CreditsAdjust).MapPost("/bulk", Bulk).Accepts<string>("text/csv", "multipart/form-data").DisableAntiforgery()
+            .WithSummary("Grants or takes credits for many users at once from a CSV file (email,credits,reason); send an Idempotency-Key.")
+            .AcceptsFile("file", "A CSV file whose header is email,credits,reason.", "text/csv")
             .WithMetadata(new RequestSizeLimitAttribute(MaxFileBytes + UploadOverheadBytes));
-        AdminApi.Group(app, "/credits", Permissions.CreditsRead).MapGet("/audit", Audit);
+        AdminApi.Group(app, "/credits", Permissions.CreditsRead).MapGet("/audit", Audit).WithSummary("Lists the audit trail of credit changes: adjustments, bulk grants, promo codes, allocations and requests.");
     }
 
     /// <remarks>The CSV comes as a <c>text/csv</c> body or as the file of a multipart upload; the Idempotency-Key header is required.</remarks>

@@ -9,7 +9,7 @@ namespace AiHub.Credits.Plans;
 
 /// <summary>A plan as the API shows it: money as decimal next to the exact integer, a null limit for unlimited.</summary>
 internal sealed record PlanResponse(
-    string Code, string Name, int? ChatQuestions, string ChatPeriod, long? StorageBytes, int? Videos,
+    string Code, string Name, int? ChatQuestions, QuotaPeriod ChatPeriod, long? StorageBytes, int? Videos,
     decimal Price, long PriceCents, string Currency, decimal Grant, long GrantMicros, bool Active, int SortOrder);
 
 /// <summary>A whole plan: a missing limit means unlimited. Grant is in credits (at most 6 decimals).</summary>
@@ -142,7 +142,7 @@ internal sealed partial class PlanCatalog(AppDbContext db, AuditLog audit, IQuot
     }
 
     public static PlanResponse Describe(Plan p) => new(
-        p.Code, p.Name, p.ChatQuestions, p.ChatPeriod.ToString().ToLowerInvariant(), p.StorageBytes, p.Videos,
+        p.Code, p.Name, p.ChatQuestions, p.ChatPeriod, p.StorageBytes, p.Videos,
         p.PriceCents / 100m, p.PriceCents, p.Currency, p.GrantMicros / (decimal)Micros.PerCredit, p.GrantMicros, p.Active, p.SortOrder);
 
     public static string KindName(QuotaKind kind) => kind switch

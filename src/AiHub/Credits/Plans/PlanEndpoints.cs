@@ -9,14 +9,14 @@ internal static class PlanEndpoints
 {
     public static void MapPlanRoutes(IEndpointRouteBuilder app)
     {
-        app.MapGroup("/api/plans").WithTags("Plans").AllowAnonymous().MapGet("", ListActive);
+        app.MapGroup("/api/plans").WithTags("Plans").AllowAnonymous().MapGet("", ListActive).WithSummary("Lists the plans a new organisation can choose, cheapest first.");
 
-        OrgEndpoints.Org(app).WithTags("Plans").MapGet("/plan", OfOrg).RequireAuthorization(OrgPermissions.OrgRead);
+        OrgEndpoints.Org(app).WithTags("Plans").MapGet("/plan", OfOrg).WithSummary("Shows the organisation's plan and how much of each quota it has used.").RequireAuthorization(OrgPermissions.OrgRead);
 
         var plans = AdminApi.Group(app, "/plans", Permissions.SettingsManage);
-        plans.MapGet("", ListAll);
-        plans.MapPut("/{code}", Save);
-        AdminApi.Group(app, "/orgs", Permissions.OrgsManageAll).MapPut("/{orgId:guid}/plan", Assign);
+        plans.MapGet("", ListAll).WithSummary("Lists every plan, active or not.");
+        plans.MapPut("/{code}", Save).WithSummary("Creates or replaces a plan by its code.");
+        AdminApi.Group(app, "/orgs", Permissions.OrgsManageAll).MapPut("/{orgId:guid}/plan", Assign).WithSummary("Moves an organisation to another plan.");
     }
 
     static async Task<Ok<List<PlanResponse>>> ListActive(PlanCatalog plans, CancellationToken ct) =>

@@ -7,7 +7,7 @@ using Microsoft.EntityFrameworkCore;
 namespace AiHub.Credits.Pools;
 
 internal sealed record AllocationResponse(
-    Guid UserId, string Email, string? DisplayName, string Role, bool Capped,
+    Guid UserId, string Email, string? DisplayName, OrgRole Role, bool Capped,
     decimal? Allowance, long? AllowanceMicros, decimal? Held, long? HeldMicros,
     decimal SpentThisMonth, long SpentThisMonthMicros, int PendingRequests, decimal PendingCredits, long PendingMicros);
 
@@ -60,7 +60,7 @@ internal sealed class Allowances(AppDbContext db, Ledger ledger, CreditAccounts 
             var cap = caps.GetValueOrDefault(m.UserId);
             var used = spent.GetValueOrDefault(m.UserId);
             var asked = pending.GetValueOrDefault(m.UserId);
-            return new AllocationResponse(m.UserId, m.Email!, m.DisplayName, m.Role.ToString(), cap is not null,
+            return new AllocationResponse(m.UserId, m.Email!, m.DisplayName, m.Role, cap is not null,
                 cap is null ? null : Micros.ToCredits(cap.Balance), cap?.Balance, cap is null ? null : Micros.ToCredits(cap.Reserved), cap?.Reserved,
                 Micros.ToCredits(used), used, asked?.Count ?? 0, Micros.ToCredits(asked?.Amount ?? 0), asked?.Amount ?? 0);
         }).ToList();

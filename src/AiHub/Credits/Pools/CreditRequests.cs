@@ -16,7 +16,7 @@ internal sealed record ApproveBody(decimal? Credits);
 internal sealed record DenyBody(string? Reason);
 
 internal sealed record CreditRequestResponse(
-    Guid Id, Guid UserId, string Email, decimal Credits, long CreditsMicros, string Reason, string Status, DateTimeOffset CreatedAt,
+    Guid Id, Guid UserId, string Email, decimal Credits, long CreditsMicros, string Reason, CreditRequestStatus Status, DateTimeOffset CreatedAt,
     Guid? DecidedBy, DateTimeOffset? DecidedAt, decimal? ApprovedCredits, long? ApprovedMicros, string? DenyReason);
 
 /// <summary>
@@ -163,7 +163,7 @@ internal sealed class CreditRequests(AppDbContext db, Ledger ledger, PoolMembers
         Describe(request, (await Orgs.EmailsAsync(db, [request.UserId], ct)).GetValueOrDefault(request.UserId, ""));
 
     static CreditRequestResponse Describe(CreditRequest r, string email) => new(
-        r.Id, r.UserId, email, Micros.ToCredits(r.Amount), r.Amount, r.Reason, r.Status.ToString().ToLowerInvariant(), r.CreatedAt,
+        r.Id, r.UserId, email, Micros.ToCredits(r.Amount), r.Amount, r.Reason, r.Status, r.CreatedAt,
         r.DecidedBy, r.DecidedAt, r.ApprovedAmount is { } a ? Micros.ToCredits(a) : null, r.ApprovedAmount, r.DenyReason);
 
     Uri Link(Guid orgId) => new(identity.Value.PublicUrl, $"/orgs/{orgId}/credits");

@@ -21,16 +21,16 @@ internal static class PoolEndpoints
     public static void MapPoolRoutes(IEndpointRouteBuilder app)
     {
         var credits = OrgEndpoints.Org(app).MapGroup("/credits").WithTags("Credits");
-        credits.MapGet("/allocations", List).RequireAuthorization(OrgPermissions.CreditsManage);
-        credits.MapPost("/allocations/{userId:guid}", Change).RequireAuthorization(OrgPermissions.CreditsManage).RequireUser();
-        credits.MapDelete("/allocations/{userId:guid}", Remove).RequireAuthorization(OrgPermissions.CreditsManage).RequireUser();
-        credits.MapGet("/allocation", Mine).RequireAuthorization(OrgPermissions.OrgRead).RequireUser();
-        credits.MapGet("/settings", Settings).RequireAuthorization(OrgPermissions.CreditsManage);
-        credits.MapPut("/settings", ChangeSettings).RequireAuthorization(OrgPermissions.CreditsManage).RequireUser();
-        credits.MapPost("/requests", Request).RequireAuthorization(OrgPermissions.OrgRead).RequireUser();
-        credits.MapGet("/requests", Requests).RequireAuthorization(OrgPermissions.OrgRead);
-        credits.MapPost("/requests/{requestId:guid}/approve", Approve).RequireAuthorization(OrgPermissions.CreditsManage).RequireUser();
-        credits.MapPost("/requests/{requestId:guid}/deny", Deny).RequireAuthorization(OrgPermissions.CreditsManage).RequireUser();
+        credits.MapGet("/allocations", List).WithSummary("Lists each member's allowance from the organisation's pool and what they spent this month.").RequireAuthorization(OrgPermissions.CreditsManage);
+        credits.MapPost("/allocations/{userId:guid}", Change).WithSummary("Sets or changes a member's allowance from the pool.").RequireAuthorization(OrgPermissions.CreditsManage).RequireUser();
+        credits.MapDelete("/allocations/{userId:guid}", Remove).WithSummary("Removes a member's allowance; unspent credits return to the pool.").RequireAuthorization(OrgPermissions.CreditsManage).RequireUser();
+        credits.MapGet("/allocation", Mine).WithSummary("Your own allowance in this organisation and what is left of it.").RequireAuthorization(OrgPermissions.OrgRead).RequireUser();
+        credits.MapGet("/settings", Settings).WithSummary("The pool's settings: whether members need an allowance to use AI.").RequireAuthorization(OrgPermissions.CreditsManage);
+        credits.MapPut("/settings", ChangeSettings).WithSummary("Changes the pool's settings.").RequireAuthorization(OrgPermissions.CreditsManage).RequireUser();
+        credits.MapPost("/requests", Request).WithSummary("Asks the organisation's managers for more credits.").RequireAuthorization(OrgPermissions.OrgRead).RequireUser();
+        credits.MapGet("/requests", Requests).WithSummary("Lists credit requests: all of them for a manager, your own otherwise.").RequireAuthorization(OrgPermissions.OrgRead);
+        credits.MapPost("/requests/{requestId:guid}/approve", Approve).WithSummary("Approves a credit request; the amount joins the member's allowance.").RequireAuthorization(OrgPermissions.CreditsManage).RequireUser();
+        credits.MapPost("/requests/{requestId:guid}/deny", Deny).WithSummary("Denies a credit request, with a reason the member is sent.").RequireAuthorization(OrgPermissions.CreditsManage).RequireUser();
     }
 
     static async Task<Ok<AllocationList>> List(Guid orgId, HttpContext http, Allowances allowances, CancellationToken ct) =>

@@ -10,11 +10,11 @@ internal static class PromoEndpoints
     public static void MapPromoRoutes(IEndpointRouteBuilder app)
     {
         var adjust = AdminApi.Group(app, "/promo-codes", Permissions.CreditsAdjust);
-        adjust.MapPost("", Create);
-        adjust.MapDelete("/{code}", Deactivate);
-        AdminApi.Group(app, "/promo-codes", Permissions.CreditsRead).MapGet("", List);
+        adjust.MapPost("", Create).WithSummary("Creates a promo code worth a number of credits.");
+        adjust.MapDelete("/{code}", Deactivate).WithSummary("Deactivates a promo code; what was redeemed stays.");
+        AdminApi.Group(app, "/promo-codes", Permissions.CreditsRead).MapGet("", List).WithSummary("Lists promo codes and how often each was redeemed.");
 
-        app.MapPost("/api/credits/redeem", Redeem).WithTags("Credits").RequireAuthorization()
+        app.MapPost("/api/credits/redeem", Redeem).WithTags("Credits").WithSummary("Redeems a promo code: its credits join your own account.").RequireAuthorization()
             .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
     }
 

@@ -3,6 +3,7 @@ using System.Security.Claims;
 using AiHub.Data;
 using AiHub.Identity;
 using AiHub.Infrastructure.Errors;
+using AiHub.Infrastructure.OpenApi;
 using AiHub.Organizations;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
@@ -15,24 +16,24 @@ internal static class UsageEndpoints
     {
         var me = app.MapGroup("/api/me").WithTags("Usage").RequireAuthorization()
             .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized);
-        me.MapGet("/usage", MyUsage);
-        me.MapGet("/usage.csv", MyUsageCsv);
+        me.MapGet("/usage", MyUsage).ProducesCsv(alsoJson: true).WithSummary("Your AI usage (tokens, calls and cost) over a range of days, grouped by day, provider or model.");
+        me.MapGet("/usage.csv", MyUsageCsv).ProducesCsv().WithSummary("Your AI usage as a CSV file.");
 
         var org = OrgEndpoints.Org(app).WithTags("Usage");
-        org.MapGet("/usage", OrgUsage).RequireAuthorization(OrgPermissions.CreditsRead);
-        org.MapGet("/usage.csv", OrgUsageCsv).RequireAuthorization(OrgPermissions.CreditsRead);
+        org.MapGet("/usage", OrgUsage).ProducesCsv(alsoJson: true).WithSummary("The organisation's AI usage over a range of days, for everyone or one member.").RequireAuthorization(OrgPermissions.CreditsRead);
+        org.MapGet("/usage.csv", OrgUsageCsv).ProducesCsv().WithSummary("The organisation's AI usage as a CSV file.").RequireAuthorization(OrgPermissions.CreditsRead);
         // A key's usage is spending: reading it takes the credits permission as well as the keys one.
-        org.MapGet("/api-keys/{id:guid}/usage", KeyUsage).RequireAuthorization(OrgPermissions.ApiKeysRead, OrgPermissions.CreditsRead);
-        org.MapGet("/api-keys/{id:guid}/usage.csv", KeyUsageCsv).RequireAuthorization(OrgPermissions.ApiKeysRead, OrgPermissions.CreditsRead);
+        org.MapGet("/api-keys/{id:guid}/usage", KeyUsage).ProducesCsv(alsoJson: true).WithSummary("One API key's AI usage over a range of days.").RequireAuthorization(OrgPermissions.ApiKeysRead, OrgPermissions.CreditsRead);
+        org.MapGet("/api-keys/{id:guid}/usage.csv", KeyUsageCsv).ProducesCsv().WithSummary("One API key's AI usage as a CSV file.").RequireAuthorization(OrgPermissions.ApiKeysRead, OrgPermissions.CreditsRead);
 
         var prices = AdminApi.Group(app, "/prices", Permissions.ProvidersManage);
-        prices.MapGet("", ListPrices);
-        prices.MapPut("/{provider}/{model}", SetPrice);
-        prices.MapDelete("/{provider}/{model}", DeletePrice);
+        prices.MapGet("", ListPrices).WithSummary("Lists the price of every model, per million input and output tokens.");
+        prices.MapPut("/{provider}/{model}", SetPrice).WithSummary("Sets the price of one model.");
+        prices.MapDelete("/{provider}/{model}", DeletePrice).WithSummary("Removes the price of one model; it can then not be used until it has one.");
 
         var report = AdminApi.Group(app, "/credits", Permissions.CreditsRead);
-        report.MapGet("/report", Report);
-        report.MapGet("/report.csv", ReportCsv);
+        report.MapGet("/report", Report).ProducesCsv(alsoJson: true).WithSummary("Credits granted, bought and spent across the platform, per day, week or month.");
+        report.MapGet("/report.csv", ReportCsv).ProducesCsv().WithSummary("The platform credit report as a CSV file.");
     }
 
     static Task<Results<Ok<UsageResult>, FileContentHttpResult>> MyUsage(ClaimsPrincipal user, UsageQueries usage, CancellationToken ct,

@@ -66,13 +66,13 @@ internal sealed record UsageRow(
     DateOnly? Day, string? Provider, string? Model, long Requests, long Failures, long InputTokens, long OutputTokens,
     decimal Credits, long CostMicros, long AverageLatencyMs);
 
-internal sealed record UsageResult(DateOnly From, DateOnly To, string GroupBy, IReadOnlyList<UsageRow> Rows, UsageRow Total);
+internal sealed record UsageResult(DateOnly From, DateOnly To, UsageGrouping GroupBy, IReadOnlyList<UsageRow> Rows, UsageRow Total);
 
 internal sealed record ReportRow(
     DateOnly PeriodStart, decimal Consumed, long ConsumedMicros, decimal Bought, long BoughtMicros, decimal Granted, long GrantedMicros,
     decimal Adjustments, long AdjustmentsMicros, long Requests, long InputTokens, long OutputTokens);
 
-internal sealed record CreditReport(DateOnly From, DateOnly To, string Period, DateTimeOffset AggregatedUntil, IReadOnlyList<ReportRow> Rows, ReportRow Total);
+internal sealed record CreditReport(DateOnly From, DateOnly To, ReportPeriod Period, DateTimeOffset AggregatedUntil, IReadOnlyList<ReportRow> Rows, ReportRow Total);
 
 /// <summary>One hour's sums for one (provider, model).</summary>
 internal sealed record UsageBucket(DateTimeOffset HourStart, string Provider, string Model, long Requests, long Failures, long InputTokens, long OutputTokens, long CostMicros, long LatencyMsSum);
@@ -113,7 +113,7 @@ internal sealed class UsageQueries(AppDbContext db, TimeProvider clock)
             _ => [.. buckets.GroupBy(b => (b.Provider, b.Model)).Select(g => Row(g, provider: g.Key.Provider, model: g.Key.Model))
                 .OrderByDescending(r => r.CostMicros).ThenBy(r => r.Provider, StringComparer.Ordinal).ThenBy(r => r.Model, StringComparer.Ordinal)],
         };
-        return new UsageResult(range.From, range.To, grouping.ToString().ToLowerInvariant(), rows, Row(buckets));
+        return new UsageResult(range.From, range.To, grouping, rows, Row(buckets));
     }
 
     /// <summary>Per period: credits used, bought (revenue in credits), granted (grants and promo codes) and adjusted, with requests and tokens.</summary>
@@ -133,7 +133,7 @@ internal sealed class UsageQueries(AppDbContext db, TimeProvider clock)
         var ledger = entries.ToLookup(e => PeriodOf(DateOnly.FromDateTime(e.CreatedAt.UtcDateTime), period));
         var rows = periods.Select(p => Report(p, usage[p], ledger[p].Select(e => (e.Kind, e.Amount)))).ToList();
         var total = Report(range.From, buckets, entries.Select(e => (e.Kind, e.Amount)));
-        return new CreditReport(range.From, range.To, period.ToString().ToLowerInvariant(), watermark.AggregatedUntil, rows, total);
+        return new CreditReport(range.From, range.To, period, watermark.AggregatedUntil, rows, total);
     }
 
     /// <summary>The roll-up of aggregated hours plus the records not yet counted in it, in one snapshot of the database.</summary>
@@ -220,7 +220,7 @@ internal static class UsageCsv
 {
     public static byte[] Usage(UsageResult result)
     {
-        var grouping = UsageQueries.ParseGrouping(result.GroupBy);
+        var grouping = result.GroupBy;
         string[] keys = grouping switch
         {
             UsageGrouping.Day => ["day"],

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Diagnostics;
 
 namespace AiHub.Infrastructure.Errors;
@@ -19,8 +18,6 @@ internal static class ErrorsExtensions
         services.AddExceptionHandler<ProblemDetailsExceptionHandler>();
         // Minimal APIs then report a malformed body as an exception with its reason instead of a bare 400.
         services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
-        // A number is a JSON number: "5" for credits is refused rather than guessed at.
-        services.ConfigureHttpJsonOptions(options => options.SerializerOptions.NumberHandling = JsonNumberHandling.Strict);
         return services;
     }
 

@@ -23,11 +23,11 @@ internal static class ApiKeyEndpoints
     public static void MapApiKeyEndpoints(this IEndpointRouteBuilder app)
     {
         var keys = OrgEndpoints.Org(app).MapGroup("/api-keys").WithTags("API keys");
-        keys.MapGet("", List).RequireAuthorization(OrgPermissions.ApiKeysRead);
+        keys.MapGet("", List).WithSummary("Lists the organisation's API keys (their secrets are never returned).").RequireAuthorization(OrgPermissions.ApiKeysRead);
         // Made, revoked and rotated by people only: a key has no creator to answer for the keys it would make.
-        keys.MapPost("", Create).RequireAuthorization(OrgPermissions.ApiKeysManage).RequireUser();
-        keys.MapDelete("/{id:guid}", Revoke).RequireAuthorization(OrgPermissions.ApiKeysManage).RequireUser();
-        keys.MapPost("/{id:guid}/rotate", Rotate).RequireAuthorization(OrgPermissions.ApiKeysManage).RequireUser();
+        keys.MapPost("", Create).WithSummary("Creates an API key; its secret is in this answer only.").RequireAuthorization(OrgPermissions.ApiKeysManage).RequireUser();
+        keys.MapDelete("/{id:guid}", Revoke).WithSummary("Revokes an API key at once.").RequireAuthorization(OrgPermissions.ApiKeysManage).RequireUser();
+        keys.MapPost("/{id:guid}/rotate", Rotate).WithSummary("Replaces an API key's secret; the old one stops working.").RequireAuthorization(OrgPermissions.ApiKeysManage).RequireUser();
     }
 
     static async Task<Ok<List<ApiKeyResponse>>> List(Guid orgId, HttpContext http, OrgApiKeys keys, CancellationToken ct) =>

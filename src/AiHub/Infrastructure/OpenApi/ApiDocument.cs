@@ -1,0 +1,121 @@
+using System.Text.Json.Serialization.Metadata;
+using Microsoft.AspNetCore.OpenApi;
+using Microsoft.OpenApi;
+
+namespace AiHub.Infrastructure.OpenApi;
+
+/// <summary>The OpenAPI document at /openapi/v1.json, written so that a client generated from it works as it stands.</summary>
+internal static class ApiDocument
+{
+    public const string Name = "v1";
+
+    const string Description = """
+        Organisations, chat, knowledge bases and credits.
+
+        - **Casing:** property names and every enum value are camelCase strings (`"role": "user"`, `"status": "complete"`); a request may spell an enum value in any case.
+        - **Numbers** are JSON numbers; credits come as a decimal next to the exact integer micro-credits (`cost`, `costMicros`).
+        - **Errors** are RFC 9457 ProblemDetails (`application/problem+json`) for every status and every `Accept` header, with `traceId` and, for invalid input, `errors` by field.
+        - **Org routes** are `/api/orgs/{orgId}/…`; another organisation's resource is 404.
+        - **Streaming:** send a message with `Accept: text/event-stream` for server-sent events, or connect to the WebSocket at `/ws`.
+        """;
+
+    public static IServiceCollection AddApiDocument(this IServiceCollection services) => services.AddOpenApi(Name, options =>
+    {
+        options.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "AiHub API";
+            document.Info.Description = Description;
+            return Task.CompletedTask;
+        });
+        options.AddSchemaTransformer((schema, context, _) =>
+        {
+            OptionalWhenNullable(schema, context.JsonTypeInfo);
+            // An enum is written as a string (ApiJson); saying so lets a generator type it as a union of strings.
+            if (schema.Enum is { Count: > 0 } && schema.Type is null && (Nullable.GetUnderlyingType(context.JsonTypeInfo.Type) ?? context.JsonTypeInfo.Type).IsEnum)
+                schema.Type = JsonSchemaType.String;
+            return Task.CompletedTask;
+        });
+    });
+
+    /// <summary>
+    /// A record's constructor parameters are all listed as required, even <c>string? Title</c>; a generated client would
+    /// then insist on a title. A member that may be null may also be left out.
+    /// </summary>
+    static void OptionalWhenNullable(OpenApiSchema schema, JsonTypeInfo type)
+    {
+        if (schema.Required is not { Count: > 0 } required || type.Kind != JsonTypeInfoKind.Object)
+            return;
+        foreach (var property in type.Properties)
+        {
+            var nullable = Nullable.GetUnderlyingType(property.PropertyType) is not null
+                || (!property.PropertyType.IsValueType && property.IsGetNullable && property.IsSetNullable)
+                || (schema.Properties is { } properties && properties.TryGetValue(property.Name, out var p) && p is OpenApiSchema { Type: { } t } && t.HasFlag(JsonSchemaType.Null));
+            if (nullable && !property.IsRequired)
+                required.Remove(property.Name);
+        }
+    }
+
+    /// <summary>
+    /// Documents a 200 answered as CSV: only CSV (<paramref name="alsoJson"/> false), or CSV beside the JSON answer
+    /// (for an endpoint that answers CSV when asked with <c>format=csv</c>).
+    /// </summary>
+    public static RouteHandlerBuilder ProducesCsv(this RouteHandlerBuilder builder, bool alsoJson = false) =>
+        builder.AddOpenApiOperationTransformer((operation, _, _) =>
+        {
+            var ok = Ok(operation);
+            ok.Content ??= new Dictionary<string, OpenApiMediaType>();
+            if (!alsoJson)
+                ok.Content.Remove("application/json");
+            ok.Content["text/csv"] = new OpenApiMediaType { Schema = new OpenApiSchema { Type = JsonSchemaType.String, Description = "RFC 4180 CSV with a header row." } };
+            ok.Description = alsoJson ? "The answer as JSON, or as CSV with format=csv." : "A CSV file (RFC 4180, with a header row).";
+            return Task.CompletedTask;
+        });
+
+    /// <summary>Documents a body sent as a multipart upload whose <paramref name="field"/> is a file, or as one of <paramref name="rawTypes"/> (the file's bytes as the body).</summary>
+    public static RouteHandlerBuilder AcceptsFile(this RouteHandlerBuilder builder, string field, string description, params string[] rawTypes) =>
+        builder.AddOpenApiOperationTransformer((operation, _, _) =>
+        {
+            var content = new Dictionary<string, OpenApiMediaType>
+            {
+                ["multipart/form-data"] = new()
+                {
+                    Schema = new OpenApiSchema
+                    {
+                        Type = JsonSchemaType.Object,
+                        Required = new HashSet<string> { field },
+                        Properties = new Dictionary<string, IOpenApiSchema>
+                        {
+                            [field] = new OpenApiSchema { Type = JsonSchemaType.String, Format = "binary", Description = description },
+                        },
+                    },
+                },
+            };
+            foreach (var raw in rawTypes)
+                content[raw] = new OpenApiMediaType { Schema = new OpenApiSchema { Type = JsonSchemaType.String, Description = description } };
+            operation.RequestBody = new OpenApiRequestBody { Required = true, Content = content };
+            return Task.CompletedTask;
+        });
+
+    /// <summary>Documents a 200 that streams server-sent events (<c>text/event-stream</c>) beside its JSON answer; <paramref name="events"/> describes each event.</summary>
+    public static RouteHandlerBuilder ProducesEvents(this RouteHandlerBuilder builder, string events) =>
+        builder.AddOpenApiOperationTransformer((operation, _, _) =>
+        {
+            var ok = Ok(operation);
+            ok.Content ??= new Dictionary<string, OpenApiMediaType>();
+            ok.Content["text/event-stream"] = new OpenApiMediaType
+            {
+                Schema = new OpenApiSchema { Type = JsonSchemaType.String, Description = events },
+            };
+            ok.Description = "The answer as JSON, or as server-sent events when the request has Accept: text/event-stream.";
+            operation.Description = (operation.Description is { Length: > 0 } d ? d + "\n\n" : "") + events;
+            return Task.CompletedTask;
+        });
+
+    static OpenApiResponse Ok(OpenApiOperation operation)
+    {
+        operation.Responses ??= [];
+        if (!operation.Responses.TryGetValue("200", out var found) || found is not OpenApiResponse ok)
+            operation.Responses["200"] = ok = new OpenApiResponse { Description = "OK" };
+        return ok;
+    }
+}
