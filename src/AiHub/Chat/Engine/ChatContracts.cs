@@ -26,7 +26,7 @@ internal sealed record ModelTarget(
     string DisplayName,
     int ContextLength,
     ModelCapabilities Capabilities,
-    PriceResponse? Price,
+    ModelRate? Price,
     IChatClient Client,
     bool TenantSupplied = false);
 
