@@ -72,7 +72,7 @@ internal sealed class Workspaces(AppDbContext db, AuditLog audit, IEnumerable<ID
         var now = clock.GetUtcNow();
         var workspace = new Workspace { Id = Guid.CreateVersion7(now), OrganizationId = orgId, Name = Orgs.RequireName(body.Name), CreatedAt = now };
         Apply(workspace, body);
-        await RequireUsableModelAsync(orgId, body, ct);
+        await RequireUsableModelAsync(orgId, body.DefaultModel, ct);
         await RequireUniqueNameAsync(orgId, workspace.Name, null, ct);
         db.Workspaces.Add(workspace);
         audit.Add(AuditKinds.WorkspaceCreated, actorId, new { workspace.Id, workspace.Name }, organizationId: orgId);
@@ -86,13 +86,14 @@ internal sealed class Workspaces(AppDbContext db, AuditLog audit, IEnumerable<ID
         Orgs.Require(caller, OrgPermissions.WorkspacesManage);
         var orgId = caller.OrganizationId;
         var workspace = await FindAsync(db, orgId, id, ct);
+        // Before any change to the tracked row: a refused change must leave nothing for a later save in this scope.
+        await RequireUsableModelAsync(orgId, body.DefaultModel, ct);
         if (body.Name is not null)
         {
             workspace.Name = Orgs.RequireName(body.Name);
             await RequireUniqueNameAsync(orgId, workspace.Name, id, ct);
         }
         Apply(workspace, body);
-        await RequireUsableModelAsync(orgId, body, ct);
         audit.Add(AuditKinds.WorkspaceUpdated, actorId, new { workspace.Id, workspace.Name }, organizationId: orgId);
         await db.SaveChangesAsync(ct);
         return Describe(workspace, caller);
@@ -129,9 +130,9 @@ internal sealed class Workspaces(AppDbContext db, AuditLog audit, IEnumerable<ID
     }
 
     /// <summary>A default the org cannot chat with would only turn every new conversation into a refusal.</summary>
-    async Task RequireUsableModelAsync(Guid orgId, WorkspaceRequest body, CancellationToken ct)
+    async Task RequireUsableModelAsync(Guid orgId, string? defaultModel, CancellationToken ct)
     {
-        if (body.DefaultModel?.Trim() is not { Length: > 0 } model)
+        if (defaultModel?.Trim() is not { Length: > 0 and <= 200 } model)
             return;
         foreach (var check in modelChecks)
             await check.RequireUsableAsync(orgId, model, "defaultModel", ct);

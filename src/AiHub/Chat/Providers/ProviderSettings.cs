@@ -48,16 +48,16 @@ internal class PriceSetting
 
     public decimal? OutputPerMillion { get; set; }
 
-    /// <summary>Both prices as exact micro-credits, or a message per bad value naming its setting under <paramref name="at"/>.</summary>
-    public (ModelRate? Rate, List<string> Failures) Read(string at, string source)
+    /// <summary>Both prices as exact micro-credits, or each bad value's setting (under <paramref name="at"/>) and what is wrong with it.</summary>
+    public (ModelRate? Rate, List<(string Setting, string Message)> Failures) Read(string at, string source)
     {
-        var failures = new List<string>();
+        var failures = new List<(string, string)>();
         long Field(string name, decimal? credits)
         {
             if (credits is null)
-                failures.Add($"{at}:{name}: is required; {PriceCatalog.PerMillionRule}");
+                failures.Add(($"{at}:{name}", $"is required; {PriceCatalog.PerMillionRule}"));
             else if (!PriceCatalog.TryReadPerMillion(credits, out var micros))
-                failures.Add($"{at}:{name}: '{credits}' is not valid; {PriceCatalog.PerMillionRule}");
+                failures.Add(($"{at}:{name}", $"'{credits}' is not valid; {PriceCatalog.PerMillionRule}"));
             else
                 return micros;
             return 0;
@@ -161,10 +161,10 @@ internal sealed class ProvidersSettingsValidator : IValidateOptions<ProvidersSet
                 failures.Add($"{priceAt}:Model: '{model}' is not in {at}:Models; price only models the provider lists");
             else if (!priced.Add(model))
                 failures.Add($"{priceAt}:Model: '{model}' is priced twice; give each model one price");
-            failures.AddRange(price.Read(priceAt, PriceSources.Settings).Failures);
+            failures.AddRange(price.Read(priceAt, PriceSources.Settings).Failures.Select(f => $"{f.Setting}: {f.Message}"));
         }
         if (p.DefaultPrice is { } fallback)
-            failures.AddRange(fallback.Read($"{at}:DefaultPrice", PriceSources.ProviderDefault).Failures);
+            failures.AddRange(fallback.Read($"{at}:DefaultPrice", PriceSources.ProviderDefault).Failures.Select(f => $"{f.Setting}: {f.Message}"));
     }
 
     /// <summary>The settings' prices by provider and model, for the price catalog; the settings are valid by then.</summary>
@@ -187,7 +187,10 @@ internal sealed class ChatSettings : IValidatableObject
 {
     public const string Section = "Chat";
 
-    /// <summary>The model used when a request names none; unset: the first model the org may use.</summary>
+    /// <summary>
+    /// The model used when a request names none, when the org may use it and it has a price; otherwise (and unset) the
+    /// first model the org may use that has a price.
+    /// </summary>
     public string? DefaultModel { get; set; }
 
     /// <summary>
@@ -224,14 +227,11 @@ internal sealed class ChatSettings : IValidatableObject
             foreach (var result in results)
                 yield return new ValidationResult(result.ErrorMessage, result.MemberNames.Select(m => $"{name}:{m}"));
         }
-        foreach (var failure in OrgProviderPrice.Read(nameof(OrgProviderPrice), PriceSources.OrgProvider).Failures)
-        {
-            var (member, message) = (failure[..failure.IndexOf(": ", StringComparison.Ordinal)], failure[(failure.IndexOf(": ", StringComparison.Ordinal) + 2)..]);
-            yield return new ValidationResult(message, [member]);
-        }
+        foreach (var (setting, message) in OrgProviderPrice.Read(nameof(OrgProviderPrice), PriceSources.OrgProvider).Failures)
+            yield return new ValidationResult(message, [setting]);
     }
 
-    /// <summary>The rate of an organisation's own provider, read once: the settings are valid by then.</summary>
+    /// <summary>The rate of an organisation's own provider; the settings were validated at start-up.</summary>
     public ModelRate OrgProviderRate() => OrgProviderPrice.Read("", PriceSources.OrgProvider).Rate!;
 }
 
