@@ -307,6 +307,30 @@ public abstract class FirstAnswerTests(SelfHostedFixture fixture)
         Assert.Equal((SelfHostedFixture.Private, 0L), (answer.Model, answer.Cost));
     }
 
+    [Fact]
+    public async Task An_org_left_without_a_workspace_gets_General_again_once_when_chat_starts()
+    {
+        var start = await SignUpAsync(_host);
+        await SendAsync(start.Client, start.Owner, HttpMethod.Delete, $"/api/orgs/{start.OrgId}/workspaces/{start.WorkspaceId}", expected: HttpStatusCode.NoContent);
+        var userId = UserIdOf(start.Owner);
+
+        var made = await FirstWorkspaceAsync(start.OrgId, userId);
+        var again = await FirstWorkspaceAsync(start.OrgId, userId);
+
+        var general = Assert.Single((await SendAsync(start.Client, start.Owner, HttpMethod.Get, $"/api/orgs/{start.OrgId}/workspaces")).EnumerateArray());
+        Assert.Equal(("General", made), (general.GetProperty("name").GetString(), (Guid?)general.GetProperty("id").GetGuid()));
+        Assert.Equal(made, again);
+        Assert.NotEqual(start.WorkspaceId, made);
+    }
+
+    /// <summary>What the /chat page does for the signed-in user.</summary>
+    async Task<Guid?> FirstWorkspaceAsync(Guid orgId, Guid userId)
+    {
+        await using var scope = _host.App.Services.CreateAsyncScope();
+        var grant = await scope.ServiceProvider.GetRequiredService<AiHub.Organizations.OrgAccess>().GetAsync(orgId, userId, Ct);
+        return await scope.ServiceProvider.GetRequiredService<AiHub.Organizations.Workspaces>().FirstAsync(grant!, userId, Ct);
+    }
+
     async Task<ModelRate?> ResolveAsync(string provider, string model)
     {
         await using var scope = _host.App.Services.CreateAsyncScope();
