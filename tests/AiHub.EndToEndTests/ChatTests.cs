@@ -435,7 +435,7 @@ public sealed class ChatTests(ChatFixture chat) : IClassFixture<ChatFixture>
         return page;
     }
 
-    /// <summary>Through <c>/chat</c>, which takes a new account to its personal org's first workspace (made on the first visit).</summary>
+    /// <summary>Through <c>/chat</c>, which takes a new account to its personal org's first workspace (made with the org at sign-up).</summary>
     static async Task OpenChatAsync(IPage page)
     {
         await GoToChatAsync(page);

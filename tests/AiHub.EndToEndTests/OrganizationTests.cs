@@ -37,10 +37,9 @@ public sealed partial class OrganizationTests(BrowserFixture fixture)
         await page.GetByTestId("workspace-new-name").FillAsync("Support bot");
         await page.GetByTestId("workspace-new-description").FillAsync("Answers customers' questions.");
         await page.GetByTestId("workspace-new-system-prompt").FillAsync("You are a patient support agent.");
-        await page.GetByTestId("workspace-new-default-model").FillAsync("gpt-4o-mini");
         await page.GetByTestId("workspace-new-submit").ClickAsync();
         var workspace = page.Locator("[data-testid=workspace][data-name='Support bot']");
-        await Expect(workspace.GetByTestId("workspace-model")).ToHaveTextAsync("gpt-4o-mini");
+        await Expect(workspace.GetByTestId("workspace-model")).ToHaveTextAsync("the platform's default");
         await Expect(workspace.GetByTestId("workspace-description")).ToHaveTextAsync("Answers customers' questions.");
         await BrowserFixture.ScreenshotAsync(page, "org-workspaces.png");
 
@@ -61,7 +60,7 @@ public sealed partial class OrganizationTests(BrowserFixture fixture)
         var texts = page.GetByTestId("activity-text");
         await Expect(texts.First).ToHaveTextAsync($"added {email} to the team Research as its lead");
         await Expect(page.Locator("[data-testid=activity-event][data-kind='team.created']").GetByTestId("activity-text")).ToHaveTextAsync("created the team Research");
-        await Expect(page.Locator("[data-testid=activity-event][data-kind='workspace.created']").GetByTestId("activity-text")).ToHaveTextAsync("created the workspace Support bot");
+        await Expect(page.Locator("[data-testid=activity-event][data-kind='workspace.created']").GetByTestId("activity-text")).ToHaveTextAsync(["created the workspace Support bot", "created the workspace General"]);
         await Expect(page.Locator("[data-testid=activity-event][data-kind='org.created']").GetByTestId("activity-actor")).ToHaveTextAsync(email);
         await BrowserFixture.ScreenshotAsync(page, "org-activity.png");
     }

@@ -7,7 +7,7 @@ using Microsoft.EntityFrameworkCore;
 namespace AiHub.Organizations;
 
 /// <summary>Creating organisations and changing who belongs to them; every change is audited under the org.</summary>
-internal sealed class Orgs(AppDbContext db, AuditLog audit, OrgAccess access, TimeProvider clock) : IAccountEvents
+internal sealed class Orgs(AppDbContext db, AuditLog audit, OrgAccess access, Workspaces workspaces, TimeProvider clock) : IAccountEvents
 {
     /// <summary>How long a deleted organisation can be restored before its data is purged.</summary>
     public static readonly TimeSpan RestoreWindow = TimeSpan.FromDays(30);
@@ -25,6 +25,8 @@ internal sealed class Orgs(AppDbContext db, AuditLog audit, OrgAccess access, Ti
         db.Organizations.Add(org);
         db.Memberships.Add(new Membership { OrganizationId = org.Id, UserId = ownerId, Role = OrgRole.Owner, JoinedAt = now });
         audit.Add(AuditKinds.OrgCreated, ownerId, new { org.Name, personal }, organizationId: org.Id);
+        // In the same unit of work: an API client can start a conversation as soon as the org exists.
+        workspaces.AddFirst(org.Id, ownerId);
         return org;
     }
 

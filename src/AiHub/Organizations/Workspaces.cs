@@ -6,8 +6,47 @@ using Microsoft.EntityFrameworkCore;
 namespace AiHub.Organizations;
 
 /// <summary>An org's workspaces: a name, a description and the chat defaults (system prompt, model) they carry.</summary>
-internal sealed class Workspaces(AppDbContext db, AuditLog audit, TimeProvider clock)
+internal sealed class Workspaces(AppDbContext db, AuditLog audit, IEnumerable<IDefaultModelCheck> modelChecks, TimeProvider clock)
 {
+    /// <summary>The workspace every organisation starts with, so that a client can chat right after creating it.</summary>
+    public const string FirstName = "General";
+
+    /// <summary>Adds the org's first workspace to the unit of work of the org's creation; the caller saves.</summary>
+    public Workspace AddFirst(Guid orgId, Guid actorId)
+    {
+        var now = clock.GetUtcNow();
+        var workspace = new Workspace { Id = Guid.CreateVersion7(now), OrganizationId = orgId, Name = FirstName, CreatedAt = now };
+        db.Workspaces.Add(workspace);
+        audit.Add(AuditKinds.WorkspaceCreated, actorId, new { workspace.Id, workspace.Name }, organizationId: orgId);
+        return workspace;
+    }
+
+    /// <summary>
+    /// The org's first workspace; an org made before every org got one at its creation gets it now, made as
+    /// <see cref="AddFirst"/> makes it. Null when the org has none and the caller may not make one.
+    /// </summary>
+    public async Task<Guid?> FirstAsync(OrgGrant caller, Guid actorId, CancellationToken ct)
+    {
+        var first = await FirstIdAsync(caller.OrganizationId, ct);
+        if (first is not null || !caller.Has(OrgPermissions.WorkspacesManage))
+            return first;
+        var workspace = AddFirst(caller.OrganizationId, actorId);
+        try
+        {
+            await db.SaveChangesAsync(ct);
+            return workspace.Id;
+        }
+        catch (DbUpdateException e) when (UniqueViolation.Is(e))
+        {
+            // Another tab made it at the same moment: theirs is the first.
+            db.ChangeTracker.Clear();
+            return await FirstIdAsync(caller.OrganizationId, ct);
+        }
+    }
+
+    Task<Guid?> FirstIdAsync(Guid orgId, CancellationToken ct) =>
+        db.Workspaces.Where(w => w.OrganizationId == orgId).OrderBy(w => w.CreatedAt).ThenBy(w => w.Id).Select(w => (Guid?)w.Id).FirstOrDefaultAsync(ct);
+
     public async Task<List<WorkspaceResponse>> ListAsync(OrgGrant caller, CancellationToken ct)
     {
         Orgs.Require(caller, OrgPermissions.WorkspacesRead);
@@ -33,6 +72,7 @@ internal sealed class Workspaces(AppDbContext db, AuditLog audit, TimeProvider c
         var now = clock.GetUtcNow();
         var workspace = new Workspace { Id = Guid.CreateVersion7(now), OrganizationId = orgId, Name = Orgs.RequireName(body.Name), CreatedAt = now };
         Apply(workspace, body);
+        await RequireUsableModelAsync(orgId, body.DefaultModel, ct);
         await RequireUniqueNameAsync(orgId, workspace.Name, null, ct);
         db.Workspaces.Add(workspace);
         audit.Add(AuditKinds.WorkspaceCreated, actorId, new { workspace.Id, workspace.Name }, organizationId: orgId);
@@ -46,6 +86,8 @@ internal sealed class Workspaces(AppDbContext db, AuditLog audit, TimeProvider c
         Orgs.Require(caller, OrgPermissions.WorkspacesManage);
         var orgId = caller.OrganizationId;
         var workspace = await FindAsync(db, orgId, id, ct);
+        // Before any change to the tracked row: a refused change must leave nothing for a later save in this scope.
+        await RequireUsableModelAsync(orgId, body.DefaultModel, ct);
         if (body.Name is not null)
         {
             workspace.Name = Orgs.RequireName(body.Name);
@@ -85,6 +127,15 @@ internal sealed class Workspaces(AppDbContext db, AuditLog audit, TimeProvider c
             workspace.SystemPrompt = body.SystemPrompt.Trim() is { Length: > 0 } p ? p : null;
         if (body.DefaultModel is not null)
             workspace.DefaultModel = body.DefaultModel.Trim() is { Length: > 0 } m ? m : null;
+    }
+
+    /// <summary>A default the org cannot chat with would only turn every new conversation into a refusal.</summary>
+    async Task RequireUsableModelAsync(Guid orgId, string? defaultModel, CancellationToken ct)
+    {
+        if (defaultModel?.Trim() is not { Length: > 0 and <= 200 } model)
+            return;
+        foreach (var check in modelChecks)
+            await check.RequireUsableAsync(orgId, model, "defaultModel", ct);
     }
 
     async Task RequireUniqueNameAsync(Guid orgId, string name, Guid? except, CancellationToken ct)

@@ -269,6 +269,11 @@ public sealed class ProviderTestsOnTheirOwnHost
     [InlineData("AIHUB_Providers__0__Models__0", "", "Providers:0:Models: lists no model")]
     [InlineData("AIHUB_Providers__0__BaseUrl", "", "Providers:0:BaseUrl: is required when Providers:0:Kind is OpenAICompatible")]
     [InlineData("AIHUB_Chat__Retry__MaxAttempts", "0", "Chat:Retry:MaxAttempts:")]
+    [InlineData("AIHUB_Providers__0__Prices__0__Model", "llama2", "Providers:0:Prices:0:Model: 'llama2' is not in Providers:0:Models")]
+    [InlineData("AIHUB_Providers__0__Prices__0__InputPerMillion", "-1", "Providers:0:Prices:0:InputPerMillion: '-1' is not valid; Give the credits per million tokens")]
+    [InlineData("AIHUB_Providers__0__Prices__0__OutputPerMillion", "0.0000001", "Providers:0:Prices:0:OutputPerMillion: '0.0000001' is not valid")]
+    [InlineData("AIHUB_Providers__0__DefaultPrice__InputPerMillion", "1", "Providers:0:DefaultPrice:OutputPerMillion: is required")]
+    [InlineData("AIHUB_Chat__OrgProviderPrice__InputPerMillion", "2000000", "Chat:OrgProviderPrice:InputPerMillion: '2000000' is not valid")]
     public async Task A_bad_provider_setting_stops_the_process_naming_it(string variable, string value, string expected)
     {
         await using var database = TestDatabase.Sqlite();
@@ -279,6 +284,9 @@ public sealed class ProviderTestsOnTheirOwnHost
             ["AIHUB_Providers__0__Kind"] = "OpenAICompatible",
             ["AIHUB_Providers__0__BaseUrl"] = "http://127.0.0.1:9/v1",
             ["AIHUB_Providers__0__Models__0"] = "llama3",
+            ["AIHUB_Providers__0__Prices__0__Model"] = "llama3",
+            ["AIHUB_Providers__0__Prices__0__InputPerMillion"] = "1",
+            ["AIHUB_Providers__0__Prices__0__OutputPerMillion"] = "2",
             ["AIHUB_Providers__1__Name"] = "second",
             ["AIHUB_Providers__1__Kind"] = "OpenAI",
             ["AIHUB_Providers__1__ApiKey"] = "sk-startup-secret",

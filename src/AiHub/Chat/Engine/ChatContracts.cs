@@ -27,7 +27,7 @@ internal sealed record ModelTarget(
     string DisplayName,
     int ContextLength,
     ModelCapabilities Capabilities,
-    PriceResponse? Price,
+    ModelRate? Price,
     IChatClient Client,
     bool TenantSupplied = false);
 

@@ -114,7 +114,7 @@ internal sealed class ChatEngine(
     }
 
     /// <param name="EstimatedInput">The history's tokens by this model's tokenizer.</param>
-    internal sealed record PricedTarget(ModelTarget Target, PriceResponse Price, int EstimatedInput)
+    internal sealed record PricedTarget(ModelTarget Target, ModelRate Price, int EstimatedInput)
     {
         public long Cost(long input, long output) => PriceCatalog.Cost(input, output, Price.InputMicrosPerMillion, Price.OutputMicrosPerMillion);
     }

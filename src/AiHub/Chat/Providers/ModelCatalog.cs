@@ -28,7 +28,11 @@ internal sealed record ModelOverrides(string? DisplayName, int? ContextLength, I
 internal sealed record ModelSettingRequest(string? DisplayName, int? ContextLength, IReadOnlyList<string>? Capabilities, IReadOnlyList<string>? DisabledPlans);
 
 /// <summary>A model served by one provider, with what it can do, what it costs and whether the org's plan allows it.</summary>
-internal sealed record CatalogModel(ProviderSource Source, string Model, string DisplayName, int ContextLength, ModelCapabilities Capabilities, PriceResponse? Price, bool Allowed);
+internal sealed record CatalogModel(ProviderSource Source, string Model, string DisplayName, int ContextLength, ModelCapabilities Capabilities, ModelRate? Price, bool Allowed)
+{
+    /// <summary>The org may call it and it can be charged: only such a model can answer.</summary>
+    public bool Usable => Allowed && Price is not null;
+}
 
 internal static class ModelAuditKinds
 {
@@ -41,7 +45,7 @@ internal static class ModelAuditKinds
 /// </summary>
 internal sealed class ModelCatalog(
     AppDbContext db, ProviderDirectory directory, DeploymentProviders deployment, PriceCatalog prices, HybridCache cache,
-    IServiceScopeFactory scopes, AuditLog audit, IOptions<ChatSettings> chat, TimeProvider clock)
+    IServiceScopeFactory scopes, AuditLog audit, IOptions<ChatSettings> chat, TimeProvider clock) : IDefaultModelCheck
 {
     const string CacheKey = "model-settings";
 
@@ -96,8 +100,8 @@ internal sealed class ModelCatalog(
             return [];
         var plan = await PlanCodeAsync(orgId, ct);
         var settings = await SettingsAsync(ct);
-        var priced = await prices.ListAsync(ct);
-        return [.. sources.SelectMany(source => source.Models.Select(model => Model(source, model, settings, plan, priced)))];
+        var book = await prices.BookAsync(ct);
+        return [.. sources.SelectMany(source => source.Models.Select(model => Model(source, model, settings, plan, book)))];
     }
 
     /// <summary>The models the org may use, as the API lists them; the default is the one routing picks when a request names none.</summary>
@@ -110,9 +114,28 @@ internal sealed class ModelCatalog(
             m.Source.Origin, ReferenceEquals(m, chosen))).ToList();
     }
 
-    /// <summary>The configured default when the org may use it, else the first model it may use.</summary>
-    internal static CatalogModel? DefaultOf(IReadOnlyList<CatalogModel> usable, string? defaultModel) =>
-        (defaultModel is null ? null : usable.FirstOrDefault(m => Names(m, defaultModel))) ?? (usable.Count > 0 ? usable[0] : null);
+    /// <summary>
+    /// The configured default when the org may use it and it has a price, else the first such model: a request that
+    /// names no model never lands on one that would be refused.
+    /// </summary>
+    internal static CatalogModel? DefaultOf(IReadOnlyList<CatalogModel> models, string? defaultModel) =>
+        (defaultModel is null ? null : models.FirstOrDefault(m => m.Usable && Names(m, defaultModel))) ?? models.FirstOrDefault(m => m.Usable);
+
+    /// <summary>
+    /// Refuses, with a 400 naming <paramref name="field"/>, a model the org cannot chat with as a default: one no provider
+    /// of the org serves, one its plan leaves out, or one nothing prices.
+    /// </summary>
+    public async Task RequireUsableAsync(Guid orgId, string model, string field, CancellationToken ct)
+    {
+        var name = model.Trim();
+        var serving = (await ForOrgAsync(orgId, ct)).Where(m => Names(m, name)).ToList();
+        if (serving.Count == 0)
+            throw ProblemException.Invalid(field, $"No provider of this organisation serves '{name}'. GET /api/orgs/{orgId}/models lists the models it may use.");
+        if (!serving.Any(m => m.Allowed))
+            throw ProblemException.Invalid(field, $"The organisation's plan does not include '{name}'. GET /api/orgs/{orgId}/models lists the models it may use.");
+        if (!serving.Any(m => m.Usable))
+            throw ProblemException.Invalid(field, $"'{name}' has no price, so a chat with it would be refused. Choose a model with a price from GET /api/orgs/{orgId}/models, or ask an admin to price it.");
+    }
 
     /// <summary>Whether <paramref name="name"/> (<c>model</c> or <c>provider/model</c>) names this model.</summary>
     internal static bool Names(CatalogModel m, string name) =>
@@ -122,12 +145,12 @@ internal sealed class ModelCatalog(
     public async Task<List<AdminModelResponse>> ListForAdminAsync(CancellationToken ct)
     {
         var settings = await SettingsAsync(ct);
-        var priced = await prices.ListAsync(ct);
+        var book = await prices.BookAsync(ct);
         var list = new List<AdminModelResponse>();
         foreach (var source in deployment.All)
             foreach (var model in source.Models)
             {
-                var m = Model(source, model, settings, null, priced);
+                var m = Model(source, model, settings, null, book);
                 var s = settings.GetValueOrDefault((source.Name, model.ToLowerInvariant()));
                 list.Add(new AdminModelResponse(
                     source.Name, model, source.Kind, m.DisplayName, m.ContextLength, CapabilityNames(m.Capabilities), m.Price?.InputPerMillion, m.Price?.OutputPerMillion,
@@ -198,15 +221,18 @@ internal sealed class ModelCatalog(
         }
     }
 
-    /// <summary>The model as the org sees it; its price is the one a call is charged (<see cref="PriceCatalog.Resolve"/>).</summary>
-    static CatalogModel Model(ProviderSource source, string model, IReadOnlyDictionary<(string, string), ModelSetting> settings, string? plan,
-        IReadOnlyList<PriceResponse> priced)
+    /// <summary>
+    /// The model as the org sees it, with the price a call is charged: an org's own provider is paid by the org, so its
+    /// models cost the platform's rate (<see cref="ChatSettings.OrgProviderPrice"/>), whatever its name; the
+    /// deployment's cost what <see cref="PriceBook.Resolve"/> finds.
+    /// </summary>
+    CatalogModel Model(ProviderSource source, string model, IReadOnlyDictionary<(string, string), ModelSetting> settings, string? plan, PriceBook book)
     {
         var (displayName, contextLength, capabilities) = Describe(model);
         var s = settings.GetValueOrDefault((source.Name, model.ToLowerInvariant()));
         var allowed = plan is null || s is null || !s.DisabledPlans.Contains(plan, StringComparer.OrdinalIgnoreCase);
         return new CatalogModel(source, model, s?.DisplayName ?? displayName, s?.ContextLength ?? contextLength, s?.Capabilities ?? capabilities,
-            PriceCatalog.Resolve(priced, source.Name, model), allowed);
+            source.Origin == ProviderOrigins.Org ? chat.Value.OrgProviderRate() : book.Resolve(source.Name, model), allowed);
     }
 
     async Task<string> PlanCodeAsync(Guid orgId, CancellationToken ct) =>

@@ -1,4 +1,5 @@
 using AiHub.Chat.Engine;
+using AiHub.Credits.Usage;
 using AiHub.Infrastructure.Errors;
 using Microsoft.Extensions.Options;
 
@@ -28,7 +29,7 @@ internal sealed class ModelRouter(ModelCatalog catalog, ChatClients clients, IOp
         }
         CatalogModel first;
         if (asked is null)
-            first = ModelCatalog.DefaultOf(models.Where(m => m.Allowed).ToList(), chat.DefaultModel) ?? throw NotAllowed(orgId, chat.DefaultModel ?? "any model");
+            first = ModelCatalog.DefaultOf(models, chat.DefaultModel) ?? throw NoUsableModel(orgId, models);
         else
         {
             var serving = models.Where(m => ModelCatalog.Names(m, asked)).ToList();
@@ -71,6 +72,10 @@ internal sealed class ModelRouter(ModelCatalog catalog, ChatClients clients, IOp
     {
         Extensions = new Dictionary<string, object?> { ["code"] = NoProviderCode },
     };
+
+    /// <summary>No model is both in the plan and priced: the plan's refusal when the plan is why, else the price's.</summary>
+    static ProblemException NoUsableModel(Guid orgId, IReadOnlyList<CatalogModel> models) =>
+        models.FirstOrDefault(m => m.Allowed) is { } allowed ? PriceCatalog.NotPriced(allowed.Source.Name, allowed.Model) : NotAllowed(orgId, "any model");
 
     static ProblemException NotAllowed(Guid orgId, string model) => new(StatusCodes.Status403Forbidden, "This model is not in your plan.",
         $"The organisation's plan does not include '{model}'. Choose another model from GET /api/orgs/{orgId}/models, or see the plans at /plans.",

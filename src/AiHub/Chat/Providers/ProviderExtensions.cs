@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using AiHub.Chat.Engine;
+using AiHub.Credits.Usage;
 using AiHub.Identity;
 using AiHub.Infrastructure.Configuration;
 using AiHub.Organizations;
@@ -21,6 +22,7 @@ internal static class ProviderExtensions
         services.AddOptions<ProvidersSettings>()
             .Configure<IConfiguration>((o, configuration) => configuration.GetSection(ProvidersSettings.Section).Bind(o.Items))
             .ValidateOnStart();
+        services.AddOptions<SettingsPrices>().Configure<IOptions<ProvidersSettings>>((prices, providers) => ProvidersSettingsValidator.Fill(prices, providers.Value));
 
         services.AddHttpClient();
         services.AddSingleton<ProviderHttpClients>();
@@ -29,6 +31,7 @@ internal static class ProviderExtensions
         services.AddSingleton<DeploymentProviders>();
         services.AddScoped<ProviderDirectory>();
         services.AddScoped<ModelCatalog>();
+        services.AddScoped<IDefaultModelCheck>(sp => sp.GetRequiredService<ModelCatalog>());
         services.AddScoped<OrgProviders>();
         services.AddScoped<IModelRouter, ModelRouter>();
     }

@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using System.Text.RegularExpressions;
+using AiHub.Credits.Usage;
 using AiHub.Infrastructure.Configuration;
 using Microsoft.Extensions.Options;
 
@@ -40,7 +41,44 @@ internal static partial class ProviderKinds
     private static partial Regex NamePattern();
 }
 
-/// <summary>One provider of the deployment: <c>Providers:N:Name</c>, <c>Kind</c>, <c>BaseUrl</c>, <c>ApiKey</c>, <c>Models:M</c>.</summary>
+/// <summary>A price as settings write it: credits per million input and output tokens.</summary>
+internal class PriceSetting
+{
+    public decimal? InputPerMillion { get; set; }
+
+    public decimal? OutputPerMillion { get; set; }
+
+    /// <summary>Both prices as exact micro-credits, or each bad value's setting (under <paramref name="at"/>) and what is wrong with it.</summary>
+    public (ModelRate? Rate, List<(string Setting, string Message)> Failures) Read(string at, string source)
+    {
+        var failures = new List<(string, string)>();
+        long Field(string name, decimal? credits)
+        {
+            if (credits is null)
+                failures.Add(($"{at}:{name}", $"is required; {PriceCatalog.PerMillionRule}"));
+            else if (!PriceCatalog.TryReadPerMillion(credits, out var micros))
+                failures.Add(($"{at}:{name}", $"'{credits}' is not valid; {PriceCatalog.PerMillionRule}"));
+            else
+                return micros;
+            return 0;
+        }
+        var input = Field(nameof(InputPerMillion), InputPerMillion);
+        var output = Field(nameof(OutputPerMillion), OutputPerMillion);
+        return (failures.Count == 0 ? new ModelRate(input, output, source) : null, failures);
+    }
+}
+
+/// <summary>The price of one model of a provider: <c>Providers:N:Prices:M:Model</c>, <c>InputPerMillion</c>, <c>OutputPerMillion</c>.</summary>
+/// <remarks>A list rather than a map keyed by model: model ids such as <c>llama3.2:3b</c> hold ':', the separator of configuration keys.</remarks>
+internal sealed class ModelPriceSetting : PriceSetting
+{
+    public string? Model { get; set; }
+}
+
+/// <summary>
+/// One provider of the deployment: <c>Providers:N:Name</c>, <c>Kind</c>, <c>BaseUrl</c>, <c>ApiKey</c>, <c>Models:M</c>,
+/// and optionally <c>Prices:M</c> and <c>DefaultPrice</c>.
+/// </summary>
 internal sealed class ProviderSettings
 {
     public string? Name { get; set; }
@@ -52,6 +90,12 @@ internal sealed class ProviderSettings
     public string? ApiKey { get; set; }
 
     public List<string> Models { get; set; } = [];
+
+    /// <summary>Prices of its models, for models the shipped list does not price (any Ollama or vLLM model).</summary>
+    public List<ModelPriceSetting> Prices { get; set; } = [];
+
+    /// <summary>The price of any of its models that nothing else prices; zero makes a private deployment's models free.</summary>
+    public PriceSetting? DefaultPrice { get; set; }
 }
 
 /// <summary>The <c>Providers</c> section: a list, so it is bound by hand rather than with <c>BindConfiguration</c>.</summary>
@@ -98,8 +142,43 @@ internal sealed class ProvidersSettingsValidator : IValidateOptions<ProvidersSet
                 failures.Add($"{at}:Models: lists no model; add at least one, such as {at}:Models:0=gpt-4o-mini");
             else if (models.FirstOrDefault(m => m.Trim().Length > ProviderModelConfiguration.ModelLength) is { } tooLong)
                 failures.Add($"{at}:Models: '{tooLong}' is longer than {ProviderModelConfiguration.ModelLength} characters");
+            ValidatePrices(p, at, models, failures);
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    static void ValidatePrices(ProviderSettings p, string at, List<string> models, List<string> failures)
+    {
+        var priced = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        for (var j = 0; j < p.Prices.Count; j++)
+        {
+            var price = p.Prices[j];
+            var priceAt = $"{at}:Prices:{j}";
+            var model = price.Model?.Trim();
+            if (string.IsNullOrEmpty(model))
+                failures.Add($"{priceAt}:Model: is required (one of the ids in {at}:Models)");
+            else if (!models.Any(m => string.Equals(m.Trim(), model, StringComparison.OrdinalIgnoreCase)))
+                failures.Add($"{priceAt}:Model: '{model}' is not in {at}:Models; price only models the provider lists");
+            else if (!priced.Add(model))
+                failures.Add($"{priceAt}:Model: '{model}' is priced twice; give each model one price");
+            failures.AddRange(price.Read(priceAt, PriceSources.Settings).Failures.Select(f => $"{f.Setting}: {f.Message}"));
+        }
+        if (p.DefaultPrice is { } fallback)
+            failures.AddRange(fallback.Read($"{at}:DefaultPrice", PriceSources.ProviderDefault).Failures.Select(f => $"{f.Setting}: {f.Message}"));
+    }
+
+    /// <summary>The settings' prices by provider and model, for the price catalog; the settings are valid by then.</summary>
+    public static void Fill(SettingsPrices prices, ProvidersSettings settings)
+    {
+        for (var i = 0; i < settings.Items.Count; i++)
+        {
+            var p = settings.Items[i];
+            var provider = PriceCatalog.Normalize(p.Name!);
+            foreach (var price in p.Prices)
+                prices.Models[(provider, PriceCatalog.Normalize(price.Model!))] = price.Read("", PriceSources.Settings).Rate!;
+            if (p.DefaultPrice?.Read("", PriceSources.ProviderDefault).Rate is { } fallback)
+                prices.ProviderDefaults[provider] = fallback;
+        }
     }
 }
 
@@ -108,8 +187,17 @@ internal sealed class ChatSettings : IValidatableObject
 {
     public const string Section = "Chat";
 
-    /// <summary>The model used when a request names none; unset: the first model the org may use.</summary>
+    /// <summary>
+    /// The model used when a request names none, when the org may use it and it has a price; otherwise (and unset) the
+    /// first model the org may use that has a price.
+    /// </summary>
     public string? DefaultModel { get; set; }
+
+    /// <summary>
+    /// What a model of an organisation's own provider costs in credits: the organisation pays its provider directly, so
+    /// this is only the platform's rate, zero unless the operator sets one.
+    /// </summary>
+    public PriceSetting OrgProviderPrice { get; set; } = new() { InputPerMillion = 0, OutputPerMillion = 0 };
 
     /// <summary>The model for side work (titles, follow-ups); unset: the cheapest priced model the org may use.</summary>
     public string? CheapModel { get; set; }
@@ -139,7 +227,12 @@ internal sealed class ChatSettings : IValidatableObject
             foreach (var result in results)
                 yield return new ValidationResult(result.ErrorMessage, result.MemberNames.Select(m => $"{name}:{m}"));
         }
+        foreach (var (setting, message) in OrgProviderPrice.Read(nameof(OrgProviderPrice), PriceSources.OrgProvider).Failures)
+            yield return new ValidationResult(message, [setting]);
     }
+
+    /// <summary>The rate of an organisation's own provider; the settings were validated at start-up.</summary>
+    public ModelRate OrgProviderRate() => OrgProviderPrice.Read("", PriceSources.OrgProvider).Rate!;
 }
 
 internal sealed class ChatTimeoutSettings

@@ -4,6 +4,7 @@ using AiHub.Data;
 using AiHub.Infrastructure.Errors;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Caching.Hybrid;
+using Microsoft.Extensions.Options;
 
 namespace AiHub.Credits.Usage;
 
@@ -14,17 +15,83 @@ internal sealed record PriceResponse(
 
 internal sealed record PriceRequest(decimal? InputPerMillion, decimal? OutputPerMillion);
 
+/// <summary>Where the price a model is charged came from; see <see cref="PriceBook.Resolve"/> for the order.</summary>
+internal static class PriceSources
+{
+    /// <summary>Set by an admin on the Prices page or with <c>PUT /api/admin/prices</c>.</summary>
+    public const string Admin = "admin";
+
+    /// <summary>The deployment's settings: <c>Providers:N:Prices</c>.</summary>
+    public const string Settings = "settings";
+
+    /// <summary>The price list AiHub ships, for the model under its own provider or under another one.</summary>
+    public const string List = "list";
+
+    /// <summary>The provider's price for models nobody priced: <c>Providers:N:DefaultPrice</c>.</summary>
+    public const string ProviderDefault = "provider-default";
+
+    /// <summary>An organisation's own provider, which it pays directly: <c>Chat:OrgProviderPrice</c>.</summary>
+    public const string OrgProvider = "org-provider";
+}
+
+/// <summary>What a model is charged per million input and output tokens, in micro-credits, and where that price came from.</summary>
+internal sealed record ModelRate(long InputMicrosPerMillion, long OutputMicrosPerMillion, string Source)
+{
+    public decimal InputPerMillion => Micros.ToCredits(InputMicrosPerMillion);
+
+    public decimal OutputPerMillion => Micros.ToCredits(OutputMicrosPerMillion);
+}
+
+/// <summary>
+/// Prices from the deployment's settings, keyed by lower-case provider (and model); the Chat feature fills it from
+/// <c>Providers:N:Prices</c> and <c>Providers:N:DefaultPrice</c>, which it validates at start-up.
+/// </summary>
+internal sealed class SettingsPrices
+{
+    public Dictionary<(string Provider, string Model), ModelRate> Models { get; } = [];
+
+    public Dictionary<string, ModelRate> ProviderDefaults { get; } = [];
+}
+
+/// <summary>The catalog's rows and the settings' prices at one moment, to price many models at once.</summary>
+internal sealed class PriceBook(IReadOnlyList<PriceResponse> rows, SettingsPrices settings)
+{
+    /// <summary>
+    /// The price a provider's model is charged, first found wins: a price an admin set for it; its price in the
+    /// settings; its shipped list price; the price of the same model id under another provider (gpt-4o-mini through
+    /// a proxy costs what OpenAI lists); the provider's default price in the settings; else null, and the call is refused.
+    /// </summary>
+    /// <remarks>An admin's edit beats the settings so that a price can be corrected without a restart; the settings beat the shipped list because the operator wrote them for this deployment.</remarks>
+    public ModelRate? Resolve(string provider, string model)
+    {
+        var (p, m) = (PriceCatalog.Normalize(provider), PriceCatalog.Normalize(model));
+        var own = rows.FirstOrDefault(x => x.Provider == p && x.Model == m);
+        if (own is { UpdatedBy: not null })
+            return Rate(own, PriceSources.Admin);
+        if (settings.Models.TryGetValue((p, m), out var configured))
+            return configured;
+        if ((own ?? rows.FirstOrDefault(x => x.Model == m)) is { } listed)
+            return Rate(listed, listed.UpdatedBy is null ? PriceSources.List : PriceSources.Admin);
+        return settings.ProviderDefaults.GetValueOrDefault(p);
+    }
+
+    static ModelRate Rate(PriceResponse p, string source) => new(p.InputMicrosPerMillion, p.OutputMicrosPerMillion, source);
+}
+
 /// <summary>
 /// What each model costs, per million input and output tokens, in micro-credits. Lookups are cached (the whole
 /// catalog under one key, removed on every edit), because every AI call asks.
 /// </summary>
-internal sealed partial class PriceCatalog(AppDbContext db, HybridCache cache, IServiceScopeFactory scopes, AuditLog audit, TimeProvider clock)
+internal sealed partial class PriceCatalog(
+    AppDbContext db, HybridCache cache, IServiceScopeFactory scopes, AuditLog audit, IOptions<SettingsPrices> settings, TimeProvider clock)
 {
     const string CacheKey = "model-prices";
     const long TokensPerMillion = 1_000_000;
 
     /// <summary>Prices are at most a million credits per million tokens: more is surely a typo.</summary>
-    const decimal MaxCreditsPerMillion = 1_000_000m;
+    public const decimal MaxCreditsPerMillion = 1_000_000m;
+
+    public static readonly string PerMillionRule = $"Give the credits per million tokens: 0 to {MaxCreditsPerMillion:0} credits, with at most 6 decimals.";
 
     /// <summary>Shipped prices: 1 credit = US$0.01, from the providers' public list prices (2025) per million tokens.</summary>
     internal static readonly ModelPrice[] Seed =
@@ -45,16 +112,16 @@ internal sealed partial class PriceCatalog(AppDbContext db, HybridCache cache, I
     /// What a call costs, in micro-credits, rounded up to the next micro-credit: the sum is exact (128-bit) and divided
     /// once, so rounding never adds more than one micro-credit per call.
     /// </summary>
-    /// <exception cref="ProblemException">503 <c>model-not-priced</c> when the catalog has no price for the model.</exception>
+    /// <exception cref="ProblemException">503 <c>model-not-priced</c> when no price applies to the model (<see cref="PriceBook.Resolve"/>).</exception>
     public async Task<long> CostAsync(string provider, string model, long inputTokens, long outputTokens, CancellationToken ct = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(inputTokens);
         ArgumentOutOfRangeException.ThrowIfNegative(outputTokens);
-        var price = await FindAsync(provider, model, ct) ?? throw NotPriced(provider, model);
+        var price = await ResolveAsync(provider, model, ct) ?? throw NotPriced(provider, model);
         return Cost(inputTokens, outputTokens, price.InputMicrosPerMillion, price.OutputMicrosPerMillion);
     }
 
-    /// <summary>The price of a model, or null when it has none; names are compared without case.</summary>
+    /// <summary>The catalog's own row of a model, or null when it has none; names are compared without case.</summary>
     public async Task<PriceResponse?> FindAsync(string provider, string model, CancellationToken ct = default)
     {
         var prices = await AllAsync(ct);
@@ -62,19 +129,16 @@ internal sealed partial class PriceCatalog(AppDbContext db, HybridCache cache, I
         return prices.FirstOrDefault(x => x.Provider == p && x.Model == m);
     }
 
-    /// <summary>
-    /// The price a provider's model is charged at: its own row, else the row of the same model id under another
-    /// provider (gpt-4o-mini through a proxy or OpenRouter costs what OpenAI lists), else null.
-    /// </summary>
-    public async Task<PriceResponse?> ResolveAsync(string provider, string model, CancellationToken ct = default) =>
-        Resolve(await ListAsync(ct), provider, model);
+    /// <summary>The price a provider's model is charged (<see cref="PriceBook.Resolve"/>), or null when none applies.</summary>
+    public async Task<ModelRate?> ResolveAsync(string provider, string model, CancellationToken ct = default) =>
+        (await BookAsync(ct)).Resolve(provider, model);
 
-    /// <summary><see cref="ResolveAsync"/> over a list already read (<see cref="ListAsync"/>), for pricing many models at once.</summary>
-    public static PriceResponse? Resolve(IReadOnlyList<PriceResponse> all, string provider, string model)
-    {
-        var (p, m) = (Normalize(provider), Normalize(model));
-        return all.FirstOrDefault(x => x.Provider == p && x.Model == m) ?? all.FirstOrDefault(x => x.Model == m);
-    }
+    /// <summary>The catalog and the settings' prices, read once, for pricing many models at once.</summary>
+    public async Task<PriceBook> BookAsync(CancellationToken ct) => new(await AllAsync(ct), settings.Value);
+
+    /// <summary>A price in credits per million tokens as exact micro-credits, or false when it is negative, too large or too fine.</summary>
+    public static bool TryReadPerMillion(decimal? credits, out long micros) =>
+        Micros.Read(credits, MicrosSign.NotNegative, (long)MaxCreditsPerMillion * Micros.PerCredit, out micros) == MicrosReading.Exact;
 
     internal static long Cost(long inputTokens, long outputTokens, long inputMicrosPerMillion, long outputMicrosPerMillion)
     {
@@ -143,7 +207,7 @@ internal sealed partial class PriceCatalog(AppDbContext db, HybridCache cache, I
 
     internal static ProblemException NotPriced(string provider, string model) =>
         new(StatusCodes.Status503ServiceUnavailable, "This model has no price.",
-            $"{Normalize(provider)}/{Normalize(model)} is not in the price catalog, so its use cannot be charged. An admin with providers:manage sets its price on the Prices page (/admin/prices) or with PUT /api/admin/prices/{Normalize(provider)}/{Normalize(model)}.",
+            $"{Normalize(provider)}/{Normalize(model)} has no price, so its use cannot be charged. An admin with providers:manage sets its price on the Prices page (/admin/prices) or with PUT /api/admin/prices/{Normalize(provider)}/{Normalize(model)}; an operator can price it in the provider's settings (Providers:N:Prices:M:Model, InputPerMillion, OutputPerMillion) or give the provider a default price (Providers:N:DefaultPrice).",
             ProblemTypes.ModelNotPriced);
 
     static string Name(string field, string value, int maxLength)

@@ -9,6 +9,8 @@ internal static class UsageExtensions
 
     public static void AddUsageServices(IServiceCollection services)
     {
+        // Empty unless a feature that knows the deployment's providers (Chat) fills it from their settings.
+        services.AddOptions<SettingsPrices>();
         services.AddScoped<PriceCatalog>();
         services.AddScoped<UsageMeter>();
         services.AddScoped<UsageAggregator>();
