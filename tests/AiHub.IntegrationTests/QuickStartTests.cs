@@ -43,8 +43,8 @@ public sealed partial class QuickStartTests
             }, until: _ => true);
 
             Assert.NotNull(output);
-            Assert.Contains("event: delta", output, StringComparison.Ordinal);
-            Assert.Contains("Say hello in five words.", output, StringComparison.Ordinal); // the fake echoes the question
+            var answer = string.Concat(Delta().Matches(output).Select(m => System.Text.Json.JsonDocument.Parse(m.Groups["data"].Value).RootElement.GetProperty("text").GetString()));
+            Assert.Contains("Say hello in five words.", answer, StringComparison.Ordinal); // the fake echoes the question
             var done = Assert.Single(DoneEvent().Matches(output)).Groups["data"].Value;
             Assert.Contains("\"status\":\"complete\"", done, StringComparison.Ordinal);
             Assert.Contains("\"costMicros\":0", done, StringComparison.Ordinal);
@@ -91,6 +91,9 @@ public sealed partial class QuickStartTests
 
     [GeneratedRegex(@"^(?<name>AIHUB_\w+)=(?<value>\S+)", RegexOptions.Multiline)]
     private static partial Regex Assignment();
+
+    [GeneratedRegex(@"event: delta\ndata: (?<data>.*)\n")]
+    private static partial Regex Delta();
 
     [GeneratedRegex(@"event: done\ndata: (?<data>.*)\n")]
     private static partial Regex DoneEvent();
