@@ -73,7 +73,7 @@ internal sealed class CreditAccounts(AppDbContext db, Ledger ledger, AuditLog au
             var hold = holds.GetValueOrDefault(id);
             var subject = hold is null ? null : named.GetValueOrDefault(hold.IdempotencyKey);
             return new CallResponse(record?.Provider, record?.Model, record?.InputTokens ?? 0, record?.OutputTokens ?? 0,
-                subject?.What ?? (hold?.ApiKeyId is null ? "AI call" : "API call"), subject?.Title, subject?.Url);
+                subject?.What ?? (hold?.ApiKeyId is null ? "AI call" : "API call"), subject?.Title, subject?.Url, hold?.ApiKeyId is not null);
         });
     }
 

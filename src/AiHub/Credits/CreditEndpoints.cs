@@ -16,7 +16,7 @@ internal sealed record EntryResponse(Guid Id, CreditKind Kind, decimal Amount, l
     CallResponse? Call = null);
 
 /// <summary>The AI call a usage entry paid for: the model, its tokens, and what it was for (a conversation, titled and linked for its owner).</summary>
-internal sealed record CallResponse(string? Provider, string? Model, long InputTokens, long OutputTokens, string What, string? Title, string? Url);
+internal sealed record CallResponse(string? Provider, string? Model, long InputTokens, long OutputTokens, string What, string? Title, string? Url, bool ByApiKey);
 
 internal sealed record HistoryPage(IReadOnlyList<EntryResponse> Items, DateTimeOffset? Before);
 
