@@ -49,8 +49,9 @@ internal static class CreditEndpoints
     static async Task<Ok<BalanceResponse>> PoolBalance(Guid orgId, Ledger ledger, BalanceCache balances, CancellationToken ct) =>
         TypedResults.Ok(CreditAccounts.Describe(await balances.GetAsync(orgId, c => ledger.OpenAsync(CreditOwner.Organization, null, orgId, c), ct)));
 
+    // An API key reads the pool too; it is no person, so no conversation is named to it.
     static async Task<Ok<HistoryPage>> PoolHistory(Guid orgId, ClaimsPrincipal user, CreditAccounts accounts, CancellationToken ct, DateTimeOffset? before = null, int limit = 50) =>
-        TypedResults.Ok(await accounts.HistoryAsync(orgId, user.UserId()!.Value, before, limit, ct));
+        TypedResults.Ok(await accounts.HistoryAsync(orgId, user.UserId(), before, limit, ct));
 
     /// <remarks>The reason is required and audited; an <c>Idempotency-Key</c> header makes a retried adjustment harmless.</remarks>
     static async Task<Ok<BalanceResponse>> Adjust(AdjustRequest body, HttpContext http, ClaimsPrincipal user, CreditAccounts accounts, CancellationToken ct)
