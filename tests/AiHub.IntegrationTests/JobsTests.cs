@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Collections.Concurrent;
 using System.Text.Json;
 using AiHub.Data;
@@ -130,9 +131,10 @@ public abstract class JobsTests(string provider)
         return item.Id;
     }
 
-    internal static async Task<WorkItem> WaitForEndAsync(AiHubApp app, Guid id)
+    internal static async Task<WorkItem> WaitForEndAsync(AiHubApp app, Guid id, TimeSpan? within = null)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
+        var limit = within ?? TimeSpan.FromSeconds(30);
+        var deadline = DateTime.UtcNow + limit;
         while (true)
         {
             using (var scope = app.Services.CreateScope())
@@ -142,7 +144,7 @@ public abstract class JobsTests(string provider)
                 if (item.State is WorkState.Succeeded or WorkState.Failed)
                     return item;
                 if (DateTime.UtcNow > deadline)
-                    throw new TimeoutException($"Work item {id} is still {item.State} after 30 s (attempts {item.Attempts}, error {item.LastError}).");
+                    throw new TimeoutException($"Work item {id} is still {item.State} after {limit.TotalSeconds:0} s (attempts {item.Attempts}, error {item.LastError}).");
             }
             await Task.Delay(50, TestContext.Current.CancellationToken);
         }
@@ -190,6 +192,42 @@ public sealed class JobsOnPostgres() : JobsTests("Postgres")
         Assert.Equal(WorkState.Succeeded, item.State);
         Assert.Equal(0, webLog.Runs(id));
         Assert.Equal(1, workerLog.Runs(id));
+    }
+}
+
+public sealed class JobsAcrossProcesses
+{
+    [Fact]
+    public async Task Work_queued_by_another_node_starts_at_once_on_an_idle_worker_process()
+    {
+        await using var database = await TestDatabase.CreateAsync("Postgres");
+        var mail = Directory.CreateTempSubdirectory("aihub-worker-mail-").FullName;
+        await using var web = JobsTests.AppWith(database, new ProbeLog(), new() { ["Node:Role"] = "Web" });
+        using var client = web.CreateClient();
+        var worker = new Dictionary<string, string>
+        {
+            ["AIHUB_Database__Provider"] = "Postgres",
+            ["AIHUB_Database__ConnectionString"] = database.ConnectionString,
+            ["AIHUB_Node__Role"] = "Worker",
+            ["AIHUB_Email__PickupDirectory"] = mail,
+        };
+        WorkItem? sent = null;
+
+        await AiHubProcess.ServeAsync(worker, AppContext.BaseDirectory, async _ =>
+        {
+            // Long enough for the worker process to have looked once, found nothing and gone idle until its next poll (15 s).
+            await Task.Delay(TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken);
+            using var registered = await client.PostAsJsonAsync("/api/auth/register",
+                new { email = "idle-worker@example.com", password = "correct horse 1" }, TestContext.Current.CancellationToken);
+            registered.EnsureSuccessStatusCode();
+            using var scope = web.Services.CreateScope();
+            var id = await scope.ServiceProvider.GetRequiredService<AppDbContext>().WorkItems.AsNoTracking()
+                .Where(w => w.Kind == "email.send").Select(w => w.Id).SingleAsync(TestContext.Current.CancellationToken);
+            sent = await JobsTests.WaitForEndAsync(web, id, TimeSpan.FromSeconds(8));
+        }, until: _ => true);
+
+        Assert.Equal(WorkState.Succeeded, sent?.State);
+        Assert.Single(Directory.GetFiles(mail, "*.eml"));
     }
 }
 

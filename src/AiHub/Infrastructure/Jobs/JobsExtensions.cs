@@ -52,7 +52,8 @@ public static class JobsExtensions
     {
         if (database.Provider == DatabaseProvider.Sqlite)
             return new InMemoryStorage(new InMemoryStorageOptions());
-        var options = new PostgreSqlStorageOptions { SchemaName = "hangfire", PrepareSchemaIfNecessary = true };
+        // LISTEN/NOTIFY wakes a worker when work is queued; polling alone left new work waiting up to 15 s for the next poll.
+        var options = new PostgreSqlStorageOptions { SchemaName = "hangfire", PrepareSchemaIfNecessary = true, EnableLongPolling = true };
         return new PostgreSqlStorage(new NpgsqlConnectionFactory(database.ConnectionString!, options), options);
     }
 }
