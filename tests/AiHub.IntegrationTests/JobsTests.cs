@@ -210,12 +210,14 @@ public sealed class JobsAcrossProcesses
             ["AIHUB_Database__ConnectionString"] = database.ConnectionString,
             ["AIHUB_Node__Role"] = "Worker",
             ["AIHUB_Email__PickupDirectory"] = mail,
+            // Only the notification can wake it in time: its fallback poll comes later than the test waits.
+            ["AIHUB_Jobs__QueuePollInterval"] = "00:00:30",
         };
         WorkItem? sent = null;
 
         await AiHubProcess.ServeAsync(worker, AppContext.BaseDirectory, async _ =>
         {
-            // Long enough for the worker process to have looked once, found nothing and gone idle until its next poll (15 s).
+            // Long enough for the worker process to have looked once, found nothing and gone idle until its next poll.
             await Task.Delay(TimeSpan.FromSeconds(3), TestContext.Current.CancellationToken);
             using var registered = await client.PostAsJsonAsync("/api/auth/register",
                 new { email = "idle-worker@example.com", password = "correct horse 1" }, TestContext.Current.CancellationToken);

@@ -17,6 +17,7 @@ public sealed class AiHubApp(IReadOnlyDictionary<string, string?> settings, Acti
             ["Database:MigrateOnStart"] = "true",
             ["Jobs:RetryBaseDelay"] = "00:00:00.050",
             ["Jobs:SchedulePollingInterval"] = "00:00:00.200",
+            ["Jobs:QueuePollInterval"] = "00:00:00.200",
             // Test hosts reach their fake upstreams on loopback as org providers; the policy's own tests close it again.
             ["Outbound:AllowPrivateNetworks"] = "true",
             // A cluster refuses to start without one; embedded hosts would otherwise each write a key file beside their temp folder.

@@ -28,7 +28,7 @@ public static class JobsExtensions
             .UseRecommendedSerializerSettings();
 
         // Storage and client are per host, never Hangfire's static JobStorage.Current: tests run several hosts in one process.
-        services.AddSingleton<JobStorage>(sp => CreateStorage(sp.GetRequiredService<IOptions<DatabaseSettings>>().Value));
+        services.AddSingleton<JobStorage>(sp => CreateStorage(sp.GetRequiredService<IOptions<DatabaseSettings>>().Value, sp.GetRequiredService<IOptions<JobsSettings>>().Value));
         services.AddSingleton<IBackgroundJobClient>(sp => new BackgroundJobClient(sp.GetRequiredService<JobStorage>()));
         services.AddSingleton<IRecurringJobManager>(sp => new RecurringJobManager(sp.GetRequiredService<JobStorage>()));
         services.AddSingleton<JobActivator>(sp => new AspNetCoreJobActivator(sp.GetRequiredService<IServiceScopeFactory>()));
@@ -48,12 +48,15 @@ public static class JobsExtensions
     internal static IServiceCollection RetireRecurringJob(this IServiceCollection services, string id) =>
         services.AddSingleton<IHostedService>(sp => new RetiredRecurringJob(sp.GetRequiredService<IRecurringJobManager>(), id));
 
-    static JobStorage CreateStorage(DatabaseSettings database)
+    static JobStorage CreateStorage(DatabaseSettings database, JobsSettings jobs)
     {
         if (database.Provider == DatabaseProvider.Sqlite)
             return new InMemoryStorage(new InMemoryStorageOptions());
-        // LISTEN/NOTIFY wakes a worker when work is queued; polling alone left new work waiting up to 15 s for the next poll.
-        var options = new PostgreSqlStorageOptions { SchemaName = "hangfire", PrepareSchemaIfNecessary = true, EnableLongPolling = true };
+        // LISTEN/NOTIFY wakes a worker when work is queued on any node; polling alone left it waiting up to 15 s.
+        var options = new PostgreSqlStorageOptions
+        {
+            SchemaName = "hangfire", PrepareSchemaIfNecessary = true, EnableLongPolling = true, QueuePollInterval = jobs.QueuePollInterval,
+        };
         return new PostgreSqlStorage(new NpgsqlConnectionFactory(database.ConnectionString!, options), options);
     }
 }

@@ -27,6 +27,13 @@ internal sealed class JobsSettings
     [Duration("00:00:00.050", "00:10:00")]
     public TimeSpan SchedulePollingInterval { get; set; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>
+    /// How often an idle worker on PostgreSQL looks for new work when no notification woke it; a notification sent
+    /// while it was between a look and its LISTEN is otherwise lost until then.
+    /// </summary>
+    [Duration("00:00:00.050", "00:10:00")]
+    public TimeSpan QueuePollInterval { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>A pending item untouched this long is queued again by the sweeper (its queue entry was lost).</summary>
     [Duration("00:00:05", "1.00:00:00")]
     public TimeSpan StaleAfter { get; set; } = TimeSpan.FromMinutes(5);
