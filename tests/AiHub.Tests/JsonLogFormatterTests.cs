@@ -36,6 +36,30 @@ public sealed class JsonLogFormatterTests
     }
 
     [Fact]
+    public void Each_field_is_written_once_when_scopes_and_state_repeat_the_trace_or_the_line_s_own_fields()
+    {
+        using var activity = new Activity("request").Start();
+        var scopes = new LoggerExternalScopeProvider();
+        // ASP.NET Core's activity-tracking scope carries the trace ids that the formatter writes from the activity.
+        using var scope = scopes.Push(new Dictionary<string, object?> { ["TraceId"] = activity.TraceId.ToString(), ["SpanId"] = activity.SpanId.ToString() });
+        var state = new Dictionary<string, object?> { ["Message"] = "from the state", ["Level"] = "none", ["Path"] = "/ws" };
+
+        var line = Format(new LogEntry<Dictionary<string, object?>>(LogLevel.Information, "AiHub.Test", default, state, null, (_, _) => "the message"), scopes);
+
+        var names = new List<string>();
+        var reader = new Utf8JsonReader(System.Text.Encoding.UTF8.GetBytes(line));
+        while (reader.Read())
+            if (reader.TokenType == JsonTokenType.PropertyName)
+                names.Add(reader.GetString()!);
+        Assert.Equal(names.Distinct().Count(), names.Count);
+        using var json = JsonDocument.Parse(line);
+        Assert.Equal("the message", json.RootElement.GetProperty("message").GetString());
+        Assert.Equal("Information", json.RootElement.GetProperty("level").GetString());
+        Assert.Equal(activity.SpanId.ToString(), json.RootElement.GetProperty("spanId").GetString());
+        Assert.Equal("/ws", json.RootElement.GetProperty("path").GetString());
+    }
+
+    [Fact]
     public void An_exception_is_written_redacted()
     {
         var error = new InvalidOperationException("connect failed: Password=hunter2");

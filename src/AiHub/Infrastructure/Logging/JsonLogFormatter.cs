@@ -29,21 +29,25 @@ internal sealed class JsonLogFormatter(TimeProvider clock) : ConsoleFormatter(Fo
             json.WriteString("message", SecretRedactor.Redact(message));
             if (entry.Exception is not null)
                 json.WriteString("exception", SecretRedactor.Redact(entry.Exception.ToString()));
+            var fields = new Dictionary<string, object?>(StringComparer.Ordinal);
             if (Activity.Current is { } activity)
             {
-                json.WriteString("traceId", activity.TraceId.ToString());
-                json.WriteString("spanId", activity.SpanId.ToString());
+                fields["traceId"] = activity.TraceId.ToString();
+                fields["spanId"] = activity.SpanId.ToString();
             }
-            var fields = new Dictionary<string, object?>(StringComparer.Ordinal);
             scopeProvider?.ForEachScope((scope, state) => Collect(scope, state), fields);
             Collect(entry.State, fields);
+            // A JSON object names each field once: the line's own fields win over a scope's or the state's of the same name.
             foreach (var (name, value) in fields)
-                WriteField(json, name, value);
+                if (!OwnFields.Contains(name))
+                    WriteField(json, name, value);
             json.WriteEndObject();
         }
         textWriter.Write(Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length));
         textWriter.Write(Environment.NewLine);
     }
+
+    static readonly HashSet<string> OwnFields = ["timestamp", "level", "category", "eventId", "message", "exception"];
 
     static void Collect(object? state, Dictionary<string, object?> fields)
     {
