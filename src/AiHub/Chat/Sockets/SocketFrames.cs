@@ -47,8 +47,6 @@ internal static class SocketErrors
 
     public const string InternalError = "internal-error";
 
-    const string TypePrefix = "urn:aihub:problem:";
-
     public static ProblemDetails Problem(int status, string title, string detail, string? type, string code)
     {
         var problem = new ProblemDetails { Status = status, Title = title, Detail = detail, Type = type };
@@ -60,8 +58,8 @@ internal static class SocketErrors
     public static ProblemDetails WithCode(ProblemDetails problem)
     {
         if (!problem.Extensions.ContainsKey("code"))
-            problem.Extensions["code"] = problem.Type is { } type && type.StartsWith(TypePrefix, StringComparison.Ordinal)
-                ? type[TypePrefix.Length..]
+            problem.Extensions["code"] = problem.Type is { } type && type.StartsWith(ProblemTypes.Prefix, StringComparison.Ordinal)
+                ? type[ProblemTypes.Prefix.Length..]
                 : problem.Status is >= 500 ? InternalError : "error";
         return problem;
     }

@@ -3,7 +3,7 @@ namespace AiHub.Infrastructure.Errors;
 /// <summary>The <c>type</c> of each ProblemDetails a client may want to tell apart; docs/problems.md describes them.</summary>
 internal static class ProblemTypes
 {
-    const string Prefix = "urn:aihub:problem:";
+    public const string Prefix = "urn:aihub:problem:";
 
     public const string RateLimited = Prefix + "rate-limited";
     public const string Validation = Prefix + "validation";
