@@ -7,6 +7,7 @@ using AiHub.Identity;
 using AiHub.Infrastructure;
 using AiHub.Infrastructure.Hosting;
 using AiHub.Infrastructure.Jobs;
+using AiHub.Knowledge;
 using AiHub.Notifications;
 using AiHub.Organizations;
 
@@ -20,6 +21,7 @@ builder.AddIdentityFeature();     // accounts, cookies and tokens, OAuth/OIDC, 2
 builder.AddOrganizations();       // orgs, members, invitations, workspaces, teams, API keys; the tenancy fence
 builder.AddCredits();             // the credit ledger: reserve, settle, release
 builder.AddChat();                // providers, models, conversations, streaming chat, tools
+builder.AddKnowledge();           // knowledge bases: uploads, ingestion, transcripts, hybrid search, citations
 builder.AddWebUi();               // Blazor + MudBlazor shell
 
 var app = builder.Build();
@@ -29,6 +31,7 @@ app.MapIdentityEndpoints();
 app.MapOrganizationEndpoints();
 app.MapCreditEndpoints();
 app.MapChatEndpoints();
+app.MapKnowledgeEndpoints();
 app.MapAdminEndpoints();
 app.MapWebUi();
 

@@ -19,6 +19,7 @@ public sealed class LayeringTests
         ["AiHub.Organizations"],
         ["AiHub.Credits"],
         ["AiHub.Chat"],
+        ["AiHub.Knowledge"],
         ["AiHub.Admin"],
         ["AiHub.Components"],
     ];

@@ -1,0 +1,15 @@
+namespace AiHub.Knowledge;
+
+public static class KnowledgeExtensions
+{
+    /// <summary>Knowledge bases: sources uploaded or imported, durable ingestion (extract, transcribe, chunk, embed, index), hybrid search and citations.</summary>
+    public static IHostApplicationBuilder AddKnowledge(this IHostApplicationBuilder builder)
+    {
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapKnowledgeEndpoints(this IEndpointRouteBuilder app)
+    {
+        return app;
+    }
+}
