@@ -28,6 +28,9 @@ internal sealed class Conversation : ITenantOwned
     /// <summary>The model last chosen here.</summary>
     public string? Model { get; set; }
 
+    /// <summary>The knowledge bases that ground its answers; empty: the member's focused knowledge base, if any.</summary>
+    public List<Guid> KnowledgeBaseIds { get; set; } = [];
+
     public DateTimeOffset? PinnedAt { get; set; }
 
     public DateTimeOffset? ArchivedAt { get; set; }
@@ -109,6 +112,9 @@ internal sealed class StoredMessage : ITenantOwned
 
     /// <summary>JSON of the ProblemDetails that ended the answer, when it did not complete.</summary>
     public string? Error { get; set; }
+
+    /// <summary>JSON: the numbered sources the answer cites, as the citation events sent them.</summary>
+    public string? Citations { get; set; }
 
     public DateTimeOffset CreatedAt { get; init; }
 

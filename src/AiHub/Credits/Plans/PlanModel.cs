@@ -31,6 +31,9 @@ internal sealed class Plan
     /// <summary>Videos held at once, like storage: deleting one frees its place.</summary>
     public int? Videos { get; set; }
 
+    /// <summary>The largest single file a member may upload.</summary>
+    public long? MaxFileBytes { get; set; }
+
     /// <summary>Per month, in the currency's smallest unit.</summary>
     public long PriceCents { get; set; }
 

@@ -17,65 +17,6 @@ namespace AiHub.Data.Migrations.Sqlite
 #pragma warning disable 612, 618
             modelBuilder.HasAnnotation("ProductVersion", "10.0.15");
 
-            modelBuilder.Entity("AiHub.Admin.AuditEvent", b =>
-                {
-                    b.Property<Guid>("Id")
-                        .ValueGeneratedOnAdd()
-                        .HasColumnType("TEXT")
-                        .HasColumnName("id");
-
-                    b.Property<Guid?>("ActorId")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("actor_id");
-
-                    b.Property<string>("Data")
-                        .HasMaxLength(4000)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("data");
-
-                    b.Property<string>("IpAddress")
-                        .HasMaxLength(64)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("ip_address");
-
-                    b.Property<string>("Kind")
-                        .IsRequired()
-                        .HasMaxLength(64)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("kind");
-
-                    b.Property<long>("OccurredAt")
-                        .HasColumnType("INTEGER")
-                        .HasColumnName("occurred_at");
-
-                    b.Property<Guid?>("OrganizationId")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("organization_id");
-
-                    b.Property<string>("UserAgent")
-                        .HasMaxLength(512)
-                        .HasColumnType("TEXT")
-                        .HasColumnName("user_agent");
-
-                    b.Property<Guid?>("UserId")
-                        .HasColumnType("TEXT")
-                        .HasColumnName("user_id");
-
-                    b.HasKey("Id")
-                        .HasName("pk_audit_events");
-
-                    b.HasIndex("OccurredAt")
-                        .HasDatabaseName("ix_audit_events_occurred_at");
-
-                    b.HasIndex("OrganizationId", "OccurredAt")
-                        .HasDatabaseName("ix_audit_events_organization_id_occurred_at");
-
-                    b.HasIndex("UserId", "OccurredAt")
-                        .HasDatabaseName("ix_audit_events_user_id_occurred_at");
-
-                    b.ToTable("audit_events", (string)null);
-                });
-
             modelBuilder.Entity("AiHub.Chat.Conversations.Conversation", b =>
                 {
                     b.Property<Guid>("Id")
@@ -94,6 +35,11 @@ namespace AiHub.Data.Migrations.Sqlite
                     b.Property<Guid?>("CurrentLeafId")
                         .HasColumnType("TEXT")
                         .HasColumnName("current_leaf_id");
+
+                    b.PrimitiveCollection<string>("KnowledgeBaseIds")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("knowledge_base_ids");
 
                     b.Property<string>("Model")
                         .HasMaxLength(200)
@@ -195,6 +141,10 @@ namespace AiHub.Data.Migrations.Sqlite
                         .ValueGeneratedOnAdd()
                         .HasColumnType("TEXT")
                         .HasColumnName("id");
+
+                    b.Property<string>("Citations")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("citations");
 
                     b.Property<long?>("CompletedAt")
                         .HasColumnType("INTEGER")
@@ -723,6 +673,10 @@ namespace AiHub.Data.Migrations.Sqlite
                     b.Property<long>("GrantMicros")
                         .HasColumnType("INTEGER")
                         .HasColumnName("grant_micros");
+
+                    b.Property<long?>("MaxFileBytes")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("max_file_bytes");
 
                     b.Property<string>("Name")
                         .IsRequired()
@@ -1949,6 +1903,65 @@ namespace AiHub.Data.Migrations.Sqlite
                     b.ToTable("user_sessions", (string)null);
                 });
 
+            modelBuilder.Entity("AiHub.Infrastructure.Audit.AuditEvent", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<Guid?>("ActorId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("actor_id");
+
+                    b.Property<string>("Data")
+                        .HasMaxLength(4000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("data");
+
+                    b.Property<string>("IpAddress")
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("ip_address");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("kind");
+
+                    b.Property<long>("OccurredAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("occurred_at");
+
+                    b.Property<Guid?>("OrganizationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("organization_id");
+
+                    b.Property<string>("UserAgent")
+                        .HasMaxLength(512)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("user_agent");
+
+                    b.Property<Guid?>("UserId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("user_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_audit_events");
+
+                    b.HasIndex("OccurredAt")
+                        .HasDatabaseName("ix_audit_events_occurred_at");
+
+                    b.HasIndex("OrganizationId", "OccurredAt")
+                        .HasDatabaseName("ix_audit_events_organization_id_occurred_at");
+
+                    b.HasIndex("UserId", "OccurredAt")
+                        .HasDatabaseName("ix_audit_events_user_id_occurred_at");
+
+                    b.ToTable("audit_events", (string)null);
+                });
+
             modelBuilder.Entity("AiHub.Infrastructure.Jobs.WorkItem", b =>
                 {
                     b.Property<Guid>("Id")
@@ -2009,6 +2022,526 @@ namespace AiHub.Data.Migrations.Sqlite
                         .HasDatabaseName("ix_work_items_state_updated_at");
 
                     b.ToTable("work_items", (string)null);
+                });
+
+            modelBuilder.Entity("AiHub.Knowledge.KnowledgeBase", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<Guid>("CreatedBy")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_by");
+
+                    b.Property<string>("Description")
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("description");
+
+                    b.Property<int?>("EmbeddingDimensions")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("embedding_dimensions");
+
+                    b.Property<string>("EmbeddingModel")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("embedding_model");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("organization_id");
+
+                    b.Property<long>("UpdatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("updated_at");
+
+                    b.Property<Guid>("WorkspaceId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("workspace_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_knowledge_bases");
+
+                    b.HasIndex("WorkspaceId")
+                        .HasDatabaseName("ix_knowledge_bases_workspace_id");
+
+                    b.HasIndex("OrganizationId", "WorkspaceId", "CreatedAt")
+                        .HasDatabaseName("ix_knowledge_bases_organization_id_workspace_id_created_at");
+
+                    b.ToTable("knowledge_bases", (string)null);
+                });
+
+            modelBuilder.Entity("AiHub.Knowledge.KnowledgeChunk", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<string>("EmbeddingModel")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("embedding_model");
+
+                    b.Property<long>("EndOffset")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("end_offset");
+
+                    b.Property<double?>("EndSeconds")
+                        .HasColumnType("REAL")
+                        .HasColumnName("end_seconds");
+
+                    b.Property<int?>("FirstSegment")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("first_segment");
+
+                    b.Property<string>("HeadingPath")
+                        .HasMaxLength(1000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("heading_path");
+
+                    b.Property<Guid>("KnowledgeBaseId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("knowledge_base_id");
+
+                    b.Property<int?>("LastSegment")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("last_segment");
+
+                    b.Property<int>("Ordinal")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("ordinal");
+
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("organization_id");
+
+                    b.Property<int?>("Page")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("page");
+
+                    b.Property<Guid>("SourceId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("source_id");
+
+                    b.Property<long>("StartOffset")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("start_offset");
+
+                    b.Property<double?>("StartSeconds")
+                        .HasColumnType("REAL")
+                        .HasColumnName("start_seconds");
+
+                    b.Property<string>("Text")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("text");
+
+                    b.Property<int>("TokenCount")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("token_count");
+
+                    b.HasKey("Id")
+                        .HasName("pk_knowledge_chunks");
+
+                    b.HasIndex("SourceId", "Ordinal")
+                        .IsUnique()
+                        .HasDatabaseName("ix_knowledge_chunks_source_id_ordinal");
+
+                    b.HasIndex("OrganizationId", "KnowledgeBaseId", "EmbeddingModel")
+                        .HasDatabaseName("ix_knowledge_chunks_organization_id_knowledge_base_id_embedding_model");
+
+                    b.ToTable("knowledge_chunks", (string)null);
+                });
+
+            modelBuilder.Entity("AiHub.Knowledge.KnowledgeCitation", b =>
+                {
+                    b.Property<long>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("id");
+
+                    b.Property<long>("ChunkId")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("chunk_id");
+
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("organization_id");
+
+                    b.Property<int?>("Page")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("page");
+
+                    b.Property<Guid>("QuestionId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("question_id");
+
+                    b.Property<int>("Rank")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("rank");
+
+                    b.Property<Guid>("SourceId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("source_id");
+
+                    b.Property<double?>("StartSeconds")
+                        .HasColumnType("REAL")
+                        .HasColumnName("start_seconds");
+
+                    b.HasKey("Id")
+                        .HasName("pk_knowledge_citations");
+
+                    b.HasIndex("QuestionId")
+                        .HasDatabaseName("ix_knowledge_citations_question_id");
+
+                    b.HasIndex("SourceId")
+                        .HasDatabaseName("ix_knowledge_citations_source_id");
+
+                    b.HasIndex("OrganizationId", "SourceId")
+                        .HasDatabaseName("ix_knowledge_citations_organization_id_source_id");
+
+                    b.ToTable("knowledge_citations", (string)null);
+                });
+
+            modelBuilder.Entity("AiHub.Knowledge.KnowledgeFocus", b =>
+                {
+                    b.Property<Guid>("WorkspaceId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("workspace_id");
+
+                    b.Property<Guid>("UserId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("user_id");
+
+                    b.Property<Guid>("KnowledgeBaseId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("knowledge_base_id");
+
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("organization_id");
+
+                    b.HasKey("WorkspaceId", "UserId")
+                        .HasName("pk_knowledge_focus");
+
+                    b.HasIndex("KnowledgeBaseId")
+                        .HasDatabaseName("ix_knowledge_focus_knowledge_base_id");
+
+                    b.HasIndex("OrganizationId")
+                        .HasDatabaseName("ix_knowledge_focus_organization_id");
+
+                    b.HasIndex("UserId")
+                        .HasDatabaseName("ix_knowledge_focus_user_id");
+
+                    b.ToTable("knowledge_focus", (string)null);
+                });
+
+            modelBuilder.Entity("AiHub.Knowledge.KnowledgeQuestion", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<bool>("Answered")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("answered");
+
+                    b.Property<long>("AskedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("asked_at");
+
+                    b.Property<string>("Normalized")
+                        .IsRequired()
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("normalized");
+
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("organization_id");
+
+                    b.Property<string>("Text")
+                        .IsRequired()
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("text");
+
+                    b.Property<double?>("TopScore")
+                        .HasColumnType("REAL")
+                        .HasColumnName("top_score");
+
+                    b.Property<Guid>("WorkspaceId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("workspace_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_knowledge_questions");
+
+                    b.HasIndex("WorkspaceId")
+                        .HasDatabaseName("ix_knowledge_questions_workspace_id");
+
+                    b.HasIndex("OrganizationId", "WorkspaceId", "AskedAt")
+                        .HasDatabaseName("ix_knowledge_questions_organization_id_workspace_id_asked_at");
+
+                    b.ToTable("knowledge_questions", (string)null);
+                });
+
+            modelBuilder.Entity("AiHub.Knowledge.KnowledgeSource", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<int>("Attempts")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("attempts");
+
+                    b.Property<string>("BlobKey")
+                        .IsRequired()
+                        .HasMaxLength(300)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("blob_key");
+
+                    b.Property<int>("ChunkCount")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("chunk_count");
+
+                    b.Property<long?>("CompletedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("completed_at");
+
+                    b.Property<string>("ContentType")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("content_type");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<Guid>("CreatedBy")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_by");
+
+                    b.Property<double?>("DurationSeconds")
+                        .HasColumnType("REAL")
+                        .HasColumnName("duration_seconds");
+
+                    b.Property<string>("EmbeddedWith")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("embedded_with");
+
+                    b.Property<string>("FileName")
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("file_name");
+
+                    b.Property<string>("Format")
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("format");
+
+                    b.Property<Guid>("KnowledgeBaseId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("knowledge_base_id");
+
+                    b.Property<string>("LastError")
+                        .HasMaxLength(2000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("last_error");
+
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("organization_id");
+
+                    b.Property<string>("Origin")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("origin");
+
+                    b.Property<int?>("PageCount")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("page_count");
+
+                    b.Property<int>("Progress")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("progress");
+
+                    b.Property<bool>("QuotaCounted")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("quota_counted");
+
+                    b.Property<long>("SizeBytes")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("size_bytes");
+
+                    b.Property<string>("Status")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("status");
+
+                    b.Property<int>("Steps")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("steps");
+
+                    b.Property<string>("Title")
+                        .IsRequired()
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("title");
+
+                    b.Property<long>("UpdatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("updated_at");
+
+                    b.Property<string>("Url")
+                        .HasMaxLength(2048)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("url");
+
+                    b.Property<Guid>("WorkspaceId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("workspace_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_knowledge_sources");
+
+                    b.HasIndex("KnowledgeBaseId")
+                        .HasDatabaseName("ix_knowledge_sources_knowledge_base_id");
+
+                    b.HasIndex("OrganizationId", "KnowledgeBaseId", "CreatedAt")
+                        .HasDatabaseName("ix_knowledge_sources_organization_id_knowledge_base_id_created_at");
+
+                    b.HasIndex("OrganizationId", "WorkspaceId", "Status")
+                        .HasDatabaseName("ix_knowledge_sources_organization_id_workspace_id_status");
+
+                    b.ToTable("knowledge_sources", (string)null);
+                });
+
+            modelBuilder.Entity("AiHub.Knowledge.TranscriptSegmentRow", b =>
+                {
+                    b.Property<Guid>("SourceId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("source_id");
+
+                    b.Property<int>("Index")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("index");
+
+                    b.Property<bool>("Edited")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("edited");
+
+                    b.Property<double>("End")
+                        .HasColumnType("REAL")
+                        .HasColumnName("end");
+
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("organization_id");
+
+                    b.Property<double>("Start")
+                        .HasColumnType("REAL")
+                        .HasColumnName("start");
+
+                    b.Property<string>("Text")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("text");
+
+                    b.Property<string>("Words")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("words");
+
+                    b.HasKey("SourceId", "Index")
+                        .HasName("pk_transcript_segments");
+
+                    b.HasIndex("OrganizationId")
+                        .HasDatabaseName("ix_transcript_segments_organization_id");
+
+                    b.ToTable("transcript_segments", (string)null);
+                });
+
+            modelBuilder.Entity("AiHub.Knowledge.UploadSession", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<Guid>("CreatedBy")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_by");
+
+                    b.Property<long>("ExpiresAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("expires_at");
+
+                    b.Property<Guid>("KnowledgeBaseId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("knowledge_base_id");
+
+                    b.Property<string>("MultipartId")
+                        .IsRequired()
+                        .HasMaxLength(1024)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("multipart_id");
+
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("organization_id");
+
+                    b.Property<long>("PartBytes")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("part_bytes");
+
+                    b.Property<long>("SizeBytes")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("size_bytes");
+
+                    b.Property<Guid>("SourceId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("source_id");
+
+                    b.Property<Guid>("WorkspaceId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("workspace_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_upload_sessions");
+
+                    b.HasIndex("ExpiresAt")
+                        .HasDatabaseName("ix_upload_sessions_expires_at");
+
+                    b.HasIndex("OrganizationId")
+                        .HasDatabaseName("ix_upload_sessions_organization_id");
+
+                    b.HasIndex("SourceId")
+                        .HasDatabaseName("ix_upload_sessions_source_id");
+
+                    b.ToTable("upload_sessions", (string)null);
                 });
 
             modelBuilder.Entity("AiHub.Organizations.ApiKeys.ApiKey", b =>
@@ -2770,6 +3303,163 @@ namespace AiHub.Data.Migrations.Sqlite
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_user_sessions_users_user_id");
+                });
+
+            modelBuilder.Entity("AiHub.Knowledge.KnowledgeBase", b =>
+                {
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_knowledge_bases_organizations_organization_id");
+
+                    b.HasOne("AiHub.Organizations.Workspace", null)
+                        .WithMany()
+                        .HasForeignKey("WorkspaceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_knowledge_bases_workspaces_workspace_id");
+                });
+
+            modelBuilder.Entity("AiHub.Knowledge.KnowledgeChunk", b =>
+                {
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_knowledge_chunks_organizations_organization_id");
+
+                    b.HasOne("AiHub.Knowledge.KnowledgeSource", null)
+                        .WithMany()
+                        .HasForeignKey("SourceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_knowledge_chunks_knowledge_sources_source_id");
+                });
+
+            modelBuilder.Entity("AiHub.Knowledge.KnowledgeCitation", b =>
+                {
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_knowledge_citations_organizations_organization_id");
+
+                    b.HasOne("AiHub.Knowledge.KnowledgeQuestion", null)
+                        .WithMany()
+                        .HasForeignKey("QuestionId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_knowledge_citations_knowledge_questions_question_id");
+
+                    b.HasOne("AiHub.Knowledge.KnowledgeSource", null)
+                        .WithMany()
+                        .HasForeignKey("SourceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_knowledge_citations_knowledge_sources_source_id");
+                });
+
+            modelBuilder.Entity("AiHub.Knowledge.KnowledgeFocus", b =>
+                {
+                    b.HasOne("AiHub.Knowledge.KnowledgeBase", null)
+                        .WithMany()
+                        .HasForeignKey("KnowledgeBaseId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_knowledge_focus_knowledge_bases_knowledge_base_id");
+
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_knowledge_focus_organizations_organization_id");
+
+                    b.HasOne("AiHub.Identity.AppUser", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_knowledge_focus_users_user_id");
+
+                    b.HasOne("AiHub.Organizations.Workspace", null)
+                        .WithMany()
+                        .HasForeignKey("WorkspaceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_knowledge_focus_workspaces_workspace_id");
+                });
+
+            modelBuilder.Entity("AiHub.Knowledge.KnowledgeQuestion", b =>
+                {
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_knowledge_questions_organizations_organization_id");
+
+                    b.HasOne("AiHub.Organizations.Workspace", null)
+                        .WithMany()
+                        .HasForeignKey("WorkspaceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_knowledge_questions_workspaces_workspace_id");
+                });
+
+            modelBuilder.Entity("AiHub.Knowledge.KnowledgeSource", b =>
+                {
+                    b.HasOne("AiHub.Knowledge.KnowledgeBase", null)
+                        .WithMany()
+                        .HasForeignKey("KnowledgeBaseId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_knowledge_sources_knowledge_bases_knowledge_base_id");
+
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_knowledge_sources_organizations_organization_id");
+                });
+
+            modelBuilder.Entity("AiHub.Knowledge.TranscriptSegmentRow", b =>
+                {
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_transcript_segments_organizations_organization_id");
+
+                    b.HasOne("AiHub.Knowledge.KnowledgeSource", null)
+                        .WithMany()
+                        .HasForeignKey("SourceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_transcript_segments_knowledge_sources_source_id");
+                });
+
+            modelBuilder.Entity("AiHub.Knowledge.UploadSession", b =>
+                {
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_upload_sessions_organizations_organization_id");
+
+                    b.HasOne("AiHub.Knowledge.KnowledgeSource", null)
+                        .WithMany()
+                        .HasForeignKey("SourceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_upload_sessions_knowledge_sources_source_id");
                 });
 
             modelBuilder.Entity("AiHub.Organizations.ApiKeys.ApiKey", b =>
