@@ -20,11 +20,14 @@ internal static class OrgPermissions
     public const string ChatUse = Prefix + "chat:use";
     public const string CreditsRead = Prefix + "credits:read";
     public const string CreditsManage = Prefix + "credits:manage";
+    public const string KnowledgeRead = Prefix + "knowledge:read";
+    public const string KnowledgeManage = Prefix + "knowledge:manage";
 
     public static readonly IReadOnlyList<string> All =
     [
         OrgRead, OrgManage, OrgDelete, MembersRead, MembersManage, TeamsRead, TeamsManage,
         WorkspacesRead, WorkspacesManage, ApiKeysRead, ApiKeysManage, ActivityRead, ChatUse, CreditsRead, CreditsManage,
+        KnowledgeRead, KnowledgeManage,
     ];
 
     /// <summary>The permission's public name, without the policy prefix: <c>members:manage</c>.</summary>
@@ -36,8 +39,10 @@ internal static class OrgPermissions
     {
         [OrgRole.Owner] = All,
         [OrgRole.Admin] = [.. All.Where(p => p != OrgDelete)],
-        [OrgRole.Manager] = [OrgRead, MembersRead, TeamsRead, TeamsManage, WorkspacesRead, ApiKeysRead, ApiKeysManage, ActivityRead, ChatUse, CreditsRead],
-        [OrgRole.Member] = [OrgRead, MembersRead, TeamsRead, WorkspacesRead, ApiKeysRead, ApiKeysManage, ChatUse],
-        [OrgRole.Guest] = [OrgRead, WorkspacesRead],
+        [OrgRole.Manager] = [OrgRead, MembersRead, TeamsRead, TeamsManage, WorkspacesRead, ApiKeysRead, ApiKeysManage, ActivityRead, ChatUse, CreditsRead,
+            KnowledgeRead, KnowledgeManage],
+        [OrgRole.Member] = [OrgRead, MembersRead, TeamsRead, WorkspacesRead, ApiKeysRead, ApiKeysManage, ChatUse, KnowledgeRead, KnowledgeManage],
+        // A creator's audience: they ask questions of the knowledge and read what it cites, and add nothing to it.
+        [OrgRole.Guest] = [OrgRead, WorkspacesRead, ChatUse, KnowledgeRead],
     };
 }
