@@ -1,3 +1,10 @@
+using AiHub.Infrastructure.Configuration;
+using AiHub.Infrastructure.Jobs;
+using AiHub.Knowledge.Bases;
+using AiHub.Knowledge.Ingestion;
+using AiHub.Knowledge.Sources;
+using AiHub.Knowledge.Transcripts;
+
 namespace AiHub.Knowledge;
 
 public static class KnowledgeExtensions
@@ -5,11 +12,22 @@ public static class KnowledgeExtensions
     /// <summary>Knowledge bases: sources uploaded or imported, durable ingestion (extract, transcribe, chunk, embed, index), hybrid search and citations.</summary>
     public static IHostApplicationBuilder AddKnowledge(this IHostApplicationBuilder builder)
     {
+        var services = builder.Services;
+        services.AddSettings<KnowledgeSettings>(KnowledgeSettings.Section);
+        services.AddScoped<KnowledgeBases>();
+        services.AddScoped<KnowledgeSources>();
+        services.AddScoped<SourceRemoval>();
+        services.AddScoped<RecordingTranscripts>();
+        services.AddScoped<UrlImports>();
+        services.AddSingleton<SourceProgress>();
+        services.AddScoped<IWorkHandler, IngestionPipeline>();
         return builder;
     }
 
     public static IEndpointRouteBuilder MapKnowledgeEndpoints(this IEndpointRouteBuilder app)
     {
+        KnowledgeEndpoints.MapKnowledgeRoutes(app);
+        app.MapHub<KnowledgeHub>(KnowledgeHub.Path);
         return app;
     }
 }

@@ -29,6 +29,9 @@ internal static class ProblemTypes
     public const string ChatLimitExceeded = Prefix + "chat-limit-exceeded";
     public const string StorageLimitExceeded = Prefix + "storage-limit-exceeded";
     public const string VideoLimitExceeded = Prefix + "video-limit-exceeded";
+    public const string FileTooLarge = Prefix + "file-too-large";
+    public const string UnsupportedFile = Prefix + "unsupported-file";
+    public const string ImportRefused = Prefix + "import-refused";
     public const string PromoCodeNotFound = Prefix + "promo-code-not-found";
     public const string PromoCodeInactive = Prefix + "promo-code-inactive";
     public const string PromoCodeExpired = Prefix + "promo-code-expired";

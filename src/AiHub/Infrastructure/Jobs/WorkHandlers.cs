@@ -18,4 +18,7 @@ internal interface IWorkHandler
     string Kind { get; }
 
     Task<WorkResult> RunAsync(WorkItem item, CancellationToken ct);
+
+    /// <summary>The item ended failed (fatal, or out of attempts): a handler whose work has a visible status records it here.</summary>
+    Task GaveUpAsync(WorkItem item, string? error, CancellationToken ct) => Task.CompletedTask;
 }

@@ -44,6 +44,8 @@ internal sealed partial class WorkRunner(
             }
         }
         await RecordAsync(item, result, error, ct);
+        if (item.State == WorkState.Failed && handler is not null)
+            await handler.GaveUpAsync(item, error, CancellationToken.None);
     }
 
     /// <summary>Takes the item only if nobody else holds it, so a duplicate queue entry never runs it twice at once.</summary>
