@@ -64,6 +64,17 @@ public static class AiHubProcess
         return [.. lines];
     }
 
+    /// <summary>Serves from <paramref name="workingDirectory"/> until the caller kills it; its output is read and dropped so it never blocks.</summary>
+    public static Process Start(IReadOnlyDictionary<string, string> environment, string workingDirectory)
+    {
+        var process = Process.Start(StartInfo(environment, workingDirectory, []))!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
     static ProcessStartInfo StartInfo(IReadOnlyDictionary<string, string> environment, string workingDirectory, string[] args)
     {
         var start = new ProcessStartInfo("dotnet")
