@@ -21,16 +21,16 @@ public sealed class IngestionRestartTests
     {
         var blobs = Directory.CreateTempSubdirectory("aihub-restart-blobs-").FullName;
         var media = Directory.CreateTempSubdirectory("aihub-restart-media-").FullName;
+        var keep = Directory.CreateTempSubdirectory("aihub-restart-db-").FullName;
         try
         {
-            // A web-only host takes the upload: its work item is saved, and nobody runs it.
-            await using var web = await IdentityHost.StartAsync("Sqlite", new Dictionary<string, string?>
-            {
-                ["Blobs:Path"] = blobs,
-                ["Node:Role"] = "Web",
-            });
-            var start = await KnowledgeStart.SignUpAsync(web);
+            // The account and the knowledge base are made in a host of the test's; the process that ingests is a real one.
+            var web = await IdentityHost.StartAsync("Sqlite", new Dictionary<string, string?> { ["Blobs:Path"] = blobs });
+            var email = IdentityHost.NewEmail("restart");
+            var start = await KnowledgeStart.SignUpAsync(web, email);
             var kb = await start.CreateBaseAsync("Recordings");
+            var connection = web.App.Services.GetRequiredService<IConfiguration>()["Database:ConnectionString"]!;
+            var folder = Path.GetDirectoryName(new SqliteConnectionStringBuilder(connection).DataSource)!;
             var video = await SpeechFixtures.SynthesiseAsync(
             [
                 (1, "The river flows past the old mill towards the sea."),
@@ -39,10 +39,14 @@ public sealed class IngestionRestartTests
                 (36, "In winter the mill wheel stops turning."),
                 (48, "The baker sells bread and warm rolls to the children."),
             ], media, asVideo: true);
-            var sourceId = await start.AddAsync(kb, "mill.mp4", await File.ReadAllBytesAsync(video, Ct));
-            var connection = web.App.Services.GetRequiredService<IConfiguration>()["Database:ConnectionString"]!;
-            var folder = Path.GetDirectoryName(new SqliteConnectionStringBuilder(connection).DataSource)!;
+            // A copy of the database: disposing the host deletes its own folder.
+            await web.App.DisposeAsync();
+            SqliteConnection.ClearAllPools();
+            foreach (var file in Directory.GetFiles(folder))
+                File.Copy(file, Path.Combine(keep, Path.GetFileName(file)));
             await web.DisposeAsync();
+            folder = keep;
+            connection = $"Data Source={Path.Combine(keep, "aihub.db")}";
 
             var environment = new Dictionary<string, string>
             {
@@ -52,9 +56,14 @@ public sealed class IngestionRestartTests
                 ["AIHUB_Jobs__RetryBaseDelay"] = "00:00:00.100",
                 ["AIHUB_Jobs__Lease"] = "00:00:10",
             };
-            var first = AiHubProcess.Start(environment, folder);
+            var (first, address) = await AiHubProcess.StartAsync(environment, folder);
+            Guid sourceId;
             try
             {
+                using var client = new HttpClient { BaseAddress = address };
+                var tokens = await IdentityHost.LoginAsync(client, email);
+                var upload = start with { Client = client, Owner = tokens };
+                sourceId = await upload.AddAsync(kb, "mill.mp4", await File.ReadAllBytesAsync(video, Ct));
                 await WaitForAsync(connection, sourceId, status => status == "Transcribing", TimeSpan.FromSeconds(90));
             }
             finally
@@ -65,7 +74,7 @@ public sealed class IngestionRestartTests
             }
             Assert.NotEqual("Completed", await StatusAsync(connection, sourceId));
 
-            var second = AiHubProcess.Start(environment, folder);
+            var (second, _) = await AiHubProcess.StartAsync(environment, folder);
             try
             {
                 await WaitForAsync(connection, sourceId, status => status is "Completed" or "Failed", TimeSpan.FromSeconds(180));
@@ -101,6 +110,7 @@ public sealed class IngestionRestartTests
             SqliteConnection.ClearAllPools();
             Directory.Delete(blobs, recursive: true);
             Directory.Delete(media, recursive: true);
+            Directory.Delete(keep, recursive: true);
         }
     }
 

@@ -14,10 +14,10 @@ public sealed record KnowledgeStart(HttpClient Client, AuthTokens Owner, Guid Or
 
     public string Ws => $"/api/orgs/{OrgId}/workspaces/{WorkspaceId}";
 
-    public static async Task<KnowledgeStart> SignUpAsync(IdentityHost host)
+    public static async Task<KnowledgeStart> SignUpAsync(IdentityHost host, string? email = null)
     {
         var client = host.App.CreateClient();
-        var owner = await host.NewUserAsync(client);
+        var owner = await host.NewUserAsync(client, email);
         var orgId = await PersonalOrgAsync(client, owner);
         var workspaces = await SendAsync(client, owner, HttpMethod.Get, $"/api/orgs/{orgId}/workspaces");
         return new KnowledgeStart(client, owner, orgId, workspaces.EnumerateArray().First().GetProperty("id").GetGuid());
