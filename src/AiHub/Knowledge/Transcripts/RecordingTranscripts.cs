@@ -67,10 +67,11 @@ internal sealed class RecordingTranscripts(AppDbContext db, KnowledgeSources sou
             texts[index] = corrected;
             foreach (var chunk in chunks)
             {
+                // Joined as the chunker joins a transcript's segments, one per line.
                 var builder = new StringBuilder();
                 for (var i = chunk.FirstSegment!.Value; i <= chunk.LastSegment!.Value; i++)
-                    if (texts.TryGetValue(i, out var part))
-                        builder.Append(builder.Length > 0 ? " " : "").Append(part);
+                    if (texts.TryGetValue(i, out var part) && part.Trim() is { Length: > 0 } trimmed)
+                        builder.Append(builder.Length > 0 ? "\n" : "").Append(trimmed);
                 chunk.Text = builder.ToString();
                 chunk.EmbeddingModel = null;
             }
