@@ -1,6 +1,8 @@
 using System.ComponentModel.DataAnnotations;
 using AiHub.Chat.Providers;
 using AiHub.Knowledge.Embeddings;
+using AiHub.Knowledge.Ingestion;
+using Microsoft.Extensions.AI;
 using Polly.Timeout;
 
 namespace AiHub.Tests.Knowledge;
@@ -34,6 +36,31 @@ public sealed class EmbeddingMathTests
     {
         Assert.Equal([0f, 0f, 0f], KnowledgeEmbedder.Normalize([0, 0, 0]));
     }
+
+    [Fact]
+    public void An_answer_is_read_as_unit_vectors_in_its_order()
+    {
+        var vectors = KnowledgeEmbedder.Read(Model, Answer([3, 4], [0, 2]), expected: 2);
+
+        Assert.Equal([[0.6f, 0.8f], [0f, 1f]], vectors);
+    }
+
+    [Fact]
+    public void An_answer_with_vectors_of_different_lengths_missing_vectors_or_non_numbers_is_a_final_failure()
+    {
+        var mixed = Assert.Throws<IngestionException>(() => KnowledgeEmbedder.Read(Model, Answer([1, 0], [1, 0, 0]), expected: 2));
+        var missing = Assert.Throws<IngestionException>(() => KnowledgeEmbedder.Read(Model, Answer([1, 0]), expected: 2));
+        var nan = Assert.Throws<IngestionException>(() => KnowledgeEmbedder.Read(Model, Answer([1, float.NaN]), expected: 1));
+
+        Assert.All([mixed, missing, nan], e => Assert.False(e.Transient));
+        Assert.Contains("different lengths", mixed.Message);
+        Assert.Contains("1 vectors for 2 texts", missing.Message);
+    }
+
+    static readonly EmbeddingModel Model = new("local/use-lite",
+        new ProviderSource("local", ProviderKinds.OpenAICompatible, new Uri("http://127.0.0.1:1/v1"), null, [], ProviderOrigins.Deployment, null, "settings"), "use-lite");
+
+    static GeneratedEmbeddings<Embedding<float>> Answer(params float[][] vectors) => [.. vectors.Select(v => new Embedding<float>(v))];
 
     [Fact]
     public void Texts_are_cut_into_batches_of_the_batch_size_in_order()

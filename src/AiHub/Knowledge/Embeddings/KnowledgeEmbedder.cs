@@ -159,7 +159,7 @@ internal sealed class KnowledgeEmbedder(
             spender.ApiKeyId, spender.WorkspaceId, hold.Id, CostMicros: cost);
 
     /// <summary>One unit vector per text, in input order, all of one length; anything else is a broken answer.</summary>
-    static float[][] Read(EmbeddingModel model, GeneratedEmbeddings<Embedding<float>> result, int expected)
+    internal static float[][] Read(EmbeddingModel model, GeneratedEmbeddings<Embedding<float>> result, int expected)
     {
         if (result.Count != expected)
             throw new IngestionException($"The embedding model {model.Id} returned {result.Count} vectors for {expected} texts.");
