@@ -1,3 +1,5 @@
+using AiHub.Knowledge.Embeddings;
+
 namespace AiHub.Knowledge;
 
 public static class KnowledgeExtensions
@@ -5,6 +7,7 @@ public static class KnowledgeExtensions
     /// <summary>Knowledge bases: sources uploaded or imported, durable ingestion (extract, transcribe, chunk, embed, index), hybrid search and citations.</summary>
     public static IHostApplicationBuilder AddKnowledge(this IHostApplicationBuilder builder)
     {
+        EmbeddingsExtensions.AddEmbeddings(builder);
         return builder;
     }
 
