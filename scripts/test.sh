@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole suite, from a fresh Debian machine or a warm one: installs what is missing, starts PostgreSQL
-# (with pgvector) and Redis on loopback, runs the unit, integration and end-to-end tests, and stops what it started.
+# (with pgvector), Redis and an S3-compatible server on loopback, runs the unit, integration and end-to-end tests, and stops what it started.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -11,6 +11,8 @@ source scripts/lib/common.sh
 source scripts/lib/postgres.sh
 # shellcheck source=lib/redis.sh
 source scripts/lib/redis.sh
+# shellcheck source=lib/s3.sh
+source scripts/lib/s3.sh
 
 configuration=${AIHUB_TEST_CONFIGURATION:-Release}
 run_dir="$root/.test-run"
@@ -20,6 +22,7 @@ export AIHUB_TEST_NODE="$root/tests/fixtures/node"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 stop_services() {
+  s3_stop
   redis_stop
   pg_stop
 }
@@ -36,6 +39,7 @@ rm -rf "$results" "$AIHUB_TEST_ARTIFACTS"
 mkdir -p "$run_dir" "$results" "$AIHUB_TEST_ARTIFACTS"
 pg_start "$run_dir"
 redis_start "$run_dir"
+s3_start "$run_dir"
 log "services ready after $((SECONDS - started)) s"
 
 log "building ($configuration)"

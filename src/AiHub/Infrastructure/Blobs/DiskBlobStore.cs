@@ -113,7 +113,7 @@ internal sealed class DiskBlobStore : IBlobStore
         BlobKeys.Validate(key);
         var uploadId = Guid.NewGuid().ToString("N");
         var folder = Path.Combine(_uploads, uploadId);
-        OwnerOnly.CreateDirectory(folder);
+        CreateFolder(folder);
         using (var file = OwnerOnly.CreateFile(Path.Combine(folder, "key")))
             file.Write(System.Text.Encoding.UTF8.GetBytes(key));
         return Task.FromResult(uploadId);
@@ -210,7 +210,11 @@ internal sealed class DiskBlobStore : IBlobStore
         File.Delete(temporary);
     }
 
-    public Uri? PresignedGetUrl(string key, string downloadName, string contentType, TimeSpan lifetime, bool inline = false) => null;
+    public Uri? PresignedGetUrl(string key, string downloadName, string contentType, TimeSpan lifetime, bool inline = false)
+    {
+        BlobKeys.Validate(key);
+        return null;
+    }
 
     string ObjectPath(string key) => Path.Combine(_objects, BlobKeys.Validate(key));
 
@@ -240,14 +244,24 @@ internal sealed class DiskBlobStore : IBlobStore
 
     (string Path, FileStream File) CreateTemporary()
     {
-        OwnerOnly.CreateDirectory(_temporary);
+        CreateFolder(_temporary);
         var path = Path.Combine(_temporary, Guid.NewGuid().ToString("N"));
         return (path, OwnerOnly.CreateFile(path));
     }
 
+    /// <summary>Creates the folder and each missing one above it 0700 (creating a path at once gives the folders above it the default mode).</summary>
+    static void CreateFolder(string path)
+    {
+        if (Directory.Exists(path))
+            return;
+        if (Path.GetDirectoryName(path) is { } parent)
+            CreateFolder(parent);
+        OwnerOnly.CreateDirectory(path);
+    }
+
     static void MoveIntoPlace(string temporary, string target)
     {
-        OwnerOnly.CreateDirectory(Path.GetDirectoryName(target)!);
+        CreateFolder(Path.GetDirectoryName(target)!);
         // A rename within one file system: a reader sees the old blob or the new one, never half of one.
         File.Move(temporary, target, overwrite: true);
     }

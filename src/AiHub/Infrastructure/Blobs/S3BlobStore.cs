@@ -154,12 +154,17 @@ internal sealed class S3BlobStore : IBlobStore, IDisposable
         BlobKeys.Validate(key);
         if (partNumber is < 1 or > 10_000)
             throw new BlobUploadException($"Part numbers go from 1 to 10,000; {partNumber} is out of range.");
+        // The SDK sends a part only from a seekable stream (a request body is not): such a part waits in a temporary file, not in memory.
+        await using var spooled = content.CanSeek ? null : await SpoolAsync(content, partNumber, length, ct);
+        var source = spooled ?? content;
+        if (spooled is null && source.Length - source.Position != length)
+            throw new BlobUploadException($"Part {partNumber} has {source.Length - source.Position:N0} bytes, not the {length:N0} announced.");
         try
         {
             var response = await _client.UploadPartAsync(new UploadPartRequest
             {
                 BucketName = _bucket, Key = key, UploadId = uploadId, PartNumber = partNumber,
-                InputStream = content, PartSize = length, UseChunkEncoding = false,
+                InputStream = source, UseChunkEncoding = false,
             }, ct);
             return new BlobPart(partNumber, response.ETag, length);
         }
@@ -197,6 +202,15 @@ internal sealed class S3BlobStore : IBlobStore, IDisposable
         BlobKeys.Validate(key);
         if (parts.Count == 0)
             throw new BlobUploadException("An upload completes with at least one part.");
+        var stored = (await ListPartsAsync(key, uploadId, ct)).ToDictionary(p => p.Number);
+        for (var i = 0; i < parts.Count; i++)
+        {
+            if (!stored.TryGetValue(parts[i].Number, out var have) || have.ETag.Trim('"') != parts[i].ETag.Trim('"'))
+                throw new BlobUploadException($"Part {parts[i].Number} was not received, or was received with other content.");
+            // S3 refuses this too, but not every S3-compatible service does: the same answer everywhere.
+            if (i < parts.Count - 1 && have.Size < MinPartBytes)
+                throw new BlobUploadException($"Part {have.Number} has {have.Size:N0} bytes; every part but the last needs at least {MinPartBytes:N0}.");
+        }
         try
         {
             await _client.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
@@ -289,6 +303,47 @@ internal sealed class S3BlobStore : IBlobStore, IDisposable
         catch (Exception e) when (e is AmazonServiceException or AmazonClientException or HttpRequestException)
         {
             // The upload was failing already; an unaborted one only costs storage until the bucket's lifecycle rule removes it.
+        }
+    }
+
+    static async Task<FileStream> SpoolAsync(Stream content, int partNumber, long length, CancellationToken ct)
+    {
+        var options = new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew, Access = FileAccess.ReadWrite, Share = FileShare.None,
+            Options = FileOptions.DeleteOnClose | FileOptions.Asynchronous,
+        };
+        if (!OperatingSystem.IsWindows())
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        var file = new FileStream(Path.Combine(Path.GetTempPath(), "aihub-part-" + Guid.NewGuid().ToString("N")), options);
+        try
+        {
+            var buffer = ArrayPool<byte>.Shared.Rent(81_920);
+            try
+            {
+                long total = 0;
+                int read;
+                while ((read = await content.ReadAsync(buffer, ct)) > 0)
+                {
+                    total += read;
+                    if (total > length)
+                        break;
+                    await file.WriteAsync(buffer.AsMemory(0, read), ct);
+                }
+                if (total != length)
+                    throw new BlobUploadException($"Part {partNumber} has {(total > length ? "more" : total.ToString("N0", System.Globalization.CultureInfo.InvariantCulture))} bytes, not the {length:N0} announced.");
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+            file.Position = 0;
+            return file;
+        }
+        catch
+        {
+            await file.DisposeAsync();
+            throw;
         }
     }
 
