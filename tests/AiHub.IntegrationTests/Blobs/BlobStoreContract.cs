@@ -143,7 +143,7 @@ public abstract class BlobStoreContract(BlobHost host)
     [Theory]
     [InlineData("../escape")]
     [InlineData("orgs/../../escape")]
-    [InlineData("/etc/passwd")]
+    [InlineData("/tmp/aihub-blob-escape")]
     [InlineData("orgs//double")]
     [InlineData("orgs/./dot")]
     [InlineData("orgs\\back")]
@@ -157,6 +157,7 @@ public abstract class BlobStoreContract(BlobHost host)
         await Assert.ThrowsAsync<InvalidBlobKeyException>(() => Store.DeletePrefixAsync(key, Ct));
         await Assert.ThrowsAsync<InvalidBlobKeyException>(() => Store.StartMultipartAsync(key, Ct));
         Assert.Throws<InvalidBlobKeyException>(() => Store.PresignedGetUrl(key, "a.txt", "text/plain", TimeSpan.FromMinutes(1)));
+        Assert.False(File.Exists("/tmp/aihub-blob-escape"));
     }
 
     [Fact]

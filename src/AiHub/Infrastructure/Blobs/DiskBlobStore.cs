@@ -216,7 +216,12 @@ internal sealed class DiskBlobStore : IBlobStore
         return null;
     }
 
-    string ObjectPath(string key) => Path.Combine(_objects, BlobKeys.Validate(key));
+    string ObjectPath(string key)
+    {
+        var path = Path.GetFullPath(Path.Combine(_objects, BlobKeys.Validate(key)));
+        // A second fence behind the key rules: whatever a key holds, the path stays inside the store's folder.
+        return path.StartsWith(_objects + Path.DirectorySeparatorChar, StringComparison.Ordinal) ? path : throw new InvalidBlobKeyException(key);
+    }
 
     string KeyOf(string path) => Path.GetRelativePath(_objects, path).Replace(Path.DirectorySeparatorChar, '/');
 
