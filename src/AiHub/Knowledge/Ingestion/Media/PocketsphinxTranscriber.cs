@@ -22,6 +22,12 @@ internal sealed partial class PocketsphinxTranscriber(IOptions<MediaSettings> op
     public const double SegmentPauseSeconds = 0.6;
     public const double SegmentMaxSeconds = 15;
 
+    /// <summary>
+    /// A narrower search than the defaults: on flite test speech it halves the CPU per second of audio (5.8x to 11x real
+    /// time on one core) for a word error rate of 8 % instead of 6 %.
+    /// </summary>
+    static readonly string[] DecoderFlags = ["-maxhmmpf", "3000", "-topn", "2"];
+
     readonly MediaSettings _settings = options.Value;
 
     public string Name => "pocketsphinx";
@@ -75,7 +81,7 @@ internal sealed partial class PocketsphinxTranscriber(IOptions<MediaSettings> op
     async Task<IReadOnlyList<TranscriptWord>> DecodeAsync(string wavPath, string hmm, string lm, string dict, Action<double> heard, CancellationToken ct)
     {
         var result = await ExternalProcess.RunAsync(_settings.PocketsphinxPath,
-            ["-infile", wavPath, "-time", "yes", "-hmm", hmm, "-lm", lm, "-dict", dict],
+            ["-infile", wavPath, "-time", "yes", "-hmm", hmm, "-lm", lm, "-dict", dict, .. DecoderFlags],
             _settings.ProcessTimeout, time, NotInstalledMessage,
             line =>
             {
