@@ -8,6 +8,7 @@ public static class KnowledgeExtensions
     public static IHostApplicationBuilder AddKnowledge(this IHostApplicationBuilder builder)
     {
         EmbeddingsExtensions.AddEmbeddings(builder);
+        Ingestion.Media.MediaExtensions.AddMedia(builder);
         return builder;
     }
 
