@@ -6,11 +6,13 @@ public static class KnowledgeExtensions
     public static IHostApplicationBuilder AddKnowledge(this IHostApplicationBuilder builder)
     {
         Grounding.GroundingExtensions.AddGrounding(builder);
+        Insights.InsightsExtensions.AddInsights(builder);
         return builder;
     }
 
     public static IEndpointRouteBuilder MapKnowledgeEndpoints(this IEndpointRouteBuilder app)
     {
+        Insights.InsightsExtensions.MapInsightRoutes(app);
         return app;
     }
 }
