@@ -80,7 +80,7 @@ internal sealed class ChatTurns(
     IEnumerable<IChatGrounding> groundings,
     IOptions<ChatSettings> settings)
 {
-    readonly IChatGrounding? _grounding = groundings.FirstOrDefault();
+    readonly IChatGrounding? _grounding = groundings.LastOrDefault();
 
     /// <summary>Refuses (404, 400, 403 quota, 402 credits, 503 no provider) before anything is written.</summary>
     public async Task<ChatTurn> SendAsync(Spender spender, Guid conversationId, SendMessageRequest body, CancellationToken ct)

@@ -39,7 +39,8 @@ internal sealed class KnowledgeGrounding(
         "Answer from these sources; cite them as [1], [2]; say so when they do not answer the question.";
 
     readonly GroundingSettings _settings = options.Value;
-    readonly IKnowledgeSearch? _search = searches.FirstOrDefault();
+    // The last registration wins, as with any service resolved alone.
+    readonly IKnowledgeSearch? _search = searches.LastOrDefault();
 
     public async Task<GroundingResult?> GroundAsync(Spender spender, IReadOnlyList<Guid> knowledgeBaseIds, string question, int maxTokens, CancellationToken ct)
     {
