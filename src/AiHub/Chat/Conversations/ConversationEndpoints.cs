@@ -60,7 +60,7 @@ internal static class ConversationEndpoints
         IEnumerable<IKnowledgeBaseCheck> knowledge, CancellationToken ct)
     {
         await SystemPrompts.WorkspaceOfAsync(db, http.Grant(), wsId, ct);
-        var bases = await KnowledgeBasesAsync(knowledge, orgId, wsId, body.KnowledgeBaseIds, ct);
+        var bases = await KnowledgeBaseSelection.RequireAsync(knowledge, orgId, wsId, body.KnowledgeBaseIds, ct);
         var conversation = await conversations.CreateAsync(orgId, wsId, user.UserId()!.Value, body.Title, body.SystemPrompt, body.Model, ct, bases);
         return TypedResults.Created($"/api/orgs/{orgId}/workspaces/{wsId}/conversations/{conversation.Id}", ConversationQueries.Describe(conversation));
     }
@@ -73,7 +73,7 @@ internal static class ConversationEndpoints
     {
         var conversation = await conversations.FindOwnAsync(orgId, wsId, id, user.UserId()!.Value, ct);
         var now = clock.GetUtcNow();
-        if (await KnowledgeBasesAsync(knowledge, orgId, wsId, body.KnowledgeBaseIds, ct) is { } bases)
+        if (await KnowledgeBaseSelection.RequireAsync(knowledge, orgId, wsId, body.KnowledgeBaseIds, ct) is { } bases)
         {
             conversation.KnowledgeBaseIds = bases;
             conversation.UpdatedAt = now;
@@ -96,26 +96,6 @@ internal static class ConversationEndpoints
             conversation.ArchivedAt = archived ? conversation.ArchivedAt ?? now : null;
         await db.SaveChangesAsync(ct);
         return TypedResults.Ok(ConversationQueries.Describe(conversation));
-    }
-
-    /// <summary>The knowledge bases asked for, each checked to be the workspace's; null when the body names none.</summary>
-    static async Task<List<Guid>?> KnowledgeBasesAsync(IEnumerable<IKnowledgeBaseCheck> checks, Guid orgId, Guid wsId, IReadOnlyList<Guid>? ids, CancellationToken ct)
-    {
-        if (ids is null)
-            return null;
-        var distinct = ids.Distinct().ToList();
-        if (distinct.Count > ConversationModelConfiguration.MaxKnowledgeBases)
-            throw ProblemException.Invalid("knowledgeBaseIds", $"A conversation is grounded in at most {ConversationModelConfiguration.MaxKnowledgeBases} knowledge bases.");
-        if (distinct.Count == 0)
-            return distinct;
-        var any = false;
-        foreach (var check in checks)
-        {
-            await check.RequireInWorkspaceAsync(orgId, wsId, distinct, "knowledgeBaseIds", ct);
-            any = true;
-        }
-        // Without the knowledge feature no id can name a knowledge base of this workspace.
-        return any ? distinct : throw ProblemException.Invalid("knowledgeBaseIds", "This deployment has no knowledge bases.");
     }
 
     static async Task<NoContent> Delete(Guid orgId, Guid wsId, Guid id, ClaimsPrincipal user, ConversationService conversations, CancellationToken ct)

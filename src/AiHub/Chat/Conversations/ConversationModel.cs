@@ -143,7 +143,6 @@ internal sealed class ConversationModelConfiguration :
     public const int ModelLength = 200;
     public const int SystemPromptLength = 20_000;
     public const int ContentLength = 100_000;
-    public const int MaxKnowledgeBases = 20;
 
     public void Configure(EntityTypeBuilder<Conversation> builder)
     {

@@ -38,11 +38,44 @@ internal interface IChatGrounding
     Task<GroundingResult?> RetrieveAsync(Spender spender, IReadOnlyList<Guid> knowledgeBaseIds, string question, CancellationToken ct);
 }
 
-/// <summary>Refuses knowledge bases a conversation cannot be grounded in; implemented by the Knowledge feature.</summary>
+/// <summary>A knowledge base a conversation may be grounded in, as the chat page offers it.</summary>
+internal sealed record KnowledgeBaseChoice(Guid Id, string Name);
+
+/// <summary>The knowledge bases a conversation can be grounded in; implemented by the Knowledge feature.</summary>
 internal interface IKnowledgeBaseCheck
 {
     /// <exception cref="Infrastructure.Errors.ProblemException">400 naming <paramref name="field"/> when one is not a knowledge base of the workspace.</exception>
     Task RequireInWorkspaceAsync(Guid orgId, Guid workspaceId, IReadOnlyList<Guid> knowledgeBaseIds, string field, CancellationToken ct);
+
+    /// <summary>The workspace's knowledge bases, by name.</summary>
+    Task<IReadOnlyList<KnowledgeBaseChoice>> ChoicesAsync(Guid orgId, Guid workspaceId, CancellationToken ct);
+}
+
+/// <summary>Checks the knowledge bases a conversation is to be grounded in, for the API and the chat page alike.</summary>
+internal static class KnowledgeBaseSelection
+{
+    public const int Max = 20;
+    public const string Field = "knowledgeBaseIds";
+
+    /// <summary>The distinct ids, each checked to be the workspace's; null when <paramref name="ids"/> is null (nothing to change).</summary>
+    public static async Task<List<Guid>?> RequireAsync(IEnumerable<IKnowledgeBaseCheck> checks, Guid orgId, Guid workspaceId, IEnumerable<Guid>? ids, CancellationToken ct)
+    {
+        if (ids is null)
+            return null;
+        var distinct = ids.Distinct().ToList();
+        if (distinct.Count > Max)
+            throw Infrastructure.Errors.ProblemException.Invalid(Field, $"A conversation is grounded in at most {Max} knowledge bases.");
+        if (distinct.Count == 0)
+            return distinct;
+        var any = false;
+        foreach (var check in checks)
+        {
+            await check.RequireInWorkspaceAsync(orgId, workspaceId, distinct, Field, ct);
+            any = true;
+        }
+        // Without the knowledge feature no id can name a knowledge base of this workspace.
+        return any ? distinct : throw Infrastructure.Errors.ProblemException.Invalid(Field, "This deployment has no knowledge bases.");
+    }
 }
 
 /// <summary>

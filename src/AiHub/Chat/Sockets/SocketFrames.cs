@@ -75,7 +75,7 @@ internal static class SocketFrames
 
     const string TypeList = "chat, completion, cancel or ping";
     const int MaxIdLength = 200;
-    const int MaxKnowledgeBases = 20;
+    const int MaxKnowledgeBases = Grounding.KnowledgeBaseSelection.Max;
 
     public static SocketRequest Parse(string text)
     {

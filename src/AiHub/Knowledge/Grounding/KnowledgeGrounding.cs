@@ -75,6 +75,11 @@ internal sealed class KnowledgeGrounding(
                 throw ProblemException.Invalid(field, $"There is no knowledge base {id} in this workspace.");
     }
 
+    public async Task<IReadOnlyList<KnowledgeBaseChoice>> ChoicesAsync(Guid orgId, Guid workspaceId, CancellationToken ct) =>
+        await db.Set<KnowledgeBase>().AsNoTracking()
+            .Where(k => k.OrganizationId == orgId && k.WorkspaceId == workspaceId)
+            .OrderBy(k => k.Name).Select(k => new KnowledgeBaseChoice(k.Id, k.Name)).ToListAsync(ct);
+
     /// <summary>
     /// Searches and numbers the passages from <paramref name="firstIndex"/>, within <paramref name="maxTokens"/>; the
     /// question and what it cited are recorded for the insight page, whatever was found.
