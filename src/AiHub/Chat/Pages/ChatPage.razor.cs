@@ -57,7 +57,7 @@ public partial class ChatPage : OrgPage
     List<ModelResponse> _models = [];
     IReadOnlyList<KnowledgeBaseChoice> _knowledgeBases = [];
     // The knowledge bases chosen for the open conversation, or for the next one before it exists.
-    IEnumerable<Guid>? _knowledge = [];
+    IReadOnlyCollection<Guid>? _knowledge = [];
     readonly List<ChatCitation> _streamCitations = [];
     QuotaStatus? _quota;
     string? _model;
