@@ -9,11 +9,14 @@ public static class KnowledgeExtensions
     {
         EmbeddingsExtensions.AddEmbeddings(builder);
         Ingestion.Media.MediaExtensions.AddMedia(builder);
+        Grounding.GroundingExtensions.AddGrounding(builder);
+        Insights.InsightsExtensions.AddInsights(builder);
         return builder;
     }
 
     public static IEndpointRouteBuilder MapKnowledgeEndpoints(this IEndpointRouteBuilder app)
     {
+        Insights.InsightsExtensions.MapInsightRoutes(app);
         return app;
     }
 }
