@@ -5,6 +5,7 @@ public static class KnowledgeExtensions
     /// <summary>Knowledge bases: sources uploaded or imported, durable ingestion (extract, transcribe, chunk, embed, index), hybrid search and citations.</summary>
     public static IHostApplicationBuilder AddKnowledge(this IHostApplicationBuilder builder)
     {
+        Ingestion.Documents.DocumentsExtensions.AddDocuments(builder);
         return builder;
     }
 
