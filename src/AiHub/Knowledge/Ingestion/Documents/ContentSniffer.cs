@@ -52,12 +52,17 @@ internal static class ContentSniffer
             return ContainsZipEntryName(head, "word/document.xml"u8)
                 ? SniffResult.Of(SourceFormat.Docx)
                 : SniffResult.Refused(ZipReason(OfficeKindFromNames(head)));
+        // A UTF-16 byte order mark would pass for an MPEG frame header.
+        if ((Has(head, 0xFF, 0xFE) || Has(head, 0xFE, 0xFF)) && Text(head) is { } utf16)
+            return SniffResult.Of(Classify(utf16, fileName));
         if (Media(head) is { } media)
             return SniffResult.Of(media);
         if (KnownBinary(head) is { } refusal)
             return SniffResult.Refused(refusal);
         if (Text(head) is { } text)
             return SniffResult.Of(Classify(text, fileName));
+        if (!head.Contains((byte)0) && ControlShare(Encoding.Latin1.GetString(head)) < 0.01)
+            return SniffResult.Refused("The file is text in an encoding other than UTF-8 or UTF-16; save it as UTF-8 and upload it again.");
         return SniffResult.Refused($"The file is binary data of a kind that cannot be read; {Accepted}.");
     }
 

@@ -10,7 +10,7 @@ internal static class TextNormalizer
     {
         if (string.IsNullOrEmpty(text))
             return "";
-        var nfc = text.IsNormalized(NormalizationForm.FormC) ? text : text.Normalize(NormalizationForm.FormC);
+        var nfc = NfcComposition.Compose(text);
         var sb = new StringBuilder(nfc.Length);
         var pendingSpace = false;
         var pendingNewlines = 0;
