@@ -50,6 +50,26 @@ public sealed class DocumentExtractorTests
     }
 
     [Fact]
+    public async Task A_two_column_pdf_page_reads_the_left_column_before_the_right()
+    {
+        var builder = new UglyToad.PdfPig.Writer.PdfDocumentBuilder();
+        var font = builder.AddStandard14Font(UglyToad.PdfPig.Fonts.Standard14Fonts.Standard14Font.Helvetica);
+        var page = builder.AddPage(595, 842);
+        page.AddText("A heading across the page", 16, new UglyToad.PdfPig.Core.PdfPoint(50, 800), font);
+        string[] left = ["Left column first line of text", "left column second line here", "left column third line ends."];
+        string[] right = ["Right column first line of text", "right column second line here", "right column third line ends."];
+        for (var i = 0; i < 3; i++)
+        {
+            page.AddText(left[i], 10, new UglyToad.PdfPig.Core.PdfPoint(50, 760 - i * 13), font);
+            page.AddText(right[i], 10, new UglyToad.PdfPig.Core.PdfPoint(320, 760 - i * 13), font);
+        }
+
+        var doc = await Extract(new PdfExtractor(Limits), builder.Build());
+
+        Assert.Equal(["A heading across the page", string.Join(' ', left), string.Join(' ', right)], doc.Blocks.Select(b => b.Text));
+    }
+
+    [Fact]
     public async Task Pdf_chunks_cite_the_page_their_text_is_on()
     {
         var pages = Enumerable.Range(0, 3).Select(p => (IReadOnlyList<string>)[.. Enumerable.Range(0, 6).Select(i => $"Page{p + 1} " + DocumentSamples.Prose(p * 10 + i, 60))]).ToList();

@@ -1,9 +1,6 @@
 using System.Globalization;
 using UglyToad.PdfPig;
 using UglyToad.PdfPig.Content;
-using UglyToad.PdfPig.DocumentLayoutAnalysis.PageSegmenter;
-using UglyToad.PdfPig.DocumentLayoutAnalysis.ReadingOrderDetector;
-using UglyToad.PdfPig.DocumentLayoutAnalysis.WordExtractor;
 using UglyToad.PdfPig.Exceptions;
 
 namespace AiHub.Knowledge.Ingestion.Documents;
@@ -75,19 +72,16 @@ internal sealed class PdfExtractor(DocumentLimits limits) : IDocumentExtractor
         }
     }
 
-    /// <summary>The page's text blocks in reading order (Docstrum segmentation), or its plain text if the layout fails.</summary>
+    /// <summary>The page's paragraphs in reading order (<see cref="PdfLayout"/>), or its plain text if the layout fails.</summary>
     static List<string> PageBlocks(Page page)
     {
         if (page.Letters.Count == 0)
             return [];
         try
         {
-            var words = NearestNeighbourWordExtractor.Instance.GetWords(page.Letters);
-            var regions = DocstrumBoundingBoxes.Instance.GetBlocks(words);
-            var ordered = UnsupervisedReadingOrderDetector.Instance.Get(regions);
-            return ordered.Select(b => JoinLines(b.TextLines.Select(l => l.Text))).ToList();
+            return [.. PdfLayout.Paragraphs(page.GetWords()).Select(lines => JoinLines(lines))];
         }
-        // Layout analysis is a heuristic over odd geometry; the page's own text is still worth indexing.
+        // The layout is a heuristic over odd geometry; the page's own text is still worth indexing.
         catch (Exception e) when (e is ArgumentException or InvalidOperationException or IndexOutOfRangeException or ArithmeticException)
         {
             return [page.Text];
