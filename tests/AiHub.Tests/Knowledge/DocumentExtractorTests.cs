@@ -61,7 +61,8 @@ public sealed class DocumentExtractorTests
         for (var i = 0; i < 3; i++)
         {
             page.AddText(left[i], 10, new UglyToad.PdfPig.Core.PdfPoint(50, 760 - i * 13), font);
-            page.AddText(right[i], 10, new UglyToad.PdfPig.Core.PdfPoint(320, 760 - i * 13), font);
+            // The right column starts a little higher, so baseline order alone would read it first.
+            page.AddText(right[i], 10, new UglyToad.PdfPig.Core.PdfPoint(320, 770 - i * 13), font);
         }
 
         var doc = await Extract(new PdfExtractor(Limits), builder.Build());
@@ -104,6 +105,23 @@ public sealed class DocumentExtractorTests
         var pdf = "%PDF-1.7\n"u8.ToArray().Concat(garbage).ToArray();
         var error = await Assert.ThrowsAsync<IngestionException>(() => Extract(new PdfExtractor(Limits), pdf));
         Assert.Equal(PdfExtractor.Damaged, error.Message);
+    }
+
+    [Fact]
+    public async Task A_password_protected_pdf_says_so()
+    {
+        // A standard security handler in the trailer whose user password is not empty: the reader cannot open it.
+        var pdf = Encoding.Latin1.GetString(DocumentSamples.Pdf(ThreePages));
+        var trailer = pdf.LastIndexOf("trailer", StringComparison.Ordinal);
+        Assert.True(trailer > 0, "the sample PDF has a classic trailer");
+        var open = pdf.IndexOf("<<", trailer, StringComparison.Ordinal) + 2;
+        var encrypt = "/Encrypt << /Filter /Standard /V 1 /R 2 /P -44 /O <" + new string('A', 64) + "> /U <" + new string('B', 64) + "> >> "
+            + "/ID [<0123456789ABCDEF0123456789ABCDEF> <0123456789ABCDEF0123456789ABCDEF>] ";
+        var encrypted = Encoding.Latin1.GetBytes(pdf[..open] + encrypt + pdf[open..]);
+
+        var error = await Assert.ThrowsAsync<IngestionException>(() => Extract(new PdfExtractor(Limits), encrypted));
+
+        Assert.Equal(PdfExtractor.Encrypted, error.Message);
     }
 
     [Fact]
