@@ -108,14 +108,18 @@ public sealed class ChunkerTests
     [Fact]
     public void A_heading_at_the_end_of_a_full_chunk_moves_to_the_next_with_its_text()
     {
-        var doc = Doc((1, "Guide", null), (0, DocumentSamples.Prose(1, 140), null), (3, "Details", null), (0, DocumentSamples.Prose(2, 120), null));
+        // The limit leaves room for the first headings, the paragraph and the next heading, not the text under it;
+        // a heading straight under another stays with it rather than making a chunk of headings alone.
+        var first = DocumentSamples.Prose(1, 60);
+        var options = new ChunkingOptions(MaxTokens: Chunker.CountTokens(first) + 14, OverlapTokens: 10);
+        var doc = Doc((1, "Guide", null), (2, "Setup", null), (0, first, null), (3, "Details", null), (0, DocumentSamples.Prose(2, 60), null));
 
-        var chunks = Chunker.Chunk(doc, new ChunkingOptions(MaxTokens: 200, OverlapTokens: 30));
+        var chunks = Chunker.Chunk(doc, options);
 
         Assert.Equal(2, chunks.Count);
+        Assert.Equal("Guide\n\nSetup\n\n" + first, chunks[0].Text);
         Assert.StartsWith("Details\n\n", chunks[1].Text, StringComparison.Ordinal);
-        Assert.Equal("Guide › Details", chunks[1].HeadingPath);
-        Assert.DoesNotContain("Details", chunks[0].Text, StringComparison.Ordinal);
+        Assert.Equal("Guide › Setup › Details", chunks[1].HeadingPath);
     }
 
     [Fact]

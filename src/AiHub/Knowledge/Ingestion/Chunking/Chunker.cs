@@ -44,14 +44,14 @@ internal sealed class Chunker
         for (var b = 0; b < blocks.Count; b++)
         {
             var block = blocks[b];
-            if (current.Count > overlapCount && StartsAfresh(blocks[current[^1].Block], block))
+            if (current.Count > overlapCount && StartsAfresh(blocks[current[^1].Block], block, HasText(current, overlapCount)))
             {
                 Emit(current, overlapCount);
                 current.Clear();
                 currentTokens = 0;
                 overlapCount = 0;
             }
-            else if (current.Count > 0 && current.Count == overlapCount && StartsAfresh(blocks[current[^1].Block], block))
+            else if (current.Count > 0 && current.Count == overlapCount && StartsAfresh(blocks[current[^1].Block], block, hasText: true))
             {
                 // An overlap only makes sense within the same page and section.
                 current.Clear();
@@ -124,9 +124,17 @@ internal sealed class Chunker
         }
     }
 
-    /// <summary>A new page, or a heading of the first two levels, starts a new chunk.</summary>
-    static bool StartsAfresh(DocumentBlock previous, DocumentBlock block) =>
-        previous.Page != block.Page || (block.Kind == DocumentBlockKind.Heading && block.HeadingPath.Count <= 2);
+    /// <summary>A new page, or a heading of the first two levels after some text, starts a new chunk.</summary>
+    static bool StartsAfresh(DocumentBlock previous, DocumentBlock block, bool hasText) =>
+        previous.Page != block.Page || (hasText && block.Kind == DocumentBlockKind.Heading && block.HeadingPath.Count <= 2);
+
+    static bool HasText(List<Unit> units, int overlap)
+    {
+        for (var i = overlap; i < units.Count; i++)
+            if (!units[i].IsHeading)
+                return true;
+        return false;
+    }
 
     /// <summary>The block whole if it fits the budget; else its sentences, and a sentence too long cut at tokens.</summary>
     IEnumerable<Unit> Units(int index, DocumentBlock block, int budget)
