@@ -11,6 +11,7 @@ public static class KnowledgeExtensions
         Ingestion.Media.MediaExtensions.AddMedia(builder);
         Grounding.GroundingExtensions.AddGrounding(builder);
         Insights.InsightsExtensions.AddInsights(builder);
+        Ingestion.Documents.DocumentsExtensions.AddDocuments(builder);
         return builder;
     }
 
