@@ -5,6 +5,10 @@ if (args is ["ledger", .. var rest])
     return await LedgerThroughput.RunAsync(rest);
 if (args is ["chat", .. var chat])
     return await ChatStreaming.RunAsync(chat);
+if (args is ["embed", .. var embed])
+    return await EmbeddingThroughput.RunAsync(embed);
+if (args is ["transcribe", .. var transcribe])
+    return await TranscriptionSpeed.RunAsync(transcribe);
 
 BenchmarkSwitcher.FromAssembly(typeof(LogRedactionBenchmarks).Assembly).Run(args);
 return 0;

@@ -1,7 +1,14 @@
 using AiHub.Infrastructure.Configuration;
+using AiHub.Infrastructure.Hosting;
 using AiHub.Infrastructure.Jobs;
 using AiHub.Knowledge.Bases;
+using AiHub.Knowledge.Embeddings;
+using AiHub.Knowledge.Evaluation;
+using AiHub.Knowledge.Grounding;
 using AiHub.Knowledge.Ingestion;
+using AiHub.Knowledge.Ingestion.Documents;
+using AiHub.Knowledge.Ingestion.Media;
+using AiHub.Knowledge.Insights;
 using AiHub.Knowledge.Sources;
 using AiHub.Knowledge.Transcripts;
 
@@ -21,12 +28,19 @@ public static class KnowledgeExtensions
         services.AddScoped<UrlImports>();
         services.AddSingleton<SourceProgress>();
         services.AddScoped<IWorkHandler, IngestionPipeline>();
+        services.AddSingleton<IHostCommand, EvalRetrievalCommand>();
+        DocumentsExtensions.AddDocuments(builder);
+        MediaExtensions.AddMedia(builder);
+        EmbeddingsExtensions.AddEmbeddings(builder);
+        GroundingExtensions.AddGrounding(builder);
+        InsightsExtensions.AddInsights(builder);
         return builder;
     }
 
     public static IEndpointRouteBuilder MapKnowledgeEndpoints(this IEndpointRouteBuilder app)
     {
         KnowledgeEndpoints.MapKnowledgeRoutes(app);
+        InsightsExtensions.MapInsightRoutes(app);
         app.MapHub<KnowledgeHub>(KnowledgeHub.Path);
         return app;
     }
