@@ -1,4 +1,5 @@
 using AiHub.Knowledge.Embeddings;
+using AiHub.Knowledge.Search;
 
 namespace AiHub.Knowledge;
 
@@ -12,12 +13,14 @@ public static class KnowledgeExtensions
         Grounding.GroundingExtensions.AddGrounding(builder);
         Insights.InsightsExtensions.AddInsights(builder);
         Ingestion.Documents.DocumentsExtensions.AddDocuments(builder);
+        SearchExtensions.AddSearch(builder);
         return builder;
     }
 
     public static IEndpointRouteBuilder MapKnowledgeEndpoints(this IEndpointRouteBuilder app)
     {
         Insights.InsightsExtensions.MapInsightRoutes(app);
+        SearchExtensions.MapSearchRoutes(app);
         return app;
     }
 }
