@@ -3,6 +3,8 @@ using BenchmarkDotNet.Running;
 
 if (args is ["ledger", .. var rest])
     return await LedgerThroughput.RunAsync(rest);
+if (args is ["search", .. var search])
+    return await KnowledgeSearchBench.RunAsync(search);
 if (args is ["chat", .. var chat])
     return await ChatStreaming.RunAsync(chat);
 if (args is ["embed", .. var embed])

@@ -9,6 +9,7 @@ using AiHub.Knowledge.Ingestion;
 using AiHub.Knowledge.Ingestion.Documents;
 using AiHub.Knowledge.Ingestion.Media;
 using AiHub.Knowledge.Insights;
+using AiHub.Knowledge.Search;
 using AiHub.Knowledge.Sources;
 using AiHub.Knowledge.Transcripts;
 
@@ -34,6 +35,7 @@ public static class KnowledgeExtensions
         EmbeddingsExtensions.AddEmbeddings(builder);
         GroundingExtensions.AddGrounding(builder);
         InsightsExtensions.AddInsights(builder);
+        SearchExtensions.AddSearch(builder);
         return builder;
     }
 
@@ -41,6 +43,7 @@ public static class KnowledgeExtensions
     {
         KnowledgeEndpoints.MapKnowledgeRoutes(app);
         InsightsExtensions.MapInsightRoutes(app);
+        SearchExtensions.MapSearchRoutes(app);
         app.MapHub<KnowledgeHub>(KnowledgeHub.Path);
         return app;
     }
