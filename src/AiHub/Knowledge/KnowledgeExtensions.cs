@@ -33,6 +33,7 @@ public static class KnowledgeExtensions
         DocumentsExtensions.AddDocuments(builder);
         MediaExtensions.AddMedia(builder);
         EmbeddingsExtensions.AddEmbeddings(builder);
+        services.AddScoped<IQueryEmbedder, QueryEmbedder>();
         GroundingExtensions.AddGrounding(builder);
         InsightsExtensions.AddInsights(builder);
         SearchExtensions.AddSearch(builder);

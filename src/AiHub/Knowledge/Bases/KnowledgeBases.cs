@@ -151,8 +151,8 @@ internal sealed class KnowledgeBases(AppDbContext db, EmbeddingModels models, Wo
         Orgs.NotFound("No such knowledge base.", $"There is no knowledge base {id} in this workspace.");
 
     /// <summary>The first knowledge base holding a recording, else the oldest: what a creator's audience lands on.</summary>
-    static Guid? MainOf(IReadOnlyList<KnowledgeBase> oldestFirst, Func<Guid, bool> hasMedia) =>
-        oldestFirst.FirstOrDefault(k => hasMedia(k.Id))?.Id ?? oldestFirst.FirstOrDefault()?.Id;
+    static Guid? MainOf(List<KnowledgeBase> oldestFirst, Func<Guid, bool> hasMedia) =>
+        oldestFirst.FirstOrDefault(k => hasMedia(k.Id))?.Id ?? (oldestFirst.Count > 0 ? oldestFirst[0].Id : null);
 
     static KnowledgeBaseResponse Describe(KnowledgeBase k, int sources, long size, int chunks, bool main, bool focused) =>
         new(k.Id, k.WorkspaceId, k.Name, k.Description, k.EmbeddingModel, k.EmbeddingDimensions, sources, size, chunks, main, focused, k.CreatedAt, k.UpdatedAt);

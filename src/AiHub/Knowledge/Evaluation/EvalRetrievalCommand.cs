@@ -55,7 +55,7 @@ internal sealed class EvalRetrievalCommand : IHostCommand
         var services = app.Services;
         var models = services.GetRequiredService<EmbeddingModels>();
         var modelId = app.Configuration["embedding-model"];
-        var model = string.IsNullOrWhiteSpace(modelId) ? models.All.FirstOrDefault() : models.Resolve(modelId);
+        var model = string.IsNullOrWhiteSpace(modelId) ? (models.All.Count > 0 ? models.All[0] : null) : models.Resolve(modelId);
         var generator = model is null ? null : models.Generator(model);
         var settings = services.GetRequiredService<IOptions<KnowledgeSettings>>().Value;
         var rrfK = services.GetRequiredService<IOptions<SearchSettings>>().Value.RrfK;
@@ -142,7 +142,7 @@ internal sealed class EvalRetrievalCommand : IHostCommand
 
     sealed record Ingested(int Files, int Count, Dictionary<long, (string File, string Text)> ById);
 
-    static async Task<Ingested> IngestAsync(AppDbContext db, IKnowledgeIndex index, IServiceProvider services, string docs, Guid orgId, Guid kbId,
+    static async Task<Ingested> IngestAsync(AppDbContext db, SqliteKnowledgeIndex index, IServiceProvider services, string docs, Guid orgId, Guid kbId,
         ChunkingOptions options, EmbeddingModel? model, IEmbeddingGenerator<string, Embedding<float>>? generator)
     {
         var extractors = services.GetRequiredService<DocumentExtractors>();
@@ -203,7 +203,7 @@ internal sealed class EvalRetrievalCommand : IHostCommand
     }
 
     /// <summary>The 1-based rank of the first chunk that answers the question, within <see cref="Depth"/>; null when none does.</summary>
-    static int? RankOf(IReadOnlyList<long> ranked, Question question, Dictionary<long, (string File, string Text)> chunks)
+    static int? RankOf(List<long> ranked, Question question, Dictionary<long, (string File, string Text)> chunks)
     {
         for (var i = 0; i < Math.Min(Depth, ranked.Count); i++)
         {

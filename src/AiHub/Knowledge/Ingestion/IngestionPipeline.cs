@@ -199,7 +199,7 @@ internal sealed partial class IngestionPipeline(
             Transcript transcript;
             try
             {
-                using var reporter = new ProgressReporter(this, source, item, IngestionProgress.Fetched, IngestionProgress.Extracted);
+                using var reporter = new ProgressReporter(new ReporterContext(scopes, progress, clock, jobs.Value.Lease, log), source, item, IngestionProgress.Fetched, IngestionProgress.Extracted);
                 transcript = await transcriber.TranscribeAsync(wav, duration, reporter, ct);
             }
             catch
@@ -409,16 +409,19 @@ internal sealed partial class IngestionPipeline(
         }
     }
 
+    /// <summary>What a progress reporter needs of the pipeline, which is busy with the step that reports.</summary>
+    sealed record ReporterContext(IServiceScopeFactory Scopes, SourceProgress Progress, TimeProvider Clock, TimeSpan Lease, ILogger Log);
+
     /// <summary>Turns a transcriber's 0–1 progress into the source's bar, saved at most every few seconds, and keeps the work's lease.</summary>
-    sealed class ProgressReporter(IngestionPipeline pipeline, KnowledgeSource source, WorkItem item, int from, int to) : IProgress<double>, IDisposable
+    sealed class ProgressReporter(ReporterContext context, KnowledgeSource source, WorkItem item, int from, int to) : IProgress<double>, IDisposable
     {
         readonly SemaphoreSlim _gate = new(1, 1);
         long _lastTicks;
 
         public void Report(double value)
         {
-            var now = pipeline.clock.GetTimestamp();
-            if (pipeline.clock.GetElapsedTime(Interlocked.Read(ref _lastTicks), now) < TimeSpan.FromSeconds(2) || !_gate.Wait(0))
+            var now = context.Clock.GetTimestamp();
+            if (context.Clock.GetElapsedTime(Interlocked.Read(ref _lastTicks), now) < TimeSpan.FromSeconds(2) || !_gate.Wait(0))
                 return;
             Interlocked.Exchange(ref _lastTicks, now);
             var percent = from + (int)((to - from) * Math.Clamp(value, 0, 1));
@@ -430,18 +433,18 @@ internal sealed partial class IngestionPipeline(
             try
             {
                 // Its own scope: the pipeline's context is busy with the step that reports.
-                await using var scope = pipeline.scopes.CreateAsyncScope();
+                await using var scope = context.Scopes.CreateAsyncScope();
                 var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-                var now = pipeline.clock.GetUtcNow();
+                var now = context.Clock.GetUtcNow();
                 await db.Set<KnowledgeSource>().Where(s => s.OrganizationId == source.OrganizationId && s.Id == source.Id)
                     .ExecuteUpdateAsync(s => s.SetProperty(x => x.Progress, percent).SetProperty(x => x.UpdatedAt, now));
-                await scope.ServiceProvider.GetRequiredService<WorkQueue>().RenewLeaseAsync(item.Id, pipeline.jobs.Value.Lease, CancellationToken.None);
+                await scope.ServiceProvider.GetRequiredService<WorkQueue>().RenewLeaseAsync(item.Id, context.Lease, CancellationToken.None);
                 source.Progress = percent;
-                await pipeline.progress.PublishAsync(source, CancellationToken.None);
+                await context.Progress.PublishAsync(source, CancellationToken.None);
             }
             catch (Exception e)
             {
-                pipeline.LogProgressFailed(e, source.Id);
+                LogProgressFailed(context.Log, e, source.Id);
             }
             finally
             {
@@ -456,5 +459,5 @@ internal sealed partial class IngestionPipeline(
     partial void LogStepFailed(Exception e, Guid sourceId, SourceStatus status);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Progress of source {SourceId} could not be saved")]
-    partial void LogProgressFailed(Exception e, Guid sourceId);
+    static partial void LogProgressFailed(ILogger logger, Exception e, Guid sourceId);
 }

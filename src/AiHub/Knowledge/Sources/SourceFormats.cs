@@ -13,6 +13,8 @@ internal static class SourceFormats
 
     const int HeadBytes = ContentSniffer.HeadLength;
 
+    static readonly byte[] Ebml = [0x1A, 0x45, 0xDF, 0xA3];
+
     static readonly string[] VideoExtensions = [".mp4", ".mov", ".webm", ".mkv", ".m4v"];
 
     /// <summary>A ZIP is judged by its central directory, at its end: from the stream when it can seek, else from a temporary copy.</summary>
@@ -51,7 +53,7 @@ internal static class SourceFormats
         SourceFormat.Audio or SourceFormat.Video when head.StartsWith("OggS"u8) => format == SourceFormat.Video ? "video/ogg" : "audio/ogg",
         SourceFormat.Audio or SourceFormat.Video when head.StartsWith("RIFF"u8) => "audio/wav",
         SourceFormat.Audio or SourceFormat.Video when head.StartsWith("fLaC"u8) => "audio/flac",
-        SourceFormat.Audio or SourceFormat.Video when head.StartsWith([0x1A, 0x45, 0xDF, 0xA3]) => format == SourceFormat.Video ? "video/webm" : "audio/webm",
+        SourceFormat.Audio or SourceFormat.Video when head.StartsWith(Ebml) => format == SourceFormat.Video ? "video/webm" : "audio/webm",
         SourceFormat.Audio or SourceFormat.Video when head.Length >= 12 && head[4..8].SequenceEqual("ftyp"u8) =>
             head[8..12].SequenceEqual("qt  "u8) ? "video/quicktime" : format == SourceFormat.Video ? "video/mp4" : "audio/mp4",
         SourceFormat.Audio => "audio/mpeg",

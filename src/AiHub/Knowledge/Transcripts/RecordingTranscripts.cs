@@ -5,6 +5,7 @@ using AiHub.Infrastructure.Jobs;
 using AiHub.Knowledge.Ingestion;
 using AiHub.Knowledge.Sources;
 using AiHub.Organizations;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
 namespace AiHub.Knowledge.Transcripts;
@@ -103,6 +104,6 @@ internal sealed class RecordingTranscripts(AppDbContext db, KnowledgeSources sou
             .Where(s => s.OrganizationId == source.OrganizationId && s.SourceId == source.Id)
             .OrderBy(s => s.Index).ToListAsync(ct);
 
-    static IResult File(string text, string contentType, string name) =>
+    static FileContentHttpResult File(string text, string contentType, string name) =>
         TypedResults.File(Encoding.UTF8.GetBytes(text), contentType + "; charset=utf-8", name);
 }
