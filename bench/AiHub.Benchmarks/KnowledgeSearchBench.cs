@@ -236,6 +236,7 @@ public static class KnowledgeSearchBench
             services.AddDbContext<SqliteAppDbContext>(options => DataExtensions.ConfigureSqlite(options, connectionString));
             services.AddScoped<AppDbContext>(sp => sp.GetRequiredService<SqliteAppDbContext>());
             services.AddScoped<IKnowledgeIndex, SqliteKnowledgeIndex>();
+            services.AddSingleton<SqliteVectorCache>();
         }
         services.AddSingleton(Options.Create(new SearchSettings()));
         return services.BuildServiceProvider();
