@@ -290,7 +290,13 @@ public abstract class KnowledgeApiTests(KnowledgeFixture fixture)
 
         Assert.Equal("failed", failed.GetProperty("status").GetString());
         Assert.Contains("PDF", failed.GetProperty("lastError").GetString());
-        var retried = await SendAsync(start.Client, start.Owner, HttpMethod.Post, $"{start.Ws}/sources/{id}/retry", expected: HttpStatusCode.Accepted);
+        // Two retries at once (a double click): the work is queued once.
+        var retries = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => start.Client.SendAsync(As(start.Owner, HttpMethod.Post, $"{start.Ws}/sources/{id}/retry"), Ct)));
+        Assert.Single(retries, r => r.StatusCode == HttpStatusCode.Accepted);
+        Assert.Single(retries, r => r.StatusCode == HttpStatusCode.Conflict);
+        var retried = JsonDocument.Parse(await retries.Single(r => r.StatusCode == HttpStatusCode.Accepted).Content.ReadAsStringAsync(Ct)).RootElement;
+        foreach (var response in retries)
+            response.Dispose();
         Assert.Equal("pending", retried.GetProperty("status").GetString());
         Assert.Equal("failed", (await start.SettledAsync(id)).GetProperty("status").GetString());
 
@@ -328,8 +334,15 @@ public abstract class KnowledgeApiTests(KnowledgeFixture fixture)
         using (var shortPart = await start.Client.SendAsync(PartRequest(start, uploadId, 1, content[..100]), Ct))
             Assert.Equal(HttpStatusCode.BadRequest, shortPart.StatusCode);
 
-        var source = await SendAsync(start.Client, start.Owner, HttpMethod.Post, $"{start.Ws}/uploads/{uploadId}/complete", expected: HttpStatusCode.Accepted);
+        // Two completes at once (a client retrying on a timeout): one source, and the other a clear refusal.
+        var completes = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ => start.Client.SendAsync(As(start.Owner, HttpMethod.Post, $"{start.Ws}/uploads/{uploadId}/complete"), Ct)));
+        Assert.Single(completes, r => r.StatusCode == HttpStatusCode.Accepted);
+        Assert.Single(completes, r => r.StatusCode is HttpStatusCode.Conflict or HttpStatusCode.NotFound);
+        var source = JsonDocument.Parse(await completes.Single(r => r.StatusCode == HttpStatusCode.Accepted).Content.ReadAsStringAsync(Ct)).RootElement;
+        foreach (var response in completes)
+            response.Dispose();
         var done = await start.CompletedAsync(source.GetProperty("id").GetGuid(), seconds: 180);
+        Assert.Single((await SendAsync(start.Client, start.Owner, HttpMethod.Get, $"{start.Ws}/knowledge-bases/{kb}/sources")).GetProperty("sources").EnumerateArray());
         Assert.Equal(content.Length, done.GetProperty("sizeBytes").GetInt64());
         using var whole = await start.Client.SendAsync(As(start.Owner, HttpMethod.Get, $"{start.Ws}/sources/{done.GetProperty("id").GetGuid()}/content"), Ct);
         Assert.Equal(content, await whole.Content.ReadAsByteArrayAsync(Ct));

@@ -93,7 +93,7 @@ internal sealed class KnowledgeSources(
     public async Task<UploadResponse> UploadStatusAsync(Guid orgId, Guid workspaceId, Guid uploadId, CancellationToken ct)
     {
         var (session, source) = await SessionAsync(orgId, workspaceId, uploadId, ct);
-        var parts = await blobs.ListPartsAsync(source.BlobKey, session.MultipartId, ct);
+        var parts = await UploadStepAsync(() => blobs.ListPartsAsync(source.BlobKey, session.MultipartId, ct));
         return Describe(session, source.FileName ?? source.Title, parts);
     }
 
@@ -117,7 +117,7 @@ internal sealed class KnowledgeSources(
                 if (file.Length != expected)
                     throw ProblemException.Invalid("body", $"Part {number} is {expected:N0} bytes; {file.Length:N0} arrived.");
                 file.Position = 0;
-                var part = await blobs.PutPartAsync(source.BlobKey, session.MultipartId, number, file, expected, ct);
+                var part = await UploadStepAsync(() => blobs.PutPartAsync(source.BlobKey, session.MultipartId, number, file, expected, ct));
                 return new UploadedPart(part.Number, part.Size);
             }
         }
@@ -130,15 +130,19 @@ internal sealed class KnowledgeSources(
     public async Task<KnowledgeSource> CompleteUploadAsync(Guid orgId, Guid workspaceId, Guid uploadId, CancellationToken ct)
     {
         var (session, source) = await SessionAsync(orgId, workspaceId, uploadId, ct);
-        var parts = await blobs.ListPartsAsync(source.BlobKey, session.MultipartId, ct);
+        var parts = await UploadStepAsync(() => blobs.ListPartsAsync(source.BlobKey, session.MultipartId, ct));
         var count = PartCount(session);
         var missing = Enumerable.Range(1, count).Except(parts.Select(p => p.Number)).ToList();
         if (missing.Count > 0)
             throw new ProblemException(StatusCodes.Status409Conflict, "The upload is not complete.",
                 $"Parts {string.Join(", ", missing.Take(20))}{(missing.Count > 20 ? ", …" : "")} have not arrived; send them, then complete again.",
                 ProblemTypes.Conflict);
-        var size = await blobs.CompleteMultipartAsync(source.BlobKey, session.MultipartId, parts.OrderBy(p => p.Number).ToList(), ct);
-        db.Remove(session);
+        // The session is claimed by deleting it: of two completes at once (a client retrying), only one goes on.
+        if (await db.Set<UploadSession>().Where(u => u.OrganizationId == orgId && u.Id == uploadId).ExecuteDeleteAsync(ct) == 0)
+            throw new ProblemException(StatusCodes.Status409Conflict, "The upload is already complete.",
+                "Another request completed this upload; its source is being ingested.", ProblemTypes.Conflict);
+        db.Entry(session).State = EntityState.Detached;
+        var size = await UploadStepAsync(() => blobs.CompleteMultipartAsync(source.BlobKey, session.MultipartId, parts.OrderBy(p => p.Number).ToList(), ct));
         return await AcceptAsync(source, size, ct);
     }
 
@@ -171,10 +175,19 @@ internal sealed class KnowledgeSources(
         if (source.Status != SourceStatus.Failed)
             throw new ProblemException(StatusCodes.Status409Conflict, "Only a failed source can be retried.",
                 $"This source is {ApiJsonName(source.Status)}.", ProblemTypes.Conflict);
-        source.Status = SourceStatus.Pending;
-        source.Attempts = 0;
-        source.LastError = null;
-        source.UpdatedAt = clock.GetUtcNow();
+        // Conditional, so that two retries at once queue the work once.
+        var now = clock.GetUtcNow();
+        var retried = await db.Set<KnowledgeSource>()
+            .Where(s => s.OrganizationId == orgId && s.Id == id && s.Status == SourceStatus.Failed)
+            .ExecuteUpdateAsync(s => s
+                .SetProperty(x => x.Status, SourceStatus.Pending)
+                .SetProperty(x => x.Attempts, 0)
+                .SetProperty(x => x.LastError, (string?)null)
+                .SetProperty(x => x.UpdatedAt, now), ct);
+        if (retried == 0)
+            throw new ProblemException(StatusCodes.Status409Conflict, "The source is already being retried.", "Another request retried it first.", ProblemTypes.Conflict);
+        db.Entry(source).State = EntityState.Detached;
+        source = await FindAsync(orgId, workspaceId, id, ct);
         IngestionPipeline.Queue(work, source);
         await db.SaveChangesAsync(ct);
         work.DispatchAdded();
@@ -297,6 +310,19 @@ internal sealed class KnowledgeSources(
             throw Orgs.NotFound("No such upload.", $"There is no upload {uploadId} in progress in this workspace (it may have completed or expired).");
         var source = await db.Set<KnowledgeSource>().FirstAsync(s => s.OrganizationId == orgId && s.Id == session.SourceId, ct);
         return (session, source);
+    }
+
+    /// <summary>The store's refusal of an upload step (completed or aborted meanwhile, by a second request) is a conflict, not a failure.</summary>
+    static async Task<T> UploadStepAsync<T>(Func<Task<T>> step)
+    {
+        try
+        {
+            return await step();
+        }
+        catch (BlobUploadException e)
+        {
+            throw new ProblemException(StatusCodes.Status409Conflict, "The upload cannot go on.", e.Message, ProblemTypes.Conflict);
+        }
     }
 
     static int PartCount(UploadSession s) => (int)((s.SizeBytes + s.PartBytes - 1) / s.PartBytes);
