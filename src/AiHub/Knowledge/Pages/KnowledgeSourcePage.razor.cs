@@ -202,5 +202,14 @@ public partial class KnowledgeSourcePage : KnowledgePage
         base.Dispose(disposing);
     }
 
-    sealed record DocumentPage(int Number, IReadOnlyList<DocumentBlock> Blocks);
+    /// <param name="Number">1-based; 0 for the text of a format without pages.</param>
+    sealed record DocumentPage(int Number, IReadOnlyList<DocumentBlock> Blocks)
+    {
+        /// <summary>What <c>#page=N</c> scrolls to.</summary>
+        public string? Anchor => Number > 0 ? $"page-{Number}" : null;
+
+        public string TitleId => $"page-title-{Number}";
+
+        public string Title => Number > 0 ? $"Page {Number}" : "Text";
+    }
 }

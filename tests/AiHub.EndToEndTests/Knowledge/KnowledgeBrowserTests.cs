@@ -1,0 +1,202 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using AiHub.IntegrationTests.Support;
+using Microsoft.Playwright;
+using UglyToad.PdfPig.Content;
+using UglyToad.PdfPig.Core;
+using UglyToad.PdfPig.Fonts.Standard14Fonts;
+using UglyToad.PdfPig.Writer;
+using static AiHub.EndToEndTests.AccountTests;
+using static Microsoft.Playwright.Assertions;
+
+namespace AiHub.EndToEndTests.Knowledge;
+
+/// <summary>
+/// A member builds a knowledge base in Chromium: uploads a PDF and a video (with a file that is refused and a PDF that
+/// cannot be read among them), watches their ingestion reach its end without reloading, opens the video at a second
+/// and the PDF at a page as a citation's link does, corrects a segment of the transcript and downloads it as SRT.
+/// </summary>
+[Collection(SharedBrowser.Name)]
+public sealed partial class KnowledgeBrowserTests(BrowserFixture fixture)
+{
+    /// <summary>pocketsphinx transcribes a few seconds of speech in seconds, but this machine's cores are shared.</summary>
+    static readonly LocatorAssertionsToHaveAttributeOptions Ingested = new() { Timeout = 240_000 };
+
+    [Theory]
+    [InlineData(1280)]
+    [InlineData(390)]
+    public async Task A_pdf_and_a_video_are_ingested_live_and_open_at_the_cited_page_and_second_with_a_transcript_to_correct_and_download(int width)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var files = Directory.CreateTempSubdirectory("aihub-kb-e2e-").FullName;
+        var pdf = Path.Combine(files, "handbook.pdf");
+        await File.WriteAllBytesAsync(pdf, ThreePagePdf(), ct);
+        var video = await SpeechFixtures.SynthesiseAsync([(0.5, "the quick brown fox jumps over the lazy dog"), (7.0, "please open the door and close the window")],
+            Path.Combine(files, "speech"), asVideo: true);
+        File.Move(video, Path.Combine(files, "lecture.mp4"));
+        video = Path.Combine(files, "lecture.mp4");
+        var junk = Path.Combine(files, "notes.bin");
+        await File.WriteAllBytesAsync(junk, [.. Enumerable.Range(0, 4096).Select(i => (byte)(i * 7919 % 251))], ct);
+        var broken = Path.Combine(files, "broken.pdf");
+        await File.WriteAllTextAsync(broken, "%PDF-1.7\nthis is not really a PDF at all\n", ct);
+
+        var email = Unique("kb");
+        await fixture.CreateAccountAsync(email, Password, "Kim Knowledge");
+        var page = await SignedInAsync(fixture, email);
+        await page.SetViewportSizeAsync(width, width > 600 ? 800 : 844);
+        var workspace = WorkspaceOf().Match(page.Url).Groups[1].Value;
+
+        if (width > 600)
+            await page.GetByTestId("nav-knowledge").ClickAsync();
+        else
+            await page.GotoAsync(Url($"/knowledge/{workspace}"));
+        await Expect(page).ToHaveURLAsync(new Regex($"/knowledge/{workspace}$"));
+        await InteractiveAsync(page);
+        await Expect(page.GetByTestId("kbs-empty")).ToBeVisibleAsync();
+        await page.GetByTestId("kb-new-name").FillAsync("Lectures");
+        await page.GetByTestId("kb-new-description").FillAsync("What was said in class.");
+        await page.GetByTestId("kb-new-save").ClickAsync();
+        var kb = page.Locator("[data-testid=kb][data-name=Lectures]");
+        await Expect(kb.GetByTestId("kb-model")).ToHaveTextAsync("words only");
+        await Expect(kb.GetByTestId("kb-main")).ToBeVisibleAsync();
+        await kb.GetByTestId("kb-focus").ClickAsync();
+        await Expect(kb.GetByTestId("kb-focused")).ToBeVisibleAsync();
+        await kb.GetByTestId("kb-open").ClickAsync();
+        await Expect(page).ToHaveURLAsync(new Regex($"/knowledge/{workspace}/bases/[0-9a-f-]{{36}}$"));
+
+        await page.GetByTestId("kb-upload-input").SetInputFilesAsync([pdf, video, junk, broken]);
+        var refused = page.Locator("[data-testid=kb-upload][data-name='notes.bin']");
+        await Expect(refused).ToHaveAttributeAsync("data-state", "Refused", Ingested);
+        await Expect(refused.GetByTestId("kb-upload-problem")).ToContainTextAsync("cannot be added");
+        await Expect(page.Locator("[data-testid=kb-upload][data-name='lecture.mp4']")).ToHaveAttributeAsync("data-state", "Added", Ingested);
+
+        // No reload from here on: the statuses move on the page by themselves.
+        var lecture = Source(page, "lecture");
+        var handbook = Source(page, "handbook");
+        var unreadable = Source(page, "broken");
+        await Expect(lecture.GetByTestId("source-kind")).ToHaveAttributeAsync("data-kind", "video");
+        await Expect(handbook.GetByTestId("source-kind")).ToHaveAttributeAsync("data-kind", "document");
+        await Expect(handbook).ToHaveAttributeAsync("data-status", "completed", Ingested);
+        await Expect(lecture).ToHaveAttributeAsync("data-status", "completed", Ingested);
+        await Expect(lecture.GetByTestId("source-progress-bar")).ToHaveCountAsync(0);
+        await Expect(unreadable).ToHaveAttributeAsync("data-status", "failed", Ingested);
+        await Expect(unreadable.GetByTestId("source-error")).Not.ToBeEmptyAsync();
+        await Expect(handbook.GetByTestId("source-retry")).ToHaveCountAsync(0);
+        await BrowserFixture.ScreenshotAsync(page, $"knowledge-sources-{width}.png");
+        await AssertNoSidewaysScrollAsync(page, width);
+
+        // Retry queues the failed source again; it cannot be read this time either, and says so again.
+        await unreadable.GetByTestId("source-retry").ClickAsync();
+        await Expect(page.GetByTestId("notice")).ToContainTextAsync("queued again");
+        await Expect(unreadable).ToHaveAttributeAsync("data-status", "failed", Ingested);
+        await Expect(unreadable.GetByTestId("source-error")).Not.ToBeEmptyAsync();
+
+        var lectureUrl = Url(await lecture.GetByTestId("source-open").GetAttributeAsync("href") ?? "");
+        var handbookUrl = Url(await handbook.GetByTestId("source-open").GetAttributeAsync("href") ?? "");
+
+        // As a citation of the moment at 0:07 links it.
+        await page.GotoAsync(lectureUrl + "#t=7");
+        await InteractiveAsync(page);
+        await page.WaitForFunctionAsync(
+            "() => { const v = document.querySelector('[data-testid=source-player]'); return v && v.readyState >= 1 && Math.abs(v.currentTime - 7) < 1; }");
+        var segments = page.GetByTestId("transcript-segment");
+        await Expect(segments.First).ToBeVisibleAsync();
+        await Expect(page.GetByTestId("transcript-seek").First).ToHaveTextAsync(new Regex(@"^\d+:\d\d$"));
+        await AssertNoSidewaysScrollAsync(page, width);
+
+        // A segment corrected by hand keeps its new words after a reload.
+        var first = segments.First;
+        await first.GetByTestId("transcript-edit").ClickAsync();
+        await page.GetByTestId("transcript-edit-text").FillAsync("The quick brown fox jumps over the lazy dog.");
+        await page.GetByTestId("transcript-edit-save").ClickAsync();
+        await Expect(first.GetByTestId("transcript-text")).ToHaveTextAsync("The quick brown fox jumps over the lazy dog.");
+        await Expect(first.GetByTestId("transcript-edited")).ToBeVisibleAsync();
+        await page.ReloadAsync();
+        await InteractiveAsync(page);
+        await Expect(page.GetByTestId("transcript-segment").First.GetByTestId("transcript-text")).ToHaveTextAsync("The quick brown fox jumps over the lazy dog.");
+        await BrowserFixture.ScreenshotAsync(page, $"knowledge-recording-{width}.png");
+
+        var download = await page.RunAndWaitForDownloadAsync(() => page.GetByTestId("transcript-srt").ClickAsync());
+        Assert.EndsWith(".srt", download.SuggestedFilename, StringComparison.Ordinal);
+        var srt = await File.ReadAllTextAsync(await download.PathAsync(), ct);
+        var cues = ParseSrt(srt);
+        Assert.NotEmpty(cues);
+        Assert.Equal("The quick brown fox jumps over the lazy dog.", cues[0].Text);
+        for (var i = 0; i < cues.Count; i++)
+        {
+            Assert.Equal(i + 1, cues[i].Number);
+            Assert.True(cues[i].End > cues[i].Start, $"cue {i + 1} ends before it starts: {srt}");
+            Assert.True(i == 0 || cues[i].Start >= cues[i - 1].Start, $"cue {i + 1} starts before the one before it: {srt}");
+        }
+
+        // As a citation of page 2 links it.
+        await page.GotoAsync(handbookUrl + "#page=2");
+        await InteractiveAsync(page);
+        await Expect(page.Locator("#page-2")).ToContainTextAsync("harbour froze");
+        await page.WaitForFunctionAsync(
+            "() => { const p = document.getElementById('page-2'); if (!p) return false; const top = p.getBoundingClientRect().top; return window.scrollY > 0 && top >= 0 && top < 200; }");
+        await Expect(page.Locator("#page-2")).ToBeInViewportAsync();
+        await Expect(page.GetByTestId("source-page")).ToHaveCountAsync(3);
+        await AssertNoSidewaysScrollAsync(page, width);
+        await BrowserFixture.ScreenshotAsync(page, $"knowledge-document-{width}.png");
+
+        await page.Context.CloseAsync();
+        Directory.Delete(files, recursive: true);
+    }
+
+    static ILocator Source(IPage page, string title) => page.Locator($"[data-testid=source][data-title='{title}']");
+
+    string Url(string path) => new Uri(fixture.BaseAddress, path).ToString();
+
+    static async Task AssertNoSidewaysScrollAsync(IPage page, int width)
+    {
+        var sizes = await page.EvaluateAsync<int[]>("() => [document.scrollingElement.scrollWidth, window.innerWidth]");
+        Assert.True(sizes[0] <= sizes[1], $"At {width}px the page is {sizes[0]}px wide in a {sizes[1]}px window.");
+    }
+
+    /// <summary>Three A4 pages, each long enough that the next starts below the fold, each with a fact of its own.</summary>
+    internal static byte[] ThreePagePdf()
+    {
+        var builder = new PdfDocumentBuilder();
+        var font = builder.AddStandard14Font(Standard14Font.Helvetica);
+        string[] facts =
+        [
+            "The lighthouse keeper lit the lamp every evening at dusk.",
+            "The harbour froze in the winter of the great storm.",
+            "Fishing boats returned to the harbour at dawn with silver herring.",
+        ];
+        for (var i = 0; i < facts.Length; i++)
+        {
+            var pdfPage = builder.AddPage(PageSize.A4);
+            pdfPage.AddText($"Chapter {i + 1}", 14, new PdfPoint(50, 790), font);
+            pdfPage.AddText(facts[i], 11, new PdfPoint(50, 765), font);
+            for (var line = 0; line < 40; line++)
+                pdfPage.AddText($"Chapter {i + 1}, note {line + 1}: the town kept its records of weather, tides and ships with care.", 10,
+                    new PdfPoint(50, 740 - line * 17), font);
+        }
+        return builder.Build();
+    }
+
+    sealed record Cue(int Number, TimeSpan Start, TimeSpan End, string Text);
+
+    static List<Cue> ParseSrt(string srt)
+    {
+        var cues = new List<Cue>();
+        foreach (var block in srt.Replace("\r\n", "\n", StringComparison.Ordinal).Split("\n\n", StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var lines = block.Split('\n');
+            var times = SrtTimes().Match(lines.Length > 1 ? lines[1] : "");
+            Assert.True(lines.Length >= 3 && int.TryParse(lines[0], CultureInfo.InvariantCulture, out _) && times.Success, $"Not an SRT cue: '{block}'");
+            cues.Add(new Cue(int.Parse(lines[0], CultureInfo.InvariantCulture), Time(times.Groups[1].Value), Time(times.Groups[2].Value), string.Join(' ', lines[2..])));
+        }
+        return cues;
+    }
+
+    static TimeSpan Time(string value) => TimeSpan.ParseExact(value, @"hh\:mm\:ss\,fff", CultureInfo.InvariantCulture);
+
+    [GeneratedRegex(@"^(\d\d:\d\d:\d\d,\d{3}) --> (\d\d:\d\d:\d\d,\d{3})$")]
+    private static partial Regex SrtTimes();
+
+    [GeneratedRegex("/orgs/[0-9a-f-]{36}/workspaces/([0-9a-f-]{36})/chat$")]
+    private static partial Regex WorkspaceOf();
+}
