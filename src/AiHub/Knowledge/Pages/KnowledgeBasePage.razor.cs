@@ -31,8 +31,6 @@ public partial class KnowledgeBasePage : KnowledgePage
     bool _uploading;
     string? _importUrl;
 
-    List<BreadcrumbItem> Crumbs => [new("Knowledge", BasesUrl), new(_kb?.Name ?? "Knowledge base", null, disabled: true)];
-
     string SourceUrl(Guid id) => $"/knowledge/{WsId}/sources/{id}";
 
     protected override async Task LoadKnowledgeAsync()

@@ -50,10 +50,6 @@ public abstract class KnowledgePage : OrgPage
 
     protected string WorkspaceName => Workspace?.Name ?? "";
 
-    protected string BasesUrl => $"/knowledge/{WsId}";
-
-    protected string ApiUrl => $"/api/orgs/{OrgId}/workspaces/{WsId}";
-
     protected override async Task OnParametersSetAsync()
     {
         var orgId = await ScopedAsync(db => db.Workspaces.AsNoTracking().IgnoreQueryFilters()

@@ -9,7 +9,6 @@ using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Routing;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.JSInterop;
-using MudBlazor;
 
 namespace AiHub.Knowledge.Pages;
 
@@ -37,12 +36,7 @@ public partial class KnowledgeSourcePage : KnowledgePage
     int? _editing;
     string? _editText;
 
-    List<BreadcrumbItem> Crumbs =>
-    [
-        new("Knowledge", BasesUrl),
-        new(_kbName ?? "Knowledge base", _source is { } s ? $"/knowledge/{WsId}/bases/{s.KnowledgeBaseId}" : null),
-        new(_source?.Title ?? "Source", null, disabled: true),
-    ];
+    string? KbUrl => _source is { } s ? $"/knowledge/{WsId}/bases/{s.KnowledgeBaseId}" : null;
 
     /// <summary>A transcript is corrected once its ingestion has finished, as the service requires.</summary>
     bool CanCorrect => CanManage && _source?.Status is SourceStatus.Completed or SourceStatus.Failed;
