@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole suite, from a fresh Debian machine or a warm one: installs what is missing, starts PostgreSQL
-# (with pgvector) and Redis on loopback, runs the unit, integration and end-to-end tests, and stops what it started.
+# (with pgvector), Redis and the test embedding server on loopback, runs the unit, integration and end-to-end tests, and stops what it started.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -11,6 +11,8 @@ source scripts/lib/common.sh
 source scripts/lib/postgres.sh
 # shellcheck source=lib/redis.sh
 source scripts/lib/redis.sh
+# shellcheck source=lib/embed.sh
+source scripts/lib/embed.sh
 
 configuration=${AIHUB_TEST_CONFIGURATION:-Release}
 run_dir="$root/.test-run"
@@ -20,13 +22,14 @@ export AIHUB_TEST_NODE="$root/tests/fixtures/node"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 stop_services() {
+  embed_stop
   redis_stop
   pg_stop
 }
 trap stop_services EXIT
 
 started=$SECONDS
-log "installing what is missing (apt: Chromium, fonts, aiosmtpd, PostgreSQL 15, pgvector 0.8, Redis, Node.js test clients)"
+log "installing what is missing (apt: Chromium, fonts, aiosmtpd, PostgreSQL 15, pgvector 0.8, Redis, Node.js test clients, the embedding model)"
 ensure_apt_packages ca-certificates curl jq python3 python3-aiosmtpd chromium fonts-liberation
 ensure_postgres_with_pgvector
 ensure_redis
@@ -36,6 +39,7 @@ rm -rf "$results" "$AIHUB_TEST_ARTIFACTS"
 mkdir -p "$run_dir" "$results" "$AIHUB_TEST_ARTIFACTS"
 pg_start "$run_dir"
 redis_start "$run_dir"
+embed_start "$run_dir"
 log "services ready after $((SECONDS - started)) s"
 
 log "building ($configuration)"

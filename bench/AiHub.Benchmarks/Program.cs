@@ -5,6 +5,8 @@ if (args is ["ledger", .. var rest])
     return await LedgerThroughput.RunAsync(rest);
 if (args is ["chat", .. var chat])
     return await ChatStreaming.RunAsync(chat);
+if (args is ["embed", .. var embed])
+    return await EmbeddingThroughput.RunAsync(embed);
 
 BenchmarkSwitcher.FromAssembly(typeof(LogRedactionBenchmarks).Assembly).Run(args);
 return 0;

@@ -1,6 +1,7 @@
 using AiHub.Infrastructure.Configuration;
 using AiHub.Infrastructure.Jobs;
 using AiHub.Knowledge.Bases;
+using AiHub.Knowledge.Embeddings;
 using AiHub.Knowledge.Ingestion;
 using AiHub.Knowledge.Sources;
 using AiHub.Knowledge.Transcripts;
@@ -21,6 +22,7 @@ public static class KnowledgeExtensions
         services.AddScoped<UrlImports>();
         services.AddSingleton<SourceProgress>();
         services.AddScoped<IWorkHandler, IngestionPipeline>();
+        EmbeddingsExtensions.AddEmbeddings(builder);
         return builder;
     }
 

@@ -77,7 +77,7 @@ internal sealed class ModelPriceSetting : PriceSetting
 
 /// <summary>
 /// One provider of the deployment: <c>Providers:N:Name</c>, <c>Kind</c>, <c>BaseUrl</c>, <c>ApiKey</c>, <c>Models:M</c>,
-/// and optionally <c>Prices:M</c> and <c>DefaultPrice</c>.
+/// and optionally <c>EmbeddingModels:M</c>, <c>Prices:M</c> and <c>DefaultPrice</c>.
 /// </summary>
 internal sealed class ProviderSettings
 {
@@ -90,6 +90,9 @@ internal sealed class ProviderSettings
     public string? ApiKey { get; set; }
 
     public List<string> Models { get; set; } = [];
+
+    /// <summary>Its embedding models (<c>EmbeddingModels:M</c>), priced like chat models; knowledge bases embed with them.</summary>
+    public List<string> EmbeddingModels { get; set; } = [];
 
     /// <summary>Prices of its models, for models the shipped list does not price (any Ollama or vLLM model).</summary>
     public List<ModelPriceSetting> Prices { get; set; } = [];
@@ -138,13 +141,28 @@ internal sealed class ProvidersSettingsValidator : IValidateOptions<ProvidersSet
             if (kind is not null && ProviderKinds.NeedsKey(kind) && string.IsNullOrWhiteSpace(p.ApiKey))
                 failures.Add($"{at}:ApiKey: is required for a provider of kind {kind}");
             var models = p.Models.Where(m => !string.IsNullOrWhiteSpace(m)).ToList();
-            if (models.Count == 0)
+            var embeddingModels = p.EmbeddingModels.Where(m => !string.IsNullOrWhiteSpace(m)).ToList();
+            // A provider that only embeds (a local embedding server) needs no chat model.
+            if (models.Count == 0 && embeddingModels.Count == 0)
                 failures.Add($"{at}:Models: lists no model; add at least one, such as {at}:Models:0=gpt-4o-mini");
             else if (models.FirstOrDefault(m => m.Trim().Length > ProviderModelConfiguration.ModelLength) is { } tooLong)
                 failures.Add($"{at}:Models: '{tooLong}' is longer than {ProviderModelConfiguration.ModelLength} characters");
-            ValidatePrices(p, at, models, failures);
+            ValidateEmbeddingModels(kind, at, embeddingModels, failures);
+            ValidatePrices(p, at, [.. models, .. embeddingModels], failures);
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    static void ValidateEmbeddingModels(string? kind, string at, List<string> models, List<string> failures)
+    {
+        if (models.Count == 0)
+            return;
+        if (kind == ProviderKinds.Anthropic)
+            failures.Add($"{at}:EmbeddingModels: a provider of kind {ProviderKinds.Anthropic} has no embeddings API; declare embedding models under an OpenAI, Gemini or OpenAICompatible provider");
+        if (models.FirstOrDefault(m => m.Trim().Length > ProviderModelConfiguration.ModelLength) is { } tooLong)
+            failures.Add($"{at}:EmbeddingModels: '{tooLong}' is longer than {ProviderModelConfiguration.ModelLength} characters");
+        if (models.GroupBy(m => m.Trim(), StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1) is { } twice)
+            failures.Add($"{at}:EmbeddingModels: '{twice.Key}' is listed twice");
     }
 
     static void ValidatePrices(ProviderSettings p, string at, List<string> models, List<string> failures)
@@ -156,9 +174,9 @@ internal sealed class ProvidersSettingsValidator : IValidateOptions<ProvidersSet
             var priceAt = $"{at}:Prices:{j}";
             var model = price.Model?.Trim();
             if (string.IsNullOrEmpty(model))
-                failures.Add($"{priceAt}:Model: is required (one of the ids in {at}:Models)");
+                failures.Add($"{priceAt}:Model: is required (one of the ids in {at}:Models or {at}:EmbeddingModels)");
             else if (!models.Any(m => string.Equals(m.Trim(), model, StringComparison.OrdinalIgnoreCase)))
-                failures.Add($"{priceAt}:Model: '{model}' is not in {at}:Models; price only models the provider lists");
+                failures.Add($"{priceAt}:Model: '{model}' is not in {at}:Models or {at}:EmbeddingModels; price only models the provider lists");
             else if (!priced.Add(model))
                 failures.Add($"{priceAt}:Model: '{model}' is priced twice; give each model one price");
             failures.AddRange(price.Read(priceAt, PriceSources.Settings).Failures.Select(f => $"{f.Setting}: {f.Message}"));
