@@ -85,7 +85,7 @@ public partial class KnowledgeBasePage : KnowledgePage
     /// <summary>Each file in turn: a refused one shows the server's reason and the others go on.</summary>
     async Task UploadAsync(InputFileChangeEventArgs e)
     {
-        if (_kb is null || _uploading)
+        if (_kb is null || _uploading || !await ManageAsync(() => Task.CompletedTask))
             return;
         _uploading = true;
         (Alert, NoticeText) = (null, null);
@@ -154,7 +154,7 @@ public partial class KnowledgeBasePage : KnowledgePage
         if (_kb is null || string.IsNullOrWhiteSpace(_importUrl))
             return;
         var url = _importUrl.Trim();
-        if (await RunAsync(() => ScopedAsync(async (s, _) =>
+        if (await ManageAsync(() => ScopedAsync(async (s, _) =>
             {
                 var kb = await s.GetRequiredService<KnowledgeBases>().FindAsync(OrgId, WsId, KbId, CancellationToken.None);
                 return await s.GetRequiredService<KnowledgeSources>().ImportAsync(kb, UserId, new ImportRequest(url, null), CancellationToken.None);
@@ -167,7 +167,7 @@ public partial class KnowledgeBasePage : KnowledgePage
 
     async Task RetryAsync(SourceResponse source)
     {
-        if (await RunAsync(() => ScopedAsync((s, _) => s.GetRequiredService<KnowledgeSources>().RetryAsync(OrgId, WsId, source.Id, CancellationToken.None)),
+        if (await ManageAsync(() => ScopedAsync((s, _) => s.GetRequiredService<KnowledgeSources>().RetryAsync(OrgId, WsId, source.Id, CancellationToken.None)),
                 $"{source.Title} is queued again."))
             await RefreshAsync();
     }
@@ -177,7 +177,7 @@ public partial class KnowledgeBasePage : KnowledgePage
         if (await Dialogs.ShowMessageBoxAsync($"Delete {source.Title}?", "Its text, transcript and file are deleted, and answers stop citing it. This cannot be undone.",
                 yesText: "Delete", cancelText: "Cancel") != true)
             return;
-        if (await RunAsync(() => ScopedAsync((s, _) => s.GetRequiredService<KnowledgeSources>().DeleteAsync(OrgId, WsId, source.Id, CancellationToken.None)),
+        if (await ManageAsync(() => ScopedAsync((s, _) => s.GetRequiredService<KnowledgeSources>().DeleteAsync(OrgId, WsId, source.Id, CancellationToken.None)),
                 $"{source.Title} is deleted."))
             await RefreshAsync();
     }

@@ -79,6 +79,20 @@ public abstract class KnowledgePage : OrgPage
     /// <summary>Loads what the page shows, once the grant and the workspace are known.</summary>
     protected abstract Task LoadKnowledgeAsync();
 
+    /// <summary>
+    /// A change to the workspace's knowledge: refused here too for a role without the permission, though its buttons are
+    /// not drawn for one, since the services do not check the permission themselves (the API's route groups do).
+    /// </summary>
+    protected async Task<bool> ManageAsync(Func<Task> action, string? notice = null)
+    {
+        if (!CanManage)
+        {
+            (Alert, NoticeText) = (("You cannot change this knowledge.", $"Your role in {Org?.Name} ({Grant.Role}) can read the workspace's knowledge but not change it."), null);
+            return false;
+        }
+        return await RunAsync(action, notice);
+    }
+
     /// <summary>Cancelled when the page goes away: for its uploads and its refresh.</summary>
     protected CancellationToken Closed => _closed.Token;
 

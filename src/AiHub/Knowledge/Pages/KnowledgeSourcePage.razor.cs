@@ -163,7 +163,7 @@ public partial class KnowledgeSourcePage : KnowledgePage
 
     async Task RetryAsync()
     {
-        if (await RunAsync(() => ScopedAsync((s, _) => s.GetRequiredService<KnowledgeSources>().RetryAsync(OrgId, WsId, SourceId, CancellationToken.None)),
+        if (await ManageAsync(() => ScopedAsync((s, _) => s.GetRequiredService<KnowledgeSources>().RetryAsync(OrgId, WsId, SourceId, CancellationToken.None)),
                 "The source is queued again."))
             await RefreshAsync();
     }
@@ -178,7 +178,7 @@ public partial class KnowledgeSourcePage : KnowledgePage
     {
         TranscriptSegmentResponse? saved = null;
         var text = _editText;
-        if (await RunAsync(async () => saved = await ScopedAsync((s, _) =>
+        if (await ManageAsync(async () => saved = await ScopedAsync((s, _) =>
                 s.GetRequiredService<RecordingTranscripts>().CorrectAsync(OrgId, WsId, SourceId, segment.Index, text, CancellationToken.None)),
                 $"The text at {segment.Label} is corrected; answers cite the new words once it is indexed again."))
         {
