@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole suite, from a fresh Debian machine or a warm one: installs what is missing, starts PostgreSQL
-# (with pgvector), Redis and the test embedding server on loopback, runs the unit, integration and end-to-end tests, and stops what it started.
+# (with pgvector), Redis, an S3-compatible server and the test embedding server on loopback, runs the unit, integration and
+# end-to-end tests, and stops what it started.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -13,6 +14,8 @@ source scripts/lib/postgres.sh
 source scripts/lib/redis.sh
 # shellcheck source=lib/embed.sh
 source scripts/lib/embed.sh
+# shellcheck source=lib/s3.sh
+source scripts/lib/s3.sh
 
 configuration=${AIHUB_TEST_CONFIGURATION:-Release}
 run_dir="$root/.test-run"
@@ -23,6 +26,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 
 stop_services() {
   embed_stop
+  s3_stop
   redis_stop
   pg_stop
 }
@@ -40,6 +44,7 @@ mkdir -p "$run_dir" "$results" "$AIHUB_TEST_ARTIFACTS"
 pg_start "$run_dir"
 redis_start "$run_dir"
 embed_start "$run_dir"
+s3_start "$run_dir"
 log "services ready after $((SECONDS - started)) s"
 
 log "building ($configuration)"

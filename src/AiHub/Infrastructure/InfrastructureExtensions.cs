@@ -1,3 +1,4 @@
+using AiHub.Infrastructure.Blobs;
 using AiHub.Infrastructure.Caching;
 using AiHub.Infrastructure.Configuration;
 using AiHub.Infrastructure.Errors;
@@ -8,6 +9,7 @@ using AiHub.Infrastructure.Logging;
 using AiHub.Infrastructure.OpenApi;
 using AiHub.Infrastructure.Outbound;
 using AiHub.Infrastructure.RateLimiting;
+using AiHub.Infrastructure.Realtime;
 using AiHub.Infrastructure.Redis;
 using AiHub.Infrastructure.Security;
 using AiHub.Infrastructure.Telemetry;
@@ -34,6 +36,8 @@ public static class InfrastructureExtensions
         services.AddRedis();
         services.AddOutbound();
         services.AddCaching();
+        services.AddBlobs();
+        builder.AddRealtime();
         services.AddSingleton<RateCounter>();
         services.AddHealth();
         services.AddApiDocument();

@@ -45,9 +45,10 @@ internal interface IBlobStore
 
     /// <summary>
     /// A time-limited URL the browser can fetch the blob from directly (S3), or null when downloads go through AiHub
-    /// (disk), which then serves <see cref="OpenReadAsync"/> with range support.
+    /// (disk), which then serves <see cref="OpenReadAsync"/> with range support. <paramref name="inline"/> asks the
+    /// browser to show the blob (a video player) rather than save it.
     /// </summary>
-    Uri? PresignedGetUrl(string key, string downloadName, string contentType, TimeSpan lifetime);
+    Uri? PresignedGetUrl(string key, string downloadName, string contentType, TimeSpan lifetime, bool inline = false);
 }
 
 internal sealed class BlobTooLargeException(long maxBytes)

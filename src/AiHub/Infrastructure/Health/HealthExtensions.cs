@@ -9,7 +9,7 @@ namespace AiHub.Infrastructure.Health;
 
 internal static class HealthExtensions
 {
-    const string Ready = "ready";
+    internal const string Ready = "ready";
 
     public static IServiceCollection AddHealth(this IServiceCollection services)
     {
