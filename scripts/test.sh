@@ -33,8 +33,8 @@ stop_services() {
 trap stop_services EXIT
 
 started=$SECONDS
-log "installing what is missing (apt: Chromium, fonts, aiosmtpd, PostgreSQL 15, pgvector 0.8, Redis, Node.js test clients, the embedding model)"
-ensure_apt_packages ca-certificates curl jq python3 python3-aiosmtpd chromium fonts-liberation
+log "installing what is missing (apt: Chromium, fonts, aiosmtpd, ffmpeg, pocketsphinx, flite, PostgreSQL 15, pgvector 0.8, Redis, Node.js test clients, the embedding model)"
+ensure_apt_packages ca-certificates curl jq python3 python3-aiosmtpd chromium fonts-liberation ffmpeg pocketsphinx pocketsphinx-en-us flite
 ensure_postgres_with_pgvector
 ensure_redis
 ensure_node_clients tests/fixtures/node

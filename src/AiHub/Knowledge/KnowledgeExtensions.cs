@@ -5,6 +5,7 @@ using AiHub.Knowledge.Embeddings;
 using AiHub.Knowledge.Ingestion;
 using AiHub.Knowledge.Sources;
 using AiHub.Knowledge.Transcripts;
+using AiHub.Knowledge.Search;
 
 namespace AiHub.Knowledge;
 
@@ -23,6 +24,11 @@ public static class KnowledgeExtensions
         services.AddSingleton<SourceProgress>();
         services.AddScoped<IWorkHandler, IngestionPipeline>();
         EmbeddingsExtensions.AddEmbeddings(builder);
+        Ingestion.Media.MediaExtensions.AddMedia(builder);
+        Grounding.GroundingExtensions.AddGrounding(builder);
+        Insights.InsightsExtensions.AddInsights(builder);
+        Ingestion.Documents.DocumentsExtensions.AddDocuments(builder);
+        SearchExtensions.AddSearch(builder);
         return builder;
     }
 
@@ -30,6 +36,8 @@ public static class KnowledgeExtensions
     {
         KnowledgeEndpoints.MapKnowledgeRoutes(app);
         app.MapHub<KnowledgeHub>(KnowledgeHub.Path);
+        Insights.InsightsExtensions.MapInsightRoutes(app);
+        SearchExtensions.MapSearchRoutes(app);
         return app;
     }
 }

@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using AiHub.Chat.Grounding;
 using AiHub.Data;
 using AiHub.Identity;
 using AiHub.Infrastructure.Hosting;
@@ -9,10 +10,11 @@ using Microsoft.Extensions.Options;
 
 namespace AiHub.Chat.Conversations;
 
-internal sealed record ConversationRequest(string? Title, string? SystemPrompt, string? Model);
+/// <param name="KnowledgeBaseIds">The workspace's knowledge bases that ground the answers; none: the member's focused one.</param>
+internal sealed record ConversationRequest(string? Title, string? SystemPrompt, string? Model, IReadOnlyList<Guid>? KnowledgeBaseIds = null);
 
-/// <summary>A field left null keeps its value; an empty prompt or model clears it.</summary>
-internal sealed record ConversationPatch(string? Title, string? SystemPrompt, string? Model, bool? Pinned, bool? Archived);
+/// <summary>A field left null keeps its value; an empty prompt or model clears it, an empty list of knowledge bases too.</summary>
+internal sealed record ConversationPatch(string? Title, string? SystemPrompt, string? Model, bool? Pinned, bool? Archived, IReadOnlyList<Guid>? KnowledgeBaseIds = null);
 
 internal sealed record BranchRequest(Guid? MessageId);
 
@@ -31,9 +33,9 @@ internal static class ConversationEndpoints
         // Conversations belong to a person: an API key has no user to own them.
         var conversations = org.MapGroup("/workspaces/{wsId:guid}/conversations").RequireAuthorization(OrgPermissions.ChatUse).RequireUser();
         conversations.MapGet("", List).WithSummary("Lists your conversations in the workspace, most recent first.");
-        conversations.MapPost("", Create).WithSummary("Starts a conversation, with an optional title, system prompt and model.");
+        conversations.MapPost("", Create).WithSummary("Starts a conversation, with an optional title, system prompt, model and knowledge bases to ground it.");
         conversations.MapGet("/{id:guid}", Get).WithSummary("A conversation with the messages on its current path.");
-        conversations.MapPatch("/{id:guid}", Update).WithSummary("Renames a conversation or changes its system prompt or model.");
+        conversations.MapPatch("/{id:guid}", Update).WithSummary("Renames a conversation or changes its system prompt, model or knowledge bases.");
         conversations.MapDelete("/{id:guid}", Delete).WithSummary("Deletes a conversation and its messages.");
         conversations.MapGet("/{id:guid}/messages", Messages).WithSummary("The messages on the path to a leaf (the current one by default), each with its siblings.");
         conversations.MapPost("/{id:guid}/branch", Branch).WithSummary("Makes another branch of the message tree the current path.");
@@ -54,20 +56,28 @@ internal static class ConversationEndpoints
         return TypedResults.Ok(await queries.ListAsync(orgId, wsId, user.UserId()!.Value, archived, q, before, limit, ct));
     }
 
-    static async Task<Created<ConversationResponse>> Create(Guid orgId, Guid wsId, ConversationRequest body, HttpContext http, ClaimsPrincipal user, AppDbContext db, ConversationService conversations, CancellationToken ct)
+    static async Task<Created<ConversationResponse>> Create(Guid orgId, Guid wsId, ConversationRequest body, HttpContext http, ClaimsPrincipal user, AppDbContext db, ConversationService conversations,
+        IEnumerable<IKnowledgeBaseCheck> knowledge, CancellationToken ct)
     {
         await SystemPrompts.WorkspaceOfAsync(db, http.Grant(), wsId, ct);
-        var conversation = await conversations.CreateAsync(orgId, wsId, user.UserId()!.Value, body.Title, body.SystemPrompt, body.Model, ct);
+        var bases = await KnowledgeBaseSelection.RequireAsync(knowledge, orgId, wsId, body.KnowledgeBaseIds, ct);
+        var conversation = await conversations.CreateAsync(orgId, wsId, user.UserId()!.Value, body.Title, body.SystemPrompt, body.Model, ct, bases);
         return TypedResults.Created($"/api/orgs/{orgId}/workspaces/{wsId}/conversations/{conversation.Id}", ConversationQueries.Describe(conversation));
     }
 
     static async Task<Ok<ConversationResponse>> Get(Guid orgId, Guid wsId, Guid id, ClaimsPrincipal user, ConversationService conversations, CancellationToken ct) =>
         TypedResults.Ok(ConversationQueries.Describe(await conversations.FindOwnAsync(orgId, wsId, id, user.UserId()!.Value, ct)));
 
-    static async Task<Ok<ConversationResponse>> Update(Guid orgId, Guid wsId, Guid id, ConversationPatch body, ClaimsPrincipal user, AppDbContext db, ConversationService conversations, TimeProvider clock, CancellationToken ct)
+    static async Task<Ok<ConversationResponse>> Update(Guid orgId, Guid wsId, Guid id, ConversationPatch body, ClaimsPrincipal user, AppDbContext db, ConversationService conversations,
+        IEnumerable<IKnowledgeBaseCheck> knowledge, TimeProvider clock, CancellationToken ct)
     {
         var conversation = await conversations.FindOwnAsync(orgId, wsId, id, user.UserId()!.Value, ct);
         var now = clock.GetUtcNow();
+        if (await KnowledgeBaseSelection.RequireAsync(knowledge, orgId, wsId, body.KnowledgeBaseIds, ct) is { } bases)
+        {
+            conversation.KnowledgeBaseIds = bases;
+            conversation.UpdatedAt = now;
+        }
         if (body.Title is not null)
         {
             conversation.Title = ConversationService.RequireTitle(body.Title);

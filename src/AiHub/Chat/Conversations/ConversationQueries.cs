@@ -20,7 +20,8 @@ internal sealed record ConversationResponse(
     Guid? CurrentLeafId,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt,
-    string? Snippet = null);
+    string? Snippet = null,
+    IReadOnlyList<Guid>? KnowledgeBaseIds = null);
 
 /// <summary>One page of a list: pinned conversations lead the first page; <see cref="Before"/> asks for the next.</summary>
 internal sealed record ConversationPage(IReadOnlyList<ConversationResponse> Items, DateTimeOffset? Before);
@@ -82,7 +83,7 @@ internal sealed class ConversationQueries(AppDbContext db)
 
     public static ConversationResponse Describe(Conversation c, string? snippet = null) => new(
         c.Id, c.WorkspaceId, c.Title, c.TitleGenerated, c.SystemPrompt, c.Model, c.PinnedAt is not null, c.PinnedAt,
-        c.ArchivedAt is not null, c.ArchivedAt, c.ShareTokenHash is not null, c.SharedAt, c.CurrentLeafId, c.CreatedAt, c.UpdatedAt, snippet);
+        c.ArchivedAt is not null, c.ArchivedAt, c.ShareTokenHash is not null, c.SharedAt, c.CurrentLeafId, c.CreatedAt, c.UpdatedAt, snippet, c.KnowledgeBaseIds);
 
     /// <summary>The newest matching message of each conversation, cut around the first term it contains.</summary>
     async Task<Dictionary<Guid, string>> SnippetsAsync(List<Guid> ids, string terms, CancellationToken ct)

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using AiHub.Chat.Grounding;
 using AiHub.Data;
 using AiHub.Identity;
 using AiHub.Infrastructure.Errors;
@@ -23,11 +24,13 @@ internal sealed record AnswerOutcome(
     bool UsageReported,
     long CostMicros,
     IReadOnlyList<ToolCallRecord>? ToolCalls,
-    string? ErrorJson)
+    string? ErrorJson,
+    IReadOnlyList<ChatCitation>? Citations = null)
 {
     /// <summary>Stopped before it finished: what arrived is kept, without usage (the engine's settlement, if any, is in the usage record).</summary>
-    public static AnswerOutcome Cancelled(string content, string? provider, string? model, IReadOnlyList<ToolCallRecord>? toolCalls) =>
-        new(content, MessageStatus.Cancelled, provider, model, null, null, null, 0, 0, false, 0, toolCalls is { Count: > 0 } ? toolCalls : null, null);
+    public static AnswerOutcome Cancelled(string content, string? provider, string? model, IReadOnlyList<ToolCallRecord>? toolCalls, IReadOnlyList<ChatCitation>? citations = null) =>
+        new(content, MessageStatus.Cancelled, provider, model, null, null, null, 0, 0, false, 0, toolCalls is { Count: > 0 } ? toolCalls : null, null,
+            citations is { Count: > 0 } ? citations : null);
 }
 
 /// <summary>A message on a path, with its siblings so that a UI can page between branches ("2 / 3").</summary>
@@ -49,7 +52,8 @@ internal sealed record MessageResponse(
     DateTimeOffset CreatedAt,
     DateTimeOffset? CompletedAt,
     IReadOnlyList<Guid> SiblingIds,
-    int SiblingIndex);
+    int SiblingIndex,
+    IReadOnlyList<ChatCitation>? Citations = null);
 
 /// <summary>
 /// The conversation store: conversations of one owner in one workspace, and their message trees. The engine reads
@@ -64,7 +68,8 @@ internal sealed class ConversationService(AppDbContext db, TimeProvider clock)
         await db.Set<Conversation>().FirstOrDefaultAsync(c => c.OrganizationId == orgId && c.WorkspaceId == workspaceId && c.Id == id && c.OwnerId == userId, ct)
         ?? throw NotFound($"There is no conversation {id} of yours in this workspace.");
 
-    public async Task<Conversation> CreateAsync(Guid orgId, Guid workspaceId, Guid userId, string? title, string? systemPrompt, string? model, CancellationToken ct)
+    public async Task<Conversation> CreateAsync(Guid orgId, Guid workspaceId, Guid userId, string? title, string? systemPrompt, string? model, CancellationToken ct,
+        List<Guid>? knowledgeBaseIds = null)
     {
         var now = clock.GetUtcNow();
         var conversation = new Conversation
@@ -76,6 +81,7 @@ internal sealed class ConversationService(AppDbContext db, TimeProvider clock)
             Title = DefaultTitle,
             CreatedAt = now,
             UpdatedAt = now,
+            KnowledgeBaseIds = knowledgeBaseIds ?? [],
         };
         if (title is not null)
         {
@@ -168,6 +174,7 @@ internal sealed class ConversationService(AppDbContext db, TimeProvider clock)
         message.CostMicros = outcome.CostMicros;
         message.ToolCalls = outcome.ToolCalls is { Count: > 0 } calls ? JsonSerializer.Serialize(calls, JsonSerializerOptions.Web) : null;
         message.Error = outcome.ErrorJson;
+        message.Citations = outcome.Citations is { Count: > 0 } cited ? JsonSerializer.Serialize(cited, JsonSerializerOptions.Web) : null;
         message.CompletedAt = now;
         var conversation = await db.Set<Conversation>().FirstAsync(c => c.OrganizationId == orgId && c.Id == message.ConversationId, ct);
         conversation.UpdatedAt = now;
@@ -279,7 +286,8 @@ internal sealed class ConversationService(AppDbContext db, TimeProvider clock)
         m.InputTokens, m.OutputTokens, m.UsageReported, m.CostMicros,
         m.ToolCalls is null ? null : JsonSerializer.Deserialize<List<ToolCallRecord>>(m.ToolCalls, JsonSerializerOptions.Web),
         m.Error is null ? null : JsonDocument.Parse(m.Error).RootElement.Clone(),
-        m.CreatedAt, m.CompletedAt, siblingIds, siblingIndex);
+        m.CreatedAt, m.CompletedAt, siblingIds, siblingIndex,
+        m.Citations is null ? null : JsonSerializer.Deserialize<List<ChatCitation>>(m.Citations, JsonSerializerOptions.Web));
 
     /// <summary>A question's text, trimmed; 400 when it is empty or too long.</summary>
     public static string RequireContent(string? content)

@@ -1,6 +1,7 @@
 using System.Net.ServerSentEvents;
 using System.Security.Claims;
 using AiHub.Chat.Engine;
+using AiHub.Chat.Grounding;
 using AiHub.Credits.Plans;
 using AiHub.Credits.Pools;
 using AiHub.Identity;
@@ -16,7 +17,7 @@ namespace AiHub.Chat.Messages;
 internal sealed record AnswerResponse(
     Guid ConversationId, Guid? QuestionId, Guid AnswerId, ChatOutcome Status, string Content, string? Provider, string? Model, string? FinishReason,
     long InputTokens, long OutputTokens, bool UsageReported, decimal Cost, long CostMicros, QuotaResponse? Remaining, string? Title,
-    IReadOnlyList<string>? FollowUps, ProblemDetails? Error);
+    IReadOnlyList<string>? FollowUps, ProblemDetails? Error, IReadOnlyList<ChatCitation>? Citations);
 
 internal sealed record QuotaResponse(long? Limit, long Used, long? Remaining, DateTimeOffset? ResetsAt, string Message);
 
@@ -42,6 +43,7 @@ internal static class MessageEndpoints
         | event | data |
         |---|---|
         | `message` | `{conversationId, questionId, answerId, parentId, provider, model}`: first with the model asked for, again when a provider starts answering (after a fallback, another one) |
+        | `citation` | `{index, sourceId, chunkId, title, page, start, end, label, snippet, link}`: a numbered source the answer cites as `[index]`; a grounded answer's come before its first `delta`, a `search_knowledge` tool's right after its `tool_result`. `page` for a document, `start`/`end` in seconds for a recording, `label` as people read it (`p. 3`, `1:23`), `link` opens the source there |
         | `delta` | `{text}`: the next piece of the answer |
         | `tool_call` | `{callId, name, arguments}`: the model called a tool |
         | `tool_result` | `{callId, name, result}`: what the tool returned |
@@ -50,6 +52,9 @@ internal static class MessageEndpoints
         | `follow_ups` | `{questions}`: questions to ask next, when follow-ups are on |
         | `error` | a ProblemDetails: why the answer stopped or never started |
         | `done` | `{status, finishReason, provider, model, cost, costMicros, remaining}`: always last; `status` is `complete`, `incomplete`, `cancelled` or `failed` |
+
+        With no language model configured, a conversation or workspace with knowledge is answered without one: the same
+        events, the passages that best match as the text, provider `retrieval` and model `retrieval-only`, cost 0.
 
         A refusal before the stream starts (no credits, no model, a quota) is a ProblemDetails with its status, not a stream.
         """;
@@ -86,17 +91,19 @@ internal static class MessageEndpoints
         IReadOnlyList<string>? followUps = null;
         ChatUsage? usage = null;
         ChatDone? done = null;
+        var citations = new List<ChatCitation>();
         await foreach (var e in events)
         {
             switch (e)
             {
+                case ChatCitations c: citations.AddRange(c.Citations); break;
                 case ChatTitle t: title = t.Title; break;
                 case ChatFollowUps f: followUps = f.Questions; break;
                 case ChatUsage u: usage = u; break;
                 case ChatDone d: done = d; break;
             }
         }
-        var answer = Describe(turn, done!, usage, title, followUps);
+        var answer = Describe(turn, done!, usage, title, followUps, citations);
         // Nothing was answered: the problem is the reply, with its status; a cut answer is still an answer (200, status incomplete).
         return done!.Outcome == ChatOutcome.Failed
             ? TypedResults.Problem(done.Error!)
@@ -108,6 +115,12 @@ internal static class MessageEndpoints
         yield return new SseItem<object>(Ids(turn, null, null), "message");
         await foreach (var e in events)
         {
+            if (e is ChatCitations cited)
+            {
+                foreach (var citation in cited.Citations)
+                    yield return new SseItem<object>(citation, "citation");
+                continue;
+            }
             SseItem<object>? item = e switch
             {
                 ChatAnswering a => new SseItem<object>(Ids(turn, a.Provider, a.Model), "message"),
@@ -134,7 +147,7 @@ internal static class MessageEndpoints
         answerId = turn.Answer.Id,
         parentId = turn.Answer.ParentId,
         provider,
-        model = model ?? turn.Call.FirstTarget.Model,
+        model = model ?? turn.FirstModel,
     };
 
     static object Done(ChatDone d) => new
@@ -148,10 +161,10 @@ internal static class MessageEndpoints
         remaining = Quota(d.Remaining),
     };
 
-    static AnswerResponse Describe(ChatTurn turn, ChatDone d, ChatUsage? usage, string? title, IReadOnlyList<string>? followUps) => new(
+    static AnswerResponse Describe(ChatTurn turn, ChatDone d, ChatUsage? usage, string? title, IReadOnlyList<string>? followUps, List<ChatCitation> citations) => new(
         turn.Conversation.Id, turn.Question?.Id, turn.Answer.Id, d.Outcome, d.Text, d.Provider, d.Model, d.FinishReason,
         usage?.InputTokens ?? 0, usage?.OutputTokens ?? 0, usage?.Reported ?? false, Micros.ToCredits(d.CostMicros), d.CostMicros,
-        Quota(d.Remaining), title, followUps, d.Error);
+        Quota(d.Remaining), title, followUps, d.Error, citations);
 
     static QuotaResponse? Quota(QuotaStatus? q) => q is null ? null : new(q.Limit, q.Used, q.Remaining, q.ResetsAt, q.Message);
 }

@@ -2,6 +2,8 @@ using System.Net;
 using System.Text;
 using System.Text.RegularExpressions;
 using Ganss.Xss;
+using AiHub.Chat.Grounding;
+using AngleSharp.Dom;
 using Markdig;
 using Markdig.Renderers;
 using Markdig.Renderers.Html;
@@ -32,6 +34,54 @@ internal static partial class ChatMarkdown
         writer.Flush();
         return new MarkupString(Sanitizer.Sanitize(writer.ToString()));
     }
+
+    /// <summary>
+    /// The answer with each <c>[n]</c> it cites made a link to its source, at its page or moment. The links are added
+    /// after sanitising, from the citations the server made (app-relative addresses only), so the model writes none.
+    /// </summary>
+    public static MarkupString Render(string? markdown, IReadOnlyList<ChatCitation>? citations)
+    {
+        var html = Render(markdown);
+        var links = (citations ?? []).Where(c => c.Link.StartsWith("/knowledge/", StringComparison.Ordinal))
+            .GroupBy(c => c.Index).ToDictionary(g => g.Key, g => g.First());
+        return links.Count == 0 ? html : new MarkupString(LinkCitations(html.Value, links));
+    }
+
+    static string LinkCitations(string html, Dictionary<int, ChatCitation> links)
+    {
+        var document = new AngleSharp.Html.Parser.HtmlParser().ParseDocument("<body>" + html + "</body>");
+        var body = document.Body!;
+        // Code shows what it says, and a link cannot hold a link.
+        var texts = body.Descendants<IText>().Where(t => t.ParentElement?.Closest("a, code, pre") is null).ToList();
+        foreach (var text in texts)
+        {
+            var value = text.Data;
+            var matches = CitationMarker().Matches(value).Where(m => links.ContainsKey(int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture))).ToList();
+            if (matches.Count == 0)
+                continue;
+            var parent = text.Parent!;
+            var at = 0;
+            foreach (var m in matches)
+            {
+                parent.InsertBefore(document.CreateTextNode(value[at..m.Index]), text);
+                var citation = links[int.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)];
+                var link = document.CreateElement("a");
+                link.SetAttribute("href", citation.Link);
+                link.SetAttribute("class", "aihub-cite");
+                link.SetAttribute("title", citation.Label.Length > 0 ? $"{citation.Title}, {citation.Label}" : citation.Title);
+                link.SetAttribute("data-testid", "chat-citation-marker");
+                link.TextContent = m.Value;
+                parent.InsertBefore(link, text);
+                at = m.Index + m.Length;
+            }
+            parent.InsertBefore(document.CreateTextNode(value[at..]), text);
+            parent.RemoveChild(text);
+        }
+        return body.InnerHtml;
+    }
+
+    [GeneratedRegex(@"\[(\d{1,3})\]")]
+    private static partial Regex CitationMarker();
 
     static HtmlSanitizer CreateSanitizer()
     {

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using AiHub.Chat.Conversations;
 using AiHub.Chat.Engine;
+using AiHub.Chat.Grounding;
 using AiHub.Chat.Messages;
 using AiHub.Chat.Providers;
 using AiHub.Credits.Pages;
@@ -54,6 +55,10 @@ public partial class ChatPage : OrgPage
     List<ConversationResponse> _conversations = [];
     List<MessageResponse> _messages = [];
     List<ModelResponse> _models = [];
+    IReadOnlyList<KnowledgeBaseChoice> _knowledgeBases = [];
+    // The knowledge bases chosen for the open conversation, or for the next one before it exists.
+    IReadOnlyCollection<Guid>? _knowledge = [];
+    readonly List<ChatCitation> _streamCitations = [];
     QuotaStatus? _quota;
     string? _model;
     string? _draft;
@@ -106,6 +111,13 @@ public partial class ChatPage : OrgPage
             _workspaceModel = workspace.DefaultModel;
             _models = await ScopedAsync((s, _) => s.GetRequiredService<ModelCatalog>().ListForOrgAsync(OrgId, CancellationToken.None));
             _quota = await ScopedAsync((s, _) => s.GetRequiredService<IQuotaService>().GetAsync(OrgId, QuotaKind.ChatQuestions, CancellationToken.None));
+            _knowledgeBases = await ScopedAsync(async (s, _) =>
+            {
+                var all = new List<KnowledgeBaseChoice>();
+                foreach (var check in s.GetServices<IKnowledgeBaseCheck>())
+                    all.AddRange(await check.ChoicesAsync(OrgId, WsId, CancellationToken.None));
+                return (IReadOnlyList<KnowledgeBaseChoice>)all;
+            });
             (_search, _searchProblem, _conversation, _messages, _addressSeen) = (null, null, null, [], false);
             await ListAsync();
             _loadedFor = (OrgId, WsId);
@@ -125,7 +137,7 @@ public partial class ChatPage : OrgPage
         (_problem, _editingId, _followUps) = (null, null, []);
         if (conversationId is not { } id)
         {
-            (_conversation, _messages) = (null, []);
+            (_conversation, _messages, _knowledge) = (null, [], []);
             _model = DefaultModel(null);
             return;
         }
@@ -136,6 +148,7 @@ public partial class ChatPage : OrgPage
                 var store = s.GetRequiredService<Store>();
                 var c = await store.FindOwnAsync(OrgId, WsId, id, UserId, CancellationToken.None);
                 _conversation = ConversationQueries.Describe(c);
+                _knowledge = c.KnowledgeBaseIds.ToList();
                 _messages = (await store.PathWithBranchesAsync(c, null, CancellationToken.None)).ToList();
                 return true;
             });
@@ -197,7 +210,8 @@ public partial class ChatPage : OrgPage
             {
                 try
                 {
-                    var created = await ScopedAsync((s, _) => s.GetRequiredService<Store>().CreateAsync(OrgId, WsId, UserId, null, null, _model, CancellationToken.None));
+                    var created = await ScopedAsync(async (s, _) => await s.GetRequiredService<Store>().CreateAsync(OrgId, WsId, UserId, null, null, _model, CancellationToken.None,
+                        await KnowledgeBaseSelection.RequireAsync(s.GetServices<IKnowledgeBaseCheck>(), OrgId, WsId, _knowledge, CancellationToken.None)));
                     _conversation = ConversationQueries.Describe(created);
                 }
                 catch (ProblemException problem)
@@ -277,6 +291,7 @@ public partial class ChatPage : OrgPage
 
         using var stop = _stop = new CancellationTokenSource();
         _answer.Clear();
+        _streamCitations.Clear();
         _streamed.Reset();
         _streamingId = turn.Answer.Id;
         await ReloadPathAsync();
@@ -295,6 +310,9 @@ public partial class ChatPage : OrgPage
                         break;
                     case ChatFollowUps next:
                         _followUps = next.Questions.ToList();
+                        break;
+                    case ChatCitations cited:
+                        _streamCitations.AddRange(cited.Citations);
                         break;
                     case ChatDone done:
                         _quota = done.Remaining ?? _quota;
@@ -401,6 +419,35 @@ public partial class ChatPage : OrgPage
 
     static string ModelValue(ModelResponse m) => $"{m.Provider}/{m.Id}";
 
+    IReadOnlyList<ChatCitation> Citations(MessageResponse m) => m.Id == _streamingId ? _streamCitations : m.Citations ?? [];
+
+    /// <summary>Grounds the open conversation in the chosen knowledge bases (none: the member's focused one), as a PATCH of knowledgeBaseIds does.</summary>
+    async Task SaveKnowledgeAsync()
+    {
+        if (_conversation is not { } current)
+            return;
+        _problem = null;
+        try
+        {
+            await ScopedAsync(async (s, db) =>
+            {
+                var store = s.GetRequiredService<Store>();
+                var c = await store.FindOwnAsync(OrgId, WsId, current.Id, UserId, CancellationToken.None);
+                c.KnowledgeBaseIds = (await KnowledgeBaseSelection.RequireAsync(s.GetServices<IKnowledgeBaseCheck>(), OrgId, WsId, _knowledge ?? [], CancellationToken.None))!;
+                c.UpdatedAt = s.GetRequiredService<TimeProvider>().GetUtcNow();
+                await db.SaveChangesAsync(CancellationToken.None);
+                _conversation = ConversationQueries.Describe(c);
+                return true;
+            });
+        }
+        catch (ProblemException problem)
+        {
+            _problem = problem;
+        }
+    }
+
+    static string CitationText(ChatCitation c) => c.Label.Length > 0 ? $"[{c.Index}] {c.Title} · {c.Label}" : $"[{c.Index}] {c.Title}";
+
     IReadOnlyList<ToolCallRecord> ToolCalls(MessageResponse m) => m.Id == _streamingId ? _answer.ToolCalls : m.ToolCalls ?? [];
 
     MarkupString Html(MessageResponse m)
@@ -408,7 +455,7 @@ public partial class ChatPage : OrgPage
         if (m.Id == _streamingId)
             return _streamed.Render(_answer.Text);
         if (!_html.TryGetValue(m.Id, out var cached) || !ReferenceEquals(cached.Source, m.Content))
-            _html[m.Id] = cached = (m.Content, ChatMarkdown.Render(m.Content));
+            _html[m.Id] = cached = (m.Content, ChatMarkdown.Render(m.Content, m.Citations));
         return cached.Html;
     }
 

@@ -4,6 +4,7 @@ using System.Security.Claims;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using AiHub.Chat.Engine;
+using AiHub.Chat.Grounding;
 using AiHub.Chat.Providers;
 using AiHub.Chat.Tools;
 using AiHub.Credits.Pools;
@@ -50,7 +51,7 @@ internal sealed class SocketSettings
     public static (TimeSpan Interval, TimeSpan Timeout) KeepAlive(TimeSpan ping) => (ping * 4 / 5, ping);
 }
 
-/// <summary>A server message: <c>{id, type:"chunk"|"done"|"error"|"pong", data?, usage?, error?}</c>.</summary>
+/// <summary>A server message: <c>{id, type:"citation"|"chunk"|"done"|"error"|"pong", data?, usage?, error?}</c>.</summary>
 internal sealed record SocketReply(
     JsonElement? Id, string Type,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] object? Data = null,
@@ -230,15 +231,27 @@ internal static class ChatSocket
                 var spender = await services.GetRequiredService<SpenderResolver>().ResolveAsync(principal, request.OrgId, request.WorkspaceId, OrgPermissions.ChatUse, ct);
                 var limit = settings.RequestsPerMinute;
                 await services.GetRequiredService<RateCounter>().EnforceAsync($"ws:{spender.ApiKeyId ?? spender.UserId}", limit, TimeSpan.FromMinutes(1), ct);
-                var run = new ChatRun(spender, request.Model, Messages(request), $"ws:{Guid.CreateVersion7()}", request.MaxTokens, request.Temperature,
+                var messages = Messages(request);
+                var grounding = await GroundAsync(services, spender, request, provider, messages, ct);
+                if (grounding is not null)
+                    messages.Insert(Math.Max(0, messages.FindIndex(m => m.Role != ChatRole.System)), new ChatMessage(ChatRole.System, grounding.SystemMessage));
+                var citations = new CitationCollector((grounding?.Citations.Count ?? 0) + 1);
+                var run = new ChatRun(spender, request.Model, messages, $"ws:{Guid.CreateVersion7()}", request.MaxTokens, request.Temperature,
                     Provider: provider,
-                    Tools: services.GetRequiredService<ChatTools>().For(ToolContext.Of(spender)));
+                    Tools: services.GetRequiredService<ChatTools>().For(ToolContext.Of(spender) with { Citations = citations }));
                 await using var call = await services.GetRequiredService<ChatEngine>().StartAsync(run, ct);
                 ChatUsage? usage = null;
+                // The sources come before the first chunk, so a client can link the answer's [n] as it arrives.
+                foreach (var citation in grounding?.Citations ?? [])
+                    await SendAsync(new SocketReply(id, "citation", citation), CancellationToken.None);
                 await foreach (var e in call.StreamAsync(ct))
                 {
                     switch (e)
                     {
+                        case ChatToolResult:
+                            foreach (var citation in citations.TakeNew())
+                                await SendAsync(new SocketReply(id, "citation", citation), CancellationToken.None);
+                            break;
                         case ChatDelta d when request.Stream:
                             await SendAsync(new SocketReply(id, "chunk", d.Text), CancellationToken.None);
                             break;
@@ -268,6 +281,24 @@ internal static class ChatSocket
                 await SendAsync(new SocketReply(id, "error", Error: SocketErrors.Problem(500, "The request failed.", "Something went wrong on our side; try again.",
                     null, SocketErrors.InternalError)), CancellationToken.None);
             }
+        }
+
+        /// <summary>
+        /// The request's knowledge bases (or the member's focused one) searched for its last user message; null when
+        /// nothing grounds it. Sized to a quarter of the first model's context, as on the HTTP API.
+        /// </summary>
+        static async Task<GroundingResult?> GroundAsync(IServiceProvider services, Spender spender, SocketRequest request, ProviderChoice? provider,
+            List<ChatMessage> messages, CancellationToken ct)
+        {
+            if (services.GetService<IChatGrounding>() is not { } grounding || spender.WorkspaceId is not { } workspaceId
+                || messages.LastOrDefault(m => m.Role == ChatRole.User)?.Text is not { Length: > 0 } question)
+                return null;
+            var bases = request.KnowledgeBaseIds ?? [];
+            if (bases.Count > 0)
+                foreach (var check in services.GetServices<IKnowledgeBaseCheck>())
+                    await check.RequireInWorkspaceAsync(spender.OrganizationId, workspaceId, bases, "knowledgeBaseIds", ct);
+            var routed = await services.GetRequiredService<IModelRouter>().RouteAsync(spender.OrganizationId, request.Model, provider, ct);
+            return await grounding.GroundAsync(spender, bases, question, Math.Max(1, routed[0].ContextLength / 4), ct);
         }
 
         static List<ChatMessage> Messages(SocketRequest request) =>

@@ -26,10 +26,16 @@ internal static class ChatSocketDocument
         - `stream` (default true): chunks as they come, or the whole text in `done`.
         - `maxTokens`, `temperature` (optional).
         - `orgId`, `workspaceId` (optional): whose credits pay, as on the HTTP API; an API key carries its own.
+        - `knowledgeBaseIds` (optional): the workspace's knowledge bases that ground the answer; without them, the
+          member's focused knowledge base in the workspace, if any.
 
         **Server to client**
 
-        `{ "id": "1", "type": "chunk" | "done" | "error", "data": "…", "usage": { … }, "error": { … } }`
+        `{ "id": "1", "type": "citation" | "chunk" | "done" | "error", "data": "…", "usage": { … }, "error": { … } }`
+
+        - `citation`: `data` is a numbered source the answer cites as `[index]`:
+          `{index, sourceId, chunkId, title, page, start, end, label, snippet, link}`; a grounded answer's come before
+          its first `chunk`, a `search_knowledge` tool's as the tool returns.
 
         - `chunk`: `data` is the next piece of the answer.
         - `done`: the last reply of a request; `data` is the whole answer when `stream` was false; `usage` is

@@ -5,13 +5,13 @@ using Microsoft.AspNetCore.Mvc;
 namespace AiHub.Chat.Sockets;
 
 /// <summary>
-/// A client message: <c>{id, type:"chat"|"completion", provider?, model, messages | prompt, stream, maxTokens?, temperature?}</c>,
+/// A client message: <c>{id, type:"chat"|"completion", provider?, model, messages | prompt, stream, maxTokens?, temperature?, knowledgeBaseIds?}</c>,
 /// or <c>{id, type:"cancel"}</c> / <c>{id, type:"ping"}</c>.
 /// </summary>
 /// <param name="Id">The id exactly as the client sent it (a string or a number); every answer carries it back.</param>
 internal sealed record SocketRequest(
     JsonElement Id, string Type, string? Provider, string? Model, IReadOnlyList<SocketMessage> Messages, bool Stream, int? MaxTokens, float? Temperature,
-    Guid? OrgId, Guid? WorkspaceId)
+    Guid? OrgId, Guid? WorkspaceId, IReadOnlyList<Guid>? KnowledgeBaseIds = null)
 {
     /// <summary>Tells ids apart on one socket: <c>"1"</c> and <c>1</c> are two ids.</summary>
     public string Key => Id.GetRawText();
@@ -75,6 +75,7 @@ internal static class SocketFrames
 
     const string TypeList = "chat, completion, cancel or ping";
     const int MaxIdLength = 200;
+    const int MaxKnowledgeBases = Grounding.KnowledgeBaseSelection.Max;
 
     public static SocketRequest Parse(string text)
     {
@@ -105,7 +106,8 @@ internal static class SocketFrames
                 Int(root, "maxTokens", id),
                 Float(root, "temperature", id),
                 Guid(root, "orgId", id),
-                Guid(root, "workspaceId", id));
+                Guid(root, "workspaceId", id),
+                Guids(root, "knowledgeBaseIds", id));
         }
     }
 
@@ -208,6 +210,22 @@ internal static class SocketFrames
         if (String(root, name, id) is not { } text)
             return null;
         return System.Guid.TryParse(text, out var guid) ? guid : throw new FrameException(id, name, $"{name} is an id such as 0190c5a2-7b1e-7c3d-9f00-123456789abc.");
+    }
+
+    static List<Guid>? Guids(JsonElement root, string name, JsonElement id)
+    {
+        if (!root.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null)
+            return null;
+        if (value.ValueKind != JsonValueKind.Array || value.GetArrayLength() > MaxKnowledgeBases)
+            throw new FrameException(id, name, $"{name} is an array of at most {MaxKnowledgeBases} ids.");
+        var list = new List<Guid>();
+        foreach (var item in value.EnumerateArray())
+        {
+            if (item.ValueKind != JsonValueKind.String || !System.Guid.TryParse(item.GetString(), out var guid))
+                throw new FrameException(id, name, $"{name} is an array of ids such as 0190c5a2-7b1e-7c3d-9f00-123456789abc.");
+            list.Add(guid);
+        }
+        return list.Distinct().ToList();
     }
 
     static string Path(string? parent, string name) => parent is null ? name : $"{parent}.{name}";

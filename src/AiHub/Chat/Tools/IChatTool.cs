@@ -1,3 +1,4 @@
+using AiHub.Chat.Grounding;
 using AiHub.Credits.Pools;
 using Microsoft.Extensions.AI;
 
@@ -7,6 +8,9 @@ namespace AiHub.Chat.Tools;
 /// <remarks>A tool that reads tenant data fetches it by <see cref="OrganizationId"/>, never by id alone.</remarks>
 internal sealed record ToolContext(Guid OrganizationId, Guid UserId, Guid? WorkspaceId, Guid? ApiKeyId)
 {
+    /// <summary>Where a tool that cites sources numbers them for this call; null when the caller shows no citations.</summary>
+    public CitationCollector? Citations { get; init; }
+
     public static ToolContext Of(Spender spender) => new(spender.OrganizationId, spender.UserId, spender.WorkspaceId, spender.ApiKeyId);
 }
 
