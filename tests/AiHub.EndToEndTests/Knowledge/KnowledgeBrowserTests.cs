@@ -13,8 +13,8 @@ namespace AiHub.EndToEndTests.Knowledge;
 
 /// <summary>
 /// A member builds a knowledge base in Chromium: uploads a PDF and a video (with a file that is refused and a PDF that
-/// cannot be read among them), watches their ingestion reach its end without reloading, opens the video at a second
-/// and the PDF at a page as a citation's link does, corrects a segment of the transcript and downloads it as SRT.
+/// cannot be read among them), watches their ingestion reach its end without reloading, asks in chat and follows the
+/// answer's citation chips to the cited page and second, corrects a segment of the transcript and downloads it as SRT.
 /// </summary>
 [Collection(SharedBrowser.Name)]
 public sealed partial class KnowledgeBrowserTests(BrowserFixture fixture)
@@ -25,7 +25,7 @@ public sealed partial class KnowledgeBrowserTests(BrowserFixture fixture)
     [Theory]
     [InlineData(1280)]
     [InlineData(390)]
-    public async Task A_pdf_and_a_video_are_ingested_live_and_open_at_the_cited_page_and_second_with_a_transcript_to_correct_and_download(int width)
+    public async Task A_pdf_and_a_video_are_ingested_live_and_a_citation_opens_them_at_its_page_and_second_with_a_transcript_to_correct_and_download(int width)
     {
         var ct = TestContext.Current.CancellationToken;
         var files = Directory.CreateTempSubdirectory("aihub-kb-e2e-").FullName;
@@ -44,7 +44,8 @@ public sealed partial class KnowledgeBrowserTests(BrowserFixture fixture)
         await fixture.CreateAccountAsync(email, Password, "Kim Knowledge");
         var page = await SignedInAsync(fixture, email);
         await page.SetViewportSizeAsync(width, width > 600 ? 800 : 844);
-        var workspace = WorkspaceOf().Match(page.Url).Groups[1].Value;
+        var ids = WorkspaceOf().Match(page.Url);
+        var workspace = ids.Groups[2].Value;
 
         if (width > 600)
             await page.GetByTestId("nav-knowledge").ClickAsync();
@@ -91,14 +92,26 @@ public sealed partial class KnowledgeBrowserTests(BrowserFixture fixture)
         await Expect(unreadable).ToHaveAttributeAsync("data-status", "failed", Ingested);
         await Expect(unreadable.GetByTestId("source-error")).Not.ToBeEmptyAsync();
 
-        var lectureUrl = Url(await lecture.GetByTestId("source-open").GetAttributeAsync("href") ?? "");
-        var handbookUrl = Url(await handbook.GetByTestId("source-open").GetAttributeAsync("href") ?? "");
+        var lecturePath = await lecture.GetByTestId("source-open").GetAttributeAsync("href") ?? "";
+        var handbookPath = await handbook.GetByTestId("source-open").GetAttributeAsync("href") ?? "";
 
-        // As a citation of the moment at 0:07 links it.
-        await page.GotoAsync(lectureUrl + "#t=7");
+        // Asked in the workspace's chat (no language model here: the retrieval-only answer), a citation chip opens the cited page.
+        var chat = Url($"/orgs/{ids.Groups[1].Value}/workspaces/{workspace}/chat");
+        var cited = await AskAsync(page, chat, "When did the harbour freeze in the great storm?", $"{handbookPath}#page=2");
+        await cited.ClickAsync();
+        await Expect(page).ToHaveURLAsync(new Regex($"{Regex.Escape(handbookPath)}#page=2$"));
+        await LandedOnPageAsync(page, 2);
+        // And a chip of the recording opens the player at the cited second.
+        var moment = await AskAsync(page, chat, "Please open the door and close the window.", $"{lecturePath}#t=");
+        var second = int.Parse(Second().Match(await moment.GetAttributeAsync("href") ?? "").Groups[1].Value, CultureInfo.InvariantCulture);
+        await moment.ClickAsync();
+        await Expect(page).ToHaveURLAsync(new Regex($"{Regex.Escape(lecturePath)}#t={second}$"));
+        await PlayingFromAsync(page, second);
+
+        // As a citation of the moment at 0:07 links it, opened from another page.
+        await page.GotoAsync(Url(lecturePath) + "#t=7");
         await InteractiveAsync(page);
-        await page.WaitForFunctionAsync(
-            "() => { const v = document.querySelector('[data-testid=source-player]'); return v && v.readyState >= 1 && Math.abs(v.currentTime - 7) < 1; }");
+        await PlayingFromAsync(page, 7);
         var segments = page.GetByTestId("transcript-segment");
         await Expect(segments.First).ToBeVisibleAsync();
         await Expect(page.GetByTestId("transcript-seek").First).ToHaveTextAsync(new Regex(@"^\d+:\d\d$"));
@@ -129,13 +142,10 @@ public sealed partial class KnowledgeBrowserTests(BrowserFixture fixture)
             Assert.True(i == 0 || cues[i].Start >= cues[i - 1].Start, $"cue {i + 1} starts before the one before it: {srt}");
         }
 
-        // As a citation of page 2 links it.
-        await page.GotoAsync(handbookUrl + "#page=2");
+        // As a citation of page 2 links it, opened from another page.
+        await page.GotoAsync(Url(handbookPath) + "#page=2");
         await InteractiveAsync(page);
-        await Expect(page.Locator("#page-2")).ToContainTextAsync("harbour froze");
-        await page.WaitForFunctionAsync(
-            "() => { const p = document.getElementById('page-2'); if (!p) return false; const top = p.getBoundingClientRect().top; return window.scrollY > 0 && top >= 0 && top < 200; }");
-        await Expect(page.Locator("#page-2")).ToBeInViewportAsync();
+        await LandedOnPageAsync(page, 2);
         await Expect(page.GetByTestId("source-page")).ToHaveCountAsync(3);
         await AssertNoSidewaysScrollAsync(page, width);
         await BrowserFixture.ScreenshotAsync(page, $"knowledge-document-{width}.png");
@@ -143,6 +153,37 @@ public sealed partial class KnowledgeBrowserTests(BrowserFixture fixture)
         await page.Context.CloseAsync();
         Directory.Delete(files, recursive: true);
     }
+
+    /// <summary>Asks in a new conversation and returns the answer's citation chip whose link starts so.</summary>
+    static async Task<ILocator> AskAsync(IPage page, string chat, string question, string linkStart)
+    {
+        await page.GotoAsync(chat);
+        await InteractiveAsync(page);
+        await page.GetByTestId("chat-input").FillAsync(question);
+        await page.GetByTestId("chat-input").PressAsync("Enter");
+        var answer = page.Locator("[data-testid=chat-message][data-role=assistant]").Last;
+        await Expect(answer).ToHaveAttributeAsync("data-status", "complete", new() { Timeout = 30_000 });
+        var chip = answer.Locator($"[data-testid=chat-citation][href^='{linkStart}']").First;
+        await Expect(chip).ToBeVisibleAsync();
+        return chip;
+    }
+
+    /// <summary>The page's section is scrolled to the top of the window, below the app bar, and the window did scroll to get there.</summary>
+    static async Task LandedOnPageAsync(IPage page, int number)
+    {
+        var section = page.Locator($"#page-{number}");
+        await Expect(section).ToContainTextAsync($"Chapter {number}");
+        await page.WaitForFunctionAsync(
+            "n => { const p = document.getElementById('page-' + n); if (!p) return false; const top = p.getBoundingClientRect().top; return window.scrollY > 0 && top >= 0 && top < 200; }",
+            number);
+        await Expect(section).ToBeInViewportAsync();
+    }
+
+    /// <summary>The player's metadata has loaded and it stands within a second of the cited moment.</summary>
+    static Task PlayingFromAsync(IPage page, int second) =>
+        page.WaitForFunctionAsync(
+            "s => { const v = document.querySelector('[data-testid=source-player]'); return v && v.readyState >= 1 && Math.abs(v.currentTime - s) < 1; }",
+            second);
 
     static ILocator Source(IPage page, string title) => page.Locator($"[data-testid=source][data-title='{title}']");
 
@@ -197,6 +238,9 @@ public sealed partial class KnowledgeBrowserTests(BrowserFixture fixture)
     [GeneratedRegex(@"^(\d\d:\d\d:\d\d,\d{3}) --> (\d\d:\d\d:\d\d,\d{3})$")]
     private static partial Regex SrtTimes();
 
-    [GeneratedRegex("/orgs/[0-9a-f-]{36}/workspaces/([0-9a-f-]{36})/chat$")]
+    [GeneratedRegex("/orgs/([0-9a-f-]{36})/workspaces/([0-9a-f-]{36})/chat$")]
     private static partial Regex WorkspaceOf();
+
+    [GeneratedRegex(@"#t=(\d+)$")]
+    private static partial Regex Second();
 }
