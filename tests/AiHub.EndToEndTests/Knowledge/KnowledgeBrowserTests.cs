@@ -53,6 +53,12 @@ public sealed partial class KnowledgeBrowserTests(BrowserFixture fixture)
             await page.GotoAsync(Url($"/knowledge/{workspace}"));
         await Expect(page).ToHaveURLAsync(new Regex($"/knowledge/{workspace}$"));
         await InteractiveAsync(page);
+        if (width > 600)
+        {
+            // The menu knows the workspace: its Knowledge link is lit, and its Chat link goes back to this workspace's chat.
+            await Expect(page.GetByTestId("nav-knowledge")).ToHaveClassAsync(new Regex(@"\bactive\b"));
+            await Expect(page.GetByTestId("nav-chat")).ToHaveAttributeAsync("href", new Regex($"workspaces/{workspace}/chat$"));
+        }
         await Expect(page.GetByTestId("kbs-empty")).ToBeVisibleAsync();
         await page.GetByTestId("kb-new-name").FillAsync("Lectures");
         await page.GetByTestId("kb-new-description").FillAsync("What was said in class.");
@@ -180,8 +186,8 @@ public sealed partial class KnowledgeBrowserTests(BrowserFixture fixture)
     }
 
     /// <summary>The player's metadata has loaded and it stands within a second of the cited moment.</summary>
-    static Task PlayingFromAsync(IPage page, int second) =>
-        page.WaitForFunctionAsync(
+    static async Task PlayingFromAsync(IPage page, int second) =>
+        await page.WaitForFunctionAsync(
             "s => { const v = document.querySelector('[data-testid=source-player]'); return v && v.readyState >= 1 && Math.abs(v.currentTime - s) < 1; }",
             second);
 
