@@ -11,6 +11,7 @@ using AiHub.Knowledge.Sources;
 using AiHub.Knowledge.Transcripts;
 using AiHub.Organizations;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Net.Http.Headers;
@@ -41,14 +42,14 @@ internal static class KnowledgeEndpoints
         read.MapGet("/knowledge-bases/{kbId:guid}/sources", ListSources).WithSummary("The sources of a knowledge base with their ingestion status and progress.");
         manage.MapPost("/knowledge-bases/{kbId:guid}/sources", Upload).WithSummary("Uploads a document or recording in one request and queues its ingestion.")
             .AcceptsFile("file", "The document or recording; its type is read from its content.", "application/octet-stream")
-            .DisableRequestSizeLimit()
+            .WithMetadata(new DisableRequestSizeLimitAttribute())
             .ProducesProblems(StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType);
         manage.MapPost("/knowledge-bases/{kbId:guid}/imports", Import).WithSummary("Imports a web page or file from an http(s) address.");
         manage.MapPost("/knowledge-bases/{kbId:guid}/uploads", StartUpload).WithSummary("Starts a resumable upload in parts; the answer says the part size and count.");
         manage.MapGet("/uploads/{uploadId:guid}", UploadStatus).WithSummary("Which parts of a resumable upload have arrived: what a client resuming sends next.");
         manage.MapPut("/uploads/{uploadId:guid}/parts/{partNumber:int}", PutPart).WithSummary("Sends one part (the bytes as the body); sending a part again replaces it.")
             .AcceptsFile("part", "The part's bytes.", "application/octet-stream")
-            .DisableRequestSizeLimit();
+            .WithMetadata(new DisableRequestSizeLimitAttribute());
         manage.MapPost("/uploads/{uploadId:guid}/complete", CompleteUpload).WithSummary("Joins the parts and queues the source's ingestion.")
             .ProducesProblems(StatusCodes.Status409Conflict, StatusCodes.Status415UnsupportedMediaType);
         manage.MapDelete("/uploads/{uploadId:guid}", AbortUpload).WithSummary("Abandons a resumable upload.");

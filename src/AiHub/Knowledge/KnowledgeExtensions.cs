@@ -1,11 +1,17 @@
 using AiHub.Infrastructure.Configuration;
+using AiHub.Infrastructure.Hosting;
 using AiHub.Infrastructure.Jobs;
 using AiHub.Knowledge.Bases;
 using AiHub.Knowledge.Embeddings;
+using AiHub.Knowledge.Evaluation;
+using AiHub.Knowledge.Grounding;
 using AiHub.Knowledge.Ingestion;
+using AiHub.Knowledge.Ingestion.Documents;
+using AiHub.Knowledge.Ingestion.Media;
+using AiHub.Knowledge.Insights;
+using AiHub.Knowledge.Search;
 using AiHub.Knowledge.Sources;
 using AiHub.Knowledge.Transcripts;
-using AiHub.Knowledge.Search;
 
 namespace AiHub.Knowledge;
 
@@ -23,11 +29,13 @@ public static class KnowledgeExtensions
         services.AddScoped<UrlImports>();
         services.AddSingleton<SourceProgress>();
         services.AddScoped<IWorkHandler, IngestionPipeline>();
+        services.AddSingleton<IHostCommand, EvalRetrievalCommand>();
+        DocumentsExtensions.AddDocuments(builder);
+        MediaExtensions.AddMedia(builder);
         EmbeddingsExtensions.AddEmbeddings(builder);
-        Ingestion.Media.MediaExtensions.AddMedia(builder);
-        Grounding.GroundingExtensions.AddGrounding(builder);
-        Insights.InsightsExtensions.AddInsights(builder);
-        Ingestion.Documents.DocumentsExtensions.AddDocuments(builder);
+        services.AddScoped<IQueryEmbedder, QueryEmbedder>();
+        GroundingExtensions.AddGrounding(builder);
+        InsightsExtensions.AddInsights(builder);
         SearchExtensions.AddSearch(builder);
         return builder;
     }
@@ -35,9 +43,9 @@ public static class KnowledgeExtensions
     public static IEndpointRouteBuilder MapKnowledgeEndpoints(this IEndpointRouteBuilder app)
     {
         KnowledgeEndpoints.MapKnowledgeRoutes(app);
-        app.MapHub<KnowledgeHub>(KnowledgeHub.Path);
-        Insights.InsightsExtensions.MapInsightRoutes(app);
+        InsightsExtensions.MapInsightRoutes(app);
         SearchExtensions.MapSearchRoutes(app);
+        app.MapHub<KnowledgeHub>(KnowledgeHub.Path);
         return app;
     }
 }

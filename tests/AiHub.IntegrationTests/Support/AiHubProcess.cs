@@ -64,6 +64,34 @@ public static class AiHubProcess
         return [.. lines];
     }
 
+    /// <summary>Serves from <paramref name="workingDirectory"/> until the caller kills it; returns once it listens, with its address.</summary>
+    public static async Task<(Process Process, Uri Address)> StartAsync(IReadOnlyDictionary<string, string> environment, string workingDirectory)
+    {
+        var process = Process.Start(StartInfo(environment, workingDirectory, []))!;
+        var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var printed = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is not { } line)
+                return;
+            printed.Enqueue(line);
+            if (line.Contains("Now listening on: ", StringComparison.Ordinal))
+                listening.TrySetResult(new Uri(System.Text.RegularExpressions.Regex.Match(line, @"http://[0-9.:]+").Value));
+        };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is { } line) printed.Enqueue(line); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            return (process, await listening.Task.WaitAsync(TimeSpan.FromSeconds(90)));
+        }
+        catch (TimeoutException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException("AiHub did not start listening within 90 s: " + string.Join('\n', printed));
+        }
+    }
+
     static ProcessStartInfo StartInfo(IReadOnlyDictionary<string, string> environment, string workingDirectory, string[] args)
     {
         var start = new ProcessStartInfo("dotnet")

@@ -10,12 +10,12 @@ namespace AiHub.Credits.Plans;
 /// <summary>A plan as the API shows it: money as decimal next to the exact integer, a null limit for unlimited.</summary>
 internal sealed record PlanResponse(
     string Code, string Name, int? ChatQuestions, QuotaPeriod ChatPeriod, long? StorageBytes, int? Videos,
-    decimal Price, long PriceCents, string Currency, decimal Grant, long GrantMicros, bool Active, int SortOrder);
+    decimal Price, long PriceCents, string Currency, decimal Grant, long GrantMicros, bool Active, int SortOrder, long? MaxFileBytes);
 
 /// <summary>A whole plan: a missing limit means unlimited. Grant is in credits (at most 6 decimals).</summary>
 internal sealed record PlanRequest(
     string? Name, int? ChatQuestions, string? ChatPeriod, long? StorageBytes, int? Videos,
-    long? PriceCents, string? Currency, decimal? Grant, bool? Active, int? SortOrder);
+    long? PriceCents, string? Currency, decimal? Grant, bool? Active, int? SortOrder, long? MaxFileBytes = null);
 
 internal sealed record AssignPlanRequest(string? Code);
 
@@ -76,6 +76,8 @@ internal sealed partial class PlanCatalog(AppDbContext db, AuditLog audit, IQuot
             throw ProblemException.Invalid("storageBytes", "storageBytes is 0 or more; leave it out (null) for unlimited.");
         if (body.Videos is < 0)
             throw ProblemException.Invalid("videos", "videos is 0 or more; leave it out (null) for unlimited.");
+        if (body.MaxFileBytes is < 1)
+            throw ProblemException.Invalid("maxFileBytes", "maxFileBytes is 1 or more; leave it out (null) for no limit of the plan's own.");
         if (body.PriceCents is not (>= 0 and <= 100_000_000))
             throw ProblemException.Invalid("priceCents", "priceCents is the monthly price in cents, from 0 to 100000000.");
         var currency = body.Currency?.Trim().ToUpperInvariant();
@@ -100,6 +102,7 @@ internal sealed partial class PlanCatalog(AppDbContext db, AuditLog audit, IQuot
         plan.ChatPeriod = period;
         plan.StorageBytes = body.StorageBytes;
         plan.Videos = body.Videos;
+        plan.MaxFileBytes = body.MaxFileBytes;
         plan.PriceCents = body.PriceCents.Value;
         plan.Currency = currency;
         plan.GrantMicros = grant;
@@ -143,7 +146,7 @@ internal sealed partial class PlanCatalog(AppDbContext db, AuditLog audit, IQuot
 
     public static PlanResponse Describe(Plan p) => new(
         p.Code, p.Name, p.ChatQuestions, p.ChatPeriod, p.StorageBytes, p.Videos,
-        p.PriceCents / 100m, p.PriceCents, p.Currency, p.GrantMicros / (decimal)Micros.PerCredit, p.GrantMicros, p.Active, p.SortOrder);
+        p.PriceCents / 100m, p.PriceCents, p.Currency, p.GrantMicros / (decimal)Micros.PerCredit, p.GrantMicros, p.Active, p.SortOrder, p.MaxFileBytes);
 
     public static string KindName(QuotaKind kind) => kind switch
     {

@@ -1,6 +1,7 @@
 using AiHub.Data;
 using AiHub.Infrastructure.Errors;
 using AiHub.Infrastructure.Jobs;
+using AiHub.Knowledge.Embeddings;
 using AiHub.Knowledge.Ingestion;
 using AiHub.Knowledge.Sources;
 using AiHub.Organizations;
@@ -21,7 +22,7 @@ internal sealed record KnowledgeBaseResponse(
     int Sources, long SizeBytes, int Chunks, bool Main, bool Focused, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
 
 /// <summary>Knowledge bases of a workspace, each fetched by (org, workspace, id).</summary>
-internal sealed class KnowledgeBases(AppDbContext db, IEmbeddingModelCheck models, WorkQueue work, TimeProvider clock)
+internal sealed class KnowledgeBases(AppDbContext db, EmbeddingModels models, WorkQueue work, TimeProvider clock)
 {
     public async Task<IReadOnlyList<KnowledgeBaseResponse>> ListAsync(Guid orgId, Guid workspaceId, Guid? userId, CancellationToken ct)
     {
@@ -63,7 +64,7 @@ internal sealed class KnowledgeBases(AppDbContext db, IEmbeddingModelCheck model
             WorkspaceId = workspaceId,
             Name = RequireName(body.Name),
             Description = OptionalDescription(body.Description),
-            EmbeddingModel = await EmbeddingModelAsync(orgId, body.EmbeddingModel, ct),
+            EmbeddingModel = EmbeddingModelOf(body.EmbeddingModel),
             CreatedBy = userId,
             CreatedAt = now,
             UpdatedAt = now,
@@ -84,7 +85,7 @@ internal sealed class KnowledgeBases(AppDbContext db, IEmbeddingModelCheck model
         var reembed = false;
         if (body.EmbeddingModel is not null)
         {
-            var model = await EmbeddingModelAsync(orgId, body.EmbeddingModel, ct);
+            var model = EmbeddingModelOf(body.EmbeddingModel);
             if (!string.Equals(model, kb.EmbeddingModel, StringComparison.Ordinal))
             {
                 kb.EmbeddingModel = model;
@@ -150,21 +151,14 @@ internal sealed class KnowledgeBases(AppDbContext db, IEmbeddingModelCheck model
         Orgs.NotFound("No such knowledge base.", $"There is no knowledge base {id} in this workspace.");
 
     /// <summary>The first knowledge base holding a recording, else the oldest: what a creator's audience lands on.</summary>
-    static Guid? MainOf(IReadOnlyList<KnowledgeBase> oldestFirst, Func<Guid, bool> hasMedia) =>
-        oldestFirst.FirstOrDefault(k => hasMedia(k.Id))?.Id ?? oldestFirst.FirstOrDefault()?.Id;
+    static Guid? MainOf(List<KnowledgeBase> oldestFirst, Func<Guid, bool> hasMedia) =>
+        oldestFirst.FirstOrDefault(k => hasMedia(k.Id))?.Id ?? (oldestFirst.Count > 0 ? oldestFirst[0].Id : null);
 
     static KnowledgeBaseResponse Describe(KnowledgeBase k, int sources, long size, int chunks, bool main, bool focused) =>
         new(k.Id, k.WorkspaceId, k.Name, k.Description, k.EmbeddingModel, k.EmbeddingDimensions, sources, size, chunks, main, focused, k.CreatedAt, k.UpdatedAt);
 
-    async Task<string?> EmbeddingModelAsync(Guid orgId, string? model, CancellationToken ct)
-    {
-        if (string.IsNullOrWhiteSpace(model))
-            return null;
-        var id = model.Trim();
-        if (!await models.ExistsAsync(orgId, id, ct))
-            throw ProblemException.Invalid("embeddingModel", await models.DescribeUnknownAsync(orgId, id, ct));
-        return id;
-    }
+    /// <summary>The model's id as the deployment spells it, or null (words only) for an empty one; an unknown id is a 400.</summary>
+    string? EmbeddingModelOf(string? model) => string.IsNullOrWhiteSpace(model) ? null : models.Resolve(model).Id;
 
     static string RequireName(string? name)
     {
@@ -183,13 +177,4 @@ internal sealed class KnowledgeBases(AppDbContext db, IEmbeddingModelCheck model
             throw ProblemException.Invalid("description", $"The description can be at most {KnowledgeModelConfiguration.DescriptionLength:N0} characters.");
         return string.IsNullOrEmpty(trimmed) ? null : trimmed;
     }
-}
-
-/// <summary>Whether an embedding model id names a model the organisation can embed with.</summary>
-internal interface IEmbeddingModelCheck
-{
-    Task<bool> ExistsAsync(Guid orgId, string model, CancellationToken ct);
-
-    /// <summary>A sentence naming the models there are, for a 400.</summary>
-    Task<string> DescribeUnknownAsync(Guid orgId, string model, CancellationToken ct);
 }

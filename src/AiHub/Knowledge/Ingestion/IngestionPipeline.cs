@@ -189,17 +189,18 @@ internal sealed partial class IngestionPipeline(
             await using (var file = File.Create(input))
                 await stream.CopyToAsync(file, ct);
             var info = await media.ProbeAsync(input, ct);
-            source.DurationSeconds = info.DurationSeconds;
             var wav = Path.Combine(folder.FullName, "audio.wav");
             await media.ExtractAudioAsync(input, wav, ct);
+            var duration = info.DurationSeconds ?? 0;
+            source.DurationSeconds = info.DurationSeconds;
 
             var transcriber = transcribers.Current;
-            var hold = transcribers.IsPaid ? await HoldTranscriptionAsync(source, info.DurationSeconds, ct) : null;
+            var hold = transcribers.IsPaid ? await HoldTranscriptionAsync(source, duration, item, ct) : null;
             Transcript transcript;
             try
             {
-                using var reporter = new ProgressReporter(this, source, item, IngestionProgress.Fetched, IngestionProgress.Extracted);
-                transcript = await transcriber.TranscribeAsync(wav, info.DurationSeconds, reporter, ct);
+                using var reporter = new ProgressReporter(new ReporterContext(scopes, progress, clock, jobs.Value.Lease, log), source, item, IngestionProgress.Fetched, IngestionProgress.Extracted);
+                transcript = await transcriber.TranscribeAsync(wav, duration, reporter, ct);
             }
             catch
             {
@@ -238,12 +239,12 @@ internal sealed partial class IngestionPipeline(
     }
 
     /// <summary>A transcription provider is paid per minute: the started minutes are held before the call and charged after.</summary>
-    async Task<CreditHold> HoldTranscriptionAsync(KnowledgeSource source, double seconds, CancellationToken ct)
+    async Task<CreditHold> HoldTranscriptionAsync(KnowledgeSource source, double seconds, WorkItem item, CancellationToken ct)
     {
         var minutes = (long)Math.Ceiling(Math.Max(seconds, 1) / 60);
         var cost = (long)(settings.Value.TranscriptionCreditsPerMinute * Micros.PerCredit) * minutes;
         var spender = new Spender(source.OrganizationId, source.CreatedBy, null, source.WorkspaceId);
-        return await credits.HoldAsync(spender, cost, $"knowledge:transcribe:{source.Id}", ct);
+        return await credits.HoldAsync(spender, cost, $"knowledge:transcribe:{source.Id:N}:{item.Attempts}", ct);
     }
 
     async Task ChunkAsync(KnowledgeSource source, CancellationToken ct)
@@ -326,7 +327,7 @@ internal sealed partial class IngestionPipeline(
                 if (batch.Count == 0)
                     break;
                 var vectors = await embedder.EmbedAsync(spender, model, [.. batch.Select(c => EmbeddingText(c.HeadingPath, c.Text))],
-                    $"knowledge:embed:{source.Id:N}:{batch[0].Id}", ct);
+                    EmbedKey(source, batch[0].Id, item), ct);
                 await index.WriteEmbeddingsAsync(source.OrganizationId, [.. batch.Select((c, i) => (c.Id, vectors[i]))], model, ct);
                 if (kb.EmbeddingDimensions is null && vectors.Count > 0)
                 {
@@ -344,6 +345,12 @@ internal sealed partial class IngestionPipeline(
         source.Steps |= IngestionSteps.Embedded;
         await MoveAsync(source, SourceStatus.Embedding, IngestionProgress.Embedded, ct);
     }
+
+    /// <summary>
+    /// One key per round and attempt: a released hold answers its key again for nothing, so a retried call needs a key of
+    /// its own; within an attempt, the same round (a duplicate run) is never charged twice.
+    /// </summary>
+    static string EmbedKey(KnowledgeSource source, long firstChunk, WorkItem item) => $"knowledge:embed:{source.Id:N}:{firstChunk}:{item.Attempts}";
 
     /// <summary>A chunk's heading path is part of what it means ("Setup › Linux"), so it is embedded with the text.</summary>
     static string EmbeddingText(string? headingPath, string text) => headingPath is { Length: > 0 } ? headingPath + "\n" + text : text;
@@ -402,16 +409,19 @@ internal sealed partial class IngestionPipeline(
         }
     }
 
+    /// <summary>What a progress reporter needs of the pipeline, which is busy with the step that reports.</summary>
+    sealed record ReporterContext(IServiceScopeFactory Scopes, SourceProgress Progress, TimeProvider Clock, TimeSpan Lease, ILogger Log);
+
     /// <summary>Turns a transcriber's 0–1 progress into the source's bar, saved at most every few seconds, and keeps the work's lease.</summary>
-    sealed class ProgressReporter(IngestionPipeline pipeline, KnowledgeSource source, WorkItem item, int from, int to) : IProgress<double>, IDisposable
+    sealed class ProgressReporter(ReporterContext context, KnowledgeSource source, WorkItem item, int from, int to) : IProgress<double>, IDisposable
     {
         readonly SemaphoreSlim _gate = new(1, 1);
         long _lastTicks;
 
         public void Report(double value)
         {
-            var now = pipeline.clock.GetTimestamp();
-            if (pipeline.clock.GetElapsedTime(Interlocked.Read(ref _lastTicks), now) < TimeSpan.FromSeconds(2) || !_gate.Wait(0))
+            var now = context.Clock.GetTimestamp();
+            if (context.Clock.GetElapsedTime(Interlocked.Read(ref _lastTicks), now) < TimeSpan.FromSeconds(2) || !_gate.Wait(0))
                 return;
             Interlocked.Exchange(ref _lastTicks, now);
             var percent = from + (int)((to - from) * Math.Clamp(value, 0, 1));
@@ -423,18 +433,18 @@ internal sealed partial class IngestionPipeline(
             try
             {
                 // Its own scope: the pipeline's context is busy with the step that reports.
-                await using var scope = pipeline.scopes.CreateAsyncScope();
+                await using var scope = context.Scopes.CreateAsyncScope();
                 var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-                var now = pipeline.clock.GetUtcNow();
+                var now = context.Clock.GetUtcNow();
                 await db.Set<KnowledgeSource>().Where(s => s.OrganizationId == source.OrganizationId && s.Id == source.Id)
                     .ExecuteUpdateAsync(s => s.SetProperty(x => x.Progress, percent).SetProperty(x => x.UpdatedAt, now));
-                await scope.ServiceProvider.GetRequiredService<WorkQueue>().RenewLeaseAsync(item.Id, pipeline.jobs.Value.Lease, CancellationToken.None);
+                await scope.ServiceProvider.GetRequiredService<WorkQueue>().RenewLeaseAsync(item.Id, context.Lease, CancellationToken.None);
                 source.Progress = percent;
-                await pipeline.progress.PublishAsync(source, CancellationToken.None);
+                await context.Progress.PublishAsync(source, CancellationToken.None);
             }
             catch (Exception e)
             {
-                pipeline.LogProgressFailed(e, source.Id);
+                LogProgressFailed(context.Log, e, source.Id);
             }
             finally
             {
@@ -449,5 +459,5 @@ internal sealed partial class IngestionPipeline(
     partial void LogStepFailed(Exception e, Guid sourceId, SourceStatus status);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Progress of source {SourceId} could not be saved")]
-    partial void LogProgressFailed(Exception e, Guid sourceId);
+    static partial void LogProgressFailed(ILogger logger, Exception e, Guid sourceId);
 }

@@ -11,18 +11,35 @@ internal static class SourceFormats
 {
     public const string Supported = "AiHub takes PDF, Word (.docx), Markdown, HTML, text and CSV documents, and mp3, wav, m4a, ogg, mp4, mov and webm recordings.";
 
-    const int HeadBytes = 64 * 1024;
+    const int HeadBytes = ContentSniffer.HeadLength;
+
+    static readonly byte[] Ebml = [0x1A, 0x45, 0xDF, 0xA3];
 
     static readonly string[] VideoExtensions = [".mp4", ".mov", ".webm", ".mkv", ".m4v"];
 
+    /// <summary>A ZIP is judged by its central directory, at its end: from the stream when it can seek, else from a temporary copy.</summary>
     public static async Task<SniffedSource> SniffAsync(Stream content, string? fileName, CancellationToken ct)
     {
         var head = new byte[HeadBytes];
-        var read = 0;
-        int n;
-        while (read < head.Length && (n = await content.ReadAsync(head.AsMemory(read), ct)) > 0)
-            read += n;
-        var sniffed = ContentSniffer.Sniff(head.AsSpan(0, read), fileName);
+        var read = await content.ReadAtLeastAsync(head, head.Length, throwOnEndOfStream: false, ct);
+        var span = head.AsSpan(0, read);
+        var sniffed = ContentSniffer.Sniff(span, fileName);
+        if (span.StartsWith("PK\u0003\u0004"u8))
+        {
+            if (content.CanSeek)
+            {
+                content.Position = 0;
+                sniffed = ContentSniffer.SniffZip(content);
+            }
+            else
+            {
+                await using var copy = new FileStream(Path.GetTempFileName(), FileMode.Create, FileAccess.ReadWrite, FileShare.None, 81920, FileOptions.DeleteOnClose);
+                await copy.WriteAsync(head.AsMemory(0, read), ct);
+                await content.CopyToAsync(copy, ct);
+                copy.Position = 0;
+                sniffed = ContentSniffer.SniffZip(copy);
+            }
+        }
         return new SniffedSource(sniffed.Format, sniffed.Reason, sniffed.Format is { } f ? ContentType(f, head.AsSpan(0, read)) : null);
     }
 
@@ -36,7 +53,7 @@ internal static class SourceFormats
         SourceFormat.Audio or SourceFormat.Video when head.StartsWith("OggS"u8) => format == SourceFormat.Video ? "video/ogg" : "audio/ogg",
         SourceFormat.Audio or SourceFormat.Video when head.StartsWith("RIFF"u8) => "audio/wav",
         SourceFormat.Audio or SourceFormat.Video when head.StartsWith("fLaC"u8) => "audio/flac",
-        SourceFormat.Audio or SourceFormat.Video when head.StartsWith([0x1A, 0x45, 0xDF, 0xA3]) => format == SourceFormat.Video ? "video/webm" : "audio/webm",
+        SourceFormat.Audio or SourceFormat.Video when head.StartsWith(Ebml) => format == SourceFormat.Video ? "video/webm" : "audio/webm",
         SourceFormat.Audio or SourceFormat.Video when head.Length >= 12 && head[4..8].SequenceEqual("ftyp"u8) =>
             head[8..12].SequenceEqual("qt  "u8) ? "video/quicktime" : format == SourceFormat.Video ? "video/mp4" : "audio/mp4",
         SourceFormat.Audio => "audio/mpeg",

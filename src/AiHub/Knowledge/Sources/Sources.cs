@@ -36,6 +36,7 @@ internal sealed class KnowledgeSources(
     IQuotaService quotas,
     WorkQueue work,
     SourceRemoval removal,
+    UrlImports imports,
     IOptions<KnowledgeSettings> settings,
     TimeProvider clock)
 {
@@ -153,7 +154,7 @@ internal sealed class KnowledgeSources(
     /// <summary>A page or file to fetch: queued at once; the fetch itself runs as the first step of ingestion, through the outbound policy.</summary>
     public async Task<KnowledgeSource> ImportAsync(KnowledgeBase kb, Guid userId, ImportRequest body, CancellationToken ct)
     {
-        var url = UrlImports.Validate(body.Url);
+        var url = imports.Validate(body.Url);
         await CheckRoomAsync(kb.OrganizationId, null, url.AbsolutePath, ct);
         var source = NewSource(kb, userId, SourceOrigin.Url, null, body.Title ?? url.Host + url.AbsolutePath.TrimEnd('/'));
         source.Url = url.AbsoluteUri;

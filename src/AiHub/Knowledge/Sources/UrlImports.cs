@@ -16,7 +16,16 @@ internal sealed class UrlImports(IHttpClientFactory clients, OutboundPolicy poli
 {
     const int MaxRedirects = 5;
 
-    public static Uri Validate(string? url)
+    /// <summary>Refuses at once an address that could never be fetched (not http(s), a literal closed address); names are checked at fetch.</summary>
+    public Uri Validate(string? url)
+    {
+        var uri = Parse(url);
+        if (policy.Refuse(uri) is { } why)
+            throw new ProblemException(StatusCodes.Status400BadRequest, "The address cannot be imported.", "The address " + why, ProblemTypes.ImportRefused);
+        return uri;
+    }
+
+    static Uri Parse(string? url)
     {
         if (string.IsNullOrWhiteSpace(url))
             throw ProblemException.Invalid("url", "Give the address of the page or file to import.");

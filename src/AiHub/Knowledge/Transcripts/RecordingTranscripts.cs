@@ -5,6 +5,7 @@ using AiHub.Infrastructure.Jobs;
 using AiHub.Knowledge.Ingestion;
 using AiHub.Knowledge.Sources;
 using AiHub.Organizations;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 
 namespace AiHub.Knowledge.Transcripts;
@@ -67,10 +68,11 @@ internal sealed class RecordingTranscripts(AppDbContext db, KnowledgeSources sou
             texts[index] = corrected;
             foreach (var chunk in chunks)
             {
+                // Joined as the chunker joins a transcript's segments, one per line.
                 var builder = new StringBuilder();
                 for (var i = chunk.FirstSegment!.Value; i <= chunk.LastSegment!.Value; i++)
-                    if (texts.TryGetValue(i, out var part))
-                        builder.Append(builder.Length > 0 ? " " : "").Append(part);
+                    if (texts.TryGetValue(i, out var part) && part.Trim() is { Length: > 0 } trimmed)
+                        builder.Append(builder.Length > 0 ? "\n" : "").Append(trimmed);
                 chunk.Text = builder.ToString();
                 chunk.EmbeddingModel = null;
             }
@@ -102,6 +104,6 @@ internal sealed class RecordingTranscripts(AppDbContext db, KnowledgeSources sou
             .Where(s => s.OrganizationId == source.OrganizationId && s.SourceId == source.Id)
             .OrderBy(s => s.Index).ToListAsync(ct);
 
-    static IResult File(string text, string contentType, string name) =>
+    static FileContentHttpResult File(string text, string contentType, string name) =>
         TypedResults.File(Encoding.UTF8.GetBytes(text), contentType + "; charset=utf-8", name);
 }

@@ -14,6 +14,9 @@ internal interface ITranscriber
 /// <summary>The transcriber the configuration picks: the service in <c>Transcription:BaseUrl</c> when set, else pocketsphinx offline.</summary>
 internal sealed class Transcribers(IServiceProvider services, Microsoft.Extensions.Options.IOptions<TranscriptionSettings> settings)
 {
+    /// <summary>A service is paid per minute of audio; pocketsphinx costs nothing.</summary>
+    public bool IsPaid => settings.Value.UsesService;
+
     public ITranscriber Current => settings.Value.UsesService
         ? services.GetRequiredService<OpenAiTranscriber>()
         : services.GetRequiredService<PocketsphinxTranscriber>();
