@@ -68,6 +68,22 @@ public sealed partial class KnowledgeBrowserTests(BrowserFixture fixture)
         await Expect(kb.GetByTestId("kb-main")).ToBeVisibleAsync();
         await kb.GetByTestId("kb-focus").ClickAsync();
         await Expect(kb.GetByTestId("kb-focused")).ToBeVisibleAsync();
+
+        // A second one, renamed and then deleted once the dialog is confirmed; the first stays main and focused.
+        await page.GetByTestId("kb-new-name").FillAsync("Scratch");
+        await page.GetByTestId("kb-new-save").ClickAsync();
+        var scratch = page.Locator("[data-testid=kb][data-name=Scratch]");
+        await Expect(scratch).ToHaveAttributeAsync("data-main", "false");
+        await scratch.GetByTestId("kb-rename").ClickAsync();
+        await page.GetByTestId("kb-rename-name").FillAsync("Old notes");
+        await page.GetByTestId("kb-rename-save").ClickAsync();
+        var renamed = page.Locator("[data-testid=kb][data-name='Old notes']");
+        await Expect(renamed).ToBeVisibleAsync();
+        await renamed.GetByTestId("kb-delete").ClickAsync();
+        await page.GetByRole(AriaRole.Dialog).GetByRole(AriaRole.Button, new() { Name = "Delete", Exact = true }).ClickAsync();
+        await Expect(renamed).ToHaveCountAsync(0);
+        await Expect(page.GetByTestId("kb")).ToHaveCountAsync(1);
+        await Expect(kb).ToHaveAttributeAsync("data-focused", "true");
         await kb.GetByTestId("kb-open").ClickAsync();
         await Expect(page).ToHaveURLAsync(new Regex($"/knowledge/{workspace}/bases/[0-9a-f-]{{36}}$"));
 
