@@ -148,7 +148,8 @@ internal static class KnowledgeEndpoints
                 throw ProblemException.Invalid("file", "Send the file as a multipart form field named file.");
             var disposition2 = ContentDispositionHeaderValue.Parse(section.ContentDisposition);
             var name = HeaderUtilities.RemoveQuotes(disposition2.FileNameStar.HasValue ? disposition2.FileNameStar : disposition2.FileName).Value;
-            source = await sources.UploadAsync(kb, actor.UserId, fileName ?? name, section.Body, http.Request.ContentLength, ct);
+            // The form's length counts its boundaries and fields too, so only the stream's own count can refuse this file.
+            source = await sources.UploadAsync(kb, actor.UserId, fileName ?? name, section.Body, null, ct);
         }
         else
             source = await sources.UploadAsync(kb, actor.UserId, fileName, http.Request.Body, http.Request.ContentLength, ct);

@@ -262,7 +262,7 @@ public abstract class KnowledgeApiTests(KnowledgeFixture fixture)
         {
             name = "Tiny", chatQuestions = 3, chatPeriod = "day", storageBytes = 600L, videos = 1, priceCents = 0, currency = "USD", grant = 0m, active = true,
             sortOrder = 50, maxFileBytes = 400L,
-        });
+        }, HttpStatusCode.Created);
         await SendAsync(admin, root, HttpMethod.Put, $"/api/admin/orgs/{start.OrgId}/plan", new { code });
 
         using var tooBig = await start.UploadAsync(kb, "big.txt", Encoding.UTF8.GetBytes(new string('a', 500)));
