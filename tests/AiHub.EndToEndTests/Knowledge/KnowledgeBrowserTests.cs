@@ -176,6 +176,32 @@ public sealed partial class KnowledgeBrowserTests(BrowserFixture fixture)
         Directory.Delete(files, recursive: true);
     }
 
+    [Fact]
+    public async Task Someone_outside_the_org_finds_no_knowledge_at_its_workspaces_address()
+    {
+        var owner = Unique("kb-owner");
+        await fixture.CreateAccountAsync(owner, Password, "Olga Owner");
+        var ownerPage = await SignedInAsync(fixture, owner);
+        var ids = WorkspaceOf().Match(ownerPage.Url);
+        await ownerPage.Context.CloseAsync();
+        var workspace = Guid.Parse(ids.Groups[2].Value);
+        var kb = await KnowledgeSamples.CreateBaseAsync(fixture, owner, Guid.Parse(ids.Groups[1].Value), workspace, "Secret plans", TestContext.Current.CancellationToken);
+
+        var stranger = Unique("kb-stranger");
+        await fixture.CreateAccountAsync(stranger, Password, "Sam Stranger");
+        var page = await SignedInAsync(fixture, stranger);
+        // Another org's workspace reads exactly like one that does not exist.
+        foreach (var path in new[] { $"/knowledge/{workspace}", $"/knowledge/{workspace}/bases/{kb}", $"/knowledge/{Guid.NewGuid()}" })
+        {
+            var response = await page.GotoAsync(Url(path));
+            Assert.Equal(404, response?.Status);
+            await InteractiveAsync(page);
+            await Expect(page.GetByTestId("org-not-found")).ToBeVisibleAsync();
+            await Expect(page.GetByText("Secret plans")).ToHaveCountAsync(0);
+        }
+        await page.Context.CloseAsync();
+    }
+
     /// <summary>Asks in a new conversation and returns the answer's citation chip whose link starts so.</summary>
     static async Task<ILocator> AskAsync(IPage page, string chat, string question, string linkStart)
     {

@@ -40,6 +40,14 @@ internal static class KnowledgeSamples
         }
     }
 
+    public static async Task<Guid> CreateBaseAsync(BrowserFixture app, string email, Guid orgId, Guid workspaceId, string name, CancellationToken ct)
+    {
+        await using var scope = app.Services.CreateAsyncScope();
+        var services = scope.ServiceProvider;
+        var user = await services.GetRequiredService<UserManager<AppUser>>().FindByEmailAsync(email) ?? throw new InvalidOperationException($"No account {email}.");
+        return (await services.GetRequiredService<KnowledgeBases>().CreateAsync(orgId, workspaceId, user.Id, new KnowledgeBaseRequest(name, null, null), ct)).Id;
+    }
+
     /// <summary>Until the sources are ingested; their pages are checked as a reader sees them, not half-made.</summary>
     static async Task WaitAsync(BrowserFixture app, Guid orgId, Guid[] ids, CancellationToken ct)
     {
