@@ -43,8 +43,10 @@ public sealed partial class ApiContractTests(SqliteChatFixture fixture) : IClass
         var answer = await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/workspaces/{wsId}/conversations/{conversationId}/messages",
             new { content = "Say something short.", model = ChatFixture.Main });
         var share = await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/workspaces/{wsId}/conversations/{conversationId}/share");
+        var (kbId, sourceId, uploadId) = await AiHub.IntegrationTests.Knowledge.KnowledgeStart.SeedAsync(client, owner, orgId, wsId);
         var values = new Dictionary<string, string>
         {
+            ["kbId"] = kbId.ToString(), ["sources/{id}"] = sourceId.ToString(), ["uploadId"] = uploadId.ToString(),
             ["orgId"] = orgId.ToString(), ["wsId"] = wsId.ToString(), ["userId"] = UserIdOf(owner).ToString(),
             ["workspaces/{id}"] = wsId.ToString(), ["conversations/{id}"] = conversationId.ToString(),
             ["teams/{id}"] = teamId.ToString(), ["api-keys/{id}"] = keyId.ToString(),

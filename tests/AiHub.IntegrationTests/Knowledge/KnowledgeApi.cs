@@ -75,6 +75,17 @@ public sealed record KnowledgeStart(HttpClient Client, AuthTokens Owner, Guid Or
     public async Task<JsonElement> SearchAsync(string query, int topK = 5, Guid[]? knowledgeBaseIds = null) =>
         await SendAsync(Client, Owner, HttpMethod.Post, $"{Ws}/search", new { query, topK, knowledgeBaseIds });
 
+    /// <summary>One of each knowledge resource in a workspace: a knowledge base, a source in it, and a resumable upload in progress.</summary>
+    public static async Task<(Guid KnowledgeBase, Guid Source, Guid Upload)> SeedAsync(HttpClient client, AuthTokens owner, Guid orgId, Guid workspaceId)
+    {
+        var start = new KnowledgeStart(client, owner, orgId, workspaceId);
+        var kb = await start.CreateBaseAsync("Knowledge");
+        var source = await start.AddAsync(kb, "notes.md", System.Text.Encoding.UTF8.GetBytes("# Notes\n\nThe ferry leaves at nine.\n"));
+        var upload = await SendAsync(client, owner, HttpMethod.Post, $"{start.Ws}/knowledge-bases/{kb}/uploads",
+            new { fileName = "later.txt", sizeBytes = 10 }, HttpStatusCode.Created);
+        return (kb, source, upload.GetProperty("id").GetGuid());
+    }
+
     public async Task<JsonElement> QuotaAsync(string kind)
     {
         var plan = await SendAsync(Client, Owner, HttpMethod.Get, $"/api/orgs/{OrgId}/plan");

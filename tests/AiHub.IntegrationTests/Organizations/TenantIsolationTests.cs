@@ -139,6 +139,12 @@ public abstract partial class TenantIsolationTests(IdentityHost host)
             var conversation = await store.FindOwnAsync(orgId, (Guid)ids["workspaces"], (Guid)ids["conversations"], UserIdOf(owner), TestContext.Current.CancellationToken);
             ids["messageId"] = (await store.AddUserMessageAsync(conversation, null, "A question", TestContext.Current.CancellationToken)).Id;
         }
+        var (kb, source, upload) = await AiHub.IntegrationTests.Knowledge.KnowledgeStart.SeedAsync(client, owner, orgId, (Guid)ids["workspaces"]);
+        ids["kbId"] = kb;
+        ids["sources"] = source;
+        ids["uploadId"] = upload;
+        ids["partNumber"] = 1;
+        ids["index"] = 0;
         ids["token"] = (await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/workspaces/{ids["workspaces"]}/conversations/{ids["conversations"]}/share")).GetProperty("token").GetString()!;
         return new Tenant(owner, key.GetProperty("secret").GetString()!, orgId, UserIdOf(member), ids);
     }

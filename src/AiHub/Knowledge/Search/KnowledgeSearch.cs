@@ -7,7 +7,7 @@ using Microsoft.Extensions.Options;
 
 namespace AiHub.Knowledge.Search;
 
-/// <summary>Turns a question into a vector with a knowledge base's embedding model, paid for by the spender.</summary>
+/// <summary>Turns a question into a vector with a knowledge base's embedding model, paid for by the spender; empty when the model can no longer embed.</summary>
 internal interface IQueryEmbedder
 {
     Task<float[]> EmbedQueryAsync(Spender? spender, string model, string text, CancellationToken ct);
@@ -79,6 +79,8 @@ internal sealed class KnowledgeSearch(
         foreach (var model in bases.Where(b => b.EmbeddingModel is not null).GroupBy(b => b.EmbeddingModel!))
         {
             var vector = await embedder.EmbedQueryAsync(query.Spender, model.Key, text, ct);
+            if (vector.Length == 0)
+                continue;
             lists.Add(await index.VectorAsync(new SearchScope(query.OrganizationId, model.Select(b => b.Id).ToList()), model.Key, vector, candidates, ct));
         }
         if (lists.Count == 1)
