@@ -207,8 +207,22 @@ public sealed partial class KnowledgeBrowserTests(BrowserFixture fixture)
     {
         await page.GotoAsync(chat);
         await InteractiveAsync(page);
-        await page.GetByTestId("chat-input").FillAsync(question);
-        await page.GetByTestId("chat-input").PressAsync("Enter");
+        await Expect(page.GetByTestId("chat-knowledge")).ToBeVisibleAsync();
+        var asked = page.Locator("[data-testid=chat-message][data-role=user]");
+        for (var attempt = 1; ; attempt++)
+        {
+            await page.GetByTestId("chat-input").FillAsync(question);
+            await page.GetByTestId("chat-input").PressAsync("Enter");
+            try
+            {
+                // The question shows at once when it is sent; one typed while the page was still settling is typed again.
+                await asked.First.WaitForAsync(new() { Timeout = 5_000 });
+                break;
+            }
+            catch (TimeoutException) when (attempt < 3)
+            {
+            }
+        }
         var answer = page.Locator("[data-testid=chat-message][data-role=assistant]").Last;
         await Expect(answer).ToHaveAttributeAsync("data-status", "complete", new() { Timeout = 30_000 });
         var chip = answer.Locator($"[data-testid=chat-citation][href^='{linkStart}']").First;
