@@ -31,6 +31,7 @@ public static class KnowledgeSearchBench
         var dimensions = int.Parse(Option(args, "--dimensions") ?? "512", CultureInfo.InvariantCulture);
         var queries = int.Parse(Option(args, "--queries") ?? "200", CultureInfo.InvariantCulture);
         var target = Option(args, "--database") ?? "postgres";
+        var efs = (Option(args, "--ef") ?? "100").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
         var connection = Option(args, "--connection") ?? Environment.GetEnvironmentVariable("AIHUB_TEST_POSTGRES");
         foreach (var size in sizes)
         {
@@ -38,16 +39,16 @@ public static class KnowledgeSearchBench
                 await SqliteAsync(size, dimensions, queries);
             else if (connection is null)
             {
-                Console.Error.WriteLine("usage: search [--database postgres|sqlite] [--connection <PostgreSQL>] [--sizes 100000,1000000] [--dimensions 512] [--queries 200]");
+                Console.Error.WriteLine("usage: search [--database postgres|sqlite] [--connection <PostgreSQL>] [--sizes 100000,1000000] [--dimensions 512] [--queries 200] [--ef 100,200,400]");
                 return 64;
             }
             else
-                await PostgresAsync(connection, size, dimensions, queries);
+                await PostgresAsync(connection, size, dimensions, queries, efs);
         }
         return 0;
     }
 
-    static async Task PostgresAsync(string connection, int size, int dimensions, int queryCount)
+    static async Task PostgresAsync(string connection, int size, int dimensions, int queryCount, int[] efs)
     {
         var database = "aihub_bench_search_" + Guid.NewGuid().ToString("N")[..8];
         await LedgerThroughput.ExecuteAsync(connection, $"CREATE DATABASE \"{database}\"");
@@ -101,14 +102,18 @@ public static class KnowledgeSearchBench
             await LedgerThroughput.ExecuteAsync(connectionString, "ANALYZE knowledge_chunks");
 
             var queries = Enumerable.Range(0, queryCount).Select(_ => data.Next()).ToList();
-            // Warm the index pages and the pool, as a node that has been serving does.
-            await MeasureAsync(services, scope0, queries.Take(20).ToList());
-            var (latencies, found) = await MeasureAsync(services, scope0, queries);
             clock.Restart();
             var exact = Exact(size, dimensions, queries);
             var exactTime = clock.Elapsed;
-            Report("PostgreSQL HNSW (partial, m=16, ef_construction=64, ef_search=100, iterative relaxed_order)", size, dimensions, latencies, Recall(found, exact),
-                $"load {loaded.TotalSeconds:N0} s, index build {built.TotalSeconds:N0} s, brute force {exactTime.TotalSeconds:N0} s");
+            foreach (var ef in efs)
+            {
+                await using var tuned = Services(connectionString, postgres: true, ef);
+                // Warm the index pages and the pool, as a node that has been serving does.
+                await MeasureAsync(tuned, scope0, queries.Take(20).ToList());
+                var (latencies, found) = await MeasureAsync(tuned, scope0, queries);
+                Report($"PostgreSQL HNSW (partial, m=16, ef_construction=64, ef_search={ef}, iterative relaxed_order)", size, dimensions, latencies, Recall(found, exact),
+                    $"load {loaded.TotalSeconds:N0} s, index build {built.TotalSeconds:N0} s, brute force {exactTime.TotalSeconds:N0} s");
+            }
         }
         finally
         {
@@ -221,7 +226,7 @@ public static class KnowledgeSearchBench
     static double Percentile(List<double> sorted, double p) => sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
 
     /// <summary>The index's part of the app's container: the database and the settings it reads.</summary>
-    static ServiceProvider Services(string connectionString, bool postgres)
+    static ServiceProvider Services(string connectionString, bool postgres, int efSearch = 100)
     {
         var services = new ServiceCollection();
         services.AddLogging();
@@ -236,8 +241,9 @@ public static class KnowledgeSearchBench
             services.AddDbContext<SqliteAppDbContext>(options => DataExtensions.ConfigureSqlite(options, connectionString));
             services.AddScoped<AppDbContext>(sp => sp.GetRequiredService<SqliteAppDbContext>());
             services.AddScoped<IKnowledgeIndex, SqliteKnowledgeIndex>();
+            services.AddSingleton<SqliteVectorCache>();
         }
-        services.AddSingleton(Options.Create(new SearchSettings()));
+        services.AddSingleton(Options.Create(new SearchSettings { EfSearch = efSearch }));
         return services.BuildServiceProvider();
     }
 

@@ -30,6 +30,8 @@ public static class KnowledgeExtensions
         services.AddSingleton<SourceProgress>();
         services.AddScoped<IWorkHandler, IngestionPipeline>();
         services.AddSingleton<IHostCommand, EvalRetrievalCommand>();
+        services.AddScoped<UploadSweep>();
+        services.AddRecurringJob<UploadSweep>(UploadSweep.JobId, sweep => sweep.SweepAsync(CancellationToken.None), Hangfire.Cron.Hourly(20));
         DocumentsExtensions.AddDocuments(builder);
         MediaExtensions.AddMedia(builder);
         EmbeddingsExtensions.AddEmbeddings(builder);

@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.Json;
 using AiHub.Infrastructure.Outbound;
 using AiHub.IntegrationTests.Support;
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using UglyToad.PdfPig.Fonts.Standard14Fonts;
 using UglyToad.PdfPig.Writer;
@@ -332,6 +333,28 @@ public abstract class KnowledgeApiTests(KnowledgeFixture fixture)
         Assert.Equal(content.Length, done.GetProperty("sizeBytes").GetInt64());
         using var whole = await start.Client.SendAsync(As(start.Owner, HttpMethod.Get, $"{start.Ws}/sources/{done.GetProperty("id").GetGuid()}/content"), Ct);
         Assert.Equal(content, await whole.Content.ReadAsByteArrayAsync(Ct));
+    }
+
+    [Fact]
+    public async Task An_upload_abandoned_past_its_lifetime_is_swept_with_its_parts()
+    {
+        var start = await KnowledgeStart.SignUpAsync(_host);
+        var kb = await start.CreateBaseAsync();
+        var upload = await SendAsync(start.Client, start.Owner, HttpMethod.Post, $"{start.Ws}/knowledge-bases/{kb}/uploads",
+            new { fileName = "left.txt", sizeBytes = 20 }, HttpStatusCode.Created);
+        var uploadId = upload.GetProperty("id").GetGuid();
+        await PutPartAsync(start, uploadId, 1, Encoding.UTF8.GetBytes("twenty bytes of text"));
+
+        await using (var scope = _host.App.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AiHub.Data.AppDbContext>();
+            var session = await db.Set<AiHub.Knowledge.UploadSession>().SingleAsync(u => u.Id == uploadId, Ct);
+            db.Entry(session).Property(u => u.ExpiresAt).CurrentValue = DateTimeOffset.UtcNow.AddMinutes(-1);
+            await db.SaveChangesAsync(Ct);
+            Assert.True(await scope.ServiceProvider.GetRequiredService<AiHub.Knowledge.Sources.UploadSweep>().SweepAsync(Ct) >= 1);
+            Assert.False(await db.Set<AiHub.Knowledge.KnowledgeSource>().AnyAsync(s => s.Id == upload.GetProperty("sourceId").GetGuid(), Ct));
+        }
+        await SendAsync(start.Client, start.Owner, HttpMethod.Get, $"{start.Ws}/uploads/{uploadId}", expected: HttpStatusCode.NotFound);
     }
 
     static HttpRequestMessage PartRequest(KnowledgeStart start, Guid uploadId, int number, byte[] bytes)

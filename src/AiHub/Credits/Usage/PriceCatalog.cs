@@ -101,6 +101,8 @@ internal sealed partial class PriceCatalog(
         Seeded("openai", "gpt-4.1", 200, 800),
         Seeded("openai", "gpt-4.1-mini", 40, 160),
         Seeded("openai", "text-embedding-3-small", 2, 0),
+        Seeded("openai", "text-embedding-3-large", 13, 0),
+        Seeded("openai", "text-embedding-ada-002", 10, 0),
         Seeded("anthropic", "claude-sonnet-4-20250514", 300, 1_500),
         Seeded("anthropic", "claude-sonnet-4-0", 300, 1_500),
         Seeded("anthropic", "claude-3-5-haiku-20241022", 80, 400),

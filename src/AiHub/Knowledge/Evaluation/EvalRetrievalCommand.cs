@@ -68,7 +68,7 @@ internal sealed class EvalRetrievalCommand : IHostCommand
             await using var db = new SqliteAppDbContext(options.Options);
             await db.Database.MigrateAsync();
             var (orgId, kbId) = await SeedAsync(db, model?.Id);
-            var index = new SqliteKnowledgeIndex(db);
+            var index = new SqliteKnowledgeIndex(db, new SqliteVectorCache());
             var watch = Stopwatch.StartNew();
             var chunks = await IngestAsync(db, index, services, docs, orgId, kbId, new ChunkingOptions(settings.ChunkTokens, settings.ChunkOverlapTokens), model, generator);
             await Console.Out.WriteLineAsync($"aihub: ingested {chunks.Files} file(s) into {chunks.Count} chunk(s) in {watch.Elapsed.TotalSeconds:N1} s; " +

@@ -17,6 +17,7 @@ internal static class SearchExtensions
         // The reranker's address is the operator's, so it is trusted and needs no outbound policy.
         services.AddHttpClient<Reranker>();
         services.AddScoped<IKnowledgeSearch, KnowledgeSearch>();
+        services.AddSingleton<SqliteVectorCache>();
     }
 
     public static void MapSearchRoutes(IEndpointRouteBuilder app) => SearchEndpoints.MapSearchEndpoints(app);

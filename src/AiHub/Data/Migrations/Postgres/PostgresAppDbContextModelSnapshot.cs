@@ -1209,6 +1209,22 @@ namespace AiHub.Data.Migrations.Postgres
                         },
                         new
                         {
+                            Provider = "openai",
+                            Model = "text-embedding-3-large",
+                            InputMicrosPerMillion = 13000000L,
+                            OutputMicrosPerMillion = 0L,
+                            UpdatedAt = new DateTimeOffset(new DateTime(2025, 6, 1, 0, 0, 0, 0, DateTimeKind.Unspecified), new TimeSpan(0, 0, 0, 0, 0))
+                        },
+                        new
+                        {
+                            Provider = "openai",
+                            Model = "text-embedding-ada-002",
+                            InputMicrosPerMillion = 10000000L,
+                            OutputMicrosPerMillion = 0L,
+                            UpdatedAt = new DateTimeOffset(new DateTime(2025, 6, 1, 0, 0, 0, 0, DateTimeKind.Unspecified), new TimeSpan(0, 0, 0, 0, 0))
+                        },
+                        new
+                        {
                             Provider = "anthropic",
                             Model = "claude-sonnet-4-20250514",
                             InputMicrosPerMillion = 300000000L,

@@ -1190,6 +1190,22 @@ namespace AiHub.Data.Migrations.Sqlite
                         },
                         new
                         {
+                            Provider = "openai",
+                            Model = "text-embedding-3-large",
+                            InputMicrosPerMillion = 13000000L,
+                            OutputMicrosPerMillion = 0L,
+                            UpdatedAt = 1308351135744000000L
+                        },
+                        new
+                        {
+                            Provider = "openai",
+                            Model = "text-embedding-ada-002",
+                            InputMicrosPerMillion = 10000000L,
+                            OutputMicrosPerMillion = 0L,
+                            UpdatedAt = 1308351135744000000L
+                        },
+                        new
+                        {
                             Provider = "anthropic",
                             Model = "claude-sonnet-4-20250514",
                             InputMicrosPerMillion = 300000000L,
