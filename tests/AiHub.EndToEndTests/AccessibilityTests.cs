@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using AiHub.EndToEndTests.Knowledge;
 using AiHub.IntegrationTests.Support;
 using Microsoft.Playwright;
 using static AiHub.EndToEndTests.AccountTests;
@@ -54,6 +55,8 @@ public sealed class AccessibilityTests(ChatFixture chat) : IClassFixture<ChatFix
         await Expect(page).ToHaveURLAsync(new Regex("/chat/[0-9a-f-]{36}$"));
         var conversation = new Uri(page.Url).AbsolutePath;
         var org = Regex.Match(conversation, "^/orgs/([0-9a-f-]{36})/").Groups[1].Value;
+        var workspace = Regex.Match(conversation, "/workspaces/([0-9a-f-]{36})/").Groups[1].Value;
+        var knowledge = await KnowledgeSamples.CreateAsync(app, email, Guid.Parse(org), Guid.Parse(workspace), TestContext.Current.CancellationToken);
 
         Visit[] signedIn =
         [
@@ -80,6 +83,10 @@ public sealed class AccessibilityTests(ChatFixture chat) : IClassFixture<ChatFix
             new("admin-prices", "/admin/prices"),
             new("admin-credits", "/admin/credits"),
             new("admin-promo-codes", "/admin/promo-codes"),
+            new("knowledge", $"/knowledge/{workspace}"),
+            new("knowledge-base", $"/knowledge/{workspace}/bases/{knowledge.KnowledgeBaseId}"),
+            new("knowledge-document", $"/knowledge/{workspace}/sources/{knowledge.DocumentId}"),
+            new("knowledge-recording", $"/knowledge/{workspace}/sources/{knowledge.VideoId}"),
         ];
         await SweepAsync(page, signedIn, axe, problems);
 
