@@ -41,6 +41,7 @@ public sealed class ResponseHeaderTests
             Assert.Equal("strict-origin-when-cross-origin", Header(response, "Referrer-Policy"));
             var policy = Header(response, "Content-Security-Policy");
             Assert.Contains("img-src 'self' data:;", policy, StringComparison.Ordinal);
+            Assert.Contains("media-src 'self';", policy, StringComparison.Ordinal);
             Assert.Contains("script-src 'self';", policy, StringComparison.Ordinal);
             Assert.Contains("frame-ancestors 'none'", policy, StringComparison.Ordinal);
             Assert.Contains("connect-src 'self' wss://localhost", policy, StringComparison.Ordinal);
@@ -56,6 +57,27 @@ public sealed class ResponseHeaderTests
         using var response = await client.GetAsync("/health/live", Ct);
 
         Assert.Contains("img-src 'self' data: https://images.example.com;", Header(response, "Content-Security-Policy"), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("true", "media-src 'self' https://spaces.example.com;")]
+    [InlineData("false", "media-src 'self' https://spaces.example.com https://*.spaces.example.com;")]
+    public async Task With_files_on_S3_a_recording_may_play_from_the_buckets_signed_address(string pathStyle, string expected)
+    {
+        await using var host = await IdentityHost.StartAsync("Sqlite", new Dictionary<string, string?>
+        {
+            ["Blobs:Provider"] = "S3",
+            ["Blobs:S3:ServiceUrl"] = "https://spaces.example.com",
+            ["Blobs:S3:Bucket"] = "aihub",
+            ["Blobs:S3:AccessKey"] = "key",
+            ["Blobs:S3:SecretKey"] = "secret",
+            ["Blobs:S3:ForcePathStyle"] = pathStyle,
+        });
+        using var client = host.Client();
+
+        using var response = await client.GetAsync("/health/live", Ct);
+
+        Assert.Contains(expected, Header(response, "Content-Security-Policy"), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -55,4 +55,13 @@ internal sealed class BlobS3Settings
 
     /// <summary>Creates the bucket on first use when it does not exist (for test servers and fresh MinIO installs).</summary>
     public bool CreateBucket { get; set; }
+
+    /// <summary>Where a presigned download points, for the page's content policy: the service (and its bucket sub-domains), or AWS S3's hosts.</summary>
+    public IReadOnlyList<string> DownloadOrigins()
+    {
+        if (!Uri.TryCreate(ServiceUrl, UriKind.Absolute, out var service))
+            return ["https://*.amazonaws.com"];
+        var origin = service.GetLeftPart(UriPartial.Authority);
+        return ForcePathStyle ? [origin] : [origin, $"{service.Scheme}://*.{service.Authority}"];
+    }
 }

@@ -14,6 +14,9 @@ internal static class SecurityHeaders
     {
         var settings = app.ApplicationServices.GetRequiredService<IOptions<SecuritySettings>>().Value;
         var images = string.Join(' ', ["'self'", "data:", .. settings.ImageSources]);
+        // A recording plays from a presigned URL of the bucket when files live on S3.
+        var blobs = app.ApplicationServices.GetRequiredService<IOptions<Blobs.BlobSettings>>().Value;
+        var media = string.Join(' ', ["'self'", .. blobs.Provider == Blobs.BlobProvider.S3 ? blobs.S3.DownloadOrigins() : []]);
         return app.Use((http, next) =>
         {
             http.Response.OnStarting(() =>
@@ -22,7 +25,7 @@ internal static class SecurityHeaders
                 headers.XContentTypeOptions = "nosniff";
                 headers.XFrameOptions = "DENY";
                 headers["Referrer-Policy"] = "strict-origin-when-cross-origin";
-                headers.ContentSecurityPolicy = Policy(http.Request, images);
+                headers.ContentSecurityPolicy = Policy(http.Request, images, media);
                 return Task.CompletedTask;
             });
             return next(http);
@@ -34,12 +37,12 @@ internal static class SecurityHeaders
     /// answer cannot make the browser call another host. MudBlazor sets inline styles, and the Blazor circuit is a
     /// WebSocket to this same host.
     /// </remarks>
-    static string Policy(HttpRequest request, string images)
+    static string Policy(HttpRequest request, string images, string media)
     {
         var scripts = request.Path.StartsWithSegments(ApiReferencePath, StringComparison.OrdinalIgnoreCase) ? "'self' 'unsafe-inline'" : "'self'";
         var socket = (request.IsHttps ? "wss://" : "ws://") + request.Host.ToUriComponent();
         var connect = Uri.IsWellFormedUriString(socket, UriKind.Absolute) && request.Host.HasValue ? "'self' " + socket : "'self'";
-        return $"default-src 'self'; script-src {scripts}; style-src 'self' 'unsafe-inline'; img-src {images}; font-src 'self' data:; " +
+        return $"default-src 'self'; script-src {scripts}; style-src 'self' 'unsafe-inline'; img-src {images}; media-src {media}; font-src 'self' data:; " +
                $"connect-src {connect}; object-src 'none'; base-uri 'self'; frame-ancestors 'none'";
     }
 
