@@ -14,9 +14,13 @@ internal static class SecurityHeaders
     {
         var settings = app.ApplicationServices.GetRequiredService<IOptions<SecuritySettings>>().Value;
         var images = string.Join(' ', ["'self'", "data:", .. settings.ImageSources]);
-        // A recording plays from a presigned URL of the bucket when files live on S3.
-        var blobs = app.ApplicationServices.GetRequiredService<IOptions<Blobs.BlobSettings>>().Value;
-        var media = string.Join(' ', ["'self'", .. blobs.Provider == Blobs.BlobProvider.S3 ? blobs.S3.DownloadOrigins() : []]);
+        // A recording plays from a presigned URL of the bucket when files live on S3; read at the first response, after start-up has validated the settings.
+        var blobOptions = app.ApplicationServices.GetRequiredService<IOptions<Blobs.BlobSettings>>();
+        var media = new Lazy<string>(() =>
+        {
+            var blobs = blobOptions.Value;
+            return string.Join(' ', ["'self'", .. blobs.Provider == Blobs.BlobProvider.S3 ? blobs.S3.DownloadOrigins() : []]);
+        });
         return app.Use((http, next) =>
         {
             http.Response.OnStarting(() =>
@@ -25,7 +29,7 @@ internal static class SecurityHeaders
                 headers.XContentTypeOptions = "nosniff";
                 headers.XFrameOptions = "DENY";
                 headers["Referrer-Policy"] = "strict-origin-when-cross-origin";
-                headers.ContentSecurityPolicy = Policy(http.Request, images, media);
+                headers.ContentSecurityPolicy = Policy(http.Request, images, media.Value);
                 return Task.CompletedTask;
             });
             return next(http);
