@@ -139,7 +139,7 @@ public partial class KnowledgeBasePage : KnowledgePage
         }
         catch (IOException) when (file.Size > Settings.Value.MaxFileBytes)
         {
-            (row.State, row.Problem) = (UploadState.Refused, ("The file is too large.", $"Files can be at most {KnowledgeSources.Bytes(Settings.Value.MaxFileBytes)} here."));
+            (row.State, row.Problem) = (UploadState.Refused, ("The file is too large.", $"Files can be at most {AiHub.Credits.Plans.QuotaService.Bytes(Settings.Value.MaxFileBytes)} here."));
         }
         catch (IOException)
         {

@@ -1,3 +1,4 @@
+using AiHub.Credits.Plans;
 using AiHub.Knowledge.Ingestion;
 using AiHub.Knowledge.Sources;
 using AiHub.Knowledge.Transcripts;
@@ -35,7 +36,7 @@ internal static class KnowledgeView
         if (s.DurationSeconds is { } seconds)
             facts.Add(TranscriptFormats.Clock(seconds));
         if (s.SizeBytes > 0)
-            facts.Add(KnowledgeSources.Bytes(s.SizeBytes));
+            facts.Add(QuotaService.Bytes(s.SizeBytes));
         if (s.ChunkCount > 0)
             facts.Add(s.ChunkCount == 1 ? "1 chunk" : $"{s.ChunkCount} chunks");
         return string.Join(" · ", facts);

@@ -288,9 +288,9 @@ internal sealed class KnowledgeSources(
     async Task<Room> CheckRoomAsync(Guid orgId, long? declared, string? name, CancellationToken ct)
     {
         var cap = settings.Value.MaxFileBytes;
-        var room = new Room(cap, ProblemTypes.FileTooLarge, $"Files can be at most {Bytes(cap)} here.");
+        var room = new Room(cap, ProblemTypes.FileTooLarge, $"Files can be at most {QuotaService.Bytes(cap)} here.");
         if (await PlanFileLimitAsync(orgId, ct) is { } planMax && planMax < room.Bytes)
-            room = new Room(planMax, ProblemTypes.FileTooLarge, $"Your plan takes files of at most {Bytes(planMax)}. Upgrade the plan to add larger files.");
+            room = new Room(planMax, ProblemTypes.FileTooLarge, $"Your plan takes files of at most {QuotaService.Bytes(planMax)}. Upgrade the plan to add larger files.");
         var storage = await quotas.GetAsync(orgId, QuotaKind.StorageBytes, ct);
         if (storage.Remaining is { } left && left < room.Bytes)
             room = new Room(left, ProblemTypes.StorageLimitExceeded, storage.Message);
@@ -359,14 +359,6 @@ internal sealed class KnowledgeSources(
             chosen = fileName ?? "Untitled";
         return chosen.Length > KnowledgeModelConfiguration.TitleLength ? chosen[..KnowledgeModelConfiguration.TitleLength] : chosen;
     }
-
-    internal static string Bytes(long bytes) => bytes switch
-    {
-        >= 1L << 30 => $"{bytes / (double)(1L << 30):0.#} GB",
-        >= 1L << 20 => $"{bytes / (double)(1L << 20):0.#} MB",
-        >= 1L << 10 => $"{bytes / (double)(1L << 10):0.#} KB",
-        _ => $"{bytes} bytes",
-    };
 }
 
 /// <summary>Where a source's files live in the blob store.</summary>

@@ -1,3 +1,4 @@
+using AiHub.Credits.Plans;
 using System.Net;
 using AiHub.Infrastructure.Blobs;
 using AiHub.Infrastructure.Errors;
@@ -69,7 +70,7 @@ internal sealed class UrlImports(IHttpClientFactory clients, OutboundPolicy poli
                 if (!response.IsSuccessStatusCode)
                     throw new IngestionException($"The site answered {(int)response.StatusCode} {response.ReasonPhrase}.");
                 if (response.Content.Headers.ContentLength > limit)
-                    throw new IngestionException($"The file is {KnowledgeSources.Bytes(response.Content.Headers.ContentLength.Value)}; imports can be at most {KnowledgeSources.Bytes(limit)}.");
+                    throw new IngestionException($"The file is {QuotaService.Bytes(response.Content.Headers.ContentLength.Value)}; imports can be at most {QuotaService.Bytes(limit)}.");
                 await using var body = await response.Content.ReadAsStreamAsync(timeout.Token);
                 try
                 {
@@ -77,7 +78,7 @@ internal sealed class UrlImports(IHttpClientFactory clients, OutboundPolicy poli
                 }
                 catch (BlobTooLargeException)
                 {
-                    throw new IngestionException($"The file is larger than the {KnowledgeSources.Bytes(limit)} an import can be.");
+                    throw new IngestionException($"The file is larger than the {QuotaService.Bytes(limit)} an import can be.");
                 }
             }
         }
