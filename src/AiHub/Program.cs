@@ -3,6 +3,7 @@ using AiHub.Chat;
 using AiHub.Components;
 using AiHub.Credits;
 using AiHub.Data;
+using AiHub.Gateway;
 using AiHub.Identity;
 using AiHub.Infrastructure;
 using AiHub.Infrastructure.Hosting;
@@ -22,6 +23,7 @@ builder.AddOrganizations();       // orgs, members, invitations, workspaces, tea
 builder.AddCredits();             // the credit ledger: reserve, settle, release
 builder.AddChat();                // providers, models, conversations, streaming chat, tools
 builder.AddKnowledge();           // knowledge bases: uploads, ingestion, transcripts, hybrid search, citations
+builder.AddGateway();             // the OpenAI- and Anthropic-compatible /v1 API
 builder.AddWebUi();               // Blazor + MudBlazor shell
 
 var app = builder.Build();
@@ -32,6 +34,7 @@ app.MapOrganizationEndpoints();
 app.MapCreditEndpoints();
 app.MapChatEndpoints();
 app.MapKnowledgeEndpoints();
+app.MapGatewayEndpoints();
 app.MapAdminEndpoints();
 app.MapWebUi();
 

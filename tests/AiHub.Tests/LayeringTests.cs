@@ -20,6 +20,7 @@ public sealed class LayeringTests
         ["AiHub.Credits"],
         ["AiHub.Chat"],
         ["AiHub.Knowledge"],
+        ["AiHub.Gateway"],
         ["AiHub.Admin"],
         ["AiHub.Components"],
     ];

@@ -25,6 +25,8 @@ public static class CreditsExtensions
         builder.Services.AddScoped<PromoCodes>();
         builder.Services.AddScoped<BulkCredits>();
         builder.Services.AddScoped<CreditChanges>();
+        builder.Services.AddSingleton<Leases.CreditLeases>();
+        builder.Services.AddSingleton<Usage.UsageWriter>();
         // Every minute, holds a crashed call left pending are voided: credits, budget and quota use come back.
         builder.Services.RetireRecurringJob("credit-reservation-expiry");
         builder.Services.AddRecurringJob<Ledger>("credit-hold-expiry", ledger => ledger.VoidExpiredAsync(CancellationToken.None), Cron.Minutely());

@@ -20,6 +20,7 @@ internal enum ModelCapabilities
 /// <param name="Model">The model id the provider knows; also the price catalog's model.</param>
 /// <param name="Price">What a call is charged, as the model list shows it; null when the model has no price.</param>
 /// <param name="TenantSupplied">An org's own provider: its failures are described without anything its server said.</param>
+/// <param name="Source">The provider's endpoint and key, for callers that speak its wire format themselves (the gateway).</param>
 internal sealed record ModelTarget(
     string Provider,
     string Kind,
@@ -29,7 +30,8 @@ internal sealed record ModelTarget(
     ModelCapabilities Capabilities,
     ModelRate? Price,
     IChatClient Client,
-    bool TenantSupplied = false);
+    bool TenantSupplied = false,
+    ProviderSource? Source = null);
 
 /// <summary>Resolves a requested model to the targets to try, in order: the model itself, then its fallbacks.</summary>
 internal interface IModelRouter

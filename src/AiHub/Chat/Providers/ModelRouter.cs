@@ -64,7 +64,7 @@ internal sealed class ModelRouter(ModelCatalog catalog, ChatClients clients, IOp
 
     ModelTarget Target(CatalogModel m) =>
         new(m.Source.Name, m.Source.Kind, m.Model, m.DisplayName, m.ContextLength, m.Capabilities, m.Price, clients.Get(m.Source, m.Model),
-            m.Source.Origin == ProviderOrigins.Org);
+            m.Source.Origin == ProviderOrigins.Org, m.Source);
 
     static ProblemException NoProvider(Guid orgId) => new(StatusCodes.Status503ServiceUnavailable, "No AI provider is configured.",
         $"Neither this deployment nor this organisation has a provider to chat with. An operator adds one in the settings (Providers:0:Name, Kind, BaseUrl, ApiKey, Models:0), or an organisation admin adds the organisation's own on its Providers page (/orgs/{orgId}/providers).",

@@ -51,10 +51,12 @@ internal static class ApiKeyClaims
     public const string Organization = "aihub:org";
     public const string Workspace = "aihub:workspace";
     public const string Permission = "aihub:permission";
+    public const string Creator = "aihub:creator";
 }
 
 /// <summary>What an authenticated API key may do: the claims of its principal, which has no user.</summary>
-internal sealed record ApiKeyIdentity(Guid Id, Guid OrganizationId, Guid? WorkspaceId, IReadOnlyList<string> Permissions);
+/// <param name="CreatedBy">The member who made the key: its calls are theirs to pay for (Guid.Empty when the claim is missing).</param>
+internal sealed record ApiKeyIdentity(Guid Id, Guid OrganizationId, Guid? WorkspaceId, IReadOnlyList<string> Permissions, Guid CreatedBy = default);
 
 internal static class ApiKeyPrincipalExtensions
 {
@@ -64,7 +66,8 @@ internal static class ApiKeyPrincipalExtensions
         if (!Guid.TryParse(principal.FindFirstValue(ApiKeyClaims.KeyId), out var id) || !Guid.TryParse(principal.FindFirstValue(ApiKeyClaims.Organization), out var orgId))
             return null;
         Guid? workspaceId = Guid.TryParse(principal.FindFirstValue(ApiKeyClaims.Workspace), out var w) ? w : null;
-        return new ApiKeyIdentity(id, orgId, workspaceId, [.. principal.FindAll(ApiKeyClaims.Permission).Select(c => c.Value)]);
+        var creator = Guid.TryParse(principal.FindFirstValue(ApiKeyClaims.Creator), out var c) ? c : Guid.Empty;
+        return new ApiKeyIdentity(id, orgId, workspaceId, [.. principal.FindAll(ApiKeyClaims.Permission).Select(c => c.Value)], creator);
     }
 
     public static bool IsApiKey(this ClaimsPrincipal principal) => principal.HasClaim(c => c.Type == ApiKeyClaims.KeyId);
@@ -94,7 +97,7 @@ internal sealed class ApiKeyLookup(HybridCache cache, IServiceScopeFactory scope
     [System.ComponentModel.ImmutableObject(true)]
     internal sealed record CachedKey(
         bool Exists, Guid Id, Guid OrganizationId, Guid? WorkspaceId, IReadOnlyList<string> Permissions,
-        DateTimeOffset? ExpiresAt, DateTimeOffset? RevokedAt, DateTimeOffset? LastUsedAt, int? RateLimitPerMinute);
+        DateTimeOffset? ExpiresAt, DateTimeOffset? RevokedAt, DateTimeOffset? LastUsedAt, int? RateLimitPerMinute, Guid CreatedBy = default);
 
     public async Task<CachedKey?> FindAsync(string key, CancellationToken ct)
     {
@@ -139,7 +142,7 @@ internal sealed class ApiKeyLookup(HybridCache cache, IServiceScopeFactory scope
             return new CachedKey(false, Guid.Empty, Guid.Empty, null, [], null, null, null, null);
         var key = row.k;
         var permissions = key.PermissionList().Intersect(OrgPermissions.ByRole[row.Role]).ToList();
-        return new CachedKey(true, key.Id, key.OrganizationId, key.WorkspaceId, permissions, key.ExpiresAt, key.RevokedAt, key.LastUsedAt, key.RateLimitPerMinute);
+        return new CachedKey(true, key.Id, key.OrganizationId, key.WorkspaceId, permissions, key.ExpiresAt, key.RevokedAt, key.LastUsedAt, key.RateLimitPerMinute, key.CreatedBy);
     }
 
     static string Key(string hash) => $"api-key:{hash}";
@@ -180,6 +183,7 @@ internal sealed class ApiKeyAuthentication(
         [
             new(ApiKeyClaims.KeyId, key.Id.ToString()),
             new(ApiKeyClaims.Organization, key.OrganizationId.ToString()),
+            new(ApiKeyClaims.Creator, key.CreatedBy.ToString()),
             .. key.Permissions.Select(p => new Claim(ApiKeyClaims.Permission, p)),
         ];
         if (key.WorkspaceId is { } workspaceId)
