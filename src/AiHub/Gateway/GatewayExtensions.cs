@@ -5,6 +5,7 @@ public static class GatewayExtensions
     /// <summary>The OpenAI- and Anthropic-compatible <c>/v1</c> API over the same providers, keys and credits as Chat.</summary>
     public static IHostApplicationBuilder AddGateway(this IHostApplicationBuilder builder)
     {
+        Anthropic.GatewayAnthropic.Add(builder);
         return builder;
     }
 
