@@ -6,6 +6,7 @@ public static class GatewayExtensions
     public static IHostApplicationBuilder AddGateway(this IHostApplicationBuilder builder)
     {
         Calls.GatewayCallsExtensions.Add(builder);
+        Anthropic.GatewayAnthropic.Add(builder);
         return builder;
     }
 
