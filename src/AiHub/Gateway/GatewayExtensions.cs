@@ -7,12 +7,14 @@ public static class GatewayExtensions
     {
         Calls.GatewayCallsExtensions.Add(builder);
         Anthropic.GatewayAnthropic.Add(builder);
+        Models.GatewayKeysExtensions.Add(builder);
         return builder;
     }
 
     public static IEndpointRouteBuilder MapGatewayEndpoints(this IEndpointRouteBuilder app)
     {
         Calls.GatewayCallsExtensions.Map(app);
+        Models.GatewayKeysExtensions.Map(app);
         return app;
     }
 }

@@ -106,14 +106,36 @@ public static class IdentityExtensions
         return app;
     }
 
+    /// <summary>The header Anthropic's clients send their key in; only an AiHub API key may come this way.</summary>
+    internal const string ApiKeyHeader = "x-api-key";
+
+    /// <summary>
+    /// The request's bearer credential: <c>Authorization: Bearer …</c>, else a WebSocket's query token, else
+    /// <c>x-api-key</c> (what Anthropic's SDKs send); null when it has none.
+    /// </summary>
+    internal static string? TokenOf(HttpRequest request) => TokenOf(request, out _);
+
+    static string? TokenOf(HttpRequest request, out bool fromKeyHeader)
+    {
+        fromKeyHeader = false;
+        var authorization = request.Headers.Authorization.ToString();
+        if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+            return authorization["Bearer ".Length..].Trim();
+        if (QueryTokens.Of(request) is { } query)
+            return query;
+        if (authorization.Length > 0 || !request.Headers.TryGetValue(ApiKeyHeader, out var header) || header.ToString().Trim() is not { Length: > 0 } key)
+            return null;
+        fromKeyHeader = true;
+        return key;
+    }
+
     static string SchemeFor(HttpContext http)
     {
-        var authorization = http.Request.Headers.Authorization.ToString();
-        var token = authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? authorization["Bearer ".Length..].TrimStart()
-            : QueryTokens.Of(http.Request);
+        var token = TokenOf(http.Request, out var fromKeyHeader);
         if (token is null)
             return IdentityConstants.ApplicationScheme;
-        return token.StartsWith(ApiKeyTokenPrefix, StringComparison.Ordinal) ? ApiKeyScheme : JwtBearerDefaults.AuthenticationScheme;
+        // Whatever x-api-key holds, it is never a JWT: the API key scheme answers for it, and refuses what is not a key.
+        return fromKeyHeader || token.StartsWith(ApiKeyTokenPrefix, StringComparison.Ordinal) ? ApiKeyScheme : JwtBearerDefaults.AuthenticationScheme;
     }
 
     /// <summary>Routes that machines call: a missing or refused credential is a 401/403 ProblemDetails there, never a redirect to the sign-in page.</summary>

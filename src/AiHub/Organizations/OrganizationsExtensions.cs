@@ -19,6 +19,7 @@ public static class OrganizationsExtensions
         services.AddSingleton<IAuthorizationHandler, OrgPermissionHandler>();
         services.AddSingleton<IAuthorizationHandler, ApiKeyEndpointGuard>();
         services.AddSingleton<ApiKeyLookup>();
+        services.AddSingleton<KeyTokenLimits>();
         services.AddAuthentication().AddScheme<AuthenticationSchemeOptions, ApiKeyAuthentication>(IdentityExtensions.ApiKeyScheme, "Organisation API key", null);
         services.AddSingleton<IAuthorizationMiddlewareResultHandler, OrgAuthorizationResultHandler>();
         services.AddAuthorizationBuilder().AddOrgPolicies();

@@ -86,6 +86,7 @@ internal static class AuditKinds
     public const string ApiKeyCreated = "api_key.created";
     public const string ApiKeyRevoked = "api_key.revoked";
     public const string ApiKeyRotated = "api_key.rotated";
+    public const string ApiKeyLimitsChanged = "api_key.limits_changed";
     public const string ModelPriceSet = "model_price.set";
     public const string ModelPriceDeleted = "model_price.deleted";
     public const string SystemPromptChanged = "system_prompt.changed";

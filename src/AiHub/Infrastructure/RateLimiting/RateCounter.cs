@@ -10,7 +10,7 @@ internal sealed class RateCounter(RedisConnection redis, TimeProvider clock)
 {
     readonly ConcurrentDictionary<string, Window> _local = new();
 
-    sealed record Window(DateTimeOffset Ends, int Count);
+    sealed record Window(DateTimeOffset Ends, long Count);
 
     /// <summary>Counts one attempt under <paramref name="key"/>; returns how long to wait when it is over <paramref name="limit"/>.</summary>
     public async Task<TimeSpan?> HitAsync(string key, int limit, TimeSpan window, CancellationToken ct)
@@ -26,8 +26,20 @@ internal sealed class RateCounter(RedisConnection redis, TimeProvider clock)
             throw TooManyAttempts.After(wait);
     }
 
+    /// <summary>
+    /// Adds <paramref name="amount"/> (tokens, bytes) to <paramref name="key"/>'s current window, which starts with the
+    /// first amount and lasts <paramref name="window"/>; returns the window's total so far.
+    /// </summary>
+    public async Task<long> AddAsync(string key, long amount, TimeSpan window, CancellationToken ct)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(amount);
+        if (amount == 0)
+            return 0;
+        return redis.Enabled ? (await AddRedisAsync(key, amount, window, ct)).Item1 : AddLocal(key, amount, window).Item1;
+    }
+
     /// <summary>How long <paramref name="key"/> stays over <paramref name="limit"/>, without counting an attempt.</summary>
-    public async Task<TimeSpan?> PeekAsync(string key, int limit, CancellationToken ct)
+    public async Task<TimeSpan?> PeekAsync(string key, long limit, CancellationToken ct)
     {
         var (count, remaining) = redis.Enabled ? await PeekRedisAsync(key, ct) : PeekLocal(key);
         return count > limit ? (remaining > TimeSpan.Zero ? remaining : TimeSpan.FromSeconds(1)) : null;
@@ -45,28 +57,30 @@ internal sealed class RateCounter(RedisConnection redis, TimeProvider clock)
         await connection.GetDatabase().KeyDeleteAsync(RedisKeyOf(key));
     }
 
-    (int, TimeSpan) PeekLocal(string key)
+    (long, TimeSpan) PeekLocal(string key)
     {
         var now = clock.GetUtcNow();
         return _local.TryGetValue(key, out var current) && current.Ends > now ? (current.Count, current.Ends - now) : (0, TimeSpan.Zero);
     }
 
-    async Task<(int, TimeSpan)> PeekRedisAsync(string key, CancellationToken ct)
+    async Task<(long, TimeSpan)> PeekRedisAsync(string key, CancellationToken ct)
     {
         var connection = await redis.GetAsync(ct);
         var database = connection.GetDatabase();
         var redisKey = RedisKeyOf(key);
         var count = await database.StringGetAsync(redisKey);
         var ttl = await database.KeyTimeToLiveAsync(redisKey);
-        return (count.TryParse(out int value) ? value : 0, ttl ?? TimeSpan.Zero);
+        return (count.TryParse(out long value) ? value : 0, ttl ?? TimeSpan.Zero);
     }
 
-    (int, TimeSpan) HitLocal(string key, TimeSpan window)
+    (long, TimeSpan) HitLocal(string key, TimeSpan window) => AddLocal(key, 1, window);
+
+    (long, TimeSpan) AddLocal(string key, long amount, TimeSpan window)
     {
         var now = clock.GetUtcNow();
         var updated = _local.AddOrUpdate(key,
-            _ => new Window(now + window, 1),
-            (_, current) => current.Ends <= now ? new Window(now + window, 1) : current with { Count = current.Count + 1 });
+            _ => new Window(now + window, amount),
+            (_, current) => current.Ends <= now ? new Window(now + window, amount) : current with { Count = current.Count + amount });
         if (_local.Count > 100_000)
             foreach (var stale in _local.Where(p => p.Value.Ends <= now).Select(p => p.Key).ToList())
                 _local.TryRemove(stale, out _);
@@ -79,13 +93,27 @@ internal sealed class RateCounter(RedisConnection redis, TimeProvider clock)
         return { count, redis.call('PTTL', KEYS[1]) }
         """;
 
+    // The window starts with the first amount: a key without an expiry is one this script just made.
+    const string AddScript = """
+        local count = redis.call('INCRBY', KEYS[1], ARGV[2])
+        if redis.call('PTTL', KEYS[1]) == -1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+        return { count, redis.call('PTTL', KEYS[1]) }
+        """;
+
     static RedisKey RedisKeyOf(string key) => "aihub:rate:" + key;
 
-    async Task<(int, TimeSpan)> HitRedisAsync(string key, TimeSpan window, CancellationToken ct)
+    async Task<(long, TimeSpan)> HitRedisAsync(string key, TimeSpan window, CancellationToken ct)
     {
         var connection = await redis.GetAsync(ct);
         var result = (RedisResult[])(await connection.GetDatabase().ScriptEvaluateAsync(HitScript, [RedisKeyOf(key)], [(long)window.TotalMilliseconds]))!;
-        return ((int)result[0], TimeSpan.FromMilliseconds(Math.Max(0, (long)result[1])));
+        return ((long)result[0], TimeSpan.FromMilliseconds(Math.Max(0, (long)result[1])));
+    }
+
+    async Task<(long, TimeSpan)> AddRedisAsync(string key, long amount, TimeSpan window, CancellationToken ct)
+    {
+        var connection = await redis.GetAsync(ct);
+        var result = (RedisResult[])(await connection.GetDatabase().ScriptEvaluateAsync(AddScript, [RedisKeyOf(key)], [(long)window.TotalMilliseconds, amount]))!;
+        return ((long)result[0], TimeSpan.FromMilliseconds(Math.Max(0, (long)result[1])));
     }
 }
 

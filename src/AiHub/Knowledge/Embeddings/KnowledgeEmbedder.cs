@@ -23,6 +23,9 @@ internal sealed class EmbeddingSettings
 /// <summary>A run of texts embedded in one request: where it starts in the input, how many, and their estimated tokens.</summary>
 internal readonly record struct EmbeddingBatch(int Start, int Count, int Tokens);
 
+/// <summary>Unit vectors in input order, and the input tokens charged for them (the provider's count where it gave one).</summary>
+internal sealed record EmbeddedTexts(IReadOnlyList<float[]> Vectors, long InputTokens);
+
 /// <summary>
 /// Embeds texts with a deployment embedding model, in batches, each batch one metered AI call: the credit gate holds
 /// its maximum cost, the provider is called, and the real cost is settled and recorded as usage.
@@ -45,7 +48,11 @@ internal sealed class KnowledgeEmbedder(
     /// <summary>Unit vectors (cosine similarity is then a dot product), one per text, in the order of <paramref name="texts"/>.</summary>
     /// <exception cref="Infrastructure.Errors.ProblemException">400 for a model id not configured; the credit gate's 402 when the spender cannot pay; 503 when the model has no price.</exception>
     /// <exception cref="IngestionException">The provider failed: <see cref="IngestionException.Transient"/> when trying again later may work.</exception>
-    public async Task<IReadOnlyList<float[]>> EmbedAsync(Spender spender, string modelId, IReadOnlyList<string> texts, string callKey, CancellationToken ct)
+    public async Task<IReadOnlyList<float[]>> EmbedAsync(Spender spender, string modelId, IReadOnlyList<string> texts, string callKey, CancellationToken ct) =>
+        (await EmbedWithUsageAsync(spender, modelId, texts, callKey, ct)).Vectors;
+
+    /// <summary>As <see cref="EmbedAsync"/>, with the input tokens charged, for callers that report usage.</summary>
+    public async Task<EmbeddedTexts> EmbedWithUsageAsync(Spender spender, string modelId, IReadOnlyList<string> texts, string callKey, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(spender);
         ArgumentNullException.ThrowIfNull(texts);
@@ -54,23 +61,25 @@ internal sealed class KnowledgeEmbedder(
             throw new ArgumentException($"A call key has at most {MaxCallKeyLength} characters.", nameof(callKey));
         var model = models.Resolve(modelId);
         if (texts.Count == 0)
-            return [];
+            return new EmbeddedTexts([], 0);
         if (texts.Any(string.IsNullOrWhiteSpace))
             throw new ArgumentException("Every text to embed holds some text: providers refuse empty input.", nameof(texts));
         var price = await PriceAsync(model, ct);
         var counts = texts.Select(t => Math.Max(1, tokens.Count(model.Model, t))).ToList();
         var vectors = new float[texts.Count][];
+        long inputTokens = 0;
         var batches = Plan(counts, settings.Value.EmbeddingBatchSize, MaxTokensPerRequest);
         for (var i = 0; i < batches.Count; i++)
         {
             var batch = batches[i];
-            var embedded = await EmbedBatchAsync(spender, model, price, texts, batch, $"{callKey}:{i}", ct);
+            var (embedded, input) = await EmbedBatchAsync(spender, model, price, texts, batch, $"{callKey}:{i}", ct);
+            inputTokens += input;
             // Every vector of one call must be comparable: a model that changed its dimensions between batches is broken.
             if (i > 0 && embedded[0].Length != vectors[0].Length)
                 throw new IngestionException($"The embedding model {model.Id} returned vectors of {vectors[0].Length} and then {embedded[0].Length} dimensions in one call.");
             embedded.CopyTo(vectors, batch.Start);
         }
-        return vectors;
+        return new EmbeddedTexts(vectors, inputTokens);
     }
 
     /// <summary>Consecutive runs of at most <paramref name="batchSize"/> texts and <paramref name="maxTokens"/> tokens; a longer text goes alone.</summary>
@@ -115,7 +124,7 @@ internal sealed class KnowledgeEmbedder(
             ?? throw PriceCatalog.NotPriced(model.Source.Name, model.Model);
     }
 
-    async Task<float[][]> EmbedBatchAsync(Spender spender, EmbeddingModel model, ModelRate price, IReadOnlyList<string> texts, EmbeddingBatch batch, string key, CancellationToken ct)
+    async Task<(float[][] Vectors, long InputTokens)> EmbedBatchAsync(Spender spender, EmbeddingModel model, ModelRate price, IReadOnlyList<string> texts, EmbeddingBatch batch, string key, CancellationToken ct)
     {
         // The credit work has a unit of work of its own: the ledger clears its unit of work, which must not be the caller's.
         await using var scope = scopes.CreateAsyncScope();
@@ -151,7 +160,7 @@ internal sealed class KnowledgeEmbedder(
         var charged = Math.Min(cost, hold.AmountMicros);
         await gate.SettleAsync(hold, charged, CancellationToken.None);
         await meter.RecordAsync(Entry(key, spender, model, input, clock.GetElapsedTime(started), UsageStatus.Succeeded, hold, charged), CancellationToken.None);
-        return vectors;
+        return (vectors, input);
     }
 
     static UsageEntry Entry(string key, Spender spender, EmbeddingModel model, long input, TimeSpan latency, UsageStatus status, CreditHold hold, long cost) =>

@@ -36,10 +36,13 @@ internal sealed class ApiKey : ITenantOwned
 
     public DateTimeOffset? RevokedAt { get; set; }
 
-    public int? RateLimitPerMinute { get; init; }
+    public int? RateLimitPerMinute { get; set; }
+
+    /// <summary>Input and output tokens a minute that calls made with this key may use; <see cref="KeyTokenLimits"/> enforces it.</summary>
+    public int? TokensPerMinute { get; set; }
 
     /// <summary>Whole credits a month that calls made with this key may spend; CreditGate enforces it.</summary>
-    public long? MonthlyBudgetCredits { get; init; }
+    public long? MonthlyBudgetCredits { get; set; }
 
     public IReadOnlyList<string> PermissionList() => ApiKeySecrets.ParsePermissions(Permissions);
 }
@@ -51,6 +54,7 @@ internal sealed class ApiKeyConfiguration : IEntityTypeConfiguration<ApiKey>
         builder.ToTable("api_keys", table =>
         {
             table.HasCheckConstraint("ck_api_keys_rate_limit", "rate_limit_per_minute IS NULL OR rate_limit_per_minute BETWEEN 1 AND 100000");
+            table.HasCheckConstraint("ck_api_keys_tokens_per_minute", "tokens_per_minute IS NULL OR tokens_per_minute BETWEEN 1 AND 100000000");
             table.HasCheckConstraint("ck_api_keys_budget", "monthly_budget_credits IS NULL OR monthly_budget_credits >= 0");
         });
         builder.Property(k => k.Name).HasMaxLength(100);

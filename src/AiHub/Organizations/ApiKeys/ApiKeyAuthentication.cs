@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text.Encodings.Web;
@@ -52,11 +53,13 @@ internal static class ApiKeyClaims
     public const string Workspace = "aihub:workspace";
     public const string Permission = "aihub:permission";
     public const string Creator = "aihub:creator";
+    public const string TokensPerMinute = "aihub:tpm";
 }
 
 /// <summary>What an authenticated API key may do: the claims of its principal, which has no user.</summary>
 /// <param name="CreatedBy">The member who made the key: its calls are theirs to pay for (Guid.Empty when the claim is missing).</param>
-internal sealed record ApiKeyIdentity(Guid Id, Guid OrganizationId, Guid? WorkspaceId, IReadOnlyList<string> Permissions, Guid CreatedBy = default);
+/// <param name="TokensPerMinute">The key's token limit a minute, as of the cached key; null for none.</param>
+internal sealed record ApiKeyIdentity(Guid Id, Guid OrganizationId, Guid? WorkspaceId, IReadOnlyList<string> Permissions, Guid CreatedBy = default, int? TokensPerMinute = null);
 
 internal static class ApiKeyPrincipalExtensions
 {
@@ -67,7 +70,8 @@ internal static class ApiKeyPrincipalExtensions
             return null;
         Guid? workspaceId = Guid.TryParse(principal.FindFirstValue(ApiKeyClaims.Workspace), out var w) ? w : null;
         var creator = Guid.TryParse(principal.FindFirstValue(ApiKeyClaims.Creator), out var c) ? c : Guid.Empty;
-        return new ApiKeyIdentity(id, orgId, workspaceId, [.. principal.FindAll(ApiKeyClaims.Permission).Select(c => c.Value)], creator);
+        int? tokensPerMinute = int.TryParse(principal.FindFirstValue(ApiKeyClaims.TokensPerMinute), CultureInfo.InvariantCulture, out var tpm) ? tpm : null;
+        return new ApiKeyIdentity(id, orgId, workspaceId, [.. principal.FindAll(ApiKeyClaims.Permission).Select(c => c.Value)], creator, tokensPerMinute);
     }
 
     public static bool IsApiKey(this ClaimsPrincipal principal) => principal.HasClaim(c => c.Type == ApiKeyClaims.KeyId);
@@ -97,7 +101,8 @@ internal sealed class ApiKeyLookup(HybridCache cache, IServiceScopeFactory scope
     [System.ComponentModel.ImmutableObject(true)]
     internal sealed record CachedKey(
         bool Exists, Guid Id, Guid OrganizationId, Guid? WorkspaceId, IReadOnlyList<string> Permissions,
-        DateTimeOffset? ExpiresAt, DateTimeOffset? RevokedAt, DateTimeOffset? LastUsedAt, int? RateLimitPerMinute, Guid CreatedBy = default);
+        DateTimeOffset? ExpiresAt, DateTimeOffset? RevokedAt, DateTimeOffset? LastUsedAt, int? RateLimitPerMinute, Guid CreatedBy = default,
+        int? TokensPerMinute = null);
 
     public async Task<CachedKey?> FindAsync(string key, CancellationToken ct)
     {
@@ -142,14 +147,15 @@ internal sealed class ApiKeyLookup(HybridCache cache, IServiceScopeFactory scope
             return new CachedKey(false, Guid.Empty, Guid.Empty, null, [], null, null, null, null);
         var key = row.k;
         var permissions = key.PermissionList().Intersect(OrgPermissions.ByRole[row.Role]).ToList();
-        return new CachedKey(true, key.Id, key.OrganizationId, key.WorkspaceId, permissions, key.ExpiresAt, key.RevokedAt, key.LastUsedAt, key.RateLimitPerMinute, key.CreatedBy);
+        return new CachedKey(true, key.Id, key.OrganizationId, key.WorkspaceId, permissions, key.ExpiresAt, key.RevokedAt, key.LastUsedAt, key.RateLimitPerMinute, key.CreatedBy,
+            key.TokensPerMinute);
     }
 
     static string Key(string hash) => $"api-key:{hash}";
 }
 
 /// <summary>
-/// <c>Authorization: Bearer ahk_…</c>. The principal is the key, not a person: it has no <c>sub</c>, so
+/// <c>Authorization: Bearer ahk_…</c>, or <c>x-api-key: ahk_…</c> as Anthropic's clients send it. The principal is the key, not a person: it has no <c>sub</c>, so
 /// <see cref="ClaimsPrincipalExtensions.UserId"/> is null for it, and it is let in only on org routes.
 /// </summary>
 internal sealed class ApiKeyAuthentication(
@@ -159,9 +165,7 @@ internal sealed class ApiKeyAuthentication(
 {
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
-        var header = Request.Headers.Authorization.ToString();
-        var token = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim()
-            : QueryTokens.Of(Request);
+        var token = IdentityExtensions.TokenOf(Request);
         if (token is null)
             return AuthenticateResult.NoResult();
         if (!ApiKeySecrets.LooksLikeKey(token))
@@ -188,6 +192,8 @@ internal sealed class ApiKeyAuthentication(
         ];
         if (key.WorkspaceId is { } workspaceId)
             claims.Add(new Claim(ApiKeyClaims.Workspace, workspaceId.ToString()));
+        if (key.TokensPerMinute is { } tokensPerMinute)
+            claims.Add(new Claim(ApiKeyClaims.TokensPerMinute, tokensPerMinute.ToString(CultureInfo.InvariantCulture)));
         var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, Scheme.Name));
         return AuthenticateResult.Success(new AuthenticationTicket(principal, Scheme.Name));
     }
@@ -204,7 +210,7 @@ internal sealed class ApiKeyAuthentication(
             {
                 Status = StatusCodes.Status401Unauthorized,
                 Title = "The API key is not valid.",
-                Detail = result.Failure?.Message ?? "Send a valid key as Authorization: Bearer ahk_….",
+                Detail = result.Failure?.Message ?? "Send a valid key as Authorization: Bearer ahk_… (or x-api-key: ahk_…).",
                 Type = ProblemTypes.InvalidApiKey,
             },
         });

@@ -9,11 +9,16 @@ using Microsoft.EntityFrameworkCore;
 namespace AiHub.Organizations.ApiKeys;
 
 internal sealed record ApiKeyRequest(
-    string? Name, IReadOnlyList<string>? Permissions, Guid? WorkspaceId, DateTimeOffset? ExpiresAt, int? RateLimitPerMinute, long? MonthlyBudgetCredits);
+    string? Name, IReadOnlyList<string>? Permissions, Guid? WorkspaceId, DateTimeOffset? ExpiresAt, int? RateLimitPerMinute, long? MonthlyBudgetCredits,
+    int? TokensPerMinute = null);
+
+/// <summary>A key's limits, replaced whole: a field left out (null) removes that limit.</summary>
+internal sealed record ApiKeyLimitsRequest(int? RateLimitPerMinute, int? TokensPerMinute, long? MonthlyBudgetCredits);
 
 internal sealed record ApiKeyResponse(
     Guid Id, string Name, string Prefix, IReadOnlyList<string> Permissions, Guid? WorkspaceId, Guid CreatedBy, DateTimeOffset CreatedAt,
-    DateTimeOffset? ExpiresAt, DateTimeOffset? LastUsedAt, DateTimeOffset? RevokedAt, int? RateLimitPerMinute, long? MonthlyBudgetCredits);
+    DateTimeOffset? ExpiresAt, DateTimeOffset? LastUsedAt, DateTimeOffset? RevokedAt, int? RateLimitPerMinute, long? MonthlyBudgetCredits,
+    int? TokensPerMinute);
 
 /// <summary>The one response that holds the key itself; it cannot be read again.</summary>
 internal sealed record ApiKeyWithSecret(ApiKeyResponse Key, string Secret);
@@ -27,6 +32,7 @@ internal static class ApiKeyEndpoints
         // Made, revoked and rotated by people only: a key has no creator to answer for the keys it would make.
         keys.MapPost("", Create).WithSummary("Creates an API key; its secret is in this answer only.").RequireAuthorization(OrgPermissions.ApiKeysManage).RequireUser();
         keys.MapDelete("/{id:guid}", Revoke).WithSummary("Revokes an API key at once.").RequireAuthorization(OrgPermissions.ApiKeysManage).RequireUser();
+        keys.MapPut("/{id:guid}/limits", SetLimits).WithSummary("Replaces an API key's limits: requests and tokens a minute, monthly budget.").RequireAuthorization(OrgPermissions.ApiKeysManage).RequireUser();
         keys.MapPost("/{id:guid}/rotate", Rotate).WithSummary("Replaces an API key's secret; the old one stops working.").RequireAuthorization(OrgPermissions.ApiKeysManage).RequireUser();
     }
 
@@ -45,6 +51,9 @@ internal static class ApiKeyEndpoints
         return TypedResults.NoContent();
     }
 
+    static async Task<Ok<ApiKeyResponse>> SetLimits(Guid orgId, Guid id, ApiKeyLimitsRequest body, HttpContext http, ClaimsPrincipal user, OrgApiKeys keys, CancellationToken ct) =>
+        TypedResults.Ok(await keys.SetLimitsAsync(http.Grant(), user.UserId()!.Value, id, body, ct));
+
     static async Task<Ok<ApiKeyWithSecret>> Rotate(Guid orgId, Guid id, HttpContext http, ClaimsPrincipal user, OrgApiKeys keys, CancellationToken ct) =>
         TypedResults.Ok(await keys.RotateAsync(http.Grant(), user.UserId()!.Value, id, ct));
 }
@@ -57,6 +66,9 @@ internal sealed class OrgApiKeys(AppDbContext db, ApiKeyLookup lookup, AuditLog 
         db.ApiKeys.IgnoreQueryFilters().AsNoTracking().Where(k => k.OrganizationId == orgId && k.Id == keyId).Select(k => k.CreatedBy).FirstAsync(ct);
 
     public const int MaxRateLimitPerMinute = 100_000;
+
+    /// <summary>The most tokens a minute a key may be given, as the column's check says.</summary>
+    public const int MaxTokensPerMinute = 100_000_000;
 
     public async Task<List<ApiKeyResponse>> ListAsync(OrgGrant caller, CancellationToken ct)
     {
@@ -93,6 +105,7 @@ internal sealed class OrgApiKeys(AppDbContext db, ApiKeyLookup lookup, AuditLog 
             ExpiresAt = body.ExpiresAt,
             RateLimitPerMinute = body.RateLimitPerMinute,
             MonthlyBudgetCredits = body.MonthlyBudgetCredits,
+            TokensPerMinute = body.TokensPerMinute,
         };
         db.ApiKeys.Add(key);
         audit.Add(AuditKinds.ApiKeyCreated, key.CreatedBy, new { key.Id, key.Name, key.Prefix, key.Permissions }, organizationId: orgId);
@@ -128,6 +141,22 @@ internal sealed class OrgApiKeys(AppDbContext db, ApiKeyLookup lookup, AuditLog 
         await db.SaveChangesAsync(ct);
         foreach (var key in keys)
             await lookup.ForgetAsync(key.SecretHash, ct);
+    }
+
+    /// <remarks>Every node sees the new limits within the key cache's five seconds; this node at once.</remarks>
+    public async Task<ApiKeyResponse> SetLimitsAsync(OrgGrant caller, Guid actorId, Guid id, ApiKeyLimitsRequest body, CancellationToken ct)
+    {
+        var errors = new Dictionary<string, string[]>();
+        ValidateLimits(errors, body.RateLimitPerMinute, body.TokensPerMinute, body.MonthlyBudgetCredits);
+        if (errors.Count > 0)
+            throw ProblemException.Invalid(errors);
+        var key = await FindOwnAsync(caller, actorId, id, ct);
+        var before = new { key.RateLimitPerMinute, key.TokensPerMinute, key.MonthlyBudgetCredits };
+        (key.RateLimitPerMinute, key.TokensPerMinute, key.MonthlyBudgetCredits) = (body.RateLimitPerMinute, body.TokensPerMinute, body.MonthlyBudgetCredits);
+        audit.Add(AuditKinds.ApiKeyLimitsChanged, key.CreatedBy, new { key.Id, key.Name, key.Prefix, before, after = body }, actorId, caller.OrganizationId);
+        await db.SaveChangesAsync(ct);
+        await lookup.ForgetAsync(key.SecretHash, ct);
+        return Describe(key);
     }
 
     /// <remarks>Same key, new secret: its permissions, limits and history stay, and the old secret stops at once.</remarks>
@@ -175,18 +204,25 @@ internal sealed class OrgApiKeys(AppDbContext db, ApiKeyLookup lookup, AuditLog 
         }
         if (body.ExpiresAt is { } expires && expires <= now)
             errors["expiresAt"] = ["The expiry must be in the future."];
-        if (body.RateLimitPerMinute is < 1 or > MaxRateLimitPerMinute)
-            errors["rateLimitPerMinute"] = [$"The rate limit is between 1 and {MaxRateLimitPerMinute:N0} requests a minute."];
-        if (body.MonthlyBudgetCredits is < 0)
-            errors["monthlyBudgetCredits"] = ["The monthly budget cannot be negative."];
-        else if (body.MonthlyBudgetCredits > Micros.MaxBalance / Micros.PerCredit)
-            errors["monthlyBudgetCredits"] = [Micros.BalanceRule];
+        ValidateLimits(errors, body.RateLimitPerMinute, body.TokensPerMinute, body.MonthlyBudgetCredits);
         if (errors.Count > 0)
             throw ProblemException.Invalid(errors);
         return (name!, permissions);
     }
 
+    static void ValidateLimits(Dictionary<string, string[]> errors, int? rateLimitPerMinute, int? tokensPerMinute, long? monthlyBudgetCredits)
+    {
+        if (rateLimitPerMinute is < 1 or > MaxRateLimitPerMinute)
+            errors["rateLimitPerMinute"] = [$"The rate limit is between 1 and {MaxRateLimitPerMinute:N0} requests a minute."];
+        if (tokensPerMinute is < 1 or > MaxTokensPerMinute)
+            errors["tokensPerMinute"] = [$"The token limit is between 1 and {MaxTokensPerMinute:N0} tokens a minute."];
+        if (monthlyBudgetCredits is < 0)
+            errors["monthlyBudgetCredits"] = ["The monthly budget cannot be negative."];
+        else if (monthlyBudgetCredits > Micros.MaxBalance / Micros.PerCredit)
+            errors["monthlyBudgetCredits"] = [Micros.BalanceRule];
+    }
+
     static ApiKeyResponse Describe(ApiKey k) => new(
         k.Id, k.Name, k.Prefix, k.PermissionList().Select(OrgPermissions.Name).ToList(), k.WorkspaceId, k.CreatedBy, k.CreatedAt,
-        k.ExpiresAt, k.LastUsedAt, k.RevokedAt, k.RateLimitPerMinute, k.MonthlyBudgetCredits);
+        k.ExpiresAt, k.LastUsedAt, k.RevokedAt, k.RateLimitPerMinute, k.MonthlyBudgetCredits, k.TokensPerMinute);
 }

@@ -2647,6 +2647,10 @@ namespace AiHub.Data.Migrations.Postgres
                         .HasColumnType("character varying(64)")
                         .HasColumnName("secret_hash");
 
+                    b.Property<int?>("TokensPerMinute")
+                        .HasColumnType("integer")
+                        .HasColumnName("tokens_per_minute");
+
                     b.Property<Guid?>("WorkspaceId")
                         .HasColumnType("uuid")
                         .HasColumnName("workspace_id");
@@ -2673,6 +2677,8 @@ namespace AiHub.Data.Migrations.Postgres
                             t.HasCheckConstraint("ck_api_keys_budget", "monthly_budget_credits IS NULL OR monthly_budget_credits >= 0");
 
                             t.HasCheckConstraint("ck_api_keys_rate_limit", "rate_limit_per_minute IS NULL OR rate_limit_per_minute BETWEEN 1 AND 100000");
+
+                            t.HasCheckConstraint("ck_api_keys_tokens_per_minute", "tokens_per_minute IS NULL OR tokens_per_minute BETWEEN 1 AND 100000000");
                         });
                 });
 
