@@ -52,6 +52,45 @@ public abstract partial class TenantIsolationTests(IdentityHost host)
         Assert.True(routes.Count >= 28, $"only {routes.Count} org-scoped routes were found");
     }
 
+    /// <summary>
+    /// The /v1 routes carry no org: the API key is the tenant. So none may answer a caller without a key, and a signed-in
+    /// session (which could name any org) is not a key either; both get 401 in the format's own error shape.
+    /// </summary>
+    [Fact]
+    public async Task Every_v1_route_takes_its_org_from_an_api_key_and_refuses_a_session_or_no_key()
+    {
+        using var client = host.Client();
+        var theirs = await TenantAsync(client, "Keyless");
+        var routes = host.App.Services.GetRequiredService<EndpointDataSource>().Endpoints
+            .OfType<RouteEndpoint>()
+            .Where(e => ("/" + e.RoutePattern.RawText?.TrimStart('/')).StartsWith("/v1/", StringComparison.Ordinal))
+            .SelectMany(e => (e.Metadata.GetMetadata<IHttpMethodMetadata>()?.HttpMethods ?? ["GET"]).Select(m => (Method: m, Pattern: "/" + e.RoutePattern.RawText!.TrimStart('/'))))
+            .Distinct()
+            .ToList();
+
+        var wrong = new List<string>();
+        foreach (var (method, pattern) in routes)
+        {
+            var path = RouteParameter().Replace(pattern, "local-model");
+            foreach (var caller in new[] { null, Bearer(theirs.Owner.AccessToken) })
+            {
+                using var request = new HttpRequestMessage(new HttpMethod(method), path);
+                if (method == "POST")
+                    request.Content = System.Net.Http.Json.JsonContent.Create(new { model = "local-model", input = "hi", max_tokens = 5, messages = new[] { new { role = "user", content = "hi" } } });
+                request.Headers.Authorization = caller;
+                using var response = await client.SendAsync(request, Ct);
+                var body = await response.Content.ReadAsStringAsync(Ct);
+                var shaped = body.Contains("\"error\"", StringComparison.Ordinal);
+                if (response.StatusCode != HttpStatusCode.Unauthorized || !shaped)
+                    wrong.Add($"{method} {path} as {(caller is null ? "nobody" : "a session")} -> {(int)response.StatusCode} {body[..Math.Min(body.Length, 200)]}");
+            }
+        }
+
+        Assert.Empty(wrong);
+        // chat/completions, messages, embeddings, models and models/{id}: fewer means the enumeration missed them.
+        Assert.True(routes.Count >= 5, $"only {routes.Count} /v1 routes were found: {string.Join(", ", routes)}");
+    }
+
     /// <summary>Every (method, route pattern) under /api/orgs/{orgId}, as the app has them right now.</summary>
     List<(string Method, string Pattern)> OrgRoutes() =>
         host.App.Services.GetRequiredService<EndpointDataSource>().Endpoints
