@@ -41,6 +41,7 @@ public abstract class GatewayCrashTests(string provider)
             var owner = await web.NewUserAsync(client);
             var orgId = await Organizations.OrgApi.CreateOrgAsync(client, owner, "Under load");
             await web.FundPoolAsync(orgId, Funds);
+            await GatewayTenants.OnUnlimitedPlanAsync(web, client, orgId);
             var (keyId, secret) = await GatewayTenants.NewKeyAsync(client, owner, orgId);
             var connection = web.App.Services.GetRequiredService<IConfiguration>()["Database:ConnectionString"]!;
             await web.App.DisposeAsync();

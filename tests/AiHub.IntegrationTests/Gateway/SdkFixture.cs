@@ -82,6 +82,7 @@ public static class GatewayTenants
         var owner = await host.NewUserAsync(client);
         var orgId = await CreateOrgAsync(client, owner, name);
         await host.FundPoolAsync(orgId, SdkFixture.Funds);
+        await OnUnlimitedPlanAsync(host, client, orgId);
         var (keyId, secret) = await NewKeyAsync(client, owner, orgId, rateLimitPerMinute, expiresAt);
         return new GatewayTenant(client, owner, orgId, keyId, secret);
     }
@@ -91,6 +92,15 @@ public static class GatewayTenants
         var key = await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/api-keys",
             new { name = "app", permissions = ChatUse, rateLimitPerMinute, expiresAt }, HttpStatusCode.Created);
         return (key.GetProperty("key").GetProperty("id").GetGuid(), key.GetProperty("secret").GetString()!);
+    }
+
+    static readonly System.Collections.Concurrent.ConcurrentDictionary<IdentityHost, Lazy<Task<AuthTokens>>> Admins = new();
+
+    /// <summary>Moves the org to the plan without a question quota, as a team that runs its apps through a gateway pays for.</summary>
+    public static async Task OnUnlimitedPlanAsync(IdentityHost host, HttpClient client, Guid orgId)
+    {
+        var admin = await Admins.GetOrAdd(host, h => new Lazy<Task<AuthTokens>>(() => h.SuperAdminAsync(h.App.CreateClient()))).Value;
+        await SendAsync(client, admin, HttpMethod.Put, $"/api/admin/orgs/{orgId}/plan", new { code = "ENTERPRISE" });
     }
 
     /// <summary>The key's usage records, oldest first.</summary>
