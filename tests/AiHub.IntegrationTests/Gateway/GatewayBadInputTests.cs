@@ -20,12 +20,15 @@ public abstract class GatewayBadInputTests(SdkFixture fixture)
     public const string OpenAi = "openai";
     public const string Anthropic = "anthropic";
 
+    /// <summary>Anthropic's format with the key as a bearer token, as some of its SDKs send it.</summary>
+    public const string AnthropicBearer = "anthropic-bearer";
+
     public static TheoryData<string, string, int> Cases
     {
         get
         {
             var cases = new TheoryData<string, string, int>();
-            foreach (var format in new[] { OpenAi, Anthropic })
+            foreach (var format in new[] { OpenAi, Anthropic, AnthropicBearer })
             {
                 cases.Add(format, "malformed JSON", 400);
                 cases.Add(format, "a field of the wrong type", 400);
@@ -42,6 +45,8 @@ public abstract class GatewayBadInputTests(SdkFixture fixture)
 
     static string Path(string format) => format == OpenAi ? "/v1/chat/completions" : "/v1/messages";
 
+    static string Shape(string format) => format == OpenAi ? OpenAi : Anthropic;
+
     static Dictionary<string, object?> ValidBody(string format) => format == OpenAi
         ? new() { ["model"] = SdkFixture.Gpt, ["messages"] = new[] { new { role = "user", content = "Hi" } } }
         : new() { ["model"] = SdkFixture.Claude, ["max_tokens"] = 20, ["messages"] = new[] { new { role = "user", content = "Hi" } } };
@@ -49,13 +54,12 @@ public abstract class GatewayBadInputTests(SdkFixture fixture)
     static HttpRequestMessage Call(string format, string key, HttpContent content)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, Path(format)) { Content = content };
-        if (format == OpenAi)
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        else
-        {
+        if (format == Anthropic)
             request.Headers.Add("x-api-key", key);
+        else
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        if (format != OpenAi)
             request.Headers.Add("anthropic-version", "2023-06-01");
-        }
         return request;
     }
 
@@ -114,11 +118,14 @@ public abstract class GatewayBadInputTests(SdkFixture fixture)
         var upstreamBefore = fixture.Fake.Requests.Count;
 
         using var client = new HttpClient { BaseAddress = fixture.Root };
-        using var response = await client.SendAsync(Call(format, key, content), Ct);
+        using var call = Call(format, key, content);
+        // As curl does for a large body: the server can refuse it before it is sent.
+        call.Headers.ExpectContinue = @case == "a 10 MB message";
+        using var response = await client.SendAsync(call, Ct);
         var text = await response.Content.ReadAsStringAsync(Ct);
 
         Assert.True((int)response.StatusCode == status, $"{format} {@case}: {(int)response.StatusCode} {text}");
-        AssertErrorShape(format, status, text);
+        AssertErrorShape(Shape(format), status, text);
         Assert.Equal(upstreamBefore, fixture.Fake.Requests.Count);
         Assert.Equal((SdkFixture.Funds, 0L), await _host.BalanceAsync(tenant.OrgId));
         Assert.Equal(0, (await _host.HoldsAsync(tenant.OrgId)).All);

@@ -174,12 +174,12 @@ public abstract class SdkDotnetTests(SdkFixture fixture)
         var updates = await chat.GetStreamingResponseAsync("Stream these words back", new ChatOptions { MaxOutputTokens = 100 }, Ct).ToListAsync(Ct);
         var streamed = updates.ToChatResponse();
         var answered = await tools.GetResponseAsync("""What is the weather in Paris? [[fake:tool=get_weather;args={"city":"Paris"}]]""",
-            new ChatOptions { MaxOutputTokens = 200, Tools = [AIFunctionFactory.Create(Weather)] }, Ct);
+            new ChatOptions { MaxOutputTokens = 200, Tools = [AIFunctionFactory.Create(Weather, name: "get_weather")] }, Ct);
 
         Assert.Equal(("You said: Hello gateway", MeaiFinishReason.Stop), (whole.Text, whole.FinishReason));
         Assert.Equal((4L, 4L), (whole.Usage?.InputTokenCount, whole.Usage?.OutputTokenCount));
         Assert.Equal(("You said: Stream these words back", MeaiFinishReason.Stop), (streamed.Text, streamed.FinishReason));
-        Assert.Contains("Sunny in Paris", answered.Text, StringComparison.Ordinal);
+        Assert.True(answered.Text.Contains("Sunny in Paris", StringComparison.Ordinal), answered.Text);
         await BilledOnceAsync(tenant, 4);
     }
 

@@ -24,8 +24,8 @@ public abstract class SdkNodeTests(SdkFixture fixture)
     Task<(NodeResult Run, JsonElement Seen)> OpenAiAsync(string @case, GatewayTenant tenant, string model, IReadOnlyDictionary<string, string>? extra = null) =>
         RunAsync(OpenAiScript, @case, OpenAiBase, tenant.Secret, model, extra);
 
-    Task<(NodeResult Run, JsonElement Seen)> AnthropicAsync(string @case, GatewayTenant tenant, string model) =>
-        RunAsync(AnthropicScript, @case, AnthropicBase, tenant.Secret, model);
+    Task<(NodeResult Run, JsonElement Seen)> AnthropicAsync(string @case, GatewayTenant tenant, string model, IReadOnlyDictionary<string, string>? extra = null) =>
+        RunAsync(AnthropicScript, @case, AnthropicBase, tenant.Secret, model, extra);
 
     static void Succeeded((NodeResult Run, JsonElement Seen) result) => Assert.True(result.Run.ExitCode == 0, result.Run.ToString());
 
@@ -268,6 +268,24 @@ public abstract class SdkNodeTests(SdkFixture fixture)
         Assert.Equal((4, 4), (seen.GetProperty("usage").GetProperty("input_tokens").GetInt32(), seen.GetProperty("usage").GetProperty("output_tokens").GetInt32()));
         var record = Assert.Single(await BilledOnceAsync(tenant, 1));
         Assert.Equal((4L, 4L, model), (record.InputTokens, record.OutputTokens, record.Model));
+    }
+
+    [Fact]
+    public async Task The_Anthropic_SDK_sending_the_key_as_x_api_key_creates_and_streams_messages()
+    {
+        var tenant = await GatewayTenants.NewAsync(_host);
+        var xApiKey = new Dictionary<string, string> { ["AIHUB_AUTH"] = "x-api-key" };
+
+        var whole = await AnthropicAsync("complete", tenant, SdkFixture.Claude, xApiKey);
+        var streamed = await AnthropicAsync("stream", tenant, SdkFixture.Claude, xApiKey);
+        var listed = await AnthropicAsync("models", tenant, SdkFixture.Claude, xApiKey);
+
+        Succeeded(whole);
+        Assert.Equal("You said: Hello gateway", whole.Seen.GetProperty("text").GetString());
+        Succeeded(streamed);
+        Assert.Equal("You said: Stream these words back", streamed.Seen.GetProperty("text").GetString());
+        Succeeded(listed);
+        await BilledOnceAsync(tenant, 2);
     }
 
     [Theory]
