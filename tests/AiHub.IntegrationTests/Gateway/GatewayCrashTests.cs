@@ -58,7 +58,7 @@ public abstract class GatewayCrashTests(string provider)
                 ["AIHUB_Providers__0__BaseUrl"] = fake.OpenAiEndpoint.AbsoluteUri,
                 ["AIHUB_Providers__0__ApiKey"] = "test-key",
                 ["AIHUB_Providers__0__Models__0"] = Model,
-                ["AIHUB_Chat__CircuitBreaker__MinimumThroughput"] = "100000",
+                ["AIHUB_Chat__CircuitBreaker__MinimumThroughput"] = "10000",
             };
             var database = new Database(provider, connection);
 
