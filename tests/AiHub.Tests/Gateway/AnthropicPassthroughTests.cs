@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using AiHub.Chat.Providers;
 using AiHub.Gateway.Anthropic;
+using AiHub.Gateway.Completions;
 using Microsoft.AspNetCore.Mvc;
 
 namespace AiHub.Tests.Gateway;
@@ -66,7 +67,7 @@ public sealed class AnthropicPassthroughTests
 
     static AnthropicPassthroughCall Call(Upstream upstream, string? version = null, string? beta = null) =>
         new(new HttpClient(upstream), Source, JsonNode.Parse("""{"model":"claude","max_tokens":4096,"stream":true,"messages":[{"role":"user","content":"hi é"}],"metadata":{"user_id":"u"}}""")!.AsObject(),
-            "claude-x", 100, version, beta);
+            "claude-x", "Claude X", 100, version, beta);
 
     static async Task<string> DrainAsync(AnthropicPassthroughCall call)
     {
@@ -167,7 +168,7 @@ public sealed class AnthropicPassthroughTests
         const string overloaded = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
         await using var call = Call(new Upstream(HttpStatusCode.OK, MessageStart + overloaded));
 
-        await Assert.ThrowsAsync<HttpRequestException>(() => DrainAsync(call));
+        await Assert.ThrowsAsync<UpstreamFailedException>(() => DrainAsync(call));
     }
 
     [Fact]
@@ -199,7 +200,7 @@ public sealed class AnthropicPassthroughTests
     {
         await using var call = Call(new Upstream(HttpStatusCode.OK, """{"id":"msg_1","type":"mess"""));
 
-        await Assert.ThrowsAsync<HttpRequestException>(() => call.CompleteAsync(CancellationToken.None));
+        await Assert.ThrowsAsync<UpstreamFailedException>(() => call.CompleteAsync(CancellationToken.None));
     }
 
     [Theory]
