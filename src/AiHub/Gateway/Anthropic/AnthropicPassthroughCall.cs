@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using AiHub.Chat.Providers;
+using AiHub.Gateway.Completions;
 
 namespace AiHub.Gateway.Anthropic;
 
@@ -13,7 +14,7 @@ namespace AiHub.Gateway.Anthropic;
 /// A Messages request to a provider that speaks Anthropic's format itself: the client's body goes up with the model and
 /// output cap replaced, and the provider's events come back byte for byte, reading only what billing needs.
 /// </summary>
-internal sealed class AnthropicPassthroughCall(HttpClient http, ProviderSource source, JsonObject body, string model, int maxOutputTokens,
+internal sealed class AnthropicPassthroughCall(HttpClient http, ProviderSource source, JsonObject body, string model, string displayName, int maxOutputTokens,
     string? version, string? beta) : IUpstreamCall
 {
     readonly StringBuilder _delivered = new();
@@ -41,7 +42,7 @@ internal sealed class AnthropicPassthroughCall(HttpClient http, ProviderSource s
             using var answer = JsonDocument.Parse(bytes);
             var root = answer.RootElement;
             if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("type"u8, out var type) || !type.ValueEquals("message"u8))
-                throw new HttpRequestException("The provider's answer is not a message.");
+                throw new UpstreamFailedException($"{displayName} answered with something that is not a message.");
             if (root.TryGetProperty("content"u8, out var content) && content.ValueKind == JsonValueKind.Array)
                 foreach (var block in content.EnumerateArray())
                 {
@@ -58,10 +59,10 @@ internal sealed class AnthropicPassthroughCall(HttpClient http, ProviderSource s
                 OutputTokens = Tokens(usage, "output_tokens"u8);
             }
         }
-        catch (JsonException e)
+        catch (JsonException)
         {
             // A cut body is a failure before anything reached the client: the next model of the chain may answer.
-            throw new HttpRequestException("The provider's answer is not valid JSON.", e);
+            throw new UpstreamFailedException($"{displayName}'s answer is not valid JSON: it was cut or is not a message.");
         }
         return new UpstreamAnswer(bytes, DeliveredText, InputTokens, OutputTokens, FinishReason);
     }
@@ -109,7 +110,7 @@ internal sealed class AnthropicPassthroughCall(HttpClient http, ProviderSource s
                         ended = true;
                         break;
                     case Step.Failed when !started:
-                        throw new HttpRequestException("The provider sent an error event before its answer began.");
+                        throw new UpstreamFailedException($"{displayName} sent an error instead of an answer.");
                     case Step.Failed:
                         ended = true;
                         break;
@@ -124,7 +125,7 @@ internal sealed class AnthropicPassthroughCall(HttpClient http, ProviderSource s
             if (read.IsCompleted && !ended)
             {
                 if (!started)
-                    throw new HttpRequestException("The provider's stream ended before its answer began.");
+                    throw new UpstreamFailedException($"{displayName} ended its stream without an answer.");
                 break;
             }
         }

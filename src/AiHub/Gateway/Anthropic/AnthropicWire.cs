@@ -22,7 +22,7 @@ internal sealed class AnthropicWire(IHttpClientFactory httpClients, IHttpContext
             return TranslatedCalls.ToAnthropic(request, target, maxOutputTokens);
         // The client's API version and betas go up unchanged: the body it wrote may rely on them.
         var headers = context.HttpContext?.Request.Headers;
-        return new AnthropicPassthroughCall(httpClients.CreateClient(source.ClientName), source, request.Body, target.Model, maxOutputTokens,
+        return new AnthropicPassthroughCall(httpClients.CreateClient(source.ClientName), source, request.Body, target.Model, target.DisplayName, maxOutputTokens,
             Header(headers, "anthropic-version"), Header(headers, "anthropic-beta"));
     }
 

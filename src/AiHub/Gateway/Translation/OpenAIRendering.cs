@@ -196,5 +196,8 @@ internal static class Rendered
 
     /// <summary>A tool call's arguments as the JSON text both formats carry.</summary>
     public static string Arguments(FunctionCallContent call) =>
-        call.Arguments is null ? "{}" : JsonSerializer.Serialize(call.Arguments, AIJsonUtilities.DefaultOptions.GetTypeInfo(typeof(IDictionary<string, object?>)));
+        call.Arguments is null ? "{}" : JsonSerializer.Serialize(call.Arguments, Compact.GetTypeInfo(typeof(IDictionary<string, object?>)));
+
+    /// <summary>Microsoft.Extensions.AI's options, which know its types, without the indentation they write for people.</summary>
+    static readonly JsonSerializerOptions Compact = new(AIJsonUtilities.DefaultOptions) { WriteIndented = false, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 }

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Text;
 using AiHub.Chat.Engine;
+using AiHub.Gateway.Completions;
 using Microsoft.Extensions.AI;
 
 namespace AiHub.Gateway.Translation;
@@ -112,7 +113,7 @@ internal sealed class TranslatedCall(GatewayChatRequest request, ModelTarget tar
             Finished = true;
         }
         else if (!started)
-            throw new IncompleteStreamException($"{target.DisplayName}'s answer ended before it began.");
+            throw new UpstreamFailedException($"{target.DisplayName} ended its stream without an answer.");
     }
 
     public ReadOnlyMemory<byte> Closing(long inputTokens, long outputTokens) => rendering.Closing(inputTokens, outputTokens);
