@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using AiHub.Data;
 using AiHub.Infrastructure.Errors;
+using AiHub.Organizations.ApiKeys;
 using CsvHelper;
 using Microsoft.EntityFrameworkCore;
 
@@ -12,6 +13,9 @@ internal enum UsageGrouping
     Day,
     Provider,
     Model,
+
+    /// <summary>By API key, with the key's name; use without a key (the web app, a person's token) is one row of its own.</summary>
+    ApiKey,
 }
 
 internal enum ReportPeriod
@@ -61,10 +65,13 @@ internal sealed record UsageRange(DateOnly From, DateOnly To)
     }
 }
 
-/// <summary>One line of a usage answer. Which of <see cref="Day"/>, <see cref="Provider"/> and <see cref="Model"/> is set depends on the grouping.</summary>
+/// <summary>
+/// One line of a usage answer. Which of <see cref="Day"/>, <see cref="Provider"/>, <see cref="Model"/> and
+/// <see cref="ApiKeyId"/> is set depends on the grouping; by key, a null <see cref="ApiKeyId"/> is the use without a key.
+/// </summary>
 internal sealed record UsageRow(
     DateOnly? Day, string? Provider, string? Model, long Requests, long Failures, long InputTokens, long OutputTokens,
-    decimal Credits, long CostMicros, long AverageLatencyMs);
+    decimal Credits, long CostMicros, long AverageLatencyMs, Guid? ApiKeyId = null, string? ApiKeyName = null);
 
 internal sealed record UsageResult(DateOnly From, DateOnly To, UsageGrouping GroupBy, IReadOnlyList<UsageRow> Rows, UsageRow Total);
 
@@ -74,8 +81,9 @@ internal sealed record ReportRow(
 
 internal sealed record CreditReport(DateOnly From, DateOnly To, ReportPeriod Period, DateTimeOffset AggregatedUntil, IReadOnlyList<ReportRow> Rows, ReportRow Total);
 
-/// <summary>One hour's sums for one (provider, model).</summary>
-internal sealed record UsageBucket(DateTimeOffset HourStart, string Provider, string Model, long Requests, long Failures, long InputTokens, long OutputTokens, long CostMicros, long LatencyMsSum);
+/// <summary>One hour's sums for one (provider, model), and one API key when the answer is by key.</summary>
+internal sealed record UsageBucket(DateTimeOffset HourStart, string Provider, string Model, long Requests, long Failures, long InputTokens, long OutputTokens, long CostMicros, long LatencyMsSum,
+    Guid? ApiKeyId = null);
 
 /// <summary>
 /// Usage answers for people and programs. They add the hourly roll-up and the records it has not counted yet, read in
@@ -92,7 +100,8 @@ internal sealed class UsageQueries(AppDbContext db, TimeProvider clock)
         null or "" or "day" => UsageGrouping.Day,
         "provider" => UsageGrouping.Provider,
         "model" => UsageGrouping.Model,
-        _ => throw ProblemException.Invalid("groupBy", "groupBy is day, provider or model."),
+        "key" => UsageGrouping.ApiKey,
+        _ => throw ProblemException.Invalid("groupBy", "groupBy is day, provider, model or key."),
     };
 
     public static ReportPeriod ParsePeriod(string? value) => value?.ToLowerInvariant() switch
@@ -105,9 +114,10 @@ internal sealed class UsageQueries(AppDbContext db, TimeProvider clock)
 
     public async Task<UsageResult> UsageAsync(UsageScope scope, UsageRange range, UsageGrouping grouping, CancellationToken ct)
     {
-        var buckets = await BucketsAsync(scope, range, ct);
+        var buckets = await BucketsAsync(scope, range, ct, byKey: grouping == UsageGrouping.ApiKey);
         List<UsageRow> rows = grouping switch
         {
+            UsageGrouping.ApiKey => await ByKeyAsync(scope, buckets, ct),
             UsageGrouping.Day => EachDay(range).GroupJoin(buckets, day => day, b => DateOnly.FromDateTime(b.HourStart.UtcDateTime), (day, of) => Row(of, day: day)).ToList(),
             UsageGrouping.Provider => [.. buckets.GroupBy(b => b.Provider).Select(g => Row(g, provider: g.Key)).OrderByDescending(r => r.CostMicros).ThenBy(r => r.Provider, StringComparer.Ordinal)],
             _ => [.. buckets.GroupBy(b => (b.Provider, b.Model)).Select(g => Row(g, provider: g.Key.Provider, model: g.Key.Model))
@@ -136,8 +146,18 @@ internal sealed class UsageQueries(AppDbContext db, TimeProvider clock)
         return new CreditReport(range.From, range.To, period, watermark.AggregatedUntil, rows, total);
     }
 
+    /// <summary>A row per key, dearest first, named as the key is now (never its secret); the use without a key last.</summary>
+    async Task<List<UsageRow>> ByKeyAsync(UsageScope scope, List<UsageBucket> buckets, CancellationToken ct)
+    {
+        var ids = buckets.Select(b => b.ApiKeyId).OfType<Guid>().Distinct().ToList();
+        var names = await OrgApiKeys.NamesAsync(db, ids, scope.OrganizationId, scope.UserId, ct);
+        return [.. buckets.GroupBy(b => b.ApiKeyId)
+            .Select(g => Row(g) with { ApiKeyId = g.Key, ApiKeyName = g.Key is { } id ? names.GetValueOrDefault(id) : null })
+            .OrderBy(r => r.ApiKeyId is null).ThenByDescending(r => r.CostMicros).ThenBy(r => r.ApiKeyName, StringComparer.Ordinal)];
+    }
+
     /// <summary>The roll-up of aggregated hours plus the records not yet counted in it, in one snapshot of the database.</summary>
-    async Task<List<UsageBucket>> BucketsAsync(UsageScope scope, UsageRange range, CancellationToken ct)
+    async Task<List<UsageBucket>> BucketsAsync(UsageScope scope, UsageRange range, CancellationToken ct, bool byKey = false)
     {
         var (start, end) = (range.Start, range.End);
         var hourly = db.Set<UsageHourly>().AsNoTracking().Where(h => h.HourStart >= start && h.HourStart < end);
@@ -153,6 +173,8 @@ internal sealed class UsageQueries(AppDbContext db, TimeProvider clock)
         // One snapshot: an aggregation committing between the two reads would otherwise count its hour twice or not at all.
         return await strategy.ExecuteAsync(() => db.Database.ReadSnapshotAsync(async ct =>
         {
+            if (byKey)
+                return await KeyedBucketsAsync(hourly, records, ct);
             var rolled = await hourly
                 .GroupBy(h => new { h.HourStart, h.Provider, h.Model })
                 .Select(g => new UsageBucket(g.Key.HourStart, g.Key.Provider, g.Key.Model, g.Sum(h => h.Requests), g.Sum(h => h.Failures),
@@ -165,6 +187,22 @@ internal sealed class UsageQueries(AppDbContext db, TimeProvider clock)
                 .ToListAsync(ct);
             return rolled.Concat(fresh).ToList();
         }, ct));
+    }
+
+    /// <summary>As the buckets, with the API key in their key: only the answer by key pays for the extra rows.</summary>
+    static async Task<List<UsageBucket>> KeyedBucketsAsync(IQueryable<UsageHourly> hourly, IQueryable<UsageRecord> records, CancellationToken ct)
+    {
+        var rolled = await hourly
+            .GroupBy(h => new { h.HourStart, h.Provider, h.Model, h.ApiKeyId })
+            .Select(g => new UsageBucket(g.Key.HourStart, g.Key.Provider, g.Key.Model, g.Sum(h => h.Requests), g.Sum(h => h.Failures),
+                g.Sum(h => h.InputTokens), g.Sum(h => h.OutputTokens), g.Sum(h => h.CostMicros), g.Sum(h => h.LatencyMsSum), g.Key.ApiKeyId))
+            .ToListAsync(ct);
+        var fresh = await records
+            .GroupBy(r => new { r.HourStart, r.Provider, r.Model, r.ApiKeyId })
+            .Select(g => new UsageBucket(g.Key.HourStart, g.Key.Provider, g.Key.Model, g.LongCount(), g.LongCount(r => r.Status == UsageStatus.Failed),
+                g.Sum(r => r.InputTokens), g.Sum(r => r.OutputTokens), g.Sum(r => r.CostMicros), g.Sum(r => r.LatencyMs), g.Key.ApiKeyId))
+            .ToListAsync(ct);
+        return rolled.Concat(fresh).ToList();
     }
 
     static IEnumerable<DateOnly> EachDay(UsageRange range)
@@ -225,6 +263,7 @@ internal static class UsageCsv
         {
             UsageGrouping.Day => ["day"],
             UsageGrouping.Provider => ["provider"],
+            UsageGrouping.ApiKey => ["api_key_id", "api_key_name"],
             _ => ["provider", "model"],
         };
         return Bulk.Csv.Write(csv =>
@@ -239,6 +278,10 @@ internal static class UsageCsv
                         break;
                     case UsageGrouping.Provider:
                         csv.WriteField(row.Provider!);
+                        break;
+                    case UsageGrouping.ApiKey:
+                        csv.WriteField(row.ApiKeyId?.ToString() ?? "");
+                        csv.WriteField(row.ApiKeyName ?? "");
                         break;
                     default:
                         csv.WriteField(row.Provider!);

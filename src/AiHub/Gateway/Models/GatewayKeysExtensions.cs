@@ -9,6 +9,7 @@ internal static class GatewayKeysExtensions
     {
         builder.Services.AddSingleton<ServingSince>();
         builder.Services.AddSingleton<EmbeddingDimensions>();
+        builder.Services.AddScoped<Organizations.ApiKeys.IKeySnippetModel, SnippetModel>();
     }
 
     public static void Map(IEndpointRouteBuilder app)

@@ -65,6 +65,22 @@ internal sealed class OrgApiKeys(AppDbContext db, ApiKeyLookup lookup, AuditLog 
     public static Task<Guid> CreatorAsync(AppDbContext db, Guid orgId, Guid keyId, CancellationToken ct) =>
         db.ApiKeys.IgnoreQueryFilters().AsNoTracking().Where(k => k.OrganizationId == orgId && k.Id == keyId).Select(k => k.CreatedBy).FirstAsync(ct);
 
+    /// <summary>
+    /// The names of keys by id, for usage answers: within an org when one is given, else among the keys a user made
+    /// (whose calls are theirs); never a secret.
+    /// </summary>
+    public static async Task<Dictionary<Guid, string>> NamesAsync(AppDbContext db, IReadOnlyCollection<Guid> ids, Guid? orgId, Guid? creatorId, CancellationToken ct)
+    {
+        if (ids.Count == 0 || orgId is null && creatorId is null)
+            return [];
+        var keys = db.ApiKeys.IgnoreQueryFilters().AsNoTracking().Where(k => ids.Contains(k.Id));
+        if (orgId is { } org)
+            keys = keys.Where(k => k.OrganizationId == org);
+        if (creatorId is { } creator)
+            keys = keys.Where(k => k.CreatedBy == creator);
+        return await keys.ToDictionaryAsync(k => k.Id, k => k.Name, ct);
+    }
+
     public const int MaxRateLimitPerMinute = 100_000;
 
     /// <summary>The most tokens a minute a key may be given, as the column's check says.</summary>
