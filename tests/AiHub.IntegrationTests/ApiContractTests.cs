@@ -51,7 +51,10 @@ public sealed partial class ApiContractTests(SqliteChatFixture fixture) : IClass
             ["workspaces/{id}"] = wsId.ToString(), ["conversations/{id}"] = conversationId.ToString(),
             ["teams/{id}"] = teamId.ToString(), ["api-keys/{id}"] = keyId.ToString(),
             ["shared-conversations/{token}"] = share.GetProperty("token").GetString()!,
+            ["models/{id}"] = ChatFixture.Main,
         };
+        // /v1 is called with an API key, not a session: the key is its tenant.
+        var secret = key.GetProperty("secret").GetString()!;
 
         var problems = new List<string>();
         var shapes = new Shapes(document);
@@ -65,7 +68,10 @@ public sealed partial class ApiContractTests(SqliteChatFixture fixture) : IClass
             var url = Fill(path, values);
             Assert.True(url is not null, $"{path} has a parameter this test cannot fill; add it to the values or to Unreachable.");
             var caller = path.StartsWith("/api/admin", StringComparison.Ordinal) ? admin : owner;
-            using var response = await client.SendAsync(As(caller, HttpMethod.Get, url), Ct);
+            using var request = As(caller, HttpMethod.Get, url);
+            if (path.StartsWith("/v1/", StringComparison.Ordinal))
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", secret);
+            using var response = await client.SendAsync(request, Ct);
             Assert.True(response.IsSuccessStatusCode, $"GET {url} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(Ct)}");
             if (response.Content.Headers.ContentType?.MediaType != "application/json")
             {
