@@ -211,6 +211,23 @@ public abstract class GatewayChatTests(ChatFixture fixture)
     }
 
     [Fact]
+    public async Task When_no_model_of_the_chain_answers_the_client_gets_502_with_the_reason_and_nothing_is_charged()
+    {
+        var org = await KeyedOrgAsync(_host);
+        _fake.Enqueue(FakeScript.Status(500), ChatFixture.Main);
+        _fake.Enqueue(FakeScript.Status(500), ChatFixture.Main);
+        using var response = await org.Client.SendAsync(Post(org.Key, Ask(ChatFixture.Main, "Anyone?", stream: true)), Ct);
+
+        var error = await OpenAIErrorAsync(response, HttpStatusCode.BadGateway);
+        Assert.Equal("api_error", error.GetProperty("type").GetString());
+        Assert.Contains("500", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        var hold = Assert.Single(await HoldsAsync(org.OrgId));
+        Assert.Equal(HoldState.Voided, hold.State);
+        Assert.Equal(0, Assert.Single(await UsageAsync(org.OrgId)).CostMicros);
+        Assert.Equal(1000 * Credit, await _host.BalanceMicrosAsync(org.PoolId));
+    }
+
+    [Fact]
     public async Task A_stream_cut_by_the_provider_ends_with_an_error_event_not_DONE_and_is_charged_only_what_was_delivered()
     {
         var org = await KeyedOrgAsync(_host);
