@@ -1,7 +1,9 @@
 using System.Diagnostics;
 using AiHub.Admin;
 using AiHub.Credits;
+using AiHub.Credits.Leases;
 using AiHub.Credits.Plans;
+using AiHub.Credits.Usage;
 using AiHub.Credits.Pools;
 using AiHub.Data;
 using AiHub.Infrastructure.Money;
@@ -40,7 +42,9 @@ public static class GateThroughput
 
     sealed record Org(Guid Id, Member[] Members);
 
-    public static async Task<int> RunAsync(string connection, string[] args)
+    /// <param name="connection">PostgreSQL's; null for a SQLite file of its own, removed afterwards.</param>
+    /// <param name="lease">Pay as the gateway does (<see cref="LeaseMoneyPath"/>) instead of as chat does.</param>
+    public static async Task<int> RunAsync(string? connection, string[] args, bool lease = false)
     {
         var spenders = LedgerThroughput.Ints(LedgerThroughput.Option(args, "--spenders") ?? "1,16,200");
         var accounts = LedgerThroughput.Ints(LedgerThroughput.Option(args, "--accounts") ?? "1,1000");
@@ -53,15 +57,26 @@ public static class GateThroughput
         }
 
         var database = "aihub_bench_" + Guid.NewGuid().ToString("N")[..8];
-        await LedgerThroughput.ExecuteAsync(connection, $"CREATE DATABASE \"{database}\"");
+        var sqliteFile = Path.Combine(Path.GetTempPath(), database + ".db");
+        if (connection is not null)
+            await LedgerThroughput.ExecuteAsync(connection, $"CREATE DATABASE \"{database}\"");
         try
         {
-            await using var app = App(new NpgsqlConnectionStringBuilder(connection) { Database = database, MaxPoolSize = 100 }.ConnectionString);
+            await using var app = connection is null
+                ? App("Sqlite", $"Data Source={sqliteFile}")
+                : App("Postgres", new NpgsqlConnectionStringBuilder(connection) { Database = database, MaxPoolSize = 100 }.ConnectionString);
             var services = app.Services;
-            await using (var scope = services.CreateAsyncScope())
-                await scope.ServiceProvider.GetRequiredService<AppDbContext>().Database.MigrateAsync();
-            // Of the app's hosted services only the ledger's batch writer runs: no job would disturb the figures.
+            // Through the app's own migrator: on SQLite it also turns on the write-ahead log, as a node does.
+            await services.GetRequiredService<DatabaseMigrator>().MigrateAsync(CancellationToken.None);
+            // Of the app's hosted services only the money path's writers run: no job would disturb the figures.
             await services.GetRequiredService<LedgerWriter>().StartAsync(CancellationToken.None);
+            var leases = services.GetRequiredService<CreditLeases>();
+            var usage = services.GetRequiredService<UsageWriter>();
+            if (lease)
+            {
+                await leases.StartAsync(CancellationToken.None);
+                await usage.StartAsync(CancellationToken.None);
+            }
 
             var setup = Stopwatch.StartNew();
             var users = await UsersAsync(services, spenders.Max());
@@ -70,35 +85,54 @@ public static class GateThroughput
                 orgs[variant] = await OrgsAsync(services, users, accounts.Max(), capped: variant == "capped");
             Console.WriteLine($"set up {users.Length} users and {orgs.Values.Sum(o => o.Length):N0} funded orgs in {setup.Elapsed.TotalSeconds:N0} s");
 
-            var path = new ChatMoneyPath(services);
+            IMoneyPath path = lease ? new LeaseMoneyPath(leases, usage) : new ChatMoneyPath(services);
             long paid = 0, failed = 0;
-            Console.WriteLine("| spenders | orgs | variant | pairs/s | median pair | p99 pair | failed pairs |");
-            Console.WriteLine("| ---: | ---: | --- | ---: | ---: | ---: | ---: |");
+            Console.WriteLine($"{(connection is null ? "SQLite" : "PostgreSQL")}, path {(lease ? "lease" : "gate")}");
+            Console.WriteLine("| spenders | orgs | variant | pairs/s | median pair | p99 pair | CPU per pair (this process) | failed pairs |");
+            Console.WriteLine("| ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |");
             foreach (var orgCount in accounts)
             foreach (var spenderCount in spenders)
             foreach (var variant in variants)
             {
                 var warm = await SpendAsync(path, orgs[variant][..orgCount], spenderCount, TimeSpan.FromSeconds(2));
+                var cpu = Process.GetCurrentProcess().TotalProcessorTime;
                 var run = await SpendAsync(path, orgs[variant][..orgCount], spenderCount, TimeSpan.FromSeconds(seconds));
+                cpu = Process.GetCurrentProcess().TotalProcessorTime - cpu;
                 paid += warm.Latencies.Count + run.Latencies.Count;
                 failed += warm.Failures.Count + run.Failures.Count;
                 run.Latencies.Sort();
                 Console.WriteLine($"| {spenderCount} | {orgCount:N0} | {variant} | {run.Latencies.Count / run.Elapsed.TotalSeconds:N0} | " +
-                    $"{LedgerThroughput.Ms(run.Latencies, 0.5)} | {LedgerThroughput.Ms(run.Latencies, 0.99)} | {run.Failures.Count} |");
+                    $"{LedgerThroughput.Ms(run.Latencies, 0.5)} | {LedgerThroughput.Ms(run.Latencies, 0.99)} | " +
+                    $"{(run.Latencies.Count == 0 ? "-" : $"{cpu.TotalMicroseconds / run.Latencies.Count:N0} µs")} | {run.Failures.Count} |");
                 foreach (var (reason, count) in run.Failures.GroupBy(f => f).Select(g => (g.Key, g.Count())))
                     Console.WriteLine($"  failed: {count} × {reason}");
             }
-            return await CheckAsync(services, orgs.Values.SelectMany(o => o).ToList(), paid, failed) ? 0 : 1;
+            if (lease)
+            {
+                // Stopping closes every lease and drains the usage records, as a node's graceful stop does.
+                await leases.StopAsync(CancellationToken.None);
+                await usage.StopAsync(CancellationToken.None);
+            }
+            return await CheckAsync(services, orgs.Values.SelectMany(o => o).ToList(), paid, failed, lease) ? 0 : 1;
         }
         finally
         {
-            NpgsqlConnection.ClearAllPools();
-            await LedgerThroughput.ExecuteAsync(connection, $"DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)");
+            if (connection is not null)
+            {
+                NpgsqlConnection.ClearAllPools();
+                await LedgerThroughput.ExecuteAsync(connection, $"DROP DATABASE IF EXISTS \"{database}\" WITH (FORCE)");
+            }
+            else
+            {
+                Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+                foreach (var file in Directory.GetFiles(Path.GetTempPath(), database + ".db*"))
+                    File.Delete(file);
+            }
         }
     }
 
     static async Task<(List<double> Latencies, List<string> Failures, TimeSpan Elapsed)> SpendAsync(
-        ChatMoneyPath path, Org[] orgs, int spenders, TimeSpan duration)
+        IMoneyPath path, Org[] orgs, int spenders, TimeSpan duration)
     {
         var run = Guid.NewGuid().ToString("N")[..8];
         var clock = Stopwatch.StartNew();
@@ -135,6 +169,8 @@ public static class GateThroughput
         for (var inner = e; inner is not null; inner = inner.InnerException)
             if (inner is PostgresException pg)
                 return $"{pg.SqlState} {pg.MessageText}";
+            else if (inner is AiHub.Infrastructure.Errors.ProblemException problem)
+                return $"{problem.Status} {problem.Type}";
         return $"{e.GetType().Name}: {e.Message}";
     }
 
@@ -142,7 +178,8 @@ public static class GateThroughput
     /// The ledger's own check, then the money: no hold open, every completed pair settled once at its cost, and each
     /// pool (and allocation and key budget) down by exactly what its settled holds cost.
     /// </summary>
-    static async Task<bool> CheckAsync(IServiceProvider services, List<Org> orgs, long paid, long failed)
+    /// <remarks>On credit leases a hold serves many calls: the calls are counted by their usage records instead.</remarks>
+    static async Task<bool> CheckAsync(IServiceProvider services, List<Org> orgs, long paid, long failed, bool lease)
     {
         await using var scope = services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
@@ -155,6 +192,9 @@ public static class GateThroughput
         var settled = holds.Where(h => h.State == HoldState.Posted).Sum(h => h.Count);
         var charged = holds.Sum(h => h.Charged);
         Console.WriteLine($"holds: {settled:N0} posted for {paid:N0} completed pairs ({failed:N0} failed), {open:N0} pending");
+        var records = await db.Set<UsageRecord>().AsNoTracking().GroupBy(r => 1).Select(g => new { Count = g.LongCount(), Cost = g.Sum(r => r.CostMicros) }).FirstOrDefaultAsync();
+        if (lease)
+            Console.WriteLine($"usage records: {records?.Count ?? 0:N0}, {records?.Cost ?? 0:N0} µcr");
 
         var ids = orgs.Select(o => o.Id).ToList();
         var pools = await db.Set<CreditAccount>().AsNoTracking().Where(a => a.Owner == CreditOwner.Organization && ids.Contains(a.OrganizationId!.Value))
@@ -178,7 +218,8 @@ public static class GateThroughput
         var keysWrong = spend.Count(s => s.Spent != chargedToKey.GetValueOrDefault(s.ApiKeyId) || (open == 0 && s.Held != 0));
         var questions = await db.Set<QuotaUsage>().AsNoTracking().Where(u => u.Kind == QuotaKind.ChatQuestions).SumAsync(u => u.Used);
 
-        var sound = broken.Count == 0 && open == 0 && settled == paid && charged == paid * Cost && questions == paid
+        var calls = lease ? records?.Count == paid && records.Cost == paid * Cost : settled == paid;
+        var sound = broken.Count == 0 && open == 0 && calls && charged == paid * Cost && questions == paid
             && poolsWrong == 0 && allocationsWrong == 0 && keysWrong == 0;
         Console.WriteLine($"money: {charged:N0} µcr charged for {paid:N0} pairs of {Cost:N0} µcr; " +
             $"{pools.Count:N0} pools, {allocationAccounts.Count:N0} allocations, {spend.Count:N0} key budgets checked; " +
@@ -253,12 +294,12 @@ public static class GateThroughput
     }
 
     /// <summary>The app's container as <c>Program</c> builds it, down to credits; built, never started.</summary>
-    static WebApplication App(string connectionString)
+    static WebApplication App(string provider, string connectionString)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Production", Args = [] });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["Database:Provider"] = "Postgres",
+            ["Database:Provider"] = provider,
             ["Database:ConnectionString"] = connectionString,
             ["DataProtection:KeyEncryptionKey"] = Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
             ["Logging:LogLevel:Default"] = "Warning",

@@ -19,17 +19,20 @@ public static class LedgerThroughput
     public static async Task<int> RunAsync(string[] args)
     {
         var connection = Option(args, "--connection") ?? Environment.GetEnvironmentVariable("AIHUB_BENCH_POSTGRES");
+        if (Option(args, "--database") == "sqlite" && Option(args, "--path") is "gate" or "lease")
+            return await GateThroughput.RunAsync(null, args, lease: Option(args, "--path") == "lease");
         if (connection is null)
         {
-            Console.Error.WriteLine("usage: ledger --connection <PostgreSQL connection string> [--path writer|gate] [--spenders 1,16,200] [--accounts 1,1000] [--seconds 10] [--variants plain,capped]");
+            Console.Error.WriteLine("usage: ledger --connection <PostgreSQL connection string> [--path writer|gate|lease] [--database postgres|sqlite] [--spenders 1,16,200] [--accounts 1,1000] [--seconds 10] [--variants plain,capped]");
             return 64;
         }
         switch (Option(args, "--path") ?? "writer")
         {
-            case "gate":
-                return await GateThroughput.RunAsync(connection, args);
+            case "gate" or "lease":
+                return await GateThroughput.RunAsync(connection, args, lease: Option(args, "--path") == "lease");
             case not "writer":
-                Console.Error.WriteLine("--path is writer (the ledger's reserve and settle) or gate (a chat call's hold and settle)");
+                Console.Error.WriteLine("--path is writer (the ledger's reserve and settle), gate (a chat call's hold and settle) " +
+                    "or lease (a gateway call's hold and settle on a credit lease, with its usage record)");
                 return 64;
         }
         var spenders = Ints(Option(args, "--spenders") ?? "1,16,200");

@@ -21,6 +21,7 @@ namespace AiHub.Credits.Usage;
 internal sealed partial class UsageWriter(IServiceScopeFactory scopes, TimeProvider clock, ILogger<UsageWriter> log) : BackgroundService
 {
     const int MaxBatch = 256;
+    const int SqliteRowsPerStatement = 32;
 
     readonly Channel<Pending> _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true });
     Insert? _insert;
@@ -88,12 +89,17 @@ internal sealed partial class UsageWriter(IServiceScopeFactory scopes, TimeProvi
         await using var scope = scopes.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
         var insert = _insert ??= Insert.For(db);
+        // SQLite looks each named parameter up along the statement's list, so a statement of thousands costs quadratic time: it gets chunks.
+        var rowsPerStatement = db.Database.IsSqlite() ? SqliteRowsPerStatement : batch.Count;
         await db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
         {
             await using var transaction = await db.Database.BeginTransactionAsync();
             await using var command = db.Database.GetDbConnection().CreateCommand();
-            var (sql, parameters) = insert.Build(command, batch);
-            await db.Database.ExecuteSqlRawAsync(sql, parameters);
+            foreach (var rows in batch.Chunk(rowsPerStatement))
+            {
+                var (sql, parameters) = insert.Build(command, rows);
+                await db.Database.ExecuteSqlRawAsync(sql, parameters);
+            }
             await transaction.CommitAsync();
         });
         Interlocked.Increment(ref _commits);
