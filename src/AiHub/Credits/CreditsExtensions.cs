@@ -25,9 +25,14 @@ public static class CreditsExtensions
         builder.Services.AddScoped<PromoCodes>();
         builder.Services.AddScoped<BulkCredits>();
         builder.Services.AddScoped<CreditChanges>();
+        // After the ledger's writer, so that on stop the leases are closed and the usage records drained while it still writes.
+        builder.Services.AddSettings<Leases.LeaseSettings>(Leases.LeaseSettings.Section);
         builder.Services.AddSingleton<Leases.CreditLeases>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<Leases.CreditLeases>());
         builder.Services.AddSingleton<Usage.UsageWriter>();
-        // Every minute, holds a crashed call left pending are voided: credits, budget and quota use come back.
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<Usage.UsageWriter>());
+        // Every minute, holds a crashed call left pending are voided (credits, budget and quota use come back), and credit
+        // leases a crashed node left are posted at what their calls recorded.
         builder.Services.RetireRecurringJob("credit-reservation-expiry");
         builder.Services.AddRecurringJob<Ledger>("credit-hold-expiry", ledger => ledger.VoidExpiredAsync(CancellationToken.None), Cron.Minutely());
         Usage.UsageExtensions.AddUsageServices(builder.Services);

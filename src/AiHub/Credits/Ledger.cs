@@ -136,27 +136,77 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
     public Task<bool> PostHoldAsync(Guid? organizationId, Guid holdId, long actualCost, CancellationToken ct) =>
         CloseAsync(organizationId, holdId, HoldState.Posted, Math.Max(0, actualCost), ct);
 
+    /// <summary>
+    /// Posts a hold that took several quota uses (a credit lease) with the <paramref name="quotaUsed"/> its calls answered;
+    /// the others come back. False when the hold was already closed.
+    /// </summary>
+    public Task<bool> PostHoldAsync(Guid? organizationId, Guid holdId, long actualCost, long quotaUsed, CancellationToken ct) =>
+        CloseAsync(organizationId, holdId, HoldState.Posted, Math.Max(0, actualCost), ct, Math.Max(0, quotaUsed));
+
     /// <summary>Gives every leg back (credits, budget, quota use): the call failed before it cost anything; false when already closed.</summary>
     public Task<bool> VoidHoldAsync(Guid? organizationId, Guid holdId, CancellationToken ct) => CloseAsync(organizationId, holdId, HoldState.Voided, 0, ct);
 
-    async Task<bool> CloseAsync(Guid? organizationId, Guid holdId, HoldState state, long actualCost, CancellationToken ct)
+    async Task<bool> CloseAsync(Guid? organizationId, Guid holdId, HoldState state, long actualCost, CancellationToken ct, long? quotaUsed = null)
     {
-        var closed = await RunAsync(new CloseOperation(organizationId, holdId, state, actualCost), ct);
+        var closed = await RunAsync(new CloseOperation(organizationId, holdId, state, actualCost, quotaUsed), ct);
         if (closed is not null)
             await ForgetAsync([closed.PayerAccountId, closed.AllocationAccountId]);
         return closed is not null;
     }
 
-    /// <summary>Voids holds left pending past their lifetime, e.g. by a node that died mid-call; the one expiry job of the ledger.</summary>
+    /// <summary>
+    /// Closes holds left pending past their lifetime, e.g. by a node that died mid-call; the one expiry job of the ledger.
+    /// A call's hold is voided; a credit lease is posted at what its calls recorded (<see cref="ReconcileLeaseAsync"/>).
+    /// </summary>
     public async Task<int> VoidExpiredAsync(CancellationToken ct)
     {
         var now = clock.GetUtcNow();
         var expired = await db.Set<LedgerHold>().AsNoTracking().IgnoreQueryFilters()
-            .Where(h => h.State == HoldState.Pending && h.ExpiresAt < now).OrderBy(h => h.Id).Select(h => new { h.OrganizationId, h.Id }).ToListAsync(ct);
-        var voided = 0;
+            .Where(h => h.State == HoldState.Pending && h.ExpiresAt < now).OrderBy(h => h.Id)
+            .Select(h => new { h.OrganizationId, h.Id, h.IdempotencyKey }).ToListAsync(ct);
+        var closed = 0;
         foreach (var hold in expired)
-            voided += await VoidHoldAsync(hold.OrganizationId, hold.Id, ct) ? 1 : 0;
-        return voided;
+            closed += await (hold.IdempotencyKey.StartsWith(LeasePrefix, StringComparison.Ordinal)
+                ? ReconcileLeaseAsync(hold.OrganizationId, hold.Id, ct)
+                : VoidHoldAsync(hold.OrganizationId, hold.Id, ct)) ? 1 : 0;
+        return closed;
+    }
+
+    /// <summary>The idempotency keys of credit leases start with this, then the node's name: <c>lease:{node}:{id}</c>.</summary>
+    public const string LeasePrefix = "lease:";
+
+    /// <summary>
+    /// Posts the pending credit leases of <paramref name="node"/> made before <paramref name="before"/>: those a process
+    /// of that node left open when it stopped without closing them. Returns how many it posted.
+    /// </summary>
+    public async Task<int> ReconcileLeasesAsync(string node, DateTimeOffset before, CancellationToken ct)
+    {
+        var prefix = $"{LeasePrefix}{node}:";
+        var left = await db.Set<LedgerHold>().AsNoTracking().IgnoreQueryFilters()
+            .Where(h => h.State == HoldState.Pending && h.IdempotencyKey.StartsWith(prefix) && h.CreatedAt < before)
+            .OrderBy(h => h.Id).Select(h => new { h.OrganizationId, h.Id }).ToListAsync(ct);
+        var posted = 0;
+        foreach (var lease in left)
+            posted += await ReconcileLeaseAsync(lease.OrganizationId, lease.Id, ct) ? 1 : 0;
+        return posted;
+    }
+
+    /// <summary>
+    /// Posts a credit lease nobody closed at the sum of the usage records that name it, with their answered calls as its
+    /// quota uses; never voided, since its calls were answered and recorded. False when it was already closed.
+    /// </summary>
+    /// <remarks>A usage record is a call's proof of charge: a call settled but not recorded when its process died is not charged.</remarks>
+    public async Task<bool> ReconcileLeaseAsync(Guid? organizationId, Guid leaseId, CancellationToken ct)
+    {
+        var recorded = await db.Set<Usage.UsageRecord>().AsNoTracking().IgnoreQueryFilters().Where(r => r.ReservationId == leaseId)
+            .GroupBy(r => 1)
+            .Select(g => new
+            {
+                Cost = g.Sum(r => r.CostMicros),
+                Answered = g.LongCount(r => r.Status == Usage.UsageStatus.Succeeded || r.Status == Usage.UsageStatus.Incomplete || r.CostMicros > 0),
+            })
+            .FirstOrDefaultAsync(ct);
+        return await PostHoldAsync(organizationId, leaseId, recorded?.Cost ?? 0, recorded?.Answered ?? 0, ct);
     }
 
     /// <summary>

@@ -28,8 +28,11 @@ internal sealed class HoldOperation(HoldRequest request) : LedgerOperation<Ledge
 }
 
 /// <summary>Posts or voids a hold of the org; the result is the hold as closed, or null when it had been closed before.</summary>
-internal sealed class CloseOperation(Guid? organizationId, Guid holdId, HoldState state, long cost) : LedgerOperation<LedgerHold?>
+/// <param name="quotaUsed">For a post: how many of the hold's quota uses were answered; the rest come back. Null keeps them all.</param>
+internal sealed class CloseOperation(Guid? organizationId, Guid holdId, HoldState state, long cost, long? quotaUsed = null) : LedgerOperation<LedgerHold?>
 {
+    public long? QuotaUsed => quotaUsed;
+
     public Guid? OrganizationId => organizationId;
 
     public Guid HoldId => holdId;
@@ -157,10 +160,12 @@ internal static class LedgerBatch
                 spend.Held -= hold.Amount;
                 spend.Spent = checked(spend.Spent + charge);
             }
-            if (c.State == HoldState.Voided && hold is { QuotaKind: { } kind, QuotaPeriodStart: { } period, OrganizationId: { } org })
+            // A void gives every quota use back; a post of a credit lease gives back the uses its calls never answered.
+            var unused = c.State == HoldState.Voided ? hold.QuotaAmount : hold.QuotaAmount - Math.Clamp(c.QuotaUsed ?? hold.QuotaAmount, 0, hold.QuotaAmount);
+            if (unused > 0 && hold is { QuotaKind: { } kind, QuotaPeriodStart: { } period, OrganizationId: { } org })
             {
                 var quota = rows.Quota(db, org, kind, period);
-                quota.Used -= Math.Min(quota.Used, hold.QuotaAmount);
+                quota.Used -= Math.Min(quota.Used, unused);
             }
             hold.State = c.State;
             hold.ActualCost = charge;

@@ -38,8 +38,13 @@ internal sealed class CreditGate(AppDbContext db, Ledger ledger, IQuotaService q
         HoldAsync(spender, maxCostMicros, idempotencyKey, null, ct);
 
     /// <param name="quota">The plan quota this call uses one of (chat questions), or null.</param>
-    public async Task<CreditHold> HoldAsync(Spender spender, long maxCostMicros, string idempotencyKey, QuotaKind? quota, CancellationToken ct)
+    public Task<CreditHold> HoldAsync(Spender spender, long maxCostMicros, string idempotencyKey, QuotaKind? quota, CancellationToken ct) =>
+        HoldAsync(spender, maxCostMicros, idempotencyKey, quota, 1, ct);
+
+    /// <param name="quotaUses">How many uses of <paramref name="quota"/> to hold: one for a call, more for a credit lease that serves many.</param>
+    public async Task<CreditHold> HoldAsync(Spender spender, long maxCostMicros, string idempotencyKey, QuotaKind? quota, long quotaUses, CancellationToken ct)
     {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(quotaUses);
         ArgumentOutOfRangeException.ThrowIfNegative(maxCostMicros);
         ArgumentException.ThrowIfNullOrWhiteSpace(idempotencyKey);
         if (idempotencyKey.Length > 150)
@@ -48,7 +53,7 @@ internal sealed class CreditGate(AppDbContext db, Ledger ledger, IQuotaService q
         var org = await RequireSpenderAsync(spender, ct);
         var (payer, allocation) = await LegsAsync(org, spender, maxCostMicros, ct);
         var budget = await BudgetLegAsync(org.Id, spender.ApiKeyId, maxCostMicros, ct);
-        var quotaLeg = quota is { } kind ? await quotas.LegAsync(org.Id, kind, 1, ct) : null;
+        var quotaLeg = quota is { } kind ? await quotas.LegAsync(org.Id, kind, quotaUses, ct) : null;
         var hold = await ledger.HoldAsync(new HoldRequest(idempotencyKey, maxCostMicros, Reference(spender), org.Id, spender.UserId, spender.ApiKeyId,
             spender.WorkspaceId, payer, allocation, budget, quotaLeg), ct);
         if (quotaLeg is not null)
@@ -62,6 +67,17 @@ internal sealed class CreditGate(AppDbContext db, Ledger ledger, IQuotaService q
         if (await ledger.PostHoldAsync(hold.OrganizationId, hold.Id, actualCostMicros, ct) && hold.ApiKeyId is { } key && budgetWarnings is not null
             && await BudgetAsync(hold.OrganizationId, key, ct) is { } period)
             await budgetWarnings.CheckAsync(hold.OrganizationId, key, period, ct);
+    }
+
+    /// <summary>
+    /// Closes a credit lease: charges what its calls cost and keeps the <paramref name="quotaUsed"/> uses they answered,
+    /// giving the rest back; then warns about the key's budget as a call's settlement does.
+    /// </summary>
+    public async Task SettleLeaseAsync(Guid organizationId, Guid holdId, Guid? apiKeyId, long actualCostMicros, long quotaUsed, CancellationToken ct)
+    {
+        if (await ledger.PostHoldAsync(organizationId, holdId, actualCostMicros, quotaUsed, ct) && apiKeyId is { } key && budgetWarnings is not null
+            && await BudgetAsync(organizationId, key, ct) is { } period)
+            await budgetWarnings.CheckAsync(organizationId, key, period, ct);
     }
 
     /// <summary>Gives every leg of the hold back, the quota use included: the call failed before it cost anything.</summary>

@@ -40,9 +40,26 @@ internal sealed class UsageMeter(IServiceScopeFactory scopes, TimeProvider clock
             return earlier;
         var prices = scope.ServiceProvider.GetRequiredService<PriceCatalog>();
         var cost = e.CostMicros ?? (e.InputTokens == 0 && e.OutputTokens == 0 ? 0 : await prices.CostAsync(e.Provider, e.Model, e.InputTokens, e.OutputTokens, ct));
-        var now = clock.GetUtcNow();
+        var record = ToRecord(e, cost, clock.GetUtcNow());
+        db.Add(record);
+        try
+        {
+            await db.SaveChangesAsync(ct);
+            return record;
+        }
+        catch (DbUpdateException ex) when (UniqueViolation.Is(ex))
+        {
+            db.ChangeTracker.Clear();
+            // A concurrent retry with the same id got there first: its record is ours.
+            return await FindAsync(db, e.Id, ct) ?? throw new InvalidOperationException($"Usage record {e.Id} could not be written.");
+        }
+    }
+
+    /// <summary>The row of one call: names normalized, a time in the future taken as now, and the hour it counts in.</summary>
+    internal static UsageRecord ToRecord(UsageEntry e, long cost, DateTimeOffset now)
+    {
         var at = (e.OccurredAt is { } given && given < now ? given : now).ToUniversalTime();
-        var record = new UsageRecord
+        return new UsageRecord
         {
             Id = Guid.CreateVersion7(now),
             IdempotencyKey = e.Id,
@@ -61,24 +78,12 @@ internal sealed class UsageMeter(IServiceScopeFactory scopes, TimeProvider clock
             CreatedAt = at,
             HourStart = UsageTime.HourOf(at),
         };
-        db.Add(record);
-        try
-        {
-            await db.SaveChangesAsync(ct);
-            return record;
-        }
-        catch (DbUpdateException ex) when (UniqueViolation.Is(ex))
-        {
-            db.ChangeTracker.Clear();
-            // A concurrent retry with the same id got there first: its record is ours.
-            return await FindAsync(db, e.Id, ct) ?? throw new InvalidOperationException($"Usage record {e.Id} could not be written.");
-        }
     }
 
     static async Task<UsageRecord?> FindAsync(AppDbContext db, string id, CancellationToken ct) =>
         await db.Set<UsageRecord>().AsNoTracking().FirstOrDefaultAsync(r => r.IdempotencyKey == id, ct);
 
-    static void Validate(UsageEntry e)
+    internal static void Validate(UsageEntry e)
     {
         if (string.IsNullOrWhiteSpace(e.Id) || e.Id.Length > MaxIdLength)
             throw new ArgumentException($"A usage id is 1 to {MaxIdLength} characters.", nameof(e));
