@@ -145,6 +145,8 @@ internal sealed class UsageModelConfiguration :
         builder.HasIndex(r => new { r.UserId, r.CreatedAt });
         builder.HasIndex(r => new { r.ApiKeyId, r.CreatedAt });
         builder.HasIndex(r => new { r.Aggregated, r.HourStart });
+        // A credit lease nobody closed is posted at the sum of the records that name it (Ledger.ReconcileLeaseAsync).
+        builder.HasIndex(r => r.ReservationId);
         // No keys to users or the org: usage records are money history and outlive both, keeping only their ids.
     }
 

@@ -1431,6 +1431,9 @@ namespace AiHub.Data.Migrations.Postgres
                         .IsUnique()
                         .HasDatabaseName("ix_usage_records_idempotency_key");
 
+                    b.HasIndex("ReservationId")
+                        .HasDatabaseName("ix_usage_records_reservation_id");
+
                     b.HasIndex("Aggregated", "HourStart")
                         .HasDatabaseName("ix_usage_records_aggregated_hour_start");
 
