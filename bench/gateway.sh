@@ -193,11 +193,12 @@ done
 # Every request the route handled, by status, as ASP.NET Core counted them: the independent count of calls.
 curl -sf "$base/metrics" | grep '^http_server_request_duration_seconds_count{' | grep 'http_route="/v1/chat/completions"' >"$out/aihub-requests.txt" || true
 by_status=$(sed -n 's/.*http_response_status_code="\([0-9]*\)".* \([0-9][0-9]*\)$/\1 \2/p' "$out/aihub-requests.txt" | awk '{ n[$1] += $2 } END { for (s in n) printf "%s:%d ", s, n[s] }')
-# An answer (200, or a 5xx after the hold when no model could answer) has exactly one record; a client that left (499)
-# has one only when its call was already under way (status Cancelled); a 4xx refusal has none.
+# A 200 has one record (Succeeded; Incomplete when the stream was cut; Cancelled when the client left after the first
+# event), a 5xx after the hold one (Failed); a 499 (the client left first) one only when its call was under way; a 4xx
+# refusal none. So: every answer is recorded (answers <= records) and no record lacks a request (records <= requests).
 status_counts=$(sed -n 's/.*http_response_status_code="\([0-9]*\)".* \([0-9][0-9]*\)$/\1 \2/p' "$out/aihub-requests.txt")
 answers=$(awk '$1 == 200 || $1 ~ /^5/ { n += $2 } END { printf "%d\n", n }' <<<"$status_counts")
-left=$(awk '$1 == 499 { n += $2 } END { printf "%d\n", n }' <<<"$status_counts")
+requests=$(awk '$1 == 200 || $1 ~ /^5/ || $1 == 499 { n += $2 } END { printf "%d\n", n }' <<<"$status_counts")
 reserved=$(jq .reservedMicros <<<"$balance")
 spent=$(($(jq -n --argjson g "$grant" '$g * 1000000') - $(jq .balanceMicros <<<"$balance")))
 stop_aihub
@@ -212,7 +213,6 @@ else
 fi
 records=$(awk '{ n += $2 } END { printf "%d\n", n }' <<<"$records_by_status")
 distinct=$(awk '{ n += $3 } END { printf "%d\n", n }' <<<"$records_by_status")
-cancelled=$(awk '$1 == "Cancelled" { n += $2 } END { printf "%d\n", n }' <<<"$records_by_status")
 cost=$(awk '{ n += $4 } END { printf "%d\n", n }' <<<"$records_by_status")
 cp "$run/aihub.log" "$out/aihub-process.log" 2>/dev/null || true
 
@@ -223,8 +223,8 @@ check() { # NAME DETAIL STATUS
   [[ $3 == 0 ]] || verdict=FAILED
 }
 echo "== money check, $database, run started $started UTC" >"$report"
-check "one usage record per call" "$((records - cancelled)) records of answers for $answers answers, $cancelled of calls the client left for $left that left ($(tr '\n' ',' <<<"$records_by_status" | sed 's/,$//; s/,/; /g'): status, records, calls, micro-credits; requests by status: ${by_status% })" \
-  "$([[ $((records - cancelled)) == "$answers" && $cancelled -le $left && $records == "$distinct" && $answers -gt 0 ]]; echo $?)"
+check "one usage record per call" "$records records for $answers answers and $requests requests past the key ($(tr '\n' ',' <<<"$records_by_status" | sed 's/,$//; s/,/; /g'): status, records, calls, micro-credits; requests by status: ${by_status% })" \
+  "$([[ $answers -gt 0 && $answers -le $records && $records -le $requests && $records == "$distinct" ]]; echo $?)"
 check "credits spent = cost of the records" "spent $spent, records cost $cost micro-credits" "$([[ $spent == "$cost" ]]; echo $?)"
 check "no hold left open" "reserved $reserved micro-credits" "$([[ $reserved == 0 ]]; echo $?)"
 check "ledger verify" "$(tail -n 1 "$run/ledger-verify.txt")" "$verify_rc"
