@@ -25,7 +25,7 @@ postgres=""
 while (($#)); do
   case $1 in
     --postgres) postgres=$2; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) log "unknown argument: $1 (see --help)"; exit 2 ;;
   esac
 done
