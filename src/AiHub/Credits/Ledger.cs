@@ -215,6 +215,8 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
     /// </summary>
     public async Task<List<(Guid AccountId, long Balance, long Entries, long Reserved, long Held)>> VerifyAsync(CancellationToken ct)
     {
+        // One snapshot for every read: a hold closing between them on a live node would otherwise look like a mismatch.
+        await using var snapshot = await db.Database.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct);
         // Summed here in 128 bits: a SQL sum of bigints overflows (an error on both databases) on a ledger it should report.
         var sums = new Dictionary<Guid, (Int128 Amount, Int128 Held)>();
         void Add(Guid account, long amount, long held)

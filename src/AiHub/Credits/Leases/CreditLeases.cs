@@ -26,7 +26,11 @@ internal sealed class LeaseSettings
     [Range(1, 1024)]
     public int Multiple { get; set; } = 16;
 
-    /// <summary>A new lease for calls that count a plan quota holds this many uses of it.</summary>
+    /// <summary>A spender whose lease runs out within a second gets leases twice as large, up to this many times a call.</summary>
+    [Range(1, 65_536)]
+    public int MaxMultiple { get; set; } = 1024;
+
+    /// <summary>A new lease for calls that count a plan quota holds this many uses of it (scaled with the lease's size).</summary>
     [Range(1, 100_000)]
     public int QuotaUses { get; set; } = 64;
 
@@ -81,7 +85,7 @@ internal sealed partial class CreditLeases(
             ct.ThrowIfCancellationRequested();
             if (_stopping)
                 throw new ObjectDisposedException(nameof(CreditLeases), "The node is stopping; it takes no more calls.");
-            var slot = _slots.GetOrAdd(key, static _ => new Slot());
+            var slot = _slots.GetOrAdd(key, static (_, first) => new Slot { Multiple = first }, _settings.Multiple);
             Task<Lease> acquiring;
             var mine = false;
             lock (slot)
@@ -92,6 +96,9 @@ internal sealed partial class CreditLeases(
                         return new LeasedHold(lease.HoldId, spender, amount, callId, quota is not null);
                     // It cannot cover this call (or is too old): it takes no more, and closes once its calls are settled.
                     slot.Current = null;
+                    // Used up within a second: a busy spender would otherwise pay a ledger hold and close every few calls.
+                    if (clock.GetUtcNow() - lease.CreatedAt < TimeSpan.FromSeconds(1))
+                        slot.Multiple = Math.Min(slot.Multiple * 2, Math.Max(_settings.MaxMultiple, _settings.Multiple));
                     CloseWhenDrained(lease);
                 }
                 if (slot.Acquiring is null)
@@ -148,13 +155,17 @@ internal sealed partial class CreditLeases(
         try
         {
             Lease lease;
-            var many = amount <= CreditLimits.MaxEntryMicros / _settings.Multiple ? amount * _settings.Multiple : CreditLimits.MaxEntryMicros;
+            int multiple;
+            lock (slot)
+                multiple = slot.Multiple;
+            var many = amount <= CreditLimits.MaxEntryMicros / multiple ? amount * multiple : CreditLimits.MaxEntryMicros;
+            var uses = (int)Math.Min(100_000, (long)_settings.QuotaUses * multiple / _settings.Multiple);
             try
             {
-                lease = await HoldLeaseAsync(spender, many, quota, _settings.QuotaUses);
+                lease = await HoldLeaseAsync(spender, many, quota, uses);
             }
             catch (ProblemException refused) when (refused.Status is StatusCodes.Status402PaymentRequired or StatusCodes.Status403Forbidden
-                                                   && (many > amount || (quota is not null && _settings.QuotaUses > 1)))
+                                                   && (many > amount || (quota is not null && uses > 1)))
             {
                 lease = await HoldLeaseAsync(spender, amount, quota, 1);
             }
@@ -295,6 +306,9 @@ internal sealed partial class CreditLeases(
     sealed class Slot
     {
         public Lease? Current;
+
+        /// <summary>How many calls' worth the next lease holds; grows while leases run out within a second.</summary>
+        public int Multiple;
 
         public Task<Lease>? Acquiring;
     }
