@@ -38,6 +38,7 @@ public sealed partial class ApiContractTests(SqliteChatFixture fixture) : IClass
         var teamId = await CreateAsync(client, owner, orgId, "teams", new { name = "Team" });
         var key = await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/api-keys", new { name = "ci", permissions = ChatUse }, HttpStatusCode.Created);
         var keyId = key.GetProperty("key").GetProperty("id").GetGuid();
+        var keySecret = key.GetProperty("secret").GetString()!;
         await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/invitations", new { email = NewEmail("invited"), role = "member" }, HttpStatusCode.Created);
         fixture.Fake.Enqueue(FakeScript.Reply("A short answer."), ChatFixture.Main);
         var answer = await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/workspaces/{wsId}/conversations/{conversationId}/messages",
@@ -49,12 +50,9 @@ public sealed partial class ApiContractTests(SqliteChatFixture fixture) : IClass
             ["kbId"] = kbId.ToString(), ["sources/{id}"] = sourceId.ToString(), ["uploadId"] = uploadId.ToString(),
             ["orgId"] = orgId.ToString(), ["wsId"] = wsId.ToString(), ["userId"] = UserIdOf(owner).ToString(),
             ["workspaces/{id}"] = wsId.ToString(), ["conversations/{id}"] = conversationId.ToString(),
-            ["teams/{id}"] = teamId.ToString(), ["api-keys/{id}"] = keyId.ToString(),
+            ["teams/{id}"] = teamId.ToString(), ["api-keys/{id}"] = keyId.ToString(), ["models/{id}"] = ChatFixture.Main,
             ["shared-conversations/{token}"] = share.GetProperty("token").GetString()!,
-            ["models/{id}"] = ChatFixture.Main,
         };
-        // /v1 is called with an API key, not a session: the key is its tenant.
-        var secret = key.GetProperty("secret").GetString()!;
 
         var problems = new List<string>();
         var shapes = new Shapes(document);
@@ -68,9 +66,8 @@ public sealed partial class ApiContractTests(SqliteChatFixture fixture) : IClass
             var url = Fill(path, values);
             Assert.True(url is not null, $"{path} has a parameter this test cannot fill; add it to the values or to Unreachable.");
             var caller = path.StartsWith("/api/admin", StringComparison.Ordinal) ? admin : owner;
-            using var request = As(caller, HttpMethod.Get, url);
-            if (path.StartsWith("/v1/", StringComparison.Ordinal))
-                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", secret);
+            // The OpenAI-compatible API answers org API keys only.
+            using var request = path.StartsWith("/v1/", StringComparison.Ordinal) ? WithApiKey(keySecret, url) : As(caller, HttpMethod.Get, url);
             using var response = await client.SendAsync(request, Ct);
             Assert.True(response.IsSuccessStatusCode, $"GET {url} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(Ct)}");
             if (response.Content.Headers.ContentType?.MediaType != "application/json")
@@ -151,6 +148,13 @@ public sealed partial class ApiContractTests(SqliteChatFixture fixture) : IClass
         && content.TryGetProperty("application/json", out var json) ? json.GetProperty("schema") : default;
 
     /// <summary>The path with its parameters filled, by the segment before them when the name alone is ambiguous; null when one is unknown.</summary>
+    static HttpRequestMessage WithApiKey(string secret, string url)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Get, url);
+        request.Headers.Authorization = new("Bearer", secret);
+        return request;
+    }
+
     static string? Fill(string path, Dictionary<string, string> values)
     {
         var unknown = false;
