@@ -10,6 +10,8 @@ using AiHub.Credits.Plans;
 using AiHub.Credits.Usage;
 using AiHub.Infrastructure.Errors;
 using AiHub.Organizations;
+using AiHub.Organizations.ApiKeys;
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
@@ -56,6 +58,8 @@ internal sealed class GatewayCalls
         var wire = _wires[(int)format] ?? throw new ProblemException(StatusCodes.Status404NotFound, "Not found.",
             $"No resource matches {http.Request.Method} {http.Request.Path}.", ProblemTypes.NotFound);
         // The key first: a caller without one gets nothing read or parsed.
+        if (!http.User.IsApiKey())
+            await KeepAuthenticationFailureAsync(http);
         var key = GatewayCaller.Require(http, OrgPermissions.ChatUse);
         var ct = http.RequestAborted;
         var request = wire.Parse(await ReadBodyAsync(http, ct));
@@ -73,6 +77,22 @@ internal sealed class GatewayCalls
         {
             await call.AbandonAsync();
         }
+    }
+
+    /// <summary>
+    /// The authentication middleware drops a failed result; its reason (unknown, revoked, expired) is what the client
+    /// needs, so it is read again (the handler answers from its own cache) for the refusal to name it.
+    /// </summary>
+    static async Task KeepAuthenticationFailureAsync(HttpContext http)
+    {
+        var result = await http.AuthenticateAsync();
+        if (result.Failure is not null)
+            http.Features.Set<IAuthenticateResultFeature>(new FailedAuthentication(result));
+    }
+
+    sealed class FailedAuthentication(AuthenticateResult result) : IAuthenticateResultFeature
+    {
+        public AuthenticateResult? AuthenticateResult { get; set; } = result;
     }
 
     /// <summary>The body, read up to the limit: a larger one is refused with 413 as soon as the limit is passed.</summary>
@@ -193,6 +213,7 @@ internal sealed class GatewayCalls
     sealed class Call(GatewayCalls owner, HttpContext http, IWireFormat wire, GatewayChatRequest request, CallPlan plan, LeasedHold hold, long started)
     {
         readonly CancellationToken _ct = http.RequestAborted;
+        bool _clientGone;
         Exception? _failure;
         PricedTarget? _failed;
 
@@ -351,7 +372,7 @@ internal sealed class GatewayCalls
             }
             // Cut, timed out or left by the client: only what was delivered is charged.
             var delivered = owner._tokens.Count(candidate.Target.Model, text);
-            var cancelled = _ct.IsCancellationRequested;
+            var cancelled = _ct.IsCancellationRequested || _clientGone;
             await PayAsync(candidate, attempt.InputTokens ?? candidate.EstimatedInput, delivered, cancelled ? UsageStatus.Cancelled : UsageStatus.Incomplete);
             if (!cancelled)
                 await WriteAsync(wire.ErrorEvent(new ProblemDetails
@@ -370,10 +391,12 @@ internal sealed class GatewayCalls
             try
             {
                 var result = await http.Response.BodyWriter.WriteAsync(bytes, _ct);
-                return !result.IsCanceled && !result.IsCompleted;
+                _clientGone |= result.IsCanceled || result.IsCompleted;
+                return !_clientGone;
             }
             catch (Exception e) when (e is OperationCanceledException or IOException or ConnectionResetException)
             {
+                _clientGone = true;
                 return false;
             }
         }

@@ -322,7 +322,7 @@ internal sealed class OpenAIPassthrough(HttpClient http, Uri endpoint, string? a
                 reader.Read();
                 if (reader.TokenType == JsonTokenType.String && reader.ValueSpan.Length > 0)
                 {
-                    _delivered.Append(reader.GetString());
+                    Deliver(ref reader);
                     said = true;
                 }
             }
@@ -365,7 +365,11 @@ internal sealed class OpenAIPassthrough(HttpClient http, Uri endpoint, string? a
                         var arguments = !name && reader.ValueTextEquals("arguments"u8);
                         reader.Read();
                         if ((name || arguments) && reader.TokenType == JsonTokenType.String)
-                            _delivered.Append(reader.GetString()).Append(name ? " " : "");
+                        {
+                            Deliver(ref reader);
+                            if (name)
+                                _delivered.Append(' ');
+                        }
                         else
                             reader.Skip();
                     }
@@ -377,6 +381,19 @@ internal sealed class OpenAIPassthrough(HttpClient http, Uri endpoint, string? a
                 }
             }
         }
+    }
+
+    /// <summary>Appends a string token's text without a string per chunk: a chunk's delta is a word or a few.</summary>
+    void Deliver(ref Utf8JsonReader reader)
+    {
+        var length = reader.HasValueSequence ? (int)reader.ValueSequence.Length : reader.ValueSpan.Length;
+        if (length > 256)
+        {
+            _delivered.Append(reader.GetString());
+            return;
+        }
+        Span<char> text = stackalloc char[256];
+        _delivered.Append(text[..reader.CopyString(text)]);
     }
 
     bool Usage(ref Utf8JsonReader reader)

@@ -10,6 +10,9 @@ internal static class SecurityHeaders
     /// <summary>The reference UI at <c>/docs</c> configures itself with an inline script.</summary>
     const string ApiReferencePath = "/docs";
 
+    const string MachineApiPath = "/v1";
+    const string MachineApiPolicy = "default-src 'none'; frame-ancestors 'none'";
+
     public static IApplicationBuilder UseSecurityHeaders(this IApplicationBuilder app)
     {
         var settings = app.ApplicationServices.GetRequiredService<IOptions<SecuritySettings>>().Value;
@@ -29,7 +32,8 @@ internal static class SecurityHeaders
                 headers.XContentTypeOptions = "nosniff";
                 headers.XFrameOptions = "DENY";
                 headers["Referrer-Policy"] = "strict-origin-when-cross-origin";
-                headers.ContentSecurityPolicy = Policy(http.Request, images, media.Value);
+                // The machine API's answers are never pages: the strictest policy, the same for every answer.
+                headers.ContentSecurityPolicy = http.Request.Path.StartsWithSegments(MachineApiPath) ? MachineApiPolicy : Policy(http.Request, images, media.Value);
                 return Task.CompletedTask;
             });
             return next(http);
