@@ -154,7 +154,7 @@ public abstract class MessagesGatewayTests(ChatFixture fixture)
         var marker = Guid.NewGuid().ToString("N");
 
         using var whole = await PostAsync(caller, "/v1/messages", Ask(ChatFixture.Main, "hi " + marker, stream: false,
-            extra: ""","system":"Be brief.","output_format":{"type":"json_schema","schema":{"type":"object","properties":{"a":{"type":"string"}}}}"""));
+            extra: ""","system":"Be brief.","metadata":{"user_id":"end-user-7"},"output_format":{"type":"json_schema","schema":{"type":"object","properties":{"a":{"type":"string"}}}}"""));
 
         Assert.Equal(HttpStatusCode.OK, whole.StatusCode);
         var message = JsonNode.Parse(await whole.Content.ReadAsStringAsync(Ct))!;
@@ -165,6 +165,7 @@ public abstract class MessagesGatewayTests(ChatFixture fixture)
         // The structured output reaches the OpenAI provider as its response_format.
         Assert.Equal("json_schema", upstream.Body!.Value.GetProperty("response_format").GetProperty("type").GetString());
         Assert.Equal("system", upstream.Body!.Value.GetProperty("messages")[0].GetProperty("role").GetString());
+        Assert.Equal("end-user-7", upstream.Body!.Value.GetProperty("user").GetString());
 
         var streamed = Guid.NewGuid().ToString("N");
         using var response = await PostAsync(caller, "/v1/messages", Ask(ChatFixture.Main, "again " + streamed, stream: true));

@@ -30,7 +30,7 @@ internal static class AnthropicRequests
         };
         ReadToolChoice(body["tool_choice"], options);
         if (User(body["metadata"]) is { } user)
-            (options.AdditionalProperties ??= [])["user"] = user;
+            (options.AdditionalProperties ??= [])[Translation.TranslatedCall.EndUser] = user;
 
         return new GatewayChatRequest
         {

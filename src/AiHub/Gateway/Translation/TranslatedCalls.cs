@@ -42,6 +42,9 @@ internal interface IRendering
 /// </summary>
 internal sealed class TranslatedCall(GatewayChatRequest request, ModelTarget target, int maxOutputTokens, IRendering rendering) : IUpstreamCall
 {
+    /// <summary>Where a request's end-user id (Anthropic's <c>metadata.user_id</c>) waits in the options for a provider that takes one.</summary>
+    public const string EndUser = "user";
+
     readonly StringBuilder _delivered = new();
 
     public bool Finished { get; private set; }
@@ -126,6 +129,21 @@ internal sealed class TranslatedCall(GatewayChatRequest request, ModelTarget tar
         var options = request.Options.Clone();
         options.ModelId = target.Model;
         options.MaxOutputTokens = maxOutputTokens;
+        if (options.AdditionalProperties?.TryGetValue(EndUser, out var value) == true && value is string user)
+        {
+            options.AdditionalProperties.Remove(EndUser);
+            // OpenAI's end-user id is a field the abstraction does not model; an Anthropic client reads no such raw options.
+            var earlier = options.RawRepresentationFactory;
+            options.RawRepresentationFactory = client =>
+            {
+                var raw = earlier?.Invoke(client);
+                if (client.GetService<OpenAI.Chat.ChatClient>() is null)
+                    return raw;
+                var completion = raw as OpenAI.Chat.ChatCompletionOptions ?? new OpenAI.Chat.ChatCompletionOptions();
+                completion.EndUserId = user;
+                return completion;
+            };
+        }
         return options;
     }
 
