@@ -33,14 +33,16 @@ internal sealed class GatewayCalls
     readonly TokenCounter _tokens;
     readonly CreditLeases _leases;
     readonly UsageWriter _usage;
+    readonly KeyTokenLimits _tokenLimits;
     readonly TimeProvider _clock;
     readonly ChatTimeoutSettings _timeouts;
     readonly long _maxRequestBytes;
     readonly IWireFormat?[] _wires;
 
-    public GatewayCalls(RouteCache routes, TokenCounter tokens, CreditLeases leases, UsageWriter usage, TimeProvider clock,
+    public GatewayCalls(RouteCache routes, TokenCounter tokens, CreditLeases leases, UsageWriter usage, KeyTokenLimits tokenLimits, TimeProvider clock,
         IOptions<ChatSettings> chat, IOptions<GatewaySettings> settings, IEnumerable<IWireFormat> wires)
     {
+        _tokenLimits = tokenLimits;
         _routes = routes;
         _tokens = tokens;
         _leases = leases;
@@ -66,9 +68,10 @@ internal sealed class GatewayCalls
         var spender = GatewayCaller.SpenderOf(key);
         var chain = await _routes.RouteAsync(key.OrganizationId, request.Model, ct);
         var plan = Plan(request, chain);
+        await _tokenLimits.CheckAsync(key, ct);
         var started = Stopwatch.GetTimestamp();
         var hold = await _leases.HoldAsync(spender, plan.Most, "gw:" + Guid.NewGuid().ToString("N"), QuotaKind.ChatQuestions, ct);
-        var call = new Call(this, http, wire, request, plan, hold, started);
+        var call = new Call(this, http, key, wire, request, plan, hold, started);
         try
         {
             await (request.Stream ? call.StreamAsync() : call.CompleteAsync());
@@ -210,7 +213,7 @@ internal sealed class GatewayCalls
     }
 
     /// <summary>One call after its hold: the attempts, then the one settlement (or release) and usage record.</summary>
-    sealed class Call(GatewayCalls owner, HttpContext http, IWireFormat wire, GatewayChatRequest request, CallPlan plan, LeasedHold hold, long started)
+    sealed class Call(GatewayCalls owner, HttpContext http, ApiKeyIdentity key, IWireFormat wire, GatewayChatRequest request, CallPlan plan, LeasedHold hold, long started)
     {
         readonly CancellationToken _ct = http.RequestAborted;
         bool _clientGone;
@@ -410,6 +413,7 @@ internal sealed class GatewayCalls
             Closed = true;
             await owner._leases.SettleAsync(hold, charged, CancellationToken.None);
             await RecordAsync(answering.Target, input, output, status, charged);
+            await owner._tokenLimits.AddAsync(key, input + output, CancellationToken.None);
             return (input, output);
         }
 

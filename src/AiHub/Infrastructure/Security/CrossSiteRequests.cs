@@ -30,7 +30,11 @@ internal static class CrossSiteRequests
     static bool IsCookieAuthenticated(HttpContext http) =>
         http.User.Identity?.IsAuthenticated == true
         && !http.Request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
-        && QueryTokens.Of(http.Request) is null;
+        && QueryTokens.Of(http.Request) is null
+        // An x-api-key header wins over the cookie in the sign-in selector; another site's page cannot send it without CORS.
+        && !(http.Request.Headers.Authorization.Count == 0 && http.Request.Headers.ContainsKey(ApiKeyHeader));
+
+    const string ApiKeyHeader = "x-api-key";
 
     static bool IsStateChanging(string method) =>
         !(HttpMethods.IsGet(method) || HttpMethods.IsHead(method) || HttpMethods.IsOptions(method) || HttpMethods.IsTrace(method));
