@@ -82,10 +82,14 @@ public abstract class LeaseTests(IdentityHost host)
         await leases.SettleAsync(holds[1], Credit, Ct);
         foreach (var hold in holds[2..])
             await leases.ReleaseAsync(hold, Ct);
-        await leases.StopAsync(Ct);
+        await leases.CloseAllAsync(Ct);
         var after = await LegsAsync(call);
+        var next = await leases.HoldAsync(call.Spender, Credit, "after-close", QuotaKind.ChatQuestions, Ct);
+        await leases.ReleaseAsync(next, Ct);
+        await leases.StopAsync(Ct);
 
         Assert.Single(holds.Select(h => h.HoldId).Distinct());
+        Assert.NotEqual(holds[0].HoldId, next.HoldId);
         Assert.Equal(((1000 * Credit, 16 * Credit), 64L), (whileHeld.Pool, whileHeld.Questions));
         Assert.Equal((1000 * Credit - Credit / 2 - Credit, 0L), after.Pool);
         Assert.Equal((100 * Credit - Credit / 2 - Credit, 0L), after.Allowance);

@@ -86,29 +86,35 @@ internal sealed partial class CreditLeases(
             if (_stopping)
                 throw new ObjectDisposedException(nameof(CreditLeases), "The node is stopping; it takes no more calls.");
             var slot = _slots.GetOrAdd(key, static (_, first) => new Slot { Multiple = first }, _settings.Multiple);
-            Task<Lease> acquiring;
+            Task<Lease>? acquiring = null;
             var mine = false;
+            // A slot the sweep dropped since it was looked up is not shared any more: look again.
             lock (slot)
             {
-                if (slot.Current is { } lease)
+                if (!slot.Removed)
                 {
-                    if (lease.TryTake(amount, quota is not null, clock.GetUtcNow(), _settings))
-                        return new LeasedHold(lease.HoldId, spender, amount, callId, quota is not null);
-                    // It cannot cover this call (or is too old): it takes no more, and closes once its calls are settled.
-                    slot.Current = null;
-                    // Used up within a second: a busy spender would otherwise pay a ledger hold and close every few calls.
-                    if (clock.GetUtcNow() - lease.CreatedAt < TimeSpan.FromSeconds(1))
-                        slot.Multiple = Math.Min(slot.Multiple * 2, Math.Max(_settings.MaxMultiple, _settings.Multiple));
-                    CloseWhenDrained(lease);
+                    if (slot.Current is { } lease)
+                    {
+                        if (lease.TryTake(amount, quota is not null, clock.GetUtcNow(), _settings))
+                            return new LeasedHold(lease.HoldId, spender, amount, callId, quota is not null);
+                        // It cannot cover this call (or is too old): it takes no more, and closes once its calls are settled.
+                        slot.Current = null;
+                        // Used up within a second: a busy spender would otherwise pay a ledger hold and close every few calls.
+                        if (clock.GetUtcNow() - lease.CreatedAt < TimeSpan.FromSeconds(1))
+                            slot.Multiple = Math.Min(slot.Multiple * 2, Math.Max(_settings.MaxMultiple, _settings.Multiple));
+                        CloseWhenDrained(lease);
+                    }
+                    if (slot.Acquiring is null)
+                    {
+                        mine = true;
+                        // Off the lock: on SQLite the ledger's work may complete synchronously.
+                        slot.Acquiring = Task.Run(() => AcquireAsync(slot, spender, amount, quota), CancellationToken.None);
+                    }
+                    acquiring = slot.Acquiring;
                 }
-                if (slot.Acquiring is null)
-                {
-                    mine = true;
-                    // Off the lock: on SQLite the ledger's work may complete synchronously.
-                    slot.Acquiring = Task.Run(() => AcquireAsync(slot, spender, amount, quota), CancellationToken.None);
-                }
-                acquiring = slot.Acquiring;
             }
+            if (acquiring is null)
+                continue;
             try
             {
                 // The lease is asked for regardless of this caller's token: another caller may use it, and nothing is taken yet.
@@ -257,22 +263,49 @@ internal sealed partial class CreditLeases(
     }
 
     /// <summary>Retires leases that are too old or idle, closes those whose calls are all settled, and drops empty slots.</summary>
-    void Sweep(bool stoppingAll)
+    /// <param name="only">With <paramref name="stoppingAll"/>: retire only these leases.</param>
+    void Sweep(bool stoppingAll, HashSet<Guid>? only = null)
     {
         var now = clock.GetUtcNow();
         foreach (var (key, slot) in _slots)
         {
             lock (slot)
             {
-                if (slot.Current is { } lease && (stoppingAll || lease.Stale(now, _settings)))
+                if (slot.Current is { } lease && ((stoppingAll && only?.Contains(lease.HoldId) != false) || lease.Stale(now, _settings)))
                     slot.Current = null;
                 if (slot.Current is null && slot.Acquiring is null)
-                    _slots.TryRemove(new KeyValuePair<(Spender, QuotaKind?), Slot>(key, slot));
+                    slot.Removed = _slots.TryRemove(new KeyValuePair<(Spender, QuotaKind?), Slot>(key, slot));
             }
         }
         foreach (var lease in _open.Values)
-            if (stoppingAll || lease.Stale(now, _settings) ? lease.Retire() : lease.ReadyToClose())
+            if ((stoppingAll && only?.Contains(lease.HoldId) != false) || lease.Stale(now, _settings) ? lease.Retire() : lease.ReadyToClose())
                 StartClose(lease);
+    }
+
+    /// <summary>
+    /// Closes every lease open now, each once its calls in flight are settled, so that balances, budgets and quotas show
+    /// exactly what was spent; calls after this open new leases.
+    /// </summary>
+    public async Task CloseAllAsync(CancellationToken ct)
+    {
+        // A lease still being asked for (perhaps by callers who gave up) is open too once it arrives.
+        var acquiring = new List<Task>();
+        foreach (var slot in _slots.Values)
+            lock (slot)
+                if (slot.Acquiring is { } pending)
+                    acquiring.Add(pending);
+        await Task.WhenAll(acquiring).WaitAsync(ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        ct.ThrowIfCancellationRequested();
+        var open = _open.Keys.ToHashSet();
+        Sweep(stoppingAll: true, open);
+        while (open.Any(_open.ContainsKey))
+        {
+            await Task.WhenAll(_closing.Values);
+            if (!open.Any(_open.ContainsKey))
+                break;
+            await Task.Delay(TimeSpan.FromMilliseconds(20), clock, ct);
+            Sweep(stoppingAll: true, open);
+        }
     }
 
     /// <summary>Takes no more calls, waits for those in flight while the host allows, then closes every lease.</summary>
@@ -280,26 +313,17 @@ internal sealed partial class CreditLeases(
     {
         _stopping = true;
         await base.StopAsync(cancellationToken);
-        Sweep(stoppingAll: true);
-        while (!_open.IsEmpty && !cancellationToken.IsCancellationRequested)
+        try
         {
-            await Task.WhenAll(_closing.Values);
-            if (_open.IsEmpty)
-                break;
-            try
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(20), clock, cancellationToken);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
-            Sweep(stoppingAll: true);
+            await CloseAllAsync(cancellationToken);
         }
-        // Out of time: the calls still in flight are not charged, rather than keeping their lease open past the process.
-        foreach (var lease in _open.Values)
-            if (lease.ForceClose())
-                StartClose(lease);
+        catch (OperationCanceledException)
+        {
+            // Out of time: the calls still in flight are not charged, rather than keeping their lease open past the process.
+            foreach (var lease in _open.Values)
+                if (lease.ForceClose())
+                    StartClose(lease);
+        }
         await Task.WhenAll(_closing.Values);
     }
 
@@ -311,6 +335,8 @@ internal sealed partial class CreditLeases(
         public int Multiple;
 
         public Task<Lease>? Acquiring;
+
+        public bool Removed;
     }
 
     /// <summary>One ledger hold and what the calls in memory have taken of it; every change under its own small lock.</summary>
