@@ -1431,6 +1431,9 @@ namespace AiHub.Data.Migrations.Postgres
                         .IsUnique()
                         .HasDatabaseName("ix_usage_records_idempotency_key");
 
+                    b.HasIndex("ReservationId")
+                        .HasDatabaseName("ix_usage_records_reservation_id");
+
                     b.HasIndex("Aggregated", "HourStart")
                         .HasDatabaseName("ix_usage_records_aggregated_hour_start");
 
@@ -2647,6 +2650,10 @@ namespace AiHub.Data.Migrations.Postgres
                         .HasColumnType("character varying(64)")
                         .HasColumnName("secret_hash");
 
+                    b.Property<int?>("TokensPerMinute")
+                        .HasColumnType("integer")
+                        .HasColumnName("tokens_per_minute");
+
                     b.Property<Guid?>("WorkspaceId")
                         .HasColumnType("uuid")
                         .HasColumnName("workspace_id");
@@ -2673,6 +2680,8 @@ namespace AiHub.Data.Migrations.Postgres
                             t.HasCheckConstraint("ck_api_keys_budget", "monthly_budget_credits IS NULL OR monthly_budget_credits >= 0");
 
                             t.HasCheckConstraint("ck_api_keys_rate_limit", "rate_limit_per_minute IS NULL OR rate_limit_per_minute BETWEEN 1 AND 100000");
+
+                            t.HasCheckConstraint("ck_api_keys_tokens_per_minute", "tokens_per_minute IS NULL OR tokens_per_minute BETWEEN 1 AND 100000000");
                         });
                 });
 

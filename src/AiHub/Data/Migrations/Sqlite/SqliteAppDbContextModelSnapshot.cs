@@ -1411,6 +1411,9 @@ namespace AiHub.Data.Migrations.Sqlite
                         .IsUnique()
                         .HasDatabaseName("ix_usage_records_idempotency_key");
 
+                    b.HasIndex("ReservationId")
+                        .HasDatabaseName("ix_usage_records_reservation_id");
+
                     b.HasIndex("Aggregated", "HourStart")
                         .HasDatabaseName("ix_usage_records_aggregated_hour_start");
 
@@ -2623,6 +2626,10 @@ namespace AiHub.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("secret_hash");
 
+                    b.Property<int?>("TokensPerMinute")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("tokens_per_minute");
+
                     b.Property<Guid?>("WorkspaceId")
                         .HasColumnType("TEXT")
                         .HasColumnName("workspace_id");
@@ -2649,6 +2656,8 @@ namespace AiHub.Data.Migrations.Sqlite
                             t.HasCheckConstraint("ck_api_keys_budget", "monthly_budget_credits IS NULL OR monthly_budget_credits >= 0");
 
                             t.HasCheckConstraint("ck_api_keys_rate_limit", "rate_limit_per_minute IS NULL OR rate_limit_per_minute BETWEEN 1 AND 100000");
+
+                            t.HasCheckConstraint("ck_api_keys_tokens_per_minute", "tokens_per_minute IS NULL OR tokens_per_minute BETWEEN 1 AND 100000000");
                         });
                 });
 
