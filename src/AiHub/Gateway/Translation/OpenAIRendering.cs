@@ -37,16 +37,7 @@ internal sealed class OpenAIRendering(string id, long created, string model, boo
         {
             json.WriteStartArray("tool_calls"u8);
             foreach (var call in calls)
-            {
-                json.WriteStartObject();
-                json.WriteString("id"u8, call.CallId);
-                json.WriteString("type"u8, "function"u8);
-                json.WriteStartObject("function"u8);
-                json.WriteString("name"u8, call.Name);
-                json.WriteString("arguments"u8, Rendered.Arguments(call));
-                json.WriteEndObject();
-                json.WriteEndObject();
-            }
+                WriteToolCall(json, call, index: null);
             json.WriteEndArray();
         }
         json.WriteEndObject();
@@ -59,6 +50,21 @@ internal sealed class OpenAIRendering(string id, long created, string model, boo
         json.WriteEndObject();
         json.Flush();
         return output.WrittenMemory;
+    }
+
+    /// <summary>One tool call as OpenAI writes it; a streamed chunk also says which of the answer's calls it is.</summary>
+    static void WriteToolCall(Utf8JsonWriter json, FunctionCallContent call, int? index)
+    {
+        json.WriteStartObject();
+        if (index is { } i)
+            json.WriteNumber("index"u8, i);
+        json.WriteString("id"u8, call.CallId);
+        json.WriteString("type"u8, "function"u8);
+        json.WriteStartObject("function"u8);
+        json.WriteString("name"u8, call.Name);
+        json.WriteString("arguments"u8, Rendered.Arguments(call));
+        json.WriteEndObject();
+        json.WriteEndObject();
     }
 
     public void Update(ChatResponseUpdate update, IBufferWriter<byte> output)
@@ -76,15 +82,7 @@ internal sealed class OpenAIRendering(string id, long created, string model, boo
                     Chunk(output, json =>
                     {
                         json.WriteStartArray("tool_calls"u8);
-                        json.WriteStartObject();
-                        json.WriteNumber("index"u8, index);
-                        json.WriteString("id"u8, call.CallId);
-                        json.WriteString("type"u8, "function"u8);
-                        json.WriteStartObject("function"u8);
-                        json.WriteString("name"u8, call.Name);
-                        json.WriteString("arguments"u8, Rendered.Arguments(call));
-                        json.WriteEndObject();
-                        json.WriteEndObject();
+                        WriteToolCall(json, call, index);
                         json.WriteEndArray();
                     }, null);
                     break;
