@@ -9,12 +9,13 @@ namespace AiHub.Gateway;
 /// <summary>Who calls <c>/v1</c>: an org API key, checked here so that a refusal is written in the caller's wire format.</summary>
 internal static class GatewayCaller
 {
-    /// <summary>The request's API key, holding <paramref name="permission"/>; 401 with the key's problem, or 403.</summary>
-    public static ApiKeyIdentity Require(HttpContext http, string permission)
+    /// <summary>The request's API key, holding <paramref name="permission"/>; 401 naming what is wrong with the key, or 403.</summary>
+    public static async ValueTask<ApiKeyIdentity> RequireAsync(HttpContext http, string permission)
     {
         if (http.User.ApiKey() is not { } key)
         {
-            var failure = http.Features.Get<IAuthenticateResultFeature>()?.AuthenticateResult?.Failure?.Message;
+            // The middleware keeps no failure reason; the handler's result is cached for the request, so asking again costs nothing.
+            var failure = (await http.AuthenticateAsync()).Failure?.Message;
             throw new ProblemException(StatusCodes.Status401Unauthorized, "The API key is not valid.",
                 failure ?? "Send an organisation's API key as Authorization: Bearer ahk_… (or x-api-key: ahk_…).", ProblemTypes.InvalidApiKey);
         }

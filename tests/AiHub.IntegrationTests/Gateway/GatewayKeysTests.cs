@@ -98,6 +98,8 @@ public abstract class GatewayKeysTests(GatewayKeysHost fixture)
 
         Assert.Equal(HttpStatusCode.Unauthorized, without.StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, wrong.StatusCode);
+        // Every /v1 endpoint names what is wrong with the key, not only the chat ones.
+        Assert.Contains("unknown", await wrong.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.Forbidden, narrow.StatusCode);
         Assert.Contains("chat:use", await narrow.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
     }

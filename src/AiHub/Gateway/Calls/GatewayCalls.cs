@@ -60,9 +60,7 @@ internal sealed class GatewayCalls
         var wire = _wires[(int)format] ?? throw new ProblemException(StatusCodes.Status404NotFound, "Not found.",
             $"No resource matches {http.Request.Method} {http.Request.Path}.", ProblemTypes.NotFound);
         // The key first: a caller without one gets nothing read or parsed.
-        if (!http.User.IsApiKey())
-            await KeepAuthenticationFailureAsync(http);
-        var key = GatewayCaller.Require(http, OrgPermissions.ChatUse);
+        var key = await GatewayCaller.RequireAsync(http, OrgPermissions.ChatUse);
         var ct = http.RequestAborted;
         var request = wire.Parse(await ReadBodyAsync(http, ct));
         var spender = GatewayCaller.SpenderOf(key);
@@ -86,18 +84,6 @@ internal sealed class GatewayCalls
     /// The authentication middleware drops a failed result; its reason (unknown, revoked, expired) is what the client
     /// needs, so it is read again (the handler answers from its own cache) for the refusal to name it.
     /// </summary>
-    static async Task KeepAuthenticationFailureAsync(HttpContext http)
-    {
-        var result = await http.AuthenticateAsync();
-        if (result.Failure is not null)
-            http.Features.Set<IAuthenticateResultFeature>(new FailedAuthentication(result));
-    }
-
-    sealed class FailedAuthentication(AuthenticateResult result) : IAuthenticateResultFeature
-    {
-        public AuthenticateResult? AuthenticateResult { get; set; } = result;
-    }
-
     /// <summary>The body, read up to the limit: a larger one is refused with 413 as soon as the limit is passed.</summary>
     async Task<JsonObject> ReadBodyAsync(HttpContext http, CancellationToken ct)
     {

@@ -45,7 +45,7 @@ internal static class EmbeddingEndpoints
         HttpContext http, EmbeddingModels models, KnowledgeEmbedder embedder, TokenCounter tokens, KeyTokenLimits tokenLimits,
         EmbeddingDimensions dimensions, CancellationToken ct)
     {
-        var key = GatewayCaller.Require(http, OrgPermissions.ChatUse);
+        var key = await GatewayCaller.RequireAsync(http, OrgPermissions.ChatUse);
         var request = Parse(await ReadAsync(http, ct));
         var model = Resolve(models, request.Model);
         for (var i = 0; i < request.Input.Count; i++)

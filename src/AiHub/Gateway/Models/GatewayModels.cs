@@ -65,7 +65,7 @@ internal static class ModelEndpoints
         [Microsoft.AspNetCore.Mvc.FromQuery(Name = "after_id")] string? afterId = null,
         [Microsoft.AspNetCore.Mvc.FromQuery(Name = "before_id")] string? beforeId = null)
     {
-        var key = GatewayCaller.Require(http, OrgPermissions.ChatUse);
+        var key = await GatewayCaller.RequireAsync(http, OrgPermissions.ChatUse);
         var models = Listed(await catalog.ForOrgAsync(key.OrganizationId, ct));
         if (!IsAnthropic(http))
             return TypedResults.Ok(new OpenAIModelList("list", [.. models.Select(m => OpenAI(m, since))]));
@@ -74,7 +74,7 @@ internal static class ModelEndpoints
 
     static async Task<Results<Ok<OpenAIModel>, Ok<AnthropicModel>>> Get(string id, HttpContext http, ModelCatalog catalog, ServingSince since, CancellationToken ct)
     {
-        var key = GatewayCaller.Require(http, OrgPermissions.ChatUse);
+        var key = await GatewayCaller.RequireAsync(http, OrgPermissions.ChatUse);
         var model = Listed(await catalog.ForOrgAsync(key.OrganizationId, ct)).FirstOrDefault(m => string.Equals(m.Id, id.Trim(), StringComparison.OrdinalIgnoreCase))
             ?? throw new ProblemException(StatusCodes.Status404NotFound, "No such model.",
                 $"The model '{id}' does not exist or this API key may not use it; GET /v1/models lists the models it may use.", ProblemTypes.ModelNotFound);
