@@ -1,4 +1,5 @@
 using AiHub.Admin;
+using AiHub.Billing;
 using AiHub.Chat;
 using AiHub.Components;
 using AiHub.Credits;
@@ -24,6 +25,7 @@ builder.AddCredits();             // the credit ledger: reserve, settle, release
 builder.AddChat();                // providers, models, conversations, streaming chat, tools
 builder.AddKnowledge();           // knowledge bases: uploads, ingestion, transcripts, hybrid search, citations
 builder.AddGateway();             // the OpenAI- and Anthropic-compatible /v1 API
+builder.AddBilling();             // Stripe and eWAY: plan subscriptions, credit packages, invoices, exactly-once webhooks
 builder.AddWebUi();               // Blazor + MudBlazor shell
 
 var app = builder.Build();
@@ -35,6 +37,7 @@ app.MapCreditEndpoints();
 app.MapChatEndpoints();
 app.MapKnowledgeEndpoints();
 app.MapGatewayEndpoints();
+app.MapBillingEndpoints();
 app.MapAdminEndpoints();
 app.MapWebUi();
 

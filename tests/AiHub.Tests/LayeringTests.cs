@@ -21,6 +21,7 @@ public sealed class LayeringTests
         ["AiHub.Chat"],
         ["AiHub.Knowledge"],
         ["AiHub.Gateway"],
+        ["AiHub.Billing"],
         ["AiHub.Admin"],
         ["AiHub.Components"],
     ];

@@ -37,6 +37,9 @@ internal sealed class CreditAccount
 
     public long Reserved { get; set; }
 
+    /// <summary>A refund or dispute took back credits already spent, so the balance is below what is held; nothing more can be taken until it is paid back.</summary>
+    public bool Overdrawn { get; set; }
+
     public DateTimeOffset CreatedAt { get; init; }
 }
 
@@ -153,7 +156,7 @@ internal sealed class CreditModelConfiguration :
         builder.ToTable("credit_accounts", t =>
         {
             t.HasCheckConstraint("ck_credit_accounts_reserved", "reserved >= 0");
-            t.HasCheckConstraint("ck_credit_accounts_available", "balance - reserved >= 0");
+            t.HasCheckConstraint("ck_credit_accounts_available", "balance - reserved >= 0 OR overdrawn");
         });
         builder.Property(a => a.Owner).HasConversion<string>().HasMaxLength(16);
         builder.HasIndex(a => new { a.Owner, a.UserId, a.OrganizationId }).IsUnique();

@@ -6,8 +6,9 @@ using Microsoft.EntityFrameworkCore;
 namespace AiHub.Credits;
 
 /// <summary>One movement of <see cref="Ledger.PostAllAsync"/>; <paramref name="Refuse"/> words the answer, from what is free, when taking would overdraw.</summary>
+/// <param name="MayOverdraw">A <see cref="CreditKind.Refund"/> that takes back bought credits already spent: the balance may go below zero, and the account is marked overdrawn.</param>
 internal sealed record Posting(Guid AccountId, CreditKind Kind, long Amount, string Reference, Guid? ActorId, string IdempotencyKey,
-    Func<long, ProblemException>? Refuse = null);
+    Func<long, ProblemException>? Refuse = null, bool MayOverdraw = false);
 
 /// <summary>An account a hold draws on, and the refusal to give, from what is free, when it is short.</summary>
 internal sealed record AccountLeg(Guid AccountId, Func<long, ProblemException> Short);
@@ -109,6 +110,8 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
             if (posting.Kind is CreditKind.Reservation or CreditKind.Release or CreditKind.Usage)
                 throw new ArgumentException("AI calls pay through holds: HoldAsync, then PostHoldAsync or VoidHoldAsync.", nameof(postings));
             CreditLimits.RequireEntry(posting.Amount, "amount");
+            if (posting.MayOverdraw && posting.Kind != CreditKind.Refund)
+                throw new ArgumentException("Only a refund may overdraw an account.", nameof(postings));
         }
         var entries = await RunAsync(new PostOperation(postings, inTransaction), ct);
         await ForgetAsync(postings.Select(p => (Guid?)p.AccountId));

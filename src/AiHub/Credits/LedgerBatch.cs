@@ -200,12 +200,16 @@ internal static class LedgerBatch
                 // Taking never reaches into what is held for calls; adding never passes the largest balance.
                 if (posting.Amount >= 0 && balance > CreditLimits.MaxBalanceMicros - posting.Amount)
                     throw CreditLimits.OutOfRange("amount", CreditLimits.BalanceRule);
-                if (posting.Amount < 0 && balance - account.Reserved + posting.Amount < 0)
+                if (posting.Amount < 0 && !posting.MayOverdraw && balance - account.Reserved + posting.Amount < 0)
                     throw posting.Refuse?.Invoke(balance - account.Reserved) ?? Ledger.Short(-posting.Amount, balance - account.Reserved);
                 after[account.Id] = balance + posting.Amount;
             }
             foreach (var (id, balance) in after)
-                rows.Accounts[id].Balance = balance;
+            {
+                var account = rows.Accounts[id];
+                account.Balance = balance;
+                account.Overdrawn = balance - account.Reserved < 0;
+            }
             var entries = p.Postings.Select(posting => new CreditEntry
             {
                 Id = Guid.CreateVersion7(now), AccountId = posting.AccountId, Kind = posting.Kind, Amount = posting.Amount,

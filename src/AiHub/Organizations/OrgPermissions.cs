@@ -22,12 +22,13 @@ internal static class OrgPermissions
     public const string CreditsManage = Prefix + "credits:manage";
     public const string KnowledgeRead = Prefix + "knowledge:read";
     public const string KnowledgeManage = Prefix + "knowledge:manage";
+    public const string BillingManage = Prefix + "billing:manage";
 
     public static readonly IReadOnlyList<string> All =
     [
         OrgRead, OrgManage, OrgDelete, MembersRead, MembersManage, TeamsRead, TeamsManage,
         WorkspacesRead, WorkspacesManage, ApiKeysRead, ApiKeysManage, ActivityRead, ChatUse, CreditsRead, CreditsManage,
-        KnowledgeRead, KnowledgeManage,
+        KnowledgeRead, KnowledgeManage, BillingManage,
     ];
 
     /// <summary>The permission's public name, without the policy prefix: <c>members:manage</c>.</summary>

@@ -144,6 +144,27 @@ internal sealed partial class PlanCatalog(AppDbContext db, AuditLog audit, IQuot
         return await OfOrgAsync(orgId, ct);
     }
 
+    /// <summary>
+    /// Moves an organisation to the plan its subscription pays for (or back to FREE); unlike an admin's assignment it may
+    /// keep a plan no longer offered, since the customer still pays for it. Returns the code it was on.
+    /// </summary>
+    public async Task<string> SetPaidPlanAsync(Guid orgId, string code, string reason, CancellationToken ct)
+    {
+        var row = await db.Set<OrgPlan>().IgnoreQueryFilters().FirstOrDefaultAsync(p => p.OrganizationId == orgId, ct);
+        var from = row?.PlanCode ?? Plan.Free;
+        if (from == code || !await db.Organizations.AnyAsync(o => o.Id == orgId, ct))
+            return from;
+        if (row is null)
+            db.Add(row = new OrgPlan { OrganizationId = orgId, PlanCode = code });
+        row.PlanCode = code;
+        row.Since = clock.GetUtcNow();
+        row.ChangedBy = null;
+        audit.Add(PlanAuditKinds.OrgPlanChanged, null, new { from, to = code, reason }, null, orgId);
+        await db.SaveChangesAsync(ct);
+        db.ChangeTracker.Clear();
+        return from;
+    }
+
     public static PlanResponse Describe(Plan p) => new(
         p.Code, p.Name, p.ChatQuestions, p.ChatPeriod, p.StorageBytes, p.Videos,
         p.PriceCents / 100m, p.PriceCents, p.Currency, p.GrantMicros / (decimal)Micros.PerCredit, p.GrantMicros, p.Active, p.SortOrder, p.MaxFileBytes);

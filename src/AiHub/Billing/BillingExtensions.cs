@@ -1,0 +1,23 @@
+using AiHub.Billing.Invoices;
+using AiHub.Billing.Payments;
+using AiHub.Billing.Subscriptions;
+using AiHub.Infrastructure.Configuration;
+
+namespace AiHub.Billing;
+
+public static class BillingExtensions
+{
+    /// <summary>Payments through Stripe or eWAY: plan subscriptions, credit packages, invoices, exactly-once webhooks, reconciliation.</summary>
+    public static IHostApplicationBuilder AddBilling(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddSettings<BillingSettings>(BillingSettings.Section);
+        services.AddScoped<PaymentGateways>();
+        services.AddScoped<PaymentRecorder>();
+        services.AddScoped<SubscriptionSync>();
+        services.AddScoped<InvoiceIssuer>();
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapBillingEndpoints(this IEndpointRouteBuilder app) => app;
+}
