@@ -79,6 +79,10 @@ internal interface IPaymentGateway
     /// <summary>Whether the gateway renews subscriptions itself (Stripe), or AiHub charges a stored token each period (eWAY).</summary>
     bool RenewsItself { get; }
 
+    /// <summary>Creates the customer at the gateway, or updates its name, email, address and tax id; returns the gateway's customer id.</summary>
+    /// <remarks>eWAY keeps customers only as card tokens, made on the hosted page: it returns <see cref="BillingCustomer.CustomerId"/> as it is (null at first).</remarks>
+    Task<string?> SaveCustomerAsync(BillingCustomer customer, CancellationToken ct);
+
     Task<CheckoutStart> StartCheckoutAsync(CheckoutRequest request, CancellationToken ct);
 
     /// <summary>Reads the visit's outcome from the gateway: on the customer's return, and again by the sweep for those who never came back.</summary>

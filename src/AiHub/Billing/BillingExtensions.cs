@@ -1,3 +1,4 @@
+using AiHub.Billing.Checkout;
 using AiHub.Billing.Invoices;
 using AiHub.Billing.Payments;
 using AiHub.Billing.Subscriptions;
@@ -16,6 +17,7 @@ public static class BillingExtensions
         services.AddScoped<PaymentRecorder>();
         services.AddScoped<SubscriptionSync>();
         services.AddScoped<InvoiceIssuer>();
+        services.AddScoped<Checkouts>();
         return builder;
     }
 

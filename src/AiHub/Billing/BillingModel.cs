@@ -11,7 +11,7 @@ internal sealed class BillingCustomer : ITenantOwned
     public Guid OrganizationId { get; init; }
 
     /// <summary>The gateway's name (<see cref="IPaymentGateway.Name"/>): <c>stripe</c> or <c>eway</c>.</summary>
-    public required string Gateway { get; init; }
+    public required string Gateway { get; set; }
 
     /// <summary>The gateway's customer id (Stripe <c>cus_…</c>; eWAY's token customer id once a card is saved).</summary>
     public string? CustomerId { get; set; }

@@ -1,0 +1,125 @@
+using AiHub.Billing;
+using AiHub.Billing.Payments;
+using AiHub.Billing.Subscriptions;
+using AiHub.Credits;
+using AiHub.Credits.Plans;
+using AiHub.Data;
+using AiHub.Infrastructure.Money;
+using AiHub.IntegrationTests.Credits;
+using AiHub.IntegrationTests.Support;
+using AiHub.Organizations;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace AiHub.IntegrationTests.Billing;
+
+/// <summary>The one path money takes into AiHub: a payment reported any number of times is one row, one ledger entry and one invoice.</summary>
+public abstract class PaymentRecorderTests(IdentityHost host)
+{
+    static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task A_package_reported_many_times_at_once_credits_once_with_one_invoice()
+    {
+        var (orgId, buyer) = await NewOrgAsync();
+        var paid = Package(orgId, buyer, $"pi_{Guid.NewGuid():N}", PaymentStatus.Succeeded);
+
+        await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Task.Run(() => RecordAsync(paid), Ct)));
+
+        await using var scope = host.App.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var payment = await db.Set<Payment>().IgnoreQueryFilters().SingleAsync(p => p.ExternalId == paid.ExternalId, Ct);
+        Assert.Equal(PaymentStatus.Succeeded, payment.Status);
+        Assert.Equal(10 * Micros.PerCredit, await host.BalanceMicrosAsync(buyer));
+        Assert.Single(await db.Set<CreditEntry>().Where(e => e.IdempotencyKey == PaymentRecorder.PurchaseKey(payment)).ToListAsync(Ct));
+        var invoice = await db.Set<Invoice>().IgnoreQueryFilters().SingleAsync(i => i.PaymentId == payment.Id, Ct);
+        Assert.Equal(1_000, invoice.TotalMinor);
+        Assert.Empty(await host.VerifyLedgerAsync());
+    }
+
+    [Fact]
+    public async Task Invoice_numbers_have_no_gaps_when_payments_race()
+    {
+        var (orgId, buyer) = await NewOrgAsync();
+        await Task.WhenAll(Enumerable.Range(0, 12).Select(i => Task.Run(() => RecordAsync(Package(orgId, buyer, $"pi_{Guid.NewGuid():N}", PaymentStatus.Succeeded)), Ct)));
+
+        await using var scope = host.App.Services.CreateAsyncScope();
+        var sequences = await scope.ServiceProvider.GetRequiredService<AppDbContext>().Set<Invoice>().IgnoreQueryFilters()
+            .Select(i => i.Sequence).OrderBy(s => s).ToListAsync(Ct);
+        Assert.Equal(Enumerable.Range(1, sequences.Count).Select(i => (long)i), sequences);
+    }
+
+    [Fact]
+    public async Task A_refund_of_spent_credits_overdraws_the_account_once_and_the_ledger_still_verifies()
+    {
+        var (orgId, buyer) = await NewOrgAsync();
+        var external = $"pi_{Guid.NewGuid():N}";
+        await RecordAsync(Package(orgId, buyer, external, PaymentStatus.Succeeded));
+        await using (var scope = host.App.Services.CreateAsyncScope())
+            await scope.ServiceProvider.GetRequiredService<Ledger>().PostAsync(buyer, CreditKind.Adjustment, -8 * Micros.PerCredit, "spent", null, $"spend:{external}", Ct);
+
+        var refunded = Package(orgId, buyer, external, PaymentStatus.Refunded) with { RefundedMinor = 1_000 };
+        await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => Task.Run(() => RecordAsync(refunded), Ct)));
+
+        var account = await host.AccountAsync(buyer);
+        Assert.Equal(-8 * Micros.PerCredit, account.Balance);
+        Assert.True(account.Overdrawn);
+        await using var check = host.App.Services.CreateAsyncScope();
+        var db = check.ServiceProvider.GetRequiredService<AppDbContext>();
+        Assert.Equal(PaymentStatus.Refunded, (await db.Set<Payment>().IgnoreQueryFilters().SingleAsync(p => p.ExternalId == external, Ct)).Status);
+        Assert.Single(await db.Set<Invoice>().IgnoreQueryFilters().Where(i => i.Kind == InvoiceKind.CreditNote && i.TotalMinor == -1_000 && i.OrganizationId == orgId).ToListAsync(Ct));
+        Assert.Empty(await host.VerifyLedgerAsync());
+        var problem = await Assert.ThrowsAsync<AiHub.Infrastructure.Errors.ProblemException>(() =>
+            check.ServiceProvider.GetRequiredService<Ledger>().PostAsync(buyer, CreditKind.Adjustment, -1, "more", null, $"more:{external}", Ct));
+        Assert.Equal(402, problem.Status);
+    }
+
+    [Fact]
+    public async Task A_subscription_grants_its_plan_keeps_it_through_the_grace_and_an_ended_one_is_final()
+    {
+        var (orgId, _) = await NewOrgAsync();
+        var now = DateTimeOffset.UtcNow;
+        var active = new GatewaySubscription("stripe", $"sub_{Guid.NewGuid():N}", orgId, "PRO", SubscriptionStatus.Active, now, now.AddMonths(1), null, false);
+        await using var scope = host.App.Services.CreateAsyncScope();
+        var sync = scope.ServiceProvider.GetRequiredService<SubscriptionSync>();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+
+        await sync.ApplyAsync(active, Ct);
+        Assert.Equal("PRO", (await PlanCatalog.PlanOfAsync(db, orgId, Ct)).Code);
+
+        await sync.ApplyAsync(active with { Status = SubscriptionStatus.PastDue }, Ct);
+        Assert.Equal("PRO", (await PlanCatalog.PlanOfAsync(db, orgId, Ct)).Code);
+
+        await sync.ApplyAsync(active with { Status = SubscriptionStatus.Canceled }, Ct);
+        Assert.Equal(Plan.Free, (await PlanCatalog.PlanOfAsync(db, orgId, Ct)).Code);
+
+        await sync.ApplyAsync(active, Ct);
+        Assert.Equal(Plan.Free, (await PlanCatalog.PlanOfAsync(db, orgId, Ct)).Code);
+    }
+
+    static GatewayPayment Package(Guid orgId, Guid buyer, string externalId, PaymentStatus status) =>
+        new("stripe", externalId, orgId, PaymentKind.Credits, status, 1_000, 0, "USD", 0, false, DateTimeOffset.UtcNow,
+            PackageCode: "CREDITS_10", BuyerUserId: buyer);
+
+    async Task RecordAsync(GatewayPayment payment)
+    {
+        await using var scope = host.App.Services.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<PaymentRecorder>().RecordAsync(payment, Ct);
+    }
+
+    async Task<(Guid OrgId, Guid UserId)> NewOrgAsync()
+    {
+        var user = await host.App.Services.NewAppUserAsync("billing");
+        await using var scope = host.App.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var org = new Organization { Id = Guid.CreateVersion7(), Name = "Billing " + user.Email, CreatedAt = DateTimeOffset.UtcNow };
+        db.Add(org);
+        db.Add(new Membership { OrganizationId = org.Id, UserId = user.Id, Role = OrgRole.Owner, JoinedAt = DateTimeOffset.UtcNow });
+        await db.SaveChangesAsync(Ct);
+        return (org.Id, user.Id);
+    }
+}
+
+public sealed class PaymentRecorderOnSqlite(SqliteIdentityFixture fixture) : PaymentRecorderTests(fixture.Host), IClassFixture<SqliteIdentityFixture>;
+
+public sealed class PaymentRecorderOnPostgres(PostgresIdentityFixture fixture) : PaymentRecorderTests(fixture.Host), IClassFixture<PostgresIdentityFixture>;
