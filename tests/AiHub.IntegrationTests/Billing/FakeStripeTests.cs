@@ -160,6 +160,32 @@ public sealed partial class FakeStripeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Checkout_refuses_what_stripe_refuses_and_a_session_past_its_time_expires_and_cannot_be_paid()
+    {
+        var monthly = await PlanPriceAsync("aihub_plan_basic", 2_900);
+        var recurringInPaymentMode = await Assert.ThrowsAsync<StripeException>(() => _stripe.V1.Checkout.Sessions.CreateAsync(new SessionCreateOptions
+        {
+            Mode = "payment",
+            LineItems = [new SessionLineItemOptions { Price = monthly.Id, Quantity = 1 }],
+            SuccessUrl = "https://hub.test/ok",
+        }, cancellationToken: Ct));
+        Assert.Equal((HttpStatusCode.BadRequest, "line_items[0][price]"), (recurringInPaymentMode.HttpStatusCode, recurringInPaymentMode.StripeError.Param));
+        var noLines = await Assert.ThrowsAsync<StripeException>(() => _stripe.V1.Checkout.Sessions.CreateAsync(new SessionCreateOptions { Mode = "payment", SuccessUrl = "https://hub.test/ok" }, cancellationToken: Ct));
+        Assert.Equal(("parameter_missing", "line_items"), (noLines.StripeError.Code, noLines.StripeError.Param));
+
+        var start = DateTimeOffset.UtcNow;
+        _fake.UtcNow = start;
+        var session = await PackageCheckoutAsync(null, 1_000);
+        _fake.UtcNow = start.AddHours(25);
+
+        Assert.Equal("expired", (await _stripe.V1.Checkout.Sessions.GetAsync(session.Id, cancellationToken: Ct)).Status);
+        Assert.Equal(HttpStatusCode.Conflict, (await PostPageAsync(session.Url, "pay")).StatusCode);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => _fake.PayAsync(session.Id));
+        Assert.Contains(_fake.Events, e => (string?)e["type"] == "checkout.session.expired");
+        Assert.DoesNotContain(_fake.Events, e => (string?)e["type"] == "checkout.session.completed");
+    }
+
+    [Fact]
     public async Task A_bank_transfer_completes_unpaid_and_succeeds_when_it_settles()
     {
         var session = await PackageCheckoutAsync(null, 700);
