@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Stripe;
 using Stripe.Checkout;
@@ -366,6 +367,58 @@ public sealed partial class FakeStripeTests : IAsyncLifetime
         Assert.Equal(2, cycle.Data.Count);
         var retried = await _fake.RetryInvoiceAsync(open.Id, succeed: true);
         Assert.Equal("paid", (string?)retried["status"]);
+    }
+
+    [Fact]
+    public async Task A_dashboard_refund_of_a_plan_payment_leads_back_to_its_invoice_and_a_canceling_subscription_ends_at_renewal()
+    {
+        var subscription = await PaidSubscriptionAsync("aihub_plan_basic", 2_900);
+        var invoice = await _stripe.V1.Invoices.GetAsync(subscription.LatestInvoiceId, new InvoiceGetOptions { Expand = ["payments"] }, cancellationToken: Ct);
+        var intentId = Assert.Single(invoice.Payments.Data).Payment.PaymentIntentId;
+
+        var refund = await _fake.RefundFromDashboardAsync(intentId, 900);
+
+        var delivered = _sink.Received.Single(r => r.Type == "charge.refunded").Event;
+        Assert.Null(delivered.Request.Id);
+        var charge = (Charge)delivered.Data.Object;
+        Assert.Equal((900L, false, (string)refund["charge"]!), (charge.AmountRefunded, charge.Refunded, charge.Id));
+        var payments = await _stripe.V1.InvoicePayments.ListAsync(new InvoicePaymentListOptions
+        {
+            Payment = new InvoicePaymentPaymentOptions { Type = "payment_intent", PaymentIntent = charge.PaymentIntentId },
+        }, cancellationToken: Ct);
+        Assert.Equal(invoice.Id, Assert.Single(payments.Data).InvoiceId);
+
+        await _stripe.V1.Subscriptions.UpdateAsync(subscription.Id, new SubscriptionUpdateOptions { CancelAtPeriodEnd = true }, cancellationToken: Ct);
+        Assert.Null(await _fake.RenewAsync(subscription.Id, succeed: true));
+        var ended = await _stripe.V1.Subscriptions.GetAsync(subscription.Id, cancellationToken: Ct);
+        Assert.Equal(("canceled", subscription.Items.Data[0].CurrentPeriodEnd), (ended.Status, ended.EndedAt!.Value));
+        Assert.Single((await _stripe.V1.Invoices.ListAsync(new InvoiceListOptions { Subscription = subscription.Id }, cancellationToken: Ct)).Data);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => _fake.RenewAsync(subscription.Id, succeed: true));
+    }
+
+    [Fact]
+    public async Task Events_reach_an_in_memory_host_through_the_webhook_client_before_the_control_method_returns()
+    {
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.WebHost.UseTestServer();
+        await using var app = builder.Build();
+        var received = new List<string>();
+        app.Run(async context =>
+        {
+            using var reader = new StreamReader(context.Request.Body);
+            var evt = EventUtility.ConstructEvent(await reader.ReadToEndAsync(), context.Request.Headers["Stripe-Signature"].ToString(), _fake.WebhookSecret);
+            lock (received)
+                received.Add(evt.Type);
+        });
+        await app.StartAsync(Ct);
+        _fake.WebhookClient = app.GetTestClient();
+        _fake.WebhookUrl = new Uri(_fake.WebhookClient.BaseAddress!, "/api/billing/stripe/webhook");
+
+        await _fake.PayAsync((await PackageCheckoutAsync(null, 1_000)).Id);
+
+        lock (received)
+            Assert.Equal("checkout.session.completed", received[^1]);
+        Assert.Empty(_sink.Received);
     }
 
     [Fact]
