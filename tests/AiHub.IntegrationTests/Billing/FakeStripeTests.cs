@@ -422,6 +422,28 @@ public sealed partial class FakeStripeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_controls_answer_over_http_for_a_browser_or_a_standalone_fake()
+    {
+        var subscription = await PaidSubscriptionAsync("aihub_plan_basic", 2_900);
+        using var control = new HttpClient { BaseAddress = _fake.BaseAddress };
+
+        using var failed = await control.PostAsync($"_control/subscriptions/{subscription.Id}/renew?succeed=false", null, Ct);
+
+        Assert.Equal(HttpStatusCode.OK, failed.StatusCode);
+        var invoice = JsonNode.Parse(await failed.Content.ReadAsStringAsync(Ct))!;
+        Assert.Equal(("open", "subscription_cycle"), ((string?)invoice["status"], (string?)invoice["billing_reason"]));
+        Assert.Equal("past_due", (await _stripe.V1.Subscriptions.GetAsync(subscription.Id, cancellationToken: Ct)).Status);
+        using var retried = await control.PostAsync($"_control/invoices/{invoice["id"]}/retry", null, Ct);
+        Assert.Equal("paid", (string?)JsonNode.Parse(await retried.Content.ReadAsStringAsync(Ct))!["status"]);
+        Assert.Equal("active", (await _stripe.V1.Subscriptions.GetAsync(subscription.Id, cancellationToken: Ct)).Status);
+        using var again = await control.PostAsync($"_control/invoices/{invoice["id"]}/retry", null, Ct);
+        Assert.Equal(HttpStatusCode.BadRequest, again.StatusCode);
+        Assert.Contains("only an open invoice", (string?)JsonNode.Parse(await again.Content.ReadAsStringAsync(Ct))!["error"]!["message"], StringComparison.Ordinal);
+        using var unknown = await control.PostAsync("_control/nothing/x/y", null, Ct);
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+    }
+
+    [Fact]
     public async Task Portal_sessions_and_events_are_served_as_stripe_lists_them()
     {
         var customer = await _stripe.V1.Customers.CreateAsync(new CustomerCreateOptions { Name = "Acme" }, cancellationToken: Ct);
