@@ -407,8 +407,22 @@ public abstract class StripeStoryTests(StripeFixture fixture)
     }
 
     /// <summary>Until every Stripe event stored so far is handled: the handlers run as work items, after the webhook has answered.</summary>
-    Task WaitForQuietAsync() =>
-        WaitAsync(db => db.Set<WebhookEvent>().AllAsync(e => e.State != WebhookEventState.Received, Ct), "every stored event is handled");
+    async Task WaitForQuietAsync()
+    {
+        try
+        {
+            await WaitAsync(db => db.Set<WebhookEvent>().AllAsync(e => e.State != WebhookEventState.Received, Ct), "every stored event is handled");
+        }
+        catch (Xunit.Sdk.FailException)
+        {
+            await using var scope = Host.App.Services.CreateAsyncScope();
+            var stuck = await scope.ServiceProvider.GetRequiredService<AppDbContext>().Set<WebhookEvent>()
+                .Where(e => e.State == WebhookEventState.Received).Select(e => e.Type + " " + e.ObjectId + ": " + e.Error).ToListAsync(Ct);
+            var work = await scope.ServiceProvider.GetRequiredService<AppDbContext>().WorkItems
+                .Where(w => w.Kind == StripeEventWork.Kind && w.State != WorkState.Succeeded).Select(w => w.State + " " + w.Attempts + " " + w.LastError).ToListAsync(Ct);
+            Assert.Fail("Still waiting: " + string.Join("; ", stuck) + " | work: " + string.Join("; ", work));
+        }
+    }
 
     async Task AssertNoEventFailedAsync()
     {

@@ -40,9 +40,12 @@ internal static class StripeEventHandlers
 }
 
 /// <summary>Runs a stored Stripe event through its handler and records how it ended.</summary>
+/// <remarks>
+/// Each run gets a scope of its own: the billing services clear their context's change tracker, which must not touch
+/// the work runner's tracked item.
+/// </remarks>
 internal sealed partial class StripeEventWork(
-    AppDbContext db,
-    IEnumerable<IStripeEventHandler> handlers,
+    IServiceScopeFactory scopes,
     TimeProvider clock,
     ILogger<StripeEventWork> log) : IWorkHandler
 {
@@ -52,6 +55,9 @@ internal sealed partial class StripeEventWork(
 
     public async Task<WorkResult> RunAsync(WorkItem item, CancellationToken ct)
     {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+        var handlers = scope.ServiceProvider.GetServices<IStripeEventHandler>();
         var payload = System.Text.Json.JsonSerializer.Deserialize<StripeEventPayload>(item.Payload, System.Text.Json.JsonSerializerOptions.Web);
         var evt = payload is null ? null : await db.Set<WebhookEvent>().AsNoTracking().FirstOrDefaultAsync(e => e.Id == payload.WebhookEventId, ct);
         if (evt is null)
@@ -61,7 +67,7 @@ internal sealed partial class StripeEventWork(
         var handler = handlers.FirstOrDefault(h => h.Types.Contains(evt.Type));
         if (handler is null || evt.ObjectId is null)
         {
-            await MarkAsync(evt, WebhookEventState.Ignored, handler is null ? "Not an event AiHub handles." : "The event names no object.", ct);
+            await MarkAsync(db, evt, WebhookEventState.Ignored, handler is null ? "Not an event AiHub handles." : "The event names no object.", ct);
             return WorkResult.Success;
         }
         try
@@ -69,7 +75,7 @@ internal sealed partial class StripeEventWork(
             var outcome = await handler.HandleAsync(evt, ct);
             if (outcome.Ignored)
                 LogIgnored(evt.EventId, evt.Type, outcome.Reason ?? "");
-            await MarkAsync(evt, outcome.Ignored ? WebhookEventState.Ignored : WebhookEventState.Processed, outcome.Reason, ct);
+            await MarkAsync(db, evt, outcome.Ignored ? WebhookEventState.Ignored : WebhookEventState.Processed, outcome.Reason, ct);
             return WorkResult.Success;
         }
         catch (Exception e) when (!ct.IsCancellationRequested && (StripeApi.IsTransient(e) || e is PaymentGatewayException { Transient: true }))
@@ -83,13 +89,15 @@ internal sealed partial class StripeEventWork(
         {
             db.ChangeTracker.Clear();
             LogFailed(evt.EventId, evt.Type, Describe(e));
-            await MarkAsync(evt, WebhookEventState.Failed, Describe(e), ct);
+            await MarkAsync(db, evt, WebhookEventState.Failed, Describe(e), ct);
             return WorkResult.Fatal;
         }
     }
 
     public async Task GaveUpAsync(WorkItem item, string? error, CancellationToken ct)
     {
+        await using var scope = scopes.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
         var payload = System.Text.Json.JsonSerializer.Deserialize<StripeEventPayload>(item.Payload, System.Text.Json.JsonSerializerOptions.Web);
         if (payload is null)
             return;
@@ -99,7 +107,7 @@ internal sealed partial class StripeEventWork(
                 .SetProperty(w => w.Error, w => w.Error ?? Truncate(error)), ct);
     }
 
-    async Task MarkAsync(WebhookEvent evt, WebhookEventState state, string? error, CancellationToken ct)
+    async Task MarkAsync(AppDbContext db, WebhookEvent evt, WebhookEventState state, string? error, CancellationToken ct)
     {
         var now = clock.GetUtcNow();
         await db.Set<WebhookEvent>().Where(w => w.Id == evt.Id)
