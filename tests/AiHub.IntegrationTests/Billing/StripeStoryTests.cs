@@ -217,7 +217,8 @@ public abstract class StripeStoryTests(StripeFixture fixture)
         await Stripe.RefundFromDashboardAsync(intent);
 
         await WaitAsync(db => db.Set<Subscription>().IgnoreQueryFilters().AnyAsync(s => s.Id == subscription.Id && s.Status == SubscriptionStatus.Canceled, Ct), "the subscription ended");
-        Assert.Equal(Plan.Free, await PlanAsync(orgId));
+        await WaitAsync(async db => (await PlanCatalog.PlanOfAsync(db, orgId, Ct)).Code == Plan.Free, "the org is on FREE");
+        await WaitForQuietAsync();
         Assert.Equal("canceled", Stripe.Find(subscription.ExternalId)!["status"]!.GetValue<string>());
     }
 
