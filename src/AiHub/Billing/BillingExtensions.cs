@@ -19,13 +19,13 @@ public static class BillingExtensions
         services.AddScoped<SubscriptionSync>();
         services.AddScoped<InvoiceIssuer>();
         services.AddScoped<Checkouts>();
-        StripeBilling.Add(services);
+        StripeBillingExtensions.Add(services);
         return builder;
     }
 
     public static IEndpointRouteBuilder MapBillingEndpoints(this IEndpointRouteBuilder app)
     {
-        StripeBilling.Map(app);
+        StripeBillingExtensions.Map(app);
         return app;
     }
 }

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Http.Resilience;
 namespace AiHub.Billing.Stripe;
 
 /// <summary>Stripe's gateway, its webhook and the handlers of its events.</summary>
-internal static class StripeBilling
+internal static class StripeBillingExtensions
 {
     public static void Add(IServiceCollection services)
     {
