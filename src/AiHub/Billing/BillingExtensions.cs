@@ -1,6 +1,7 @@
 using AiHub.Billing.Checkout;
 using AiHub.Billing.Invoices;
 using AiHub.Billing.Payments;
+using AiHub.Billing.Stripe;
 using AiHub.Billing.Subscriptions;
 using AiHub.Infrastructure.Configuration;
 
@@ -18,8 +19,13 @@ public static class BillingExtensions
         services.AddScoped<SubscriptionSync>();
         services.AddScoped<InvoiceIssuer>();
         services.AddScoped<Checkouts>();
+        StripeBillingExtensions.Add(services);
         return builder;
     }
 
-    public static IEndpointRouteBuilder MapBillingEndpoints(this IEndpointRouteBuilder app) => app;
+    public static IEndpointRouteBuilder MapBillingEndpoints(this IEndpointRouteBuilder app)
+    {
+        StripeBillingExtensions.Map(app);
+        return app;
+    }
 }
