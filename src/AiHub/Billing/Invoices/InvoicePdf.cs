@@ -10,7 +10,7 @@ namespace AiHub.Billing.Invoices;
 /// Renders an invoice or credit note to PDF with PDFsharp, from the snapshots frozen when it was issued, so the same
 /// invoice gives the same bytes every time (fixed dates and document id).
 /// </summary>
-internal static class InvoicePdf
+internal static partial class InvoicePdf
 {
     const string Family = "Liberation Sans";
     const double Margin = 50;
@@ -101,8 +101,37 @@ internal static class InvoicePdf
 
         using var stream = new MemoryStream();
         document.Save(stream, closeStream: false);
-        return stream.ToArray();
+        return Stabilize(stream.ToArray(), invoice.Id);
     }
+
+    /// <summary>
+    /// PDFsharp tags each embedded font subset with six random letters (<c>KFBQXA+LiberationSans</c>) and gives the XMP
+    /// metadata random uuids; both are replaced by fixed values of the same length, so the file's offsets stay valid
+    /// and the same invoice gives the same bytes.
+    /// </summary>
+    internal static byte[] Stabilize(byte[] pdf, Guid id)
+    {
+        // Latin-1 maps each byte to one char and back, so the binary streams survive the round trip.
+        var text = System.Text.Encoding.Latin1.GetString(pdf);
+        var tags = new Dictionary<string, string>(StringComparer.Ordinal);
+        var fixedText = SubsetTag().Replace(text, m =>
+        {
+            if (!tags.TryGetValue(m.Groups["tag"].Value, out var replacement))
+            {
+                replacement = "AIHUB" + (char)('A' + tags.Count % 26);
+                tags[m.Groups["tag"].Value] = replacement;
+            }
+            return "/" + replacement + "+";
+        });
+        fixedText = XmpUuid().Replace(fixedText, "uuid:" + id.ToString("D"));
+        return System.Text.Encoding.Latin1.GetBytes(fixedText);
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"/(?<tag>[A-Z]{6})\+(?=Liberation)")]
+    private static partial System.Text.RegularExpressions.Regex SubsetTag();
+
+    [System.Text.RegularExpressions.GeneratedRegex("uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")]
+    private static partial System.Text.RegularExpressions.Regex XmpUuid();
 
     public static string FileName(Invoice invoice) => invoice.Number + ".pdf";
 
