@@ -34,4 +34,22 @@ internal static class MoneyText
 
     /// <summary>The amount with its currency code: <c>USD 12.34</c>.</summary>
     public static string Format(long minor, string currency) => $"{currency.ToUpperInvariant()} {Number(minor, currency)}";
+
+    /// <summary>Reads an amount typed as <c>29</c>, <c>29.5</c> or <c>1,234.56</c> into minor units, digit by digit; false for more decimals than the currency has.</summary>
+    public static bool TryParse(string? text, string currency, out long minor)
+    {
+        minor = 0;
+        var t = text?.Trim().Replace(",", "", StringComparison.Ordinal);
+        if (string.IsNullOrEmpty(t))
+            return false;
+        var exponent = Exponent(currency);
+        var parts = t.Split('.');
+        if (parts.Length > 2 || parts[0].Length == 0 && (parts.Length == 1 || parts[1].Length == 0))
+            return false;
+        var fraction = parts.Length == 2 ? parts[1] : "";
+        if (fraction.Length > exponent || !parts[0].All(char.IsAsciiDigit) || !fraction.All(char.IsAsciiDigit) || parts[0].Length > 15)
+            return false;
+        var digits = (parts[0].Length == 0 ? "0" : parts[0]) + fraction.PadRight(exponent, '0');
+        return long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out minor);
+    }
 }

@@ -18,6 +18,30 @@ public sealed class InvoicePdfTests
     public void Money_is_formatted_from_minor_units_with_the_currencys_exponent(long minor, string currency, string expected) =>
         Assert.Equal(expected, MoneyText.Format(minor, currency));
 
+    [Theory]
+    [InlineData("29", "USD", 2_900)]
+    [InlineData("29.5", "USD", 2_950)]
+    [InlineData("1,234.56", "AUD", 123_456)]
+    [InlineData(" .05 ", "USD", 5)]
+    [InlineData("1234", "JPY", 1_234)]
+    public void Typed_amounts_are_read_into_minor_units(string text, string currency, long expected)
+    {
+        Assert.True(MoneyText.TryParse(text, currency, out var minor));
+        Assert.Equal(expected, minor);
+    }
+
+    [Theory]
+    [InlineData("", "USD")]
+    [InlineData("1.234", "USD")]
+    [InlineData("12.5", "JPY")]
+    [InlineData("-3", "USD")]
+    [InlineData("1e3", "USD")]
+    [InlineData("1.2.3", "USD")]
+    [InlineData(".", "USD")]
+    [InlineData("99999999999999999999", "USD")]
+    public void Amounts_that_are_not_whole_minor_units_are_refused(string text, string currency) =>
+        Assert.False(MoneyText.TryParse(text, currency, out _));
+
     [Fact]
     public void The_PDF_holds_the_number_parties_lines_and_totals_and_is_the_same_bytes_each_time()
     {
