@@ -13,7 +13,7 @@ public sealed class EmailAttachmentTests
     {
         var mime = new EmailMessage("a@example.com", "Hi", "<p>Hi</p>", "Hi").ToMimeMessage(From);
 
-        Assert.Equal("multipart/alternative", mime.Body.ContentType.MimeType);
+        Assert.Equal("multipart/alternative", mime.Body?.ContentType.MimeType);
         Assert.Empty(mime.Attachments);
     }
 
@@ -26,12 +26,12 @@ public sealed class EmailAttachmentTests
         var queued = JsonSerializer.Deserialize<EmailMessage>(JsonSerializer.Serialize(message, JsonSerializerOptions.Web), JsonSerializerOptions.Web)!;
         var mime = queued.ToMimeMessage(From);
 
-        Assert.Equal("multipart/mixed", mime.Body.ContentType.MimeType);
+        Assert.Equal("multipart/mixed", mime.Body?.ContentType.MimeType);
         var part = Assert.IsType<MimePart>(Assert.Single(mime.Attachments));
         Assert.Equal("AIH-000042.pdf", part.FileName);
         Assert.Equal("application/pdf", part.ContentType.MimeType);
         using var bytes = new MemoryStream();
-        part.Content!.DecodeTo(bytes);
+        part.Content!.DecodeTo(bytes, TestContext.Current.CancellationToken);
         Assert.Equal(pdf, bytes.ToArray());
         Assert.Equal("Receipt", mime.TextBody);
     }
