@@ -24,7 +24,7 @@ public static class BillingExtensions
 
     public static IEndpointRouteBuilder MapBillingEndpoints(this IEndpointRouteBuilder app)
     {
-        InvoiceBilling.Map(app);
+        InvoiceBillingEndpoints.Map(app);
         return app;
     }
 }

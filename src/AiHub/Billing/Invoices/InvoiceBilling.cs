@@ -15,7 +15,11 @@ internal static class InvoiceBilling
         services.AddScoped<RevenueReport>();
         services.AddScoped<BillingConsole>();
     }
+}
 
+/// <summary>The routes of invoices and of the admin billing console; only route wiring calls endpoint classes.</summary>
+internal static class InvoiceBillingEndpoints
+{
     public static void Map(IEndpointRouteBuilder app)
     {
         InvoiceEndpoints.Map(app);
