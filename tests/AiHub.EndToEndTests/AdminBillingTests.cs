@@ -35,9 +35,9 @@ public sealed class AdminBillingTests(BrowserFixture fixture)
         await page.GetByRole(AriaRole.Tab, new() { Name = "Organisations" }).ClickAsync();
         var row = page.Locator($"[data-testid=billing-org][data-org-id='{orgId}']");
         await row.GetByTestId("billing-org-mark-paid").ClickAsync();
-        var dialog = page.GetByTestId("mark-paid-dialog");
+        await Expect(page.GetByTestId("mark-paid-dialog")).ToBeVisibleAsync();
         await Expect(page.GetByTestId("mark-paid-confirm")).ToBeDisabledAsync();
-        await dialog.GetByTestId("mark-paid-reason").Locator("input").FillAsync("Bank transfer ref 99-1207");
+        await page.GetByTestId("mark-paid-reason").FillAsync("Bank transfer ref 99-1207");
         await page.GetByTestId("mark-paid-confirm").ClickAsync();
 
         await Expect(page.GetByTestId("notice")).ToHaveTextAsync($"USD 10.00 from Tobias Transferwell's org is recorded as paid.");
@@ -47,8 +47,8 @@ public sealed class AdminBillingTests(BrowserFixture fixture)
         await row.GetByTestId("billing-org-payments").ClickAsync();
         var payment = page.GetByTestId("payment-row").First;
         await payment.GetByTestId("payment-refund").ClickAsync();
-        await page.GetByTestId("refund-amount").Locator("input").FillAsync("2.50");
-        await page.GetByTestId("refund-reason").Locator("input").FillAsync("Customer paid twice for the fee");
+        await page.GetByTestId("refund-amount").FillAsync("2.50");
+        await page.GetByTestId("refund-reason").FillAsync("Customer paid twice for the fee");
         await page.GetByTestId("refund-confirm").ClickAsync();
         await Expect(payment.GetByTestId("payment-refunded")).ToHaveTextAsync("USD 2.50");
         await Expect(payment.GetByTestId("payment-status")).ToHaveTextAsync("partially refunded");
