@@ -79,6 +79,7 @@ public sealed class AccessibilityTests(ChatFixture chat) : IClassFixture<ChatFix
             new("account-sessions", "/account/sessions"),
             new("account-two-factor", "/account/two-factor"),
             new("admin-plans", "/admin/plans"),
+            new("admin-billing", "/admin/billing"),
             new("admin-models", "/admin/models"),
             new("admin-prices", "/admin/prices"),
             new("admin-credits", "/admin/credits"),

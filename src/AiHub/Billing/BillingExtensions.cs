@@ -20,12 +20,14 @@ public static class BillingExtensions
         services.AddScoped<InvoiceIssuer>();
         services.AddScoped<Checkouts>();
         StripeBillingExtensions.Add(services);
+        InvoiceBilling.Add(services);
         return builder;
     }
 
     public static IEndpointRouteBuilder MapBillingEndpoints(this IEndpointRouteBuilder app)
     {
         StripeBillingExtensions.Map(app);
+        InvoiceBillingEndpoints.Map(app);
         return app;
     }
 }
