@@ -1,5 +1,6 @@
 using AiHub.Billing.Checkout;
 using AiHub.Billing.Invoices;
+using AiHub.Billing.Lifecycle;
 using AiHub.Billing.Payments;
 using AiHub.Billing.Subscriptions;
 using AiHub.Infrastructure.Configuration;
@@ -18,6 +19,7 @@ public static class BillingExtensions
         services.AddScoped<SubscriptionSync>();
         services.AddScoped<InvoiceIssuer>();
         services.AddScoped<Checkouts>();
+        LifecycleBilling.Add(services);
         return builder;
     }
 
