@@ -32,7 +32,7 @@ internal sealed class BillingNotice
     /// <summary>The notice's kind as text; <see cref="BillingNoticeKind.Downgraded"/> and <see cref="BillingNoticeKind.Ended"/> share one key, so an ended subscription gets one of them.</summary>
     public required string Kind { get; init; }
 
-    /// <summary>What the notice is about within the subscription: the past-due spell it belongs to, or <c>end</c>.</summary>
+    /// <summary>The billing period the notice is about (its start, as the gateway reports it), or <c>end</c>.</summary>
     public required string Period { get; init; }
 
     public DateTimeOffset SentAt { get; init; }

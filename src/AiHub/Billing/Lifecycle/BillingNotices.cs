@@ -14,7 +14,7 @@ namespace AiHub.Billing.Lifecycle;
 /// <summary>
 /// The mails a subscription's life sends to the organisation's billing address (else its Owners): payment failed, the
 /// reminder before the grace ends, downgraded, ended, recovered. Each goes out at most once per subscription, kind and
-/// past-due spell, however many nodes, webhooks and job runs report the same transition.
+/// billing period, however many nodes, webhooks and job runs report the same transition.
 /// </summary>
 internal sealed partial class BillingNotices(
     AppDbContext db,
@@ -33,14 +33,14 @@ internal sealed partial class BillingNotices(
     public DateTimeOffset GraceEnd(Subscription s) => (s.PastDueSince ?? clock.GetUtcNow()) + settings.Value.GracePeriod;
 
     /// <summary>Sends the notices a change from <paramref name="before"/> to <paramref name="after"/> calls for; never throws, as the change is already saved.</summary>
-    public async Task AfterChangeAsync(SubscriptionStatus before, DateTimeOffset? pastDueSinceBefore, Subscription after, string? reason, CancellationToken ct)
+    public async Task AfterChangeAsync(SubscriptionStatus before, Subscription after, string? reason, CancellationToken ct)
     {
         if (before == after.Status)
             return;
         if (after.Status == SubscriptionStatus.PastDue)
             await AfterCommitAsync(after, BillingNoticeKind.PaymentFailed, null, ct);
         else if (before == SubscriptionStatus.PastDue && after.Status is SubscriptionStatus.Active or SubscriptionStatus.Trialing)
-            await AfterCommitAsync(after, BillingNoticeKind.Recovered, null, ct, pastDueSinceBefore);
+            await AfterCommitAsync(after, BillingNoticeKind.Recovered, null, ct);
         else if (after.Status == SubscriptionStatus.Canceled && before is SubscriptionStatus.Active or SubscriptionStatus.Trialing or SubscriptionStatus.PastDue)
         {
             // A past-due subscription that ends, whoever ends it, ended for want of payment.
@@ -50,11 +50,11 @@ internal sealed partial class BillingNotices(
     }
 
     /// <summary><see cref="SendAsync"/> for a caller whose change is committed: a notice that cannot go out is logged, and the grace job tries the past-due ones again.</summary>
-    public async Task AfterCommitAsync(Subscription s, BillingNoticeKind kind, string? reason, CancellationToken ct, DateTimeOffset? spell = null)
+    public async Task AfterCommitAsync(Subscription s, BillingNoticeKind kind, string? reason, CancellationToken ct)
     {
         try
         {
-            await SendAsync(s, kind, reason, ct, spell);
+            await SendAsync(s, kind, reason, ct);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -63,10 +63,9 @@ internal sealed partial class BillingNotices(
     }
 
     /// <summary>Claims the notice's key and queues its mail; false when it was claimed before (sent already, or being sent).</summary>
-    /// <param name="spell">The past-due spell a recovery ends; the others read it from the subscription.</param>
-    public async Task<bool> SendAsync(Subscription s, BillingNoticeKind kind, string? reason, CancellationToken ct, DateTimeOffset? spell = null)
+    public async Task<bool> SendAsync(Subscription s, BillingNoticeKind kind, string? reason, CancellationToken ct)
     {
-        var (key, period) = Key(s, kind, spell);
+        var (key, period) = Key(s, kind);
         if (!await ClaimAsync(s.Id, key, period, ct))
             return false;
         try
@@ -103,18 +102,15 @@ internal sealed partial class BillingNotices(
     }
 
     /// <summary>
-    /// A past-due spell's notices are keyed by when it began (to the second, as both databases store it); an ended
-    /// subscription has one "ended" key, so a downgrade and a cancellation reported for the same end send one mail.
+    /// A failed renewal, its reminder and its recovery are keyed by the period the gateway reports (the same in every
+    /// concurrent report, unlike the moment each one noticed); an ended subscription has one "ended" key, so a downgrade
+    /// and a cancellation reported for the same end send one mail.
     /// </summary>
-    static (string Kind, string Period) Key(Subscription s, BillingNoticeKind kind, DateTimeOffset? spell) => kind switch
+    static (string Kind, string Period) Key(Subscription s, BillingNoticeKind kind) => kind switch
     {
         BillingNoticeKind.Downgraded or BillingNoticeKind.Ended => ("Ended", "end"),
-        BillingNoticeKind.Recovered => (kind.ToString(), Spell(spell ?? s.PastDueSince)),
-        _ => (kind.ToString(), Spell(s.PastDueSince)),
+        _ => (kind.ToString(), s.CurrentPeriodStart.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture)),
     };
-
-    static string Spell(DateTimeOffset? since) =>
-        since?.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture) ?? "none";
 
     async Task<bool> ClaimAsync(Guid subscriptionId, string kind, string period, CancellationToken ct)
     {

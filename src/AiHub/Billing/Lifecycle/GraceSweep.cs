@@ -70,7 +70,7 @@ internal sealed partial class GraceSweep(
         return new GraceSweepResult(pastDue.Count, ended, failed);
     }
 
-    /// <summary>A gateway no longer registered cannot renew anything either.</summary>
+    /// <summary>A gateway that is not registered is left alone: ending its subscriptions here could end one it still renews.</summary>
     bool RenewsItself(string gateway)
     {
         try
@@ -79,7 +79,8 @@ internal sealed partial class GraceSweep(
         }
         catch (InvalidOperationException)
         {
-            return false;
+            LogNoGateway(gateway);
+            return true;
         }
     }
 
@@ -100,6 +101,9 @@ internal sealed partial class GraceSweep(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Grace sweep: {PastDue} past-due subscription(s), {Ended} ended, {Failed} to try again next run")]
     partial void LogRun(int pastDue, int ended, int failed);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Grace sweep: no gateway named {Gateway} is registered; its subscriptions cancelled at period end are left as they are")]
+    partial void LogNoGateway(string gateway);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Grace sweep: subscription {Gateway} {ExternalId} failed; tried again next run")]
     partial void LogFailed(Exception e, string gateway, string externalId);

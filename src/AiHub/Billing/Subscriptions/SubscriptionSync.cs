@@ -54,7 +54,6 @@ internal sealed class SubscriptionSync(
             return row;
         }
         var before = (row.Status, row.PlanCode, row.CancelAtPeriodEnd, row.PendingPlanCode);
-        var pastDueBefore = row.PastDueSince;
         var isNew = db.Entry(row).State == EntityState.Added;
         row.PlanCode = reported.PlanCode;
         row.Status = reported.Status;
@@ -87,7 +86,7 @@ internal sealed class SubscriptionSync(
         db.ChangeTracker.Clear();
         await SyncPlanAsync(row.OrganizationId, ct);
         // A new row has no earlier state: one first reported past due still gets its mail.
-        await notices.AfterChangeAsync(isNew ? SubscriptionStatus.Incomplete : before.Status, pastDueBefore, row, null, ct);
+        await notices.AfterChangeAsync(isNew ? SubscriptionStatus.Incomplete : before.Status, row, null, ct);
         return row;
     }
 
@@ -106,7 +105,7 @@ internal sealed class SubscriptionSync(
         await db.SaveChangesAsync(ct);
         db.ChangeTracker.Clear();
         await SyncPlanAsync(orgId, ct, reason);
-        await notices.AfterChangeAsync(row.Status, row.PastDueSince, Ended(row, now), reason, ct);
+        await notices.AfterChangeAsync(row.Status, Ended(row, now), reason, ct);
     }
 
     /// <summary>
@@ -129,7 +128,7 @@ internal sealed class SubscriptionSync(
         await db.SaveChangesAsync(ct);
         db.ChangeTracker.Clear();
         await SyncPlanAsync(orgId, ct, "cancelled at period end");
-        await notices.AfterChangeAsync(row.Status, row.PastDueSince, Ended(row, row.CurrentPeriodEnd), null, ct);
+        await notices.AfterChangeAsync(row.Status, Ended(row, row.CurrentPeriodEnd), null, ct);
     }
 
     static Subscription Ended(Subscription row, DateTimeOffset at) => new()
