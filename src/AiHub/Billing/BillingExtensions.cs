@@ -2,6 +2,7 @@ using AiHub.Billing.Checkout;
 using AiHub.Billing.Invoices;
 using AiHub.Billing.Lifecycle;
 using AiHub.Billing.Payments;
+using AiHub.Billing.Stripe;
 using AiHub.Billing.Subscriptions;
 using AiHub.Infrastructure.Configuration;
 
@@ -20,8 +21,13 @@ public static class BillingExtensions
         services.AddScoped<InvoiceIssuer>();
         services.AddScoped<Checkouts>();
         LifecycleBilling.Add(services);
+        StripeBilling.Add(services);
         return builder;
     }
 
-    public static IEndpointRouteBuilder MapBillingEndpoints(this IEndpointRouteBuilder app) => app;
+    public static IEndpointRouteBuilder MapBillingEndpoints(this IEndpointRouteBuilder app)
+    {
+        StripeBilling.Map(app);
+        return app;
+    }
 }
