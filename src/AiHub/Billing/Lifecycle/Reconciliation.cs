@@ -40,7 +40,9 @@ internal sealed partial class Reconciliation(
     /// <summary>Runs for every gateway with payments in the window, and the configured one (whose only payments may be the missed ones).</summary>
     public async Task<IReadOnlyList<ReconciliationRun>> RunAsync(int? days, CancellationToken ct)
     {
-        var to = clock.GetUtcNow();
+        // Whole seconds, as gateways filter by creation time: both sides then compare the same window.
+        var now = clock.GetUtcNow();
+        var to = new DateTimeOffset(now.UtcTicks - now.UtcTicks % TimeSpan.TicksPerSecond, TimeSpan.Zero).AddSeconds(1);
         var from = to - TimeSpan.FromDays(days ?? settings.Value.ReconcileDays);
         var names = await db.Set<Payment>().IgnoreQueryFilters().AsNoTracking()
             .Where(p => p.CreatedAt >= from).Select(p => p.Gateway).Distinct().ToListAsync(ct);

@@ -160,7 +160,17 @@ internal sealed class SubscriptionSync(
         var hasSubscriptionHistory = await db.Set<Subscription>().AsNoTracking().IgnoreQueryFilters().AnyAsync(s => s.OrganizationId == orgId, ct);
         var current = (await PlanCatalog.PlanOfAsync(db, orgId, ct)).Code;
         // An organisation an admin put on a plan by hand, with no subscription ever, is left where the admin put it.
-        if (current != due && hasSubscriptionHistory)
+        if (current == due || !hasSubscriptionHistory)
+            return;
+        try
+        {
             await plans.SetPaidPlanAsync(orgId, due, reason, ct);
+        }
+        catch (DbUpdateException e) when (UniqueViolation.Is(e))
+        {
+            // The return page and a webhook gave the organisation its first plan row at once: the second pass updates it.
+            db.ChangeTracker.Clear();
+            await plans.SetPaidPlanAsync(orgId, await PlanDueAsync(orgId, ct), reason, ct);
+        }
     }
 }
