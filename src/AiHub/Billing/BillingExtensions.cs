@@ -1,5 +1,6 @@
 using AiHub.Billing.Checkout;
 using AiHub.Billing.Invoices;
+using AiHub.Billing.Lifecycle;
 using AiHub.Billing.Payments;
 using AiHub.Billing.Stripe;
 using AiHub.Billing.Subscriptions;
@@ -21,6 +22,8 @@ public static class BillingExtensions
         services.AddScoped<Checkouts>();
         StripeBillingExtensions.Add(services);
         InvoiceBilling.Add(services);
+        LifecycleBilling.Add(services);
+        StripeBilling.Add(services);
         return builder;
     }
 

@@ -1,3 +1,4 @@
+using AiHub.Billing.Lifecycle;
 using AiHub.Billing.Payments;
 using AiHub.Credits.Plans;
 using AiHub.Data;
@@ -20,6 +21,7 @@ internal sealed class SubscriptionSync(
     PlanCatalog plans,
     PaymentGateways gateways,
     AuditLog audit,
+    BillingNotices notices,
     IOptions<BillingSettings> settings,
     TimeProvider clock,
     ILogger<SubscriptionSync> log)
@@ -52,6 +54,7 @@ internal sealed class SubscriptionSync(
             return row;
         }
         var before = (row.Status, row.PlanCode, row.CancelAtPeriodEnd, row.PendingPlanCode);
+        var isNew = db.Entry(row).State == EntityState.Added;
         row.PlanCode = reported.PlanCode;
         row.Status = reported.Status;
         row.CurrentPeriodStart = reported.PeriodStart;
@@ -82,6 +85,8 @@ internal sealed class SubscriptionSync(
         }
         db.ChangeTracker.Clear();
         await SyncPlanAsync(row.OrganizationId, ct);
+        // A new row has no earlier state: one first reported past due still gets its mail.
+        await notices.AfterChangeAsync(isNew ? SubscriptionStatus.Incomplete : before.Status, row, null, ct);
         return row;
     }
 
@@ -100,7 +105,38 @@ internal sealed class SubscriptionSync(
         await db.SaveChangesAsync(ct);
         db.ChangeTracker.Clear();
         await SyncPlanAsync(orgId, ct, reason);
+        await notices.AfterChangeAsync(row.Status, Ended(row, now), reason, ct);
     }
+
+    /// <summary>
+    /// Ends, at the end of its period, a subscription of a gateway that does not renew by itself and was cancelled at
+    /// period end: nothing is charged again, so nothing needs cancelling at the gateway.
+    /// </summary>
+    public async Task EndAtPeriodEndAsync(Guid orgId, Guid subscriptionId, CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        var row = await db.Set<Subscription>().IgnoreQueryFilters().AsNoTracking().FirstOrDefaultAsync(s => s.OrganizationId == orgId && s.Id == subscriptionId, ct);
+        if (row is null || row.Status == SubscriptionStatus.Canceled || !row.CancelAtPeriodEnd || row.CurrentPeriodEnd > now)
+            return;
+        var ended = await db.Set<Subscription>().IgnoreQueryFilters()
+            .Where(s => s.Id == row.Id && s.Status != SubscriptionStatus.Canceled && s.CancelAtPeriodEnd)
+            .ExecuteUpdateAsync(u => u.SetProperty(s => s.Status, SubscriptionStatus.Canceled).SetProperty(s => s.EndedAt, row.CurrentPeriodEnd)
+                .SetProperty(s => s.UpdatedAt, now).SetProperty(s => s.NextChargeAt, (DateTimeOffset?)null), ct);
+        if (ended == 0)
+            return;
+        audit.Add(BillingAuditKinds.SubscriptionChanged, null, new { gateway = row.Gateway, externalId = row.ExternalId, status = "Canceled", reason = "cancelled at period end" }, null, orgId);
+        await db.SaveChangesAsync(ct);
+        db.ChangeTracker.Clear();
+        await SyncPlanAsync(orgId, ct, "cancelled at period end");
+        await notices.AfterChangeAsync(row.Status, Ended(row, row.CurrentPeriodEnd), null, ct);
+    }
+
+    static Subscription Ended(Subscription row, DateTimeOffset at) => new()
+    {
+        Id = row.Id, OrganizationId = row.OrganizationId, Gateway = row.Gateway, ExternalId = row.ExternalId, PlanCode = row.PlanCode,
+        Status = SubscriptionStatus.Canceled, CurrentPeriodStart = row.CurrentPeriodStart, CurrentPeriodEnd = row.CurrentPeriodEnd,
+        PastDueSince = row.PastDueSince, CreatedAt = row.CreatedAt, UpdatedAt = at, EndedAt = at,
+    };
 
     /// <summary>The plan the organisation's subscriptions grant now: a live one's, a past-due one's within the grace, else FREE.</summary>
     public async Task<string> PlanDueAsync(Guid orgId, CancellationToken ct)
@@ -124,7 +160,17 @@ internal sealed class SubscriptionSync(
         var hasSubscriptionHistory = await db.Set<Subscription>().AsNoTracking().IgnoreQueryFilters().AnyAsync(s => s.OrganizationId == orgId, ct);
         var current = (await PlanCatalog.PlanOfAsync(db, orgId, ct)).Code;
         // An organisation an admin put on a plan by hand, with no subscription ever, is left where the admin put it.
-        if (current != due && hasSubscriptionHistory)
+        if (current == due || !hasSubscriptionHistory)
+            return;
+        try
+        {
             await plans.SetPaidPlanAsync(orgId, due, reason, ct);
+        }
+        catch (DbUpdateException e) when (UniqueViolation.Is(e))
+        {
+            // The return page and a webhook gave the organisation its first plan row at once: the second pass updates it.
+            db.ChangeTracker.Clear();
+            await plans.SetPaidPlanAsync(orgId, await PlanDueAsync(orgId, ct), reason, ct);
+        }
     }
 }

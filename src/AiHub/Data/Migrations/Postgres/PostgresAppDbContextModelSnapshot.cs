@@ -342,6 +342,32 @@ namespace AiHub.Data.Migrations.Postgres
                         });
                 });
 
+            modelBuilder.Entity("AiHub.Billing.Lifecycle.BillingNotice", b =>
+                {
+                    b.Property<Guid>("SubscriptionId")
+                        .HasColumnType("uuid")
+                        .HasColumnName("subscription_id");
+
+                    b.Property<string>("Kind")
+                        .HasMaxLength(24)
+                        .HasColumnType("character varying(24)")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("Period")
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)")
+                        .HasColumnName("period");
+
+                    b.Property<DateTimeOffset>("SentAt")
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("sent_at");
+
+                    b.HasKey("SubscriptionId", "Kind", "Period")
+                        .HasName("pk_billing_notices");
+
+                    b.ToTable("billing_notices", (string)null);
+                });
+
             modelBuilder.Entity("AiHub.Billing.Payment", b =>
                 {
                     b.Property<Guid>("Id")

@@ -335,6 +335,32 @@ namespace AiHub.Data.Migrations.Sqlite
                         });
                 });
 
+            modelBuilder.Entity("AiHub.Billing.Lifecycle.BillingNotice", b =>
+                {
+                    b.Property<Guid>("SubscriptionId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("subscription_id");
+
+                    b.Property<string>("Kind")
+                        .HasMaxLength(24)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("kind");
+
+                    b.Property<string>("Period")
+                        .HasMaxLength(40)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("period");
+
+                    b.Property<long>("SentAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("sent_at");
+
+                    b.HasKey("SubscriptionId", "Kind", "Period")
+                        .HasName("pk_billing_notices");
+
+                    b.ToTable("billing_notices", (string)null);
+                });
+
             modelBuilder.Entity("AiHub.Billing.Payment", b =>
                 {
                     b.Property<Guid>("Id")
