@@ -1,4 +1,5 @@
 using AiHub.Billing.Checkout;
+using AiHub.Billing.Eway;
 using AiHub.Billing.Invoices;
 using AiHub.Billing.Payments;
 using AiHub.Billing.Subscriptions;
@@ -18,6 +19,7 @@ public static class BillingExtensions
         services.AddScoped<SubscriptionSync>();
         services.AddScoped<InvoiceIssuer>();
         services.AddScoped<Checkouts>();
+        EwayBilling.Add(services);
         return builder;
     }
 
