@@ -279,7 +279,9 @@ public abstract class EwayBillingTests(EwayFixture fixture)
         // (79.00 − 29.00) × 19 / 30 = 31.66, and 10 % GST rounded half up: 3.17.
         var upgrade = (await PaymentsAsync(orgId)).Single(p => p.PlanCode == "PRO");
         Assert.Equal((3_483L, 317L, PaymentStatus.Succeeded), (upgrade.AmountMinor, upgrade.TaxMinor, upgrade.Status));
-        Assert.Equal(("PRO", start.AddDays(30)), ((await SubscriptionAsync(orgId)).PlanCode, upgrade.PeriodEnd!.Value));
+        var upgraded = await SubscriptionAsync(orgId);
+        Assert.Equal(("PRO", upgraded.CurrentPeriodEnd), (upgraded.PlanCode, upgrade.PeriodEnd!.Value));
+        Assert.InRange(upgraded.CurrentPeriodEnd, start.AddDays(30).AddSeconds(-1), start.AddDays(30).AddSeconds(1));
         Assert.Equal("PRO", await PlanAsync(orgId));
 
         var charges = Eway.Transactions.Count;
