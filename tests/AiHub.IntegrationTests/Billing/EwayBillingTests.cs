@@ -201,8 +201,16 @@ public abstract class EwayBillingTests(EwayFixture fixture)
         var (orgId, userId) = await NewOrgAsync();
         await CompleteAsync(orgId, await BuyAsync(orgId, userId, "BASIC", null, "pay"));
         var before = await MakeDueAsync(orgId);
-
-        await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => Task.Run(RenewAsync, Ct)));
+        // A slow bank keeps the first charge open while the other runs read the same due subscription.
+        Eway.TokenPaymentDelay = TimeSpan.FromMilliseconds(500);
+        try
+        {
+            await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => Task.Run(RenewAsync, Ct)));
+        }
+        finally
+        {
+            Eway.TokenPaymentDelay = TimeSpan.Zero;
+        }
 
         Assert.Single(Eway.Transactions, t => Renewals(orgId).Contains(t.InvoiceReference));
         var payments = await PaymentsAsync(orgId);
