@@ -1,4 +1,5 @@
 using AiHub.Billing.Checkout;
+using AiHub.Billing.Eway;
 using AiHub.Billing.Invoices;
 using AiHub.Billing.Lifecycle;
 using AiHub.Billing.Payments;
@@ -24,6 +25,7 @@ public static class BillingExtensions
         InvoiceBilling.Add(services);
         LifecycleBilling.Add(services);
         StripeBilling.Add(services);
+        EwayBilling.Add(services);
         return builder;
     }
 
