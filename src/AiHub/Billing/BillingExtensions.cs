@@ -18,8 +18,13 @@ public static class BillingExtensions
         services.AddScoped<SubscriptionSync>();
         services.AddScoped<InvoiceIssuer>();
         services.AddScoped<Checkouts>();
+        BillingEndpoints.Add(services);
         return builder;
     }
 
-    public static IEndpointRouteBuilder MapBillingEndpoints(this IEndpointRouteBuilder app) => app;
+    public static IEndpointRouteBuilder MapBillingEndpoints(this IEndpointRouteBuilder app)
+    {
+        BillingEndpoints.Map(app);
+        return app;
+    }
 }
