@@ -19,12 +19,14 @@ public static class BillingExtensions
         services.AddScoped<InvoiceIssuer>();
         services.AddScoped<Checkouts>();
         BillingEndpoints.Add(services);
+        InvoiceBilling.Add(services);
         return builder;
     }
 
     public static IEndpointRouteBuilder MapBillingEndpoints(this IEndpointRouteBuilder app)
     {
         BillingEndpoints.Map(app);
+        InvoiceBilling.Map(app);
         return app;
     }
 }

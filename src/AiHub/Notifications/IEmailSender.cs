@@ -3,8 +3,11 @@ using MimeKit;
 
 namespace AiHub.Notifications;
 
-/// <summary>One rendered mail: the HTML and a plain-text alternative with the same information.</summary>
-internal sealed record EmailMessage(string To, string Subject, string Html, string Text)
+/// <summary>A file sent with a mail (an invoice's PDF).</summary>
+internal sealed record EmailAttachment(string FileName, string ContentType, byte[] Content);
+
+/// <summary>One rendered mail: the HTML and a plain-text alternative with the same information, and any files attached.</summary>
+internal sealed record EmailMessage(string To, string Subject, string Html, string Text, IReadOnlyList<EmailAttachment>? Attachments = null)
 {
     public MimeMessage ToMimeMessage(MailboxAddress from)
     {
@@ -12,7 +15,11 @@ internal sealed record EmailMessage(string To, string Subject, string Html, stri
         message.From.Add(from);
         message.To.Add(MailboxAddress.Parse(To));
         message.Subject = Subject;
-        message.Body = new BodyBuilder { TextBody = Text, HtmlBody = Html }.ToMessageBody();
+        var body = new BodyBuilder { TextBody = Text, HtmlBody = Html };
+        // Without attachments the body stays multipart/alternative, as every mail before them.
+        foreach (var file in Attachments ?? [])
+            body.Attachments.Add(file.FileName, file.Content, ContentType.Parse(file.ContentType));
+        message.Body = body.ToMessageBody();
         return message;
     }
 }

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json;
+using AiHub.Data;
 using AiHub.Infrastructure.Jobs;
 using AiHub.Notifications.Templates;
 using Microsoft.AspNetCore.DataProtection;
@@ -10,7 +11,7 @@ namespace AiHub.Notifications;
 /// Renders the mails AiHub sends and queues them as durable work, so that an SMTP outage delays a mail but never loses it.
 /// Each call saves the scope's DbContext (the work item is written before it is queued).
 /// </summary>
-internal sealed class Mailer(EmailRenderer renderer, WorkQueue queue, IDataProtectionProvider protection)
+internal sealed class Mailer(EmailRenderer renderer, WorkQueue queue, IDataProtectionProvider protection, AppDbContext db)
 {
     public Task SendVerificationCodeAsync(string to, string? displayName, string code, CancellationToken ct)
     {
@@ -103,15 +104,28 @@ internal sealed class Mailer(EmailRenderer renderer, WorkQueue queue, IDataProte
     }
 
     /// <summary>Renders <typeparamref name="TTemplate"/> and queues the mail; the feature that owns a template adds its own Send method.</summary>
-    public async Task SendAsync<TTemplate>(string to, string subject, Dictionary<string, object?> parameters, string text, CancellationToken ct)
+    public async Task SendAsync<TTemplate>(string to, string subject, Dictionary<string, object?> parameters, string text, CancellationToken ct,
+        IReadOnlyList<EmailAttachment>? attachments = null)
+        where TTemplate : Microsoft.AspNetCore.Components.IComponent
+    {
+        await AddAsync<TTemplate>(to, subject, parameters, text, attachments);
+        await db.SaveChangesAsync(ct);
+        queue.DispatchAdded();
+    }
+
+    /// <summary>
+    /// Renders the mail and adds it to the caller's unit of work, so it is sent exactly when the state that needs it
+    /// commits; the caller saves, then calls <see cref="WorkQueue.DispatchAdded"/>.
+    /// </summary>
+    public async Task AddAsync<TTemplate>(string to, string subject, Dictionary<string, object?> parameters, string text, IReadOnlyList<EmailAttachment>? attachments = null)
         where TTemplate : Microsoft.AspNetCore.Components.IComponent
     {
         // A bad address is the caller's mistake; better to fail here than as a work item that can never succeed.
         if (!EmailAddress.TryParse(to, out var mailbox))
             throw new ArgumentException("Not an email address.", nameof(to));
         var html = await renderer.RenderAsync<TTemplate>(parameters);
-        var message = new EmailMessage(mailbox.Address, subject, html, text);
-        await queue.EnqueueAsync(EmailSendHandler.KindName, ProtectedEmail.Protect(protection, message), ct);
+        var message = new EmailMessage(mailbox.Address, subject, html, text, attachments is { Count: > 0 } ? attachments : null);
+        queue.Add(EmailSendHandler.KindName, ProtectedEmail.Protect(protection, message));
     }
 
     public static void RequireAbsolute(Uri link, [CallerArgumentExpression(nameof(link))] string? name = null)
