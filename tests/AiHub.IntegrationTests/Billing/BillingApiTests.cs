@@ -308,7 +308,7 @@ public abstract class BillingApiTests(IdentityHost host)
         Assert.Equal("PRO", await PlanAsync(org));
     }
 
-    async Task<JsonElement> ChangeAsync(HttpClient client, AuthTokens tokens, Guid org, string plan)
+    static async Task<JsonElement> ChangeAsync(HttpClient client, AuthTokens tokens, Guid org, string plan)
     {
         using var response = await client.SendAsync(IdentityHost.As(tokens, HttpMethod.Post, $"/api/orgs/{org}/billing/subscription/plan", new { plan }), Ct);
         Assert.True(response.StatusCode == HttpStatusCode.OK, await response.Content.ReadAsStringAsync(Ct));
