@@ -1,6 +1,7 @@
 using AiHub.Billing.Checkout;
 using AiHub.Billing.Invoices;
 using AiHub.Billing.Payments;
+using AiHub.Billing.Stripe;
 using AiHub.Billing.Subscriptions;
 using AiHub.Infrastructure.Configuration;
 
@@ -20,6 +21,7 @@ public static class BillingExtensions
         services.AddScoped<Checkouts>();
         BillingEndpoints.Add(services);
         InvoiceBilling.Add(services);
+        StripeBilling.Add(services);
         return builder;
     }
 
@@ -27,6 +29,7 @@ public static class BillingExtensions
     {
         BillingEndpoints.Map(app);
         InvoiceBilling.Map(app);
+        StripeBilling.Map(app);
         return app;
     }
 }

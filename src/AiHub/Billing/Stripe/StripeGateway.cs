@@ -25,7 +25,7 @@ internal sealed partial class StripeGateway(
 
     public bool RenewsItself => true;
 
-    S.IStripeClient Client => api.Client;
+    internal S.IStripeClient Client => api.Client;
 
     public async Task<string?> SaveCustomerAsync(BillingCustomer customer, CancellationToken ct)
     {
