@@ -57,8 +57,13 @@ public sealed class BillingTests(BillingFixture billing) : IClassFixture<Billing
         {
             await page.GetByTestId("chat-input").FillAsync($"Question {i}");
             await page.GetByTestId("chat-input").PressAsync("Enter");
-            await Expect(page.Locator("[data-testid=chat-message][data-role=assistant]").Last.GetByTestId("chat-message-content"))
-                .ToHaveTextAsync($"You said: Question {i}", new() { Timeout = 30_000 });
+            var answer = page.Locator("[data-testid=chat-message][data-role=assistant]").Last;
+            await Expect(answer.GetByTestId("chat-message-content")).ToHaveTextAsync($"You said: Question {i}", new() { Timeout = 30_000 });
+            await Expect(answer).ToHaveAttributeAsync("data-status", "complete", Slowly);
+            // The first answer moves the page to its conversation's address; the next question is typed there.
+            await Expect(page).ToHaveURLAsync(new Regex("/chat/[0-9a-f-]{36}$"));
+            await Expect(page.GetByTestId("chat-message")).ToHaveCountAsync(2 * i);
+            await Expect(page.GetByTestId("chat-input")).ToHaveValueAsync("");
         }
         await Expect(page.GetByTestId("chat-quota")).ToHaveAttributeAsync("data-remaining", "0", Slowly);
         await page.GetByTestId("chat-input").FillAsync("One too many");
