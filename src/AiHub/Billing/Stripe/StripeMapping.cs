@@ -9,7 +9,10 @@ internal static class StripeMapping
     public const string Gateway = "stripe";
 
     /// <summary>The subscription as it stands; null when it is not AiHub's (no <c>aihub_org</c>, no plan).</summary>
-    /// <remarks>A downgrade changes Stripe's price at once (so the next renewal charges the new one) but the plan paid for runs until the period ends.</remarks>
+    /// <remarks>
+    /// A downgrade changes Stripe's price at once (so the next renewal charges the new one) but the plan paid for runs
+    /// until the period ends: until that time, or until Stripe has renewed into the next period, whichever comes first.
+    /// </remarks>
     public static GatewaySubscription? ToSubscription(S.Subscription sub, DateTimeOffset now)
     {
         var org = StripeMetadata.GetGuid(sub.Metadata, StripeMetadata.Org);
@@ -20,7 +23,8 @@ internal static class StripeMapping
         string? pending = null;
         if (StripeMetadata.Get(sub.Metadata, StripeMetadata.PreviousPlan) is { } previous
             && long.TryParse(StripeMetadata.Get(sub.Metadata, StripeMetadata.PreviousUntil), NumberStyles.None, CultureInfo.InvariantCulture, out var until)
-            && now < DateTimeOffset.FromUnixTimeSeconds(until) && !string.Equals(previous, plan, StringComparison.OrdinalIgnoreCase))
+            && now < DateTimeOffset.FromUnixTimeSeconds(until) && Utc(item.CurrentPeriodStart) < DateTimeOffset.FromUnixTimeSeconds(until)
+            && !string.Equals(previous, plan, StringComparison.OrdinalIgnoreCase))
         {
             pending = plan.ToUpperInvariant();
             plan = previous;

@@ -43,10 +43,17 @@ internal sealed class StripePrices(StripeApi api, TimeProvider clock, ILogger<St
         }
         catch (S.StripeException e) when (e.HttpStatusCode == System.Net.HttpStatusCode.NotFound)
         {
-            await products.CreateAsync(new S.ProductCreateOptions
+            try
             {
-                Id = productId, Name = $"AiHub {plan.Name}", Metadata = new() { [StripeMetadata.Plan] = plan.Code },
-            }, new S.RequestOptions { IdempotencyKey = $"product:{productId}" }, ct);
+                productId = (await products.CreateAsync(new S.ProductCreateOptions
+                {
+                    Id = productId, Name = $"AiHub {plan.Name}", Metadata = new() { [StripeMetadata.Plan] = plan.Code },
+                }, new S.RequestOptions { IdempotencyKey = $"product:{productId}" }, ct)).Id;
+            }
+            catch (S.StripeException taken) when (taken.StripeError?.Code == "resource_already_exists")
+            {
+                // Another node made it first: the fixed id is the same.
+            }
         }
         var price = await prices.CreateAsync(new S.PriceCreateOptions
         {
