@@ -1,7 +1,10 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using AiHub.Fixtures;
+using AiHub.Infrastructure.Hosting;
 using AiHub.IntegrationTests.Support;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Microsoft.Playwright;
 using static AiHub.EndToEndTests.AccountTests;
 using static Microsoft.Playwright.Assertions;
@@ -34,6 +37,8 @@ public sealed class BillingFixture : IAsyncLifetime
             ["Billing:Stripe:ApiBase"] = Stripe.BaseAddress.AbsoluteUri,
         });
         await App.InitializeAsync();
+        // Kestrel's port is known only once it listens: the hosted page's return address must name it, as production's public URL does.
+        App.Services.GetRequiredService<IOptions<PublicUrlSettings>>().Value.PublicUrl = App.BaseAddress;
         Stripe.WebhookUrl = new Uri(App.BaseAddress, "/api/billing/stripe/webhook");
     }
 
