@@ -108,6 +108,8 @@ public sealed class BillingTests(BillingFixture billing) : IClassFixture<Billing
         await page.GetByTestId("billing-return-back").ClickAsync();
         await Expect(page.GetByTestId("billing-plan-name")).ToHaveTextAsync("Pro");
         await Expect(page.GetByTestId("billing-renews")).ToBeVisibleAsync();
+        await Expect(page.GetByTestId("billing-invoice")).ToHaveCountAsync(1, new() { Timeout = 30_000 });
+        await Expect(page.GetByTestId("billing-invoice-pdf")).ToHaveAttributeAsync("href", new Regex("/billing/invoices/[0-9a-f-]{36}/pdf$"));
     }
 
     [Fact]
