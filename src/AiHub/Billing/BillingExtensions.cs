@@ -21,18 +21,19 @@ public static class BillingExtensions
         services.AddScoped<SubscriptionSync>();
         services.AddScoped<InvoiceIssuer>();
         services.AddScoped<Checkouts>();
-        StripeBillingExtensions.Add(services);
+        BillingEndpoints.Add(services);
         InvoiceBilling.Add(services);
-        LifecycleBilling.Add(services);
-        StripeBilling.Add(services);
+        StripeBillingExtensions.Add(services);
         EwayBilling.Add(services);
+        LifecycleBilling.Add(services);
         return builder;
     }
 
     public static IEndpointRouteBuilder MapBillingEndpoints(this IEndpointRouteBuilder app)
     {
-        StripeBillingExtensions.Map(app);
+        BillingEndpoints.Map(app);
         InvoiceBillingEndpoints.Map(app);
+        StripeBillingExtensions.Map(app);
         return app;
     }
 }

@@ -40,6 +40,7 @@ public static class CreditsExtensions
         builder.Services.AddScoped<LimitWarnings>();
         builder.Services.AddSettings<PlanSettings>(PlanSettings.Section);
         builder.Services.AddScoped<PlanCatalog>();
+        builder.Services.AddScoped<PlanChanges>();
         builder.Services.AddScoped<IAccountEvents, SignUpGrant>();
         Pools.PoolEndpoints.AddPools(builder.Services);
         return builder;

@@ -40,6 +40,9 @@ public partial class ChatPage : OrgPage
     [Inject]
     CreditChanges CreditChanges { get; set; } = default!;
 
+    [Inject]
+    AiHub.Credits.Plans.IOnlinePayment Payment { get; set; } = default!;
+
     [Parameter]
     public Guid WsId { get; set; }
 
