@@ -186,7 +186,6 @@ public abstract partial class TenantIsolationTests(IdentityHost host)
         ids["index"] = 0;
         (ids["checkoutId"], ids["invoiceId"]) = await AiHub.IntegrationTests.Billing.BillingSeed.SeedAsync(host.App.Services, orgId, UserIdOf(owner), TestContext.Current.CancellationToken);
         ids["token"] = (await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/workspaces/{ids["workspaces"]}/conversations/{ids["conversations"]}/share")).GetProperty("token").GetString()!;
-        ids["invoiceId"] = await AiHub.IntegrationTests.Billing.BillingTestSupport.PaidInvoiceAsync(host, orgId, UserIdOf(owner));
         return new Tenant(owner, key.GetProperty("secret").GetString()!, orgId, UserIdOf(member), ids);
     }
 

@@ -54,6 +54,20 @@ namespace AiHub.Data.Migrations.Postgres
                 });
 
             migrationBuilder.CreateTable(
+                name: "billing_notices",
+                columns: table => new
+                {
+                    subscription_id = table.Column<Guid>(type: "uuid", nullable: false),
+                    kind = table.Column<string>(type: "character varying(24)", maxLength: 24, nullable: false),
+                    period = table.Column<string>(type: "character varying(40)", maxLength: 40, nullable: false),
+                    sent_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_billing_notices", x => new { x.subscription_id, x.kind, x.period });
+                });
+
+            migrationBuilder.CreateTable(
                 name: "checkout_sessions",
                 columns: table => new
                 {
@@ -84,6 +98,32 @@ namespace AiHub.Data.Migrations.Postgres
                         principalTable: "organizations",
                         principalColumn: "id",
                         onDelete: ReferentialAction.Cascade);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "eway_charge_attempts",
+                columns: table => new
+                {
+                    id = table.Column<Guid>(type: "uuid", nullable: false),
+                    organization_id = table.Column<Guid>(type: "uuid", nullable: false),
+                    subscription_id = table.Column<Guid>(type: "uuid", nullable: false),
+                    reference = table.Column<string>(type: "character varying(50)", maxLength: 50, nullable: false),
+                    kind = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: false),
+                    plan_code = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
+                    period_start = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    period_end = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    amount_minor = table.Column<long>(type: "bigint", nullable: false),
+                    tax_minor = table.Column<long>(type: "bigint", nullable: false),
+                    currency = table.Column<string>(type: "character varying(3)", maxLength: 3, nullable: false),
+                    state = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: false),
+                    transaction_id = table.Column<string>(type: "character varying(20)", maxLength: 20, nullable: true),
+                    response_message = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: true),
+                    created_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    completed_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_eway_charge_attempts", x => x.id);
                 });
 
             migrationBuilder.CreateTable(
@@ -262,6 +302,22 @@ namespace AiHub.Data.Migrations.Postgres
                 columns: new[] { "status", "created_at" });
 
             migrationBuilder.CreateIndex(
+                name: "ix_eway_charge_attempts_created_at",
+                table: "eway_charge_attempts",
+                column: "created_at");
+
+            migrationBuilder.CreateIndex(
+                name: "ix_eway_charge_attempts_reference",
+                table: "eway_charge_attempts",
+                column: "reference",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "ix_eway_charge_attempts_subscription_id_period_start",
+                table: "eway_charge_attempts",
+                columns: new[] { "subscription_id", "period_start" });
+
+            migrationBuilder.CreateIndex(
                 name: "ix_invoices_number",
                 table: "invoices",
                 column: "number",
@@ -345,7 +401,13 @@ namespace AiHub.Data.Migrations.Postgres
                 name: "billing_customers");
 
             migrationBuilder.DropTable(
+                name: "billing_notices");
+
+            migrationBuilder.DropTable(
                 name: "checkout_sessions");
+
+            migrationBuilder.DropTable(
+                name: "eway_charge_attempts");
 
             migrationBuilder.DropTable(
                 name: "invoice_counters");
