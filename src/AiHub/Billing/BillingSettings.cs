@@ -22,9 +22,9 @@ internal sealed partial class BillingSettings : IValidatableObject
     /// <summary>Credit packages on sale, bought once.</summary>
     public List<CreditPackage> Packages { get; set; } =
     [
-        new() { Code = "CREDITS_10", Name = "10 credits", Credits = 10, PriceMinor = 1_000, Currency = "USD" },
-        new() { Code = "CREDITS_50", Name = "50 credits", Credits = 50, PriceMinor = 4_500, Currency = "USD" },
-        new() { Code = "CREDITS_200", Name = "200 credits", Credits = 200, PriceMinor = 16_000, Currency = "USD" },
+        new() { Code = "CREDITS_10", Name = "Starter pack", Credits = 10, PriceMinor = 1_000, Currency = "USD" },
+        new() { Code = "CREDITS_50", Name = "Team pack", Credits = 50, PriceMinor = 4_500, Currency = "USD" },
+        new() { Code = "CREDITS_200", Name = "Bulk pack", Credits = 200, PriceMinor = 16_000, Currency = "USD" },
     ];
 
     /// <summary>Printed before the invoice sequence: <c>AIH-000042</c>.</summary>

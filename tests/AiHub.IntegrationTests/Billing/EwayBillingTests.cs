@@ -2,6 +2,7 @@ using System.Net;
 using AiHub.Billing;
 using AiHub.Billing.Checkout;
 using AiHub.Billing.Eway;
+using AiHub.Billing.Lifecycle;
 using AiHub.Billing.Payments;
 using AiHub.Billing.Subscriptions;
 using AiHub.Credits;
@@ -147,7 +148,7 @@ public abstract class EwayBillingTests(EwayFixture fixture)
         }
 
         await using (var scope = Host.App.Services.CreateAsyncScope())
-            await scope.ServiceProvider.GetRequiredService<EwayCheckoutSweep>().SweepAsync(Ct);
+            await scope.ServiceProvider.GetRequiredService<CheckoutSweep>().RunAsync(Ct);
 
         await using var check = Host.App.Services.CreateAsyncScope();
         var checkDb = check.ServiceProvider.GetRequiredService<AppDbContext>();

@@ -38,7 +38,7 @@ public abstract class InvoiceTests(IdentityHost host)
         var text = BillingTestSupport.PdfText(pdf);
         Assert.Contains(number, text, StringComparison.Ordinal);
         Assert.Contains("Acme Widgets", text, StringComparison.Ordinal);
-        Assert.Contains("10 credits (10 credits)", text, StringComparison.Ordinal);
+        Assert.Contains("Starter pack (10 credits)", text, StringComparison.Ordinal);
         Assert.Contains("USD 1,234.56", text, StringComparison.Ordinal);
         Assert.Contains("Invoice", text, StringComparison.Ordinal);
         Assert.Equal(pdf, await second.Content.ReadAsByteArrayAsync(Ct));

@@ -17,8 +17,6 @@ internal static class EwayBilling
         services.AddScoped<EwayGateway>();
         services.AddScoped<IPaymentGateway>(sp => sp.GetRequiredService<EwayGateway>());
         services.AddScoped<EwayRenewals>();
-        services.AddScoped<EwayCheckoutSweep>();
         services.AddRecurringJob<EwayRenewals>(EwayRenewals.JobId, renewals => renewals.RunAsync(CancellationToken.None), "*/10 * * * *");
-        services.AddRecurringJob<EwayCheckoutSweep>(EwayCheckoutSweep.JobId, sweep => sweep.SweepAsync(CancellationToken.None), "*/5 * * * *");
     }
 }
