@@ -19,13 +19,19 @@ internal sealed partial class BillingSettings : IValidatableObject
     /// <summary>Trial days per plan code (<c>Billing:TrialDays:PRO = 14</c>); a plan not named has no trial.</summary>
     public Dictionary<string, int> TrialDays { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>Credit packages on sale, bought once.</summary>
-    public List<CreditPackage> Packages { get; set; } =
+    /// <summary>Credit packages on sale, bought once; unset, <see cref="DefaultPackages"/>.</summary>
+    /// <remarks>Empty by default: the configuration binder adds configured items to a list it finds filled.</remarks>
+    public List<CreditPackage> Packages { get; set; } = [];
+
+    public static readonly IReadOnlyList<CreditPackage> DefaultPackages =
     [
         new() { Code = "CREDITS_10", Name = "Starter pack", Credits = 10, PriceMinor = 1_000, Currency = "USD" },
         new() { Code = "CREDITS_50", Name = "Team pack", Credits = 50, PriceMinor = 4_500, Currency = "USD" },
         new() { Code = "CREDITS_200", Name = "Bulk pack", Credits = 200, PriceMinor = 16_000, Currency = "USD" },
     ];
+
+    /// <summary>The packages customers can buy: the configured ones, else the defaults.</summary>
+    public IReadOnlyList<CreditPackage> OnSale => Packages.Count > 0 ? Packages : DefaultPackages;
 
     /// <summary>Printed before the invoice sequence: <c>AIH-000042</c>.</summary>
     public string InvoicePrefix { get; set; } = "AIH-";
@@ -46,7 +52,7 @@ internal sealed partial class BillingSettings : IValidatableObject
     public EwaySettings Eway { get; set; } = new();
 
     public CreditPackage? Package(string? code) =>
-        Packages.FirstOrDefault(p => string.Equals(p.Code, code?.Trim(), StringComparison.OrdinalIgnoreCase));
+        OnSale.FirstOrDefault(p => string.Equals(p.Code, code?.Trim(), StringComparison.OrdinalIgnoreCase));
 
     public int TrialDaysOf(string planCode) => TrialDays.TryGetValue(planCode, out var days) ? days : 0;
 

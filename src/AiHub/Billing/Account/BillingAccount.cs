@@ -101,7 +101,7 @@ internal sealed partial class BillingAccount(
     }
 
     public IReadOnlyList<PackageView> Packages() =>
-        settings.Value.Packages.Select(p => new PackageView(p.Code, p.Name, p.Credits, p.PriceMinor, p.Currency)).ToList();
+        settings.Value.OnSale.Select(p => new PackageView(p.Code, p.Name, p.Credits, p.PriceMinor, p.Currency)).ToList();
 
     public async Task<CustomerView> SaveCustomerAsync(Guid orgId, CustomerRequest body, CancellationToken ct)
     {

@@ -122,7 +122,7 @@ internal sealed class BillingConsole(
             case "credits":
             {
                 var package = settings.Value.Package(body.Package)
-                    ?? throw ProblemException.Invalid("package", $"package is one of {string.Join(", ", settings.Value.Packages.Select(p => p.Code))}.");
+                    ?? throw ProblemException.Invalid("package", $"package is one of {string.Join(", ", settings.Value.OnSale.Select(p => p.Code))}.");
                 if (!body.ToPool)
                 {
                     if (body.BuyerUserId is not { } buyer)
