@@ -14,4 +14,26 @@ internal static class UniqueViolation
         PostgresException { SqlState: PostgresErrorCodes.UniqueViolation } => true,
         _ => false,
     };
+
+    /// <summary>
+    /// Saves <paramref name="row"/> alone; false when its unique key was taken first (by another node or run), so
+    /// exactly one caller gets true: the at-most-once claim of a mail or a warning.
+    /// </summary>
+    public static async Task<bool> TryInsertAsync<T>(DbContext db, T row, CancellationToken ct) where T : class
+    {
+        db.Add(row);
+        try
+        {
+            await db.SaveChangesAsync(ct);
+            return true;
+        }
+        catch (DbUpdateException e) when (Is(e))
+        {
+            return false;
+        }
+        finally
+        {
+            db.Entry(row).State = EntityState.Detached;
+        }
+    }
 }

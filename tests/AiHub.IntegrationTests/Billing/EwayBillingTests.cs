@@ -455,14 +455,8 @@ public abstract class EwayBillingTests(EwayFixture fixture)
 
     async Task<(Guid OrgId, Guid UserId)> NewOrgAsync()
     {
-        var user = await Host.App.Services.NewAppUserAsync("eway");
-        await using var scope = Host.App.Services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-        var org = new Organization { Id = Guid.CreateVersion7(), Name = "Outback Analytics " + Guid.NewGuid().ToString("N")[..6], CreatedAt = DateTimeOffset.UtcNow };
-        db.Add(org);
-        db.Add(new Membership { OrganizationId = org.Id, UserId = user.Id, Role = OrgRole.Owner, JoinedAt = DateTimeOffset.UtcNow });
-        await db.SaveChangesAsync(Ct);
-        return (org.Id, user.Id);
+        var (orgId, ownerId, _) = await Host.NewOrgAsync("Outback Analytics");
+        return (orgId, ownerId);
     }
 }
 

@@ -109,14 +109,8 @@ public abstract class PaymentRecorderTests(IdentityHost host)
 
     async Task<(Guid OrgId, Guid UserId)> NewOrgAsync()
     {
-        var user = await host.App.Services.NewAppUserAsync("billing");
-        await using var scope = host.App.Services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-        var org = new Organization { Id = Guid.CreateVersion7(), Name = "Billing " + user.Email, CreatedAt = DateTimeOffset.UtcNow };
-        db.Add(org);
-        db.Add(new Membership { OrganizationId = org.Id, UserId = user.Id, Role = OrgRole.Owner, JoinedAt = DateTimeOffset.UtcNow });
-        await db.SaveChangesAsync(Ct);
-        return (org.Id, user.Id);
+        var (orgId, ownerId, _) = await host.NewOrgAsync("Billing");
+        return (orgId, ownerId);
     }
 }
 

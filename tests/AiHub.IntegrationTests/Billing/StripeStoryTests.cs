@@ -445,14 +445,8 @@ public abstract class StripeStoryTests(StripeFixture fixture)
 
     async Task<(Guid OrgId, Guid UserId)> NewOrgAsync()
     {
-        var user = await Host.App.Services.NewAppUserAsync("stripe");
-        await using var scope = Host.App.Services.CreateAsyncScope();
-        var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-        var org = new Organization { Id = Guid.CreateVersion7(), Name = "Stripe " + user.Email, CreatedAt = DateTimeOffset.UtcNow };
-        db.Add(org);
-        db.Add(new Membership { OrganizationId = org.Id, UserId = user.Id, Role = OrgRole.Owner, JoinedAt = DateTimeOffset.UtcNow });
-        await db.SaveChangesAsync(Ct);
-        return (org.Id, user.Id);
+        var (orgId, ownerId, _) = await Host.NewOrgAsync("Stripe");
+        return (orgId, ownerId);
     }
 }
 

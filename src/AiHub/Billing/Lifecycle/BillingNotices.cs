@@ -116,22 +116,7 @@ internal sealed partial class BillingNotices(
     {
         if (await db.Set<BillingNotice>().AnyAsync(n => n.SubscriptionId == subscriptionId && n.Kind == kind && n.Period == period, ct))
             return false;
-        var notice = new BillingNotice { SubscriptionId = subscriptionId, Kind = kind, Period = period, SentAt = clock.GetUtcNow() };
-        db.Add(notice);
-        try
-        {
-            await db.SaveChangesAsync(ct);
-            return true;
-        }
-        catch (DbUpdateException e) when (UniqueViolation.Is(e))
-        {
-            // Another node or run claimed it first: the notice is theirs to send.
-            return false;
-        }
-        finally
-        {
-            db.Entry(notice).State = EntityState.Detached;
-        }
+        return await UniqueViolation.TryInsertAsync(db, new BillingNotice { SubscriptionId = subscriptionId, Kind = kind, Period = period, SentAt = clock.GetUtcNow() }, ct);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Billing notice {Kind} for subscription {SubscriptionId} queued")]

@@ -145,17 +145,7 @@ internal sealed class PaymentRecorder(
                 ct, (_, c) => WithinAsync(c));
         }
         else
-        {
-            await db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
-            {
-                db.ChangeTracker.Clear();
-                await using var transaction = await db.Database.BeginTransactionAsync(ct);
-                await WithinAsync(ct);
-                await db.SaveChangesAsync(ct);
-                await transaction.CommitAsync(ct);
-            });
-            db.ChangeTracker.Clear();
-        }
+            await InTransactionAsync(WithinAsync, ct);
         queue.DispatchAdded();
     }
 
@@ -198,22 +188,26 @@ internal sealed class PaymentRecorder(
                 ct, (_, c) => WithinAsync(c));
         }
         else
-        {
-            await db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
-            {
-                db.ChangeTracker.Clear();
-                await using var transaction = await db.Database.BeginTransactionAsync(ct);
-                await WithinAsync(ct);
-                await db.SaveChangesAsync(ct);
-                await transaction.CommitAsync(ct);
-            });
-            db.ChangeTracker.Clear();
-        }
+            await InTransactionAsync(WithinAsync, ct);
         queue.DispatchAdded();
         var after = await FindAsync(row.Gateway, row.ExternalId, ct) ?? row;
         if (after.Kind == PaymentKind.Plan && after.SubscriptionId is { } subscription && after.Status is PaymentStatus.Refunded or PaymentStatus.Disputed)
             await subscriptions.EndNowAsync(after.OrganizationId, subscription, disputed ? "disputed" : "refunded", ct);
         return after;
+    }
+
+    /// <summary>Runs <paramref name="work"/> and saves what it added in one transaction of its own, when no ledger entry carries it.</summary>
+    async Task InTransactionAsync(Func<CancellationToken, Task> work, CancellationToken ct)
+    {
+        await db.Database.CreateExecutionStrategy().ExecuteAsync(async () =>
+        {
+            db.ChangeTracker.Clear();
+            await using var transaction = await db.Database.BeginTransactionAsync(ct);
+            await work(ct);
+            await db.SaveChangesAsync(ct);
+            await transaction.CommitAsync(ct);
+        });
+        db.ChangeTracker.Clear();
     }
 
     /// <summary><paramref name="part"/>/<paramref name="whole"/> of <paramref name="micros"/>, rounded down, in 128 bits so nothing wraps.</summary>

@@ -63,21 +63,6 @@ internal sealed partial class LimitWarnings(AppDbContext db, TimeProvider clock,
     {
         if (await db.Set<LimitWarning>().AnyAsync(w => w.Subject == subject && w.Period == period && w.Threshold == threshold, ct))
             return false;
-        var warning = new LimitWarning { Subject = subject, Period = period, Threshold = threshold, SentAt = clock.GetUtcNow() };
-        db.Add(warning);
-        try
-        {
-            await db.SaveChangesAsync(ct);
-            return true;
-        }
-        catch (DbUpdateException e) when (UniqueViolation.Is(e))
-        {
-            // A concurrent caller inserted it first: the warning is theirs to send.
-            return false;
-        }
-        finally
-        {
-            db.Entry(warning).State = EntityState.Detached;
-        }
+        return await UniqueViolation.TryInsertAsync(db, new LimitWarning { Subject = subject, Period = period, Threshold = threshold, SentAt = clock.GetUtcNow() }, ct);
     }
 }
