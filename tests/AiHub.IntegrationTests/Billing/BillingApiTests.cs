@@ -5,6 +5,7 @@ using AiHub.Billing;
 using AiHub.Billing.Subscriptions;
 using AiHub.Credits.Plans;
 using AiHub.Data;
+using AiHub.Fixtures;
 using AiHub.Identity;
 using AiHub.Infrastructure.Money;
 using AiHub.IntegrationTests.Credits;
@@ -13,53 +14,61 @@ using AiHub.Organizations;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
+using S = global::Stripe;
 
 namespace AiHub.IntegrationTests.Billing;
 
-/// <summary>The customer's billing API: who may do what, what bad input is told, and what each call changes.</summary>
-public abstract class BillingApiTests(IdentityHost host)
+/// <summary>
+/// The customer's billing API: who may do what, what bad input is told, and what each call changes, with the real
+/// Stripe gateway talking to the fake Stripe server, whose signed webhooks reach the same Host.
+/// </summary>
+public abstract class BillingApiTests(StripeFixture fixture)
 {
     static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    TestPaymentGateway Gateway => host.App.Services.GetRequiredService<TestPaymentGateway>();
+    static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    IdentityHost Host => fixture.Host;
+
+    FakeStripe Stripe => fixture.Stripe;
 
     [Fact]
     public async Task A_package_checkout_returns_the_hosted_page_and_its_outcome_says_what_it_added()
     {
         var (org, owner, _) = await NewOrgAsync();
-        using var client = host.Client();
+        using var client = Host.Client();
 
         using var started = await client.SendAsync(IdentityHost.As(owner.Tokens, HttpMethod.Post, $"/api/orgs/{org}/billing/checkout", new { package = "CREDITS_50", toPool = true }), Ct);
         Assert.Equal(HttpStatusCode.Created, started.StatusCode);
         var body = await started.Content.ReadFromJsonAsync<JsonElement>(Ct);
         var checkoutId = body.GetProperty("checkoutId").GetGuid();
-        Assert.StartsWith("https://pay.test/c/", body.GetProperty("url").GetString());
+        Assert.StartsWith(new Uri(Stripe.BaseAddress, "checkout/pay/cs_test_").AbsoluteUri, body.GetProperty("url").GetString(), StringComparison.Ordinal);
 
         var open = await CheckoutAsync(client, owner.Tokens, org, checkoutId);
         Assert.Equal("open", open.GetProperty("status").GetString());
-        Assert.Equal(0, await host.BalanceMicrosAsync(org));
+        Assert.Equal(0, await Host.BalanceMicrosAsync(org));
 
-        Gateway.Pay(checkoutId);
+        await PayAsync(checkoutId);
         var done = await CheckoutAsync(client, owner.Tokens, org, checkoutId);
         Assert.Equal("completed", done.GetProperty("status").GetString());
         Assert.Equal(50 * Micros.PerCredit, done.GetProperty("creditsAddedMicros").GetInt64());
         Assert.True(done.GetProperty("toPool").GetBoolean());
         Assert.StartsWith("AIH-", done.GetProperty("invoiceNumber").GetString());
-        Assert.Equal(50 * Micros.PerCredit, await host.BalanceMicrosAsync(org));
+        Assert.Equal(50 * Micros.PerCredit, await Host.BalanceMicrosAsync(org));
 
-        // Asked again (the return page polls), nothing is credited twice.
+        // Asked again (the return page polls), and told by the webhooks too, nothing is credited twice.
         await CheckoutAsync(client, owner.Tokens, org, checkoutId);
-        Assert.Equal(50 * Micros.PerCredit, await host.BalanceMicrosAsync(org));
+        await WaitForWebhooksAsync();
+        Assert.Equal(50 * Micros.PerCredit, await Host.BalanceMicrosAsync(org));
     }
 
     [Fact]
     public async Task A_plan_checkout_moves_the_org_to_the_plan_and_a_second_one_is_refused()
     {
         var (org, owner, _) = await NewOrgAsync();
-        using var client = host.Client();
+        using var client = Host.Client();
         var checkoutId = await StartAsync(client, owner.Tokens, org, new { plan = "pro" });
-        Gateway.Pay(checkoutId);
+        await PayAsync(checkoutId);
 
         var done = await CheckoutAsync(client, owner.Tokens, org, checkoutId);
         Assert.Equal("completed", done.GetProperty("status").GetString());
@@ -75,17 +84,19 @@ public abstract class BillingApiTests(IdentityHost host)
         Assert.True(o.GetProperty("portalAvailable").GetBoolean());
         Assert.Contains(o.GetProperty("packages").EnumerateArray(), p => p.GetProperty("code").GetString() == "CREDITS_10" && p.GetProperty("priceMinor").GetInt64() == 1_000);
 
+        var sessionsBefore = Stripe.Requests.Count(r => r.Method == "POST" && r.Path == "/v1/checkout/sessions");
         using var again = await client.SendAsync(IdentityHost.As(owner.Tokens, HttpMethod.Post, $"/api/orgs/{org}/billing/checkout", new { plan = "BASIC" }), Ct);
         Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
         Assert.Contains("subscription/plan", (await IdentityHost.ProblemAsync(again)).GetProperty("detail").GetString());
         Assert.Equal(1, await CountAsync<CheckoutSession>(org));
+        Assert.Equal(sessionsBefore, Stripe.Requests.Count(r => r.Method == "POST" && r.Path == "/v1/checkout/sessions"));
     }
 
     [Fact]
     public async Task Bad_checkout_requests_name_the_field_and_start_nothing()
     {
         var (org, owner, _) = await NewOrgAsync();
-        using var client = host.Client();
+        using var client = Host.Client();
         foreach (var (body, field) in new (object, string)[]
         {
             (new { plan = "GOLD" }, "plan"),
@@ -100,13 +111,14 @@ public abstract class BillingApiTests(IdentityHost host)
             Assert.True((await IdentityHost.ProblemAsync(response)).GetProperty("errors").TryGetProperty(field, out _), JsonSerializer.Serialize(body));
         }
         Assert.Equal(0, await CountAsync<CheckoutSession>(org));
+        Assert.DoesNotContain(Stripe.Requests, r => r.Value("metadata[aihub_org]") == org.ToString());
     }
 
     [Fact]
     public async Task A_member_buys_credits_for_themselves_only_and_sees_only_their_own_checkouts()
     {
         var (org, owner, member) = await NewOrgAsync();
-        using var client = host.Client();
+        using var client = Host.Client();
 
         using var overview = await client.SendAsync(IdentityHost.As(member.Tokens, HttpMethod.Get, $"/api/orgs/{org}/billing"), Ct);
         Assert.Equal(HttpStatusCode.Forbidden, overview.StatusCode);
@@ -124,13 +136,14 @@ public abstract class BillingApiTests(IdentityHost host)
         using var details = await client.SendAsync(IdentityHost.As(member.Tokens, HttpMethod.Put, $"/api/orgs/{org}/billing/customer", new { name = "X", email = "x@example.com" }), Ct);
         Assert.Equal(HttpStatusCode.Forbidden, details.StatusCode);
         Assert.Equal(0, await CountAsync<CheckoutSession>(org));
+        Assert.DoesNotContain(Stripe.Requests, r => r.Value("metadata[aihub_org]") == org.ToString());
 
         var mine = await StartAsync(client, member.Tokens, org, new { package = "CREDITS_10" });
-        Gateway.Pay(mine);
+        await PayAsync(mine);
         var done = await CheckoutAsync(client, member.Tokens, org, mine);
         Assert.False(done.GetProperty("toPool").GetBoolean());
-        Assert.Equal(10 * Micros.PerCredit, await host.BalanceMicrosAsync(member.Id));
-        Assert.Equal(0, await host.BalanceMicrosAsync(org));
+        Assert.Equal(10 * Micros.PerCredit, await Host.BalanceMicrosAsync(member.Id));
+        Assert.Equal(0, await Host.BalanceMicrosAsync(org));
 
         var owners = await StartAsync(client, owner.Tokens, org, new { package = "CREDITS_10", toPool = true });
         using var hidden = await client.SendAsync(IdentityHost.As(member.Tokens, HttpMethod.Get, $"/api/orgs/{org}/billing/checkouts/{owners}"), Ct);
@@ -144,34 +157,57 @@ public abstract class BillingApiTests(IdentityHost host)
     {
         var (org, owner, _) = await NewOrgAsync();
         var (other, otherOwner, _) = await NewOrgAsync();
-        using var client = host.Client();
+        using var client = Host.Client();
         var theirs = await StartAsync(client, otherOwner.Tokens, other, new { package = "CREDITS_10" });
-        Gateway.Pay(theirs);
+        // Held, so only a read of the checkout through the API could credit it.
+        Stripe.HoldWebhooks = true;
+        try
+        {
+            await PayAsync(theirs);
+        }
+        finally
+        {
+            Stripe.HoldWebhooks = false;
+        }
+        var reads = Stripe.Requests.Count(r => r.Path.StartsWith("/v1/checkout/sessions/", StringComparison.Ordinal));
 
         using var response = await client.SendAsync(IdentityHost.As(owner.Tokens, HttpMethod.Get, $"/api/orgs/{org}/billing/checkouts/{theirs}"), Ct);
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
-        Assert.Equal(0, await host.BalanceMicrosAsync(otherOwner.Id));
+        Assert.Equal(reads, Stripe.Requests.Count(r => r.Path.StartsWith("/v1/checkout/sessions/", StringComparison.Ordinal)));
+        Assert.Equal(0, await Host.BalanceMicrosAsync(otherOwner.Id));
     }
 
     [Fact]
     public async Task A_declined_payment_says_so_and_credits_nothing()
     {
         var (org, owner, _) = await NewOrgAsync();
-        using var client = host.Client();
+        using var client = Host.Client();
         var checkoutId = await StartAsync(client, owner.Tokens, org, new { package = "CREDITS_10" });
-        Gateway.Decline(checkoutId);
+        var externalId = await ExternalIdAsync(checkoutId);
 
+        // A declined card leaves Stripe's page open for another card, as Stripe Checkout does.
+        await Stripe.DeclineAsync(externalId);
+        var tried = await CheckoutAsync(client, owner.Tokens, org, checkoutId);
+        Assert.Equal("open", tried.GetProperty("status").GetString());
+        Assert.Equal(JsonValueKind.Null, tried.GetProperty("failureMessage").ValueKind);
+        Assert.Equal(0, await Host.BalanceMicrosAsync(owner.Id));
+
+        // A bank transfer that fails ends the checkout, and the bank's reason is shown.
+        await Stripe.PayLaterAsync(externalId);
+        await Stripe.SettleAsyncPaymentAsync(externalId, succeeded: false);
         var done = await CheckoutAsync(client, owner.Tokens, org, checkoutId);
         Assert.Equal("failed", done.GetProperty("status").GetString());
-        Assert.Equal("Your card was declined.", done.GetProperty("failureMessage").GetString());
-        Assert.Equal(0, await host.BalanceMicrosAsync(owner.Id));
+        Assert.Equal("The customer's account has insufficient funds to cover this payment.", done.GetProperty("failureMessage").GetString());
+        await WaitForWebhooksAsync();
+        Assert.Equal(0, await Host.BalanceMicrosAsync(owner.Id));
+        Assert.Equal(0, await CountAsync<Invoice>(org));
     }
 
     [Fact]
     public async Task Billing_details_are_checked_field_by_field_and_pushed_to_the_gateway()
     {
         var (org, owner, _) = await NewOrgAsync();
-        using var client = host.Client();
+        using var client = Host.Client();
         using var bad = await client.SendAsync(IdentityHost.As(owner.Tokens, HttpMethod.Put, $"/api/orgs/{org}/billing/customer",
             new { name = "", email = "not-an-email", country = "USA", taxId = "DE<123>", addressLine2 = "Floor 2" }), Ct);
         Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
@@ -185,40 +221,48 @@ public abstract class BillingApiTests(IdentityHost host)
         Assert.Equal(HttpStatusCode.OK, saved.StatusCode);
         Assert.Equal("AU", (await saved.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("country").GetString());
         // Not yet a customer at the gateway: the first checkout sends the details there.
-        Assert.False(Gateway.SavedCustomers.ContainsKey(org));
+        Assert.DoesNotContain(Stripe.Requests, r => r.Path.StartsWith("/v1/customers", StringComparison.Ordinal) && r.Value("metadata[aihub_org]") == org.ToString());
         await StartAsync(client, owner.Tokens, org, new { package = "CREDITS_10" });
-        Assert.Equal("51 824 753 556", Gateway.SavedCustomers[org].TaxId);
+        var customerId = (await CustomerAsync(org)).CustomerId;
+        Assert.StartsWith("cus_", customerId, StringComparison.Ordinal);
+        var atStripe = await new S.CustomerService(StripeClient).GetAsync(customerId, cancellationToken: Ct);
+        Assert.Equal(("Acme Pty Ltd", "billing@acme.example", "Sydney", "AU", org.ToString()), (atStripe.Name, atStripe.Email, atStripe.Address.City, atStripe.Address.Country, atStripe.Metadata["aihub_org"]));
+        var taxId = Assert.Single((await new S.CustomerTaxIdService(StripeClient).ListAsync(customerId, cancellationToken: Ct)).Data);
+        Assert.Equal(("au_abn", "51 824 753 556"), (taxId.Type, taxId.Value));
 
         using var changed = await client.SendAsync(IdentityHost.As(owner.Tokens, HttpMethod.Put, $"/api/orgs/{org}/billing/customer", details with { city = "Newcastle" }), Ct);
         Assert.Equal(HttpStatusCode.OK, changed.StatusCode);
-        Assert.Equal("Newcastle", Gateway.SavedCustomers[org].City);
+        Assert.Equal("Newcastle", (await new S.CustomerService(StripeClient).GetAsync(customerId, cancellationToken: Ct)).Address.City);
 
-        Gateway.Fail = new PaymentGatewayException("Invalid tax id for AU.");
+        Stripe.FailNextRequests(1, 400, "Invalid tax id for AU.", $"/v1/customers/{customerId}", "POST", code: "tax_id_invalid");
         using var refused = await client.SendAsync(IdentityHost.As(owner.Tokens, HttpMethod.Put, $"/api/orgs/{org}/billing/customer", details with { city = "Perth" }), Ct);
         Assert.Equal(HttpStatusCode.BadGateway, refused.StatusCode);
-        Assert.Equal("Invalid tax id for AU.", (await IdentityHost.ProblemAsync(refused)).GetProperty("detail").GetString());
-        await using var scope = host.App.Services.CreateAsyncScope();
-        Assert.Equal("Newcastle", (await scope.ServiceProvider.GetRequiredService<AppDbContext>().Set<BillingCustomer>().IgnoreQueryFilters().SingleAsync(c => c.OrganizationId == org, Ct)).City);
+        Assert.Equal("Stripe refused saving the customer: Invalid tax id for AU.", (await IdentityHost.ProblemAsync(refused)).GetProperty("detail").GetString());
+        Assert.Equal(0, Stripe.FaultsLeft);
+        Assert.Equal("Newcastle", (await CustomerAsync(org)).City);
+        Assert.Equal("Newcastle", (await new S.CustomerService(StripeClient).GetAsync(customerId, cancellationToken: Ct)).Address.City);
     }
 
     [Fact]
     public async Task Plan_changes_upgrade_now_downgrade_at_period_end_and_free_cancels_then_resumes()
     {
         var (org, owner, _) = await NewOrgAsync();
-        using var client = host.Client();
+        using var client = Host.Client();
 
         using var none = await client.SendAsync(IdentityHost.As(owner.Tokens, HttpMethod.Post, $"/api/orgs/{org}/billing/subscription/plan", new { plan = "PRO" }), Ct);
         Assert.Equal(HttpStatusCode.Conflict, none.StatusCode);
         Assert.Contains("checkout", (await IdentityHost.ProblemAsync(none)).GetProperty("detail").GetString());
 
         var checkoutId = await StartAsync(client, owner.Tokens, org, new { plan = "BASIC" });
-        Gateway.Pay(checkoutId);
+        await PayAsync(checkoutId);
         await CheckoutAsync(client, owner.Tokens, org, checkoutId);
         Assert.Equal("BASIC", await PlanAsync(org));
+        var subscriptionId = (string)Stripe.Find(await ExternalIdAsync(checkoutId))!["subscription"]!;
 
         var up = await ChangeAsync(client, owner.Tokens, org, "PRO");
         Assert.Equal("upgraded", up.GetProperty("change").GetString());
         Assert.Equal("PRO", await PlanAsync(org));
+        Assert.Equal(7_900, (long)StripeItemPrice(subscriptionId)["unit_amount"]!);
 
         var down = await ChangeAsync(client, owner.Tokens, org, "BASIC");
         Assert.Equal("downgradeScheduled", down.GetProperty("change").GetString());
@@ -232,6 +276,7 @@ public abstract class BillingApiTests(IdentityHost host)
         Assert.Equal("cancelScheduled", free.GetProperty("change").GetString());
         Assert.True(free.GetProperty("subscription").GetProperty("cancelAtPeriodEnd").GetBoolean());
         Assert.Equal("PRO", await PlanAsync(org));
+        Assert.True((bool)Stripe.Find(subscriptionId)!["cancel_at_period_end"]!);
 
         using var twice = await client.SendAsync(IdentityHost.As(owner.Tokens, HttpMethod.Post, $"/api/orgs/{org}/billing/subscription/cancel"), Ct);
         Assert.Equal(HttpStatusCode.Conflict, twice.StatusCode);
@@ -239,6 +284,7 @@ public abstract class BillingApiTests(IdentityHost host)
         using var resumed = await client.SendAsync(IdentityHost.As(owner.Tokens, HttpMethod.Post, $"/api/orgs/{org}/billing/subscription/resume"), Ct);
         Assert.Equal(HttpStatusCode.OK, resumed.StatusCode);
         Assert.False((await resumed.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("cancelAtPeriodEnd").GetBoolean());
+        Assert.False((bool)Stripe.Find(subscriptionId)!["cancel_at_period_end"]!);
 
         using var resumeAgain = await client.SendAsync(IdentityHost.As(owner.Tokens, HttpMethod.Post, $"/api/orgs/{org}/billing/subscription/resume"), Ct);
         Assert.Equal(HttpStatusCode.Conflict, resumeAgain.StatusCode);
@@ -246,66 +292,117 @@ public abstract class BillingApiTests(IdentityHost host)
         using var cancel = await client.SendAsync(IdentityHost.As(owner.Tokens, HttpMethod.Post, $"/api/orgs/{org}/billing/subscription/cancel"), Ct);
         Assert.Equal(HttpStatusCode.OK, cancel.StatusCode);
         Assert.True((await cancel.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("cancelAtPeriodEnd").GetBoolean());
+        Assert.True((bool)Stripe.Find(subscriptionId)!["cancel_at_period_end"]!);
     }
 
     [Fact]
     public async Task Gateway_failures_are_502_or_503_with_retry_after_and_a_failed_estimate_still_shows_the_page()
     {
         var (org, owner, _) = await NewOrgAsync();
-        using var client = host.Client();
+        using var client = Host.Client();
         var checkoutId = await StartAsync(client, owner.Tokens, org, new { plan = "PRO" });
-        Gateway.Pay(checkoutId);
+        await PayAsync(checkoutId);
         await CheckoutAsync(client, owner.Tokens, org, checkoutId);
+        var subscriptionId = (string)Stripe.Find(await ExternalIdAsync(checkoutId))!["subscription"]!;
 
-        Gateway.Fail = new PaymentGatewayException("Stripe is not answering.", transient: true);
+        // Stripe.net tries three times; Stripe answering 503 to all of them is a transient failure.
+        Stripe.FailNextRequests(3, 503, "Stripe is temporarily unavailable.", "/v1/billing_portal/sessions");
         using var portalDown = await client.SendAsync(IdentityHost.As(owner.Tokens, HttpMethod.Post, $"/api/orgs/{org}/billing/portal"), Ct);
         Assert.Equal(HttpStatusCode.ServiceUnavailable, portalDown.StatusCode);
         Assert.NotNull(portalDown.Headers.RetryAfter);
         Assert.Equal("urn:aihub:problem:payment-gateway-failed", (await IdentityHost.ProblemAsync(portalDown)).GetProperty("type").GetString());
+        Assert.Equal(0, Stripe.FaultsLeft);
 
         using var portal = await client.SendAsync(IdentityHost.As(owner.Tokens, HttpMethod.Post, $"/api/orgs/{org}/billing/portal"), Ct);
         Assert.Equal(HttpStatusCode.OK, portal.StatusCode);
-        Assert.StartsWith("https://pay.test/portal/cus_", (await portal.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("url").GetString());
+        Assert.StartsWith(new Uri(Stripe.BaseAddress, "portal/bps_").AbsoluteUri, (await portal.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("url").GetString(), StringComparison.Ordinal);
 
-        Gateway.Fail = new PaymentGatewayException("No such price: price_pro.");
+        Stripe.FailNextRequests(1, 400, "No such price: 'price_pro'", $"/v1/subscriptions/{subscriptionId}", "POST", code: "resource_missing");
         using var refused = await client.SendAsync(IdentityHost.As(owner.Tokens, HttpMethod.Post, $"/api/orgs/{org}/billing/subscription/plan", new { plan = "ENTERPRISE" }), Ct);
         Assert.Equal(HttpStatusCode.BadGateway, refused.StatusCode);
+        Assert.Equal("Stripe refused the plan change: No such price: 'price_pro'", (await IdentityHost.ProblemAsync(refused)).GetProperty("detail").GetString());
+        Assert.Equal(0, Stripe.FaultsLeft);
         Assert.Equal("PRO", await PlanAsync(org));
+        Assert.Equal(7_900, (long)StripeItemPrice(subscriptionId)["unit_amount"]!);
 
-        Gateway.FailEstimates = true;
-        try
+        Stripe.FailNextRequests(3, 500, "An unknown error occurred.", "/v1/invoices/create_preview");
+        using (var overview = await client.SendAsync(IdentityHost.As(owner.Tokens, HttpMethod.Get, $"/api/orgs/{org}/billing"), Ct))
         {
-            using var overview = await client.SendAsync(IdentityHost.As(owner.Tokens, HttpMethod.Get, $"/api/orgs/{org}/billing"), Ct);
             Assert.Equal(HttpStatusCode.OK, overview.StatusCode);
-            Assert.Equal(JsonValueKind.Null, (await overview.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("nextInvoice").ValueKind);
+            var o = await overview.Content.ReadFromJsonAsync<JsonElement>(Ct);
+            Assert.Equal(JsonValueKind.Null, o.GetProperty("nextInvoice").ValueKind);
+            Assert.Equal("PRO", o.GetProperty("subscription").GetProperty("plan").GetString());
         }
-        finally
-        {
-            Gateway.FailEstimates = false;
-        }
+        Assert.Equal(0, Stripe.FaultsLeft);
+        using (var overview = await client.SendAsync(IdentityHost.As(owner.Tokens, HttpMethod.Get, $"/api/orgs/{org}/billing"), Ct))
+            Assert.Equal(7_900, (await overview.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("nextInvoice").GetProperty("amountMinor").GetInt64());
     }
 
     [Fact]
     public async Task A_past_due_subscription_shows_when_its_grace_ends()
     {
         var (org, owner, _) = await NewOrgAsync();
-        using var client = host.Client();
+        using var client = Host.Client();
         var checkoutId = await StartAsync(client, owner.Tokens, org, new { plan = "PRO" });
-        Gateway.Pay(checkoutId);
+        await PayAsync(checkoutId);
         await CheckoutAsync(client, owner.Tokens, org, checkoutId);
-        await using (var scope = host.App.Services.CreateAsyncScope())
-        {
-            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
-            var sub = await db.Set<Subscription>().IgnoreQueryFilters().AsNoTracking().SingleAsync(s => s.OrganizationId == org, Ct);
-            await scope.ServiceProvider.GetRequiredService<SubscriptionSync>().ApplyAsync(new GatewaySubscription(
-                sub.Gateway, sub.ExternalId, org, sub.PlanCode, SubscriptionStatus.PastDue, sub.CurrentPeriodStart, sub.CurrentPeriodEnd, null, false), Ct);
-        }
+        var subscriptionId = (string)Stripe.Find(await ExternalIdAsync(checkoutId))!["subscription"]!;
+
+        // The renewal's card is declined at Stripe; invoice.payment_failed and customer.subscription.updated tell AiHub.
+        await Stripe.RenewAsync(subscriptionId, succeed: false);
+        Assert.Equal("past_due", (string?)Stripe.Find(subscriptionId)!["status"]);
+        await WaitAsync(async db => await db.Set<Subscription>().IgnoreQueryFilters().AnyAsync(s => s.OrganizationId == org && s.Status == SubscriptionStatus.PastDue, Ct), "the subscription is past due");
 
         using var overview = await client.SendAsync(IdentityHost.As(owner.Tokens, HttpMethod.Get, $"/api/orgs/{org}/billing"), Ct);
         var s = (await overview.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("subscription");
         Assert.Equal("pastDue", s.GetProperty("status").GetString());
         Assert.Equal(s.GetProperty("pastDueSince").GetDateTimeOffset().AddDays(7), s.GetProperty("graceEndsAt").GetDateTimeOffset());
         Assert.Equal("PRO", await PlanAsync(org));
+    }
+
+    S.IStripeClient? _stripeClient;
+
+    /// <summary>Reads what Stripe holds, as any other Stripe client would.</summary>
+    S.IStripeClient StripeClient => _stripeClient ??= new S.StripeClient("sk_test_billing_api_reads", apiBase: Stripe.BaseAddress.AbsoluteUri.TrimEnd('/'));
+
+    /// <summary>What the hosted page's Pay button does, for an AiHub checkout.</summary>
+    async Task PayAsync(Guid checkoutId) => await Stripe.PayAsync(await ExternalIdAsync(checkoutId));
+
+    async Task<string> ExternalIdAsync(Guid checkoutId)
+    {
+        await using var scope = Host.App.Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<AppDbContext>().Set<CheckoutSession>().IgnoreQueryFilters()
+            .Where(c => c.Id == checkoutId).Select(c => c.ExternalId).SingleAsync(Ct);
+    }
+
+    async Task<BillingCustomer> CustomerAsync(Guid org)
+    {
+        await using var scope = Host.App.Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<AppDbContext>().Set<BillingCustomer>().IgnoreQueryFilters().AsNoTracking().SingleAsync(c => c.OrganizationId == org, Ct);
+    }
+
+    /// <summary>The price the subscription's item is on at Stripe now.</summary>
+    System.Text.Json.Nodes.JsonNode StripeItemPrice(string subscriptionId) =>
+        Stripe.Find(subscriptionId)!["items"]!["data"]![0]!["price"]!;
+
+    /// <summary>Webhooks sent in the background and the work items they queued are done, so a later check sees everything they changed.</summary>
+    async Task WaitForWebhooksAsync()
+    {
+        await Stripe.WaitForDeliveriesAsync();
+        await WaitAsync(db => db.Set<WebhookEvent>().AllAsync(e => e.State != WebhookEventState.Received, Ct), "every webhook is handled");
+    }
+
+    async Task WaitAsync(Func<AppDbContext, Task<bool>> condition, string what)
+    {
+        var until = DateTime.UtcNow + Patience;
+        while (true)
+        {
+            await using (var scope = Host.App.Services.CreateAsyncScope())
+                if (await condition(scope.ServiceProvider.GetRequiredService<AppDbContext>()))
+                    return;
+            Assert.True(DateTime.UtcNow < until, $"Waited {Patience.TotalSeconds} s for this: {what}.");
+            await Task.Delay(100, Ct);
+        }
     }
 
     static async Task<JsonElement> ChangeAsync(HttpClient client, AuthTokens tokens, Guid org, string plan)
@@ -331,13 +428,13 @@ public abstract class BillingApiTests(IdentityHost host)
 
     async Task<string> PlanAsync(Guid org)
     {
-        await using var scope = host.App.Services.CreateAsyncScope();
+        await using var scope = Host.App.Services.CreateAsyncScope();
         return (await PlanCatalog.PlanOfAsync(scope.ServiceProvider.GetRequiredService<AppDbContext>(), org, Ct)).Code;
     }
 
     async Task<int> CountAsync<T>(Guid org) where T : class, ITenantOwned
     {
-        await using var scope = host.App.Services.CreateAsyncScope();
+        await using var scope = Host.App.Services.CreateAsyncScope();
         return await scope.ServiceProvider.GetRequiredService<AppDbContext>().Set<T>().IgnoreQueryFilters().CountAsync(e => e.OrganizationId == org, Ct);
     }
 
@@ -346,7 +443,7 @@ public abstract class BillingApiTests(IdentityHost host)
     {
         var owner = await PersonAsync("owner");
         var member = await PersonAsync("member");
-        await using var scope = host.App.Services.CreateAsyncScope();
+        await using var scope = Host.App.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
         var org = new Organization { Id = Guid.CreateVersion7(), Name = "Billing " + owner.Id, CreatedAt = DateTimeOffset.UtcNow };
         db.Add(org);
@@ -359,34 +456,20 @@ public abstract class BillingApiTests(IdentityHost host)
     async Task<Person> PersonAsync(string who)
     {
         var email = IdentityHost.NewEmail(who);
-        await using (var scope = host.App.Services.CreateAsyncScope())
+        await using (var scope = Host.App.Services.CreateAsyncScope())
         {
             var user = new AppUser { UserName = email, Email = email, EmailConfirmed = true, CreatedAt = DateTimeOffset.UtcNow };
             var created = await scope.ServiceProvider.GetRequiredService<UserManager<AppUser>>().CreateAsync(user, IdentityHost.Password);
             Assert.True(created.Succeeded, string.Join(" ", created.Errors.Select(e => e.Description)));
         }
-        using var client = host.Client();
+        using var client = Host.Client();
         var tokens = await IdentityHost.LoginAsync(client, email);
-        await using var read = host.App.Services.CreateAsyncScope();
+        await using var read = Host.App.Services.CreateAsyncScope();
         var id = await read.ServiceProvider.GetRequiredService<AppDbContext>().Users.Where(u => u.Email == email).Select(u => u.Id).SingleAsync(Ct);
         return new Person(id, tokens);
     }
 
     internal sealed record Person(Guid Id, AuthTokens Tokens);
-
-    internal static void UseTestGateway(IServiceCollection services)
-    {
-        services.RemoveAll<IPaymentGateway>();
-        services.AddSingleton<TestPaymentGateway>();
-        services.AddSingleton<IPaymentGateway>(sp => sp.GetRequiredService<TestPaymentGateway>());
-    }
-
-    internal static readonly Dictionary<string, string?> Settings = new()
-    {
-        ["Billing:Gateway"] = "stripe",
-        ["Billing:Stripe:SecretKey"] = "sk_test_billing_api",
-        ["Billing:Stripe:WebhookSecret"] = "whsec_billing_api",
-    };
 }
 
 /// <summary>The same API on a deployment that takes no payments online.</summary>
@@ -429,13 +512,9 @@ public abstract class BillingApiDisabledTests(IdentityHost host)
     }
 }
 
-public sealed class BillingApiSqliteFixture() : IdentityFixture("Sqlite", BillingApiTests.Settings, BillingApiTests.UseTestGateway);
+public sealed class BillingApiOnSqlite(StripeFixtureOnSqlite fixture) : BillingApiTests(fixture), IClassFixture<StripeFixtureOnSqlite>;
 
-public sealed class BillingApiPostgresFixture() : IdentityFixture("Postgres", BillingApiTests.Settings, BillingApiTests.UseTestGateway);
-
-public sealed class BillingApiOnSqlite(BillingApiSqliteFixture fixture) : BillingApiTests(fixture.Host), IClassFixture<BillingApiSqliteFixture>;
-
-public sealed class BillingApiOnPostgres(BillingApiPostgresFixture fixture) : BillingApiTests(fixture.Host), IClassFixture<BillingApiPostgresFixture>;
+public sealed class BillingApiOnPostgres(StripeFixtureOnPostgres fixture) : BillingApiTests(fixture), IClassFixture<StripeFixtureOnPostgres>;
 
 public sealed class BillingApiDisabledOnSqlite(SqliteIdentityFixture fixture) : BillingApiDisabledTests(fixture.Host), IClassFixture<SqliteIdentityFixture>;
 
