@@ -153,24 +153,12 @@ internal sealed class SubscriptionSync(
             .FirstOrDefault() ?? Plan.Free;
     }
 
-    /// <summary>Moves the organisation to <see cref="PlanDueAsync"/> when it is on another plan.</summary>
+    /// <summary>Moves an organisation that has a subscription to <see cref="PlanDueAsync"/> when it is on another plan.</summary>
+    /// <remarks>Only reached through a subscription of the organisation: one an admin put on a plan by hand, with none, is never moved.</remarks>
     public async Task SyncPlanAsync(Guid orgId, CancellationToken ct, string reason = "subscription")
     {
         var due = await PlanDueAsync(orgId, ct);
-        var hasSubscriptionHistory = await db.Set<Subscription>().AsNoTracking().IgnoreQueryFilters().AnyAsync(s => s.OrganizationId == orgId, ct);
-        var current = (await PlanCatalog.PlanOfAsync(db, orgId, ct)).Code;
-        // An organisation an admin put on a plan by hand, with no subscription ever, is left where the admin put it.
-        if (current == due || !hasSubscriptionHistory)
-            return;
-        try
-        {
+        if ((await PlanCatalog.PlanOfAsync(db, orgId, ct)).Code != due)
             await plans.SetPaidPlanAsync(orgId, due, reason, ct);
-        }
-        catch (DbUpdateException e) when (UniqueViolation.Is(e))
-        {
-            // The return page and a webhook gave the organisation its first plan row at once: the second pass updates it.
-            db.ChangeTracker.Clear();
-            await plans.SetPaidPlanAsync(orgId, await PlanDueAsync(orgId, ct), reason, ct);
-        }
     }
 }

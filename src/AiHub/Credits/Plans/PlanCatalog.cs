@@ -160,7 +160,16 @@ internal sealed partial class PlanCatalog(AppDbContext db, AuditLog audit, IQuot
         row.Since = clock.GetUtcNow();
         row.ChangedBy = null;
         audit.Add(PlanAuditKinds.OrgPlanChanged, null, new { from, to = code, reason }, null, orgId);
-        await db.SaveChangesAsync(ct);
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException e) when (from == Plan.Free && UniqueViolation.Is(e))
+        {
+            // Two reports gave the organisation its first plan row at once: this one updates the row the other made.
+            db.ChangeTracker.Clear();
+            return await SetPaidPlanAsync(orgId, code, reason, ct);
+        }
         db.ChangeTracker.Clear();
         return from;
     }
