@@ -10,6 +10,7 @@ using AiHub.Infrastructure;
 using AiHub.Infrastructure.Hosting;
 using AiHub.Infrastructure.Jobs;
 using AiHub.Knowledge;
+using AiHub.Mcp;
 using AiHub.Notifications;
 using AiHub.Organizations;
 
@@ -26,6 +27,7 @@ builder.AddChat();                // providers, models, conversations, streaming
 builder.AddKnowledge();           // knowledge bases: uploads, ingestion, transcripts, hybrid search, citations
 builder.AddGateway();             // the OpenAI- and Anthropic-compatible /v1 API
 builder.AddBilling();             // Stripe and eWAY: plan subscriptions, credit packages, invoices, exactly-once webhooks
+builder.AddMcpFeature();          // the MCP server at /mcp (API keys, OAuth 2.1) and remote MCP servers as chat tools
 builder.AddWebUi();               // Blazor + MudBlazor shell
 
 var app = builder.Build();
@@ -38,6 +40,7 @@ app.MapChatEndpoints();
 app.MapKnowledgeEndpoints();
 app.MapGatewayEndpoints();
 app.MapBillingEndpoints();
+app.MapMcpEndpoints();
 app.MapAdminEndpoints();
 app.MapWebUi();
 

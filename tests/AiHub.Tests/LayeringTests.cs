@@ -22,6 +22,7 @@ public sealed class LayeringTests
         ["AiHub.Knowledge"],
         ["AiHub.Gateway"],
         ["AiHub.Billing"],
+        ["AiHub.Mcp"],
         ["AiHub.Admin"],
         ["AiHub.Components"],
     ];

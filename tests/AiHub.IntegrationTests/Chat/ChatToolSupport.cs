@@ -68,7 +68,7 @@ internal static class ChatToolCalls
     public static async Task<List<AIFunction>> ToolsAsync(IdentityHost host, ToolContext context)
     {
         await using var scope = host.App.Services.CreateAsyncScope();
-        return [.. scope.ServiceProvider.GetRequiredService<ChatTools>().For(context).Cast<AIFunction>()];
+        return [.. (await scope.ServiceProvider.GetRequiredService<ChatTools>().ForAsync(context, Ct)).Cast<AIFunction>()];
     }
 
     /// <summary>Calls a tool the way FunctionInvokingChatClient does, and gives back the text the model would read.</summary>

@@ -312,7 +312,8 @@ internal sealed class ChatCall : IAsyncDisposable
 
     Task<UsageRecord> RecordAsync(ModelTarget target, long input, long output, long latencyMs, UsageStatus status, long cost) =>
         _engine.Meter.RecordAsync(new UsageEntry(_run.CallId, _run.Spender.OrganizationId, _run.Spender.UserId, target.Provider, target.Model,
-            input, output, latencyMs, status, _run.Spender.ApiKeyId, _run.Spender.WorkspaceId, _hold.Id, CostMicros: cost), CancellationToken.None);
+            input, output, latencyMs, status, _run.Spender.ApiKeyId, _run.Spender.WorkspaceId, _hold.Id, CostMicros: cost,
+            Channel: _run.Spender.Channel, ClientId: _run.Spender.ClientId), CancellationToken.None);
 
     /// <summary>A call that was started but never streamed gives its credits and its question back.</summary>
     public async ValueTask DisposeAsync()

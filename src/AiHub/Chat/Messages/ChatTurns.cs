@@ -170,7 +170,8 @@ internal sealed class ChatTurns(
         if (grounding is not null)
             history = WithSources(history, grounding.SystemMessage);
         var citations = new CitationCollector((grounding?.Citations.Count ?? 0) + 1);
-        return (await engine.StartAsync(Run(spender, c.Id, model, history, maxTokens, temperature, useTools, citations), ct), grounding, citations);
+        var offered = useTools == false ? null : await tools.ForAsync(ToolContext.Of(spender) with { Citations = citations }, ct);
+        return (await engine.StartAsync(Run(spender, c.Id, model, history, maxTokens, temperature, offered), ct), grounding, citations);
     }
 
     /// <summary>The sources go after the layered system prompt, so the prompt's rules still come first.</summary>
@@ -288,10 +289,9 @@ internal sealed class ChatTurns(
         store.FindOwnAsync(spender.OrganizationId, spender.WorkspaceId!.Value, conversationId, spender.UserId, ct);
 
     // The call's key names its conversation, so that a credit history can say which conversation a charge was for.
-    ChatRun Run(Spender spender, Guid conversationId, string? model, IReadOnlyList<ChatMessage> history, int? maxTokens, float? temperature, bool? useTools,
-        CitationCollector citations) =>
-        new(spender, model, history, ConversationCalls.Key(ConversationCalls.Answer, conversationId), maxTokens, temperature,
-            Tools: useTools == false ? null : tools.For(ToolContext.Of(spender) with { Citations = citations }));
+    static ChatRun Run(Spender spender, Guid conversationId, string? model, IReadOnlyList<ChatMessage> history, int? maxTokens, float? temperature,
+        IReadOnlyList<AITool>? tools) =>
+        new(spender, model, history, ConversationCalls.Key(ConversationCalls.Answer, conversationId), maxTokens, temperature, Tools: tools);
 
     /// <summary>The layered system prompt, then the path's questions and the answers that said something, then the new question.</summary>
     async Task<IReadOnlyList<ChatMessage>> HistoryAsync(Conversation c, IReadOnlyList<StoredMessage> path, string question, CancellationToken ct)

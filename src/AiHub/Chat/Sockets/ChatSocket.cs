@@ -238,7 +238,7 @@ internal static class ChatSocket
                 var citations = new CitationCollector((grounding?.Citations.Count ?? 0) + 1);
                 var run = new ChatRun(spender, request.Model, messages, $"ws:{Guid.CreateVersion7()}", request.MaxTokens, request.Temperature,
                     Provider: provider,
-                    Tools: services.GetRequiredService<ChatTools>().For(ToolContext.Of(spender) with { Citations = citations }));
+                    Tools: await services.GetRequiredService<ChatTools>().ForAsync(ToolContext.Of(spender) with { Citations = citations }, ct));
                 await using var call = await services.GetRequiredService<ChatEngine>().StartAsync(run, ct);
                 ChatUsage? usage = null;
                 // The sources come before the first chunk, so a client can link the answer's [n] as it arrives.

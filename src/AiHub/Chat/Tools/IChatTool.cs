@@ -28,3 +28,16 @@ internal interface IChatTool
     /// <summary>The function for one call, bound to <paramref name="context"/>; named <see cref="Name"/>.</summary>
     AIFunction Create(ToolContext context);
 }
+
+/// <summary>
+/// Tools that exist per organisation rather than per deployment (those of a connected MCP server); asked for its
+/// tools each time a call starts, after the registered <see cref="IChatTool"/>s.
+/// </summary>
+/// <remarks>
+/// Names must satisfy the same rule as <see cref="IChatTool.Name"/> and not repeat a registered tool's; a repeated name
+/// is dropped. A source that cannot list its tools now returns none and logs why: a chat never fails for it.
+/// </remarks>
+internal interface IChatToolSource
+{
+    Task<IReadOnlyList<IChatTool>> ToolsAsync(ToolContext context, CancellationToken ct);
+}

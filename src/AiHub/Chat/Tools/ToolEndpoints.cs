@@ -18,7 +18,7 @@ internal static class ToolEndpoints
 
     /// <summary>The tools a chat call by this caller would offer the model.</summary>
     static async Task<Ok<IReadOnlyList<ToolDescription>>> List(Guid orgId, HttpContext http, ClaimsPrincipal user, ChatTools tools, AppDbContext db, CancellationToken ct) =>
-        TypedResults.Ok(tools.Describe(await ContextOfAsync(http.Grant(), user, db, ct)));
+        TypedResults.Ok(await tools.DescribeAsync(await ContextOfAsync(http.Grant(), user, db, ct), ct));
 
     /// <summary>The context of a call made by the caller; an API key acts for the person who created it.</summary>
     /// <remarks>The key is fetched by (org, id), from the grant the org check produced.</remarks>

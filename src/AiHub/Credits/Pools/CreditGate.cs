@@ -9,7 +9,24 @@ namespace AiHub.Credits.Pools;
 
 /// <summary>Who makes an AI call: the org of the request, the person, and the API key and workspace when there are.</summary>
 /// <param name="UserId">The person; for a call made with an API key, the key's creator (<c>ApiKey.CreatedBy</c>).</param>
-internal sealed record Spender(Guid OrganizationId, Guid UserId, Guid? ApiKeyId, Guid? WorkspaceId);
+internal sealed record Spender(Guid OrganizationId, Guid UserId, Guid? ApiKeyId, Guid? WorkspaceId)
+{
+    /// <summary>The surface the call came through when it is not the app or the key's own API (<see cref="UsageChannels"/>); kept on its usage record.</summary>
+    public string? Channel { get; init; }
+
+    /// <summary>The OAuth client that made the call on the person's behalf, if one did; kept on its usage record.</summary>
+    public string? ClientId { get; init; }
+}
+
+/// <summary>Where a call came from, as a usage record names it.</summary>
+internal static class UsageChannels
+{
+    public const string Mcp = "mcp";
+
+    public const int MaxLength = 16;
+
+    public const int MaxClientIdLength = 100;
+}
 
 /// <summary>The credits held for one AI call; hand it back to <see cref="CreditGate.SettleAsync"/> or <see cref="CreditGate.ReleaseAsync"/>.</summary>
 /// <param name="PayerAccountId">The user's own account in their personal org, the org pool elsewhere.</param>

@@ -21,7 +21,9 @@ internal sealed record UsageEntry(
     Guid? WorkspaceId = null,
     Guid? ReservationId = null,
     long? CostMicros = null,
-    DateTimeOffset? OccurredAt = null);
+    DateTimeOffset? OccurredAt = null,
+    string? Channel = null,
+    string? ClientId = null);
 
 /// <summary>Writes one usage record per AI call; Chat, the gateway and Knowledge call it after every call.</summary>
 /// <remarks>It writes through a DbContext of its own, so the caller's unsaved changes are neither saved nor cleared by it.</remarks>
@@ -75,6 +77,8 @@ internal sealed class UsageMeter(IServiceScopeFactory scopes, TimeProvider clock
             LatencyMs = e.LatencyMs,
             Status = e.Status,
             ReservationId = e.ReservationId,
+            Channel = e.Channel,
+            ClientId = e.ClientId,
             CreatedAt = at,
             HourStart = UsageTime.HourOf(at),
         };

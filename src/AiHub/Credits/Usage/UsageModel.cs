@@ -1,3 +1,4 @@
+using AiHub.Credits.Pools;
 using AiHub.Data;
 using AiHub.Organizations;
 using Microsoft.EntityFrameworkCore;
@@ -47,6 +48,12 @@ internal sealed class UsageRecord : ITenantOwned
     public UsageStatus Status { get; init; }
 
     public Guid? ReservationId { get; init; }
+
+    /// <summary>The surface the call came through when it was not the app or the API (<see cref="UsageChannels.Mcp"/>); null otherwise.</summary>
+    public string? Channel { get; init; }
+
+    /// <summary>The OAuth client that made the call for the person, if one did.</summary>
+    public string? ClientId { get; init; }
 
     /// <summary>When the call happened; the hour it is counted in.</summary>
     public DateTimeOffset CreatedAt { get; init; }
@@ -140,6 +147,8 @@ internal sealed class UsageModelConfiguration :
         builder.Property(r => r.Provider).HasMaxLength(ProviderLength);
         builder.Property(r => r.Model).HasMaxLength(ModelLength);
         builder.Property(r => r.Status).HasConversion<string>().HasMaxLength(16);
+        builder.Property(r => r.Channel).HasMaxLength(UsageChannels.MaxLength);
+        builder.Property(r => r.ClientId).HasMaxLength(UsageChannels.MaxClientIdLength);
         builder.HasIndex(r => r.IdempotencyKey).IsUnique();
         builder.HasIndex(r => new { r.OrganizationId, r.CreatedAt });
         builder.HasIndex(r => new { r.UserId, r.CreatedAt });

@@ -417,7 +417,7 @@ internal sealed class GatewayCalls
             var spender = hold.Spender;
             return owner._usage.RecordAsync(new UsageEntry(hold.CallId, spender.OrganizationId, spender.UserId, target.Provider, target.Model,
                 input, output, (long)Stopwatch.GetElapsedTime(started).TotalMilliseconds, status, spender.ApiKeyId, spender.WorkspaceId, hold.HoldId,
-                CostMicros: cost), CancellationToken.None);
+                CostMicros: cost, Channel: spender.Channel, ClientId: spender.ClientId), CancellationToken.None);
         }
 
         ProblemException NoModelAnswered() => new(StatusCodes.Status502BadGateway, "No model could answer.",

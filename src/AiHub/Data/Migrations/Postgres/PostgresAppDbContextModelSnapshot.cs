@@ -2152,6 +2152,16 @@ namespace AiHub.Data.Migrations.Postgres
                         .HasColumnType("uuid")
                         .HasColumnName("api_key_id");
 
+                    b.Property<string>("Channel")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("channel");
+
+                    b.Property<string>("ClientId")
+                        .HasMaxLength(100)
+                        .HasColumnType("character varying(100)")
+                        .HasColumnName("client_id");
+
                     b.Property<long>("CostMicros")
                         .HasColumnType("bigint")
                         .HasColumnName("cost_micros");

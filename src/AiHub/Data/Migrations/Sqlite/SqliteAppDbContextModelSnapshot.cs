@@ -2132,6 +2132,16 @@ namespace AiHub.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("api_key_id");
 
+                    b.Property<string>("Channel")
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("channel");
+
+                    b.Property<string>("ClientId")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("client_id");
+
                     b.Property<long>("CostMicros")
                         .HasColumnType("INTEGER")
                         .HasColumnName("cost_micros");

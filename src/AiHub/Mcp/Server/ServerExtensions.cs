@@ -1,0 +1,35 @@
+using AiHub.Identity;
+using AiHub.Mcp.Server.Tools;
+using AiHub.Organizations;
+using ModelContextProtocol.AspNetCore;
+
+namespace AiHub.Mcp.Server;
+
+internal static class ServerExtensions
+{
+    public const string Path = "/mcp";
+
+    /// <summary>The policy of <c>/mcp</c>: a bearer API key or OAuth access token, never the browser's cookie.</summary>
+    public const string Policy = "mcp";
+
+    public static void AddServer(IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddHttpContextAccessor();
+        services.AddScoped<McpCallers>();
+        services.AddSingleton<IMcpCallerSource, ApiKeyCallerSource>();
+        services.AddAuthorizationBuilder().AddPolicy(Policy, policy => policy
+            .AddAuthenticationSchemes(IdentityExtensions.ApiKeyScheme)
+            .RequireAuthenticatedUser());
+        services.AddMcpServer(options => options.ServerInfo = new() { Name = "AiHub", Version = typeof(ServerExtensions).Assembly.GetName().Version?.ToString() ?? "1.0" })
+            // Stateless: every request stands alone, so any node can answer it and nothing is kept between calls.
+            .WithHttpTransport(options => options.SessionMode = HttpServerSessionMode.Stateless)
+            .WithTools<WorkspaceTools>();
+    }
+
+    public static void MapServer(IEndpointRouteBuilder app) =>
+        app.MapMcp(Path)
+            .RequireAuthorization(Policy)
+            .WithMetadata(ApiKeysAllowedMetadata.Instance)
+            .WithTags("MCP");
+}
