@@ -52,7 +52,11 @@ internal sealed record GatewaySubscription(
     DateTimeOffset PeriodEnd,
     DateTimeOffset? TrialEnd,
     bool CancelAtPeriodEnd,
-    string? PendingPlanCode = null);
+    string? PendingPlanCode = null)
+{
+    /// <summary>When the gateway was asked for this state (before the request went out); null for a state AiHub decides itself.</summary>
+    public DateTimeOffset? ReadAt { get; init; }
+}
 
 /// <summary>How a hosted-page visit ended, read from the gateway (never from the browser's return URL).</summary>
 internal sealed record CheckoutOutcome(

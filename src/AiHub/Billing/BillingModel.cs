@@ -101,6 +101,9 @@ internal sealed class Subscription : ITenantOwned
     public DateTimeOffset UpdatedAt { get; set; }
 
     public DateTimeOffset? EndedAt { get; set; }
+
+    /// <summary>When the gateway was asked for the state last applied; a report read before it is older and is not applied.</summary>
+    public DateTimeOffset? StateReadAt { get; set; }
 }
 
 internal enum PaymentKind
@@ -388,6 +391,8 @@ internal sealed class BillingModelConfiguration :
     public void Configure(EntityTypeBuilder<Subscription> builder)
     {
         builder.ToTable("subscriptions");
+        // Two reports applied at once: the one saved second re-reads the row and is checked against the first.
+        builder.Property(s => s.StateReadAt).IsConcurrencyToken();
         builder.Property(s => s.Gateway).HasMaxLength(16);
         builder.Property(s => s.ExternalId).HasMaxLength(100);
         builder.Property(s => s.PlanCode).HasMaxLength(32);

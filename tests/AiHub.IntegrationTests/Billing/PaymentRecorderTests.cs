@@ -97,6 +97,36 @@ public abstract class PaymentRecorderTests(IdentityHost host)
         Assert.Equal(Plan.Free, (await PlanCatalog.PlanOfAsync(db, orgId, Ct)).Code);
     }
 
+    [Fact]
+    public async Task A_state_read_before_the_one_applied_does_not_undo_it_even_when_reports_race()
+    {
+        var (orgId, _) = await NewOrgAsync();
+        var now = DateTimeOffset.UtcNow;
+        var read = now.AddMinutes(-5);
+        var cancelling = new GatewaySubscription("stripe", $"sub_{Guid.NewGuid():N}", orgId, "PRO", SubscriptionStatus.Active, now, now.AddMonths(1), null, true)
+            { ReadAt = read };
+        await ApplyAsync(cancelling);
+
+        // The member resumes (read at +2 s) while a webhook that read the cancelling state at +1 s is still on its way.
+        var resumed = cancelling with { CancelAtPeriodEnd = false, ReadAt = read.AddSeconds(2) };
+        var stale = cancelling with { ReadAt = read.AddSeconds(1) };
+        await Task.WhenAll(Enumerable.Range(0, 10).Select(i => Task.Run(() => ApplyAsync(i % 2 == 0 ? resumed : stale), Ct)));
+        await ApplyAsync(stale);
+
+        await using var scope = host.App.Services.CreateAsyncScope();
+        var row = await scope.ServiceProvider.GetRequiredService<AppDbContext>().Set<Subscription>().IgnoreQueryFilters().AsNoTracking()
+            .SingleAsync(s => s.ExternalId == cancelling.ExternalId, Ct);
+        Assert.False(row.CancelAtPeriodEnd);
+        // SQLite keeps the time to the millisecond.
+        Assert.True(Math.Abs((row.StateReadAt!.Value - resumed.ReadAt!.Value).TotalMilliseconds) < 1, $"state read at {row.StateReadAt:O}");
+    }
+
+    async Task ApplyAsync(GatewaySubscription reported)
+    {
+        await using var scope = host.App.Services.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<SubscriptionSync>().ApplyAsync(reported, Ct);
+    }
+
     static GatewayPayment Package(Guid orgId, Guid buyer, string externalId, PaymentStatus status) =>
         new("stripe", externalId, orgId, PaymentKind.Credits, status, 1_000, 0, "USD", 0, false, DateTimeOffset.UtcNow,
             PackageCode: "CREDITS_10", BuyerUserId: buyer);

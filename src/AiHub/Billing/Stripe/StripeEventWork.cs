@@ -183,13 +183,14 @@ internal sealed class StripeInvoiceEvents(StripeGateway gateway, StripeOwners ow
         var subscriptionId = invoice.Parent?.SubscriptionDetails?.SubscriptionId;
         if (subscriptionId is null)
             return StripeEventOutcome.Ignore("The invoice is not for a subscription.");
+        var readAt = clock.GetUtcNow();
         var subscription = await gateway.GetSubscriptionAsync(subscriptionId, ct);
         var (payment, _) = await gateway.ReadInvoiceAsync(invoice.Id, subscription, ct);
         if (payment is null)
             return StripeEventOutcome.Ignore("The invoice's subscription carries no AiHub metadata.");
         if (await owners.RefusalAsync(payment.OrganizationId, invoice.CustomerId, ct) is { } refusal)
             return StripeEventOutcome.Ignore(refusal);
-        if (StripeMapping.ToSubscription(subscription, clock.GetUtcNow()) is { } reported)
+        if (StripeMapping.ToSubscription(subscription, clock.GetUtcNow(), readAt) is { } reported)
             await subscriptions.ApplyAsync(reported, ct);
         await payments.RecordAsync(payment, ct);
         return StripeEventOutcome.Processed;
@@ -203,8 +204,9 @@ internal sealed class StripeSubscriptionEvents(StripeGateway gateway, StripeOwne
 
     public async Task<StripeEventOutcome> HandleAsync(WebhookEvent evt, CancellationToken ct)
     {
+        var readAt = clock.GetUtcNow();
         var subscription = await gateway.GetSubscriptionAsync(evt.ObjectId!, ct);
-        if (StripeMapping.ToSubscription(subscription, clock.GetUtcNow()) is not { } reported)
+        if (StripeMapping.ToSubscription(subscription, clock.GetUtcNow(), readAt) is not { } reported)
             return StripeEventOutcome.Ignore("The subscription carries no AiHub metadata.");
         if (await owners.RefusalAsync(reported.OrganizationId, subscription.CustomerId, ct) is { } refusal)
             return StripeEventOutcome.Ignore(refusal);

@@ -191,11 +191,12 @@ internal sealed partial class StripeGateway(
     {
         try
         {
+            var readAt = clock.GetUtcNow();
             var s = await new S.Checkout.SessionService(Client).GetAsync(session.ExternalId,
                 new S.Checkout.SessionGetOptions { Expand = ["payment_intent", "subscription", "invoice"] }, cancellationToken: ct);
             var now = clock.GetUtcNow();
             var subscription = s.SubscriptionId is { } subId ? s.Subscription ?? await GetSubscriptionAsync(subId, ct) : null;
-            var reportedSubscription = subscription is null ? null : StripeMapping.ToSubscription(subscription, now);
+            var reportedSubscription = subscription is null ? null : StripeMapping.ToSubscription(subscription, now, readAt);
             GatewayPayment? payment = null;
             S.Charge? charge = null;
             if (s.Mode == "payment" && s.PaymentIntentId is { } intentId)
@@ -348,6 +349,7 @@ internal sealed partial class StripeGateway(
                 metadata[StripeMetadata.PreviousPlan] = "";
                 metadata[StripeMetadata.PreviousUntil] = "";
             }
+            var readAt = clock.GetUtcNow();
             var updated = await new S.SubscriptionService(Client).UpdateAsync(subscription.ExternalId, new S.SubscriptionUpdateOptions
             {
                 Items = [new S.SubscriptionItemOptions { Id = item.Id, Price = await prices.PriceIdAsync(to, ct) }],
@@ -355,7 +357,7 @@ internal sealed partial class StripeGateway(
                 PaymentBehavior = atPeriodEnd ? null : "error_if_incomplete",
                 Metadata = metadata,
             }, cancellationToken: ct);
-            return StripeMapping.ToSubscription(updated, clock.GetUtcNow())
+            return StripeMapping.ToSubscription(updated, clock.GetUtcNow(), readAt)
                 ?? throw new PaymentGatewayException($"The subscription {subscription.ExternalId} no longer carries AiHub's metadata at Stripe.");
         }
         catch (Exception e) when (IsStripeFailure(e, ct))
@@ -368,9 +370,10 @@ internal sealed partial class StripeGateway(
     {
         try
         {
+            var readAt = clock.GetUtcNow();
             var updated = await new S.SubscriptionService(Client).UpdateAsync(subscription.ExternalId,
                 new S.SubscriptionUpdateOptions { CancelAtPeriodEnd = cancel }, cancellationToken: ct);
-            return StripeMapping.ToSubscription(updated, clock.GetUtcNow())
+            return StripeMapping.ToSubscription(updated, clock.GetUtcNow(), readAt)
                 ?? throw new PaymentGatewayException($"The subscription {subscription.ExternalId} no longer carries AiHub's metadata at Stripe.");
         }
         catch (Exception e) when (IsStripeFailure(e, ct))

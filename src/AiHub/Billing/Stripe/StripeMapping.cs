@@ -13,7 +13,8 @@ internal static class StripeMapping
     /// A downgrade changes Stripe's price at once (so the next renewal charges the new one) but the plan paid for runs
     /// until the period ends: until that time, or until Stripe has renewed into the next period, whichever comes first.
     /// </remarks>
-    public static GatewaySubscription? ToSubscription(S.Subscription sub, DateTimeOffset now)
+    /// <param name="readAt">When the request that returned <paramref name="sub"/> went out: a later one's state wins.</param>
+    public static GatewaySubscription? ToSubscription(S.Subscription sub, DateTimeOffset now, DateTimeOffset readAt)
     {
         var org = StripeMetadata.GetGuid(sub.Metadata, StripeMetadata.Org);
         var item = sub.Items?.Data?.FirstOrDefault();
@@ -32,7 +33,7 @@ internal static class StripeMapping
         return new GatewaySubscription(
             Gateway, sub.Id, org.Value, plan.ToUpperInvariant(), Status(sub.Status),
             Utc(item.CurrentPeriodStart), Utc(item.CurrentPeriodEnd), sub.TrialEnd is { } trial ? Utc(trial) : null,
-            sub.CancelAtPeriodEnd || sub.CancelAt is not null, pending);
+            sub.CancelAtPeriodEnd || sub.CancelAt is not null, pending) { ReadAt = readAt };
     }
 
     public static SubscriptionStatus Status(string? status) => status switch

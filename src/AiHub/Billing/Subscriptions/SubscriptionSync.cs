@@ -53,6 +53,14 @@ internal sealed class SubscriptionSync(
             db.ChangeTracker.Clear();
             return row;
         }
+        else if (reported.ReadAt is { } read && row.StateReadAt is { } applied && read < applied)
+        {
+            // A webhook's read that was overtaken by a newer one (the member resumed meanwhile) must not undo it.
+            log.LogInformation("Subscription {Gateway} {ExternalId}: a state read at {Read:O} is older than the one applied ({Applied:O}); ignored",
+                reported.Gateway, reported.ExternalId, read, applied);
+            db.ChangeTracker.Clear();
+            return row;
+        }
         var before = (row.Status, row.PlanCode, row.CancelAtPeriodEnd, row.PendingPlanCode);
         var isNew = db.Entry(row).State == EntityState.Added;
         row.PlanCode = reported.PlanCode;
@@ -65,6 +73,7 @@ internal sealed class SubscriptionSync(
         row.PastDueSince = reported.Status == SubscriptionStatus.PastDue ? row.PastDueSince ?? now : null;
         row.EndedAt = reported.Status == SubscriptionStatus.Canceled ? row.EndedAt ?? now : null;
         row.UpdatedAt = now;
+        row.StateReadAt = reported.ReadAt ?? row.StateReadAt;
         if (before != (row.Status, row.PlanCode, row.CancelAtPeriodEnd, row.PendingPlanCode))
         {
             audit.Add(BillingAuditKinds.SubscriptionChanged, null, new
@@ -77,9 +86,9 @@ internal sealed class SubscriptionSync(
         {
             await db.SaveChangesAsync(ct);
         }
-        catch (DbUpdateException e) when (UniqueViolation.Is(e))
+        catch (DbUpdateException e) when (e is DbUpdateConcurrencyException || UniqueViolation.Is(e))
         {
-            // Another report made the row meanwhile: apply this one over it.
+            // Another report made or changed the row meanwhile: check this one against it again.
             db.ChangeTracker.Clear();
             return await ApplyAsync(reported, ct);
         }

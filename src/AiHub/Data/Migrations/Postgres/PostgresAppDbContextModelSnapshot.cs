@@ -715,6 +715,11 @@ namespace AiHub.Data.Migrations.Postgres
                         .HasColumnType("character varying(32)")
                         .HasColumnName("plan_code");
 
+                    b.Property<DateTimeOffset?>("StateReadAt")
+                        .IsConcurrencyToken()
+                        .HasColumnType("timestamp with time zone")
+                        .HasColumnName("state_read_at");
+
                     b.Property<string>("Status")
                         .IsRequired()
                         .HasMaxLength(16)

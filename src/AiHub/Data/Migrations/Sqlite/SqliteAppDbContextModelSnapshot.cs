@@ -708,6 +708,11 @@ namespace AiHub.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("plan_code");
 
+                    b.Property<long?>("StateReadAt")
+                        .IsConcurrencyToken()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("state_read_at");
+
                     b.Property<string>("Status")
                         .IsRequired()
                         .HasMaxLength(16)
