@@ -24,7 +24,7 @@ internal static class ServerExtensions
         services.AddMcpServer(options => options.ServerInfo = new() { Name = "AiHub", Version = typeof(ServerExtensions).Assembly.GetName().Version?.ToString() ?? "1.0" })
             // Stateless: every request stands alone, so any node can answer it and nothing is kept between calls.
             .WithHttpTransport(options => options.SessionMode = HttpServerSessionMode.Stateless)
-            .WithTools<WorkspaceTools>();
+            .WithTools<WorkspaceTools>(McpJson.Options);
     }
 
     public static void MapServer(IEndpointRouteBuilder app) =>
