@@ -1,4 +1,6 @@
 using AiHub.Identity;
+using AiHub.Mcp.Server.Prompts;
+using AiHub.Mcp.Server.Resources;
 using AiHub.Mcp.Server.Tools;
 using AiHub.Organizations;
 using ModelContextProtocol.AspNetCore;
@@ -18,13 +20,23 @@ internal static class ServerExtensions
         services.AddHttpContextAccessor();
         services.AddScoped<McpCallers>();
         services.AddSingleton<IMcpCallerSource, ApiKeyCallerSource>();
+        services.AddScoped<KnowledgeScope>();
+        services.AddScoped<SourceTexts>();
+        services.AddScoped<SourceResources>();
+        services.AddScoped<WorkspacePrompts>();
         services.AddAuthorizationBuilder().AddPolicy(Policy, policy => policy
             .AddAuthenticationSchemes(IdentityExtensions.ApiKeyScheme)
             .RequireAuthenticatedUser());
         services.AddMcpServer(options => options.ServerInfo = new() { Name = "AiHub", Version = typeof(ServerExtensions).Assembly.GetName().Version?.ToString() ?? "1.0" })
             // Stateless: every request stands alone, so any node can answer it and nothing is kept between calls.
             .WithHttpTransport(options => options.SessionMode = HttpServerSessionMode.Stateless)
-            .WithTools<WorkspaceTools>(McpJson.Options);
+            .WithTools<WorkspaceTools>(McpJson.Options)
+            .WithTools<KnowledgeTools>(McpJson.Options)
+            .WithListResourcesHandler(SourceResources.ListAsync)
+            .WithListResourceTemplatesHandler(SourceResources.TemplatesAsync)
+            .WithReadResourceHandler(SourceResources.ReadAsync)
+            .WithListPromptsHandler(WorkspacePrompts.ListAsync)
+            .WithGetPromptHandler(WorkspacePrompts.GetAsync);
     }
 
     public static void MapServer(IEndpointRouteBuilder app) =>
