@@ -25,7 +25,7 @@ internal static class ServerExtensions
         services.AddScoped<SourceResources>();
         services.AddScoped<WorkspacePrompts>();
         services.AddAuthorizationBuilder().AddPolicy(Policy, policy => policy
-            .AddAuthenticationSchemes(IdentityExtensions.ApiKeyScheme)
+            .AddAuthenticationSchemes(OAuth.McpOAuthExtensions.BearerScheme)
             .RequireAuthenticatedUser());
         services.AddMcpServer(options => options.ServerInfo = new() { Name = "AiHub", Version = typeof(ServerExtensions).Assembly.GetName().Version?.ToString() ?? "1.0" })
             // Stateless: every request stands alone, so any node can answer it and nothing is kept between calls.
