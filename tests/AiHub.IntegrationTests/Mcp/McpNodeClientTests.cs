@@ -29,6 +29,8 @@ public abstract class McpNodeFixture(string provider) : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         Fake = await FakeLlm.StartAsync();
+        // The OAuth resource and issuer are the public URL: it must be the address the clients reach, known before the start.
+        var port = FreePort();
         var settings = await TestEmbeddings.SettingsAsync(index: 1);
         settings["Providers:0:Name"] = "mock";
         settings["Providers:0:Kind"] = "OpenAICompatible";
@@ -39,11 +41,18 @@ public abstract class McpNodeFixture(string provider) : IAsyncLifetime
         settings["Knowledge:EmbeddingBatchSize"] = "16";
         settings["Chat:Timeouts:FirstToken"] = "00:01:00";
         settings["Chat:Retry:MaxAttempts"] = "1";
+        settings["Identity:PublicUrl"] = $"http://localhost:{port}/";
         Host = await IdentityHost.StartAsync(provider, settings);
-        Host.App.UseKestrel(0);
+        Host.App.UseKestrel(port);
         Host.App.StartServer();
-        using var client = Host.App.CreateClient();
-        Root = client.BaseAddress!;
+        Root = new Uri($"http://localhost:{port}/");
+    }
+
+    static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public async ValueTask DisposeAsync()
@@ -136,26 +145,111 @@ public abstract class McpNodeClientTests(McpNodeFixture fixture)
         return (run, run.ExitCode == 0 && start >= 0 ? JsonDocument.Parse(run.Stdout[start..]).RootElement.Clone() : null);
     }
 
+    static readonly string[] ServerTools = ["list_workspaces", "list_knowledge_bases", "search_knowledge", "ask", "get_source"];
+
+    /// <summary>The calls both modes make: every read tool, and a grounded question.</summary>
+    static string KnowledgeCalls(McpTenant tenant) => Calls(
+        new { name = "list_workspaces" },
+        new { name = "list_knowledge_bases" },
+        new { name = "search_knowledge", arguments = new { query = "When does the ferry to the island leave?", topK = 3 } },
+        new { name = "ask", arguments = new { question = "When does the ferry to the island leave?" } },
+        new { name = "get_source", arguments = new { sourceId = tenant.SourceId } });
+
+    /// <summary>What the org's tenant must see through list, search, ask, get_source and its one resource, and nothing of the other's.</summary>
+    static void SawOwnKnowledgeOnly(JsonElement seen, McpTenant own, McpTenant other)
+    {
+        var tools = seen.GetProperty("tools").EnumerateArray().ToList();
+        foreach (var name in ServerTools)
+        {
+            var tool = tools.SingleOrDefault(t => t.GetProperty("name").GetString() == name);
+            Assert.True(tool.ValueKind == JsonValueKind.Object, $"{name} is not listed: {seen.GetProperty("tools")}");
+            Assert.True(tool.GetProperty("hasOutputSchema").GetBoolean(), $"{name} declares no output schema");
+        }
+
+        var workspaces = Succeeded(seen, "list_workspaces").GetProperty("structuredContent");
+        Assert.Equal(own.OrgId, workspaces.GetProperty("organizationId").GetGuid());
+        Assert.Equal(own.WorkspaceId, Assert.Single(workspaces.GetProperty("workspaces").EnumerateArray()).GetProperty("id").GetGuid());
+
+        var bases = Succeeded(seen, "list_knowledge_bases").GetProperty("structuredContent").GetProperty("knowledgeBases");
+        Assert.Equal(own.KnowledgeBaseId, Assert.Single(bases.EnumerateArray()).GetProperty("id").GetGuid());
+
+        var search = Succeeded(seen, "search_knowledge");
+        var passages = search.GetProperty("structuredContent").GetProperty("passages").EnumerateArray().ToList();
+        Assert.NotEmpty(passages);
+        Assert.All(passages, p => Assert.Equal(own.SourceId, p.GetProperty("sourceId").GetGuid()));
+        Assert.Contains("nine in the morning", passages[0].GetProperty("text").GetString());
+        Assert.Equal(own.SourceUri, passages[0].GetProperty("uri").GetString());
+        Assert.Contains("ferry", search.GetProperty("text").GetString(), StringComparison.OrdinalIgnoreCase);
+
+        var ask = Succeeded(seen, "ask").GetProperty("structuredContent");
+        Assert.False(ask.GetProperty("retrievalOnly").GetBoolean(), ask.ToString());
+        Assert.False(string.IsNullOrWhiteSpace(ask.GetProperty("answer").GetString()));
+        Assert.Equal(own.SourceId, ask.GetProperty("citations").EnumerateArray().First().GetProperty("sourceId").GetGuid());
+
+        var source = Succeeded(seen, "get_source").GetProperty("structuredContent");
+        Assert.Contains("nine in the morning", source.GetProperty("text").GetString());
+
+        var resources = seen.GetProperty("resources").EnumerateArray().Select(r => r.GetProperty("uri").GetString()).ToList();
+        Assert.Equal([own.SourceUri], resources);
+        var reads = seen.GetProperty("reads").EnumerateArray().ToList();
+        Assert.Contains("nine in the morning", reads.Single(r => r.GetProperty("uri").GetString() == own.SourceUri).GetProperty("contents")[0].GetProperty("text").GetString());
+        var foreign = reads.Single(r => r.GetProperty("uri").GetString() == other.SourceUri);
+        Assert.True(foreign.TryGetProperty("error", out _), foreign.ToString());
+
+        var everything = seen.ToString();
+        foreach (var secret in new[] { other.OrgId.ToString(), other.WorkspaceId.ToString(), other.KnowledgeBaseId.ToString(), "volcano", "shark" })
+            Assert.DoesNotContain(secret, everything.Replace(other.SourceUri, "", StringComparison.Ordinal), StringComparison.OrdinalIgnoreCase);
+    }
+
     [Fact]
-    public async Task The_npm_client_with_a_key_lists_the_tools_and_sees_its_own_orgs_workspaces_only()
+    public async Task The_npm_client_with_a_key_lists_calls_and_reads_its_own_orgs_knowledge_and_nothing_of_another_org()
     {
         var acme = await AcmeAsync();
-        await GlobexAsync();
+        var globex = await GlobexAsync();
 
         var seen = await ClientAsync("key", new Dictionary<string, string>
         {
             ["MCP_KEY"] = acme.Key,
-            ["MCP_CALLS"] = Calls(new { name = "list_workspaces" }),
+            ["MCP_CALLS"] = KnowledgeCalls(acme),
+            ["MCP_READ"] = JsonSerializer.Serialize(new[] { globex.SourceUri }),
         });
 
         Assert.Equal("AiHub", seen.GetProperty("server").GetProperty("name").GetString());
-        var tool = seen.GetProperty("tools").EnumerateArray().Single(t => t.GetProperty("name").GetString() == "list_workspaces");
-        Assert.True(tool.GetProperty("hasOutputSchema").GetBoolean(), "list_workspaces declares no output schema");
-        var call = Succeeded(seen, "list_workspaces");
-        var structured = call.GetProperty("structuredContent");
-        Assert.Equal(acme.OrgId, structured.GetProperty("organizationId").GetGuid());
-        Assert.Equal(acme.WorkspaceId, Assert.Single(structured.GetProperty("workspaces").EnumerateArray()).GetProperty("id").GetGuid());
-        Assert.Contains(acme.WorkspaceId.ToString(), call.GetProperty("text").GetString());
+        SawOwnKnowledgeOnly(seen, acme, globex);
+    }
+
+    [Fact]
+    public async Task The_npm_client_runs_the_whole_OAuth_flow_headless_and_a_revoked_grant_stops_its_next_call()
+    {
+        var acme = await AcmeAsync();
+        var globex = await GlobexAsync();
+        var apiLogin = await IdentityHost.LoginAsync(fixture.Host.App.CreateClient(), acme.Email);
+
+        var seen = await ClientAsync("oauth", new Dictionary<string, string>
+        {
+            ["AIHUB_URL"] = fixture.Root.AbsoluteUri,
+            ["AIHUB_EMAIL"] = acme.Email,
+            ["AIHUB_PASSWORD"] = IdentityHost.Password,
+            ["AIHUB_TOKEN"] = apiLogin.AccessToken,
+            ["MCP_ORG_ID"] = acme.OrgId.ToString(),
+            ["MCP_CALLS"] = KnowledgeCalls(acme),
+            ["MCP_READ"] = JsonSerializer.Serialize(new[] { globex.SourceUri }),
+        });
+
+        Assert.Equal(fixture.Mcp.AbsoluteUri, seen.GetProperty("protectedResource").GetProperty("resource").GetString());
+        Assert.Equal("S256", seen.GetProperty("authorizeUrl").GetProperty("codeChallengeMethod").GetString());
+        Assert.Equal(fixture.Mcp.AbsoluteUri, seen.GetProperty("authorizeUrl").GetProperty("resource").GetString());
+        Assert.Equal(["registered", "authorize", "sign-in", "consent", "401", "tokens"], seen.GetProperty("steps").EnumerateArray().Select(s => s.GetString()));
+        Assert.True(seen.GetProperty("consentPage").GetProperty("mentionsScopes").GetBoolean());
+        Assert.True(seen.GetProperty("stateReturned").GetBoolean());
+        Assert.True(seen.GetProperty("hasRefreshToken").GetBoolean());
+        SawOwnKnowledgeOnly(seen, acme, globex);
+
+        Assert.Equal(acme.OrgId, Assert.Single(seen.GetProperty("connectedApps").EnumerateArray()).GetProperty("organizationId").GetGuid());
+        Assert.Equal(204, seen.GetProperty("revokeStatus").GetInt32());
+        Assert.Equal(401, seen.GetProperty("afterRevoke").GetProperty("status").GetInt32());
+        Assert.Contains("resource_metadata=", seen.GetProperty("afterRevoke").GetProperty("wwwAuthenticate").GetString());
+        Assert.Equal("invalid_grant", seen.GetProperty("refreshAfterRevoke").GetProperty("error").GetString());
     }
 
     [Fact]
