@@ -2068,6 +2068,11 @@ namespace AiHub.Data.Migrations.Postgres
                         .HasColumnType("uuid")
                         .HasColumnName("api_key_id");
 
+                    b.Property<string>("Channel")
+                        .HasMaxLength(16)
+                        .HasColumnType("character varying(16)")
+                        .HasColumnName("channel");
+
                     b.Property<long>("CostMicros")
                         .HasColumnType("bigint")
                         .HasColumnName("cost_micros");
@@ -2128,11 +2133,11 @@ namespace AiHub.Data.Migrations.Postgres
                     b.HasIndex("UserId", "HourStart")
                         .HasDatabaseName("ix_usage_hourly_user_id_hour_start");
 
-                    b.HasIndex("HourStart", "OrganizationId", "UserId", "ApiKeyId", "Provider", "Model")
+                    b.HasIndex("HourStart", "OrganizationId", "UserId", "ApiKeyId", "Channel", "Provider", "Model")
                         .IsUnique()
                         .HasDatabaseName("ix_usage_hourly_hour_start_organization_id_user_id_api_key_id_");
 
-                    NpgsqlIndexBuilderExtensions.AreNullsDistinct(b.HasIndex("HourStart", "OrganizationId", "UserId", "ApiKeyId", "Provider", "Model"), false);
+                    NpgsqlIndexBuilderExtensions.AreNullsDistinct(b.HasIndex("HourStart", "OrganizationId", "UserId", "ApiKeyId", "Channel", "Provider", "Model"), false);
 
                     b.ToTable("usage_hourly", (string)null);
                 });

@@ -2049,6 +2049,11 @@ namespace AiHub.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("api_key_id");
 
+                    b.Property<string>("Channel")
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("channel");
+
                     b.Property<long>("CostMicros")
                         .HasColumnType("INTEGER")
                         .HasColumnName("cost_micros");
@@ -2109,9 +2114,9 @@ namespace AiHub.Data.Migrations.Sqlite
                     b.HasIndex("UserId", "HourStart")
                         .HasDatabaseName("ix_usage_hourly_user_id_hour_start");
 
-                    b.HasIndex("HourStart", "OrganizationId", "UserId", "ApiKeyId", "Provider", "Model")
+                    b.HasIndex("HourStart", "OrganizationId", "UserId", "ApiKeyId", "Channel", "Provider", "Model")
                         .IsUnique()
-                        .HasDatabaseName("ix_usage_hourly_hour_start_organization_id_user_id_api_key_id_provider_model")
+                        .HasDatabaseName("ix_usage_hourly_hour_start_organization_id_user_id_api_key_id_channel_provider_model")
                         .HasAnnotation("Npgsql:NullsDistinct", false);
 
                     b.ToTable("usage_hourly", (string)null);
