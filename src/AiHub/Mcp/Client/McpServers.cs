@@ -186,9 +186,9 @@ internal sealed partial class McpServers(AppDbContext db, McpConnector connector
     public async Task<McpWorkspaceServerResponse> SetForWorkspaceAsync(OrgGrant caller, Guid actorId, Guid workspaceId, Guid id, McpWorkspaceServerRequest body, CancellationToken ct)
     {
         Orgs.Require(caller, OrgPermissions.WorkspacesManage);
-        var enabled = body.Enabled ?? throw ProblemException.Invalid("enabled", "enabled is true to offer the server's tools in this workspace, false to turn them off.");
         await RequireWorkspaceAsync(caller.OrganizationId, workspaceId, ct);
         var server = await FindAsync(caller.OrganizationId, id, ct);
+        var enabled = body.Enabled ?? throw ProblemException.Invalid("enabled", "enabled is true to offer the server's tools in this workspace, false to turn them off.");
         var row = await db.Set<McpServerWorkspaceOff>().FirstOrDefaultAsync(o => o.OrganizationId == caller.OrganizationId && o.ServerId == id && o.WorkspaceId == workspaceId, ct);
         if (enabled && row is not null)
             db.Remove(row);
