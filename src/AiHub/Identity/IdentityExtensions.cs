@@ -131,6 +131,8 @@ public static class IdentityExtensions
 
     static string SchemeFor(HttpContext http)
     {
+        if (http.RequestServices.GetRequiredService<IOptions<BearerRouteOptions>>().Value.SchemeFor(http.Request.Path) is { } routeScheme)
+            return routeScheme;
         var token = TokenOf(http.Request, out var fromKeyHeader);
         if (token is null)
             return IdentityConstants.ApplicationScheme;

@@ -133,6 +133,32 @@ public abstract class UsageAggregationTests(IdentityHost host)
     }
 
     [Fact]
+    public async Task Usage_by_channel_keeps_mcp_calls_apart_before_and_after_the_roll_up()
+    {
+        var (user, org) = await OwnerAsync(host);
+        var clock = new FakeTimeProvider(At(14, 9, 10));
+        await RecordAsync(host, Call(org, user, "openai", "gpt-4o-mini", 1_000, 0, At(14, 8, 5)), clock);
+        await RecordAsync(host, Call(org, user, "openai", "gpt-4o-mini", 2_000, 0, At(14, 8, 20)) with { Channel = "mcp", ClientId = "desktop-client" }, clock);
+        await RecordAsync(host, Call(org, user, "openai", "gpt-4o-mini", 3_000, 0, At(14, 8, 40)) with { Channel = "mcp" }, clock);
+        var range = new UsageRange(new DateOnly(2031, 3, 14), new DateOnly(2031, 3, 14));
+
+        var before = await ByChannelAsync(org, range);
+        await AggregateAsync(host, clock);
+        var after = await ByChannelAsync(org, range);
+
+        Assert.Equal([(null, 1L, 1_000L), ("mcp", 2L, 5_000L)], before);
+        Assert.Equal(before, after);
+        Assert.Equal(["", "mcp"], (await HourlyAsync(org)).Select(h => h.Channel ?? "").Order());
+    }
+
+    async Task<List<(string? Channel, long Requests, long InputTokens)>> ByChannelAsync(Guid org, UsageRange range)
+    {
+        await using var scope = host.App.Services.CreateAsyncScope();
+        var result = await scope.ServiceProvider.GetRequiredService<UsageQueries>().UsageAsync(new UsageScope(org), range, UsageGrouping.Channel, Ct);
+        return [.. result.Rows.Select(r => (r.Channel, r.Requests, r.InputTokens))];
+    }
+
+    [Fact]
     public async Task The_hourly_job_is_scheduled_and_hangfire_runs_it()
     {
         var (user, org) = await OwnerAsync(host);

@@ -168,6 +168,7 @@ public abstract partial class TenantIsolationTests(IdentityHost host)
         ids["api-keys"] = key.GetProperty("key").GetProperty("id").GetGuid();
         ids["providers"] = await CreateAsync(client, owner, orgId, "providers",
             new { name = "own", kind = "OpenAICompatible", baseUrl = "http://127.0.0.1:9/v1", models = List("local-model") });
+        ids["mcp-servers"] = await CreateAsync(client, owner, orgId, "mcp-servers", new { name = "remote", url = "https://mcp.example.com/mcp" });
         ids["requestId"] = await CreateAsync(client, member, orgId, "credits/requests", new { credits = 1m, reason = "isolation" });
         ids["wsId"] = ids["workspaces"];
         ids["conversations"] = await CreateAsync(client, owner, orgId, $"workspaces/{ids["workspaces"]}/conversations", new { title = "Conversation" });

@@ -451,6 +451,11 @@ public partial class ChatPage : OrgPage
 
     static string CitationText(ChatCitation c) => c.Label.Length > 0 ? $"[{c.Index}] {c.Title} · {c.Label}" : $"[{c.Index}] {c.Title}";
 
+    /// <summary>A tool of a connected MCP server is named <c>server__tool</c>: shown with its server, so a reader knows where the answer came from.</summary>
+    internal static string ToolTitle(string name) => name.IndexOf("__", StringComparison.Ordinal) is var at and > 0 && at + 2 < name.Length
+        ? $"Tool: {name[(at + 2)..]} · MCP server {name[..at]}"
+        : $"Tool: {name}";
+
     IReadOnlyList<ToolCallRecord> ToolCalls(MessageResponse m) => m.Id == _streamingId ? _answer.ToolCalls : m.ToolCalls ?? [];
 
     MarkupString Html(MessageResponse m)

@@ -49,7 +49,7 @@ internal sealed partial class UsageAggregator(AppDbContext db, TimeProvider cloc
             await db.Set<UsageHourly>().Where(h => h.HourStart == hour).ExecuteDeleteAsync(ct);
             var buckets = await db.Set<UsageRecord>().AsNoTracking()
                 .Where(r => r.HourStart == hour && r.Aggregated)
-                .GroupBy(r => new { r.OrganizationId, r.UserId, r.ApiKeyId, r.Provider, r.Model })
+                .GroupBy(r => new { r.OrganizationId, r.UserId, r.ApiKeyId, r.Channel, r.Provider, r.Model })
                 .Select(g => new
                 {
                     g.Key,
@@ -69,6 +69,7 @@ internal sealed partial class UsageAggregator(AppDbContext db, TimeProvider cloc
                 OrganizationId = b.Key.OrganizationId,
                 UserId = b.Key.UserId,
                 ApiKeyId = b.Key.ApiKeyId,
+                Channel = b.Key.Channel,
                 Provider = b.Key.Provider,
                 Model = b.Key.Model,
                 Requests = b.Requests,

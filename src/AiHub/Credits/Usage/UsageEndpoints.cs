@@ -20,7 +20,7 @@ internal static class UsageEndpoints
         me.MapGet("/usage.csv", MyUsageCsv).ProducesCsv().WithSummary("Your AI usage as a CSV file.");
 
         var org = OrgEndpoints.Org(app).WithTags("Usage");
-        org.MapGet("/usage", OrgUsage).ProducesCsv(alsoJson: true).WithSummary("The organisation's AI usage over a range of days, for everyone or one member; groupBy=key splits it by API key.").RequireAuthorization(OrgPermissions.CreditsRead);
+        org.MapGet("/usage", OrgUsage).ProducesCsv(alsoJson: true).WithSummary("The organisation's AI usage over a range of days, for everyone or one member; groupBy=key splits it by API key, groupBy=channel by surface (mcp for assistants on the MCP server).").RequireAuthorization(OrgPermissions.CreditsRead);
         org.MapGet("/usage.csv", OrgUsageCsv).ProducesCsv().WithSummary("The organisation's AI usage as a CSV file.").RequireAuthorization(OrgPermissions.CreditsRead);
         // A key's usage is spending: reading it takes the credits permission as well as the keys one.
         org.MapGet("/api-keys/{id:guid}/usage", KeyUsage).ProducesCsv(alsoJson: true).WithSummary("One API key's AI usage over a range of days.").RequireAuthorization(OrgPermissions.ApiKeysRead, OrgPermissions.CreditsRead);

@@ -68,7 +68,7 @@ internal sealed class UsageRecord : ITenantOwned
     public bool Aggregated { get; set; }
 }
 
-/// <summary>The sums of one hour's usage records per (org, user, key, provider, model).</summary>
+/// <summary>The sums of one hour's usage records per (org, user, key, channel, provider, model).</summary>
 internal sealed class UsageHourly : ITenantOwned
 {
     public Guid Id { get; init; }
@@ -80,6 +80,9 @@ internal sealed class UsageHourly : ITenantOwned
     public Guid UserId { get; init; }
 
     public Guid? ApiKeyId { get; init; }
+
+    /// <summary>The surface of the records summed here (<see cref="UsageChannels.Mcp"/>); null for the app and the API.</summary>
+    public string? Channel { get; init; }
 
     public required string Provider { get; init; }
 
@@ -164,8 +167,9 @@ internal sealed class UsageModelConfiguration :
         builder.ToTable("usage_hourly");
         builder.Property(h => h.Provider).HasMaxLength(ProviderLength);
         builder.Property(h => h.Model).HasMaxLength(ModelLength);
+        builder.Property(h => h.Channel).HasMaxLength(UsageChannels.MaxLength);
         // Null keys are equal here, so one bucket per hour and caller even without a key.
-        builder.HasIndex(h => new { h.HourStart, h.OrganizationId, h.UserId, h.ApiKeyId, h.Provider, h.Model }).IsUnique().AreNullsDistinct(false);
+        builder.HasIndex(h => new { h.HourStart, h.OrganizationId, h.UserId, h.ApiKeyId, h.Channel, h.Provider, h.Model }).IsUnique().AreNullsDistinct(false);
         builder.HasIndex(h => new { h.OrganizationId, h.HourStart });
         builder.HasIndex(h => new { h.UserId, h.HourStart });
         builder.HasIndex(h => new { h.ApiKeyId, h.HourStart });

@@ -16,6 +16,9 @@ internal enum UsageGrouping
 
     /// <summary>By API key, with the key's name; use without a key (the web app, a person's token) is one row of its own.</summary>
     ApiKey,
+
+    /// <summary>By the surface the calls came through: <c>mcp</c> for assistants on the MCP server, null for the app and the API.</summary>
+    Channel,
 }
 
 internal enum ReportPeriod
@@ -71,7 +74,7 @@ internal sealed record UsageRange(DateOnly From, DateOnly To)
 /// </summary>
 internal sealed record UsageRow(
     DateOnly? Day, string? Provider, string? Model, long Requests, long Failures, long InputTokens, long OutputTokens,
-    decimal Credits, long CostMicros, long AverageLatencyMs, Guid? ApiKeyId = null, string? ApiKeyName = null);
+    decimal Credits, long CostMicros, long AverageLatencyMs, Guid? ApiKeyId = null, string? ApiKeyName = null, string? Channel = null);
 
 internal sealed record UsageResult(DateOnly From, DateOnly To, UsageGrouping GroupBy, IReadOnlyList<UsageRow> Rows, UsageRow Total);
 
@@ -81,9 +84,9 @@ internal sealed record ReportRow(
 
 internal sealed record CreditReport(DateOnly From, DateOnly To, ReportPeriod Period, DateTimeOffset AggregatedUntil, IReadOnlyList<ReportRow> Rows, ReportRow Total);
 
-/// <summary>One hour's sums for one (provider, model), and one API key when the answer is by key.</summary>
+/// <summary>One hour's sums for one (provider, model), and one API key or channel when the answer is by key or by channel.</summary>
 internal sealed record UsageBucket(DateTimeOffset HourStart, string Provider, string Model, long Requests, long Failures, long InputTokens, long OutputTokens, long CostMicros, long LatencyMsSum,
-    Guid? ApiKeyId = null);
+    Guid? ApiKeyId = null, string? Channel = null);
 
 /// <summary>
 /// Usage answers for people and programs. They add the hourly roll-up and the records it has not counted yet, read in
@@ -101,7 +104,8 @@ internal sealed class UsageQueries(AppDbContext db, TimeProvider clock)
         "provider" => UsageGrouping.Provider,
         "model" => UsageGrouping.Model,
         "key" => UsageGrouping.ApiKey,
-        _ => throw ProblemException.Invalid("groupBy", "groupBy is day, provider, model or key."),
+        "channel" => UsageGrouping.Channel,
+        _ => throw ProblemException.Invalid("groupBy", "groupBy is day, provider, model, key or channel."),
     };
 
     public static ReportPeriod ParsePeriod(string? value) => value?.ToLowerInvariant() switch
@@ -114,10 +118,13 @@ internal sealed class UsageQueries(AppDbContext db, TimeProvider clock)
 
     public async Task<UsageResult> UsageAsync(UsageScope scope, UsageRange range, UsageGrouping grouping, CancellationToken ct)
     {
-        var buckets = await BucketsAsync(scope, range, ct, byKey: grouping == UsageGrouping.ApiKey);
+        var buckets = await BucketsAsync(scope, range, ct, grouping);
         List<UsageRow> rows = grouping switch
         {
             UsageGrouping.ApiKey => await ByKeyAsync(scope, buckets, ct),
+            // The app and the API first, then each other surface, dearest first.
+            UsageGrouping.Channel => [.. buckets.GroupBy(b => b.Channel).Select(g => Row(g) with { Channel = g.Key })
+                .OrderBy(r => r.Channel is not null).ThenByDescending(r => r.CostMicros).ThenBy(r => r.Channel, StringComparer.Ordinal)],
             UsageGrouping.Day => EachDay(range).GroupJoin(buckets, day => day, b => DateOnly.FromDateTime(b.HourStart.UtcDateTime), (day, of) => Row(of, day: day)).ToList(),
             UsageGrouping.Provider => [.. buckets.GroupBy(b => b.Provider).Select(g => Row(g, provider: g.Key)).OrderByDescending(r => r.CostMicros).ThenBy(r => r.Provider, StringComparer.Ordinal)],
             _ => [.. buckets.GroupBy(b => (b.Provider, b.Model)).Select(g => Row(g, provider: g.Key.Provider, model: g.Key.Model))
@@ -157,7 +164,7 @@ internal sealed class UsageQueries(AppDbContext db, TimeProvider clock)
     }
 
     /// <summary>The roll-up of aggregated hours plus the records not yet counted in it, in one snapshot of the database.</summary>
-    async Task<List<UsageBucket>> BucketsAsync(UsageScope scope, UsageRange range, CancellationToken ct, bool byKey = false)
+    async Task<List<UsageBucket>> BucketsAsync(UsageScope scope, UsageRange range, CancellationToken ct, UsageGrouping grouping = UsageGrouping.Day)
     {
         var (start, end) = (range.Start, range.End);
         var hourly = db.Set<UsageHourly>().AsNoTracking().Where(h => h.HourStart >= start && h.HourStart < end);
@@ -173,8 +180,10 @@ internal sealed class UsageQueries(AppDbContext db, TimeProvider clock)
         // One snapshot: an aggregation committing between the two reads would otherwise count its hour twice or not at all.
         return await strategy.ExecuteAsync(() => db.Database.ReadSnapshotAsync(async ct =>
         {
-            if (byKey)
+            if (grouping == UsageGrouping.ApiKey)
                 return await KeyedBucketsAsync(hourly, records, ct);
+            if (grouping == UsageGrouping.Channel)
+                return await ChannelBucketsAsync(hourly, records, ct);
             var rolled = await hourly
                 .GroupBy(h => new { h.HourStart, h.Provider, h.Model })
                 .Select(g => new UsageBucket(g.Key.HourStart, g.Key.Provider, g.Key.Model, g.Sum(h => h.Requests), g.Sum(h => h.Failures),
@@ -201,6 +210,22 @@ internal sealed class UsageQueries(AppDbContext db, TimeProvider clock)
             .GroupBy(r => new { r.HourStart, r.Provider, r.Model, r.ApiKeyId })
             .Select(g => new UsageBucket(g.Key.HourStart, g.Key.Provider, g.Key.Model, g.LongCount(), g.LongCount(r => r.Status == UsageStatus.Failed),
                 g.Sum(r => r.InputTokens), g.Sum(r => r.OutputTokens), g.Sum(r => r.CostMicros), g.Sum(r => r.LatencyMs), g.Key.ApiKeyId))
+            .ToListAsync(ct);
+        return rolled.Concat(fresh).ToList();
+    }
+
+    /// <summary>As the buckets, with the channel in their key.</summary>
+    static async Task<List<UsageBucket>> ChannelBucketsAsync(IQueryable<UsageHourly> hourly, IQueryable<UsageRecord> records, CancellationToken ct)
+    {
+        var rolled = await hourly
+            .GroupBy(h => new { h.HourStart, h.Provider, h.Model, h.Channel })
+            .Select(g => new UsageBucket(g.Key.HourStart, g.Key.Provider, g.Key.Model, g.Sum(h => h.Requests), g.Sum(h => h.Failures),
+                g.Sum(h => h.InputTokens), g.Sum(h => h.OutputTokens), g.Sum(h => h.CostMicros), g.Sum(h => h.LatencyMsSum), null, g.Key.Channel))
+            .ToListAsync(ct);
+        var fresh = await records
+            .GroupBy(r => new { r.HourStart, r.Provider, r.Model, r.Channel })
+            .Select(g => new UsageBucket(g.Key.HourStart, g.Key.Provider, g.Key.Model, g.LongCount(), g.LongCount(r => r.Status == UsageStatus.Failed),
+                g.Sum(r => r.InputTokens), g.Sum(r => r.OutputTokens), g.Sum(r => r.CostMicros), g.Sum(r => r.LatencyMs), null, g.Key.Channel))
             .ToListAsync(ct);
         return rolled.Concat(fresh).ToList();
     }
@@ -264,6 +289,7 @@ internal static class UsageCsv
             UsageGrouping.Day => ["day"],
             UsageGrouping.Provider => ["provider"],
             UsageGrouping.ApiKey => ["api_key_id", "api_key_name"],
+            UsageGrouping.Channel => ["channel"],
             _ => ["provider", "model"],
         };
         return Bulk.Csv.Write(csv =>
@@ -282,6 +308,9 @@ internal static class UsageCsv
                     case UsageGrouping.ApiKey:
                         csv.WriteField(row.ApiKeyId?.ToString() ?? "");
                         csv.WriteField(row.ApiKeyName ?? "");
+                        break;
+                    case UsageGrouping.Channel:
+                        csv.WriteField(row.Channel ?? "");
                         break;
                     default:
                         csv.WriteField(row.Provider!);
