@@ -1,8 +1,13 @@
 using System.Text.Json;
 using AiHub.Fixtures;
+using AiHub.Data;
 using AiHub.IntegrationTests.Credits;
+using AiHub.IntegrationTests.Knowledge.Grounding;
+using AiHub.Knowledge;
+using AiHub.Knowledge.Ingestion;
 using AiHub.IntegrationTests.Gateway;
 using AiHub.IntegrationTests.Support;
+using Microsoft.Extensions.DependencyInjection;
 using ModelContextProtocol;
 using ModelContextProtocol.Client;
 using ModelContextProtocol.Protocol;
@@ -143,6 +148,34 @@ public abstract class McpKnowledgeTests(McpKnowledgeFixture fixture)
         var whole = Structured(await CallAsync(client, "get_source", new { sourceId = world.A.HandbookId }));
         Assert.Equal(whole.GetProperty("text").GetString(), string.Concat(parts));
         Assert.Contains("Pets must stay on a lead", string.Concat(parts), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Get_source_reads_a_recording_as_its_transcript_with_a_timestamp_on_each_line()
+    {
+        var (world, client) = await ReaderAsync();
+        await using var _ = client;
+        var userId = Organizations.OrgApi.UserIdOf(world.A.Start.Owner);
+        var video = await KnowledgeRows.SourceAsync(fixture.Host, world.A.OrgId, world.A.WorkspaceId, world.A.KnowledgeBaseId, userId, "Harbour tour", SourceFormat.Video,
+            new KnowledgeRows.Passage("Welcome aboard the harbour tour.", Start: 0, End: 4));
+        await using (var scope = fixture.Host.App.Services.CreateAsyncScope())
+        {
+            var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
+            db.AddRange(
+                new TranscriptSegmentRow { OrganizationId = world.A.OrgId, SourceId = video, Index = 0, Start = 0, End = 4, Text = "Welcome aboard the harbour tour." },
+                new TranscriptSegmentRow { OrganizationId = world.A.OrgId, SourceId = video, Index = 1, Start = 3725.4, End = 3731, Text = "On the left,\nthe old lighthouse." });
+            await db.SaveChangesAsync(Ct);
+        }
+
+        var result = await CallAsync(client, "get_source", new { sourceId = video });
+
+        var page = Structured(result);
+        Assert.Equal("video", page.GetProperty("kind").GetString());
+        Assert.Equal("[0:00] Welcome aboard the harbour tour.\n[1:02:05] On the left, the old lighthouse.\n", page.GetProperty("text").GetString());
+        Assert.Null(page.GetProperty("nextOffset").GetString());
+        var pages = await CallAsync(client, "get_source", new { sourceId = video, page = 1 });
+        Assert.True(pages.IsError);
+        Assert.Contains("no pages", TextOf(pages), StringComparison.Ordinal);
     }
 
     [Fact]
