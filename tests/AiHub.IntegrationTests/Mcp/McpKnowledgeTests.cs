@@ -100,6 +100,33 @@ public abstract class McpKnowledgeTests(McpKnowledgeFixture fixture)
     }
 
     [Fact]
+    public async Task Ask_refused_by_the_plans_quota_is_a_tool_error_with_the_reason_and_charges_nothing()
+    {
+        var org = await OrgAsync(fixture.Host, "Quota", Handbook);
+        var admin = await fixture.Host.SuperAdminAsync(org.Start.Client);
+        await QuotaTests.OnPlanAsync(org.Start.Client, admin, org.OrgId, "MCPASK1", 1);
+        var (keyId, secret) = await KeyAsync(org.Start, null, Reader);
+        await using var client = await ConnectAsync(fixture.Root, secret);
+        fixture.Fake.Enqueue(FakeScript.Reply("At nine [1]."), McpKnowledgeFixture.Model);
+        var arguments = new { question = "When does the morning ferry leave?", model = McpKnowledgeFixture.Model };
+        Structured(await CallAsync(client, "ask", arguments));
+        var tenant = new GatewayTenant(org.Start.Client, org.Start.Owner, org.OrgId, keyId, secret);
+        var (lost, _, records) = await fixture.Host.SettledAsync(tenant);
+        var requests = fixture.Fake.Requests.Count;
+
+        var refused = await CallAsync(client, "ask", arguments);
+
+        Assert.True(refused.IsError);
+        Assert.Contains("The plan's limit of chat questions is reached.", TextOf(refused), StringComparison.Ordinal);
+        Assert.Contains("Change plan at", TextOf(refused), StringComparison.Ordinal);
+        // No model was called, and the ledger and usage records are as the first answer left them.
+        Assert.Equal(requests, fixture.Fake.Requests.Count);
+        var (lostAfter, _, recordsAfter) = await fixture.Host.SettledAsync(tenant);
+        Assert.Equal(lost, lostAfter);
+        Assert.Equal(records.Count(r => r.CostMicros > 0), recordsAfter.Count(r => r.CostMicros > 0));
+    }
+
+    [Fact]
     public async Task Ask_with_no_model_configured_returns_the_passages_and_charges_nothing()
     {
         var org = await OrgAsync(fixture.Bare, "Harbour", Handbook);
