@@ -276,6 +276,40 @@ public sealed class McpOAuthAttackTests(McpOAuthHost fixture) : IClassFixture<Mc
     }
 
     [Fact]
+    public async Task A_grant_bound_to_one_workspace_sees_only_that_workspace_and_the_account_says_so()
+    {
+        var (_, tokens, browser) = await Flow.UserAsync();
+        var orgId = await CreateOrgAsync(Flow.Http, tokens, "Acme");
+        var research = await CreateAsync(Flow.Http, tokens, orgId, "workspaces", new { name = "Research" });
+        var (_, access, _) = await Flow.ConnectAsync(browser, orgId, "workspaces:read", workspaceId: research);
+
+        await using var mcp = await Flow.McpAsync(access);
+        var structured = JsonSerializer.SerializeToElement((await mcp.CallToolAsync("list_workspaces", cancellationToken: Ct)).StructuredContent);
+        Assert.Equal(research, Assert.Single(structured.GetProperty("workspaces").EnumerateArray()).GetProperty("id").GetGuid());
+        var app = Assert.Single((await SendAsync(Flow.Http, tokens, HttpMethod.Get, "/api/me/connected-apps")).EnumerateArray());
+        Assert.Equal("Research", app.GetProperty("workspaceName").GetString());
+    }
+
+    [Fact]
+    public async Task The_revocation_endpoint_ends_a_refresh_token_while_the_grant_lives_on()
+    {
+        var (_, tokens, browser) = await Flow.UserAsync();
+        var orgId = await CreateOrgAsync(Flow.Http, tokens, "Acme");
+        var (clientId, access, refresh) = await Flow.ConnectAsync(browser, orgId, "workspaces:read offline_access");
+
+        using var revoked = await Flow.Http.PostAsync("/oauth/revoke", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["token"] = refresh!,
+            ["token_type_hint"] = "refresh_token",
+            ["client_id"] = clientId,
+        }), Ct);
+        Assert.Equal(HttpStatusCode.OK, revoked.StatusCode);
+        Assert.Equal("invalid_grant", (await Flow.RefreshAsync(clientId, refresh!)).Body.GetProperty("error").GetString());
+        using var call = await Flow.RawMcpAsync(access);
+        Assert.Equal(HttpStatusCode.OK, call.StatusCode);
+    }
+
+    [Fact]
     public async Task A_token_stops_working_when_its_user_is_removed_from_the_org()
     {
         var (_, ownerTokens, _) = await Flow.UserAsync();
