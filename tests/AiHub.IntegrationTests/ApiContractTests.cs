@@ -46,8 +46,10 @@ public sealed partial class ApiContractTests(SqliteChatFixture fixture) : IClass
         var share = await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/workspaces/{wsId}/conversations/{conversationId}/share");
         var (kbId, sourceId, uploadId) = await AiHub.IntegrationTests.Knowledge.KnowledgeStart.SeedAsync(client, owner, orgId, wsId);
         var (checkoutId, invoiceId) = await AiHub.IntegrationTests.Billing.BillingSeed.SeedAsync(_host.App.Services, orgId, UserIdOf(owner), Ct);
+        var mcpServerId = await CreateAsync(client, owner, orgId, "mcp-servers", new { name = "remote", url = "https://mcp.example.com/mcp" });
         var values = new Dictionary<string, string>
         {
+            ["mcp-servers/{id}"] = mcpServerId.ToString(),
             ["checkoutId"] = checkoutId.ToString(), ["invoiceId"] = invoiceId.ToString(),
             ["kbId"] = kbId.ToString(), ["sources/{id}"] = sourceId.ToString(), ["uploadId"] = uploadId.ToString(),
             ["orgId"] = orgId.ToString(), ["wsId"] = wsId.ToString(), ["userId"] = UserIdOf(owner).ToString(),
