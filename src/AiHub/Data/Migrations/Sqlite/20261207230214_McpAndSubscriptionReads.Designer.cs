@@ -11,8 +11,8 @@ using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 namespace AiHub.Data.Migrations.Sqlite
 {
     [DbContext(typeof(SqliteAppDbContext))]
-    [Migration("20261207220035_McpOAuth")]
-    partial class McpOAuth
+    [Migration("20261207230214_McpAndSubscriptionReads")]
+    partial class McpAndSubscriptionReads
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -710,6 +710,11 @@ namespace AiHub.Data.Migrations.Sqlite
                         .HasMaxLength(32)
                         .HasColumnType("TEXT")
                         .HasColumnName("plan_code");
+
+                    b.Property<long?>("StateReadAt")
+                        .IsConcurrencyToken()
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("state_read_at");
 
                     b.Property<string>("Status")
                         .IsRequired()
@@ -2052,6 +2057,11 @@ namespace AiHub.Data.Migrations.Sqlite
                         .HasColumnType("TEXT")
                         .HasColumnName("api_key_id");
 
+                    b.Property<string>("Channel")
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("channel");
+
                     b.Property<long>("CostMicros")
                         .HasColumnType("INTEGER")
                         .HasColumnName("cost_micros");
@@ -2112,9 +2122,9 @@ namespace AiHub.Data.Migrations.Sqlite
                     b.HasIndex("UserId", "HourStart")
                         .HasDatabaseName("ix_usage_hourly_user_id_hour_start");
 
-                    b.HasIndex("HourStart", "OrganizationId", "UserId", "ApiKeyId", "Provider", "Model")
+                    b.HasIndex("HourStart", "OrganizationId", "UserId", "ApiKeyId", "Channel", "Provider", "Model")
                         .IsUnique()
-                        .HasDatabaseName("ix_usage_hourly_hour_start_organization_id_user_id_api_key_id_provider_model")
+                        .HasDatabaseName("ix_usage_hourly_hour_start_organization_id_user_id_api_key_id_channel_provider_model")
                         .HasAnnotation("Npgsql:NullsDistinct", false);
 
                     b.ToTable("usage_hourly", (string)null);
@@ -3368,6 +3378,144 @@ namespace AiHub.Data.Migrations.Sqlite
                     b.ToTable("upload_sessions", (string)null);
                 });
 
+            modelBuilder.Entity("AiHub.Mcp.Client.McpServerRegistration", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<string>("AuthKind")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("auth_kind");
+
+                    b.Property<string>("ClientId")
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("client_id");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<Guid>("CreatedBy")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("created_by");
+
+                    b.Property<bool>("Enabled")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("enabled");
+
+                    b.Property<string>("EnabledTools")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("enabled_tools");
+
+                    b.Property<string>("HeaderName")
+                        .HasMaxLength(100)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("header_name");
+
+                    b.Property<int>("MaxResultBytes")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("max_result_bytes");
+
+                    b.Property<string>("Name")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("name");
+
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("organization_id");
+
+                    b.Property<string>("Scope")
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("scope");
+
+                    b.Property<string>("SecretProtected")
+                        .HasMaxLength(8000)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("secret_protected");
+
+                    b.Property<int>("TimeoutMs")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("timeout_ms");
+
+                    b.Property<string>("TokenUrl")
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("token_url");
+
+                    b.Property<string>("Tools")
+                        .IsRequired()
+                        .HasColumnType("TEXT")
+                        .HasColumnName("tools");
+
+                    b.Property<long?>("ToolsDiscoveredAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("tools_discovered_at");
+
+                    b.Property<string>("Transport")
+                        .IsRequired()
+                        .HasMaxLength(32)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("transport");
+
+                    b.Property<long>("UpdatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("updated_at");
+
+                    b.Property<string>("Url")
+                        .IsRequired()
+                        .HasMaxLength(500)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("url");
+
+                    b.HasKey("Id")
+                        .HasName("pk_mcp_servers");
+
+                    b.HasIndex("OrganizationId", "Name")
+                        .IsUnique()
+                        .HasDatabaseName("ix_mcp_servers_organization_id_name");
+
+                    b.ToTable("mcp_servers", (string)null);
+                });
+
+            modelBuilder.Entity("AiHub.Mcp.Client.McpServerWorkspaceOff", b =>
+                {
+                    b.Property<Guid>("ServerId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("server_id");
+
+                    b.Property<Guid>("WorkspaceId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("workspace_id");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("organization_id");
+
+                    b.HasKey("ServerId", "WorkspaceId")
+                        .HasName("pk_mcp_server_workspaces_off");
+
+                    b.HasIndex("WorkspaceId")
+                        .HasDatabaseName("ix_mcp_server_workspaces_off_workspace_id");
+
+                    b.HasIndex("OrganizationId", "WorkspaceId")
+                        .HasDatabaseName("ix_mcp_server_workspaces_off_organization_id_workspace_id");
+
+                    b.ToTable("mcp_server_workspaces_off", (string)null);
+                });
+
             modelBuilder.Entity("AiHub.Mcp.OAuth.OAuthApplication", b =>
                 {
                     b.Property<Guid>("Id")
@@ -4575,6 +4723,33 @@ namespace AiHub.Data.Migrations.Sqlite
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_upload_sessions_knowledge_sources_source_id");
+                });
+
+            modelBuilder.Entity("AiHub.Mcp.Client.McpServerRegistration", b =>
+                {
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_mcp_servers_organizations_organization_id");
+                });
+
+            modelBuilder.Entity("AiHub.Mcp.Client.McpServerWorkspaceOff", b =>
+                {
+                    b.HasOne("AiHub.Mcp.Client.McpServerRegistration", null)
+                        .WithMany()
+                        .HasForeignKey("ServerId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_mcp_server_workspaces_off_mcp_servers_server_id");
+
+                    b.HasOne("AiHub.Organizations.Workspace", null)
+                        .WithMany()
+                        .HasForeignKey("WorkspaceId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_mcp_server_workspaces_off_workspaces_workspace_id");
                 });
 
             modelBuilder.Entity("AiHub.Mcp.OAuth.OAuthAuthorization", b =>
