@@ -64,10 +64,15 @@ internal static class McpOAuthExtensions
                 options.AddEventHandler<OpenIddictServerEvents.HandleConfigurationRequestContext>(handler => handler
                     .UseInlineHandler(context =>
                     {
-                        var publicUrl = context.Transaction.GetHttpRequest()!.HttpContext.RequestServices.GetRequiredService<IOptions<PublicUrlSettings>>().Value;
-                        context.Metadata["registration_endpoint"] = new Uri(publicUrl.PublicUrl, RegisterPath).AbsoluteUri;
+                        // The public URL, not the address this node was reached at behind the operator's proxy.
+                        var publicUrl = context.Transaction.GetHttpRequest()!.HttpContext.RequestServices.GetRequiredService<IOptions<PublicUrlSettings>>().Value.PublicUrl;
+                        context.AuthorizationEndpoint = new Uri(publicUrl, AuthorizePath);
+                        context.TokenEndpoint = new Uri(publicUrl, TokenPath);
+                        context.RevocationEndpoint = new Uri(publicUrl, RevokePath);
+                        context.Metadata["registration_endpoint"] = new Uri(publicUrl, RegisterPath).AbsoluteUri;
                         return default;
-                    }));
+                    })
+                    .SetOrder(int.MaxValue - 100));
             })
             .AddValidation(options =>
             {
