@@ -143,10 +143,11 @@ internal sealed class KnowledgeTools(
         caller.Require(OrgPermissions.KnowledgeRead);
         var asked = RequireQuery(question, nameof(question));
         var settings = groundingOptions.Value;
+        var chosen = string.IsNullOrWhiteSpace(model) ? null : model.Trim();
         IReadOnlyList<ModelTarget> routed;
         try
         {
-            routed = await router.RouteAsync(caller.OrganizationId, string.IsNullOrWhiteSpace(model) ? null : model.Trim(), cancellationToken);
+            routed = await router.RouteAsync(caller.OrganizationId, chosen, cancellationToken);
         }
         catch (ProblemException e) when (e.Type == ProblemTypes.NoProvider)
         {
@@ -183,7 +184,7 @@ internal sealed class KnowledgeTools(
         ChatDone? done = null;
         try
         {
-            await using var call = await engine.StartAsync(new ChatRun(caller.SpenderIn(answerWorkspace), model, messages, $"mcp:ask:{Guid.CreateVersion7():N}"), cancellationToken);
+            await using var call = await engine.StartAsync(new ChatRun(caller.SpenderIn(answerWorkspace), chosen, messages, $"mcp:ask:{Guid.CreateVersion7():N}"), cancellationToken);
             await foreach (var e in call.StreamAsync(cancellationToken))
                 if (e is ChatDone d)
                     done = d;
