@@ -124,13 +124,33 @@ public sealed class UsageTests(BrowserFixture fixture)
 
     static ILocator Field(IPage page, string testId) => page.Locator($"input[data-testid={testId}], [data-testid={testId}] input").First;
 
-    async Task RecordAsync(string email, string provider, string model, long input, long output)
+    [Fact]
+    public async Task Calls_made_through_an_assistant_show_as_via_mcp_beside_the_apps_own()
+    {
+        var email = Unique("assistant");
+        await fixture.CreateAccountAsync(email, Password, "Ada Assistant");
+        await RecordAsync(email, "openai", "gpt-4o-mini", 1_000, 500);                  // 0.045 credits
+        await RecordAsync(email, "openai", "gpt-4o-mini", 2_000, 1_000, channel: "mcp"); // 0.09 credits
+        var page = await SignedInAsync(fixture, email);
+        await InteractiveAsync(page);
+
+        await page.GetByTestId("nav-org-usage").ClickAsync();
+        await Expect(page).ToHaveURLAsync(new Regex("/orgs/[0-9a-f-]+/usage$"));
+        var byChannel = page.GetByTestId("usage-by-channel");
+        var mcp = byChannel.Locator("[data-testid=usage-channel-row][data-channel=mcp]");
+        await Expect(mcp.GetByTestId("usage-via-mcp")).ToHaveTextAsync("via MCP");
+        await Expect(mcp.Locator("td").Last).ToHaveTextAsync("0.09");
+        await Expect(byChannel.Locator("[data-testid=usage-channel-row][data-channel=app]").Locator("td").Last).ToHaveTextAsync("0.045");
+        await BrowserFixture.ScreenshotAsync(page, "usage-via-mcp.png");
+    }
+
+    async Task RecordAsync(string email, string provider, string model, long input, long output, string? channel = null)
     {
         await using var scope = fixture.Services.CreateAsyncScope();
         var db = scope.ServiceProvider.GetRequiredService<AppDbContext>();
         var user = await db.Users.AsNoTracking().FirstAsync(u => u.Email == email);
         var org = await db.Memberships.AsNoTracking().Where(m => m.UserId == user.Id).Select(m => m.OrganizationId).FirstAsync();
         await scope.ServiceProvider.GetRequiredService<UsageMeter>().RecordAsync(
-            new UsageEntry($"e2e:{Guid.NewGuid():N}", org, user.Id, provider, model, input, output, 250, UsageStatus.Succeeded, OccurredAt: DateTimeOffset.UtcNow.AddMinutes(-5)), default);
+            new UsageEntry($"e2e:{Guid.NewGuid():N}", org, user.Id, provider, model, input, output, 250, UsageStatus.Succeeded, OccurredAt: DateTimeOffset.UtcNow.AddMinutes(-5), Channel: channel), default);
     }
 }

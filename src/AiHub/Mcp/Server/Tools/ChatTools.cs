@@ -45,7 +45,7 @@ internal sealed class ChatTools(McpCallers callers, ChatEngine engine, ModelCata
         [Description("The model, as list_models names it (e.g. provider/model); the organisation's default when left out.")] string? model = null,
         [Description("The most tokens the answer may use.")] int? maxTokens = null,
         [Description("Sampling temperature, 0 to 2.")] float? temperature = null,
-        [Description("The workspace the call is made for, as list_workspaces names it; its budget pays when it has one.")] Guid? workspaceId = null,
+        [Description("The workspace the call is made for, as list_workspaces names it; its usage is booked there.")] Guid? workspaceId = null,
         CancellationToken cancellationToken = default)
     {
         var caller = await callers.CurrentAsync(cancellationToken);
