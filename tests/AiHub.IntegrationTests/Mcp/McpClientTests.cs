@@ -173,7 +173,8 @@ public abstract class McpClientTests(McpClientFixture fixture)
         Assert.Contains("Echo: hello from the model", Text(events));
         Assert.Equal("complete", Status(events));
         // The model was offered the remote tool with the remote schema, and read its result on the second round.
-        var rounds = fixture.Fake.Requests.Skip(before).Where(r => r.Model == McpClientFixture.Model).ToList();
+        // Side calls (the conversation's title) offer no tools; the answer's rounds do.
+        var rounds = fixture.Fake.Requests.Skip(before).Where(r => r.Model == McpClientFixture.Model && r.Body!.Value.TryGetProperty("tools", out _)).ToList();
         Assert.Equal(2, rounds.Count);
         var tool = rounds[0].Body!.Value.GetProperty("tools").EnumerateArray().Single(t => t.GetProperty("function").GetProperty("name").GetString() == "everything__echo");
         Assert.Equal("string", tool.GetProperty("function").GetProperty("parameters").GetProperty("properties").GetProperty("message").GetProperty("type").GetString());
@@ -193,7 +194,8 @@ public abstract class McpClientTests(McpClientFixture fixture)
         fixture.Fake.Enqueue(FakeScript.ToolCall("creds__whoami", """{"header":"x-api-key"}"""), McpClientFixture.Model);
         var events = await ChatAsync(space, "Who am I?");
 
-        Assert.Equal($"x-api-key={Secret}", events.Single(e => e.Event == "tool_result").Data.GetProperty("result").GetString());
+        var digest = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(Secret)));
+        Assert.Equal($"x-api-key sha256={digest}", events.Single(e => e.Event == "tool_result").Data.GetProperty("result").GetString());
         var one = await SendAsync(space.Client, space.Owner, HttpMethod.Get, $"{space.Servers}/{id}");
         var all = await SendAsync(space.Client, space.Owner, HttpMethod.Get, space.Servers);
         Assert.Equal("set", one.GetProperty("secret").GetString());
@@ -207,7 +209,25 @@ public abstract class McpClientTests(McpClientFixture fixture)
         Assert.Contains(audit, e => e.Kind == McpAuditKinds.Created);
         Assert.All(audit, e => Assert.DoesNotContain(Secret, e.Data ?? "", StringComparison.Ordinal));
         Assert.NotEmpty(fixture.Logs.Lines);
-        Assert.DoesNotContain(fixture.Logs.Lines, l => l.Contains(Secret, StringComparison.Ordinal));
+        Assert.True(!fixture.Logs.Lines.Any(l => l.Contains(Secret, StringComparison.Ordinal)), string.Join("\n", fixture.Logs.Lines.Where(l => l.Contains(Secret, StringComparison.Ordinal))));
+    }
+
+    [Fact]
+    public async Task OAuth_client_credentials_fetch_a_token_that_the_server_receives_and_a_wrong_secret_is_a_readable_failure()
+    {
+        var space = await SpaceAsync();
+        var tokenUrl = fixture.Misbehaving.Url.Replace("/mcp", "/token", StringComparison.Ordinal);
+        var id = await ReadyAsync(space, new { name = "oauth", url = fixture.Misbehaving.Url, authKind = "oauth-client-credentials", tokenUrl, clientId = "aihub",
+            secret = "client-secret", scope = "tools" }, "whoami");
+
+        fixture.Fake.Enqueue(FakeScript.ToolCall("oauth__whoami", """{"header":"authorization"}"""), McpClientFixture.Model);
+        var events = await ChatAsync(space, "Who am I?");
+        await SendAsync(space.Client, space.Owner, HttpMethod.Put, $"{space.Servers}/{id}", new { secret = "wrong" });
+        var refused = await ProblemAsync(space, HttpMethod.Post, $"{space.Servers}/{id}/refresh", null, HttpStatusCode.BadGateway);
+
+        var digest = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("Bearer token-for-tools"u8.ToArray()));
+        Assert.Equal($"authorization sha256={digest}", events.Single(e => e.Event == "tool_result").Data.GetProperty("result").GetString());
+        Assert.Equal("Its tools could not be listed: its token URL refused the client credentials.", refused.Detail);
     }
 
     [Fact]
