@@ -1,11 +1,16 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using AiHub.Credits.Pools;
+using AiHub.Credits.Usage;
+using AiHub.Data;
 using AiHub.Fixtures;
 using AiHub.IntegrationTests.Credits;
 using AiHub.IntegrationTests.Gateway;
 using AiHub.IntegrationTests.Knowledge;
 using AiHub.IntegrationTests.Support;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using static AiHub.IntegrationTests.Organizations.OrgApi;
 
 namespace AiHub.IntegrationTests.Mcp;
@@ -113,6 +118,21 @@ public abstract class McpNodeClientTests(McpNodeFixture fixture)
     Task<McpTenant> GlobexAsync() => TenantAsync("secret-plans.md",
         "# Volcano lair\n\nThe volcano lair's monorail opens on the first of March; tell nobody about the shark tank.\n");
 
+    /// <summary>The org's usage records once the answers the client asked for (ask, chat) are all written.</summary>
+    async Task<List<UsageRecord>> UsageAsync(Guid orgId, int atLeast)
+    {
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            await using var scope = _host.App.Services.CreateAsyncScope();
+            var records = await scope.ServiceProvider.GetRequiredService<AppDbContext>().Set<UsageRecord>().IgnoreQueryFilters().AsNoTracking()
+                .Where(r => r.OrganizationId == orgId).ToListAsync(Ct);
+            if (records.Count >= atLeast || DateTimeOffset.UtcNow > deadline)
+                return records;
+            await Task.Delay(200, Ct);
+        }
+    }
+
     /// <summary>Runs mcp-client.mjs and reads the JSON line it printed.</summary>
     async Task<JsonElement> ClientAsync(string mode, IReadOnlyDictionary<string, string> environment, bool expectSuccess = true)
     {
@@ -145,7 +165,7 @@ public abstract class McpNodeClientTests(McpNodeFixture fixture)
         return (run, run.ExitCode == 0 && start >= 0 ? JsonDocument.Parse(run.Stdout[start..]).RootElement.Clone() : null);
     }
 
-    static readonly string[] ServerTools = ["list_workspaces", "list_knowledge_bases", "search_knowledge", "ask", "get_source"];
+    static readonly string[] ServerTools = ["list_workspaces", "list_knowledge_bases", "search_knowledge", "ask", "get_source", "list_models", "chat"];
 
     /// <summary>The calls both modes make: every read tool, and a grounded question.</summary>
     static string KnowledgeCalls(McpTenant tenant) => Calls(
@@ -153,7 +173,9 @@ public abstract class McpNodeClientTests(McpNodeFixture fixture)
         new { name = "list_knowledge_bases" },
         new { name = "search_knowledge", arguments = new { query = "When does the ferry to the island leave?", topK = 3 } },
         new { name = "ask", arguments = new { question = "When does the ferry to the island leave?" } },
-        new { name = "get_source", arguments = new { sourceId = tenant.SourceId } });
+        new { name = "get_source", arguments = new { sourceId = tenant.SourceId } },
+        new { name = "list_models" },
+        new { name = "chat", arguments = new { prompt = "Good morning, ferry", model = $"mock/{McpNodeFixture.Model}" } });
 
     /// <summary>What the org's tenant must see through list, search, ask, get_source and its one resource, and nothing of the other's.</summary>
     static void SawOwnKnowledgeOnly(JsonElement seen, McpTenant own, McpTenant other)
@@ -189,6 +211,12 @@ public abstract class McpNodeClientTests(McpNodeFixture fixture)
         var source = Succeeded(seen, "get_source").GetProperty("structuredContent");
         Assert.Contains("nine in the morning", source.GetProperty("text").GetString());
 
+        Assert.Contains(Succeeded(seen, "list_models").GetProperty("structuredContent").GetProperty("models").EnumerateArray(),
+            m => m.GetProperty("name").GetString() == $"mock/{McpNodeFixture.Model}");
+        var chat = Succeeded(seen, "chat");
+        Assert.Equal("You said: Good morning, ferry", chat.GetProperty("structuredContent").GetProperty("text").GetString());
+        Assert.True(chat.GetProperty("structuredContent").GetProperty("inputTokens").GetInt64() > 0, chat.ToString());
+
         var resources = seen.GetProperty("resources").EnumerateArray().Select(r => r.GetProperty("uri").GetString()).ToList();
         Assert.Equal([own.SourceUri], resources);
         var reads = seen.GetProperty("reads").EnumerateArray().ToList();
@@ -216,6 +244,11 @@ public abstract class McpNodeClientTests(McpNodeFixture fixture)
 
         Assert.Equal("AiHub", seen.GetProperty("server").GetProperty("name").GetString());
         SawOwnKnowledgeOnly(seen, acme, globex);
+
+        // ask and chat each called a model: both are charged to the org and tagged as MCP calls made with the key.
+        var usage = (await UsageAsync(acme.OrgId, atLeast: 2)).Where(r => r.Model.EndsWith(McpNodeFixture.Model, StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, usage.Count);
+        Assert.All(usage, r => Assert.Equal((UsageChannels.Mcp, acme.KeyId), (r.Channel, r.ApiKeyId)));
     }
 
     [Fact]
@@ -250,6 +283,11 @@ public abstract class McpNodeClientTests(McpNodeFixture fixture)
         Assert.Equal(401, seen.GetProperty("afterRevoke").GetProperty("status").GetInt32());
         Assert.Contains("resource_metadata=", seen.GetProperty("afterRevoke").GetProperty("wwwAuthenticate").GetString());
         Assert.Equal("invalid_grant", seen.GetProperty("refreshAfterRevoke").GetProperty("error").GetString());
+
+        var usage = (await UsageAsync(acme.OrgId, atLeast: 2)).Where(r => r.Model.EndsWith(McpNodeFixture.Model, StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, usage.Count);
+        Assert.All(usage, r => Assert.Equal(UsageChannels.Mcp, r.Channel));
+        Assert.All(usage, r => Assert.StartsWith("mcp_", r.ClientId));
     }
 
     [Fact]
