@@ -33,11 +33,7 @@ public abstract class SdkFixture(string provider) : IAsyncLifetime
     {
         Fake = await FakeLlm.StartAsync();
         var settings = await TestEmbeddings.SettingsAsync(index: 2);
-        settings["Providers:0:Name"] = "mock";
-        settings["Providers:0:Kind"] = "OpenAICompatible";
-        settings["Providers:0:BaseUrl"] = Fake.OpenAiEndpoint.AbsoluteUri;
-        settings["Providers:0:ApiKey"] = "test-key";
-        settings["Providers:0:Models:0"] = Gpt;
+        settings.WithMockProvider(Fake, Gpt);
         settings["Providers:1:Name"] = "claude";
         settings["Providers:1:Kind"] = "Anthropic";
         settings["Providers:1:BaseUrl"] = Fake.AnthropicBaseUrl;

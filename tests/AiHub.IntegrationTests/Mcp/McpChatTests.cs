@@ -33,11 +33,6 @@ public abstract class McpChatFixture(string provider) : IAsyncLifetime
         Fake = await FakeLlm.StartAsync();
         Host = await IdentityHost.StartAsync(provider, new Dictionary<string, string?>
         {
-            ["Providers:0:Name"] = "mock",
-            ["Providers:0:Kind"] = "OpenAICompatible",
-            ["Providers:0:BaseUrl"] = Fake.OpenAiEndpoint.AbsoluteUri,
-            ["Providers:0:ApiKey"] = "test-key",
-            ["Providers:0:Models:0"] = Gpt,
             // The tool's own limit must end a silent provider before the engine's first-token timeout does.
             ["Chat:Timeouts:FirstToken"] = "00:01:00",
             ["Chat:Timeouts:Idle"] = "00:00:30",
@@ -48,7 +43,7 @@ public abstract class McpChatFixture(string provider) : IAsyncLifetime
             ["Mcp:Server:MaxArgumentBytes"] = (512 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture),
             // Below the app-wide 4 MB, so only /mcp's own limit refuses a body between the two.
             ["Mcp:Server:MaxRequestBytes"] = (3 * 1024 * 1024).ToString(System.Globalization.CultureInfo.InvariantCulture),
-        });
+        }.WithMockProvider(Fake, Gpt));
         Host.App.UseKestrel(0);
         Host.App.StartServer();
         using var client = Host.App.CreateClient();

@@ -48,17 +48,12 @@ public abstract class McpClientFixture(string database) : IAsyncLifetime
     {
         var settings = new Dictionary<string, string?>
         {
-            ["Providers:0:Name"] = "mock",
-            ["Providers:0:Kind"] = "OpenAICompatible",
-            ["Providers:0:BaseUrl"] = Fake.OpenAiEndpoint.AbsoluteUri,
-            ["Providers:0:ApiKey"] = "test-key",
-            ["Providers:0:Models:0"] = Model,
             ["Chat:Timeouts:FirstToken"] = "00:00:10",
             ["Chat:Timeouts:Idle"] = "00:00:10",
             ["Outbound:AllowPrivateNetworks"] = "true",
             // Request headers and the MCP client's own traffic are logged at Trace: a secret that escaped redaction would show.
             ["Logging:LogLevel:Default"] = "Trace",
-        };
+        }.WithMockProvider(Fake, Model);
         foreach (var (key, value) in extra)
             settings[key] = value;
         var host = await IdentityHost.StartAsync(database, settings, s =>

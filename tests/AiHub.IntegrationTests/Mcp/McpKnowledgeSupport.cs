@@ -33,11 +33,7 @@ public abstract class McpKnowledgeFixture(string provider) : IAsyncLifetime
     {
         Fake = await FakeLlm.StartAsync();
         var settings = await TestEmbeddings.SettingsAsync(index: 1);
-        settings["Providers:0:Name"] = "mock";
-        settings["Providers:0:Kind"] = "OpenAICompatible";
-        settings["Providers:0:BaseUrl"] = Fake.OpenAiEndpoint.AbsoluteUri;
-        settings["Providers:0:ApiKey"] = "test-key";
-        settings["Providers:0:Models:0"] = Model;
+        settings.WithMockProvider(Fake, Model);
         settings["Chat:Timeouts:FirstToken"] = "00:00:05";
         settings["Chat:Retry:MaxAttempts"] = "1";
         (Host, Root) = await StartAsync(settings);

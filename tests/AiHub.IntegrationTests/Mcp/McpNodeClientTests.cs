@@ -37,11 +37,7 @@ public abstract class McpNodeFixture(string provider) : IAsyncLifetime
         // The OAuth resource and issuer are the public URL: it must be the address the clients reach, known before the start.
         var port = FreePort();
         var settings = await TestEmbeddings.SettingsAsync(index: 1);
-        settings["Providers:0:Name"] = "mock";
-        settings["Providers:0:Kind"] = "OpenAICompatible";
-        settings["Providers:0:BaseUrl"] = Fake.OpenAiEndpoint.AbsoluteUri;
-        settings["Providers:0:ApiKey"] = "test-key";
-        settings["Providers:0:Models:0"] = Model;
+        settings.WithMockProvider(Fake, Model);
         settings["Blobs:Path"] = _blobs;
         settings["Knowledge:EmbeddingBatchSize"] = "16";
         settings["Chat:Timeouts:FirstToken"] = "00:01:00";

@@ -1,4 +1,5 @@
 using AiHub.Infrastructure.Errors;
+using AiHub.Infrastructure.Streams;
 using AiHub.Knowledge.Bases;
 using AiHub.Knowledge.Sources;
 using Microsoft.AspNetCore.Components;
@@ -116,8 +117,12 @@ public partial class KnowledgeBasePage : KnowledgePage
         var shown = 0;
         try
         {
-            await using var content = new ReadProgressStream(file.OpenReadStream(Settings.Value.MaxFileBytes, Closed), sent =>
+            long sent = 0;
+            await using var content = new ReadCountingStream(file.OpenReadStream(Settings.Value.MaxFileBytes, Closed), n =>
             {
+                if (n == 0)
+                    return;
+                sent += n;
                 row.Sent = sent;
                 // One redraw per percent at most: a large file is read in many small pieces.
                 if (row.Percent != shown)

@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using AiHub.Infrastructure.Outbound;
+using AiHub.Infrastructure.Streams;
 using Microsoft.AspNetCore.DataProtection;
 using Microsoft.Extensions.Options;
 using ModelContextProtocol;
@@ -231,44 +232,11 @@ internal sealed class McpConnector(
         {
             var response = await base.SendAsync(request, ct);
             var inner = response.Content;
-            var capped = new StreamContent(new CappedStream(await inner.ReadAsStreamAsync(ct), cap));
+            var capped = new StreamContent(new ReadCountingStream(await inner.ReadAsStreamAsync(ct), cap.Add));
             foreach (var header in inner.Headers)
                 capped.Headers.TryAddWithoutValidation(header.Key, header.Value);
             response.Content = capped;
             return response;
-        }
-    }
-
-    sealed class CappedStream(Stream inner, ResponseCap cap) : Stream
-    {
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => Counted(inner.Read(buffer, offset, count));
-
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken ct = default) => Counted(await inner.ReadAsync(buffer, ct));
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken ct) => ReadAsync(buffer.AsMemory(offset, count), ct).AsTask();
-
-        int Counted(int read)
-        {
-            cap.Add(read);
-            return read;
-        }
-
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        protected override void Dispose(bool disposing)
-        {
-            if (disposing)
-                inner.Dispose();
-            base.Dispose(disposing);
         }
     }
 }

@@ -95,7 +95,7 @@ internal sealed class DocxExtractor(DocumentLimits limits) : IDocumentExtractor
     }
 
     // A part's declared size may lie; the cap counts the bytes actually inflated.
-    CappedStream Capped(Stream part) => new CappedStream(part, limits.MaxDocxPartBytes, string.Create(CultureInfo.InvariantCulture,
+    Stream Capped(Stream part) => CappedStream.Over(part, limits.MaxDocxPartBytes, string.Create(CultureInfo.InvariantCulture,
         $"A part of the Word document expands past {limits.MaxDocxPartBytes / (1024 * 1024):N0} MB; it was refused as a possible zip bomb."));
 
     /// <summary>Heading level by style id: Title is 1, "heading N" is N + 1, or the style's outline level + 2.</summary>

@@ -44,6 +44,6 @@ internal sealed class TextExtractor(DocumentLimits limits) : IDocumentExtractor
     }
 
     public static StreamReader Reader(Stream content, DocumentLimits limits) =>
-        new(new CappedStream(content, limits.MaxBytes, CappedStream.TooLarge(limits.MaxBytes)),
+        new(CappedStream.Over(content, limits.MaxBytes, CappedStream.TooLarge(limits.MaxBytes)),
             new UTF8Encoding(false), detectEncodingFromByteOrderMarks: true, bufferSize: 16 * 1024, leaveOpen: false);
 }

@@ -1,7 +1,10 @@
-namespace AiHub.Knowledge.Pages;
+namespace AiHub.Infrastructure.Streams;
 
-/// <summary>A stream that says how much of it has been read: how far a browser's file has reached the server.</summary>
-internal sealed class ReadProgressStream(Stream inner, Action<long> read) : Stream
+/// <summary>
+/// A read-only view of a stream that tells <paramref name="read"/> how many bytes each read returned; the callback
+/// may throw to stop the read (a size cap) or report progress.
+/// </summary>
+internal sealed class ReadCountingStream(Stream inner, Action<int> read) : Stream
 {
     long _total;
 
@@ -21,11 +24,20 @@ internal sealed class ReadProgressStream(Stream inner, Action<long> read) : Stre
 
     public override int Read(byte[] buffer, int offset, int count) => Counted(inner.Read(buffer, offset, count));
 
+    public override int Read(Span<byte> buffer) => Counted(inner.Read(buffer));
+
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
         Counted(await inner.ReadAsync(buffer, cancellationToken));
 
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    int Counted(int n)
+    {
+        _total += n;
+        read(n);
+        return n;
+    }
 
     public override void Flush()
     {
@@ -48,15 +60,5 @@ internal sealed class ReadProgressStream(Stream inner, Action<long> read) : Stre
     {
         await inner.DisposeAsync();
         await base.DisposeAsync();
-    }
-
-    int Counted(int n)
-    {
-        if (n > 0)
-        {
-            _total += n;
-            read(_total);
-        }
-        return n;
     }
 }
