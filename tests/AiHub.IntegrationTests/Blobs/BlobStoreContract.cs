@@ -129,13 +129,18 @@ public abstract class BlobStoreContract(BlobHost host)
         const int size = 20 * MiB;
         var key = NewKey();
 
-        var before = GC.GetTotalAllocatedBytes(precise: true);
-        var written = await Store.PutAsync(key, new GeneratedStream(size, seed: 10), 100 * MiB, Ct);
-        var allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+        // The counter is the whole process's: the host's own start-up work may land in one put, but a store that holds
+        // the content allocates its size in every put, so the least of three is the store's doing.
+        var least = long.MaxValue;
+        for (var attempt = 0; attempt < 3; attempt++)
+        {
+            var before = GC.GetTotalAllocatedBytes(precise: true);
+            var written = await Store.PutAsync(key, new GeneratedStream(size, seed: 10), 100 * MiB, Ct);
+            least = Math.Min(least, GC.GetTotalAllocatedBytes(precise: true) - before);
+            Assert.Equal(size, written);
+        }
 
-        Assert.Equal(size, written);
-        // Runs alone (its collection is not parallel), so what the process allocated meanwhile is the store's doing.
-        Assert.True(allocated < size / 2, $"Putting {size:N0} bytes allocated {allocated:N0} bytes.");
+        Assert.True(least < size / 2, $"Putting {size:N0} bytes allocated at least {least:N0} bytes.");
         await using var read = (await Store.OpenReadAsync(key, Ct))!;
         Assert.Equal(await SHA256.HashDataAsync(new GeneratedStream(size, seed: 10), Ct), await SHA256.HashDataAsync(read, Ct));
     }
