@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
 using AiHub.IntegrationTests.Support;
@@ -273,6 +274,29 @@ public sealed class McpOAuthAttackTests(McpOAuthHost fixture) : IClassFixture<Mc
         var structured = JsonSerializer.SerializeToElement(result.StructuredContent);
         Assert.Equal(orgA, structured.GetProperty("organizationId").GetGuid());
         Assert.DoesNotContain("Globex", JsonSerializer.Serialize(result));
+    }
+
+    [Fact]
+    public async Task A_connectors_token_opens_mcp_alone_not_the_org_api_the_gateway_or_the_account()
+    {
+        var (_, tokens, browser) = await Flow.UserAsync();
+        var orgId = await CreateOrgAsync(Flow.Http, tokens, "Acme");
+        var (_, access, _) = await Flow.ConnectAsync(browser, orgId, "workspaces:read chat:use");
+
+        foreach (var (method, path) in new[]
+                 {
+                     (HttpMethod.Get, $"/api/orgs/{orgId}/workspaces"),
+                     (HttpMethod.Get, "/api/me/connected-apps"),
+                     (HttpMethod.Get, "/v1/models"),
+                 })
+        {
+            using var request = new HttpRequestMessage(method, path);
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", access);
+            using var response = await Flow.Http.SendAsync(request, Ct);
+            Assert.True(response.StatusCode == HttpStatusCode.Unauthorized, $"{path} answered {(int)response.StatusCode} to a connector's token");
+        }
+        using var mcp = await Flow.RawMcpAsync(access);
+        Assert.Equal(HttpStatusCode.OK, mcp.StatusCode);
     }
 
     [Fact]
