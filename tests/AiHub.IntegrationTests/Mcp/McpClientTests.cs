@@ -321,6 +321,24 @@ public abstract class McpClientTests(McpClientFixture fixture)
     }
 
     [Fact]
+    public async Task Ten_registrations_of_one_name_at_once_make_one_server_and_nine_conflicts()
+    {
+        var space = await SpaceAsync();
+
+        var statuses = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => Task.Run(async () =>
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, space.Servers) { Content = JsonContent.Create(new { name = "twin", url = fixture.Everything.Url }) };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", space.Owner.AccessToken);
+            using var response = await space.Client.SendAsync(request, Ct);
+            return response.StatusCode;
+        }, Ct)));
+
+        Assert.Equal(1, statuses.Count(s => s == HttpStatusCode.Created));
+        Assert.Equal(9, statuses.Count(s => s == HttpStatusCode.Conflict));
+        Assert.Single((await SendAsync(space.Client, space.Owner, HttpMethod.Get, space.Servers)).EnumerateArray());
+    }
+
+    [Fact]
     public async Task An_unreachable_server_is_a_502_that_says_nothing_of_the_target()
     {
         var space = await SpaceAsync();
