@@ -5,6 +5,7 @@ using AiHub.Components;
 using AiHub.Credits;
 using AiHub.Data;
 using AiHub.Gateway;
+using AiHub.Generation;
 using AiHub.Identity;
 using AiHub.Infrastructure;
 using AiHub.Infrastructure.Hosting;
@@ -25,6 +26,7 @@ builder.AddOrganizations();       // orgs, members, invitations, workspaces, tea
 builder.AddCredits();             // the credit ledger: reserve, settle, release
 builder.AddChat();                // providers, models, conversations, streaming chat, tools
 builder.AddKnowledge();           // knowledge bases: uploads, ingestion, transcripts, hybrid search, citations
+builder.AddGeneration();          // image and video generation jobs, credit-metered, with a gallery
 builder.AddGateway();             // the OpenAI- and Anthropic-compatible /v1 API
 builder.AddBilling();             // Stripe and eWAY: plan subscriptions, credit packages, invoices, exactly-once webhooks
 builder.AddMcpFeature();          // the MCP server at /mcp (API keys, OAuth 2.1) and remote MCP servers as chat tools
@@ -38,6 +40,7 @@ app.MapOrganizationEndpoints();
 app.MapCreditEndpoints();
 app.MapChatEndpoints();
 app.MapKnowledgeEndpoints();
+app.MapGenerationEndpoints();
 app.MapGatewayEndpoints();
 app.MapBillingEndpoints();
 app.MapMcpEndpoints();

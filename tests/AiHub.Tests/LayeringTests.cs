@@ -20,6 +20,7 @@ public sealed class LayeringTests
         ["AiHub.Credits"],
         ["AiHub.Chat"],
         ["AiHub.Knowledge"],
+        ["AiHub.Generation"],
         ["AiHub.Gateway"],
         ["AiHub.Billing"],
         ["AiHub.Mcp"],

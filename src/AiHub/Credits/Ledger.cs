@@ -20,8 +20,9 @@ internal sealed record BudgetLeg(Guid ApiKeyId, string Month, long Budget, Func<
 internal sealed record QuotaLeg(Guid OrganizationId, QuotaKind Kind, DateTimeOffset PeriodStart, long Amount, long? Limit, Func<long, ProblemException> Exceeded);
 
 /// <summary>Everything one AI call holds, decided together: all legs stand or none does.</summary>
+/// <param name="Lifetime">How long the hold may stay pending before the expiry job voids it; <see cref="Ledger.HoldLifetime"/> when null.</param>
 internal sealed record HoldRequest(string IdempotencyKey, long Amount, string Reference, Guid? OrganizationId, Guid? UserId, Guid? ApiKeyId, Guid? WorkspaceId,
-    AccountLeg Payer, AccountLeg? Allocation, BudgetLeg? Budget, QuotaLeg? Quota);
+    AccountLeg Payer, AccountLeg? Allocation, BudgetLeg? Budget, QuotaLeg? Quota, TimeSpan? Lifetime = null);
 
 /// <summary>
 /// The one API that moves credits. Every movement (grants, purchases, promo codes, adjustments, allocations, and the
@@ -37,6 +38,9 @@ internal sealed class Ledger(AppDbContext db, TimeProvider clock, LedgerWriter? 
 {
     /// <summary>How long a hold may stay pending before the expiry job voids it.</summary>
     public static readonly TimeSpan HoldLifetime = TimeSpan.FromMinutes(30);
+
+    /// <summary>The longest a hold may be asked to live: long work (a video) holds its worst case for as long as it may run.</summary>
+    public static readonly TimeSpan MaxHoldLifetime = TimeSpan.FromDays(7);
 
     /// <summary>
     /// The account of a user or an org, made on first use. Its id is the owner's, so two requests opening it at once

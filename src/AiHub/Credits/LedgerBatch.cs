@@ -131,7 +131,7 @@ internal static class LedgerBatch
                 ApiKeyId = r.ApiKeyId, WorkspaceId = r.WorkspaceId, Reference = r.Reference, PayerAccountId = payer.Id,
                 AllocationAccountId = allocation?.Id, BudgetMonth = r.Budget?.Month, QuotaKind = r.Quota?.Kind,
                 QuotaPeriodStart = r.Quota?.PeriodStart, QuotaAmount = r.Quota?.Amount ?? 0, Amount = r.Amount, State = HoldState.Pending,
-                CreatedAt = now, ExpiresAt = now + Ledger.HoldLifetime,
+                CreatedAt = now, ExpiresAt = now + (r.Lifetime ?? Ledger.HoldLifetime),
             };
             db.Add(hold);
             rows.HoldsByKey[hold.IdempotencyKey] = hold;

@@ -23,12 +23,16 @@ internal static class OrgPermissions
     public const string KnowledgeRead = Prefix + "knowledge:read";
     public const string KnowledgeManage = Prefix + "knowledge:manage";
     public const string BillingManage = Prefix + "billing:manage";
+    public const string GenerationsUse = Prefix + "generations:use";
+
+    /// <summary>Lets an outside service (a Custom GPT action, a partner's backend) check, deduct and hold the org's credits.</summary>
+    public const string CreditsSpend = Prefix + "credits:spend";
 
     public static readonly IReadOnlyList<string> All =
     [
         OrgRead, OrgManage, OrgDelete, MembersRead, MembersManage, TeamsRead, TeamsManage,
         WorkspacesRead, WorkspacesManage, ApiKeysRead, ApiKeysManage, ActivityRead, ChatUse, CreditsRead, CreditsManage,
-        KnowledgeRead, KnowledgeManage, BillingManage,
+        KnowledgeRead, KnowledgeManage, BillingManage, GenerationsUse, CreditsSpend,
     ];
 
     /// <summary>The permission's public name, without the policy prefix: <c>members:manage</c>.</summary>
@@ -41,8 +45,9 @@ internal static class OrgPermissions
         [OrgRole.Owner] = All,
         [OrgRole.Admin] = [.. All.Where(p => p != OrgDelete)],
         [OrgRole.Manager] = [OrgRead, MembersRead, TeamsRead, TeamsManage, WorkspacesRead, ApiKeysRead, ApiKeysManage, ActivityRead, ChatUse, CreditsRead,
-            KnowledgeRead, KnowledgeManage],
-        [OrgRole.Member] = [OrgRead, MembersRead, TeamsRead, WorkspacesRead, ApiKeysRead, ApiKeysManage, ChatUse, KnowledgeRead, KnowledgeManage],
+            KnowledgeRead, KnowledgeManage, GenerationsUse, CreditsSpend],
+        [OrgRole.Member] = [OrgRead, MembersRead, TeamsRead, WorkspacesRead, ApiKeysRead, ApiKeysManage, ChatUse, KnowledgeRead, KnowledgeManage, GenerationsUse,
+            CreditsSpend],
         // A creator's audience: they ask questions of the knowledge and read what it cites, and add nothing to it.
         [OrgRole.Guest] = [OrgRead, WorkspacesRead, ChatUse, KnowledgeRead],
     };

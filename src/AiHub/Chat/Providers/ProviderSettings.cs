@@ -94,6 +94,12 @@ internal sealed class ProviderSettings
     /// <summary>Its embedding models (<c>EmbeddingModels:M</c>), priced like chat models; knowledge bases embed with them.</summary>
     public List<string> EmbeddingModels { get; set; } = [];
 
+    /// <summary>Its image generation models (<c>ImageModels:M</c>, such as gpt-image-1 or dall-e-3); the gallery generates with them.</summary>
+    public List<string> ImageModels { get; set; } = [];
+
+    /// <summary>Its video generation models (<c>VideoModels:M</c>, such as sora-2); only an OpenAI provider serves them.</summary>
+    public List<string> VideoModels { get; set; } = [];
+
     /// <summary>Prices of its models, for models the shipped list does not price (any Ollama or vLLM model).</summary>
     public List<ModelPriceSetting> Prices { get; set; } = [];
 
@@ -142,12 +148,15 @@ internal sealed class ProvidersSettingsValidator : IValidateOptions<ProvidersSet
                 failures.Add($"{at}:ApiKey: is required for a provider of kind {kind}");
             var models = p.Models.Where(m => !string.IsNullOrWhiteSpace(m)).ToList();
             var embeddingModels = p.EmbeddingModels.Where(m => !string.IsNullOrWhiteSpace(m)).ToList();
-            // A provider that only embeds (a local embedding server) needs no chat model.
-            if (models.Count == 0 && embeddingModels.Count == 0)
+            var imageModels = p.ImageModels.Where(m => !string.IsNullOrWhiteSpace(m)).ToList();
+            var videoModels = p.VideoModels.Where(m => !string.IsNullOrWhiteSpace(m)).ToList();
+            // A provider that only embeds (a local embedding server) or only generates needs no chat model.
+            if (models.Count == 0 && embeddingModels.Count == 0 && imageModels.Count == 0 && videoModels.Count == 0)
                 failures.Add($"{at}:Models: lists no model; add at least one, such as {at}:Models:0=gpt-4o-mini");
             else if (models.FirstOrDefault(m => m.Trim().Length > ProviderModelConfiguration.ModelLength) is { } tooLong)
                 failures.Add($"{at}:Models: '{tooLong}' is longer than {ProviderModelConfiguration.ModelLength} characters");
             ValidateEmbeddingModels(kind, at, embeddingModels, failures);
+            ValidateGenerationModels(kind, at, imageModels, videoModels, failures);
             ValidatePrices(p, at, [.. models, .. embeddingModels], failures);
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
@@ -163,6 +172,21 @@ internal sealed class ProvidersSettingsValidator : IValidateOptions<ProvidersSet
             failures.Add($"{at}:EmbeddingModels: '{tooLong}' is longer than {ProviderModelConfiguration.ModelLength} characters");
         if (models.GroupBy(m => m.Trim(), StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1) is { } twice)
             failures.Add($"{at}:EmbeddingModels: '{twice.Key}' is listed twice");
+    }
+
+    static void ValidateGenerationModels(string? kind, string at, List<string> images, List<string> videos, List<string> failures)
+    {
+        if (images.Count > 0 && kind is ProviderKinds.Anthropic or ProviderKinds.Gemini)
+            failures.Add($"{at}:ImageModels: a provider of kind {kind} has no OpenAI images API; declare image models under an OpenAI or OpenAICompatible provider");
+        if (videos.Count > 0 && kind is not null && kind != ProviderKinds.OpenAI)
+            failures.Add($"{at}:VideoModels: only a provider of kind {ProviderKinds.OpenAI} serves the videos API (sora-2, sora-2-pro)");
+        foreach (var (list, name) in new[] { (images, "ImageModels"), (videos, "VideoModels") })
+        {
+            if (list.FirstOrDefault(m => m.Trim().Length > ProviderModelConfiguration.ModelLength) is { } tooLong)
+                failures.Add($"{at}:{name}: '{tooLong}' is longer than {ProviderModelConfiguration.ModelLength} characters");
+            if (list.GroupBy(m => m.Trim(), StringComparer.OrdinalIgnoreCase).FirstOrDefault(g => g.Count() > 1) is { } twice)
+                failures.Add($"{at}:{name}: '{twice.Key}' is listed twice");
+        }
     }
 
     static void ValidatePrices(ProviderSettings p, string at, List<string> models, List<string> failures)

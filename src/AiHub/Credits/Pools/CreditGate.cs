@@ -59,8 +59,15 @@ internal sealed class CreditGate(AppDbContext db, Ledger ledger, IQuotaService q
         HoldAsync(spender, maxCostMicros, idempotencyKey, quota, 1, ct);
 
     /// <param name="quotaUses">How many uses of <paramref name="quota"/> to hold: one for a call, more for a credit lease that serves many.</param>
-    public async Task<CreditHold> HoldAsync(Spender spender, long maxCostMicros, string idempotencyKey, QuotaKind? quota, long quotaUses, CancellationToken ct)
+    public Task<CreditHold> HoldAsync(Spender spender, long maxCostMicros, string idempotencyKey, QuotaKind? quota, long quotaUses, CancellationToken ct) =>
+        HoldAsync(spender, maxCostMicros, idempotencyKey, quota, quotaUses, null, ct);
+
+    /// <param name="lifetime">How long the hold may stay pending (long work: a video job, an outside service's hold); 30 minutes when null.</param>
+    public async Task<CreditHold> HoldAsync(Spender spender, long maxCostMicros, string idempotencyKey, QuotaKind? quota, long quotaUses, TimeSpan? lifetime,
+        CancellationToken ct)
     {
+        if (lifetime is { } life && (life <= TimeSpan.Zero || life > Ledger.MaxHoldLifetime))
+            throw new ArgumentOutOfRangeException(nameof(lifetime), $"A hold lives more than zero and at most {Ledger.MaxHoldLifetime.TotalDays:0} days.");
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(quotaUses);
         ArgumentOutOfRangeException.ThrowIfNegative(maxCostMicros);
         ArgumentException.ThrowIfNullOrWhiteSpace(idempotencyKey);
@@ -72,7 +79,7 @@ internal sealed class CreditGate(AppDbContext db, Ledger ledger, IQuotaService q
         var budget = await BudgetLegAsync(org.Id, spender.ApiKeyId, maxCostMicros, ct);
         var quotaLeg = quota is { } kind ? await quotas.LegAsync(org.Id, kind, quotaUses, ct) : null;
         var hold = await ledger.HoldAsync(new HoldRequest(idempotencyKey, maxCostMicros, Reference(spender), org.Id, spender.UserId, spender.ApiKeyId,
-            spender.WorkspaceId, payer, allocation, budget, quotaLeg), ct);
+            spender.WorkspaceId, payer, allocation, budget, quotaLeg, lifetime), ct);
         if (quotaLeg is not null)
             await quotas.CountedAsync(quotaLeg, ct);
         return SameCall(hold, spender);
@@ -85,6 +92,18 @@ internal sealed class CreditGate(AppDbContext db, Ledger ledger, IQuotaService q
             && await BudgetAsync(hold.OrganizationId, key, ct) is { } period)
             await budgetWarnings.CheckAsync(hold.OrganizationId, key, period, ct);
     }
+
+    /// <summary>Settles a hold known by its id (long work that kept only the id, such as a generation job); false when it was already closed.</summary>
+    public async Task<bool> SettleAsync(Guid organizationId, Guid holdId, Guid? apiKeyId, long actualCostMicros, CancellationToken ct)
+    {
+        var posted = await ledger.PostHoldAsync(organizationId, holdId, actualCostMicros, ct);
+        if (posted && apiKeyId is { } key && budgetWarnings is not null && await BudgetAsync(organizationId, key, ct) is { } period)
+            await budgetWarnings.CheckAsync(organizationId, key, period, ct);
+        return posted;
+    }
+
+    /// <summary>Voids a hold known by its id; false when it was already closed.</summary>
+    public Task<bool> ReleaseAsync(Guid organizationId, Guid holdId, CancellationToken ct) => ledger.VoidHoldAsync(organizationId, holdId, ct);
 
     /// <summary>
     /// Closes a credit lease: charges what its calls cost and keeps the <paramref name="quotaUsed"/> uses they answered,

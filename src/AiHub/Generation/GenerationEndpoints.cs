@@ -1,0 +1,167 @@
+using System.Globalization;
+using System.Security.Claims;
+using System.Text.Json;
+using AiHub.Chat.Conversations;
+using AiHub.Credits.Pools;
+using AiHub.Data;
+using AiHub.Generation.Catalog;
+using AiHub.Generation.Jobs;
+using AiHub.Infrastructure.Blobs;
+using AiHub.Infrastructure.Errors;
+using AiHub.Infrastructure.Json;
+using AiHub.Infrastructure.OpenApi;
+using AiHub.Organizations;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Net.Http.Headers;
+
+namespace AiHub.Generation;
+
+/// <summary>Generation jobs of a workspace, their outputs, and the models and prices to choose from.</summary>
+internal static class GenerationEndpoints
+{
+    public static void MapGenerationRoutes(IEndpointRouteBuilder app)
+    {
+        var org = OrgEndpoints.Org(app).WithTags("Generation").RequireAuthorization(OrgPermissions.GenerationsUse);
+        org.MapGet("/generation-models", Models).WithSummary("The image and video models the organisation can generate with: sizes, durations, qualities and prices.");
+
+        var jobs = org.MapGroup("/workspaces/{wsId:guid}/generations");
+        jobs.MapPost("", Create).WithSummary("Starts an image or video generation; answers 202 with the job, which runs in the background.")
+            .Accepts<GenerationRequest>("application/json")
+            .AcceptsFile("inputImage", "A reference image (PNG, JPEG or WebP) with the request's fields as form fields.", "multipart/form-data")
+            .ProducesProblems(StatusCodes.Status402PaymentRequired, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType);
+        jobs.MapPost("/quote", Quote).WithSummary("What a generation would hold before it runs: the most it can cost.");
+        jobs.MapGet("", List).WithSummary("The workspace's generations, newest first; filter by kind, status and user.");
+        jobs.MapGet("/{id:guid}", Get).WithSummary("A generation with its status, progress, outputs and cost.");
+        jobs.MapPost("/{id:guid}/cancel", Cancel).WithSummary("Cancels a queued or running generation; its hold is given back.")
+            .ProducesProblems(StatusCodes.Status409Conflict);
+        jobs.MapDelete("/{id:guid}", Delete).WithSummary("Deletes a generation and its files; their storage is given back to the plan.");
+        jobs.MapPost("/{id:guid}/remix", Remix).WithSummary("Starts a new video from a completed one, changed as the prompt describes.")
+            .ProducesProblems(StatusCodes.Status402PaymentRequired, StatusCodes.Status409Conflict);
+        jobs.MapGet("/{id:guid}/outputs/{index:int}", Output).WithSummary("An output file: a redirect to a signed URL in S3 mode, else a stream that honours Range requests.");
+        jobs.MapGet("/{id:guid}/outputs/{index:int}/thumbnail", Thumbnail).WithSummary("An output's thumbnail (a video's poster frame), as JPEG.");
+    }
+
+    static async Task<Ok<List<GenerationModelResponse>>> Models(Guid orgId, GenerationModels models, CancellationToken ct) =>
+        TypedResults.Ok(await models.ListAsync(orgId, ct));
+
+    static async Task<Accepted<GenerationResponse>> Create(Guid orgId, Guid wsId, HttpContext http, ClaimsPrincipal user, AppDbContext db, SpenderResolver spenders,
+        Generations generations, CancellationToken ct)
+    {
+        await WorkspaceAsync(db, http, wsId, ct);
+        var spender = await spenders.ResolveAsync(user, orgId, wsId, OrgPermissions.GenerationsUse, ct);
+        GenerationResponse job;
+        if (http.Request.HasFormContentType)
+        {
+            var form = await http.Request.ReadFormAsync(ct);
+            var file = form.Files.GetFile("inputImage");
+            await using var content = file?.OpenReadStream();
+            job = await generations.SubmitAsync(spender, wsId, FromForm(form), content is null ? null : new UploadedImage(content, file!.FileName), ct);
+        }
+        else
+            job = await generations.SubmitAsync(spender, wsId, await ReadJsonAsync<GenerationRequest>(http, ct), null, ct);
+        return TypedResults.Accepted($"/api/orgs/{orgId}/workspaces/{wsId}/generations/{job.Id}", job);
+    }
+
+    static async Task<Ok<GenerationQuote>> Quote(Guid orgId, Guid wsId, GenerationRequest body, HttpContext http, AppDbContext db, Generations generations, CancellationToken ct)
+    {
+        await WorkspaceAsync(db, http, wsId, ct);
+        return TypedResults.Ok(await generations.QuoteAsync(orgId, body, ct));
+    }
+
+    static async Task<Ok<GenerationPage>> List(Guid orgId, Guid wsId, HttpContext http, AppDbContext db, Generations generations, CancellationToken ct,
+        string? kind = null, string? status = null, Guid? userId = null, string? cursor = null, int limit = 50)
+    {
+        await WorkspaceAsync(db, http, wsId, ct);
+        GenerationKind? k = kind is null ? null : Enum.TryParse<GenerationKind>(kind, ignoreCase: true, out var parsed) ? parsed
+            : throw ProblemException.Invalid("kind", "Filter by image or video.");
+        GenerationStatus? s = status is null ? null : GenerationStatuses.Parse(status)
+            ?? throw ProblemException.Invalid("status", "Filter by queued, in_progress, completed, failed or cancelled.");
+        return TypedResults.Ok(await generations.ListAsync(orgId, wsId, k, s, userId, cursor, limit, ct));
+    }
+
+    static async Task<Ok<GenerationResponse>> Get(Guid orgId, Guid wsId, Guid id, HttpContext http, AppDbContext db, Generations generations, CancellationToken ct)
+    {
+        await WorkspaceAsync(db, http, wsId, ct);
+        return TypedResults.Ok(await generations.GetAsync(orgId, wsId, id, ct));
+    }
+
+    static async Task<Ok<GenerationResponse>> Cancel(Guid orgId, Guid wsId, Guid id, HttpContext http, AppDbContext db, Generations generations, CancellationToken ct)
+    {
+        await WorkspaceAsync(db, http, wsId, ct);
+        return TypedResults.Ok(await generations.CancelAsync(orgId, wsId, id, ct));
+    }
+
+    static async Task<NoContent> Delete(Guid orgId, Guid wsId, Guid id, HttpContext http, AppDbContext db, Generations generations, CancellationToken ct)
+    {
+        await WorkspaceAsync(db, http, wsId, ct);
+        await generations.DeleteAsync(orgId, wsId, id, ct);
+        return TypedResults.NoContent();
+    }
+
+    static async Task<Accepted<GenerationResponse>> Remix(Guid orgId, Guid wsId, Guid id, RemixRequest body, HttpContext http, ClaimsPrincipal user, AppDbContext db,
+        SpenderResolver spenders, Generations generations, CancellationToken ct)
+    {
+        await WorkspaceAsync(db, http, wsId, ct);
+        var spender = await spenders.ResolveAsync(user, orgId, wsId, OrgPermissions.GenerationsUse, ct);
+        var job = await generations.RemixAsync(spender, wsId, id, body, ct);
+        return TypedResults.Accepted($"/api/orgs/{orgId}/workspaces/{wsId}/generations/{job.Id}", job);
+    }
+
+    static async Task<IResult> Output(Guid orgId, Guid wsId, Guid id, int index, HttpContext http, AppDbContext db, Generations generations, IBlobStore blobs,
+        CancellationToken ct, bool download = false)
+    {
+        var (job, output) = await OutputAsync(orgId, wsId, id, index, http, db, generations, ct);
+        var name = $"{job.Model}-{job.Id.ToString()[..8]}-{index}.{ImageTypes.Extension(output.ContentType)}";
+        return await BlobDownloads.ServeAsync(blobs, output.BlobKey, name, output.ContentType, inline: !download, ct);
+    }
+
+    static async Task<IResult> Thumbnail(Guid orgId, Guid wsId, Guid id, int index, HttpContext http, AppDbContext db, Generations generations, IBlobStore blobs,
+        CancellationToken ct)
+    {
+        var (job, output) = await OutputAsync(orgId, wsId, id, index, http, db, generations, ct);
+        if (output.ThumbnailBlobKey is null)
+            throw Orgs.NotFound("No thumbnail.", "This output has no thumbnail; fetch the output itself.");
+        return await BlobDownloads.ServeAsync(blobs, output.ThumbnailBlobKey, $"{job.Id.ToString()[..8]}-{index}.jpg", "image/jpeg", inline: true, ct);
+    }
+
+    static async Task<(GenerationJob, GenerationOutput)> OutputAsync(Guid orgId, Guid wsId, Guid id, int index, HttpContext http, AppDbContext db,
+        Generations generations, CancellationToken ct)
+    {
+        await WorkspaceAsync(db, http, wsId, ct);
+        var job = await generations.FindAsync(orgId, wsId, id, ct);
+        var output = (await generations.OutputsAsync(job, ct)).FirstOrDefault(o => o.Index == index)
+            ?? throw Orgs.NotFound("No such output.", $"Generation {id} has no output {index}.");
+        return (job, output);
+    }
+
+    static GenerationRequest FromForm(IFormCollection form)
+    {
+        string? Text(string name) => form.TryGetValue(name, out var v) && !string.IsNullOrWhiteSpace(v.ToString()) ? v.ToString() : null;
+        int? Number(string name) => Text(name) is not { } text ? null
+            : int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : throw ProblemException.Invalid(name, "Give a whole number.");
+        GenerationInputReference? input = null;
+        if (Text("inputGenerationId") is { } generation)
+            input = new(Guid.TryParse(generation, out var g) ? g : throw ProblemException.Invalid("inputGenerationId", "Give a generation's id."), Number("inputIndex"));
+        return new(Text("kind"), Text("model"), Text("prompt"), Number("seconds"), Text("size"), Text("quality"), Number("count"), input, Text("callbackUrl"));
+    }
+
+    static async Task<T> ReadJsonAsync<T>(HttpContext http, CancellationToken ct)
+    {
+        if (!http.Request.HasJsonContentType())
+            throw new ProblemException(StatusCodes.Status415UnsupportedMediaType, "Send JSON or a multipart form.",
+                "The body is application/json, or multipart/form-data when it carries a reference image.", ProblemTypes.UnsupportedFile);
+        try
+        {
+            return await http.Request.ReadFromJsonAsync<T>(ApiJson.Options, ct) ?? throw ProblemException.Invalid("body", "Send the generation's fields as a JSON object.");
+        }
+        catch (JsonException e)
+        {
+            throw ProblemException.Invalid("body", "The body is not valid JSON for a generation: " + e.Message);
+        }
+    }
+
+    /// <summary>The workspace by (org, id); a key bound to another workspace finds nothing.</summary>
+    static Task<Workspace> WorkspaceAsync(AppDbContext db, HttpContext http, Guid wsId, CancellationToken ct) =>
+        SystemPrompts.WorkspaceOfAsync(db, http.Grant(), wsId, ct);
+}

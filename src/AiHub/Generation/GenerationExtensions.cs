@@ -1,0 +1,31 @@
+using AiHub.Generation.Catalog;
+using AiHub.Generation.Jobs;
+using AiHub.Infrastructure.Configuration;
+using AiHub.Infrastructure.Jobs;
+
+namespace AiHub.Generation;
+
+public static class GenerationExtensions
+{
+    /// <summary>Image and video generation: durable jobs against OpenAI-style providers, held and charged in credits, kept in the blob store.</summary>
+    public static IHostApplicationBuilder AddGeneration(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddSettings<GenerationSettings>(GenerationSettings.Section);
+        services.AddScoped<GenerationPrices>();
+        services.AddScoped<GenerationModels>();
+        services.AddScoped<Generations>();
+        services.AddScoped<GenerationCallbacks>();
+        services.AddSingleton<GenerationProgress>();
+        services.AddScoped<IWorkHandler, GenerationWork>();
+        services.AddScoped<IWorkHandler, GenerationFinish>();
+        return builder;
+    }
+
+    public static IEndpointRouteBuilder MapGenerationEndpoints(this IEndpointRouteBuilder app)
+    {
+        GenerationEndpoints.MapGenerationRoutes(app);
+        app.MapHub<GenerationHub>(GenerationHub.Path);
+        return app;
+    }
+}
