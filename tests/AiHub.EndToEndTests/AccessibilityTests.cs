@@ -57,6 +57,8 @@ public sealed class AccessibilityTests(ChatFixture chat) : IClassFixture<ChatFix
         var org = Regex.Match(conversation, "^/orgs/([0-9a-f-]{36})/").Groups[1].Value;
         var workspace = Regex.Match(conversation, "/workspaces/([0-9a-f-]{36})/").Groups[1].Value;
         var knowledge = await KnowledgeSamples.CreateAsync(app, email, Guid.Parse(org), Guid.Parse(workspace), TestContext.Current.CancellationToken);
+        // One finished image, so that the gallery shows a card with its viewer button and actions.
+        await GallerySamples.ImageAsync(app, email, Guid.Parse(org), Guid.Parse(workspace), $"mock/{GallerySamples.ImageModel}", TestContext.Current.CancellationToken);
 
         Visit[] signedIn =
         [
@@ -88,6 +90,7 @@ public sealed class AccessibilityTests(ChatFixture chat) : IClassFixture<ChatFix
             new("knowledge-base", $"/knowledge/{workspace}/bases/{knowledge.KnowledgeBaseId}"),
             new("knowledge-document", $"/knowledge/{workspace}/sources/{knowledge.DocumentId}"),
             new("knowledge-recording", $"/knowledge/{workspace}/sources/{knowledge.VideoId}"),
+            new("gallery", $"/gallery/{workspace}"),
         ];
         await SweepAsync(page, signedIn, axe, problems);
 

@@ -36,6 +36,8 @@ public sealed class ChatFixture : IAsyncLifetime
             ["Providers:0:BaseUrl"] = Fake.OpenAiEndpoint.ToString(),
             ["Providers:0:ApiKey"] = "test",
             ["Providers:0:Models:0"] = Model,
+            // An image model too, for the gallery's pages.
+            ["Providers:0:ImageModels:0"] = Generation.GallerySamples.ImageModel,
             ["WebSearch:Provider"] = "SearXNG",
             ["WebSearch:BaseUrl"] = Search.SearxngUrl,
             ["Chat:FollowUps"] = "true",
