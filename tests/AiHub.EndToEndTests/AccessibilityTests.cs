@@ -58,7 +58,7 @@ public sealed class AccessibilityTests(ChatFixture chat) : IClassFixture<ChatFix
         var workspace = Regex.Match(conversation, "/workspaces/([0-9a-f-]{36})/").Groups[1].Value;
         var knowledge = await KnowledgeSamples.CreateAsync(app, email, Guid.Parse(org), Guid.Parse(workspace), TestContext.Current.CancellationToken);
         // One finished image, so that the gallery shows a card with its viewer button and actions.
-        await GallerySamples.ImageAsync(app, email, Guid.Parse(org), Guid.Parse(workspace), $"mock/{GallerySamples.ImageModel}", TestContext.Current.CancellationToken);
+        await Generation.GallerySamples.ImageAsync(app, email, Guid.Parse(org), Guid.Parse(workspace), $"mock/{Generation.GallerySamples.ImageModel}", TestContext.Current.CancellationToken);
 
         Visit[] signedIn =
         [

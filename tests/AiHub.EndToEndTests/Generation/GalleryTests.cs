@@ -26,10 +26,18 @@ public sealed class GalleryFixture : IAsyncLifetime
         Fake = await FakeLlm.StartAsync();
         App = new BrowserFixture(new Dictionary<string, string?>
         {
+            ["Providers:0:Name"] = "openai",
+            ["Providers:0:Kind"] = "OpenAI",
+            ["Providers:0:BaseUrl"] = Fake.OpenAiEndpoint.AbsoluteUri,
+            ["Providers:0:ApiKey"] = Fake.ApiKey ?? "test-key",
+            ["Providers:0:ImageModels:0"] = "gpt-image-1",
+            ["Providers:0:ImageModels:1"] = "dall-e-3",
+            ["Providers:0:VideoModels:0"] = "sora-2",
+            ["Providers:0:VideoModels:1"] = "sora-2-pro",
             // A video is polled every few hundred milliseconds, so that its progress moves on the page while a test watches.
             ["Generation:PollInterval"] = "00:00:00.2",
             ["Generation:MaxPollInterval"] = "00:00:00.4",
-        }.WithGenerationProvider(Fake));
+        });
         await App.InitializeAsync();
     }
 
@@ -71,14 +79,14 @@ public sealed partial class GalleryTests(GalleryFixture gallery) : IClassFixture
         // The first model is gpt-image-1 at 1024x1024, medium: 4.2 credits an image; the price follows the choices.
         var price = page.GetByTestId("gallery-price");
         await Expect(price).ToContainTextAsync("Price: 4.2 credits");
-        await page.GetByTestId("gallery-count").Locator("input").FillAsync("2");
+        await page.GetByTestId("gallery-count").FillAsync("2");
         await Expect(price).ToContainTextAsync("Price: 8.4 credits");
         await ChooseAsync(page, "gallery-quality", "high");
         await Expect(price).ToContainTextAsync("Price: 33.4 credits");
         await ChooseAsync(page, "gallery-quality", "low");
         await Expect(price).ToContainTextAsync("Price: 2.2 credits");
 
-        await page.GetByTestId("gallery-prompt").Locator("textarea").First.FillAsync("A lighthouse at dusk, oil painting");
+        await page.GetByTestId("gallery-prompt").FillAsync("A lighthouse at dusk, oil painting");
         await page.GetByTestId("gallery-submit").ClickAsync();
         var image = page.Locator("[data-testid=generation][data-kind=image]").First;
         await Expect(image).ToBeVisibleAsync();
@@ -104,7 +112,7 @@ public sealed partial class GalleryTests(GalleryFixture gallery) : IClassFixture
         await Expect(price).ToContainTextAsync("Price: 80 credits");
         await Expect(page.GetByTestId("gallery-quality")).ToHaveCountAsync(0);
         await Expect(page.GetByTestId("gallery-count")).ToHaveCountAsync(0);
-        await page.GetByTestId("gallery-prompt").Locator("textarea").First.FillAsync("A paper boat drifts across a pond [[fake:steps=8;step-delay=600]]");
+        await page.GetByTestId("gallery-prompt").FillAsync("A paper boat drifts across a pond [[fake:steps=8;step-delay=600]]");
         await page.GetByTestId("gallery-submit").ClickAsync();
         var video = page.Locator("[data-testid=generation][data-kind=video]").First;
         await Expect(video).ToBeVisibleAsync();
@@ -134,13 +142,13 @@ public sealed partial class GalleryTests(GalleryFixture gallery) : IClassFixture
 
         // Reusing the image's prompt puts its model, settings and price back in the form.
         await image.GetByTestId("generation-reuse").ClickAsync();
-        await Expect(page.GetByTestId("gallery-prompt").Locator("textarea").First).ToHaveValueAsync("A lighthouse at dusk, oil painting");
+        await Expect(page.GetByTestId("gallery-prompt")).ToHaveValueAsync("A lighthouse at dusk, oil painting");
         await Expect(price).ToContainTextAsync("Price: 2.2 credits");
-        await Expect(page.GetByTestId("gallery-count").Locator("input")).ToHaveValueAsync("2");
+        await Expect(page.GetByTestId("gallery-count")).ToHaveValueAsync("2");
 
         // A remix starts a new video from the finished one.
         await video.GetByTestId("generation-remix").ClickAsync();
-        await page.GetByTestId("gallery-remix-prompt").Locator("textarea").First.FillAsync("Make it night, with lanterns");
+        await page.GetByTestId("gallery-remix-prompt").FillAsync("Make it night, with lanterns");
         await page.GetByTestId("gallery-remix-confirm").ClickAsync();
         var remix = page.Locator("[data-testid=generation][data-kind=video]").Filter(new() { HasText = "Make it night, with lanterns" });
         await Expect(remix.GetByTestId("generation-settings")).ToContainTextAsync("remix");
@@ -182,7 +190,7 @@ public sealed partial class GalleryTests(GalleryFixture gallery) : IClassFixture
         var balance = await BalanceAsync(orgId, ct);
 
         await Expect(page.GetByTestId("gallery-price")).ToContainTextAsync("Price: 4.2 credits");
-        await page.GetByTestId("gallery-prompt").Locator("textarea").First.FillAsync("Something the safety system refuses [[fake:moderation=violence]]");
+        await page.GetByTestId("gallery-prompt").FillAsync("Something the safety system refuses [[fake:moderation=violence]]");
         await page.GetByTestId("gallery-submit").ClickAsync();
         var job = page.Locator("[data-testid=generation]").First;
         await Expect(job).ToHaveAttributeAsync("data-status", "failed", Generated);
@@ -206,7 +214,7 @@ public sealed partial class GalleryTests(GalleryFixture gallery) : IClassFixture
         await page.SetViewportSizeAsync(390, 844);
         await page.GotoAsync(Url($"/gallery/{workspace}"));
         await InteractiveAsync(page);
-        await page.GetByTestId("gallery-prompt").Locator("textarea").First.FillAsync("A very long prompt about a fox that wanders through a snowy forest at night, " +
+        await page.GetByTestId("gallery-prompt").FillAsync("A very long prompt about a fox that wanders through a snowy forest at night, " +
             "past frozen streams and sleeping owls, until it finds a cabin with a warm light in its window and a door left ajar");
         await page.GetByTestId("gallery-submit").ClickAsync();
         var job = page.Locator("[data-testid=generation]").First;
