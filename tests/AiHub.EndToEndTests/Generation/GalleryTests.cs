@@ -233,6 +233,33 @@ public sealed partial class GalleryTests(GalleryFixture gallery) : IClassFixture
     }
 
     [Fact]
+    public async Task A_page_holds_twelve_generations_and_load_more_brings_the_older_ones()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (page, orgId, workspace) = await CreatorAsync("pager");
+        await using (var scope = App.Services.CreateAsyncScope())
+        {
+            var services = scope.ServiceProvider;
+            var db = services.GetRequiredService<AppDbContext>();
+            db.TenantId = orgId;
+            var userId = await db.Memberships.Where(m => m.OrganizationId == orgId).Select(m => m.UserId).SingleAsync(ct);
+            for (var i = 1; i <= 14; i++)
+                await services.GetRequiredService<AiHub.Generation.Jobs.Generations>().SubmitAsync(new AiHub.Credits.Pools.Spender(orgId, userId, null, workspace), workspace,
+                    new GenerationRequest("image", "openai/gpt-image-1", $"Sample {i:00}", null, null, "low", 1, null, null), null, ct);
+        }
+        await page.GotoAsync(Url($"/gallery/{workspace}"));
+        await InteractiveAsync(page);
+        var cards = page.GetByTestId("generation");
+        await Expect(cards).ToHaveCountAsync(12);
+        await Expect(cards.First.GetByTestId("generation-prompt")).ToHaveTextAsync("Sample 14");
+        await page.GetByTestId("gallery-more").ClickAsync();
+        await Expect(cards).ToHaveCountAsync(14);
+        await Expect(cards.Last.GetByTestId("generation-prompt")).ToHaveTextAsync("Sample 01");
+        await Expect(page.GetByTestId("gallery-more")).ToHaveCountAsync(0);
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
     public async Task A_guest_has_no_gallery_link_and_the_gallery_says_they_may_not_generate()
     {
         var ct = TestContext.Current.CancellationToken;
