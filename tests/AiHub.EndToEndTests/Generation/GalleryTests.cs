@@ -208,6 +208,43 @@ public sealed partial class GalleryTests(GalleryFixture gallery) : IClassFixture
     }
 
     [Fact]
+    public async Task A_reference_image_is_sent_with_the_prompt_and_a_file_that_is_not_an_image_is_refused_with_nothing_held()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (page, orgId, workspace) = await CreatorAsync("reference");
+        var files = Directory.CreateTempSubdirectory("aihub-gallery-e2e-").FullName;
+        var png = Path.Combine(files, "pebble.png");
+        // A 1x1 PNG.
+        await File.WriteAllBytesAsync(png, Convert.FromBase64String("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="), ct);
+        var text = Path.Combine(files, "notes.png");
+        await File.WriteAllTextAsync(text, "these are notes, not a picture", ct);
+        await page.GotoAsync(Url($"/gallery/{workspace}"));
+        await InteractiveAsync(page);
+        var balance = await BalanceAsync(orgId, ct);
+
+        await page.GetByTestId("gallery-reference").SetInputFilesAsync(text);
+        await Expect(page.GetByTestId("gallery-reference-name")).ToHaveTextAsync("notes.png");
+        await page.GetByTestId("gallery-prompt").FillAsync("The same pebble, painted gold");
+        await page.GetByTestId("gallery-submit").ClickAsync();
+        await Expect(page.GetByTestId("form-problem")).ToContainTextAsync("The reference image is not an image.");
+        await Expect(page.GetByTestId("generation")).ToHaveCountAsync(0);
+        await WaitForNoHoldAsync(orgId, ct);
+        Assert.Equal(balance, await BalanceAsync(orgId, ct));
+
+        await page.GetByTestId("gallery-reference-clear").ClickAsync();
+        await Expect(page.GetByTestId("gallery-reference-name")).ToHaveCountAsync(0);
+        await page.GetByTestId("gallery-reference").SetInputFilesAsync(png);
+        await Expect(page.GetByTestId("gallery-reference-name")).ToHaveTextAsync("pebble.png");
+        await page.GetByTestId("gallery-submit").ClickAsync();
+        var job = page.Locator("[data-testid=generation]").First;
+        await Expect(job.GetByTestId("generation-settings")).ToContainTextAsync("from a reference image");
+        await Expect(job).ToHaveAttributeAsync("data-status", "completed", Generated);
+        await Expect(job.GetByTestId("generation-image")).ToHaveCountAsync(1);
+        await page.Context.CloseAsync();
+        Directory.Delete(files, recursive: true);
+    }
+
+    [Fact]
     public async Task At_phone_width_the_form_sits_above_the_generations_and_nothing_scrolls_sideways()
     {
         var (page, _, workspace) = await CreatorAsync("phone");
