@@ -245,6 +245,32 @@ public sealed partial class GalleryTests(GalleryFixture gallery) : IClassFixture
     }
 
     [Fact]
+    public async Task A_running_video_is_cancelled_from_its_card_and_its_hold_is_given_back()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (page, orgId, workspace) = await CreatorAsync("canceller");
+        await page.GotoAsync(Url($"/gallery/{workspace}"));
+        await InteractiveAsync(page);
+        var balance = await BalanceAsync(orgId, ct);
+
+        await ChooseAsync(page, "gallery-model", "Sora 2 (video, openai)");
+        await Expect(page.GetByTestId("gallery-price")).ToContainTextAsync("Price: 40 credits");
+        await page.GetByTestId("gallery-prompt").FillAsync("A very slow sunrise [[fake:steps=100;step-delay=1000]]");
+        await page.GetByTestId("gallery-submit").ClickAsync();
+        var job = page.Locator("[data-testid=generation]").First;
+        await Expect(job.GetByTestId("generation-cost")).ToHaveTextAsync("40 credits held");
+        await job.GetByTestId("generation-cancel").ClickAsync();
+        await Expect(job).ToHaveAttributeAsync("data-status", "cancelled");
+        await Expect(job.GetByTestId("generation-status")).ToHaveTextAsync("Cancelled");
+        await Expect(job.GetByTestId("generation-cost")).ToHaveTextAsync("not charged");
+        await Expect(job.GetByTestId("generation-cancel")).ToHaveCountAsync(0);
+        await Expect(job.GetByTestId("generation-progress")).ToHaveCountAsync(0);
+        await WaitForNoHoldAsync(orgId, ct);
+        Assert.Equal(balance, await BalanceAsync(orgId, ct));
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
     public async Task At_phone_width_the_form_sits_above_the_generations_and_nothing_scrolls_sideways()
     {
         var (page, _, workspace) = await CreatorAsync("phone");
