@@ -76,7 +76,7 @@ public abstract class GenerationJobTests(GenerationJobFixture fixture)
         var video = await tenant.BlobAsync(row.BlobKey);
         Assert.Equal(row.SizeBytes, video!.Length);
         Assert.Equal(JpegStart, (await tenant.BlobAsync(row.ThumbnailBlobKey!))![..3]);
-        Assert.Equal(1, Fake.Requests.Count(r => r.Method == "POST" && r.Path == "/v1/videos" && (r.Body ?? "").Contains("a calm sea", StringComparison.Ordinal)));
+        Assert.Equal(1, Fake.Requests.Count(r => r.Method == "POST" && r.Path == "/v1/videos" && (r.Body?.ToString() ?? "").Contains("a calm sea", StringComparison.Ordinal)));
         var storage = job.GetProperty("outputs")[0].GetProperty("sizeBytes").GetInt64();
         Assert.Equal(row.SizeBytes, storage);
     }
@@ -117,13 +117,14 @@ public abstract class GenerationJobTests(GenerationJobFixture fixture)
         Assert.Contains("safety system", (await tenant.GetAsync(image)).GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.Contains("It shows a real person.", (await tenant.GetAsync(video)).GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.Equal(GenerationTenant.Funds, await tenant.BalanceAsync());
+        Assert.Equal(0, await tenant.ReservedAsync());
     }
 
     [Fact]
     public async Task A_cancelled_video_gives_the_hold_back_and_stops_the_provider()
     {
         var tenant = await TenantAsync();
-        var id = (await tenant.SubmitAsync(new { kind = "video", model = "openai/sora-2", prompt = "a long take [[fake:steps=100000]]", seconds = 4 })).GetProperty("id").GetGuid();
+        var id = (await tenant.SubmitAsync(new { kind = "video", model = "openai/sora-2", prompt = "a long take [[fake:steps=40]]", seconds = 4 })).GetProperty("id").GetGuid();
         await WaitAsync(async () => (await tenant.GetAsync(id)).GetProperty("progress").GetInt32() > 0, "the video never made progress");
 
         var cancelled = await SendAsync(tenant.Client, tenant.Owner, HttpMethod.Post, $"{tenant.Jobs}/{id}/cancel");
@@ -198,8 +199,9 @@ public abstract class GenerationJobTests(GenerationJobFixture fixture)
             {
                 Assert.Equal("cancelled", status);
                 Assert.Equal((0L, UsageStatus.Cancelled, 0L, HoldState.Voided), (cost, usage!.Status, usage.CostMicros, hold.State));
-                Assert.Empty(rows);
-                Assert.Null(await tenant.BlobAsync(AiHub.Generation.GenerationBlobs.Output(tenant.OrgId, id, 0, "mp4")));
+                // The worker may still be storing the file when the cancel's money has moved; it removes what it stored.
+                await WaitAsync(async () => (await tenant.OutputRowsAsync(id)).Count == 0
+                    && await tenant.BlobAsync(AiHub.Generation.GenerationBlobs.Output(tenant.OrgId, id, 0, "mp4")) is null, "a cancelled job's output stayed in the store");
             }
             else
             {
@@ -218,15 +220,16 @@ public abstract class GenerationJobTests(GenerationJobFixture fixture)
         Assert.Contains("completed", outcomes);
     }
 
-    async Task AssertNotChargedAsync(GenerationTenant tenant, Guid id, UsageStatus status, bool alone = true)
+    static async Task AssertNotChargedAsync(GenerationTenant tenant, Guid id, UsageStatus status, bool alone = true)
     {
         var job = await tenant.GetAsync(id);
         Assert.Equal(0, job.GetProperty("cost").GetProperty("chargedMicros").GetInt64());
         var usage = await tenant.UsageAsync(id);
         Assert.Equal((status, 0L), (usage!.Status, usage.CostMicros));
         Assert.Equal(HoldState.Voided, (await tenant.HoldAsync(id)).State);
-        if (alone)
-            Assert.Equal(GenerationTenant.Funds, await tenant.BalanceAsync());
+        if (!alone)
+            return;
+        Assert.Equal(GenerationTenant.Funds, await tenant.BalanceAsync());
         Assert.Equal(0, await tenant.ReservedAsync());
     }
 

@@ -180,6 +180,7 @@ internal sealed partial class GenerationWork(
             return false;
         var first = job.Status == GenerationStatus.Queued;
         (job.Status, job.StartedAt, job.UpdatedAt) = (GenerationStatus.InProgress, started, now);
+        Mirrored();
         if (first)
             await progress.PublishAsync(job, [], ct);
         return true;
@@ -192,6 +193,7 @@ internal sealed partial class GenerationWork(
             .Where(j => j.OrganizationId == job.OrganizationId && j.Id == job.Id && j.Status == GenerationStatus.InProgress)
             .ExecuteUpdateAsync(s => s.SetProperty(j => j.ProviderJobId, providerId).SetProperty(j => j.UpdatedAt, now), ct);
         job.ProviderJobId = providerId;
+        Mirrored();
         return saved == 1;
     }
 
@@ -208,6 +210,7 @@ internal sealed partial class GenerationWork(
         if (value != job.Progress)
         {
             (job.Progress, job.UpdatedAt) = (value, now);
+            Mirrored();
             await progress.PublishAsync(job, [], ct);
         }
         return true;
@@ -315,12 +318,24 @@ internal sealed partial class GenerationWork(
                 .SetProperty(j => j.UpdatedAt, now).SetProperty(j => j.CompletedAt, now), CancellationToken.None);
         if (ended == 0)
             return false;
+        Mirrored();
         QueueFinish(work, job);
         await db.SaveChangesAsync(CancellationToken.None);
         await tx.CommitAsync(CancellationToken.None);
         work.DispatchAdded();
         await db.Entry(job).ReloadAsync(CancellationToken.None);
         return true;
+    }
+
+    /// <summary>
+    /// The job's fields were copied from a conditional update that already wrote them: left as pending changes, the next
+    /// SaveChanges would write them again over whatever ended the job meanwhile (a cancel, or this worker's own end).
+    /// </summary>
+    void Mirrored()
+    {
+        // Snapshot tracking sees an edited property only once changes are detected; accepting before that keeps nothing.
+        db.ChangeTracker.DetectChanges();
+        db.ChangeTracker.AcceptAllChanges();
     }
 
     async Task CancelAtProviderAsync(IGenerationProvider provider, GenerationEndpoint endpoint, GenerationJob job)
