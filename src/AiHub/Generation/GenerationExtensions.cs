@@ -20,6 +20,7 @@ public static class GenerationExtensions
         services.AddScoped<Generations>();
         services.AddScoped<GenerationCallbacks>();
         services.AddSingleton<GenerationProgress>();
+        services.AddSingleton<GenerationThumbnails>();
         services.AddScoped<IWorkHandler, GenerationWork>();
         services.AddScoped<IWorkHandler, GenerationFinish>();
         services.AddHttpClient();

@@ -30,6 +30,7 @@ internal sealed partial class GenerationWork(
     IQuotaService quotas,
     WorkQueue work,
     GenerationProgress progress,
+    GenerationThumbnails thumbnails,
     IOptions<GenerationSettings> settings,
     IOptions<JobsSettings> jobs,
     TimeProvider clock,
@@ -122,17 +123,25 @@ internal sealed partial class GenerationWork(
                 return WorkResult.Fatal;
             }
             if (state is { State: ProviderJobState.Completed })
-                return await CompleteAsync(job, provider, endpoint, state, ct);
+                return await CompleteAsync(item, job, provider, endpoint, state, ct);
             if (state is not null && !await ProgressAsync(job, state.Progress, ct))
             {
-                await CancelAtProviderAsync(provider, endpoint, job);
+                // Ended elsewhere: a cancel stops the provider's work, another worker's completion must not.
+                if (await StatusAsync(job, ct) != GenerationStatus.Completed)
+                    await CancelAtProviderAsync(provider, endpoint, job);
                 return WorkResult.Success;
             }
             await work.RenewLeaseAsync(item.Id, jobs.Value.Lease, ct);
-            await Task.Delay(wait, clock, ct);
+            await Task.Delay(wait < PollCap() ? wait : PollCap(), clock, ct);
             wait = wait * 2 < settings.Value.MaxPollInterval ? wait * 2 : settings.Value.MaxPollInterval;
         }
     }
+
+    /// <summary>A wait between polls stays well inside the lease, or the sweeper would hand the job to a second worker while this one sleeps.</summary>
+    TimeSpan PollCap() => jobs.Value.Lease / 3;
+
+    Task<GenerationStatus> StatusAsync(GenerationJob job, CancellationToken ct) =>
+        db.Set<GenerationJob>().Where(j => j.OrganizationId == job.OrganizationId && j.Id == job.Id).Select(j => j.Status).FirstOrDefaultAsync(ct);
 
     public async Task GaveUpAsync(WorkItem item, string? error, CancellationToken ct)
     {
@@ -171,6 +180,7 @@ internal sealed partial class GenerationWork(
             return false;
         var first = job.Status == GenerationStatus.Queued;
         (job.Status, job.StartedAt, job.UpdatedAt) = (GenerationStatus.InProgress, started, now);
+        Mirrored();
         if (first)
             await progress.PublishAsync(job, [], ct);
         return true;
@@ -183,6 +193,7 @@ internal sealed partial class GenerationWork(
             .Where(j => j.OrganizationId == job.OrganizationId && j.Id == job.Id && j.Status == GenerationStatus.InProgress)
             .ExecuteUpdateAsync(s => s.SetProperty(j => j.ProviderJobId, providerId).SetProperty(j => j.UpdatedAt, now), ct);
         job.ProviderJobId = providerId;
+        Mirrored();
         return saved == 1;
     }
 
@@ -199,14 +210,15 @@ internal sealed partial class GenerationWork(
         if (value != job.Progress)
         {
             (job.Progress, job.UpdatedAt) = (value, now);
+            Mirrored();
             await progress.PublishAsync(job, [], ct);
         }
         return true;
     }
 
-    async Task<WorkResult> CompleteAsync(GenerationJob job, IGenerationProvider provider, GenerationEndpoint endpoint, ProviderJob state, CancellationToken ct)
+    async Task<WorkResult> CompleteAsync(WorkItem item, GenerationJob job, IGenerationProvider provider, GenerationEndpoint endpoint, ProviderJob state, CancellationToken ct)
     {
-        var outputs = await StoreOutputsAsync(job, provider, endpoint, state, ct);
+        var outputs = await StoreOutputsAsync(item, job, provider, endpoint, state, ct);
         var bytes = outputs.Sum(o => o.SizeBytes + o.ThumbnailBytes);
         var counted = await quotas.TryConsumeAsync(job.OrganizationId, QuotaKind.StorageBytes, Math.Max(1, bytes), StorageKey(job.Id, "outputs"), ct);
         if (!counted.Allowed)
@@ -223,6 +235,9 @@ internal sealed partial class GenerationWork(
         var now = clock.GetUtcNow();
         if (!await EndAsync(job, GenerationStatus.Completed, null, null, cost, job.StorageBytes + bytes, ct))
         {
+            // Another worker that took over an expired lease completed it: its outputs are these very rows, keep them.
+            if (await StatusAsync(job, CancellationToken.None) == GenerationStatus.Completed)
+                return WorkResult.Success;
             // Cancelled while the outputs were stored: they go, and the cancel already gave the hold back.
             await DropOutputsAsync(job, ct);
             await quotas.ReleaseAsync(job.OrganizationId, QuotaKind.StorageBytes, StorageKey(job.Id, "outputs"), CancellationToken.None);
@@ -233,11 +248,14 @@ internal sealed partial class GenerationWork(
         return WorkResult.Success;
     }
 
-    async Task<List<GenerationOutput>> StoreOutputsAsync(GenerationJob job, IGenerationProvider provider, GenerationEndpoint endpoint, ProviderJob state, CancellationToken ct)
+    async Task<List<GenerationOutput>> StoreOutputsAsync(WorkItem item, GenerationJob job, IGenerationProvider provider, GenerationEndpoint endpoint, ProviderJob state,
+        CancellationToken ct)
     {
         var stored = await db.Set<GenerationOutput>().Where(o => o.OrganizationId == job.OrganizationId && o.JobId == job.Id).ToListAsync(ct);
         foreach (var output in state.Outputs.Where(o => stored.All(s => s.Index != o.Index)))
         {
+            // A video download can outlast a short lease: renewing before each file keeps a second worker from storing it too.
+            await work.RenewLeaseAsync(item.Id, jobs.Value.Lease, ct);
             var key = GenerationBlobs.Output(job.OrganizationId, job.Id, output.Index, ImageTypes.Extension(output.ContentType));
             await using (var content = output.Bytes is { } inline ? new MemoryStream(inline, writable: false) : await provider.OpenOutputAsync(endpoint, job.ProviderJobId, output, ct))
             {
@@ -250,12 +268,15 @@ internal sealed partial class GenerationWork(
                 {
                     throw new GenerationFailure(GenerationErrors.ProviderFailed, $"The provider's file is larger than the {settings.Value.MaxOutputBytes / (1024 * 1024)} MB this deployment keeps.");
                 }
+                var video = job.Kind == GenerationKind.Video;
+                var media = await thumbnails.MakeAsync(job.OrganizationId, job.Id, output.Index, key, video, ct);
                 var (width, height) = ParseSize(state.Size ?? job.Size);
                 var row = new GenerationOutput
                 {
                     Id = Guid.CreateVersion7(clock.GetUtcNow()), OrganizationId = job.OrganizationId, JobId = job.Id, Index = output.Index, BlobKey = key,
-                    ContentType = output.ContentType, SizeBytes = size, Width = width, Height = height,
-                    DurationSeconds = job.Kind == GenerationKind.Video ? state.Seconds ?? job.Seconds : null, CreatedAt = clock.GetUtcNow(),
+                    ContentType = output.ContentType, SizeBytes = size, Width = media.Width ?? width, Height = media.Height ?? height,
+                    DurationSeconds = video ? media.DurationSeconds ?? state.Seconds ?? job.Seconds : null,
+                    ThumbnailBlobKey = media.ThumbnailKey, ThumbnailBytes = media.ThumbnailBytes, CreatedAt = clock.GetUtcNow(),
                 };
                 db.Add(row);
                 await db.SaveChangesAsync(ct);
@@ -297,12 +318,24 @@ internal sealed partial class GenerationWork(
                 .SetProperty(j => j.UpdatedAt, now).SetProperty(j => j.CompletedAt, now), CancellationToken.None);
         if (ended == 0)
             return false;
+        Mirrored();
         QueueFinish(work, job);
         await db.SaveChangesAsync(CancellationToken.None);
         await tx.CommitAsync(CancellationToken.None);
         work.DispatchAdded();
         await db.Entry(job).ReloadAsync(CancellationToken.None);
         return true;
+    }
+
+    /// <summary>
+    /// The job's fields were copied from a conditional update that already wrote them: left as pending changes, the next
+    /// SaveChanges would write them again over whatever ended the job meanwhile (a cancel, or this worker's own end).
+    /// </summary>
+    void Mirrored()
+    {
+        // Snapshot tracking sees an edited property only once changes are detected; accepting before that keeps nothing.
+        db.ChangeTracker.DetectChanges();
+        db.ChangeTracker.AcceptAllChanges();
     }
 
     async Task CancelAtProviderAsync(IGenerationProvider provider, GenerationEndpoint endpoint, GenerationJob job)

@@ -168,19 +168,27 @@ internal sealed class Generations(
     {
         var job = await FindAsync(orgId, workspaceId, id, ct);
         var now = clock.GetUtcNow();
-        // Conditional, so that a job completing at the same moment is either completed or cancelled, never both.
-        var cancelled = await db.Set<GenerationJob>()
-            .Where(j => j.OrganizationId == orgId && j.Id == id && (j.Status == GenerationStatus.Queued || j.Status == GenerationStatus.InProgress))
-            .ExecuteUpdateAsync(s => s.SetProperty(j => j.Status, GenerationStatus.Cancelled).SetProperty(j => j.UpdatedAt, now)
-                .SetProperty(j => j.CompletedAt, now), ct);
-        if (cancelled == 0)
-            throw new ProblemException(StatusCodes.Status409Conflict, "The generation has already ended.",
-                $"It is {GenerationStatuses.Name(job.Status)}; only a queued or running generation can be cancelled.", ProblemTypes.Conflict);
-        await db.Entry(job).ReloadAsync(ct);
-        await GenerationWork.ReleaseHoldAsync(db, credits, job, CancellationToken.None);
-        GenerationWork.QueueFinish(work, job);
-        await db.SaveChangesAsync(CancellationToken.None);
+        // The finishing work commits with the cancel, so a crash between the two cannot leave the hold and usage record behind.
+        await using (var tx = await db.Database.BeginTransactionAsync(ct))
+        {
+            // Conditional, so that a job completing at the same moment is either completed or cancelled, never both.
+            var cancelled = await db.Set<GenerationJob>()
+                .Where(j => j.OrganizationId == orgId && j.Id == id && (j.Status == GenerationStatus.Queued || j.Status == GenerationStatus.InProgress))
+                .ExecuteUpdateAsync(s => s.SetProperty(j => j.Status, GenerationStatus.Cancelled).SetProperty(j => j.UpdatedAt, now)
+                    .SetProperty(j => j.CompletedAt, now), ct);
+            if (cancelled == 0)
+            {
+                await db.Entry(job).ReloadAsync(ct);
+                throw new ProblemException(StatusCodes.Status409Conflict, "The generation has already ended.",
+                    $"It is {GenerationStatuses.Name(job.Status)}; only a queued or running generation can be cancelled.", ProblemTypes.Conflict);
+            }
+            GenerationWork.QueueFinish(work, job);
+            await db.SaveChangesAsync(CancellationToken.None);
+            await tx.CommitAsync(CancellationToken.None);
+        }
         work.DispatchAdded();
+        await db.Entry(job).ReloadAsync(CancellationToken.None);
+        await GenerationWork.ReleaseHoldAsync(db, credits, job, CancellationToken.None);
         var outputs = await OutputsAsync(job, ct);
         await progress.PublishAsync(job, outputs, CancellationToken.None);
         return Describe(job, outputs);
