@@ -123,6 +123,8 @@ public sealed partial class GalleryTests(GalleryFixture gallery) : IClassFixture
         await Expect(video).ToHaveAttributeAsync("data-status", "completed", Generated);
         await Expect(video.GetByTestId("generation-cost")).ToHaveTextAsync("80 credits charged");
         await Expect(video.GetByTestId("generation-progress")).ToHaveCountAsync(0);
+        // Its poster is the thumbnail the job made of its first frame.
+        await Expect(video.GetByTestId("generation-video")).ToHaveAttributeAsync("poster", new Regex("/outputs/0/thumbnail$"));
         await Expect(video.GetByTestId("generation-cancel")).ToHaveCountAsync(0);
 
         // The player plays the stored video.
