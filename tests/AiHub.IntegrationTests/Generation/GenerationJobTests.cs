@@ -186,7 +186,7 @@ public abstract class GenerationJobTests(GenerationJobFixture fixture)
         {
             var id = (await tenant.SubmitAsync(new { kind = "video", model = "openai/sora-2", prompt = $"race {round} [[fake:steps=2]]", seconds = 4 })).GetProperty("id").GetGuid();
             // The cancel lands from just before to just after the job completes.
-            await Task.Delay(TimeSpan.FromMilliseconds(40 * round), Ct);
+            await Task.Delay(TimeSpan.FromMilliseconds(250 * round), Ct);
             using var request = IdentityHost.As(tenant.Owner, HttpMethod.Post, $"{tenant.Jobs}/{id}/cancel");
             using var response = await Task.Run(() => tenant.Client.SendAsync(request, Ct), Ct);
             var job = await tenant.EndedAsync(id);

@@ -1,6 +1,8 @@
+using System.Text.Json;
 using AiHub.Data;
 using AiHub.Identity;
 using AiHub.Infrastructure.Errors;
+using AiHub.Infrastructure.Json;
 using AiHub.Organizations;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.SignalR;
@@ -48,7 +50,8 @@ internal sealed class GenerationProgress(IHubContext<GenerationHub> hub)
     {
         var described = Generations.Describe(job, outputs);
         Changed?.Invoke(job.Id, described);
-        await hub.Clients.Group(Group(job.OrganizationId, job.WorkspaceId)).SendAsync("generation", described, ct);
+        // Written as the API writes it (status "completed", not 2): the hub's own JSON settings know nothing of the API's enums.
+        await hub.Clients.Group(Group(job.OrganizationId, job.WorkspaceId)).SendAsync("generation", JsonSerializer.SerializeToElement(described, ApiJson.Options), ct);
     }
 
     public async Task DeletedAsync(GenerationJob job, CancellationToken ct)
