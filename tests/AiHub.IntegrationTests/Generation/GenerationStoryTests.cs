@@ -5,6 +5,9 @@ using AiHub.IntegrationTests.Credits;
 using AiHub.IntegrationTests.Gateway;
 using AiHub.IntegrationTests.Support;
 using static AiHub.IntegrationTests.Organizations.OrgApi;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using static AiHub.IntegrationTests.Support.IdentityHost;
 
 namespace AiHub.IntegrationTests.Generation;
@@ -12,6 +15,7 @@ namespace AiHub.IntegrationTests.Generation;
 /// <summary>A new user generates an image and a video through the HTTP API, on SQLite, with the real providers against the fake.</summary>
 public sealed class GenerationStoryTests : IAsyncLifetime
 {
+    readonly LogCapture _logs = new();
     FakeLlm _fake = null!;
     IdentityHost _host = null!;
 
@@ -20,7 +24,8 @@ public sealed class GenerationStoryTests : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         _fake = await FakeLlm.StartAsync();
-        _host = await IdentityHost.StartAsync("Sqlite", new Dictionary<string, string?>().WithGenerationProvider(_fake));
+        _host = await IdentityHost.StartAsync("Sqlite", new Dictionary<string, string?>().WithGenerationProvider(_fake),
+            services => services.AddSingleton<ILoggerProvider>(_logs));
     }
 
     public async ValueTask DisposeAsync()
@@ -44,16 +49,20 @@ public sealed class GenerationStoryTests : IAsyncLifetime
 
     static async Task<JsonElement> CompletedAsync(Tenant tenant, Guid id)
     {
+        var job = await EndedAsync(tenant, id);
+        Assert.True(job.GetProperty("status").GetString() == "completed", job.ToString());
+        return job;
+    }
+
+    static async Task<JsonElement> EndedAsync(Tenant tenant, Guid id)
+    {
         var deadline = DateTimeOffset.UtcNow.AddSeconds(60);
         while (true)
         {
             var job = await SendAsync(tenant.Client, tenant.Owner, HttpMethod.Get, $"{tenant.Jobs}/{id}");
             var status = job.GetProperty("status").GetString();
             if (status is "completed" or "failed" or "cancelled")
-            {
-                Assert.True(status == "completed", job.ToString());
                 return job;
-            }
             Assert.True(DateTimeOffset.UtcNow < deadline, $"the generation is still {status} after 60 s: {job}");
             await Task.Delay(100, Ct);
         }
@@ -130,5 +139,37 @@ public sealed class GenerationStoryTests : IAsyncLifetime
         Assert.Equal(("sora-2", "4", "1280x720", "completed"), (video.Model, video.Seconds, video.Size, video.Status));
         Assert.True(video.Polls >= _fake.VideoSteps);
         Assert.Equal(quote.GetProperty("micros").GetInt64(), await ChargedAsync(tenant));
+    }
+
+    async Task<string> WorkAsync()
+    {
+        await using var scope = _host.App.Services.CreateAsyncScope();
+        var items = await scope.ServiceProvider.GetRequiredService<AiHub.Data.AppDbContext>().WorkItems.AsNoTracking().Where(i => i.Kind.StartsWith("generation")).ToListAsync(Ct);
+        return string.Join("\n", items.Select(i => $"{i.Kind} {i.State} {i.Attempts} {i.LastError} {i.Payload}"));
+    }
+
+    [Fact]
+    public async Task A_video_and_an_image_the_providers_moderation_refuses_fail_as_refused_with_its_words_and_cost_nothing()
+    {
+        var tenant = await NewTenantAsync();
+        var video = await SendAsync(tenant.Client, tenant.Owner, HttpMethod.Post, tenant.Jobs,
+            new { model = "openai/sora-2", prompt = "[[fake:moderation-late=depicts a real person]] A president dancing", size = "1280x720", seconds = 4 },
+            HttpStatusCode.Accepted);
+        var image = await SendAsync(tenant.Client, tenant.Owner, HttpMethod.Post, tenant.Jobs,
+            new { model = "openai/gpt-image-1", prompt = "[[fake:moderation=violence]] A battle", size = "1024x1024", quality = "low", count = 1 },
+            HttpStatusCode.Accepted);
+
+        foreach (var (id, words) in new[] { (video.GetProperty("id").GetGuid(), "depicts a real person"), (image.GetProperty("id").GetGuid(), "safety_violations=[violence]") })
+        {
+            var job = await EndedAsync(tenant, id);
+            Assert.True(job.GetProperty("status").GetString() == "failed", job.ToString());
+            Assert.True(job.GetProperty("error").GetProperty("code").GetString() == "refused",
+                job + "\n" + await WorkAsync() + "\n" + string.Join("\n", _logs.Entries.Where(e => e.Level >= LogLevel.Warning || e.Category.Contains("Generation", StringComparison.Ordinal) || e.Category.Contains("Jobs", StringComparison.Ordinal)).Select(e => $"{e.Category}: {e.Message} {e.Exception}")));
+            Assert.Contains(words, job.GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
+            Assert.Empty(job.GetProperty("outputs").EnumerateArray());
+        }
+        Assert.Equal(0, await ChargedAsync(tenant));
+        // Neither the deployment's key nor a prompt is written to the logs.
+        Assert.DoesNotContain(_logs.Lines, l => l.Contains("test-key", StringComparison.Ordinal) || l.Contains("A president dancing", StringComparison.Ordinal));
     }
 }

@@ -297,6 +297,8 @@ internal sealed partial class GenerationWork(
                 .SetProperty(j => j.UpdatedAt, now).SetProperty(j => j.CompletedAt, now), CancellationToken.None);
         if (ended == 0)
             return false;
+        // The job's tracked copy holds what earlier conditional updates already wrote (started, progress); saving it would undo the end.
+        db.Entry(job).State = EntityState.Unchanged;
         QueueFinish(work, job);
         await db.SaveChangesAsync(CancellationToken.None);
         await tx.CommitAsync(CancellationToken.None);
