@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
@@ -17,7 +18,23 @@ internal static class ApiDocument
         - **Errors** are RFC 9457 ProblemDetails (`application/problem+json`) for every status and every `Accept` header, with `traceId` and, for invalid input, `errors` by field.
         - **Org routes** are `/api/orgs/{orgId}/…`; another organisation's resource is 404.
         - **Streaming:** send a message with `Accept: text/event-stream` for server-sent events, or connect to the WebSocket at `/ws`.
+        - **API keys:** an organisation API key (`Authorization: Bearer ahk_…`) works on the operations that list the `ApiKey` scheme; outside services spend credits through `/api/credits/check`, `/deduct` and `/holds` with a key that has `credits:spend`.
         """;
+
+    /// <summary>
+    /// A request example per operation id, shown by reference UIs and read by importers such as a Custom GPT action;
+    /// kept here so that every feature's operations are described in one place, whichever feature maps them.
+    /// </summary>
+    internal static readonly IReadOnlyDictionary<string, string> RequestExamples = new Dictionary<string, string>
+    {
+        ["checkCredits"] = """{"credits": 2.5, "service": "image-upscaler"}""",
+        ["deductCredits"] = """{"credits": 1.25, "service": "image-upscaler", "reference": "upscale job 8812", "idempotencyKey": "upscale-8812"}""",
+        ["createCreditHold"] = """{"credits": 40, "service": "video-render", "reference": "render 311", "idempotencyKey": "render-311", "expiresInSeconds": 7200}""",
+        ["settleCreditHold"] = """{"credits": 32.5}""",
+        ["createGeneration"] = """{"kind": "video", "model": "sora-2", "prompt": "A paper boat drifting down a rain-soaked street at dusk", "seconds": 8, "size": "1280x720"}""",
+        ["quoteGeneration"] = """{"kind": "image", "model": "gpt-image-1", "prompt": "A watercolour fox in the snow", "size": "1024x1024", "quality": "medium", "count": 2}""",
+        ["remixGeneration"] = """{"prompt": "The same scene, but at sunrise with the rain stopped"}""",
+    };
 
     public static IServiceCollection AddApiDocument(this IServiceCollection services) => services.AddOpenApi(Name, options =>
     {
@@ -25,6 +42,13 @@ internal static class ApiDocument
         {
             document.Info.Title = "AiHub API";
             document.Info.Description = Description;
+            return Task.CompletedTask;
+        });
+        options.AddOperationTransformer((operation, _, _) =>
+        {
+            if (operation.OperationId is { } id && RequestExamples.TryGetValue(id, out var example)
+                && operation.RequestBody?.Content is { } content && content.TryGetValue("application/json", out var json))
+                json.Example = JsonNode.Parse(example);
             return Task.CompletedTask;
         });
         options.AddSchemaTransformer((schema, context, _) =>
