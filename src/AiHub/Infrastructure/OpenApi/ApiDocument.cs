@@ -44,11 +44,14 @@ internal static class ApiDocument
             document.Info.Description = Description;
             return Task.CompletedTask;
         });
-        options.AddOperationTransformer((operation, _, _) =>
+        // A document transformer runs after every operation transformer, so an upload's body (AcceptsFile) is already in place.
+        options.AddDocumentTransformer((document, _, _) =>
         {
-            if (operation.OperationId is { } id && RequestExamples.TryGetValue(id, out var example)
-                && operation.RequestBody?.Content is { } content && content.TryGetValue("application/json", out var json))
-                json.Example = JsonNode.Parse(example);
+            var operations = document.Paths?.Values.SelectMany(p => p.Operations?.Values ?? Enumerable.Empty<OpenApiOperation>()) ?? [];
+            foreach (var operation in operations)
+                if (operation.OperationId is { } id && RequestExamples.TryGetValue(id, out var example)
+                    && operation.RequestBody?.Content is { } content && content.TryGetValue("application/json", out var json))
+                    json.Example = JsonNode.Parse(example);
             return Task.CompletedTask;
         });
         options.AddSchemaTransformer((schema, context, _) =>
@@ -95,7 +98,10 @@ internal static class ApiDocument
             return Task.CompletedTask;
         });
 
-    /// <summary>Documents a body sent as a multipart upload whose <paramref name="field"/> is a file, or as one of <paramref name="rawTypes"/> (the file's bytes as the body).</summary>
+    /// <summary>
+    /// Documents a body sent as a multipart upload whose <paramref name="field"/> is a file, or as one of <paramref name="rawTypes"/> (the file's bytes as
+    /// the body), beside a JSON body the endpoint also accepts.
+    /// </summary>
     public static RouteHandlerBuilder AcceptsFile(this RouteHandlerBuilder builder, string field, string description, params string[] rawTypes) =>
         builder.AddOpenApiOperationTransformer((operation, _, _) =>
         {
@@ -114,8 +120,12 @@ internal static class ApiDocument
                     },
                 },
             };
-            foreach (var raw in rawTypes)
+            // The upload itself is the multipart form: a raw body is another type.
+            foreach (var raw in rawTypes.Where(t => t != "multipart/form-data"))
                 content[raw] = new OpenApiMediaType { Schema = new OpenApiSchema { Type = JsonSchemaType.String, Description = description } };
+            // A body it also takes as JSON (Accepts<T>) stays documented beside the upload.
+            foreach (var (type, media) in operation.RequestBody?.Content ?? new Dictionary<string, OpenApiMediaType>())
+                content.TryAdd(type, media);
             operation.RequestBody = new OpenApiRequestBody { Required = true, Content = content };
             return Task.CompletedTask;
         });

@@ -14,7 +14,7 @@ internal sealed class ApiKeysOnlyMetadata
 /// Tells API clients (a Custom GPT action, a generated client) which operations take an organisation API key: the ones
 /// <see cref="ApiKeyEndpointGuard"/> lets a key into, beside the user's bearer token, or alone where only keys may call.
 /// </summary>
-internal static class ApiKeyOpenApi
+internal static partial class ApiKeyOpenApi
 {
     public const string Scheme = "ApiKey";
 
@@ -38,7 +38,7 @@ internal static class ApiKeyOpenApi
                 var metadata = description.ActionDescriptor.EndpointMetadata;
                 if (!metadata.OfType<IAuthorizeData>().Any() || metadata.OfType<IAllowAnonymous>().Any() || !ApiKeyEndpointGuard.Admits(metadata))
                     continue;
-                if (document.Paths?.GetValueOrDefault("/" + description.RelativePath) is not { Operations: { } operations }
+                if (document.Paths?.GetValueOrDefault(PathOf(description.RelativePath)) is not { Operations: { } operations }
                     || operations.GetValueOrDefault(new HttpMethod(description.HttpMethod ?? "GET")) is not { } operation)
                     continue;
                 var key = new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(Scheme, document)] = [] };
@@ -48,4 +48,10 @@ internal static class ApiKeyOpenApi
             }
             return Task.CompletedTask;
         });
+
+    /// <summary>The document's path of a route: <c>api/credits/holds/{id:guid}</c> is <c>/api/credits/holds/{id}</c>, and a group's own route has no trailing slash.</summary>
+    static string PathOf(string? relativePath) => "/" + RouteConstraint().Replace(relativePath ?? "", "{$1}").TrimEnd('/');
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\{\*{0,2}([^}:=?]+)[^}]*\}")]
+    private static partial System.Text.RegularExpressions.Regex RouteConstraint();
 }
