@@ -103,6 +103,72 @@ public sealed class OpenApiDocumentTests
         Assert.True(socket.GetProperty("responses").TryGetProperty("101", out _));
     }
 
+    static readonly string[] ServiceCreditOperations = ["checkCredits", "deductCredits", "createCreditHold", "getCreditHold", "settleCreditHold", "releaseCreditHold"];
+
+    static readonly string[] GenerationOperations =
+        ["createGeneration", "getGeneration", "listGenerations", "cancelGeneration", "deleteGeneration", "remixGeneration", "quoteGeneration", "listGenerationModels"];
+
+    /// <summary>What a Custom GPT action or a generated client needs to import an operation: an id, words, the API-key scheme, and an example body.</summary>
+    [Fact]
+    public async Task Credits_for_services_and_generations_can_be_imported_with_an_api_key()
+    {
+        var document = await Document.Value;
+        var byId = Operations(document).Where(o => o.Operation.TryGetProperty("operationId", out _))
+            .ToDictionary(o => o.Operation.GetProperty("operationId").GetString()!, o => o.Operation);
+        var scheme = document.GetProperty("components").GetProperty("securitySchemes").GetProperty("ApiKey");
+        var wrong = new List<string>();
+
+        foreach (var id in ServiceCreditOperations.Concat(GenerationOperations))
+        {
+            if (!byId.TryGetValue(id, out var operation))
+            {
+                wrong.Add($"{id}: no such operationId");
+                continue;
+            }
+            if (!operation.TryGetProperty("summary", out var summary) || string.IsNullOrWhiteSpace(summary.GetString()))
+                wrong.Add($"{id}: no summary");
+            if (!operation.TryGetProperty("description", out var description) || string.IsNullOrWhiteSpace(description.GetString()))
+                wrong.Add($"{id}: no description");
+            var schemes = operation.TryGetProperty("security", out var security)
+                ? security.EnumerateArray().SelectMany(r => r.EnumerateObject().Select(p => p.Name)).ToList()
+                : [];
+            if (!schemes.Contains("ApiKey"))
+                wrong.Add($"{id}: no ApiKey security requirement");
+            if (ServiceCreditOperations.Contains(id) && schemes.Count != 1)
+                wrong.Add($"{id}: takes only an API key, yet lists {string.Join(", ", schemes)}");
+            if (operation.TryGetProperty("requestBody", out var body)
+                && !(body.GetProperty("content").TryGetProperty("application/json", out var json) && json.TryGetProperty("example", out _)))
+                wrong.Add($"{id}: a JSON body without an example");
+        }
+
+        Assert.Empty(wrong);
+        Assert.Equal(("http", "bearer"), (scheme.GetProperty("type").GetString(), scheme.GetProperty("scheme").GetString()));
+        var deduct = byId["deductCredits"];
+        Assert.Equal("upscale-8812", deduct.GetProperty("requestBody").GetProperty("content").GetProperty("application/json").GetProperty("example")
+            .GetProperty("idempotencyKey").GetString());
+        Assert.True(deduct.GetProperty("responses").TryGetProperty("201", out _));
+        Assert.True(deduct.GetProperty("responses").TryGetProperty("402", out _));
+        // Routes that act as a person refuse keys, and the document says so: inviting is for users alone.
+        var invite = document.GetProperty("paths").GetProperty("/api/orgs/{orgId}/invitations").GetProperty("post").GetProperty("security");
+        Assert.DoesNotContain("ApiKey", invite.EnumerateArray().SelectMany(r => r.EnumerateObject().Select(p => p.Name)));
+    }
+
+    [Fact]
+    public async Task An_openapi_linter_finds_the_document_valid()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"aihub-openapi-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(file, (await Document.Value).GetRawText(), Ct);
+        try
+        {
+            var result = await NodeClients.RunAsync("openapi/validate.mjs", [file]);
+            Assert.True(result.ExitCode == 0, result.ToString());
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     static JsonElement Ok(JsonElement paths, string path, string method) => paths.GetProperty(path).GetProperty(method).GetProperty("responses").GetProperty("200");
 
     static IEnumerable<(string Name, JsonElement Operation)> Operations(JsonElement document) =>

@@ -86,6 +86,9 @@ internal sealed class CreditEntry
     /// <summary>The hold whose posting this usage entry is.</summary>
     public Guid? HoldId { get; init; }
 
+    /// <summary>The account's balance right after this entry, decided under the account's lock; null on entries written before it was kept.</summary>
+    public long? BalanceAfter { get; init; }
+
     public DateTimeOffset CreatedAt { get; init; }
 }
 

@@ -43,6 +43,7 @@ public static class CreditsExtensions
         builder.Services.AddScoped<PlanChanges>();
         builder.Services.AddScoped<IAccountEvents, SignUpGrant>();
         Pools.PoolEndpoints.AddPools(builder.Services);
+        Services.ServiceCreditEndpoints.AddServiceCredits(builder.Services);
         return builder;
     }
 
@@ -54,6 +55,7 @@ public static class CreditsExtensions
         PromoEndpoints.MapPromoRoutes(app);
         CreditAdminEndpoints.MapCreditAdminRoutes(app);
         Pools.PoolEndpoints.MapPoolRoutes(app);
+        Services.ServiceCreditEndpoints.MapServiceCreditRoutes(app);
         return app;
     }
 }

@@ -183,7 +183,7 @@ internal static class LedgerBatch
             db.Add(new CreditEntry
             {
                 Id = Guid.CreateVersion7(now), AccountId = accountId, Kind = CreditKind.Usage, Amount = -charge, Reference = hold.Reference,
-                IdempotencyKey = $"{hold.Id:N}:{leg}", HoldId = hold.Id, CreatedAt = now,
+                IdempotencyKey = $"{hold.Id:N}:{leg}", HoldId = hold.Id, BalanceAfter = account.Balance, CreatedAt = now,
             });
         }
 
@@ -204,6 +204,7 @@ internal static class LedgerBatch
                     throw posting.Refuse?.Invoke(balance - account.Reserved) ?? Ledger.Short(-posting.Amount, balance - account.Reserved);
                 after[account.Id] = balance + posting.Amount;
             }
+            var running = after.Keys.ToDictionary(id => id, id => rows.Accounts[id].Balance);
             foreach (var (id, balance) in after)
             {
                 var account = rows.Accounts[id];
@@ -214,6 +215,7 @@ internal static class LedgerBatch
             {
                 Id = Guid.CreateVersion7(now), AccountId = posting.AccountId, Kind = posting.Kind, Amount = posting.Amount,
                 Reference = posting.Reference, ActorId = posting.ActorId, IdempotencyKey = posting.IdempotencyKey, CreatedAt = now,
+                BalanceAfter = running[posting.AccountId] += posting.Amount,
             }).ToList();
             foreach (var entry in entries)
             {

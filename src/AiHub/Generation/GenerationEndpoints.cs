@@ -23,23 +23,31 @@ internal static class GenerationEndpoints
     public static void MapGenerationRoutes(IEndpointRouteBuilder app)
     {
         var org = OrgEndpoints.Org(app).WithTags("Generation").RequireAuthorization(OrgPermissions.GenerationsUse);
-        org.MapGet("/generation-models", Models).WithSummary("The image and video models the organisation can generate with: sizes, durations, qualities and prices.");
+        org.MapGet("/generation-models", Models).WithName("listGenerationModels")
+            .WithDescription("Each model with its kind (image or video), allowed sizes, durations and qualities, and its price in credits per second of video or per image.").WithSummary("The image and video models the organisation can generate with: sizes, durations, qualities and prices.");
 
         var jobs = org.MapGroup("/workspaces/{wsId:guid}/generations");
-        jobs.MapPost("", Create).WithSummary("Starts an image or video generation; answers 202 with the job, which runs in the background.")
+        jobs.MapPost("", Create).WithName("createGeneration")
+            .WithDescription("The worst-case cost is held from the payer's credits at once and the real cost is settled when the job ends; failure, a refusal or a cancel gives the hold back. Poll getGeneration (or give a callbackUrl) until status is completed, failed or cancelled.").WithSummary("Starts an image or video generation; answers 202 with the job, which runs in the background.")
             .Accepts<GenerationRequest>("application/json")
             .AcceptsFile("inputImage", "A reference image (PNG, JPEG or WebP) with the request's fields as form fields.", "multipart/form-data")
             .ProducesProblems(StatusCodes.Status402PaymentRequired, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType);
-        jobs.MapPost("/quote", Quote).WithSummary("What a generation would hold before it runs: the most it can cost.");
-        jobs.MapGet("", List).WithSummary("The workspace's generations, newest first; filter by kind, status and user.");
-        jobs.MapGet("/{id:guid}", Get).WithSummary("A generation with its status, progress, outputs and cost.");
-        jobs.MapPost("/{id:guid}/cancel", Cancel).WithSummary("Cancels a queued or running generation; its hold is given back.")
+        jobs.MapPost("/quote", Quote).WithName("quoteGeneration")
+            .WithDescription("Takes the same body as createGeneration; nothing is held or started.").WithSummary("What a generation would hold before it runs: the most it can cost.");
+        jobs.MapGet("", List).WithName("listGenerations")
+            .WithDescription("Pages with nextCursor; pass it back as cursor for the next page.").WithSummary("The workspace's generations, newest first; filter by kind, status and user.");
+        jobs.MapGet("/{id:guid}", Get).WithName("getGeneration")
+            .WithDescription("status is queued, in_progress, completed, failed or cancelled; progress runs from 0 to 100; outputs list the files once completed.").WithSummary("A generation with its status, progress, outputs and cost.");
+        jobs.MapPost("/{id:guid}/cancel", Cancel).WithName("cancelGeneration")
+            .WithDescription("409 when the generation has already ended.").WithSummary("Cancels a queued or running generation; its hold is given back.")
             .ProducesProblems(StatusCodes.Status409Conflict);
-        jobs.MapDelete("/{id:guid}", Delete).WithSummary("Deletes a generation and its files; their storage is given back to the plan.");
-        jobs.MapPost("/{id:guid}/remix", Remix).WithSummary("Starts a new video from a completed one, changed as the prompt describes.")
+        jobs.MapDelete("/{id:guid}", Delete).WithName("deleteGeneration")
+            .WithDescription("A generation still running is cancelled first.").WithSummary("Deletes a generation and its files; their storage is given back to the plan.");
+        jobs.MapPost("/{id:guid}/remix", Remix).WithName("remixGeneration")
+            .WithDescription("Only for video models that support remixing; the new job is held and settled like any other.").WithSummary("Starts a new video from a completed one, changed as the prompt describes.")
             .ProducesProblems(StatusCodes.Status402PaymentRequired, StatusCodes.Status409Conflict);
-        jobs.MapGet("/{id:guid}/outputs/{index:int}", Output).WithSummary("An output file: a redirect to a signed URL in S3 mode, else a stream that honours Range requests.");
-        jobs.MapGet("/{id:guid}/outputs/{index:int}/thumbnail", Thumbnail).WithSummary("An output's thumbnail (a video's poster frame), as JPEG.");
+        jobs.MapGet("/{id:guid}/outputs/{index:int}", Output).WithName("getGenerationOutput").WithSummary("An output file: a redirect to a signed URL in S3 mode, else a stream that honours Range requests.");
+        jobs.MapGet("/{id:guid}/outputs/{index:int}/thumbnail", Thumbnail).WithName("getGenerationThumbnail").WithSummary("An output's thumbnail (a video's poster frame), as JPEG.");
     }
 
     static async Task<Ok<List<GenerationModelResponse>>> Models(Guid orgId, GenerationModels models, CancellationToken ct) =>

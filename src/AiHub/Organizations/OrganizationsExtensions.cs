@@ -23,6 +23,7 @@ public static class OrganizationsExtensions
         services.AddAuthentication().AddScheme<AuthenticationSchemeOptions, ApiKeyAuthentication>(IdentityExtensions.ApiKeyScheme, "Organisation API key", null);
         services.AddSingleton<IAuthorizationMiddlewareResultHandler, OrgAuthorizationResultHandler>();
         services.AddAuthorizationBuilder().AddOrgPolicies();
+        services.Configure<Microsoft.AspNetCore.OpenApi.OpenApiOptions>(Infrastructure.OpenApi.ApiDocument.Name, options => options.AddApiKeySecurity());
         services.AddScoped<Orgs>();
         services.AddScoped<Invitations>();
         services.AddScoped<Workspaces>();

@@ -35,6 +35,13 @@ internal static class UsageChannels
 internal sealed record CreditHold(
     Guid Id, Guid OrganizationId, Guid PayerAccountId, Guid? AllocationAccountId, Guid? ApiKeyId, long AmountMicros, string IdempotencyKey);
 
+/// <summary>Whether a payer could afford an amount now, all legs considered; nothing is held.</summary>
+/// <param name="AvailableMicros">The least that the payer, the member's allocation and the key's budget each have free.</param>
+/// <param name="BalanceMicros">The payer's balance (pending holds included).</param>
+/// <param name="Personal">The user's own credits pay (a personal org), not the org's pool.</param>
+/// <param name="Reason">The problem type a hold would be refused with, when it would be.</param>
+internal sealed record Affordability(bool Allowed, long AvailableMicros, long BalanceMicros, bool Personal, string? Reason);
+
 /// <summary>An API key's month so far, for budget warnings.</summary>
 internal sealed record ApiKeyBudgetPeriod(long SpentMicros, long HeldMicros, long BudgetMicros, DateTimeOffset PeriodStart, DateTimeOffset ResetsAt);
 
@@ -83,6 +90,53 @@ internal sealed class CreditGate(AppDbContext db, Ledger ledger, IQuotaService q
         if (quotaLeg is not null)
             await quotas.CountedAsync(quotaLeg, ct);
         return SameCall(hold, spender);
+    }
+
+    /// <summary>
+    /// Whether a hold of <paramref name="amountMicros"/> would stand now, by the rules of <see cref="HoldAsync(Spender, long, string, QuotaKind?, long, TimeSpan?, CancellationToken)"/>:
+    /// the payer, the member's allocation (or the rule that members need one) and the key's monthly budget. Reads only.
+    /// </summary>
+    /// <remarks>An answer for the moment it is read: a hold made after it is decided again under the rows' locks.</remarks>
+    public async Task<Affordability> CheckAsync(Spender spender, long amountMicros, CancellationToken ct)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(amountMicros);
+        var org = await RequireSpenderAsync(spender, ct);
+        string? reason = null;
+        var accounts = db.Set<CreditAccount>().AsNoTracking();
+        Guid payer = org.IsPersonal
+            ? await db.Memberships.AsNoTracking().Where(m => m.OrganizationId == org.Id && m.Role == OrgRole.Owner).Select(m => m.UserId).FirstAsync(ct)
+            : org.Id;
+        var account = await accounts.Where(a => a.Id == payer).Select(a => new { a.Balance, a.Reserved }).FirstOrDefaultAsync(ct);
+        var balance = account?.Balance ?? 0;
+        var available = Math.Max(0, balance - (account?.Reserved ?? 0));
+        if (available < amountMicros)
+            reason = ProblemTypes.InsufficientCredits;
+        if (!org.IsPersonal)
+        {
+            var allocation = await db.Set<MemberAllocation>().AsNoTracking()
+                .Where(a => a.OrganizationId == org.Id && a.UserId == spender.UserId).Select(a => (Guid?)a.AccountId).FirstOrDefaultAsync(ct);
+            if (allocation is { } allocationId)
+            {
+                var allowance = await accounts.Where(a => a.Id == allocationId).Select(a => new { a.Balance, a.Reserved }).FirstOrDefaultAsync(ct);
+                var free = Math.Max(0, (allowance?.Balance ?? 0) - (allowance?.Reserved ?? 0));
+                if (free < amountMicros)
+                    reason ??= ProblemTypes.AllowanceExceeded;
+                available = Math.Min(available, free);
+            }
+            else if (await db.Set<PoolSettings>().AnyAsync(s => s.OrganizationId == org.Id && s.MembersNeedAllocation, ct))
+            {
+                reason ??= ProblemTypes.AllowanceExceeded;
+                available = 0;
+            }
+        }
+        if (spender.ApiKeyId is { } keyId && await BudgetAsync(org.Id, keyId, ct) is { } period)
+        {
+            var left = Math.Max(0, period.BudgetMicros - period.SpentMicros - period.HeldMicros);
+            if (left < amountMicros)
+                reason ??= ProblemTypes.ApiKeyBudgetExceeded;
+            available = Math.Min(available, left);
+        }
+        return new Affordability(reason is null, available, balance, org.IsPersonal, reason);
     }
 
     /// <summary>Charges the real cost (at most what was held) to the payer and the allocation, counts it against the key's budget, and frees the rest.</summary>
@@ -212,13 +266,26 @@ internal sealed class CreditGate(AppDbContext db, Ledger ledger, IQuotaService q
         StatusCodes.Status402PaymentRequired, "Not enough credits.",
         $"This call needs up to {Micros.Format(needed)} credits; {(personal ? "your account has" : "the organisation's pool has")} " +
         $"{Micros.Format(available)} available.",
-        ProblemTypes.InsufficientCredits);
+        ProblemTypes.InsufficientCredits)
+    {
+        Extensions = Available(available),
+    };
 
     static ProblemException AllowanceShort(long needed, long available) => new(
         StatusCodes.Status402PaymentRequired, "Your allowance in this organisation is used up.",
         $"This call needs up to {Micros.Format(needed)} credits; your allowance has {Micros.Format(available)} left. " +
         "Send a credit request to the organisation's Owners and Admins.",
-        ProblemTypes.AllowanceExceeded);
+        ProblemTypes.AllowanceExceeded)
+    {
+        Extensions = Available(available),
+    };
+
+    // A program retrying with less needs the figure, not the sentence.
+    static Dictionary<string, object?> Available(long available) => new()
+    {
+        ["available"] = Micros.ToCredits(Math.Max(0, available)),
+        ["availableMicros"] = Math.Max(0, available),
+    };
 
     static CreditHold SameCall(LedgerHold hold, Spender spender) =>
         hold.OrganizationId == spender.OrganizationId && hold.UserId == spender.UserId

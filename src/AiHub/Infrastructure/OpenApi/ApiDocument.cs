@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
@@ -17,7 +18,23 @@ internal static class ApiDocument
         - **Errors** are RFC 9457 ProblemDetails (`application/problem+json`) for every status and every `Accept` header, with `traceId` and, for invalid input, `errors` by field.
         - **Org routes** are `/api/orgs/{orgId}/…`; another organisation's resource is 404.
         - **Streaming:** send a message with `Accept: text/event-stream` for server-sent events, or connect to the WebSocket at `/ws`.
+        - **API keys:** an organisation API key (`Authorization: Bearer ahk_…`) works on the operations that list the `ApiKey` scheme; outside services spend credits through `/api/credits/check`, `/deduct` and `/holds` with a key that has `credits:spend`.
         """;
+
+    /// <summary>
+    /// A request example per operation id, shown by reference UIs and read by importers such as a Custom GPT action;
+    /// kept here so that every feature's operations are described in one place, whichever feature maps them.
+    /// </summary>
+    internal static readonly IReadOnlyDictionary<string, string> RequestExamples = new Dictionary<string, string>
+    {
+        ["checkCredits"] = """{"credits": 2.5, "service": "image-upscaler"}""",
+        ["deductCredits"] = """{"credits": 1.25, "service": "image-upscaler", "reference": "upscale job 8812", "idempotencyKey": "upscale-8812"}""",
+        ["createCreditHold"] = """{"credits": 40, "service": "video-render", "reference": "render 311", "idempotencyKey": "render-311", "expiresInSeconds": 7200}""",
+        ["settleCreditHold"] = """{"credits": 32.5}""",
+        ["createGeneration"] = """{"kind": "video", "model": "sora-2", "prompt": "A paper boat drifting down a rain-soaked street at dusk", "seconds": 8, "size": "1280x720"}""",
+        ["quoteGeneration"] = """{"kind": "image", "model": "gpt-image-1", "prompt": "A watercolour fox in the snow", "size": "1024x1024", "quality": "medium", "count": 2}""",
+        ["remixGeneration"] = """{"prompt": "The same scene, but at sunrise with the rain stopped"}""",
+    };
 
     public static IServiceCollection AddApiDocument(this IServiceCollection services) => services.AddOpenApi(Name, options =>
     {
@@ -25,6 +42,16 @@ internal static class ApiDocument
         {
             document.Info.Title = "AiHub API";
             document.Info.Description = Description;
+            return Task.CompletedTask;
+        });
+        // A document transformer runs after every operation transformer, so an upload's body (AcceptsFile) is already in place.
+        options.AddDocumentTransformer((document, _, _) =>
+        {
+            var operations = document.Paths?.Values.SelectMany(p => p.Operations?.Values ?? Enumerable.Empty<OpenApiOperation>()) ?? [];
+            foreach (var operation in operations)
+                if (operation.OperationId is { } id && RequestExamples.TryGetValue(id, out var example)
+                    && operation.RequestBody?.Content is { } content && content.TryGetValue("application/json", out var json))
+                    json.Example = JsonNode.Parse(example);
             return Task.CompletedTask;
         });
         options.AddSchemaTransformer((schema, context, _) =>
@@ -71,7 +98,10 @@ internal static class ApiDocument
             return Task.CompletedTask;
         });
 
-    /// <summary>Documents a body sent as a multipart upload whose <paramref name="field"/> is a file, or as one of <paramref name="rawTypes"/> (the file's bytes as the body).</summary>
+    /// <summary>
+    /// Documents a body sent as a multipart upload whose <paramref name="field"/> is a file, or as one of <paramref name="rawTypes"/> (the file's bytes as
+    /// the body), beside a JSON body the endpoint also accepts.
+    /// </summary>
     public static RouteHandlerBuilder AcceptsFile(this RouteHandlerBuilder builder, string field, string description, params string[] rawTypes) =>
         builder.AddOpenApiOperationTransformer((operation, _, _) =>
         {
@@ -90,8 +120,12 @@ internal static class ApiDocument
                     },
                 },
             };
-            foreach (var raw in rawTypes)
+            // The upload itself is the multipart form: a raw body is another type.
+            foreach (var raw in rawTypes.Where(t => t != "multipart/form-data"))
                 content[raw] = new OpenApiMediaType { Schema = new OpenApiSchema { Type = JsonSchemaType.String, Description = description } };
+            // A body it also takes as JSON (Accepts<T>) stays documented beside the upload.
+            foreach (var (type, media) in operation.RequestBody?.Content ?? new Dictionary<string, OpenApiMediaType>())
+                content.TryAdd(type, media);
             operation.RequestBody = new OpenApiRequestBody { Required = true, Content = content };
             return Task.CompletedTask;
         });

@@ -1222,6 +1222,10 @@ namespace AiHub.Data.Migrations.Sqlite
                         .HasColumnType("INTEGER")
                         .HasColumnName("amount");
 
+                    b.Property<long?>("BalanceAfter")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("balance_after");
+
                     b.Property<long>("CreatedAt")
                         .HasColumnType("INTEGER")
                         .HasColumnName("created_at");
@@ -1906,6 +1910,75 @@ namespace AiHub.Data.Migrations.Sqlite
                         .HasDatabaseName("ix_promo_redemptions_promo_code_id_user_id");
 
                     b.ToTable("promo_redemptions", (string)null);
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Services.ServiceCharge", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("id");
+
+                    b.Property<long>("Amount")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("amount");
+
+                    b.Property<Guid?>("ApiKeyId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("api_key_id");
+
+                    b.Property<long>("CreatedAt")
+                        .HasColumnType("INTEGER")
+                        .HasColumnName("created_at");
+
+                    b.Property<string>("IdempotencyKey")
+                        .IsRequired()
+                        .HasMaxLength(150)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("idempotency_key");
+
+                    b.Property<string>("Kind")
+                        .IsRequired()
+                        .HasMaxLength(16)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("kind");
+
+                    b.Property<Guid>("OrganizationId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("organization_id");
+
+                    b.Property<string>("Reference")
+                        .IsRequired()
+                        .HasMaxLength(200)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("reference");
+
+                    b.Property<string>("Service")
+                        .IsRequired()
+                        .HasMaxLength(64)
+                        .HasColumnType("TEXT")
+                        .HasColumnName("service");
+
+                    b.Property<Guid?>("UserId")
+                        .HasColumnType("TEXT")
+                        .HasColumnName("user_id");
+
+                    b.HasKey("Id")
+                        .HasName("pk_credit_service_charges");
+
+                    b.HasIndex("ApiKeyId")
+                        .HasDatabaseName("ix_credit_service_charges_api_key_id");
+
+                    b.HasIndex("UserId")
+                        .HasDatabaseName("ix_credit_service_charges_user_id");
+
+                    b.HasIndex("OrganizationId", "Kind", "IdempotencyKey")
+                        .IsUnique()
+                        .HasDatabaseName("ix_credit_service_charges_organization_id_kind_idempotency_key");
+
+                    b.ToTable("credit_service_charges", null, t =>
+                        {
+                            t.HasCheckConstraint("ck_credit_service_charges_amount", "amount > 0");
+                        });
                 });
 
             modelBuilder.Entity("AiHub.Credits.Usage.ModelPrice", b =>
@@ -4828,6 +4901,35 @@ namespace AiHub.Data.Migrations.Sqlite
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired()
                         .HasConstraintName("fk_promo_redemptions_asp_net_users_user_id");
+                });
+
+            modelBuilder.Entity("AiHub.Credits.Services.ServiceCharge", b =>
+                {
+                    b.HasOne("AiHub.Organizations.ApiKeys.ApiKey", null)
+                        .WithMany()
+                        .HasForeignKey("ApiKeyId")
+                        .OnDelete(DeleteBehavior.SetNull)
+                        .HasConstraintName("fk_credit_service_charges_api_keys_api_key_id");
+
+                    b.HasOne("AiHub.Credits.LedgerHold", null)
+                        .WithOne()
+                        .HasForeignKey("AiHub.Credits.Services.ServiceCharge", "Id")
+                        .OnDelete(DeleteBehavior.Restrict)
+                        .IsRequired()
+                        .HasConstraintName("fk_credit_service_charges_credit_holds_id");
+
+                    b.HasOne("AiHub.Organizations.Organization", null)
+                        .WithMany()
+                        .HasForeignKey("OrganizationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired()
+                        .HasConstraintName("fk_credit_service_charges_organizations_organization_id");
+
+                    b.HasOne("AiHub.Identity.AppUser", null)
+                        .WithMany()
+                        .HasForeignKey("UserId")
+                        .OnDelete(DeleteBehavior.SetNull)
+                        .HasConstraintName("fk_credit_service_charges_asp_net_users_user_id");
                 });
 
             modelBuilder.Entity("AiHub.Credits.Usage.UsageHourly", b =>
