@@ -160,8 +160,9 @@ internal static class GenerationApi
     {
         using var request = Request(bearer, method, path, content);
         using var response = await client.SendAsync(request, Ct);
-        var text = await response.Content.ReadAsStringAsync(Ct);
-        return (response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone(), response.Content.Headers.ContentType?.MediaType);
+        var type = response.Content.Headers.ContentType?.MediaType;
+        var text = type?.Contains("json", StringComparison.Ordinal) == true ? await response.Content.ReadAsStringAsync(Ct) : "";
+        return (response.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone(), type);
     }
 
     public static HttpContent Json(object body) => JsonContent.Create(body);
