@@ -1,7 +1,10 @@
 using AiHub.Generation.Catalog;
 using AiHub.Generation.Jobs;
+using AiHub.Generation.Providers;
 using AiHub.Infrastructure.Configuration;
 using AiHub.Infrastructure.Jobs;
+using Microsoft.Extensions.Http;
+using Microsoft.Extensions.Options;
 
 namespace AiHub.Generation;
 
@@ -19,6 +22,10 @@ public static class GenerationExtensions
         services.AddSingleton<GenerationProgress>();
         services.AddScoped<IWorkHandler, GenerationWork>();
         services.AddScoped<IWorkHandler, GenerationFinish>();
+        services.AddHttpClient();
+        services.AddSingleton<IConfigureOptions<HttpClientFactoryOptions>, GenerationHttpClients>();
+        services.AddSingleton<IGenerationProvider, OpenAiVideoProvider>();
+        services.AddSingleton<IGenerationProvider, OpenAiImageProvider>();
         return builder;
     }
 
