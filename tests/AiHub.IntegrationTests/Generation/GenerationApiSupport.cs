@@ -27,25 +27,24 @@ public abstract class GenerationApiFixture(string provider) : IAsyncLifetime
     /// <summary>The disk blob store's folder, to see what the API left behind.</summary>
     public string BlobRoot { get; } = Path.Combine(Path.GetTempPath(), "aihub-gen-api-" + Guid.NewGuid().ToString("N")[..8]);
 
-    public async ValueTask InitializeAsync()
+    public async ValueTask InitializeAsync() => Host = await IdentityHost.StartAsync(provider, await SettingsAsync());
+
+    protected virtual Task<Dictionary<string, string?>> SettingsAsync() => Task.FromResult(new Dictionary<string, string?>
     {
-        Host = await IdentityHost.StartAsync(provider, new Dictionary<string, string?>
-        {
-            ["Blobs:Path"] = BlobRoot,
-            ["Outbound:AllowPrivateNetworks"] = "false",
-            ["Providers:0:Name"] = "openai",
-            ["Providers:0:Kind"] = "OpenAI",
-            ["Providers:0:BaseUrl"] = "http://127.0.0.1:9/v1",
-            ["Providers:0:ApiKey"] = "test-key",
-            ["Providers:0:ImageModels:0"] = "gpt-image-1",
-            ["Providers:0:ImageModels:1"] = "dall-e-2",
-            ["Providers:0:ImageModels:2"] = "dall-e-3",
-            ["Providers:0:VideoModels:0"] = "sora-2",
-            ["Generation:MaxInputImageBytes"] = MaxInputImageBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            // A job queued by a test that only looks at submit fails fast against the closed port instead of retrying for minutes.
-            ["Generation:MaxTransientFailures"] = "0",
-        });
-    }
+        ["Blobs:Path"] = BlobRoot,
+        ["Outbound:AllowPrivateNetworks"] = "false",
+        ["Providers:0:Name"] = "openai",
+        ["Providers:0:Kind"] = "OpenAI",
+        ["Providers:0:BaseUrl"] = "http://127.0.0.1:9/v1",
+        ["Providers:0:ApiKey"] = "test-key",
+        ["Providers:0:ImageModels:0"] = "gpt-image-1",
+        ["Providers:0:ImageModels:1"] = "dall-e-2",
+        ["Providers:0:ImageModels:2"] = "dall-e-3",
+        ["Providers:0:VideoModels:0"] = "sora-2",
+        ["Generation:MaxInputImageBytes"] = MaxInputImageBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        // A job queued by a test that only looks at submit fails fast against the closed port instead of retrying for minutes.
+        ["Generation:MaxTransientFailures"] = "0",
+    });
 
     Lazy<Task<GenerationTenant>>? _shared;
 
@@ -53,9 +52,13 @@ public abstract class GenerationApiFixture(string provider) : IAsyncLifetime
     public Task<GenerationTenant> SharedTenantAsync() =>
         LazyInitializer.EnsureInitialized(ref _shared, () => new(() => GenerationApi.NewTenantAsync(Host, "Shared"))).Value;
 
+    /// <summary>What a derived fixture started beside the host (a fake provider), stopped after it.</summary>
+    protected virtual ValueTask StopMoreAsync() => ValueTask.CompletedTask;
+
     public async ValueTask DisposeAsync()
     {
         await Host.DisposeAsync();
+        await StopMoreAsync();
         if (Directory.Exists(BlobRoot))
             Directory.Delete(BlobRoot, recursive: true);
         GC.SuppressFinalize(this);
