@@ -47,8 +47,11 @@ public sealed partial class ApiContractTests(SqliteChatFixture fixture) : IClass
         var (kbId, sourceId, uploadId) = await AiHub.IntegrationTests.Knowledge.KnowledgeStart.SeedAsync(client, owner, orgId, wsId);
         var (checkoutId, invoiceId) = await AiHub.IntegrationTests.Billing.BillingSeed.SeedAsync(_host.App.Services, orgId, UserIdOf(owner), Ct);
         var mcpServerId = await CreateAsync(client, owner, orgId, "mcp-servers", new { name = "remote", url = "https://mcp.example.com/mcp" });
+        // A finished generation stored directly: this host has no generation provider.
+        var generationId = await AiHub.IntegrationTests.Generation.GenerationApi.SeedJobAsync(_host.App.Services, orgId, wsId, UserIdOf(owner));
         var values = new Dictionary<string, string>
         {
+            ["generations/{id}"] = generationId.ToString(), ["index"] = "0",
             ["mcp-servers/{id}"] = mcpServerId.ToString(),
             ["checkoutId"] = checkoutId.ToString(), ["invoiceId"] = invoiceId.ToString(),
             ["kbId"] = kbId.ToString(), ["sources/{id}"] = sourceId.ToString(), ["uploadId"] = uploadId.ToString(),

@@ -13,6 +13,8 @@ using AiHub.Infrastructure.OpenApi;
 using AiHub.Organizations;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 
 namespace AiHub.Generation;
@@ -27,13 +29,18 @@ internal static class GenerationEndpoints
             .WithDescription("Each model with its kind (image or video), allowed sizes, durations and qualities, and its price in credits per second of video or per image.").WithSummary("The image and video models the organisation can generate with: sizes, durations, qualities and prices.");
 
         var jobs = org.MapGroup("/workspaces/{wsId:guid}/generations");
+        var maxInput = app.ServiceProvider.GetRequiredService<IOptions<GenerationSettings>>().Value.MaxInputImageBytes;
         jobs.MapPost("", Create).WithName("createGeneration")
-            .WithDescription("The worst-case cost is held from the payer's credits at once and the real cost is settled when the job ends; failure, a refusal or a cancel gives the hold back. Poll getGeneration (or give a callbackUrl) until status is completed, failed or cancelled.").WithSummary("Starts an image or video generation; answers 202 with the job, which runs in the background.")
-            .Accepts<GenerationRequest>("application/json")
+            .WithDescription("The worst-case cost is held from the payer's credits at once and the real cost is settled when the job ends; failure, a refusal or a cancel gives the hold back. Poll getGeneration (or give a callbackUrl) until status is completed, failed or cancelled.")
+            // The reference image rides in the body, so the body may be as large as the image the settings allow, plus the form's fields.
+            .WithMetadata(new RequestSizeLimitAttribute(maxInput + FormOverheadBytes)).WithSummary("Starts an image or video generation; answers 202 with the job, which runs in the background.")
+            // Both types: routing refuses (415) any content type an endpoint does not declare, and a reference image comes as a form.
+            .Accepts<GenerationRequest>("application/json", "multipart/form-data")
             .AcceptsFile("inputImage", "A reference image (PNG, JPEG or WebP) with the request's fields as form fields.", "multipart/form-data")
             .ProducesProblems(StatusCodes.Status402PaymentRequired, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType);
         jobs.MapPost("/quote", Quote).WithName("quoteGeneration")
-            .WithDescription("Takes the same body as createGeneration; nothing is held or started.").WithSummary("What a generation would hold before it runs: the most it can cost.");
+            .WithDescription("Takes the same body as createGeneration; nothing is held or started.").WithSummary("What a generation would hold before it runs: the most it can cost.")
+            .Accepts<GenerationRequest>("application/json");
         jobs.MapGet("", List).WithName("listGenerations")
             .WithDescription("Pages with nextCursor; pass it back as cursor for the next page.").WithSummary("The workspace's generations, newest first; filter by kind, status and user.");
         jobs.MapGet("/{id:guid}", Get).WithName("getGeneration")
@@ -50,6 +57,12 @@ internal static class GenerationEndpoints
         jobs.MapGet("/{id:guid}/outputs/{index:int}/thumbnail", Thumbnail).WithName("getGenerationThumbnail").WithSummary("An output's thumbnail (a video's poster frame), as JPEG.");
     }
 
+    /// <summary>Room for the form's fields beside its image: a 32,000-character prompt is at most 128 KB of UTF-8.</summary>
+    const long FormOverheadBytes = 1024 * 1024;
+
+    /// <summary>A JSON request carries no file, so it is never larger than its longest prompt and some fields.</summary>
+    const int MaxJsonBytes = 256 * 1024;
+
     static async Task<Ok<List<GenerationModelResponse>>> Models(Guid orgId, GenerationModels models, CancellationToken ct) =>
         TypedResults.Ok(await models.ListAsync(orgId, ct));
 
@@ -61,7 +74,7 @@ internal static class GenerationEndpoints
         GenerationResponse job;
         if (http.Request.HasFormContentType)
         {
-            var form = await http.Request.ReadFormAsync(ct);
+            var form = await ReadFormAsync(http, ct);
             var file = form.Files.GetFile("inputImage");
             await using var content = file?.OpenReadStream();
             job = await generations.SubmitAsync(spender, wsId, FromForm(form), content is null ? null : new UploadedImage(content, file!.FileName), ct);
@@ -71,10 +84,10 @@ internal static class GenerationEndpoints
         return TypedResults.Accepted($"/api/orgs/{orgId}/workspaces/{wsId}/generations/{job.Id}", job);
     }
 
-    static async Task<Ok<GenerationQuote>> Quote(Guid orgId, Guid wsId, GenerationRequest body, HttpContext http, AppDbContext db, Generations generations, CancellationToken ct)
+    static async Task<Ok<GenerationQuote>> Quote(Guid orgId, Guid wsId, HttpContext http, AppDbContext db, Generations generations, CancellationToken ct)
     {
         await WorkspaceAsync(db, http, wsId, ct);
-        return TypedResults.Ok(await generations.QuoteAsync(orgId, body, ct));
+        return TypedResults.Ok(await generations.QuoteAsync(orgId, await ReadJsonAsync<GenerationRequest>(http, ct), ct));
     }
 
     static async Task<Ok<GenerationPage>> List(Guid orgId, Guid wsId, HttpContext http, AppDbContext db, Generations generations, CancellationToken ct,
@@ -159,13 +172,43 @@ internal static class GenerationEndpoints
         if (!http.Request.HasJsonContentType())
             throw new ProblemException(StatusCodes.Status415UnsupportedMediaType, "Send JSON or a multipart form.",
                 "The body is application/json, or multipart/form-data when it carries a reference image.", ProblemTypes.UnsupportedFile);
+        if (http.Request.ContentLength > MaxJsonBytes)
+            throw JsonTooLarge();
+        // Read whole but bounded: the endpoint's own limit is sized for a form with an image, not for JSON.
+        using var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        int read;
+        while ((read = await http.Request.Body.ReadAsync(chunk, ct)) > 0)
+        {
+            if (buffer.Length + read > MaxJsonBytes)
+                throw JsonTooLarge();
+            buffer.Write(chunk, 0, read);
+        }
+        buffer.Position = 0;
         try
         {
-            return await http.Request.ReadFromJsonAsync<T>(ApiJson.Options, ct) ?? throw ProblemException.Invalid("body", "Send the generation's fields as a JSON object.");
+            return await JsonSerializer.DeserializeAsync<T>(buffer, ApiJson.Options, ct) ?? throw ProblemException.Invalid("body", "Send the generation's fields as a JSON object.");
         }
         catch (JsonException e)
         {
-            throw ProblemException.Invalid("body", "The body is not valid JSON for a generation: " + e.Message);
+            // A value of the wrong type names its field; broken JSON names the body.
+            var field = e.Path is { Length: > 2 } path && e.Message.StartsWith("The JSON value could not be converted", StringComparison.Ordinal) ? path[2..] : "body";
+            throw ProblemException.Invalid(field, field == "body" ? "The body is not valid JSON: " + e.Message : $"{field} has the wrong type: " + e.Message);
+        }
+    }
+
+    static ProblemException JsonTooLarge() => new(StatusCodes.Status413PayloadTooLarge, "The request body is too large.",
+        $"A generation request in JSON is at most {MaxJsonBytes / 1024} KB; send a reference image as a multipart form's inputImage file.", ProblemTypes.FileTooLarge);
+
+    static async Task<IFormCollection> ReadFormAsync(HttpContext http, CancellationToken ct)
+    {
+        try
+        {
+            return await http.Request.ReadFormAsync(ct);
+        }
+        catch (InvalidDataException e)
+        {
+            throw ProblemException.Invalid("body", "The multipart form could not be read: " + e.Message);
         }
     }
 

@@ -33,6 +33,7 @@ public static class GenerationExtensions
     public static IEndpointRouteBuilder MapGenerationEndpoints(this IEndpointRouteBuilder app)
     {
         GenerationEndpoints.MapGenerationRoutes(app);
+        GenerationPriceEndpoints.MapGenerationPriceRoutes(app);
         app.MapHub<GenerationHub>(GenerationHub.Path);
         return app;
     }

@@ -49,7 +49,7 @@ public abstract partial class TenantIsolationTests(IdentityHost host)
         TestContext.Current.TestOutputHelper?.WriteLine($"tenant isolation: {routes.Count} org-scoped routes, {calls} cross-tenant calls");
         Assert.Empty(leaks);
         // A floor, not the count: enumeration finding fewer routes than exist today means it is broken.
-        Assert.True(routes.Count >= 28, $"only {routes.Count} org-scoped routes were found");
+        Assert.True(routes.Count >= 39, $"only {routes.Count} org-scoped routes were found");
     }
 
     /// <summary>
@@ -186,6 +186,8 @@ public abstract partial class TenantIsolationTests(IdentityHost host)
         ids["partNumber"] = 1;
         ids["index"] = 0;
         (ids["checkoutId"], ids["invoiceId"]) = await AiHub.IntegrationTests.Billing.BillingSeed.SeedAsync(host.App.Services, orgId, UserIdOf(owner), TestContext.Current.CancellationToken);
+        // A finished generation with an output and its thumbnail, stored directly: the isolation host has no generation provider.
+        ids["generations"] = await AiHub.IntegrationTests.Generation.GenerationApi.SeedJobAsync(host.App.Services, orgId, (Guid)ids["workspaces"], UserIdOf(owner));
         ids["token"] = (await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/workspaces/{ids["workspaces"]}/conversations/{ids["conversations"]}/share")).GetProperty("token").GetString()!;
         return new Tenant(owner, key.GetProperty("secret").GetString()!, orgId, UserIdOf(member), ids);
     }

@@ -335,8 +335,11 @@ internal sealed class Generations(
         }
         catch (BlobTooLargeException)
         {
-            throw new ProblemException(StatusCodes.Status413PayloadTooLarge, "The reference image is too large.",
-                $"Reference images can be at most {settings.Value.MaxInputImageBytes / (1024 * 1024)} MB.", ProblemTypes.FileTooLarge);
+            var rule = $"Reference images can be at most {Bytes(settings.Value.MaxInputImageBytes)}.";
+            throw new ProblemException(StatusCodes.Status413PayloadTooLarge, "The reference image is too large.", rule, ProblemTypes.FileTooLarge)
+            {
+                Errors = new Dictionary<string, string[]> { ["inputImage"] = [rule] },
+            };
         }
         await using var stored = await blobs.OpenReadAsync(key, ct) ?? throw new InvalidOperationException("The reference image vanished right after it was stored.");
         var head = new byte[16];
@@ -345,8 +348,13 @@ internal sealed class Generations(
             return (size, type);
         await blobs.DeleteAsync(key, CancellationToken.None);
         throw new ProblemException(StatusCodes.Status415UnsupportedMediaType, "The reference image is not an image.",
-            "Send a PNG, JPEG or WebP image.", ProblemTypes.UnsupportedFile);
+            "Send a PNG, JPEG or WebP image.", ProblemTypes.UnsupportedFile)
+        {
+            Errors = new Dictionary<string, string[]> { ["inputImage"] = ["Send a PNG, JPEG or WebP image."] },
+        };
     }
+
+    static string Bytes(long bytes) => bytes >= 1024 * 1024 ? $"{bytes / (1024.0 * 1024):0.#} MB" : $"{bytes / 1024.0:0.#} KB";
 
     IDataProtector Protector() => protection.CreateProtector(CallbackProtectorPurpose);
 }
