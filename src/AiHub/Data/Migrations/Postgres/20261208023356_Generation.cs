@@ -11,6 +11,57 @@ namespace AiHub.Data.Migrations.Postgres
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.AddColumn<long>(
+                name: "balance_after",
+                table: "credit_entries",
+                type: "bigint",
+                nullable: true);
+
+            migrationBuilder.CreateTable(
+                name: "credit_service_charges",
+                columns: table => new
+                {
+                    id = table.Column<Guid>(type: "uuid", nullable: false),
+                    organization_id = table.Column<Guid>(type: "uuid", nullable: false),
+                    api_key_id = table.Column<Guid>(type: "uuid", nullable: true),
+                    user_id = table.Column<Guid>(type: "uuid", nullable: true),
+                    kind = table.Column<string>(type: "character varying(16)", maxLength: 16, nullable: false),
+                    idempotency_key = table.Column<string>(type: "character varying(150)", maxLength: 150, nullable: false),
+                    service = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false),
+                    reference = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: false),
+                    amount = table.Column<long>(type: "bigint", nullable: false),
+                    created_at = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("pk_credit_service_charges", x => x.id);
+                    table.CheckConstraint("ck_credit_service_charges_amount", "amount > 0");
+                    table.ForeignKey(
+                        name: "fk_credit_service_charges_api_keys_api_key_id",
+                        column: x => x.api_key_id,
+                        principalTable: "api_keys",
+                        principalColumn: "id",
+                        onDelete: ReferentialAction.SetNull);
+                    table.ForeignKey(
+                        name: "fk_credit_service_charges_asp_net_users_user_id",
+                        column: x => x.user_id,
+                        principalTable: "users",
+                        principalColumn: "id",
+                        onDelete: ReferentialAction.SetNull);
+                    table.ForeignKey(
+                        name: "fk_credit_service_charges_credit_holds_id",
+                        column: x => x.id,
+                        principalTable: "credit_holds",
+                        principalColumn: "id",
+                        onDelete: ReferentialAction.Restrict);
+                    table.ForeignKey(
+                        name: "fk_credit_service_charges_organizations_organization_id",
+                        column: x => x.organization_id,
+                        principalTable: "organizations",
+                        principalColumn: "id",
+                        onDelete: ReferentialAction.Cascade);
+                });
+
             migrationBuilder.CreateTable(
                 name: "generation_jobs",
                 columns: table => new
@@ -125,6 +176,22 @@ namespace AiHub.Data.Migrations.Postgres
                 });
 
             migrationBuilder.CreateIndex(
+                name: "ix_credit_service_charges_api_key_id",
+                table: "credit_service_charges",
+                column: "api_key_id");
+
+            migrationBuilder.CreateIndex(
+                name: "ix_credit_service_charges_organization_id_kind_idempotency_key",
+                table: "credit_service_charges",
+                columns: new[] { "organization_id", "kind", "idempotency_key" },
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "ix_credit_service_charges_user_id",
+                table: "credit_service_charges",
+                column: "user_id");
+
+            migrationBuilder.CreateIndex(
                 name: "ix_generation_jobs_organization_id_status",
                 table: "generation_jobs",
                 columns: new[] { "organization_id", "status" });
@@ -155,6 +222,9 @@ namespace AiHub.Data.Migrations.Postgres
         protected override void Down(MigrationBuilder migrationBuilder)
         {
             migrationBuilder.DropTable(
+                name: "credit_service_charges");
+
+            migrationBuilder.DropTable(
                 name: "generation_outputs");
 
             migrationBuilder.DropTable(
@@ -162,6 +232,10 @@ namespace AiHub.Data.Migrations.Postgres
 
             migrationBuilder.DropTable(
                 name: "generation_jobs");
+
+            migrationBuilder.DropColumn(
+                name: "balance_after",
+                table: "credit_entries");
         }
     }
 }
