@@ -52,14 +52,14 @@ public sealed class SqliteS3GenerationFixture() : GenerationJobFixture("Sqlite",
 public sealed class PostgresS3GenerationFixture() : GenerationJobFixture("Postgres", s3: true);
 
 /// <summary>A new user's org with a funded pool on a plan without quotas, and its first workspace.</summary>
-public sealed record GenerationTenant(IdentityHost Host, HttpClient Client, AuthTokens Owner, Guid OrgId, Guid WorkspaceId, Guid PoolId)
+public sealed record JobTenant(IdentityHost Host, HttpClient Client, AuthTokens Owner, Guid OrgId, Guid WorkspaceId, Guid PoolId)
 {
     public const long Funds = 1_000_000_000;
     static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     public string Jobs => $"/api/orgs/{OrgId}/workspaces/{WorkspaceId}/generations";
 
-    public static async Task<GenerationTenant> NewAsync(IdentityHost host, string name = "Studio")
+    public static async Task<JobTenant> NewAsync(IdentityHost host, string name = "Studio")
     {
         var client = host.App.CreateClient();
         var owner = await host.NewUserAsync(client);

@@ -23,7 +23,7 @@ public abstract class GenerationJobTests(GenerationJobFixture fixture)
 
     FakeLlm Fake => fixture.Fake;
 
-    Task<GenerationTenant> TenantAsync() => GenerationTenant.NewAsync(fixture.Host);
+    Task<JobTenant> TenantAsync() => JobTenant.NewAsync(fixture.Host);
 
     [Fact]
     public async Task Two_images_complete_into_the_store_with_thumbnails_and_cost_exactly_their_quote()
@@ -38,7 +38,7 @@ public abstract class GenerationJobTests(GenerationJobFixture fixture)
         Assert.Equal("completed", job.GetProperty("status").GetString());
         Assert.Equal(2_200_000, held);
         Assert.Equal(held, job.GetProperty("cost").GetProperty("chargedMicros").GetInt64());
-        Assert.Equal(GenerationTenant.Funds - held, await tenant.BalanceAsync());
+        Assert.Equal(JobTenant.Funds - held, await tenant.BalanceAsync());
         Assert.Equal(0, await tenant.ReservedAsync());
         var rows = await tenant.OutputRowsAsync(id);
         Assert.Equal([0, 1], rows.Select(r => r.Index));
@@ -68,7 +68,7 @@ public abstract class GenerationJobTests(GenerationJobFixture fixture)
 
         Assert.Equal("completed", job.GetProperty("status").GetString());
         Assert.Equal(40_000_000, job.GetProperty("cost").GetProperty("chargedMicros").GetInt64());
-        Assert.Equal(GenerationTenant.Funds - 40_000_000, await tenant.BalanceAsync());
+        Assert.Equal(JobTenant.Funds - 40_000_000, await tenant.BalanceAsync());
         var row = Assert.Single(await tenant.OutputRowsAsync(id));
         Assert.Equal("video/mp4", row.ContentType);
         Assert.InRange(row.DurationSeconds ?? 0, 3.5, 4.5);
@@ -116,7 +116,7 @@ public abstract class GenerationJobTests(GenerationJobFixture fixture)
         }
         Assert.Contains("safety system", (await tenant.GetAsync(image)).GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.Contains("It shows a real person.", (await tenant.GetAsync(video)).GetProperty("error").GetProperty("message").GetString(), StringComparison.Ordinal);
-        Assert.Equal(GenerationTenant.Funds, await tenant.BalanceAsync());
+        Assert.Equal(JobTenant.Funds, await tenant.BalanceAsync());
         Assert.Equal(0, await tenant.ReservedAsync());
     }
 
@@ -214,13 +214,13 @@ public abstract class GenerationJobTests(GenerationJobFixture fixture)
             charged += cost;
             outcomes.Add(status!);
         }
-        Assert.Equal(GenerationTenant.Funds - charged, await tenant.BalanceAsync());
+        Assert.Equal(JobTenant.Funds - charged, await tenant.BalanceAsync());
         Assert.Equal(0, await tenant.ReservedAsync());
         Assert.Contains("cancelled", outcomes);
         Assert.Contains("completed", outcomes);
     }
 
-    static async Task AssertNotChargedAsync(GenerationTenant tenant, Guid id, UsageStatus status, bool alone = true)
+    static async Task AssertNotChargedAsync(JobTenant tenant, Guid id, UsageStatus status, bool alone = true)
     {
         var job = await tenant.GetAsync(id);
         Assert.Equal(0, job.GetProperty("cost").GetProperty("chargedMicros").GetInt64());
@@ -229,7 +229,7 @@ public abstract class GenerationJobTests(GenerationJobFixture fixture)
         Assert.Equal(HoldState.Voided, (await tenant.HoldAsync(id)).State);
         if (!alone)
             return;
-        Assert.Equal(GenerationTenant.Funds, await tenant.BalanceAsync());
+        Assert.Equal(JobTenant.Funds, await tenant.BalanceAsync());
         Assert.Equal(0, await tenant.ReservedAsync());
     }
 

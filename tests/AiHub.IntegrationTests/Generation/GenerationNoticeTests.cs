@@ -23,7 +23,7 @@ public sealed class GenerationNoticeTests(SqliteDiskGenerationFixture fixture) :
     public async Task The_callback_is_the_signed_job_retried_through_a_500_and_never_delivered_again_after_success()
     {
         await using var receiver = await Receiver.StartAsync(failures: 2);
-        var tenant = await GenerationTenant.NewAsync(fixture.Host);
+        var tenant = await JobTenant.NewAsync(fixture.Host);
 
         var submitted = await tenant.SubmitAsync(new { kind = "image", model = "openai/gpt-image-1", prompt = "a blue door", quality = "low", callbackUrl = receiver.Url });
         var id = submitted.GetProperty("id").GetGuid();
@@ -55,8 +55,8 @@ public sealed class GenerationNoticeTests(SqliteDiskGenerationFixture fixture) :
     [Fact]
     public async Task A_hub_client_watching_the_workspace_sees_progress_rise_to_the_completion_and_another_orgs_workspace_is_refused()
     {
-        var tenant = await GenerationTenant.NewAsync(fixture.Host);
-        var stranger = await GenerationTenant.NewAsync(fixture.Host, "Elsewhere");
+        var tenant = await JobTenant.NewAsync(fixture.Host);
+        var stranger = await JobTenant.NewAsync(fixture.Host, "Elsewhere");
         await using var hub = await ConnectAsync(tenant.Owner);
         var seen = new ConcurrentQueue<JsonElement>();
         var completed = new TaskCompletionSource<JsonElement>(TaskCreationOptions.RunContinuationsAsynchronously);
