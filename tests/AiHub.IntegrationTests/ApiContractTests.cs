@@ -25,6 +25,8 @@ public sealed partial class ApiContractTests(SqliteChatFixture fixture) : IClass
 
     static readonly string[] ChatUse = ["chat:use"];
 
+    static readonly string[] CreditsSpend = ["credits:spend"];
+
     [Fact]
     public async Task Every_json_answer_spells_its_enums_in_camelCase_as_the_document_lists_them()
     {
@@ -49,8 +51,17 @@ public sealed partial class ApiContractTests(SqliteChatFixture fixture) : IClass
         var mcpServerId = await CreateAsync(client, owner, orgId, "mcp-servers", new { name = "remote", url = "https://mcp.example.com/mcp" });
         // A finished generation stored directly: this host has no generation provider.
         var generationId = await AiHub.IntegrationTests.Generation.GenerationApi.SeedJobAsync(_host.App.Services, orgId, wsId, UserIdOf(owner));
+        var spendKey = await SendAsync(client, owner, HttpMethod.Post, $"/api/orgs/{orgId}/api-keys", new { name = "service", permissions = CreditsSpend },
+            HttpStatusCode.Created);
+        var spendSecret = spendKey.GetProperty("secret").GetString()!;
+        using var holdRequest = WithApiKey(spendSecret, "/api/credits/holds", HttpMethod.Post);
+        holdRequest.Content = JsonContent.Create(new { credits = 0.01m, service = "contract-walk", reference = "walk", idempotencyKey = "walk-1" });
+        using var holdResponse = await client.SendAsync(holdRequest, Ct);
+        Assert.True(holdResponse.IsSuccessStatusCode, $"POST /api/credits/holds answered {(int)holdResponse.StatusCode}: {await holdResponse.Content.ReadAsStringAsync(Ct)}");
+        var holdId = (await holdResponse.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("id").GetString()!;
         var values = new Dictionary<string, string>
         {
+            ["holds/{id}"] = holdId,
             ["generations/{id}"] = generationId.ToString(), ["index"] = "0",
             ["mcp-servers/{id}"] = mcpServerId.ToString(),
             ["checkoutId"] = checkoutId.ToString(), ["invoiceId"] = invoiceId.ToString(),
@@ -74,7 +85,9 @@ public sealed partial class ApiContractTests(SqliteChatFixture fixture) : IClass
             Assert.True(url is not null, $"{path} has a parameter this test cannot fill; add it to the values or to Unreachable.");
             var caller = path.StartsWith("/api/admin", StringComparison.Ordinal) ? admin : owner;
             // The OpenAI-compatible API answers org API keys only.
-            using var request = path.StartsWith("/v1/", StringComparison.Ordinal) ? WithApiKey(keySecret, url) : As(caller, HttpMethod.Get, url);
+            // The OpenAI-compatible API answers org API keys only, and so do the credits of outside services.
+            using var request = path.StartsWith("/v1/", StringComparison.Ordinal) ? WithApiKey(keySecret, url)
+                : path.StartsWith("/api/credits/", StringComparison.Ordinal) ? WithApiKey(spendSecret, url) : As(caller, HttpMethod.Get, url);
             using var response = await client.SendAsync(request, Ct);
             Assert.True(response.IsSuccessStatusCode, $"GET {url} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(Ct)}");
             if (response.Content.Headers.ContentType?.MediaType != "application/json")
@@ -155,9 +168,9 @@ public sealed partial class ApiContractTests(SqliteChatFixture fixture) : IClass
         && content.TryGetProperty("application/json", out var json) ? json.GetProperty("schema") : default;
 
     /// <summary>The path with its parameters filled, by the segment before them when the name alone is ambiguous; null when one is unknown.</summary>
-    static HttpRequestMessage WithApiKey(string secret, string url)
+    static HttpRequestMessage WithApiKey(string secret, string url, HttpMethod? method = null)
     {
-        var request = new HttpRequestMessage(HttpMethod.Get, url);
+        var request = new HttpRequestMessage(method ?? HttpMethod.Get, url);
         request.Headers.Authorization = new("Bearer", secret);
         return request;
     }
