@@ -44,10 +44,14 @@ public static class FakeProviderSettings
         return settings;
     }
 
-    /// <summary>Funds the org's pool with <paramref name="micros"/> and moves it to the plan without quotas, so only credits limit what it generates.</summary>
-    public static async Task FundForGenerationAsync(this IdentityHost host, HttpClient client, Guid orgId, long micros = SdkFixture.Funds)
+    /// <summary>
+    /// Funds the org's pool with <paramref name="micros"/> and moves it to the plan without quotas, so only credits limit
+    /// what it generates; returns the pool's account id (for <c>BalanceAsync</c>).
+    /// </summary>
+    public static async Task<Guid> FundForGenerationAsync(this IdentityHost host, HttpClient client, Guid orgId, long micros = SdkFixture.Funds)
     {
-        await host.FundPoolAsync(orgId, micros);
+        var account = await host.FundPoolAsync(orgId, micros);
         await GatewayTenants.OnUnlimitedPlanAsync(host, client, orgId);
+        return account;
     }
 }

@@ -24,8 +24,9 @@ internal sealed partial class OpenAiImageProvider(IHttpClientFactory clients, IL
     {
         var client = new ImageClient(call.Model, ProviderCalls.Credential(endpoint),
             ProviderCalls.Options(new OpenAIClientOptions { Endpoint = endpoint.BaseUrl }, endpoint, clients));
-        GeneratedImageSize? size = ProviderCalls.Size(call.Size) is var (width, height) ? new GeneratedImageSize(width, height) : null;
-        GeneratedImageQuality? quality = call.Quality is { Length: > 0 } q ? new GeneratedImageQuality(q) : null;
+        // Typed nulls: a bare null would go through the SDK's implicit conversion from string, which throws.
+        var size = ProviderCalls.Size(call.Size) is var (width, height) ? new GeneratedImageSize(width, height) : default(GeneratedImageSize?);
+        var quality = call.Quality is { Length: > 0 } q ? new GeneratedImageQuality(q) : default(GeneratedImageQuality?);
         GeneratedImageCollection images;
         try
         {
