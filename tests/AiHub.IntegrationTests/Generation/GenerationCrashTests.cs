@@ -98,7 +98,7 @@ public abstract class GenerationCrashTests(string provider)
                     Assert.True(restarted.Elapsed < TimeSpan.FromSeconds(90), "the job did not complete and settle within 90 s of the restart");
                     await Task.Delay(200, Ct);
                 }
-                // Whatever a second run would do has had its chance: one more lease later, nothing may have changed.
+                // A second run, had one been started, gets a moment to store or charge again before the counts below.
                 await Task.Delay(TimeSpan.FromSeconds(1), Ct);
             }
             finally
