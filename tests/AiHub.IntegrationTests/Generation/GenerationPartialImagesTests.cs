@@ -14,7 +14,7 @@ public sealed class GenerationPartialImagesTests(SqliteDiskGenerationFixture fix
     [Fact]
     public async Task Three_images_asked_one_made_costs_a_third_of_the_quote_in_the_job_the_usage_record_and_the_ledger()
     {
-        var tenant = await GenerationTenant.NewAsync(fixture.Host);
+        var tenant = await JobTenant.NewAsync(fixture.Host);
 
         var submitted = await tenant.SubmitAsync(new
         {
@@ -31,7 +31,7 @@ public sealed class GenerationPartialImagesTests(SqliteDiskGenerationFixture fix
         Assert.Single(job.GetProperty("outputs").EnumerateArray());
         Assert.Equal([0], (await tenant.OutputRowsAsync(id)).Select(r => r.Index));
         Assert.Equal(third, job.GetProperty("cost").GetProperty("chargedMicros").GetInt64());
-        Assert.Equal(GenerationTenant.Funds - third, await tenant.BalanceAsync());
+        Assert.Equal(JobTenant.Funds - third, await tenant.BalanceAsync());
         Assert.Equal(0, await tenant.ReservedAsync());
         var usage = await tenant.UsageAsync(id);
         Assert.Equal((UsageStatus.Succeeded, third), (usage!.Status, usage.CostMicros));
