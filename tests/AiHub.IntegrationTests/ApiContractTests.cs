@@ -87,7 +87,7 @@ public sealed partial class ApiContractTests(SqliteChatFixture fixture) : IClass
             // The OpenAI-compatible API answers org API keys only.
             // The OpenAI-compatible API answers org API keys only, and so do the credits of outside services.
             using var request = path.StartsWith("/v1/", StringComparison.Ordinal) ? WithApiKey(keySecret, url)
-                : path.StartsWith("/api/credits/", StringComparison.Ordinal) ? WithApiKey(spendSecret, url) : As(caller, HttpMethod.Get, url);
+                : path.StartsWith("/api/credits/holds/", StringComparison.Ordinal) ? WithApiKey(spendSecret, url) : As(caller, HttpMethod.Get, url);
             using var response = await client.SendAsync(request, Ct);
             Assert.True(response.IsSuccessStatusCode, $"GET {url} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(Ct)}");
             if (response.Content.Headers.ContentType?.MediaType != "application/json")
