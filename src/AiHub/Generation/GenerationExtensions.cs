@@ -22,7 +22,8 @@ public static class GenerationExtensions
         services.AddSingleton<GenerationProgress>();
         services.AddSingleton<GenerationThumbnails>();
         services.AddScoped<IWorkHandler, GenerationWork>();
-        services.AddScoped<IWorkHandler, GenerationFinish>();
+        services.AddScoped<GenerationFinish>();
+        services.AddScoped<IWorkHandler>(sp => sp.GetRequiredService<GenerationFinish>());
         services.AddHttpClient();
         services.AddSingleton<IConfigureOptions<HttpClientFactoryOptions>, GenerationHttpClients>();
         services.AddSingleton<IGenerationProvider, OpenAiVideoProvider>();

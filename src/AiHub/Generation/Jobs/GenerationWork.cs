@@ -409,6 +409,13 @@ internal sealed class GenerationFinish(
         var job = await db.Set<GenerationJob>().FirstOrDefaultAsync(j => j.OrganizationId == payload.OrganizationId && j.Id == payload.JobId, ct);
         if (job is null || !job.IsFinished)
             return WorkResult.Success;
+        await SettleAsync(job, ct);
+        return await callbacks.SendAsync(job, ct) ? WorkResult.Success : WorkResult.Transient;
+    }
+
+    /// <summary>The money of an ended job: the hold settled at its cost or voided, and its usage record; both once, however often asked.</summary>
+    public async Task SettleAsync(GenerationJob job, CancellationToken ct)
+    {
         if (job.HoldId is { } hold)
         {
             if (job.Status == GenerationStatus.Completed)
@@ -425,6 +432,5 @@ internal sealed class GenerationFinish(
         var latency = (long)((job.CompletedAt ?? clock.GetUtcNow()) - (job.StartedAt ?? job.CreatedAt)).TotalMilliseconds;
         await usage.RecordAsync(new UsageEntry(Generations.HoldKey(job.Id), job.OrganizationId, job.UserId, job.Provider, job.Model, 0, 0, Math.Max(0, latency), status,
             job.ApiKeyId, job.WorkspaceId, job.HoldId, job.Status == GenerationStatus.Completed ? job.CostMicros : 0, job.CompletedAt, job.Channel, job.ClientId), ct);
-        return await callbacks.SendAsync(job, ct) ? WorkResult.Success : WorkResult.Transient;
     }
 }

@@ -33,6 +33,7 @@ internal sealed class Generations(
     WorkQueue work,
     OutboundPolicy outbound,
     GenerationProgress progress,
+    GenerationFinish finish,
     IDataProtectionProvider protection,
     IOptions<GenerationSettings> settings,
     TimeProvider clock)
@@ -211,6 +212,8 @@ internal sealed class Generations(
             db.ChangeTracker.Clear();
             job = await FindAsync(orgId, workspaceId, id, ct);
         }
+        // Its finishing work finds no job once it is deleted: the money is settled here, the same way and once.
+        await finish.SettleAsync(job, ct);
         await blobs.DeletePrefixAsync(GenerationBlobs.Prefix(orgId, id), ct);
         await GenerationWork.ReleaseStorageAsync(quotas, job, ct);
         db.Remove(job);

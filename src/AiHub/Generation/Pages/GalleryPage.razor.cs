@@ -320,7 +320,7 @@ public partial class GalleryPage : OrgPage
         // Both: the event reaches pages on the node that runs the job at once; a job run on another node only shows
         // here when the page reads it again from the database.
         Progress.Changed += Moved;
-        _ = RefreshWhileRunningAsync(_closed.Token);
+        _ = RefreshWhileAsync(() => Running, RefreshRunningAsync, RefreshEvery, Clock, _closed.Token);
     }
 
     void Moved(Guid id, GenerationResponse? job)
@@ -348,38 +348,19 @@ public partial class GalleryPage : OrgPage
         });
     }
 
-    async Task RefreshWhileRunningAsync(CancellationToken ct)
+    /// <summary>Reads the running jobs again; one deleted meanwhile leaves the page.</summary>
+    async Task RefreshRunningAsync()
     {
-        try
+        foreach (var running in _jobs.Where(j => !Finished(j.Status)).ToList())
         {
-            using var timer = new PeriodicTimer(RefreshEvery, Clock);
-            while (await timer.WaitForNextTickAsync(ct))
+            try
             {
-                await InvokeAsync(async () =>
-                {
-                    if (State != OrgPageState.Ready || !Running)
-                        return;
-                    foreach (var running in _jobs.Where(j => !Finished(j.Status)).ToList())
-                    {
-                        try
-                        {
-                            Show(await ScopedAsync((s, _) => s.GetRequiredService<Generations>().GetAsync(OrgId, WsId, running.Id, CancellationToken.None)));
-                        }
-                        catch (ProblemException)
-                        {
-                            _jobs.RemoveAll(j => j.Id == running.Id);
-                        }
-                    }
-                    StateHasChanged();
-                });
+                Show(await ScopedAsync((s, _) => s.GetRequiredService<Generations>().GetAsync(OrgId, WsId, running.Id, CancellationToken.None)));
             }
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-        }
-        catch (Exception e)
-        {
-            await DispatchExceptionAsync(e);
+            catch (ProblemException)
+            {
+                _jobs.RemoveAll(j => j.Id == running.Id);
+            }
         }
     }
 

@@ -113,7 +113,7 @@ public abstract class KnowledgePage : OrgPage
         // Both: the event reaches pages on the node that ingests at once; a source ingested on another node of a
         // cluster only shows here when the page reads it again from the database.
         Progress.Changed += Moved;
-        _ = RefreshWhileIngestingAsync(_closed.Token);
+        _ = RefreshWhileAsync(() => Ingesting, RefreshAsync, RefreshEvery, Clock, _closed.Token);
     }
 
     void Moved(SourceResponse source)
@@ -134,31 +134,6 @@ public abstract class KnowledgePage : OrgPage
                 await DispatchExceptionAsync(e);
             }
         });
-    }
-
-    async Task RefreshWhileIngestingAsync(CancellationToken ct)
-    {
-        try
-        {
-            using var timer = new PeriodicTimer(RefreshEvery, Clock);
-            while (await timer.WaitForNextTickAsync(ct))
-            {
-                await InvokeAsync(async () =>
-                {
-                    if (State != OrgPageState.Ready || !Ingesting)
-                        return;
-                    await RefreshAsync();
-                    StateHasChanged();
-                });
-            }
-        }
-        catch (OperationCanceledException) when (ct.IsCancellationRequested)
-        {
-        }
-        catch (Exception e)
-        {
-            await DispatchExceptionAsync(e);
-        }
     }
 
     protected override void Dispose(bool disposing)

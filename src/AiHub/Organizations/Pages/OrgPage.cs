@@ -63,6 +63,35 @@ public abstract class OrgPage : OwningComponentBase
 
     protected bool Can(string permission) => Grant.Has(permission);
 
+    /// <summary>
+    /// Every <paramref name="every"/> until <paramref name="ct"/> ends, runs <paramref name="refresh"/> on the page's
+    /// thread while the page is ready and <paramref name="active"/> holds: what another node changed reaches the page too.
+    /// </summary>
+    protected async Task RefreshWhileAsync(Func<bool> active, Func<Task> refresh, TimeSpan every, TimeProvider clock, CancellationToken ct)
+    {
+        try
+        {
+            using var timer = new PeriodicTimer(every, clock);
+            while (await timer.WaitForNextTickAsync(ct))
+            {
+                await InvokeAsync(async () =>
+                {
+                    if (State != OrgPageState.Ready || !active())
+                        return;
+                    await refresh();
+                    StateHasChanged();
+                });
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            await DispatchExceptionAsync(e);
+        }
+    }
+
     protected override async Task OnParametersSetAsync()
     {
         (Alert, NoticeText) = (null, null);
