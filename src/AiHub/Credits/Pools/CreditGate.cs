@@ -103,9 +103,7 @@ internal sealed class CreditGate(AppDbContext db, Ledger ledger, IQuotaService q
         var org = await RequireSpenderAsync(spender, ct);
         string? reason = null;
         var accounts = db.Set<CreditAccount>().AsNoTracking();
-        Guid payer = org.IsPersonal
-            ? await db.Memberships.AsNoTracking().Where(m => m.OrganizationId == org.Id && m.Role == OrgRole.Owner).Select(m => m.UserId).FirstAsync(ct)
-            : org.Id;
+        var payer = org.IsPersonal ? await PersonalOwnerAsync(org.Id, ct) : org.Id;
         var account = await accounts.Where(a => a.Id == payer).Select(a => new { a.Balance, a.Reserved }).FirstOrDefaultAsync(ct);
         var balance = account?.Balance ?? 0;
         var available = Math.Max(0, balance - (account?.Reserved ?? 0));
@@ -212,9 +210,7 @@ internal sealed class CreditGate(AppDbContext db, Ledger ledger, IQuotaService q
     {
         if (org.IsPersonal)
         {
-            var owner = await db.Memberships.AsNoTracking().Where(m => m.OrganizationId == org.Id && m.Role == OrgRole.Owner)
-                .Select(m => m.UserId).FirstAsync(ct);
-            var own = await ledger.OpenAsync(CreditOwner.User, owner, null, ct);
+            var own = await ledger.OpenAsync(CreditOwner.User, await PersonalOwnerAsync(org.Id, ct), null, ct);
             return (new AccountLeg(own.Id, available => PayerShort(personal: true, needed, available)), null);
         }
         var pool = await ledger.OpenAsync(CreditOwner.Organization, null, org.Id, ct);
@@ -227,6 +223,10 @@ internal sealed class CreditGate(AppDbContext db, Ledger ledger, IQuotaService q
         return (new AccountLeg(pool.Id, available => PayerShort(personal: false, needed, available)),
             allocation is null ? null : new AccountLeg(allocation.AccountId, available => AllowanceShort(needed, available)));
     }
+
+    /// <summary>Whose own credits pay in a personal organisation: its one Owner.</summary>
+    Task<Guid> PersonalOwnerAsync(Guid orgId, CancellationToken ct) =>
+        db.Memberships.AsNoTracking().Where(m => m.OrganizationId == orgId && m.Role == OrgRole.Owner).Select(m => m.UserId).FirstAsync(ct);
 
     /// <summary>The key's monthly budget leg, when the call is made with a key that has one.</summary>
     async Task<BudgetLeg?> BudgetLegAsync(Guid orgId, Guid? apiKeyId, long needed, CancellationToken ct)

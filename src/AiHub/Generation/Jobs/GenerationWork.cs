@@ -352,13 +352,6 @@ internal sealed partial class GenerationWork(
         }
     }
 
-    /// <summary>Gives back the job's hold (a cancel); the finishing work does the same, so whichever comes first closes it.</summary>
-    public static async Task ReleaseHoldAsync(AppDbContext db, CreditGate credits, GenerationJob job, CancellationToken ct)
-    {
-        if (job.HoldId is { } hold)
-            await credits.ReleaseAsync(job.OrganizationId, hold, ct);
-    }
-
     public static async Task ReleaseStorageAsync(IQuotaService quotas, GenerationJob job, CancellationToken ct)
     {
         await quotas.ReleaseAsync(job.OrganizationId, QuotaKind.StorageBytes, StorageKey(job.Id, "outputs"), ct);

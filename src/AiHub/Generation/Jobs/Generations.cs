@@ -189,7 +189,8 @@ internal sealed class Generations(
         }
         work.DispatchAdded();
         await db.Entry(job).ReloadAsync(CancellationToken.None);
-        await GenerationWork.ReleaseHoldAsync(db, credits, job, CancellationToken.None);
+        // The balance comes back now, not when the finishing work runs; that work then finds the hold closed.
+        await finish.SettleAsync(job, CancellationToken.None);
         var outputs = await OutputsAsync(job, ct);
         await progress.PublishAsync(job, outputs, CancellationToken.None);
         return Describe(job, outputs);
