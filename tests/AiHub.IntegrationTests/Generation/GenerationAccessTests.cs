@@ -317,6 +317,23 @@ public abstract class GenerationAccessTests(GenerationApiFixture fixture)
     }
 
     [Fact]
+    public async Task Two_deletes_of_one_generation_at_once_answer_one_204_and_one_404_never_a_500()
+    {
+        var tenant = await NewTenantAsync(Host);
+        var id = await fixture.SeedJobAsync(tenant.OrgId, tenant.WorkspaceId, UserIdOf(tenant.Owner));
+
+        var both = await Task.WhenAll(Enumerable.Range(0, 2).Select(_ =>
+            SendAsync(tenant.Client, tenant.Owner.AccessToken, HttpMethod.Delete, $"{tenant.Jobs}/{id}")));
+        var (gone, _, _) = await SendAsync(tenant.Client, tenant.Owner.AccessToken, HttpMethod.Get, $"{tenant.Jobs}/{id}");
+
+        Assert.Equal([HttpStatusCode.NoContent, HttpStatusCode.NotFound], both.Select(r => r.Status).Order());
+        var refused = both.Single(r => r.Status == HttpStatusCode.NotFound);
+        Assert.Equal("application/problem+json", refused.ContentType);
+        Assert.Equal(HttpStatusCode.NotFound, gone);
+        Assert.Equal(0, (await fixture.FootprintAsync(tenant)).Blobs);
+    }
+
+    [Fact]
     public async Task A_reference_image_counts_against_storage_deleting_gives_it_back_and_a_full_plan_refuses_with_403()
     {
         var tenant = await NewTenantAsync(Host);

@@ -215,10 +215,11 @@ internal sealed class Generations(
         }
         // Its finishing work finds no job once it is deleted: the money is settled here, the same way and once.
         await finish.SettleAsync(job, ct);
+        // Claimed by deleting the row: of two deletes at once, the second finds nothing, as it would a moment later.
+        if (await db.Set<GenerationJob>().Where(j => j.OrganizationId == orgId && j.Id == id).ExecuteDeleteAsync(ct) == 0)
+            throw Orgs.NotFound("No such generation.", $"There is no generation {id} in this workspace.");
         await blobs.DeletePrefixAsync(GenerationBlobs.Prefix(orgId, id), ct);
         await GenerationWork.ReleaseStorageAsync(quotas, job, ct);
-        db.Remove(job);
-        await db.SaveChangesAsync(ct);
         await progress.DeletedAsync(job, CancellationToken.None);
     }
 
